@@ -1,0 +1,34 @@
+"""Every analysis and rewrite pass graphkit ships, in one explicit table.
+
+Plugins add passes through the `graphkit.passes` entry point group; a plugin may not
+replace a built-in pass of the same name.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from graphkit.passes.eliminate_identity import EliminateIdentity
+from graphkit.passes.fold_constants import FoldConstants
+from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
+from graphkit.passmanager import Pass
+
+BUILTIN_PASSES: tuple[type[Pass], ...] = (
+    EliminateIdentity,
+    FoldConstants,
+    RemoveDeadNodes,
+)
+
+# The cleanup every pipeline ends with.
+CLEANUP = "eliminate-identity,fold-constants,remove-dead-nodes"
+
+
+def pass_registry() -> dict[str, type[Pass]]:
+    """Name -> pass class: the built-ins, then plugins from entry points."""
+    registry = {cls.name: cls for cls in BUILTIN_PASSES}
+    for entry in entry_points(group="graphkit.passes"):
+        cls = entry.load()
+        if entry.name in registry:
+            raise ValueError(f"plugin pass '{entry.name}' clashes with a built-in pass")
+        registry[entry.name] = cls
+    return registry

@@ -1,0 +1,22 @@
+"""Identity(x) -> x, where the graph's interface allows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import onnx_ir as ir
+from onnx_ir.passes.common import IdentityEliminationPass
+
+from graphkit.passmanager import Pass, PassContext, PassResult, count_nodes
+
+
+@dataclass(frozen=True)
+class EliminateIdentity(Pass):
+    name = "eliminate-identity"
+    kind = "rewrite"
+
+    def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
+        before = count_nodes(model)
+        IdentityEliminationPass()(model)
+        removed = before - count_nodes(model)
+        return PassResult(changes=[f"removed {removed} Identity node(s)"] if removed else [])

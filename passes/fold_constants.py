@@ -1,0 +1,106 @@
+"""Op(c1, c2, ...) -> Constant: evaluate nodes whose inputs are all known, up to a size cap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+import onnx_ir as ir
+
+from graphkit.passmanager import Pass, PassContext, PassResult
+
+# Folding these would freeze one random draw into the model.
+NONDETERMINISTIC = frozenset(
+    {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
+     "Bernoulli"}
+)
+# Ops whose evaluation needs more than their inputs (control flow, sequences, state).
+NOT_FOLDABLE = NONDETERMINISTIC | {"If", "Loop", "Scan", "Constant", "Optional",
+                                   "SequenceConstruct", "SequenceEmpty"}
+
+
+@dataclass(frozen=True)
+class FoldConstants(Pass):
+    name = "fold-constants"
+    kind = "rewrite"
+    max_bytes: int = 1 << 20  # results larger than this stay computed at run time
+
+    def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
+        opset = model.opset_imports.get("", 1)
+        changes: list[str] = []
+        for node in list(model.graph):  # main graph; nodes are in topological order
+            inputs = _constant_inputs(node)
+            if inputs is None or not self._foldable(node):
+                continue
+            outputs = _evaluate(node, inputs, opset)
+            if outputs is None or sum(array.nbytes for array in outputs) > self.max_bytes:
+                continue
+            _replace_with_constants(model.graph, node, outputs)
+            changes.append(f"folded {node.op_type} '{node.name}'")
+        return PassResult(changes=changes)
+
+    def _foldable(self, node: ir.Node) -> bool:
+        if node.domain not in ("", "ai.onnx") or node.op_type in NOT_FOLDABLE:
+            return False
+        return not any(attr.type in (ir.AttributeType.GRAPH, ir.AttributeType.GRAPHS)
+                       for attr in node.attributes.values())
+
+
+def _constant_inputs(node: ir.Node) -> list[np.ndarray | None] | None:
+    """The node's input values as arrays, or None if any input is not a constant."""
+    arrays: list[np.ndarray | None] = []
+    for value in node.inputs:
+        if value is None:
+            arrays.append(None)  # omitted optional input
+            continue
+        tensor = ir.convenience.get_const_tensor(value)
+        if tensor is None or value.is_graph_input():
+            return None
+        arrays.append(tensor.numpy())
+    return arrays if node.inputs else None
+
+
+def _evaluate(node: ir.Node, inputs: list[np.ndarray | None], opset: int) -> list[np.ndarray] | None:
+    from onnx.reference import ReferenceEvaluator
+
+    names = [f"in{i}" if array is not None else "" for i, array in enumerate(inputs)]
+    outputs = [f"out{i}" for i in range(len(node.outputs))]
+    proto_node = ir.serde.serialize_node(node)
+    del proto_node.input[:]
+    proto_node.input.extend(names)
+    del proto_node.output[:]
+    proto_node.output.extend(outputs)
+    try:
+        feeds = {name: array for name, array in zip(names, inputs) if name}
+        evaluator = ReferenceEvaluator(_single_node_model(proto_node, list(feeds), outputs, opset))
+        results = evaluator.run(None, feeds)
+    except Exception:
+        return None  # an op the evaluator cannot run stays as it is
+    if len(results) != len(outputs) or not all(isinstance(r, np.ndarray) for r in results):
+        return None
+    return [np.asarray(result) for result in results]
+
+
+def _single_node_model(
+    node: onnx.NodeProto, inputs: list[str], outputs: list[str], opset: int
+) -> onnx.ModelProto:
+    untyped = onnx.helper.make_empty_tensor_value_info
+    graph = onnx.helper.make_graph(
+        [node], "fold", [untyped(name) for name in inputs], [untyped(name) for name in outputs]
+    )
+    return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
+
+
+def _replace_with_constants(graph: ir.Graph, node: ir.Node, outputs: list[np.ndarray]) -> None:
+    for old, array in zip(node.outputs, outputs):
+        if old.dtype is not None and array.dtype != old.dtype.numpy():
+            array = array.astype(old.dtype.numpy())
+        name = old.name
+        old.name = f"{name}__folded"
+        constant = ir.Value(name=name, const_value=ir.tensor(array, name=name))
+        constant.shape = ir.Shape(array.shape)
+        constant.dtype = ir.DataType.from_numpy(array.dtype)
+        graph.register_initializer(constant)
+        ir.convenience.replace_all_uses_with(old, constant, replace_graph_outputs=True)
+    graph.remove(node, safe=True)

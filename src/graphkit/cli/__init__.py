@@ -1,0 +1,58 @@
+"""The `graphkit` command. Exit codes: 0 ok, 1 negative answer (blockers remain), 2 bad input.
+
+Each subcommand lives in its own module with `add_parser(subparsers)` and `run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from graphkit import __version__
+from graphkit.cli import _inspect
+from graphkit.cli._common import fail
+from graphkit.errors import GraphkitError
+
+COMMANDS = (_inspect,)
+
+EPILOG = """examples:
+  graphkit inspect model.onnx
+  graphkit inspect model.onnx --format json | jq .ops
+
+exit codes: 0 ok, 1 the model does not convert / blockers remain, 2 bad input or usage,
+            3 internal error (a bug in graphkit: please report it with --debug output)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="graphkit",
+        description="Why a model will not deploy, node by node, and the rewrites that fix it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"graphkit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.run(args))
+    except GraphkitError as err:
+        return fail(str(err), err.exit_code)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except Exception as err:  # a bug: one line for users, the traceback with --debug
+        if args.debug:
+            raise
+        return fail(f"internal error: {type(err).__name__}: {err} (rerun with --debug)", 3)

@@ -1,0 +1,63 @@
+"""graphkit inspect: what is in a model."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+import graphkit
+from graphkit.cli._common import add_format_option, console, print_json, progress
+from graphkit.summary import summarize
+
+EXAMPLES = """examples:
+  graphkit inspect model.onnx
+  graphkit inspect model.tflite --format json
+"""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "inspect", help="op histogram, opsets, inputs/outputs, parameters",
+        description="Show what a model holds: ops, opsets, interface, parameters.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", help="ONNX, TFLite, Keras (.keras/.h5) file or SavedModel folder")
+    add_format_option(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with progress(f"loading {args.model}"):
+        model = graphkit.load(args.model)
+    info = summarize(model)
+    if args.format == "json":
+        print_json(info)
+    else:
+        _print_text(info)
+    return 0
+
+
+def _shape(shape) -> str:
+    if shape is None:
+        return "?"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _print_text(info: dict) -> None:
+    out = console()
+    opsets = ", ".join(f"{d} {v}" for d, v in info["opsets"].items())
+    params = info["parameters"]
+    out.print(f"[bold]{info['name'] or 'model'}[/]  {info['nodes']} nodes, opsets: {opsets}")
+    out.print(f"parameters: {params['count']:,} in {params['tensors']} tensors "
+              f"({params['bytes'] / 2**20:.2f} MiB); subgraphs: {info['subgraphs']}; "
+              f"functions: {len(info['functions'])}")
+    io = Table("", "name", "dtype", "shape", box=None)
+    for kind in ("inputs", "outputs"):
+        for value in info[kind]:
+            io.add_row(kind[:-1], value["name"], str(value["dtype"]), _shape(value["shape"]))
+    out.print(io)
+    ops = Table("op", "count", box=None)
+    for op, count in info["ops"].items():
+        ops.add_row(op, str(count))
+    out.print(ops)

@@ -1,0 +1,82 @@
+"""Frontends: everything users hand to `graphkit.load` becomes an onnx-ir Model.
+
+Framework imports happen only inside the frontend that needs them, so that
+`import graphkit` stays fast and works without torch or TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import onnx
+import onnx_ir as ir
+
+from graphkit.errors import InputError, UnsafeModelError
+from graphkit.ir import load_onnx, load_onnx_bytes, model_from_proto
+
+# Files that are Python pickles: loading one runs arbitrary code chosen by its author.
+PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib"})
+
+
+def load(source: Any, **options: Any) -> ir.Model:
+    """Load a model from a file, bytes, ModelProto, nn.Module, Keras model or tf.function."""
+    if isinstance(source, ir.Model):
+        return source
+    if isinstance(source, onnx.ModelProto):
+        return model_from_proto(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return load_onnx_bytes(bytes(source))
+    if isinstance(source, (str, os.PathLike)):
+        return _load_path(Path(source), **options)
+    return _load_object(source, **options)
+
+
+def _load_path(path: Path, **options: Any) -> ir.Model:
+    suffix = path.suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        raise UnsafeModelError(
+            f"{path}: refusing to load a '{suffix}' file: it is a Python pickle, and unpickling "
+            "runs code chosen by whoever made the file. Export the model to ONNX "
+            "(torch.onnx.export) or pass the nn.Module itself with example_inputs=."
+        )
+    if path.is_dir():
+        if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
+            from graphkit.frontends import tensorflow
+
+            return tensorflow.load_saved_model(path, **options)
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+        raise InputError(f"{path}: a folder, but not a TensorFlow SavedModel (no saved_model.pb)")
+    if suffix == ".tflite":
+        from graphkit.frontends import tflite
+
+        return tflite.load_tflite(path, **options)
+    if suffix in {".keras", ".h5"}:
+        from graphkit.frontends import tensorflow
+
+        return tensorflow.load_keras_file(path, **options)
+    if options:
+        raise InputError(f"{path}: options {sorted(options)} do not apply to an ONNX file")
+    return load_onnx(path)
+
+
+def _load_object(source: Any, **options: Any) -> ir.Model:
+    module = type(source).__module__.split(".")[0]
+    if module == "torch" or _is_torch_module(source):
+        from graphkit.frontends import torch
+
+        return torch.load_module(source, **options)
+    if module in {"keras", "tensorflow", "tf_keras"}:
+        from graphkit.frontends import tensorflow
+
+        return tensorflow.load_tf_object(source, **options)
+    raise InputError(
+        f"cannot load a {type(source).__name__}: pass an ONNX/TFLite path, bytes, "
+        "onnx.ModelProto, torch.nn.Module, Keras model or tf.function"
+    )
+
+
+def _is_torch_module(source: Any) -> bool:
+    return any(cls.__module__.startswith("torch.nn") for cls in type(source).__mro__)

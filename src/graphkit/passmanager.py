@@ -1,0 +1,330 @@
+"""The pass manager: runs passes, times them, and proves every rewrite numerically.
+
+A pass is analysis (reads the model, returns findings) or rewrite (changes the model
+in place, returns what it changed). After each rewrite that changed something the
+manager runs the ONNX checker and compares the model's outputs with the original's on
+the same inputs; a rewrite that breaks either is rolled back and reported (GK501/GK503).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Literal
+
+import onnx
+import onnx_ir as ir
+
+from graphkit.findings import Finding, Severity
+from graphkit.ir import copy_model
+from graphkit.report import PassRecord, Report
+from graphkit.validation import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    Feeds,
+    ModelRunner,
+    choose_input_shapes,
+    compare_outputs,
+    make_inputs,
+)
+
+PassKind = Literal["analysis", "rewrite"]
+
+
+@dataclass(frozen=True)
+class PassContext:
+    """What a pass may know besides the model. Passed explicitly; there is no global context."""
+
+    target: str | None = None
+    seed: int = 0
+
+
+@dataclass
+class PassResult:
+    findings: list[Finding] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # one line per change, for the report
+
+    @property
+    def modified(self) -> bool:
+        return bool(self.changes)
+
+
+class Pass:
+    """Base class. Subclasses are frozen dataclasses whose fields are the pass's options."""
+
+    name: ClassVar[str]
+    kind: ClassVar[PassKind]
+    fixes: ClassVar[tuple[str, ...]] = ()  # finding codes this rewrite resolves
+
+    def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Validation:
+    """How rewrites are proven: inputs (given or generated) and tolerances."""
+
+    enabled: bool = True
+    inputs: Feeds | None = None
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+    seed: int = 0
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+class PassManager:
+    def __init__(
+        self,
+        passes: Sequence[Pass],
+        *,
+        validation: Validation | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.passes = list(passes)
+        self.validation = validation or Validation()
+        self.progress = progress
+
+    def run(self, model: ir.Model, ctx: PassContext | None = None) -> tuple[ir.Model, Report]:
+        ctx = ctx or PassContext()
+        report = Report(model=model.graph.name or "model", target=ctx.target)
+        oracle = _Oracle.build(model, self.validation, report)
+        for index, pass_ in enumerate(self.passes):
+            if self.progress:
+                self.progress(pass_.name, index, len(self.passes))
+            model = self._run_one(pass_, model, ctx, oracle, report)
+        if oracle is not None:
+            report.validation = oracle.check(model).diffs
+        return model, report
+
+    def _run_one(self, pass_, model, ctx, oracle, report) -> ir.Model:
+        snapshot = copy_model(model) if pass_.kind == "rewrite" else None
+        nodes_before = count_nodes(model)
+        start = time.perf_counter()
+        result = pass_.run(model, ctx)
+        record = PassRecord(
+            name=pass_.name,
+            kind=pass_.kind,
+            seconds=time.perf_counter() - start,
+            nodes_before=nodes_before,
+            nodes_after=count_nodes(model),
+            changes=list(result.changes),
+        )
+        report.passes.append(record)
+        report.findings.extend(result.findings)
+        if snapshot is None or not result.modified:
+            return model
+        problem = _check_rewrite(model, oracle)
+        if problem is None:
+            return model
+        record.rolled_back = True
+        record.nodes_after = nodes_before
+        report.findings.append(problem(pass_.name))
+        return snapshot
+
+
+def count_nodes(model: ir.Model) -> int:
+    return sum(1 for _ in ir.traversal.RecursiveGraphIterator(model.graph))
+
+
+@dataclass
+class _Check:
+    diffs: list
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(diff.ok for diff in self.diffs)
+
+
+@dataclass
+class _Oracle:
+    """The original model's outputs on fixed inputs, and how to check a rewritten model."""
+
+    feeds: Feeds
+    expected: Feeds
+    prefer: str
+    rtol: float
+    atol: float
+    checker_passed: bool
+
+    @classmethod
+    def build(cls, model: ir.Model, validation: Validation, report: Report) -> _Oracle | None:
+        if not validation.enabled:
+            return None
+        proto = ir.to_proto(model)
+        try:
+            runner = ModelRunner(proto)
+            if validation.inputs is not None:
+                feeds = dict(validation.inputs)
+            else:
+                choice = choose_input_shapes(model, runner, validation.seed)
+                report.findings.extend(choice.findings)
+                report.input_shapes = choice.shapes
+                feeds = make_inputs(model, choice.shapes, validation.seed)
+            expected = runner.run(feeds)
+        except Exception as err:
+            report.findings.append(
+                Finding(
+                    "GK504",
+                    Severity.WARNING,
+                    f"the original model could not be run, so rewrites are not proven: {_line(err)}",
+                )
+            )
+            return None
+        report.runtime = runner.runtime
+        prefer = "ort" if runner.runtime == "onnxruntime" else "reference"
+        return cls(feeds, expected, prefer, validation.rtol, validation.atol, _checker_passes(proto))
+
+    def check(self, model: ir.Model) -> _Check:
+        proto = ir.to_proto(model)
+        if self.checker_passed and not _checker_passes(proto):
+            return _Check([], error="checker")
+        try:
+            actual = ModelRunner(proto, prefer=self.prefer).run(self.feeds)
+        except Exception as err:
+            return _Check([], error=_line(err))
+        return _Check(compare_outputs(self.expected, actual, rtol=self.rtol, atol=self.atol))
+
+
+def _check_rewrite(model: ir.Model, oracle: _Oracle | None) -> Callable[[str], Finding] | None:
+    """None when the rewrite is proven (or cannot be); else a maker for the rollback finding."""
+    if oracle is None:
+        return None
+    outcome = oracle.check(model)
+    if outcome.ok:
+        return None
+    if outcome.error == "checker":
+        return lambda name: Finding(
+            "GK503", Severity.ERROR, f"pass '{name}' produced a model the ONNX checker rejects; rolled back"
+        )
+    if outcome.error:
+        return lambda name: Finding(
+            "GK501", Severity.ERROR, f"pass '{name}' produced a model that fails to run ({outcome.error}); rolled back"
+        )
+    worst = max((d for d in outcome.diffs if not d.ok), key=lambda d: d.max_abs)
+    detail = worst.reason or f"max abs error {worst.max_abs:.3g}, max rel error {worst.max_rel:.3g}"
+    return lambda name: Finding(
+        "GK501",
+        Severity.ERROR,
+        f"pass '{name}' changed output '{worst.name}' ({detail}); rolled back",
+    )
+
+
+def _checker_passes(proto: onnx.ModelProto) -> bool:
+    try:
+        onnx.checker.check_model(proto)
+    except Exception:
+        return False
+    return True
+
+
+def _line(err: BaseException) -> str:
+    return (str(err).strip() or type(err).__name__).splitlines()[0][:300]
+
+
+# --- pipelines: "fold-constants,fuse{rules=conv-bn}" -----------------------------------
+
+
+@dataclass(frozen=True)
+class PassSpec:
+    name: str
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_pipeline(text: str) -> list[PassSpec]:
+    """Parse the pipeline string the CLI and the code share."""
+    specs: list[PassSpec] = []
+    for item in _split_top_level(text):
+        name, _, rest = item.partition("{")
+        name = name.strip()
+        if not name:
+            raise ValueError(f"empty pass name in pipeline {text!r}")
+        options: dict[str, str] = {}
+        if rest:
+            if not rest.endswith("}"):
+                raise ValueError(f"pass '{name}': options must end with '}}' in {item!r}")
+            for pair in filter(None, (p.strip() for p in rest[:-1].split(","))):
+                key, sep, value = pair.partition("=")
+                if not sep:
+                    raise ValueError(f"pass '{name}': option {pair!r} is not key=value")
+                options[key.strip()] = value.strip()
+        specs.append(PassSpec(name, options))
+    return specs
+
+
+def _split_top_level(text: str) -> list[str]:
+    items, depth, current = [], 0, []
+    for char in text:
+        if char == "," and depth == 0:
+            items.append("".join(current))
+            current = []
+            continue
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        current.append(char)
+    items.append("".join(current))
+    return [item.strip() for item in items if item.strip()]
+
+
+def build_pipeline(text: str, registry: Mapping[str, type[Pass]] | None = None) -> list[Pass]:
+    from graphkit.passes import pass_registry
+
+    registry = registry if registry is not None else pass_registry()
+    passes = []
+    for spec in parse_pipeline(text):
+        if spec.name not in registry:
+            known = ", ".join(sorted(registry))
+            raise ValueError(f"unknown pass '{spec.name}'; known passes: {known}")
+        passes.append(instantiate(registry[spec.name], spec.options))
+    return passes
+
+
+def instantiate(cls: type[Pass], options: Mapping[str, str]) -> Pass:
+    """Build a pass from string options, converting each to its dataclass field's type."""
+    declared = {f.name.replace("_", "-"): f for f in fields(cls)} if _is_dataclass(cls) else {}
+    kwargs: dict[str, Any] = {}
+    for key, raw in options.items():
+        if key not in declared:
+            allowed = ", ".join(sorted(declared)) or "none"
+            raise ValueError(f"pass '{cls.name}' has no option '{key}' (options: {allowed})")
+        kwargs[declared[key].name] = _convert(raw, declared[key].type, cls.name, key)
+    return cls(**kwargs)
+
+
+def _is_dataclass(cls: type) -> bool:
+    return hasattr(cls, "__dataclass_fields__")
+
+
+def _convert(raw: str, annotation: Any, pass_name: str, key: str) -> Any:
+    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "str")
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind.startswith("bool"):
+            if raw.lower() not in {"true", "false", "1", "0"}:
+                raise ValueError(raw)
+            return raw.lower() in {"true", "1"}
+        if kind.startswith("tuple"):
+            return tuple(part for part in raw.split("+") if part)
+    except ValueError:
+        raise ValueError(f"pass '{pass_name}': option '{key}' expects {kind}, got {raw!r}") from None
+    return raw
+
+
+__all__ = [
+    "Pass",
+    "PassContext",
+    "PassKind",
+    "PassManager",
+    "PassResult",
+    "PassSpec",
+    "Validation",
+    "build_pipeline",
+    "count_nodes",
+    "instantiate",
+    "parse_pipeline",
+]

@@ -1,0 +1,311 @@
+"""Numerical checks: run a model on real inputs and compare its outputs with a reference.
+
+ONNX Runtime is the reference runtime; onnx's ReferenceEvaluator stands in where ORT
+has no kernel. Inputs come from the user (.npz) or are generated from the declared
+dtypes and shapes with a fixed seed. Dynamic dims get values the model really accepts:
+the example shapes recorded at export, else values implied by constants baked into
+the graph, and a dim that is declared dynamic but cannot vary is reported (GK303).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx
+import onnx_ir as ir
+
+from graphkit.errors import InputError
+from graphkit.findings import Finding, Severity
+
+EXAMPLE_SHAPES_KEY = "graphkit.example_shapes"
+DEFAULT_RTOL = 1e-3
+DEFAULT_ATOL = 1e-4
+
+Feeds = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class OutputDiff:
+    name: str
+    max_abs: float
+    max_rel: float
+    ok: bool
+    reason: str = ""  # set when shapes/dtypes differ or values are not finite alike
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "output": self.name,
+            "max_abs": self.max_abs,
+            "max_rel": self.max_rel,
+            "ok": self.ok,
+            "reason": self.reason,
+        }
+
+
+class ModelRunner:
+    """Runs one model, many times, on ORT or (where ORT refuses it) the reference evaluator."""
+
+    def __init__(self, model: ir.Model | onnx.ModelProto, *, prefer: str = "ort") -> None:
+        self.proto = model if isinstance(model, onnx.ModelProto) else ir.to_proto(model)
+        self.runtime = ""
+        self._run = self._open(prefer)
+
+    def _open(self, prefer: str):
+        ort_error: Exception | None = None
+        if prefer == "ort":
+            try:
+                return self._open_ort()
+            except Exception as err:  # ORT raises many types; any of them means "not here"
+                ort_error = err
+        try:
+            from onnx.reference import ReferenceEvaluator
+
+            evaluator = ReferenceEvaluator(self.proto)
+        except Exception as err:
+            why = f"ONNX Runtime: {_first_line(ort_error)}; " if ort_error else ""
+            raise RuntimeError(f"{why}reference evaluator: {_first_line(err)}") from err
+        self.runtime = "onnx-reference"
+        return lambda feeds: evaluator.run(None, feeds)
+
+    def _open_ort(self):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        options.log_severity_level = 3
+        session = ort.InferenceSession(
+            self.proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        self.runtime = "onnxruntime"
+        return lambda feeds: session.run(None, feeds)
+
+    @property
+    def output_names(self) -> list[str]:
+        return [output.name for output in self.proto.graph.output]
+
+    def run(self, feeds: Feeds) -> Feeds:
+        results = self._run(feeds)
+        return {name: np.asarray(value) for name, value in zip(self.output_names, results)}
+
+
+def declared_inputs(model: ir.Model) -> list[ir.Value]:
+    """Graph inputs that are not initializers (the ones a caller must feed)."""
+    return [value for value in model.graph.inputs if value.name not in model.graph.initializers]
+
+
+def recorded_example_shapes(model: ir.Model) -> dict[str, tuple[int, ...]]:
+    raw = model.metadata_props.get(EXAMPLE_SHAPES_KEY)
+    if not raw:
+        return {}
+    try:
+        return {name: tuple(int(d) for d in dims) for name, dims in json.loads(raw).items()}
+    except (ValueError, TypeError, AttributeError):
+        return {}
+
+
+def record_example_shapes(model: ir.Model, shapes: Mapping[str, tuple[int, ...]]) -> None:
+    model.metadata_props[EXAMPLE_SHAPES_KEY] = json.dumps({k: list(v) for k, v in shapes.items()})
+
+
+def make_inputs(model: ir.Model, shapes: Mapping[str, tuple[int, ...]], seed: int = 0) -> Feeds:
+    """Deterministic random inputs of the declared dtypes and the given shapes."""
+    rng = np.random.default_rng(seed)
+    feeds: Feeds = {}
+    for value in declared_inputs(model):
+        dtype = _numpy_dtype(value)
+        shape = shapes[value.name]
+        feeds[value.name] = _random_array(rng, dtype, shape)
+    return feeds
+
+
+def _numpy_dtype(value: ir.Value) -> np.dtype:
+    if value.dtype is None:
+        raise InputError(f"input '{value.name}' has no declared element type")
+    try:
+        return np.dtype(value.dtype.numpy())
+    except (TypeError, ValueError):
+        raise InputError(
+            f"input '{value.name}' has dtype {value.dtype.name}, which graphkit cannot generate "
+            "data for; pass inputs with --inputs data.npz"
+        ) from None
+
+
+def _random_array(rng: np.random.Generator, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    if dtype == np.bool_:
+        return rng.integers(0, 2, size=shape).astype(np.bool_)
+    if np.issubdtype(dtype, np.integer):
+        # Small non-negative values: valid as indices, token ids and sizes alike.
+        return rng.integers(0, 4, size=shape).astype(dtype)
+    if np.issubdtype(dtype, np.floating) or dtype.kind == "V":
+        return rng.standard_normal(size=shape).astype(dtype)
+    if dtype.kind in {"U", "S", "O"}:
+        return np.array(rng.choice(["a", "bc", "def"], size=shape), dtype=object)
+    return rng.standard_normal(size=shape).astype(dtype)
+
+
+def load_npz_inputs(path: str, model: ir.Model) -> Feeds:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            feeds = {name: data[name] for name in data.files}
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a readable .npz file of arrays ({_first_line(err)})") from None
+    missing = [v.name for v in declared_inputs(model) if v.name not in feeds]
+    if missing:
+        raise InputError(f"{path}: no array for model input(s) {missing}")
+    return feeds
+
+
+@dataclass
+class ShapeChoice:
+    shapes: dict[str, tuple[int, ...]]
+    findings: list[Finding] = field(default_factory=list)
+
+
+def choose_input_shapes(model: ir.Model, runner: ModelRunner, seed: int = 0) -> ShapeChoice:
+    """Pick concrete shapes for the inputs that the model really runs with."""
+    recorded = recorded_example_shapes(model)
+    errors: list[str] = []
+    for assignment in _candidate_assignments(model, recorded):
+        shapes = _concrete_shapes(model, assignment, recorded)
+        try:
+            runner.run(make_inputs(model, shapes, seed))
+        except Exception as err:
+            errors.append(_first_line(err))
+            continue
+        return ShapeChoice(shapes, _frozen_dims(model, runner, assignment, recorded, seed))
+    raise InputError(
+        "could not find input shapes the model runs with (tried "
+        f"{len(errors)}); pass inputs with --inputs data.npz. Last error: {errors[-1]}"
+    )
+
+
+def _dynamic_dim_names(model: ir.Model) -> list[str]:
+    names: list[str] = []
+    for value in declared_inputs(model):
+        for axis, dim in enumerate(value.shape or ()):
+            if not isinstance(dim, int):
+                name = _dim_name(value, axis, dim)
+                if name not in names:
+                    names.append(name)
+    return names
+
+
+def _dim_name(value: ir.Value, axis: int, dim: Any) -> str:
+    text = getattr(dim, "value", None)
+    return text if isinstance(text, str) and text else f"{value.name}[{axis}]"
+
+
+def _candidate_assignments(model: ir.Model, recorded: Mapping[str, tuple[int, ...]]):
+    names = _dynamic_dim_names(model)
+    yield {name: 1 for name in names}
+    for value in _baked_dim_values(model):
+        # Batch-like dims (axis 0) stay 1; the baked value goes to the others.
+        yield {name: (1 if name.endswith("[0]") or "batch" in name.lower() else value)
+               for name in names}
+
+
+def _baked_dim_values(model: ir.Model, limit: int = 6) -> list[int]:
+    """Sizes baked into Reshape/Expand/Tile shape constants, most frequent first."""
+    counts: Counter[int] = Counter()
+    for node in ir.traversal.RecursiveGraphIterator(model.graph):
+        if node.op_type not in {"Reshape", "Expand", "Tile"} or len(node.inputs) < 2:
+            continue
+        shape_input = node.inputs[1]
+        const = shape_input.const_value if shape_input is not None else None
+        if const is None:
+            continue
+        counts.update(int(v) for v in np.asarray(const.numpy()).ravel() if int(v) > 1)
+    return [value for value, _ in counts.most_common(limit)]
+
+
+def _concrete_shapes(model, assignment, recorded) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for value in declared_inputs(model):
+        if value.name in recorded:
+            shapes[value.name] = recorded[value.name]
+            continue
+        dims = []
+        for axis, dim in enumerate(value.shape or ()):
+            dims.append(dim if isinstance(dim, int) else assignment[_dim_name(value, axis, dim)])
+        shapes[value.name] = tuple(dims)
+    return shapes
+
+
+def _frozen_dims(model, runner, assignment, recorded, seed) -> list[Finding]:
+    findings = []
+    base = _concrete_shapes(model, assignment, {})
+    for name in _dynamic_dim_names(model):
+        current = _dim_value(model, name, base)
+        varied = {**assignment, name: current + 1}
+        try:
+            runner.run(make_inputs(model, _concrete_shapes(model, varied, {}), seed))
+        except Exception as err:
+            findings.append(
+                Finding(
+                    code="GK303",
+                    severity=Severity.WARNING,
+                    message=(
+                        f"dim '{name}' is declared dynamic but the graph runs only at "
+                        f"{name}={current}; at {current + 1} it fails: {_first_line(err)}"
+                    ),
+                    fix="pin-shapes",
+                )
+            )
+    return findings
+
+
+def _dim_value(model: ir.Model, name: str, shapes: Mapping[str, tuple[int, ...]]) -> int:
+    for value in declared_inputs(model):
+        for axis, dim in enumerate(value.shape or ()):
+            if not isinstance(dim, int) and _dim_name(value, axis, dim) == name:
+                return shapes[value.name][axis]
+    raise KeyError(name)
+
+
+def compare_outputs(
+    reference: Feeds, candidate: Feeds, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL
+) -> list[OutputDiff]:
+    """Per output: max abs and rel error, and whether allclose(rtol, atol) holds."""
+    diffs = []
+    for name, expected in reference.items():
+        if name not in candidate:
+            diffs.append(OutputDiff(name, float("inf"), float("inf"), False, "output missing"))
+            continue
+        diffs.append(_compare_one(name, np.asarray(expected), np.asarray(candidate[name]), rtol, atol))
+    return diffs
+
+
+def _compare_one(name, expected, actual, rtol, atol) -> OutputDiff:
+    if expected.shape != actual.shape:
+        return OutputDiff(name, float("inf"), float("inf"), False,
+                          f"shape {actual.shape} != reference {expected.shape}")
+    if expected.dtype.kind in {"U", "S", "O"} or actual.dtype.kind in {"U", "S", "O"}:
+        same = bool(np.array_equal(expected, actual))
+        return OutputDiff(name, 0.0 if same else float("inf"), 0.0 if same else float("inf"), same)
+    if expected.size == 0:
+        return OutputDiff(name, 0.0, 0.0, True)
+    exp = expected.astype(np.float64)
+    act = actual.astype(np.float64)
+    nan_mismatch = np.isnan(exp) != np.isnan(act)
+    finite = np.isfinite(exp) & np.isfinite(act)
+    inf_mismatch = (~np.isfinite(exp) | ~np.isfinite(act)) & ~np.isnan(exp) & ~np.isnan(act) & (exp != act)
+    abs_err = np.abs(exp - act)[finite]
+    max_abs = float(abs_err.max()) if abs_err.size else 0.0
+    rel = abs_err / np.maximum(np.abs(exp[finite]), np.finfo(np.float64).tiny)
+    max_rel = float(rel.max()) if rel.size else 0.0
+    close = bool(np.all(abs_err <= atol + rtol * np.abs(exp[finite])))
+    if nan_mismatch.any() or inf_mismatch.any():
+        return OutputDiff(name, float("inf"), float("inf"), False, "NaN/Inf at different places")
+    return OutputDiff(name, max_abs, max_rel, close)
+
+
+def _first_line(err: BaseException | None) -> str:
+    if err is None:
+        return ""
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0][:300]

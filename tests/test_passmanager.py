@@ -1,0 +1,94 @@
+"""The pass manager proves rewrites: a wrong pass is rolled back and reported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from conftest import model_from_text, ops, run_ort
+
+from graphkit.passmanager import (
+    Pass,
+    PassContext,
+    PassManager,
+    PassResult,
+    Validation,
+    build_pipeline,
+    parse_pipeline,
+)
+
+ADD_RELU = """
+<ir_version: 10, opset_import: ["" : 17]>
+g (float[N, 4] x) => (float[N, 4] y) {
+    one = Constant <value = float[1] {1.0}> ()
+    s = Add(x, one)
+    y = Relu(s)
+}
+"""
+
+
+@dataclass(frozen=True)
+class ReluToSigmoid(Pass):
+    """Relu(x) -> Sigmoid(x): deliberately wrong, to prove the rollback."""
+
+    name = "relu-to-sigmoid"
+    kind = "rewrite"
+
+    def run(self, model, ctx: PassContext) -> PassResult:
+        changes = []
+        for node in model.graph:
+            if node.op_type == "Relu":
+                node.op_type = "Sigmoid"
+                changes.append(f"turned Relu '{node.name}' into Sigmoid")
+        return PassResult(changes=changes)
+
+
+def test_wrong_rewrite_is_rolled_back_and_names_the_output():
+    model = model_from_text(ADD_RELU)
+    fixed, report = PassManager([ReluToSigmoid()]).run(model)
+    assert ops(fixed) == ["Constant", "Add", "Relu"]
+    [finding] = [f for f in report.findings if f.code == "GK501"]
+    assert "relu-to-sigmoid" in finding.message and "'y'" in finding.message
+    assert report.passes[0].rolled_back
+    assert report.validated  # the kept model still matches the original
+
+
+def test_without_validation_the_wrong_rewrite_is_kept():
+    model = model_from_text(ADD_RELU)
+    fixed, report = PassManager([ReluToSigmoid()], validation=Validation(enabled=False)).run(model)
+    assert "Sigmoid" in ops(fixed)
+    assert not report.passes[0].rolled_back
+
+
+def test_cleanup_pipeline_keeps_outputs(rng):
+    model = model_from_text(ADD_RELU)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    [before] = run_ort(model, {"x": x})
+    fixed, report = PassManager(build_pipeline("eliminate-identity,fold-constants,remove-dead-nodes")).run(model)
+    [after] = run_ort(fixed, {"x": x})
+    np.testing.assert_array_equal(before, after)
+    assert [p.name for p in report.passes] == ["eliminate-identity", "fold-constants", "remove-dead-nodes"]
+    assert report.validated
+
+
+def test_pipeline_string_parses_options():
+    specs = parse_pipeline("fold-constants{max-bytes=64},remove-dead-nodes")
+    assert [s.name for s in specs] == ["fold-constants", "remove-dead-nodes"]
+    assert specs[0].options == {"max-bytes": "64"}
+    [fold, _] = build_pipeline("fold-constants{max-bytes=64},remove-dead-nodes")
+    assert fold.max_bytes == 64
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("no-such-pass", "unknown pass 'no-such-pass'"),
+        ("fold-constants{size=1}", "has no option 'size'"),
+        ("fold-constants{max-bytes=big}", "expects int"),
+        ("fold-constants{max-bytes=1", "must end with '}'"),
+    ],
+)
+def test_bad_pipelines_say_what_is_wrong(text, message):
+    with pytest.raises(ValueError, match=message):
+        build_pipeline(text)
