@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
 from rich.table import Table
 
 import graphkit
@@ -41,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 def _shape(shape) -> str:
     if shape is None:
         return "?"
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+    # Escaped: rich would read "[batch, 3]" as a markup tag.
+    return escape("[" + ", ".join("?" if d is None else str(d) for d in shape) + "]")
 
 
 def _print_text(info: dict) -> None:
@@ -55,9 +57,9 @@ def _print_text(info: dict) -> None:
     io = Table("", "name", "dtype", "shape", box=None)
     for kind in ("inputs", "outputs"):
         for value in info[kind]:
-            io.add_row(kind[:-1], value["name"], str(value["dtype"]), _shape(value["shape"]))
+            io.add_row(kind[:-1], escape(value["name"]), str(value["dtype"]), _shape(value["shape"]))
     out.print(io)
     ops = Table("op", "count", box=None)
     for op, count in info["ops"].items():
-        ops.add_row(op, str(count))
+        ops.add_row(escape(op), str(count))
     out.print(ops)
