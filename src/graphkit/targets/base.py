@@ -8,12 +8,56 @@ and the fix (a pass name) that `graphkit fix` uses to choose passes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, Union
 
 import onnx_ir as ir
 
 from graphkit.findings import Finding
+
+
+# A dimension after inference: a size, a symbolic name, or None where nothing is known.
+Dim = Union[int, str, None]
+
+
+@dataclass(frozen=True)
+class ValueFacts:
+    """Types and shapes after shape inference, by value name (filled once per model).
+
+    The IR's own annotations win where present; the inferred ones fill the gaps. Values
+    whose type nothing determines (e.g. inside function bodies) answer None: a target
+    should then skip a dtype check rather than guess.
+    """
+
+    types: Mapping[str, ir.TypeProtocol] = field(default_factory=dict)
+    shapes: Mapping[str, tuple[Dim, ...]] = field(default_factory=dict)
+
+    def type(self, value: ir.Value | None) -> ir.TypeProtocol | None:
+        if value is None:
+            return None
+        return value.type if value.type is not None else self.types.get(value.name)
+
+    def dtype(self, value: ir.Value | None) -> ir.DataType | None:
+        found = self.type(value)
+        return found.dtype if found is not None else None
+
+    def shape(self, value: ir.Value | None) -> tuple[Dim, ...] | None:
+        if value is None:
+            return None
+        if value.shape is not None:
+            return tuple(d if isinstance(d, int) else d.value for d in value.shape)
+        return self.shapes.get(value.name)
+
+    @staticmethod
+    def is_constant(value: ir.Value | None) -> bool:
+        """An initializer no caller can override, or a Constant node's output."""
+        if value is None:
+            return False
+        if value.const_value is not None and not value.is_graph_input():
+            return True
+        producer = value.producer()
+        return producer is not None and producer.op_type == "Constant" and producer.domain == ""
 
 
 @dataclass(frozen=True)
@@ -24,9 +68,15 @@ class NodeContext:
     opsets: dict[str, int]  # domain -> version, as imported by the model
     graph: ir.Graph | ir.Function  # the graph or function body that holds the node
     in_subgraph: bool  # inside If/Loop/Scan bodies or a function
+    values: ValueFacts = field(default_factory=ValueFacts)  # inferred types and shapes
+    functions: Mapping[ir.OperatorIdentifier, ir.Function] = field(default_factory=dict)
 
     def domain_version(self, domain: str) -> int | None:
         return self.opsets.get("" if domain == "ai.onnx" else domain)
+
+    def is_local_function(self, node: ir.Node) -> bool:
+        """The node calls a function defined in the model (run by inlining its body)."""
+        return (node.domain, node.op_type, node.overload) in self.functions
 
 
 class Target(Protocol):
