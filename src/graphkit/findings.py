@@ -40,6 +40,7 @@ CODES: dict[str, tuple[str, str]] = {
     "GK502": ("validation-mismatch", "outputs differ from the reference beyond tolerance"),
     "GK503": ("checker-failed", "the ONNX checker rejected the model after a rewrite"),
     "GK504": ("validation-skipped", "outputs could not be compared"),
+    "GK505": ("rewrite-declined", "a rewrite rule matched but a condition kept it from applying"),
 }
 
 
