@@ -11,6 +11,8 @@ from typing import Any
 
 import onnx_ir as ir
 
+# Imported eagerly: a function named like its module must be bound after the module is.
+from graphkit.convert import convert, validate
 from graphkit.errors import GraphkitError, InputError
 from graphkit.findings import Finding, Severity
 from graphkit.frontends import load
@@ -33,6 +35,8 @@ __all__ = [
     "Report",
     "Severity",
     "__version__",
+    "convert",
     "load",
     "save",
+    "validate",
 ]
