@@ -1,0 +1,104 @@
+"""primitive subgraph -> fused op (Conv+BN -> Conv, MatMul+Add -> Gemm, GELU -> Gelu, ...), by rule table.
+
+One pass with a `rules` option rather than ten passes: the fusions share one matcher
+and one shape-inference step, the fix loop picks rules per target from `FUSIONS`
+(`fusions_for`), and the pipeline string reads `fuse{rules=conv-bn+gemm}`. Each fusion
+declares the op it produces and the opset that op needs; a fusion whose op the model's
+opset lacks is skipped, so the pass never writes an op the model cannot hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import onnx_ir as ir
+from onnx_ir.passes.common import ShapeInferencePass
+
+from graphkit.errors import InputError
+from graphkit.findings import Finding, Severity
+from graphkit.passes._fusions_activation import (
+    gelu_rules,
+    hard_sigmoid_rules,
+    hard_swish_rules,
+    mish_rules,
+    silu_rules,
+)
+from graphkit.passes._fusions_layout import layer_norm_rules, reshape_rules, transpose_rules
+from graphkit.passes._fusions_linear import conv_bn_rules, gemm_rules, pad_conv_rules
+from graphkit.passmanager import Pass, PassContext, PassResult
+from graphkit.rewrite import Rule, rewrite
+
+
+@dataclass(frozen=True)
+class Fusion:
+    name: str  # as written in fuse{rules=...}
+    fused_op: str  # the op the fusion writes
+    min_opset: int  # the first ai.onnx opset that has `fused_op` in the form written
+    rules: Callable[[], tuple[Rule, ...]]
+    needs_shapes: bool = False
+
+
+FUSIONS: tuple[Fusion, ...] = (
+    Fusion("pad-conv", "Conv", 11, pad_conv_rules),             # Conv(Pad(x, p, 0), w) -> Conv(x, w, pads+p)
+    Fusion("conv-bn", "Conv", 1, conv_bn_rules),                # BN(Conv(x, w, b)) -> Conv(x, w*s, (b-m)*s+t)
+    Fusion("gemm", "Gemm", 7, gemm_rules, needs_shapes=True),   # Add(MatMul(a, b), c) -> Gemm(a, b, c), 2-D
+    Fusion("gelu", "Gelu", 20, gelu_rules),                     # x/2 * (1 + erf(x/sqrt2)) -> Gelu(x) (+ tanh form)
+    Fusion("layer-norm", "LayerNormalization", 17, layer_norm_rules, needs_shapes=True),  # (x-m)/sqrt(v+e)*g+b
+    Fusion("silu", "Swish", 24, silu_rules),                    # x * Sigmoid(x) -> Swish(x)
+    Fusion("mish", "Mish", 18, mish_rules),                     # x * tanh(softplus(x)) -> Mish(x)
+    Fusion("hard-sigmoid", "HardSigmoid", 6, hard_sigmoid_rules),  # relu6(x + 3) / 6 -> HardSigmoid(x)
+    Fusion("hard-swish", "HardSwish", 14, hard_swish_rules),    # x * HardSigmoid(x) -> HardSwish(x)
+    Fusion("transposes", "Transpose", 1, transpose_rules),      # Transpose(Transpose(x, p), q) -> Transpose(x, p[q])
+    Fusion("reshapes", "Reshape", 5, reshape_rules),            # Reshape(Reshape(x, s), t) -> Reshape(x, t)
+)
+
+
+def fusion_named(name: str) -> Fusion:
+    for fusion in FUSIONS:
+        if fusion.name == name:
+            return fusion
+    known = ", ".join(f.name for f in FUSIONS)
+    raise InputError(f"fuse: unknown rule set '{name}' (known: {known})")
+
+
+def fusions_for(supports: Callable[[str, int], bool], opset: int) -> tuple[str, ...]:
+    """The fusions whose fused op exists at `opset` and that a target `supports(op, opset)`."""
+    return tuple(f.name for f in FUSIONS if opset >= f.min_opset and supports(f.fused_op, opset))
+
+
+@dataclass(frozen=True)
+class Fuse(Pass):
+    name = "fuse"
+    kind = "rewrite"
+    fixes = ()  # fusions make models faster and smaller; no finding requires them
+    rules: tuple[str, ...] = ()  # empty: every fusion in FUSIONS
+    infer_shapes: bool = True  # gemm and layer-norm need shapes of intermediate values
+
+    def __post_init__(self) -> None:
+        for name in self.rules:
+            fusion_named(name)  # fail fast, with the known names, on a typo
+
+    def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
+        opset = model.opset_imports.get("", 1)
+        chosen = [fusion_named(n) for n in self.rules] if self.rules else list(FUSIONS)
+        runnable = [f for f in chosen if opset >= f.min_opset]
+        if self.infer_shapes and any(f.needs_shapes for f in runnable):
+            _infer_shapes(model)
+        rules = [rule for fusion in runnable for rule in fusion.rules()]
+        log = rewrite(model.graph, rules, opset)
+        findings = [Finding("GK505", Severity.INFO, f"fuse: {why}") for why in log.declines]
+        findings += [
+            Finding("GK505", Severity.INFO,
+                    f"fuse: {f.name} skipped: {f.fused_op} needs opset {f.min_opset}, model has {opset}")
+            for f in chosen if f not in runnable and self.rules
+        ]
+        return PassResult(findings=findings, changes=log.changes)
+
+
+def _infer_shapes(model: ir.Model) -> None:
+    """Fill in intermediate shapes; a model onnx cannot infer is matched with what it has."""
+    try:
+        ShapeInferencePass(check_type=False, strict_mode=False, data_prop=True)(model)
+    except Exception:  # shape inference is a helper here, never a reason to fail the fusion
+        return

@@ -1,0 +1,351 @@
+"""A small pattern matcher: rules that read like the graph they match.
+
+    a, b, c = Var("a"), Var("b"), Var("c")
+    Rule("matmul-add", P.Add(P.MatMul(a, b), c), lambda m, op: op.Gemm(m[a], m[b], m[c]))
+
+Pattern variables are Python objects (`Var`), bound by identity, never by parameter
+name; a `Var` or a sub-pattern used twice must match the same value or node twice, so
+patterns describe DAGs (LayerNorm's `x - mean` feeds both the variance and the divide).
+Matching starts at the nodes of the root's op type (one index per round) and walks
+use-def chains upward; inner nodes must be used only inside the match, so the whole
+match can be replaced. A `Check` that declines carries the message saying why.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx_ir as ir
+
+COMMUTATIVE = frozenset({"Add", "Mul", "Max", "Min", "Sum", "And", "Or", "Xor", "Equal"})
+
+
+class Var:
+    """A pattern variable: matches any value (only constants when `const=True`)."""
+
+    def __init__(self, name: str, *, const: bool = False) -> None:
+        self.name = name
+        self.const = const
+
+    def __repr__(self) -> str:
+        return f"Var({self.name!r})"
+
+
+@dataclass(frozen=True, eq=False)
+class Scalar:
+    """Matches a constant holding one number (any shape of size 1) close to `value`."""
+
+    value: float
+    rtol: float = 1e-3
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """Matches a node of `op_type` whose inputs match `inputs` and whose attributes equal `attrs`."""
+
+    op_type: str
+    inputs: tuple[Pattern, ...]
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    domain: str = ""
+
+
+Pattern = Var | Scalar | Op
+
+
+class _PatternBuilder:
+    """`P.Add(x, y, alpha=1.0)` builds `Op("Add", (x, y), {"alpha": 1.0})`."""
+
+    def __getattr__(self, op_type: str) -> Callable[..., Op]:
+        def make(*inputs: Pattern | float, **attrs: Any) -> Op:
+            wrapped = tuple(Scalar(float(i)) if isinstance(i, int | float) else i for i in inputs)
+            return Op(op_type, wrapped, attrs)
+
+        return make
+
+
+P = _PatternBuilder()
+
+
+def const_array(value: ir.Value | None) -> np.ndarray | None:
+    """The value as an array when it is a constant (not an overridable graph input)."""
+    if value is None or value.is_graph_input():
+        return None
+    tensor = ir.convenience.get_const_tensor(value)
+    return None if tensor is None else np.asarray(tensor.numpy())
+
+
+@dataclass
+class Match:
+    """What a rule matched: its root node, its variables' values, its nodes."""
+
+    root: ir.Node
+    bound: dict[Any, Any]  # Var -> ir.Value, Op -> ir.Node
+    opset: int
+
+    def __getitem__(self, var: Var) -> ir.Value:
+        return self.bound[var]
+
+    def const(self, var: Var) -> np.ndarray | None:
+        return const_array(self.bound[var])
+
+    def node(self, pattern: Op) -> ir.Node:
+        return self.bound[pattern]
+
+    def attr(self, pattern: Op, name: str, default: Any = None) -> Any:
+        attr = self.bound[pattern].attributes.get(name)
+        return default if attr is None else attr.value
+
+    @property
+    def nodes(self) -> list[ir.Node]:
+        return [item for key, item in self.bound.items() if isinstance(key, Op)]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A named condition on a match; `message` says why the rule declined when it fails."""
+
+    message: str
+    holds: Callable[[Match], bool]
+
+
+class Builder:
+    """Creates the replacement's nodes: `op.Gemm(a, b, c, transB=1)` returns its output value."""
+
+    def __init__(self, graph: ir.Graph, opset: int, prefix: str, taken: set[str] | None = None) -> None:
+        self.graph = graph
+        self.opset = opset
+        self.prefix = prefix
+        self.nodes: list[ir.Node] = []
+        self.taken = taken if taken is not None else names_in(graph)
+
+    def op(self, op_type: str, *inputs: ir.Value | None, _outputs: int = 1, _domain: str = "",
+           **attrs: Any) -> Any:
+        attrs = {key: value for key, value in attrs.items() if value is not None}
+        node = ir.node(op_type, list(inputs), attrs, domain=_domain, num_outputs=_outputs,
+                       name=self._name(op_type))
+        for index, output in enumerate(node.outputs):
+            output.name = self._name(f"{op_type}_out{index}")
+        self.nodes.append(node)
+        return node.outputs[0] if _outputs == 1 else tuple(node.outputs)
+
+    def const(self, array: Any, dtype: Any = None) -> ir.Value:
+        """A new initializer holding `array` (cast to `dtype` when given)."""
+        array = np.asarray(array, dtype=dtype)
+        name = self._name("const")
+        value = ir.Value(name=name, const_value=ir.tensor(array, name=name))
+        value.shape = ir.Shape(array.shape)
+        value.dtype = ir.DataType.from_numpy(array.dtype)
+        self.graph.register_initializer(value)
+        return value
+
+    def _name(self, what: str) -> str:
+        """A name no value, initializer or node of the graph has yet."""
+        base = f"{self.prefix}/{what}"
+        name, suffix = base, 0
+        while name in self.taken:
+            suffix += 1
+            name = f"{base}_{suffix}"
+        self.taken.add(name)
+        return name
+
+    def __getattr__(self, op_type: str) -> Callable[..., Any]:
+        if not op_type[:1].isupper():
+            raise AttributeError(op_type)
+        return lambda *inputs, **attrs: self.op(op_type, *inputs, **attrs)
+
+
+def names_in(graph: ir.Graph) -> set[str]:
+    names = set(graph.initializers) | {v.name for v in graph.inputs if v.name}
+    for node in graph:
+        names.add(node.name or "")
+        names.update(out.name for out in node.outputs if out.name)
+    return names
+
+
+Replacement = Callable[[Match, Builder], "ir.Value | Sequence[ir.Value] | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """pattern -> replacement, where every check holds and the opset is at least `min_opset`.
+
+    `build` returns the values that replace the root's outputs, or None to decline
+    (for reasons only the build step can see; it then should have been a Check).
+    """
+
+    name: str
+    pattern: Op
+    build: Replacement
+    checks: tuple[Check, ...] = ()
+    min_opset: int = 1  # the lowest opset where the replacement's ops exist as used
+
+
+@dataclass
+class RewriteLog:
+    changes: list[str] = field(default_factory=list)
+    declines: list[str] = field(default_factory=list)  # "rule at node: why"
+
+
+def rewrite(graph: ir.Graph, rules: Sequence[Rule], opset: int, max_rounds: int = 8) -> RewriteLog:
+    """Apply `rules` until none matches (at most `max_rounds` sweeps over the graph)."""
+    log = RewriteLog()
+    active = [rule for rule in rules if opset >= rule.min_opset]
+    taken = names_in(graph)
+    for _ in range(max_rounds):
+        if not _sweep(graph, active, opset, log, taken):
+            break
+    log.declines = list(dict.fromkeys(log.declines))
+    return log
+
+
+def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog, taken: set[str]) -> bool:
+    by_op: dict[str, list[ir.Node]] = defaultdict(list)
+    for node in graph:
+        by_op[node.op_type].append(node)
+    removed: set[int] = set()
+    changed = False
+    for rule in rules:
+        for node in by_op.get(rule.pattern.op_type, ()):
+            if id(node) in removed or node.graph is not graph:
+                continue
+            match = find_match(rule, node, opset, log)
+            if match is None or not _apply(graph, rule, match, taken):
+                continue
+            removed.update(id(n) for n in match.nodes)
+            log.changes.append(f"{rule.name}: rewrote {node.op_type} '{node.name}'")
+            changed = True
+    return changed
+
+
+def find_match(rule: Rule, node: ir.Node, opset: int, log: RewriteLog | None = None) -> Match | None:
+    """The first way `rule.pattern` matches with `node` as root, whose checks all hold."""
+    declined: str | None = None
+    for bound in _match_node(rule.pattern, node, {}):
+        match = Match(node, bound, opset)
+        if not _self_contained(match):
+            declined = declined or "an intermediate result is used outside the pattern"
+            continue
+        failed = next((check for check in rule.checks if not check.holds(match)), None)
+        if failed is None:
+            return match
+        declined = failed.message
+    if declined and log is not None:
+        log.declines.append(f"{rule.name} at '{node.name}': {declined}")
+    return None
+
+
+def _match_value(pattern: Pattern, value: ir.Value | None, bound: dict) -> Iterator[dict]:
+    if isinstance(pattern, Var):
+        yield from _match_var(pattern, value, bound)
+        return
+    if isinstance(pattern, Scalar):
+        array = const_array(value)
+        if array is not None and array.size == 1 and np.issubdtype(array.dtype, np.number) and \
+                np.isclose(float(array.reshape(())), pattern.value, rtol=pattern.rtol, atol=0):
+            yield bound
+        return
+    producer = value.producer() if value is not None else None
+    if producer is None or producer.outputs[0] is not value:
+        return
+    yield from _match_node(pattern, producer, bound)
+
+
+def _match_var(var: Var, value: ir.Value | None, bound: dict) -> Iterator[dict]:
+    if var in bound:
+        if bound[var] is value:
+            yield bound
+        return
+    if value is None or (var.const and const_array(value) is None):
+        return
+    yield {**bound, var: value}
+
+
+def _match_node(pattern: Op, node: ir.Node, bound: dict) -> Iterator[dict]:
+    if pattern in bound:
+        if bound[pattern] is node:
+            yield bound
+        return
+    if node.op_type != pattern.op_type or _domain(node.domain) != _domain(pattern.domain):
+        return
+    if len(node.inputs) != len(pattern.inputs) or not _attrs_equal(node, pattern.attrs):
+        return
+    bound = {**bound, pattern: node}
+    orders = [pattern.inputs]
+    if pattern.op_type in COMMUTATIVE and len(pattern.inputs) == 2:
+        orders.append(pattern.inputs[::-1])
+    for order in orders:
+        yield from _match_inputs(order, list(node.inputs), bound)
+
+
+def _domain(domain: str) -> str:
+    return "" if domain == "ai.onnx" else domain
+
+
+def _match_inputs(patterns: Sequence[Pattern], values: list, bound: dict) -> Iterator[dict]:
+    if not patterns:
+        yield bound
+        return
+    for partial in _match_value(patterns[0], values[0], bound):
+        yield from _match_inputs(patterns[1:], values[1:], partial)
+
+
+def _attrs_equal(node: ir.Node, attrs: Mapping[str, Any]) -> bool:
+    for name, expected in attrs.items():
+        attr = node.attributes.get(name)
+        actual = None if attr is None else attr.value
+        if isinstance(actual, Sequence) and not isinstance(actual, str):
+            actual = list(actual)
+        if actual != expected:
+            return False
+    return True
+
+
+def _self_contained(match: Match) -> bool:
+    """Inner nodes feed only nodes of the match, and no graph output, so all can go."""
+    inside = {id(node) for node in match.nodes}
+    for node in match.nodes:
+        if node is match.root:
+            continue
+        for output in node.outputs:
+            if output.is_graph_output():
+                return False
+            if any(id(user) not in inside for user, _ in output.uses()):
+                return False
+    return True
+
+
+def _apply(graph: ir.Graph, rule: Rule, match: Match, taken: set[str]) -> bool:
+    builder = Builder(graph, match.opset, f"{rule.name}/{match.root.name or match.root.outputs[0].name}", taken)
+    result = rule.build(match, builder)
+    if result is None:
+        return False
+    new_values = [result] if isinstance(result, ir.Value) else list(result)
+    if builder.nodes:
+        graph.insert_before(match.root, builder.nodes)
+    for old, new in zip(match.root.outputs, new_values):
+        replace_value(graph, old, new, builder)
+    graph.remove(match.nodes, safe=True)
+    return True
+
+
+def replace_value(graph: ir.Graph, old: ir.Value, new: ir.Value, builder: Builder) -> None:
+    """Point every use of `old` at `new`; `new` takes over old's name, shape and type."""
+    if new.shape is None:
+        new.shape = old.shape
+    if new.type is None:
+        new.type = old.type
+    if old.is_graph_output() and (new.is_graph_input() or new.is_graph_output() or new.producer() is None
+                                  or new.producer() not in builder.nodes):
+        # An existing value cannot take the output's name: route it through an Identity.
+        new = builder.op("Identity", new)
+        new.shape, new.type = old.shape, old.type
+        graph.insert_before(old.producer(), builder.nodes[-1])
+    name = old.name
+    ir.convenience.replace_all_uses_with(old, new, replace_graph_outputs=True)
+    if new.producer() is not None and new.producer() in builder.nodes:
+        old.name = f"{name}__replaced"
+        new.name = name
