@@ -70,3 +70,177 @@ if __name__ == "__main__":
     blocks = int(sys.argv[1]) if len(sys.argv) > 1 else 48
     out = transformer_onnx(blocks=blocks)
     print(out, len(onnx.load(out).graph.node), "nodes")
+
+
+# --- a small zoo of real architectures, for end-to-end tests and tools/bench_emit.py -------
+# Each builder returns (module in eval mode, example inputs tuple, dynamic_axes or None).
+
+
+def resnet_style():
+    import torch
+    from torch import nn
+
+    class BasicBlock(nn.Module):
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.skip = nn.Sequential()
+            if stride != 1 or cin != cout:
+                self.skip = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                          nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            y = torch.relu(self.bn1(self.conv1(x)))
+            return torch.relu(self.bn2(self.conv2(y)) + self.skip(x))
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        BasicBlock(16, 16, 1), BasicBlock(16, 32, 2), BasicBlock(32, 64, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
+    )
+    _randomize_batchnorm(net)
+    return net.eval(), (torch.randn(2, 3, 32, 32),), {"input": {0: "batch"}}
+
+
+def unet():
+    import torch
+    from torch import nn
+
+    def double_conv(cin: int, cout: int):
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
+                             nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU())
+
+    class UNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.down1, self.down2 = double_conv(3, 8), double_conv(8, 16)
+            self.bottom = double_conv(16, 32)
+            self.up2 = nn.ConvTranspose2d(32, 16, 2, stride=2)
+            self.dec2 = double_conv(32, 16)
+            self.up1 = nn.ConvTranspose2d(16, 8, 2, stride=2)
+            self.dec1 = double_conv(16, 8)
+            self.head = nn.Conv2d(8, 2, 1)
+
+        def forward(self, x):
+            d1 = self.down1(x)
+            d2 = self.down2(nn.functional.max_pool2d(d1, 2))
+            b = self.bottom(nn.functional.max_pool2d(d2, 2))
+            u2 = self.dec2(torch.cat([self.up2(b), d2], dim=1))
+            u1 = self.dec1(torch.cat([self.up1(u2), d1], dim=1))
+            return self.head(u1)
+
+    torch.manual_seed(0)
+    net = UNet()
+    _randomize_batchnorm(net)
+    return net.eval(), (torch.randn(1, 3, 32, 32),), {"input": {0: "batch"}}
+
+
+def deeplab_style():
+    """Dilated-conv ASPP head and a bilinear upsample back to the input size."""
+    import torch
+    from torch import nn
+
+    class DeepLab(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = nn.Sequential(
+                nn.Conv2d(3, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.ReLU(),
+                nn.Conv2d(16, 32, 3, 2, 1), nn.BatchNorm2d(32), nn.ReLU())
+            self.branches = nn.ModuleList(
+                nn.Conv2d(32, 16, 3, padding=d, dilation=d) for d in (1, 2, 4))
+            self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(32, 16, 1))
+            self.project = nn.Sequential(nn.Conv2d(64, 16, 1), nn.ReLU(), nn.Conv2d(16, 3, 1))
+
+        def forward(self, x):
+            f = self.backbone(x)
+            pooled = self.pool(f).expand(-1, -1, f.shape[2], f.shape[3])
+            y = self.project(torch.cat([b(f) for b in self.branches] + [pooled], dim=1))
+            return nn.functional.interpolate(y, size=x.shape[2:], mode="bilinear",
+                                             align_corners=False)
+
+    torch.manual_seed(0)
+    net = DeepLab()
+    _randomize_batchnorm(net)
+    return net.eval(), (torch.randn(1, 3, 64, 64),), None
+
+
+def lstm():
+    import torch
+    from torch import nn
+
+    class Tagger(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = nn.LSTM(16, 32, num_layers=2, batch_first=True)
+            self.head = nn.Linear(32, 5)
+
+        def forward(self, x):
+            return self.head(self.lstm(x)[0])
+
+    torch.manual_seed(0)
+    return Tagger().eval(), (torch.randn(2, 7, 16),), {"input": {0: "batch", 1: "seq"}}
+
+
+def bert():
+    """A BERT-style encoder from a small config (no weights downloaded), dynamic sequence."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=100, hidden_size=64, num_hidden_layers=2,
+                        num_attention_heads=4, intermediate_size=128,
+                        max_position_embeddings=64)
+    torch.manual_seed(0)
+    model = BertModel(config, add_pooling_layer=False).eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = model
+
+        def forward(self, input_ids, attention_mask):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    ids = torch.randint(0, 100, (2, 12))
+    mask = torch.ones(2, 12, dtype=torch.int64)
+    dynamic = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}}
+    return Encoder().eval(), (ids, mask), dynamic
+
+
+def _randomize_batchnorm(net) -> None:
+    """Freshly built BatchNorms are identities; real statistics make fusion bugs visible."""
+    import torch
+
+    generator = torch.Generator().manual_seed(1)
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            n = module.num_features
+            module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+            module.weight.data.copy_(torch.rand(n, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.randn(n, generator=generator) * 0.1)
+
+
+ZOO = {
+    "resnet": resnet_style,
+    "unet": unet,
+    "deeplab": deeplab_style,
+    "lstm": lstm,
+    "bert": bert,
+}
+
+
+def export_zoo_model(name: str, path: str | os.PathLike, opset: int = 17) -> Path:
+    """Export one zoo model with the TorchScript-based exporter; input names from the zoo."""
+    import torch
+
+    module, example, dynamic = ZOO[name]()
+    names = ["input_ids", "attention_mask"] if name == "bert" else ["input"]
+    path = Path(path)
+    torch.onnx.export(module, example, str(path), dynamo=False, opset_version=opset,
+                      input_names=names, output_names=["output"],
+                      dynamic_axes={**(dynamic or {}), **({"output": {0: "batch"}} if dynamic else {})})
+    return path
