@@ -10,12 +10,14 @@ from importlib.metadata import entry_points
 
 from graphkit.passes.eliminate_identity import EliminateIdentity
 from graphkit.passes.fold_constants import FoldConstants
+from graphkit.passes.fuse import Fuse
 from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
 from graphkit.passmanager import Pass
 
 BUILTIN_PASSES: tuple[type[Pass], ...] = (
     EliminateIdentity,
     FoldConstants,
+    Fuse,
     RemoveDeadNodes,
 )
 
