@@ -35,6 +35,7 @@ CODES: dict[str, tuple[str, str]] = {
     "GK302": ("data-dependent-shape", "an output shape that depends on tensor values"),
     "GK303": ("frozen-dynamic-dim", "a dim declared dynamic that the graph cannot vary"),
     "GK304": ("shape-subgraph", "a Shape-fed computation that folds once shapes are known"),
+    "GK305": ("inference-failed", "ONNX shape inference failed, so dtype checks are partial"),
     "GK401": ("min-opset", "the lowest opset at which the node as written is valid"),
     "GK501": ("rewrite-rolled-back", "a rewrite changed outputs and was undone"),
     "GK502": ("validation-mismatch", "outputs differ from the reference beyond tolerance"),
