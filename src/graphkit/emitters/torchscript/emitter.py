@@ -1,0 +1,212 @@
+"""ONNX (onnx-ir) -> torch.fx GraphModule -> TorchScript `.pt`, and running that artifact.
+
+Scripting is tried first because it keeps dynamic dims dynamic and If/Loop as real
+control flow; tracing is the fallback and bakes the example shapes into the artifact.
+The `.pt` carries its input/output names in an extra file, so `torch.jit.load` alone
+(no graphkit) can run it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx_ir as ir
+import torch
+
+from graphkit.emitters.artifact import Artifact
+from graphkit.emitters.torchscript import lowering
+from graphkit.emitters.torchscript._dtypes import to_numpy, to_torch
+from graphkit.emitters.torchscript._fx import build_graph_module
+from graphkit.errors import InputError
+
+METADATA_FILE = "graphkit.json"
+CONTROL_FLOW = frozenset({"If", "Loop", "Scan", "SequenceMap"})
+TRACE_NOTE = "tracing recorded the example input shapes: the artifact runs only at those shapes"
+
+
+def check_lowerable(model: ir.Model) -> None:
+    """Raise InputError for the first node the lowering table rejects (subgraphs included)."""
+    opset = model.opset_imports.get("", 1)
+    for node in ir.traversal.RecursiveGraphIterator(model.graph):
+        reason = lowering.unsupported_reason(node, opset)
+        if reason is not None:
+            raise InputError(f"node '{node.name or node.op_type}' ({node.op_type}): {reason}")
+
+
+def emit(
+    model: ir.Model,
+    output: str | os.PathLike,
+    *,
+    method: str = "auto",
+    example_inputs: Mapping[str, np.ndarray] | None = None,
+    mobile: bool = False,
+) -> Artifact:
+    """Write `output` (.pt); method is 'auto' (script, else trace), 'script' or 'trace'."""
+    if method not in {"auto", "script", "trace"}:
+        raise InputError(f"unknown TorchScript method '{method}' (use auto, script or trace)")
+    output = Path(output)
+    if not output.parent.resolve().is_dir():
+        raise InputError(f"{output}: output folder does not exist")
+    check_lowerable(model)
+    module, input_names, output_names = build_graph_module(model)
+    compiled, used, notes = _compile(model, module, input_names, method, example_inputs)
+    metadata = {
+        "format": "torchscript",
+        "method": used,
+        "notes": notes,
+        "inputs": input_names,
+        "outputs": output_names,
+        "torch": torch.__version__,
+    }
+    _save_atomic(compiled, output, metadata)
+    if mobile:
+        metadata["mobile"] = _save_mobile(compiled, output, metadata)
+    return Artifact(path=output, target="torchscript", metadata=metadata)
+
+
+def _compile(model, module, input_names, method, example_inputs):
+    notes: list[str] = []
+    if method in {"auto", "script"}:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return torch.jit.script(module), "script", notes
+        except Exception as err:  # TorchScript raises many error types while compiling
+            if method == "script":
+                raise InputError(f"torch.jit.script failed: {_first_line(err)}") from None
+            notes.append(f"torch.jit.script failed ({_first_line(err)}); traced instead")
+    if any(node.op_type in CONTROL_FLOW for node in ir.traversal.RecursiveGraphIterator(model.graph)):
+        raise InputError(
+            "the model has If/Loop/Scan, which tracing would freeze into one path, "
+            "and scripting failed: " + "; ".join(notes)
+        )
+    feeds = _trace_inputs(model, input_names, example_inputs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(module, tuple(feeds), check_trace=False)
+    notes.append(TRACE_NOTE)
+    return traced, "trace", notes
+
+
+def _trace_inputs(model, input_names, example_inputs) -> list[torch.Tensor]:
+    if example_inputs is not None:
+        missing = [name for name in input_names if name not in example_inputs]
+        if missing:
+            raise InputError(f"example_inputs lacks model input(s) {missing}")
+        return [to_torch(example_inputs[name]) for name in input_names]
+    from graphkit.validation import declared_inputs, make_inputs
+
+    shapes = {}
+    for value in declared_inputs(model):
+        dims = list(value.shape or ())
+        if value.shape is None or not all(isinstance(d, int) for d in dims):
+            raise InputError(
+                f"tracing needs example inputs: input '{value.name}' has dynamic or unknown "
+                "dims (pass example_inputs=)"
+            )
+        shapes[value.name] = tuple(dims)
+    feeds = make_inputs(model, shapes)
+    return [to_torch(feeds[name]) for name in input_names]
+
+
+def _save_atomic(module: torch.jit.ScriptModule, output: Path, metadata: dict[str, Any]) -> None:
+    handle, temp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    os.close(handle)
+    try:
+        torch.jit.save(module, temp, _extra_files={METADATA_FILE: json.dumps(metadata)})
+        os.replace(temp, output)
+    except OSError as err:
+        raise InputError(f"{output}: cannot write ({err.strerror})") from None
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def mobile_support() -> str | None:
+    """None when this torch can optimize for mobile; else why not."""
+    import torch.backends.xnnpack
+
+    if not torch.backends.xnnpack.enabled:
+        return "this torch build has no XNNPACK, which optimize_for_mobile needs"
+    return None
+
+
+def _save_mobile(module, output: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Also write `<name>.ptl` for the lite interpreter, optimized where the build allows."""
+    result: dict[str, Any] = {"optimized": False}
+    why_not = mobile_support()
+    if why_not is None:
+        from torch.utils.mobile_optimizer import optimize_for_mobile
+
+        module = optimize_for_mobile(module)
+        result["optimized"] = True
+    else:
+        result["note"] = f"optimize_for_mobile skipped: {why_not}"
+    lite = output.with_suffix(".ptl")
+    handle, temp = tempfile.mkstemp(prefix=f".{lite.name}.", suffix=".tmp", dir=output.parent)
+    os.close(handle)
+    try:
+        module._save_for_lite_interpreter(temp, _extra_files={METADATA_FILE: json.dumps(metadata)})
+        os.replace(temp, lite)
+        result["lite_path"] = str(lite)
+    except Exception as err:  # the lite format rejects some ops; the .pt stays valid
+        result["lite_error"] = f"lite-interpreter format failed: {_first_line(err)}"
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return result
+
+
+def load_metadata(path: str | os.PathLike) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    extra = {METADATA_FILE: ""}
+    try:
+        module = torch.jit.load(str(path), _extra_files=extra, map_location="cpu")
+    except RuntimeError as err:
+        raise InputError(f"{path}: not a TorchScript archive ({_first_line(err)})") from None
+    if not extra[METADATA_FILE]:
+        raise InputError(f"{path}: a TorchScript archive without graphkit's {METADATA_FILE}")
+    return module, json.loads(extra[METADATA_FILE])
+
+
+def run_artifact(path: str | os.PathLike, feeds: Mapping[str, Any]) -> dict[str, Any]:
+    """Run a `.pt` written by `emit`; outputs by ONNX name, in the model's order."""
+    module, metadata = load_metadata(path)
+    missing = [name for name in metadata["inputs"] if name not in feeds]
+    if missing:
+        raise InputError(f"{path}: no value for input(s) {missing}")
+    args = [_to_arg(feeds[name]) for name in metadata["inputs"]]
+    with torch.no_grad():
+        results = module(*args)
+    return {name: _from_result(value) for name, value in zip(metadata["outputs"], results)}
+
+
+def _to_arg(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [to_torch(np.asarray(item)) for item in value]
+    return to_torch(np.asarray(value))
+
+
+def _from_result(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [to_numpy(item) for item in value]
+    return to_numpy(value)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    lines = [line for line in text.splitlines() if line.strip()]
+    return (lines[0] if lines else text)[:300]

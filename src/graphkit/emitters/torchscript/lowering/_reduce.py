@@ -1,0 +1,5 @@
+"""placeholder"""
+
+
+def entries() -> dict:
+    return {}
