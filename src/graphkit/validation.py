@@ -10,6 +10,7 @@ the graph, and a dim that is declared dynamic but cannot vary is reported (GK303
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,7 +83,9 @@ class ModelRunner:
             self.proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
         self.runtime = "onnxruntime"
-        return lambda feeds: session.run(None, feeds)
+        quiet = ort.RunOptions()
+        quiet.log_severity_level = 4  # failures surface as exceptions; keep stderr clean
+        return lambda feeds: session.run(None, feeds, quiet)
 
     @property
     def output_names(self) -> list[str]:
@@ -215,12 +218,25 @@ def _baked_dim_values(model: ir.Model, limit: int = 6) -> list[int]:
     for node in ir.traversal.RecursiveGraphIterator(model.graph):
         if node.op_type not in {"Reshape", "Expand", "Tile"} or len(node.inputs) < 2:
             continue
-        shape_input = node.inputs[1]
-        const = shape_input.const_value if shape_input is not None else None
-        if const is None:
-            continue
-        counts.update(int(v) for v in np.asarray(const.numpy()).ravel() if int(v) > 1)
+        counts.update(value for value in _shape_constants(node.inputs[1]) if value > 1)
     return [value for value, _ in counts.most_common(limit)]
+
+
+def _shape_constants(shape: ir.Value | None) -> list[int]:
+    """Constant entries of a shape operand: the whole constant, or a Concat's constant parts
+    (tracing exporters build shapes as Concat(baked constant, Shape-derived pieces))."""
+    if shape is None:
+        return []
+    parts = [shape]
+    producer = shape.producer()
+    if producer is not None and producer.op_type == "Concat":
+        parts = list(producer.inputs)
+    values: list[int] = []
+    for part in parts:
+        const = ir.convenience.get_const_tensor(part) if part is not None else None
+        if const is not None and const.dtype in (ir.DataType.INT64, ir.DataType.INT32):
+            values.extend(int(v) for v in np.asarray(const.numpy()).ravel())
+    return values
 
 
 def _concrete_shapes(model, assignment, recorded) -> dict[str, tuple[int, ...]]:
@@ -251,7 +267,7 @@ def _frozen_dims(model, runner, assignment, recorded, seed) -> list[Finding]:
                     severity=Severity.WARNING,
                     message=(
                         f"dim '{name}' is declared dynamic but the graph runs only at "
-                        f"{name}={current}; at {current + 1} it fails: {_first_line(err)}"
+                        f"{name}={current}; at {current + 1} it fails{_failure_site(err)}"
                     ),
                     fix="pin-shapes",
                 )
@@ -302,6 +318,14 @@ def _compare_one(name, expected, actual, rtol, atol) -> OutputDiff:
     if nan_mismatch.any() or inf_mismatch.any():
         return OutputDiff(name, float("inf"), float("inf"), False, "NaN/Inf at different places")
     return OutputDiff(name, max_abs, max_rel, close)
+
+
+def _failure_site(err: BaseException) -> str:
+    """' in Reshape node 'x'' from an ONNX Runtime error, else its first line."""
+    found = re.search(r"running (\w+) node\. Name:'([^']*)'", str(err))
+    if found:
+        return f" in {found.group(1)} node '{found.group(2)}'"
+    return f": {_first_line(err)}"
 
 
 def _first_line(err: BaseException | None) -> str:
