@@ -1,0 +1,84 @@
+"""The tf2onnx call that the TensorFlow and TFLite frontends share, and its checks.
+
+tf2onnx keeps converting past ops it cannot translate and ignores `inputs_as_nchw`
+names it does not find or inputs that are not rank 4; each of these would give a
+silently different model, so each is checked here and refused with one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import onnx_ir as ir
+
+from graphkit.errors import InputError, MissingDependencyError
+from graphkit.frontends._common import check_fully_converted, first_line
+from graphkit.ir import model_from_proto
+
+
+def import_tensorflow():
+    """tensorflow and tf2onnx, or a MissingDependencyError naming the one that is absent."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise MissingDependencyError(
+            "tensorflow-cpu", "tensorflow", "loading a TensorFlow, Keras or TFLite model"
+        ) from None
+    try:
+        import tf2onnx
+    except ImportError:
+        raise MissingDependencyError(
+            "tf2onnx", "tensorflow", "converting a TensorFlow, Keras or TFLite model to ONNX"
+        ) from None
+    return tf, tf2onnx
+
+
+def check_nchw_names(names: Any, ranks: dict[str, int | None]) -> list[str]:
+    """`inputs_as_nchw` must list rank-4 inputs by the names the ONNX model will show."""
+    if names is None:
+        return []
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise InputError(f"option 'inputs_as_nchw' must be a list of input names, got {names!r}")
+    for name in names:
+        if name not in ranks:
+            raise InputError(
+                f"option 'inputs_as_nchw' names {name!r}, which is not an input "
+                f"(inputs: {', '.join(ranks)})"
+            )
+        if ranks[name] != 4:
+            raise InputError(
+                f"option 'inputs_as_nchw' names {name!r}, of rank {ranks[name]}: "
+                "only rank-4 (NHWC image) inputs can be made NCHW"
+            )
+    return list(names)
+
+
+@contextlib.contextmanager
+def quiet_tf2onnx() -> Iterator[None]:
+    # tf2onnx logs each op it cannot convert; graphkit reports them itself, in one line.
+    logger = logging.getLogger("tf2onnx")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def run_tf2onnx(convert: Callable[..., Any], source: str, **kwargs: Any) -> ir.Model:
+    """Call one tf2onnx.convert entry point and return a checked onnx-ir Model."""
+    try:
+        with quiet_tf2onnx():
+            proto, external = convert(**kwargs)
+    except InputError:
+        raise
+    except Exception as err:  # tf2onnx and TensorFlow raise many types; all mean "cannot"
+        raise InputError(f"{source}: tf2onnx failed: {first_line(err)}") from None
+    if external is not None and getattr(external, "name_to_tensor_data", None):
+        raise InputError(f"{source}: tf2onnx returned external tensors; graphkit takes none")
+    model = model_from_proto(proto, origin=source)
+    check_fully_converted(model, source, "tf2onnx")
+    return model
