@@ -10,17 +10,18 @@ import sys
 from collections.abc import Sequence
 
 from graphkit import __version__
-from graphkit.cli import _convert, _inspect
+from graphkit.cli import _convert, _inspect, _table
 from graphkit.cli._common import fail
 from graphkit.errors import GraphkitError
 
-COMMANDS = (_inspect, _convert,)
+COMMANDS = (_inspect, _convert, _table)
 
 EPILOG = """examples:
   graphkit inspect model.onnx
   graphkit inspect model.onnx --format json | jq .ops
   graphkit convert model.onnx --to torchscript -o model.pt
   graphkit validate model.pt --reference model.onnx
+  graphkit table model.onnx --targets ort,tflite,tensorrt
 
 exit codes: 0 ok, 1 the model does not convert / blockers remain, 2 bad input or usage,
             3 internal error (a bug in graphkit: please report it with --debug output)

@@ -1,0 +1,68 @@
+"""graphkit table: op-compatibility tables (ops x targets)."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from graphkit.cli._common import console, progress
+from graphkit.tables import Table, model_table, operator_set_table, render
+
+EXAMPLES = """examples:
+  graphkit table model.onnx --targets ort,tflite,tensorrt
+  graphkit table model.onnx --targets tflite --format md > report.md
+  graphkit table --targets ort,torchscript --format html > ops.html   # whole ONNX op set
+
+without a model, cells come from the conformance runs in opsets/generated/ (tools/conformance.py)
+"""
+
+STYLES = {"ok": "green", "partial": "yellow", "warn": "yellow", "fix": "dark_orange", "no": "red"}
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "table", help="op-compatibility table: ops x targets",
+        description="With a model: a row per op in it and a column per target (ok / needs "
+                    "a fix, and which pass / unsupported, and why). Without one: the whole "
+                    "ONNX operator set per target, from generated conformance data.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", nargs="?", help="model to tabulate (optional)")
+    parser.add_argument("--targets", default=None,
+                        help="comma-separated targets (default: ort,tflite,tensorrt,torchscript "
+                             "with a model; ort,torchscript without)")
+    parser.add_argument("--format", choices=("text", "md", "html", "csv", "json"), default="text")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    default = "ort,tflite,tensorrt,torchscript" if args.model else "ort,torchscript"
+    targets = [t.strip() for t in (args.targets or default).split(",") if t.strip()]
+    if args.model:
+        with progress(f"diagnosing {args.model}"):
+            table = model_table(args.model, targets)
+    else:
+        table = operator_set_table(targets)
+    if args.format == "text":
+        _print_text(table)
+    else:
+        print(render(table, args.format), end="")
+    return 0
+
+
+def _print_text(table: Table) -> None:
+    out = console()
+    grid = RichTable("op", *table.targets, title=escape(table.title), box=None)
+    for op, cells in table.rows.items():
+        row = []
+        for target in table.targets:
+            cell = cells.get(target)
+            text = escape(cell.text()) if cell else "untested"
+            style = STYLES.get(cell.status, "") if cell else "dim"
+            row.append(f"[{style}]{text}[/]" if style else text)
+        grid.add_row(escape(op), *row)
+    out.print(grid)
+    for note in table.notes:
+        out.print(f"note: {escape(note)}")
