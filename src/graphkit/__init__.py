@@ -13,6 +13,7 @@ import onnx_ir as ir
 
 # Imported eagerly: a function named like its module must be bound after the module is.
 from graphkit.convert import convert, validate
+from graphkit.diagnose import diagnose
 from graphkit.errors import GraphkitError, InputError
 from graphkit.findings import Finding, Severity
 from graphkit.frontends import load
@@ -36,6 +37,7 @@ __all__ = [
     "Severity",
     "__version__",
     "convert",
+    "diagnose",
     "load",
     "save",
     "validate",

@@ -1,0 +1,245 @@
+"""Why won't this model run on target T? Every node checked, before any conversion.
+
+One shape inference per model, then one linear walk over every node (main graph,
+If/Loop/Scan bodies, model-local function bodies) that asks each target about each
+node. Findings name the node (its name, or `#index Op` where it has none, with the
+path through subgraphs), say why in one sentence, and name the pass that fixes it.
+
+    report = graphkit.diagnose("model.onnx", "ort")
+    report.convertible, report.blockers, report.partitions
+    several = diagnose_targets(model, ["ort", "tflite"])   # one inference for all
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import onnx_ir as ir
+
+from graphkit.findings import Finding, Severity
+from graphkit.frontends import load
+from graphkit.partitions import Partitions, partition
+from graphkit.report import Report
+from graphkit.targets import get_target
+from graphkit.targets._facts import infer_value_facts
+from graphkit.targets.base import NodeContext, Target, ValueFacts
+
+FunctionKey = tuple[str, str, str]  # (domain, name, overload), as ir.Model.functions keys
+
+
+@dataclass
+class Diagnosis(Report):
+    """One target's verdict: the findings, and how the graph splits into runnable parts."""
+
+    partitions: Partitions | None = None
+    seconds: float = 0.0
+
+    @property
+    def convertible(self) -> bool:
+        return not self.blockers
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "convertible": self.convertible,
+            "findings": [finding_json(f) for f in self.findings],
+            "partitions": self.partitions.to_json() if self.partitions else None,
+        }
+
+
+def finding_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "code": finding.code, "slug": finding.slug, "severity": finding.severity.value,
+        "node": finding.node, "op": finding.op, "message": finding.message, "fix": finding.fix,
+    }
+
+
+@dataclass
+class DiagnosisSet:
+    """Several targets' verdicts on one model (the CLI's matrix view)."""
+
+    model: str
+    reports: dict[str, Diagnosis]
+    min_opset: int | None = None
+    nodes: int = 0
+
+    @property
+    def convertible(self) -> bool:
+        return all(report.convertible for report in self.reports.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "min_opset": self.min_opset,
+            "nodes": self.nodes,
+            "targets": {name: report.to_json() for name, report in self.reports.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Site:
+    """One node where it sits: its context, display label, and top-level ancestor."""
+
+    node: ir.Node
+    ctx: NodeContext
+    label: str
+    top: int | None  # index of the main-graph node that holds it (None in functions)
+    function: FunctionKey | None = None  # the local function whose body holds it
+
+
+def diagnose(model: Any, target: str | Target = "ort") -> Diagnosis:
+    """Check every node of `model` (anything graphkit.load accepts) against one target."""
+    targets = [get_target(target)]
+    return diagnose_targets(model, targets, min_opset=False).reports[targets[0].name]
+
+
+def diagnose_targets(model: Any, targets: Sequence[str | Target], *,
+                     min_opset: bool = True) -> DiagnosisSet:
+    """Check several targets at once, sharing one load and one shape inference."""
+    resolved = [get_target(t) for t in targets]  # unknown names fail before any work
+    loaded = load(model)
+    values, inference_error = infer_value_facts(loaded)
+    sites = list(walk(loaded, values))
+    name = loaded.graph.name or (str(model) if isinstance(model, str) else "model")
+    reports = {}
+    for target in resolved:
+        report = _diagnose_one(loaded, sites, target)
+        if inference_error:
+            report.findings.insert(0, _inference_warning(inference_error, target.name))
+        reports[target.name] = report
+    return DiagnosisSet(name, reports, _min_opset(loaded) if min_opset else None, len(sites))
+
+
+def _diagnose_one(model: ir.Model, sites: list[Site], target: Target) -> Diagnosis:
+    start = time.perf_counter()
+    report = Diagnosis(model=model.graph.name or "model", target=target.name)
+    report.findings.extend(dataclasses.replace(f, target=target.name)
+                           for f in target.check_model(model))
+    blocked_tops: set[int] = set()
+    blocked_functions: set[FunctionKey] = set()
+    for site in sites:
+        found = target.check_node(site.node, site.ctx)
+        if not found:
+            continue
+        report.findings.extend(_labelled(f, site, target.name) for f in found)
+        if any(f.blocking for f in found):
+            _mark_blocked(site, blocked_tops, blocked_functions)
+    _propagate_function_blocks(sites, blocked_tops, blocked_functions)
+    report.partitions = _partitions(model, sites, blocked_tops)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _mark_blocked(site: Site, tops: set[int], functions: set[FunctionKey]) -> None:
+    if site.top is not None:
+        tops.add(site.top)
+    if site.function is not None:
+        functions.add(site.function)
+
+
+def _propagate_function_blocks(sites: list[Site], tops: set[int],
+                               functions: set[FunctionKey]) -> None:
+    """A call to a function whose body does not run does not run either (to a fixed point)."""
+    calls = [(site, _call_key(site.node)) for site in sites
+             if site.ctx.is_local_function(site.node)]
+    changed = bool(functions)
+    while changed:
+        changed = False
+        for site, key in calls:
+            if key not in functions:
+                continue
+            if site.top is not None and site.top not in tops:
+                tops.add(site.top)
+            if site.function is not None and site.function not in functions:
+                functions.add(site.function)
+                changed = True
+
+
+def _call_key(node: ir.Node) -> FunctionKey:
+    return (node.domain, node.op_type, node.overload)
+
+
+def _labelled(finding: Finding, site: Site, target: str) -> Finding:
+    node = site.label if finding.node in (None, "", site.node.name) else finding.node
+    return dataclasses.replace(finding, node=node, op=finding.op or site.node.op_type,
+                               target=target)
+
+
+def _partitions(model: ir.Model, sites: list[Site], blocked: set[int]) -> Partitions:
+    top_level = list(model.graph)
+    top_of = {site.node: site.top for site in sites if site.top is not None}
+    edges = []
+    for site in sites:
+        if site.top is None:
+            continue
+        for value in site.node.inputs:
+            producer = value.producer() if value is not None else None
+            source = top_of.get(producer) if producer is not None else None
+            if source is not None and source != site.top:
+                edges.append((source, site.top))
+    return partition([index not in blocked for index in range(len(top_level))], edges)
+
+
+def walk(model: ir.Model, values: ValueFacts) -> Iterator[Site]:
+    """Every node once: main graph in order, each node's subgraphs after it, then functions."""
+    opsets = dict(model.opset_imports)
+    functions = dict(model.functions)
+    root = NodeContext(opset=opsets.get("", 0), opsets=opsets, graph=model.graph,
+                       in_subgraph=False, values=values, functions=functions)
+    for index, node in enumerate(model.graph):
+        label = node.name or f"#{index} {node.op_type}"
+        yield Site(node, root, label, index)
+        yield from _subgraph_sites(node, root, label, index, None)
+    for key, function in functions.items():
+        yield from _function_sites(key, function, functions)
+
+
+def _subgraph_sites(node: ir.Node, outer: NodeContext, label: str, top: int | None,
+                    function: FunctionKey | None) -> Iterator[Site]:
+    for attr in node.attributes.values():
+        if attr.type == ir.AttributeType.GRAPH:
+            graphs = [(attr.name, attr.value)]
+        elif attr.type == ir.AttributeType.GRAPHS:
+            graphs = [(f"{attr.name}[{i}]", g) for i, g in enumerate(attr.value)]
+        else:
+            continue
+        for where, graph in graphs:
+            ctx = dataclasses.replace(outer, graph=graph, in_subgraph=True)
+            for index, inner in enumerate(graph):
+                inner_label = f"{label}/{where}/{inner.name or f'#{index} {inner.op_type}'}"
+                yield Site(inner, ctx, inner_label, top, function)
+                yield from _subgraph_sites(inner, ctx, inner_label, top, function)
+
+
+def _function_sites(key: FunctionKey, function: ir.Function,
+                    functions: dict) -> Iterator[Site]:
+    opsets = dict(function.opset_imports)
+    # A body's value names are its own: the main graph's inferred facts do not apply.
+    ctx = NodeContext(opset=opsets.get("", 0), opsets=opsets, graph=function,
+                      in_subgraph=True, values=ValueFacts(), functions=functions)
+    prefix = f"{key[0]}::{key[1]}" + (f":{key[2]}" if key[2] else "")
+    for index, node in enumerate(function):
+        label = f"{prefix}/{node.name or f'#{index} {node.op_type}'}"
+        yield Site(node, ctx, label, None, key)
+        yield from _subgraph_sites(node, ctx, label, None, key)
+
+
+def _inference_warning(error: str, target: str) -> Finding:
+    return Finding("GK305", Severity.WARNING,
+                   f"ONNX shape inference failed, so dtype checks see only declared types: {error}",
+                   target=target)
+
+
+def _min_opset(model: ir.Model) -> int | None:
+    """The data engineer's min-opset analysis, when it is installed (None until then)."""
+    try:
+        from graphkit.targets.min_opset import model_min_opset
+    except ImportError:
+        return None
+    return model_min_opset(model)
+
+
+__all__ = ["Diagnosis", "DiagnosisSet", "Site", "diagnose", "diagnose_targets", "walk"]

@@ -1,0 +1,135 @@
+"""What does an op with an ONNX function body expand to, for this node's attributes and types?
+
+Runtimes without a kernel for such an op (onnxruntime among them) inline its body, so
+the op runs when every node of the body does. The body comes from onnx's schema (plain
+or context-dependent on the node's input types); onnx's inliner substitutes the node's
+attributes, and shape inference types the body's values so targets can check them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import onnx
+import onnx.inliner
+import onnx_ir as ir
+
+from graphkit.targets._facts import facts_from_graph_proto
+from graphkit.targets.base import NodeContext, ValueFacts
+
+EXPAND_DOMAIN = "graphkit.expand"  # the body is called through this private domain
+
+
+@dataclass(frozen=True)
+class Body:
+    """A function body inlined into a graph of its own, with its types inferred."""
+
+    graph: ir.Graph
+    opsets: dict[str, int]
+    values: ValueFacts
+
+    def sites(self, outer: NodeContext) -> Iterator[tuple[ir.Node, NodeContext]]:
+        ctx = NodeContext(
+            opset=self.opsets.get("", outer.opset), opsets=self.opsets, graph=self.graph,
+            in_subgraph=True, values=self.values,
+        )
+        for node in self.graph:
+            yield node, ctx
+
+
+def expand(node: ir.Node, domain: str, opset: int, values: ValueFacts) -> Body | None:
+    """The node's function body, or None when its op has none (or it cannot be built)."""
+    if not _has_body(node.op_type, domain, opset):
+        return None
+    input_types = tuple(_type_proto(values.type(v)) if v is not None else b"" for v in node.inputs)
+    if any(t is None for t in input_types):
+        return None  # an input of unknown type: the body (and onnxruntime) cannot be typed
+    proto = ir.serde.serialize_node(node)
+    proto.name = ""
+    return _expand_cached(proto.SerializeToString(), domain, opset, input_types)
+
+
+@functools.cache
+def _has_body(op: str, domain: str, opset: int) -> bool:
+    try:
+        schema = onnx.defs.get_schema(op, opset, domain)
+    except onnx.defs.SchemaError:
+        return False
+    return schema.has_function or schema.has_context_dependent_function
+
+
+@functools.lru_cache(maxsize=512)
+def _expand_cached(node_bytes: bytes, domain: str, opset: int,
+                   input_types: tuple[bytes, ...]) -> Body | None:
+    node = onnx.NodeProto()
+    node.ParseFromString(node_bytes)
+    function = _function_proto(node, domain, opset, input_types)
+    if function is None:
+        return None
+    model = _calling_model(node, function, input_types)
+    try:
+        inlined = onnx.inliner.inline_local_functions(model)
+        inferred = onnx.shape_inference.infer_shapes(inlined)
+        graph = ir.serde.deserialize_graph(inferred.graph)
+    except Exception:  # a body onnx cannot inline or type: treat the op as having none
+        return None
+    opsets = {entry.domain: entry.version for entry in function.opset_import}
+    return Body(graph, opsets, facts_from_graph_proto(inferred.graph))
+
+
+def _function_proto(node: onnx.NodeProto, domain: str, opset: int,
+                    input_types: tuple[bytes, ...]) -> onnx.FunctionProto | None:
+    schema = onnx.defs.get_schema(node.op_type, opset, domain)
+    # A body is written for some opsets only: take the newest one the model's opset allows.
+    if schema.has_function:
+        version = _newest(schema.function_opset_versions, opset, schema.since_version)
+        raw = schema.get_function_with_opset_version(version)
+    else:
+        version = _newest(schema.context_dependent_function_opset_versions, opset,
+                          schema.since_version)
+        raw = schema.get_context_dependent_function_with_opset_version(
+            version, node.SerializeToString(), list(input_types))
+    if not raw:
+        return None
+    function = onnx.FunctionProto()
+    function.ParseFromString(raw)
+    return function
+
+
+def _newest(versions: list[int], opset: int, fallback: int) -> int:
+    return max((v for v in versions if v <= opset), default=fallback)
+
+
+def _calling_model(node: onnx.NodeProto, function: onnx.FunctionProto,
+                   input_types: tuple[bytes, ...]) -> onnx.ModelProto:
+    """A one-node model that calls the body as a model-local function."""
+    function.domain = EXPAND_DOMAIN
+    function.name = node.op_type
+    call = onnx.NodeProto()
+    call.CopyFrom(node)
+    call.domain = EXPAND_DOMAIN
+    graph = onnx.GraphProto(name="body", node=[call])
+    for name, raw in zip(node.input, input_types):
+        if not name:
+            continue
+        value_type = onnx.TypeProto()
+        value_type.ParseFromString(raw)
+        graph.input.add(name=name, type=value_type)
+    for name in node.output:
+        if name:
+            graph.output.add(name=name)
+    model = onnx.ModelProto(ir_version=onnx.IR_VERSION, graph=graph, functions=[function])
+    for entry in function.opset_import:
+        model.opset_import.add(domain=entry.domain, version=entry.version)
+    model.opset_import.add(domain=EXPAND_DOMAIN, version=1)
+    return model
+
+
+def _type_proto(found: ir.TypeProtocol | None) -> bytes | None:
+    if found is None:
+        return None
+    proto = onnx.TypeProto()
+    ir.serde.serialize_type_into(proto, found)
+    return proto.SerializeToString()
