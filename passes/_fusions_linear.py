@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
-from graphkit.rewrite import Builder, Check, Match, Op, P, Rule, Var
+from graphkit.rewrite import Builder, Check, Match, Op, P, Rule, Var, static_shape
 
 FLOAT_TYPES = frozenset({ir.DataType.FLOAT, ir.DataType.DOUBLE, ir.DataType.FLOAT16})
 
@@ -14,13 +14,6 @@ def copy_attrs(node: ir.Node, **overrides: object) -> dict[str, object]:
     attrs: dict[str, object] = {name: attr.value for name, attr in node.attributes.items()}
     attrs.update(overrides)
     return attrs
-
-
-def static_shape(value: ir.Value) -> tuple[int, ...] | None:
-    shape = value.shape
-    if shape is None or not all(isinstance(dim, int) for dim in shape):
-        return None
-    return tuple(shape)
 
 
 # --- Conv + BatchNormalization -------------------------------------------------------

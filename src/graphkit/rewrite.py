@@ -104,6 +104,10 @@ class Match:
         return [item for key, item in self.bound.items() if isinstance(key, Op)]
 
 
+class Decline(Exception):
+    """A replacement that cannot be built for this node; the message says why (shown to users)."""
+
+
 @dataclass(frozen=True)
 class Check:
     """A named condition on a match; `message` says why the rule declined when it fails."""
@@ -120,6 +124,7 @@ class Builder:
         self.opset = opset
         self.prefix = prefix
         self.nodes: list[ir.Node] = []
+        self.initializers: list[ir.Value] = []
         self.taken = taken if taken is not None else names_in(graph)
 
     def op(self, op_type: str, *inputs: ir.Value | None, _outputs: int = 1, _domain: str = "",
@@ -139,8 +144,14 @@ class Builder:
         value = ir.Value(name=name, const_value=ir.tensor(array, name=name))
         value.shape = ir.Shape(array.shape)
         value.dtype = ir.DataType.from_numpy(array.dtype)
-        self.graph.register_initializer(value)
+        self.initializers.append(value)  # registered when the replacement is committed
         return value
+
+    def reduce(self, op_type: str, x: ir.Value, axes: Sequence[int], keepdims: int = 1) -> ir.Value:
+        """A Reduce* node in the form this opset wants (axes moved from attribute to input)."""
+        if self.opset >= (13 if op_type == "ReduceSum" else 18):
+            return self.op(op_type, x, self.const(np.array(list(axes), np.int64)), keepdims=keepdims)
+        return self.op(op_type, x, axes=list(axes), keepdims=keepdims)
 
     def _name(self, what: str) -> str:
         """A name no value, initializer or node of the graph has yet."""
@@ -323,13 +334,29 @@ def _apply(graph: ir.Graph, rule: Rule, match: Match, taken: set[str]) -> bool:
     result = rule.build(match, builder)
     if result is None:
         return False
-    new_values = [result] if isinstance(result, ir.Value) else list(result)
-    if builder.nodes:
-        graph.insert_before(match.root, builder.nodes)
-    for old, new in zip(match.root.outputs, new_values):
-        replace_value(graph, old, new, builder)
-    graph.remove(match.nodes, safe=True)
+    replace_nodes(graph, match.root, match.nodes, builder, result)
     return True
+
+
+def replace_nodes(graph: ir.Graph, root: ir.Node, nodes: Sequence[ir.Node], builder: Builder,
+                  result: ir.Value | Sequence[ir.Value]) -> None:
+    """Put `builder`'s nodes before `root`, route root's outputs to `result`, drop `nodes`."""
+    new_values = [result] if isinstance(result, ir.Value) else list(result)
+    for value in builder.initializers:
+        graph.register_initializer(value)
+    if builder.nodes:
+        graph.insert_before(root, builder.nodes)
+    for old, new in zip(root.outputs, new_values):
+        replace_value(graph, old, new, builder)
+    graph.remove(nodes, safe=True)
+
+
+def static_shape(value: ir.Value) -> tuple[int, ...] | None:
+    """The value's shape when every dim is a known int, else None."""
+    shape = value.shape
+    if shape is None or not all(isinstance(dim, int) for dim in shape):
+        return None
+    return tuple(shape)
 
 
 def replace_value(graph: ir.Graph, old: ir.Value, new: ir.Value, builder: Builder) -> None:

@@ -1,0 +1,111 @@
+"""op a target lacks -> the same function in ops it has (Einsum -> MatMul, Gelu -> Erf, ...).
+
+Each decomposition declares the lowest ai.onnx opset at which its replacement is
+valid; the min-opset analysis reads `REPLACEMENT_MIN_OPSET` to tell how low a model
+can go by conversion. A node that cannot be decomposed (an Einsum with a trace, a
+ScatterND with reduction 'max') stays, with a GK505 finding saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import onnx_ir as ir
+from onnx_ir.passes.common import ShapeInferencePass
+
+from graphkit.errors import InputError
+from graphkit.findings import Finding, Severity
+from graphkit.passes._decompose_activation import gelu, hard_sigmoid, hard_swish, mish, softplus, swish
+from graphkit.passes._decompose_einsum import einsum
+from graphkit.passes._decompose_index import gather_elements, mod, scatter_nd
+from graphkit.passes._decompose_norm import group_normalization, layer_normalization
+from graphkit.passmanager import Pass, PassContext, PassResult
+from graphkit.rewrite import Builder, Decline, names_in, replace_nodes
+
+Decomposer = Callable[[ir.Node, Builder], "ir.Value | Sequence[ir.Value]"]
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    op: str
+    min_opset: int  # lowest opset where every op of the replacement exists as written
+    build: Decomposer
+
+
+DECOMPOSITIONS: tuple[Decomposition, ...] = (
+    Decomposition("Einsum", 5, einsum),                 # Transpose, ReduceSum, Reshape, MatMul
+    Decomposition("Gelu", 9, gelu),                     # x/2 * (1 + erf(x/sqrt2)) | tanh form
+    Decomposition("GatherElements", 11, gather_elements),  # GatherND over (grid.., idx, ..grid)
+    Decomposition("ScatterND", 9, scatter_nd),          # x * (1 - mask) + one_hot^T @ updates
+    Decomposition("Mod", 9, mod),                       # a - b * trunc|floor(a / b)
+    Decomposition("LayerNormalization", 7, layer_normalization),  # (x - m) / sqrt(v + e) * s + b
+    Decomposition("GroupNormalization", 7, group_normalization),  # LayerNorm over [C/G, ...] groups
+    Decomposition("HardSwish", 8, hard_swish),          # x * clip(x/6 + 1/2, 0, 1)
+    Decomposition("HardSigmoid", 8, hard_sigmoid),      # clip(alpha x + beta, 0, 1)
+    Decomposition("Softplus", 7, softplus),             # relu(x) + log(1 + exp(-|x|))
+    Decomposition("Mish", 7, mish),                     # x * tanh(softplus(x))
+    Decomposition("Swish", 7, swish),                   # x * sigmoid(alpha x)
+)
+
+# op -> lowest opset of its replacement (read by the min-opset analysis).
+REPLACEMENT_MIN_OPSET: Mapping[str, int] = MappingProxyType({d.op: d.min_opset for d in DECOMPOSITIONS})
+
+# Decompositions that read static shapes of intermediate values.
+NEEDS_SHAPES = frozenset({"Einsum", "GatherElements", "ScatterND", "LayerNormalization", "GroupNormalization"})
+
+
+def decomposition_for(op: str) -> Decomposition:
+    for decomposition in DECOMPOSITIONS:
+        if decomposition.op == op:
+            return decomposition
+    known = ", ".join(d.op for d in DECOMPOSITIONS)
+    raise InputError(f"decompose: no decomposition for op '{op}' (known: {known})")
+
+
+@dataclass(frozen=True)
+class Decompose(Pass):
+    name = "decompose"
+    kind = "rewrite"
+    fixes = ("GK101",)
+    ops: tuple[str, ...] = ()  # empty: every op in DECOMPOSITIONS
+
+    def __post_init__(self) -> None:
+        for op in self.ops:
+            decomposition_for(op)  # fail fast, naming the known ops, on a typo
+
+    def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
+        chosen = {op: decomposition_for(op) for op in self.ops} if self.ops else \
+            {d.op: d for d in DECOMPOSITIONS}
+        targets = [node for node in model.graph if node.op_type in chosen and node.domain in ("", "ai.onnx")]
+        if not targets:
+            return PassResult()
+        if any(node.op_type in NEEDS_SHAPES for node in targets):
+            _infer_shapes(model)
+        return decompose_nodes(model, targets, chosen)
+
+
+def decompose_nodes(model: ir.Model, nodes: Sequence[ir.Node],
+                    chosen: Mapping[str, Decomposition]) -> PassResult:
+    graph, opset = model.graph, model.opset_imports.get("", 1)
+    taken = names_in(graph)
+    result = PassResult()
+    for node in nodes:
+        builder = Builder(graph, opset, f"decompose/{node.name or node.outputs[0].name}", taken)
+        try:
+            replacement = chosen[node.op_type].build(node, builder)
+        except Decline as why:
+            result.findings.append(Finding("GK505", Severity.INFO, f"decompose: {node.op_type} "
+                                           f"'{node.name}' kept: {why}", node=node.name, op=node.op_type))
+            continue
+        replace_nodes(graph, node, [node], builder, replacement)
+        result.changes.append(f"decomposed {node.op_type} '{node.name}' into {len(builder.nodes)} node(s)")
+    return result
+
+
+def _infer_shapes(model: ir.Model) -> None:
+    try:
+        ShapeInferencePass(check_type=False, strict_mode=False, data_prop=True)(model)
+    except Exception:  # shapes are a help here; a decomposition that needs them declines
+        return
