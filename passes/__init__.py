@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from graphkit.passes.decompose import Decompose
 from graphkit.passes.eliminate_identity import EliminateIdentity
 from graphkit.passes.fold_constants import FoldConstants
 from graphkit.passes.fuse import Fuse
@@ -15,6 +16,7 @@ from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
 from graphkit.passmanager import Pass
 
 BUILTIN_PASSES: tuple[type[Pass], ...] = (
+    Decompose,
     EliminateIdentity,
     FoldConstants,
     Fuse,
