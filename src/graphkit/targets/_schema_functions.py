@@ -43,7 +43,7 @@ def expand(node: ir.Node, domain: str, opset: int, values: ValueFacts) -> Body |
     """The node's function body, or None when its op has none (or it cannot be built)."""
     if not _has_body(node.op_type, domain, opset):
         return None
-    input_types = tuple(_type_proto(values.type(v)) if v is not None else b"" for v in node.inputs)
+    input_types = tuple(_type_proto(values, v) if v is not None else b"" for v in node.inputs)
     if any(t is None for t in input_types):
         return None  # an input of unknown type: the body (and onnxruntime) cannot be typed
     proto = ir.serde.serialize_node(node)
@@ -83,19 +83,43 @@ def _function_proto(node: onnx.NodeProto, domain: str, opset: int,
                     input_types: tuple[bytes, ...]) -> onnx.FunctionProto | None:
     schema = onnx.defs.get_schema(node.op_type, opset, domain)
     # A body is written for some opsets only: take the newest one the model's opset allows.
+    # A fixed body must also still hold at the model's opset (onnx validates it, so
+    # onnxruntime gets none otherwise); a context-dependent one is built for it.
     if schema.has_function:
         version = _newest(schema.function_opset_versions, opset, schema.since_version)
         raw = schema.get_function_with_opset_version(version)
+        valid = _still_valid
     else:
         version = _newest(schema.context_dependent_function_opset_versions, opset,
                           schema.since_version)
         raw = schema.get_context_dependent_function_with_opset_version(
             version, node.SerializeToString(), list(input_types))
+        valid = None
     if not raw:
         return None
     function = onnx.FunctionProto()
     function.ParseFromString(raw)
+    if valid is not None and not valid(function, version, opset):
+        return None
     return function
+
+
+def _still_valid(function: onnx.FunctionProto, written_for: int, opset: int) -> bool:
+    """A body written for an older opset holds at the model's opset only if none of its ops
+    changed in between; onnx (and so onnxruntime) refuses the body otherwise."""
+    if written_for == opset:
+        return True
+    for node in function.node:
+        if node.domain not in ("", "ai.onnx"):
+            continue
+        try:
+            then = onnx.defs.get_schema(node.op_type, written_for, "").since_version
+            now = onnx.defs.get_schema(node.op_type, opset, "").since_version
+        except onnx.defs.SchemaError:
+            return False
+        if then != now:
+            return False
+    return True
 
 
 def _newest(versions: list[int], opset: int, fallback: int) -> int:
@@ -127,9 +151,14 @@ def _calling_model(node: onnx.NodeProto, function: onnx.FunctionProto,
     return model
 
 
-def _type_proto(found: ir.TypeProtocol | None) -> bytes | None:
+def _type_proto(values: ValueFacts, value: ir.Value) -> bytes | None:
+    """The value's type with its shape: some bodies are built from the input ranks."""
+    found = values.type(value)
     if found is None:
         return None
     proto = onnx.TypeProto()
     ir.serde.serialize_type_into(proto, found)
+    shape = values.shape(value)
+    if shape is not None and proto.HasField("tensor_type"):
+        ir.serde.serialize_shape_into(proto, ir.Shape(shape))
     return proto.SerializeToString()
