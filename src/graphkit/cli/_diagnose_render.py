@@ -70,16 +70,14 @@ def print_text(result: DiagnosisSet, out: Console) -> None:
     for name, report in result.reports.items():
         style = "green" if report.convertible else "red"
         out.print(f"\n[{style}]{verdict_line(name, report)}[/]")
-        groups = group_findings(report.findings)
-        if not groups:
-            continue
-        table = Table("code", "op", "nodes", "why (first of group)", "fix", box=None,
-                      show_edge=False, pad_edge=False)
-        for group in groups:
+        for group in group_findings(report.findings):
+            # One block per group: long reasons wrap badly in table cells.
+            color = {"error": "red", "warning": "yellow"}.get(group.severity, "dim")
+            fix = f"  fix: [bold]{group.fix}[/]" if group.fix else ""
+            out.print(f"  [{color}]{group.code} {group.slug}[/]  {group.op}{fix}", markup=True)
             count = f"{len(group.nodes)}x " if len(group.nodes) > 1 else ""
-            table.add_row(f"{group.code} {group.slug}", group.op,
-                          f"{count}{group.node_list}", group.example, group.fix or "-")
-        out.print(table)
+            out.print(f"    nodes: {count}{group.node_list}", markup=False)
+            out.print(f"    why:   {group.example}", markup=False)
 
 
 def matrix_table(result: DiagnosisSet) -> Table:

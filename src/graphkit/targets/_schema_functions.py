@@ -65,6 +65,7 @@ def _expand_cached(node_bytes: bytes, domain: str, opset: int,
                    input_types: tuple[bytes, ...]) -> Body | None:
     node = onnx.NodeProto()
     node.ParseFromString(node_bytes)
+    _add_default_attributes(node, domain, opset)
     function = _function_proto(node, domain, opset, input_types)
     if function is None:
         return None
@@ -77,6 +78,18 @@ def _expand_cached(node_bytes: bytes, domain: str, opset: int,
         return None
     opsets = {entry.domain: entry.version for entry in function.opset_import}
     return Body(graph, opsets, facts_from_graph_proto(inferred.graph))
+
+
+def _add_default_attributes(node: onnx.NodeProto, domain: str, opset: int) -> None:
+    """Bodies refer to the node's attributes (`@alpha`); an omitted one means its default."""
+    schema = onnx.defs.get_schema(node.op_type, opset, domain)
+    present = {attr.name for attr in node.attribute}
+    for name, attr in schema.attributes.items():
+        default = attr.default_value
+        if name in present or default.type == onnx.AttributeProto.UNDEFINED:
+            continue
+        node.attribute.append(default)
+        node.attribute[-1].name = name
 
 
 def _function_proto(node: onnx.NodeProto, domain: str, opset: int,
