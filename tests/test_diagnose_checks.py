@@ -1,4 +1,4 @@
-"""Generic node traits (int64, float64, value-dependent shapes, Shape-fed inputs) through diagnose."""
+"""Generic node traits (int64, float64, value-dependent shapes, Shape-fed inputs)."""
 
 import numpy as np
 from conftest import model_from_text, run_ort

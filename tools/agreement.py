@@ -11,7 +11,18 @@ Prints the agreement and every disagreement with both sides' reasons.
 
 Other targets plug in by adding a ground-truth function to GROUND_TRUTH (e.g. `tflite`:
 does the emitted .tflite run; `torchscript`: does the scripted module run), taking a
-test case and returning (runs, reason).
+test case and returning (runs, reason); None for "runs" means the harness cannot tell.
+
+What remains for `ort` (onnxruntime 1.32, measured on 1,812 cases; 72 more use 2- and
+4-bit element types that onnxruntime's Python API cannot be fed, so they go unmeasured):
+- gru/lstm/simple_rnn_batchwise: the CPU RNN kernels refuse layout=1 in their
+  constructors; the registry does not say so (an attribute limit: data, not yet kept).
+- strnormalizer_*: StringNormalizer needs the en_US.UTF-8 locale on the machine running
+  it; where that locale is installed these cases run and agree.
+- attention_4d_diff_heads_mask4d_padded_kv, convinteger_with_padding,
+  reduce_max_empty_set_bool: the kernel fails inside Compute() for these particular
+  shapes or values (an empty bool reduction, a padded integer convolution, a padded
+  key/value mask); nothing short of running the model shows it.
 """
 
 from __future__ import annotations
@@ -91,7 +102,7 @@ GROUND_TRUTH: dict[str, Truth] = {"ort": ort_runs}
 def _feeds(model: onnx.ModelProto, inputs: Sequence[Any]) -> dict[str, Any]:
     initializers = {init.name for init in model.graph.initializer}
     declared = [value for value in model.graph.input if value.name not in initializers]
-    return {value.name: _feed(value, data) for value, data in zip(declared, inputs)}
+    return {value.name: _feed(value, data) for value, data in zip(declared, inputs, strict=False)}
 
 
 # ONNX element types numpy has no native dtype for, and their width in bits.

@@ -83,11 +83,12 @@ def print_text(result: DiagnosisSet, out: Console) -> None:
 def matrix_table(result: DiagnosisSet) -> Table:
     """Op types x targets: how many nodes of each op each target blocks."""
     names = list(result.reports)
-    blocked = {name: Counter(f.op for f in report.blockers) for name, report in result.reports.items()}
+    blocked = {name: Counter(f.op for f in report.blockers)
+               for name, report in result.reports.items()}
     ops = sorted({op for counts in blocked.values() for op in counts if op})
     table = Table("op", *names, title="blocked nodes per op", box=None)
     for op in ops:
-        table.add_row(op, *[str(blocked[name][op]) if blocked[name][op] else "ok" for name in names])
+        table.add_row(op, *[str(blocked[n][op]) if blocked[n][op] else "ok" for n in names])
     table.add_row("verdict", *["ok" if result.reports[n].convertible else "BLOCKED" for n in names])
     return table
 

@@ -148,7 +148,7 @@ def _calling_model(node: onnx.NodeProto, function: onnx.FunctionProto,
     call.CopyFrom(node)
     call.domain = EXPAND_DOMAIN
     graph = onnx.GraphProto(name="body", node=[call])
-    for name, raw in zip(node.input, input_types):
+    for name, raw in zip(node.input, input_types, strict=True):
         if not name:
             continue
         value_type = onnx.TypeProto()

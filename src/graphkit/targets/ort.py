@@ -293,4 +293,6 @@ def _describe_binding(node: ir.Node, schema: Schema, key: str) -> str:
 
 
 def _short(type_str: str) -> str:
-    return type_str.removeprefix("tensor(").removesuffix(")") if type_str.count("(") == 1 else type_str
+    if type_str.count("(") != 1:
+        return type_str
+    return type_str.removeprefix("tensor(").removesuffix(")")
