@@ -204,7 +204,7 @@ class OrtTarget:
             return self._finding(
                 "GK101", node, f"{why} (kernels exist from opsets {others})", fix="convert-opset"
             )
-        return self._finding("GK101", node, why)
+        return self._finding("GK101", node, why, fix=_decompose_fix(node, domain))
 
     def _type_mismatch(self, node, schema, kernels, bound, values: ValueFacts) -> Finding:
         for key, actual in bound.items():
@@ -229,6 +229,15 @@ class OrtTarget:
     def _finding(self, code: str, node: ir.Node, message: str, fix: str | None = None) -> Finding:
         return Finding(code, Severity.ERROR, message, node=node.name, op=node.op_type,
                        fix=fix, target=self.name)
+
+
+def _decompose_fix(node: ir.Node, domain: str) -> str | None:
+    """'decompose' when that pass knows how to rewrite this op into others."""
+    try:
+        from graphkit.passes.decompose import REPLACEMENT_MIN_OPSET
+    except ImportError:
+        return None
+    return "decompose" if domain == "" and node.op_type in REPLACEMENT_MIN_OPSET else None
 
 
 def _any_accepts(kernels: list[Kernel], bound: Mapping[str, str]) -> bool:
