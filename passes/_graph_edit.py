@@ -1,0 +1,115 @@
+"""Small graph helpers shared by the cast, shape and cleanup passes (not a pass)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import numpy as np
+import onnx_ir as ir
+from onnx_ir.passes.common import ShapeInferencePass
+
+STANDARD_DOMAINS = ("", "ai.onnx")
+
+
+def index_by_op(graph: ir.Graph, op_types: Iterable[str]) -> dict[str, list[ir.Node]]:
+    """One walk over the graph: op type -> nodes of the standard domain, in graph order."""
+    wanted = set(op_types)
+    index: dict[str, list[ir.Node]] = defaultdict(list)
+    for node in graph:
+        if node.op_type in wanted and node.domain in STANDARD_DOMAINS:
+            index[node.op_type].append(node)
+    return index
+
+
+def infer_shapes(model: ir.Model) -> None:
+    """ONNX shape and type inference with data propagation (weights left out of the call)."""
+    ShapeInferencePass(check_type=False, strict_mode=False, data_prop=True)(model)
+
+
+def const_array(value: ir.Value | None) -> np.ndarray | None:
+    """The value's array if it is a constant (initializer or Constant node), else None."""
+    if value is None or value.is_graph_input():
+        return None
+    tensor = ir.convenience.get_const_tensor(value)
+    return None if tensor is None else tensor.numpy()
+
+
+def add_constant(graph: ir.Graph, array: np.ndarray, name: str) -> ir.Value:
+    """Register `array` as an initializer under a name not yet used in the graph."""
+    taken = graph.initializers
+    unique, counter = name, 0
+    while unique in taken:
+        counter += 1
+        unique = f"{name}_{counter}"
+    value = ir.Value(name=unique, const_value=ir.tensor(array, name=unique))
+    value.shape = ir.Shape(array.shape)
+    value.dtype = ir.DataType.from_numpy(array.dtype)
+    graph.register_initializer(value)
+    return value
+
+
+def replace_value(old: ir.Value, new: ir.Value) -> bool:
+    """Point every use of `old` at `new`, keeping graph output names; False if impossible.
+
+    A graph output keeps its name: `new` takes it over, which is only possible when `new`
+    is an ordinary intermediate value (not an input, initializer or another output).
+    """
+    if old.is_graph_output():
+        if new.is_graph_input() or new.is_initializer() or new.is_graph_output():
+            return False
+        name = old.name
+        old.name = f"{name}__replaced"
+        new.name = name
+    ir.convenience.replace_all_uses_with(old, new, replace_graph_outputs=True)
+    return True
+
+
+def static_dims(shape: ir.Shape | None) -> list[int] | None:
+    """The dims as ints if every one is known, else None."""
+    if shape is None:
+        return None
+    dims = [dim for dim in shape]
+    return dims if all(isinstance(dim, int) for dim in dims) else None
+
+
+def dim_symbol(dim: int | ir.SymbolicDim) -> str | None:
+    """The name of a symbolic dim (two dims with one name are equal), None if unnamed/static."""
+    if isinstance(dim, int):
+        return None
+    value = getattr(dim, "value", None)
+    return value if isinstance(value, str) and value else None
+
+
+def cast_node(value: ir.Value, to: ir.DataType, name: str) -> ir.Node:
+    """A Cast of `value` to `to`, with its output typed and shaped like the input."""
+    node = ir.node("Cast", [value], {"to": to}, name=name)
+    out = node.outputs[0]
+    out.name = name
+    out.dtype = to
+    out.shape = value.shape
+    return node
+
+
+def cast_after_input(graph: ir.Graph, value: ir.Value, to: ir.DataType) -> ir.Value:
+    """Insert Cast(input, to) at the top of the graph and move the input's uses onto it."""
+    uses = list(value.uses())
+    node = cast_node(value, to, f"{value.name}_as_{to.name.lower()}")
+    if len(graph):
+        graph.insert_before(next(iter(graph)), node)
+    else:
+        graph.append(node)
+    for use in uses:
+        use.node.replace_input_with(use.idx, node.outputs[0])
+    return node.outputs[0]
+
+
+def cast_before_output(graph: ir.Graph, value: ir.Value, to: ir.DataType) -> None:
+    """Make graph output `value` (now of another type) leave the graph as `to`, same name."""
+    name = value.name
+    value.name = f"{name}_{value.dtype.name.lower() if value.dtype else 'inner'}"
+    node = cast_node(value, to, name)
+    graph.append(node)
+    for index, output in enumerate(graph.outputs):
+        if output is value:
+            graph.outputs[index] = node.outputs[0]
