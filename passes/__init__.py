@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from graphkit.passes.convert_opset import ConvertOpset
 from graphkit.passes.decompose import Decompose
 from graphkit.passes.eliminate_common_subexpressions import EliminateCommonSubexpressions
 from graphkit.passes.eliminate_identity import EliminateIdentity
@@ -17,11 +18,13 @@ from graphkit.passes.fold_shapes import FoldShapes
 from graphkit.passes.fuse import Fuse
 from graphkit.passes.int64_to_int32 import Int64ToInt32
 from graphkit.passes.lift_constants import LiftConstants
+from graphkit.passes.pin_shapes import PinShapes
 from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
 from graphkit.passes.remove_redundant_casts import RemoveRedundantCasts
 from graphkit.passmanager import Pass
 
 BUILTIN_PASSES: tuple[type[Pass], ...] = (
+    ConvertOpset,
     Decompose,
     EliminateCommonSubexpressions,
     EliminateIdentity,
@@ -31,6 +34,7 @@ BUILTIN_PASSES: tuple[type[Pass], ...] = (
     Fuse,
     Int64ToInt32,
     LiftConstants,
+    PinShapes,
     RemoveDeadNodes,
     RemoveRedundantCasts,
 )
