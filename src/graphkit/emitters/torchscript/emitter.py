@@ -105,6 +105,13 @@ def _trace_inputs(model, input_names, example_inputs) -> list[torch.Tensor]:
 
     shapes = {}
     for value in declared_inputs(model):
+        if value.dtype not in {ir.DataType.FLOAT, ir.DataType.DOUBLE, ir.DataType.FLOAT16}:
+            # Integer and bool inputs may be shapes, indices or conditions: random values
+            # would be frozen into the trace and make a silently wrong model.
+            raise InputError(
+                f"tracing needs example inputs: input '{value.name}' is "
+                f"{value.dtype.name.lower() if value.dtype else 'untyped'} (pass example_inputs=)"
+            )
         dims = list(value.shape or ())
         if value.shape is None or not all(isinstance(d, int) for d in dims):
             raise InputError(

@@ -43,11 +43,14 @@ def transpose(x: Tensor, perm: List[int]) -> Tensor:
 
 
 def squeeze(x: Tensor, axes: Optional[Tensor]) -> Tensor:
-    if axes is None:
-        dims = [i for i in range(x.dim()) if x.shape[i] == 1]
-    else:
+    dims: List[int] = []
+    if axes is not None:
         dims = [_axis(a, x.dim()) for a in _ints(axes)]
-    keep = [x.shape[i] for i in range(x.dim()) if i not in dims]
+    keep: List[int] = []
+    for i in range(x.dim()):
+        dropped = x.shape[i] == 1 if axes is None else i in dims
+        if not dropped:
+            keep.append(x.shape[i])
     return x.reshape(keep)
 
 
