@@ -16,6 +16,7 @@ from graphkit.convert import convert, validate
 from graphkit.diagnose import diagnose
 from graphkit.errors import GraphkitError, InputError
 from graphkit.findings import Finding, Severity
+from graphkit.fix import fix
 from graphkit.frontends import load
 from graphkit.report import Report
 
@@ -38,6 +39,7 @@ __all__ = [
     "__version__",
     "convert",
     "diagnose",
+    "fix",
     "load",
     "save",
     "validate",
