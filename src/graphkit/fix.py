@@ -22,6 +22,7 @@ from graphkit.errors import InputError
 from graphkit.findings import Finding
 from graphkit.frontends import load
 from graphkit.ir import copy_model
+from graphkit.passes import pass_registry
 from graphkit.passmanager import Pass, PassContext, PassManager, Validation, instantiate, parse_pipeline
 from graphkit.pipelines import pipeline_for
 from graphkit.report import Report
@@ -63,7 +64,7 @@ class FixOptions:
     max_rounds: int = 4
 
 
-def fix(model: Any, target: str = "ort", *, pin: Sequence[str] = (), nms: str | None = None,
+def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] = (), nms: str | None = None,
         legalize_only: bool = False, inputs: Mapping[str, Any] | None = None,
         validate: bool = True, max_rounds: int = 4) -> tuple[ir.Model, FixReport]:
     """Rewrite `model` until `target` accepts it (or nothing more can be fixed)."""
@@ -82,6 +83,9 @@ def fix(model: Any, target: str = "ort", *, pin: Sequence[str] = (), nms: str | 
     tried: set[str] = set()
     for round_ in range(options.max_rounds):
         passes = _choose(diagnosis.findings, target_obj, current, options, tried)
+        if round_ == 0 and options.pin and "pin-shapes" not in tried:
+            tried.add("pin-shapes")  # asked for by the user, whatever the target says
+            passes.insert(0, _build("pin-shapes", pass_registry(), target_obj, current, options))
         if round_ == 0 and not options.legalize_only:
             passes += _pipeline(target_obj.name, current)
         if not passes:
@@ -124,8 +128,6 @@ def _reference(original: ir.Model, options: FixOptions,
 def _choose(findings: Sequence[Finding], target, model: ir.Model, options: FixOptions,
             tried: set[str]) -> list[Pass]:
     """One pass per distinct fix the findings name, with the options fix was given."""
-    from graphkit.passes import pass_registry
-
     registry = pass_registry()
     by_code = {code: name for name, cls in registry.items() for code in cls.fixes}
     specs: list[str] = []

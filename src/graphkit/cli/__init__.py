@@ -10,16 +10,17 @@ import sys
 from collections.abc import Sequence
 
 from graphkit import __version__
-from graphkit.cli import _convert, _diagnose, _inspect, _table
+from graphkit.cli import _convert, _diagnose, _fix, _inspect, _table
 from graphkit.cli._common import fail
 from graphkit.errors import GraphkitError
 
-COMMANDS = (_inspect, _diagnose, _convert, _table)
+COMMANDS = (_inspect, _diagnose, _fix, _convert, _table)
 
 EPILOG = """examples:
   graphkit inspect model.onnx
   graphkit inspect model.onnx --format json | jq .ops
   graphkit diagnose model.onnx --target ort --target tflite
+  graphkit fix model.onnx --target tensorrt -o fixed.onnx --pin batch=1
   graphkit convert model.onnx --to torchscript -o model.pt
   graphkit validate model.pt --reference model.onnx
   graphkit table model.onnx --targets ort,tflite,tensorrt

@@ -1,0 +1,97 @@
+"""graphkit fix: rewrite a model until a target accepts it, and prove the outputs did not change."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from rich.table import Table
+
+import graphkit
+from graphkit.cli._common import add_format_option, console, print_json, progress
+from graphkit.errors import InputError
+from graphkit.passmanager import count_nodes
+from graphkit.validation import load_npz_inputs
+
+EXAMPLES = """examples:
+  graphkit fix model.onnx --target ort -o model.fixed.onnx
+  graphkit fix model.onnx --target tensorrt -o trt.onnx --pin batch=1 --pin seq=128
+  graphkit fix model.onnx --target tflite -o out.onnx --pin x=1x3x224x224 --legalize-only
+  graphkit fix detector.onnx --target tensorrt -o out.onnx --nms plugin --inputs data.npz
+  graphkit fix model.onnx --target ort -o out.onnx --format json | jq .unresolved
+
+exit codes: 0 no blocker left, 1 blockers remain (each listed with why), 2 bad input
+"""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "fix", help="apply the rewrites that make a model run on a target, proven numerically",
+        description="Diagnose, apply the passes that resolve each finding, repeat until nothing "
+                    "blocks; validate the result against the original model's outputs.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", help="ONNX, TFLite, Keras (.keras/.h5) file or SavedModel folder")
+    parser.add_argument("--target", "-t", default="ort", help="target to fix for (default: ort)")
+    parser.add_argument("-o", "--output", required=True, help="where to write the fixed .onnx")
+    parser.add_argument("--pin", action="append", default=[], metavar="NAME=DIMS",
+                        help="static shape for an input (x=1x3x224x224) or a named dim (batch=1)")
+    parser.add_argument("--nms", choices=("keep", "native", "plugin", "cut"),
+                        help="what to do with NonMaxSuppression")
+    parser.add_argument("--legalize-only", action="store_true",
+                        help="only the passes findings ask for; skip cleanup and fusion")
+    parser.add_argument("--inputs", metavar="DATA.npz", help="inputs to validate with")
+    add_format_option(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    _refuse_overwrite(args.model, args.output)
+    with progress(f"loading {args.model}"):
+        model = graphkit.load(args.model)
+    inputs = load_npz_inputs(args.inputs, model) if args.inputs else None
+    nodes_before = count_nodes(model)
+    with progress(f"fixing for {args.target}"):
+        fixed, report = graphkit.fix(model, args.target, pin=args.pin, nms=args.nms,
+                                     legalize_only=args.legalize_only, inputs=inputs)
+    graphkit.save(fixed, args.output)
+    if args.format == "json":
+        print_json({**report.to_json(), "output": args.output,
+                    "nodes_before": nodes_before, "nodes_after": count_nodes(fixed)})
+    else:
+        _print_text(report, args.output, nodes_before, count_nodes(fixed))
+    return 0 if report.fixed and (not report.validation or report.validated) else 1
+
+
+def _refuse_overwrite(source: str, output: str) -> None:
+    out = Path(output)
+    if out.exists() and Path(source).exists() and os.path.samefile(source, out):
+        raise InputError(f"{output}: is the input model; graphkit never overwrites its input "
+                         "(choose another -o)")
+    if out.suffix.lower() != ".onnx":
+        raise InputError(f"{output}: the fixed model is ONNX; give -o a .onnx path")
+
+
+def _print_text(report, output: str, nodes_before: int, nodes_after: int) -> None:
+    out = console()
+    out.print(f"[bold]{report.model}[/] for {report.target}: {nodes_before} -> {nodes_after} "
+              f"nodes in {report.rounds} round(s), written to {output}")
+    passes = Table("pass", "nodes", "seconds", "what changed", box=None)
+    for record in report.passes:
+        if not record.changes and not record.rolled_back:
+            continue
+        what = "ROLLED BACK" if record.rolled_back else "; ".join(record.changes[:3])
+        more = f" (+{len(record.changes) - 3} more)" if len(record.changes) > 3 else ""
+        passes.add_row(record.name, f"{record.nodes_before} -> {record.nodes_after}",
+                       f"{record.seconds:.3f}", what + more)
+    out.print(passes)
+    for finding, why in report.unresolved:
+        out.print(f"[red]blocker[/] {finding.code} {finding.slug} at {finding.node or 'model'}: "
+                  f"{finding.message} — {why}")
+    for diff in report.validation:
+        mark = "[green]ok[/]" if diff.ok else "[red]MISMATCH[/]"
+        out.print(f"output {diff.name}: max abs {diff.max_abs:.3g}, max rel {diff.max_rel:.3g} "
+                  f"vs the original {mark}")
+    if not report.validation:
+        out.print("[yellow]not validated[/]: the original model could not be run on generated inputs")
