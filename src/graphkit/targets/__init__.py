@@ -32,8 +32,55 @@ def _ort() -> Target:
     return OrtTarget()
 
 
+def _tensorrt(version: str = "10.15") -> Callable[[], Target]:
+    def factory() -> Target:
+        from graphkit.targets.tensorrt import TensorRTTarget
+
+        return TensorRTTarget(version)
+
+    return factory
+
+
+def _tflite(allow_flex: bool) -> Callable[[], Target]:
+    def factory() -> Target:
+        from graphkit.targets.tflite import TFLiteTarget
+
+        return TFLiteTarget(allow_flex=allow_flex)
+
+    return factory
+
+
+def _mobile(name: str) -> Callable[[], Target]:
+    def factory() -> Target:
+        from graphkit.targets.mobile import MobileEPTarget
+
+        return MobileEPTarget(name)
+
+    return factory
+
+
+def _torchscript() -> Target:
+    from graphkit.targets.torchscript import TorchScriptTarget
+
+    return TorchScriptTarget()
+
+
 BUILTIN_TARGETS: tuple[TargetEntry, ...] = (
     TargetEntry("ort", "ONNX Runtime CPU execution provider (the installed onnxruntime)", _ort),
+    TargetEntry("tensorrt", "TensorRT 10.15 through its ONNX parser (opsets 9-24)", _tensorrt()),
+    TargetEntry("tensorrt@10.1", "TensorRT 10.1 through its ONNX parser (opsets 9-20)",
+                _tensorrt("10.1")),
+    TargetEntry("tflite", "TensorFlow Lite via graphkit's lowering table (Flex is a warning)",
+                _tflite(allow_flex=True)),
+    TargetEntry("tflite-builtins", "TensorFlow Lite, builtin ops only (Flex blocks)",
+                _tflite(allow_flex=False)),
+    TargetEntry("ort-nnapi", "ONNX Runtime NNAPI EP: which nodes run on NNAPI, which on CPU",
+                _mobile("ort-nnapi")),
+    TargetEntry("ort-coreml", "ONNX Runtime CoreML EP (NeuralNetwork): CoreML vs CPU nodes",
+                _mobile("ort-coreml")),
+    TargetEntry("ort-coreml-mlprogram", "ONNX Runtime CoreML EP (MLProgram): CoreML vs CPU nodes",
+                _mobile("ort-coreml-mlprogram")),
+    TargetEntry("torchscript", "TorchScript via graphkit's torch.fx lowering table", _torchscript),
 )
 
 

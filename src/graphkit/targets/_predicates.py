@@ -1,0 +1,301 @@
+"""Named questions about one node, used by the target tables' `checks`.
+
+Each predicate answers with the reason the node fails (a short phrase naming the input,
+attribute or value at fault) or None when it passes or when the facts it needs are not
+known (an unknown shape or dtype is not evidence against a node). The table entry names
+the predicate by its kind, e.g. `{ kind = "const-input", inputs = [1] }`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import onnx
+import onnx_ir as ir
+
+from graphkit.targets._data import DTYPES
+from graphkit.targets.base import NodeContext
+
+Args = dict[str, Any]
+Predicate = Callable[[ir.Node, NodeContext, Args], "str | None"]
+
+
+@functools.lru_cache(maxsize=4096)
+def schema_default(op: str, domain: str, version: int, attr: str) -> Any:
+    """The schema's default for an attribute the node leaves unset (None if there is none)."""
+    try:
+        schema = onnx.defs.get_schema(op, version, domain)
+    except onnx.defs.SchemaError:
+        return None
+    found = schema.attributes.get(attr)
+    if found is None or not found.default_value.name:
+        return None
+    value = onnx.helper.get_attribute_value(found.default_value)
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, list):
+        return tuple(v.decode() if isinstance(v, bytes) else v for v in value)
+    return value
+
+
+def attr_value(node: ir.Node, name: str, ctx: NodeContext) -> Any:
+    attr = node.attributes.get(name)
+    if attr is not None:
+        value = attr.value
+        return tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
+    version = ctx.domain_version(node.domain) or ctx.opset
+    return schema_default(node.op_type, node.domain, version, name)
+
+
+def matches_when(node: ir.Node, ctx: NodeContext, when: dict[str, Any]) -> bool:
+    return all(attr_value(node, name, ctx) == value for name, value in when.items())
+
+
+def node_input(node: ir.Node, index: int) -> ir.Value | None:
+    """Input `index` if the node gives it (an empty name means 'not given')."""
+    if index >= len(node.inputs):
+        return None
+    value = node.inputs[index]
+    return value if value is not None and value.name != "" else None
+
+
+def constant_array(value: ir.Value | None) -> np.ndarray | None:
+    """The value's contents when it is a constant the graph cannot change."""
+    if value is None or value.is_graph_input():
+        return None
+    if value.const_value is not None:
+        return value.const_value.numpy()
+    producer = value.producer()
+    if producer is None or producer.op_type != "Constant" or producer.domain != "":
+        return None
+    attr = producer.attributes.get("value")
+    return attr.value.numpy() if attr is not None else None
+
+
+def _label(node: ir.Node, index: int) -> str:
+    value = node_input(node, index)
+    return f"input {index} ('{value.name}')" if value is not None else f"input {index}"
+
+
+def _shown(values: Sequence[Any]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def attr_in(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    value = attr_value(node, args["attr"], ctx)
+    if value is None or value in args["values"]:
+        return None
+    return f"{args['attr']}={value!r}; accepted: {_shown(args['values'])}"
+
+
+def attr_all_in(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    value = attr_value(node, args["attr"], ctx)
+    if value is None or all(v in args["values"] for v in value):
+        return None
+    return f"{args['attr']}={list(value)}; each must be one of {_shown(args['values'])}"
+
+
+def attr_absent(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    present = [name for name in args["attrs"] if name in node.attributes]
+    return f"attribute {present[0]} is not accepted" if present else None
+
+
+def const_input(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    exempt = {d for name in args.get("unless_dtypes", ()) for d in DTYPES[name]}
+    for index in args["inputs"]:
+        value = node_input(node, index)
+        if value is None or ctx.values.is_constant(value):
+            continue
+        if ctx.values.dtype(value) in exempt:
+            continue
+        return f"{_label(node, index)} must be a constant"
+    return None
+
+
+def input_absent(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    given = [i for i in args["inputs"] if node_input(node, i) is not None]
+    return f"{_label(node, given[0])} is not accepted" if given else None
+
+
+def _constant_values_fail(
+    node: ir.Node, args: Args, bad: Callable[[np.ndarray], bool], wanted: str
+) -> str | None:
+    for index in args["inputs"]:
+        array = constant_array(node_input(node, index))
+        if array is not None and bad(array):
+            return f"{_label(node, index)} must be {wanted}"
+    return None
+
+
+def input_zero(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    for index in args["inputs"]:
+        value = node_input(node, index)
+        if value is not None and constant_array(value) is None:
+            return f"{_label(node, index)} must be a constant zero"
+    return _constant_values_fail(node, args, lambda a: bool(np.any(a != 0)), "zero")
+
+
+def input_nonneg(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    return _constant_values_fail(node, args, lambda a: bool(np.any(a < 0)), ">= 0")
+
+
+def input_max(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    limit = args["max"]
+    spec = {"inputs": [args["input"]]}
+    return _constant_values_fail(node, spec, lambda a: bool(np.any(a > limit)), f"<= {limit}")
+
+
+def output_unused(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    for index in args["outputs"]:
+        if index >= len(node.outputs):
+            continue
+        value = node.outputs[index]
+        if value.name and (value.uses() or value.is_graph_output()):
+            return f"output {index} ('{value.name}') is used but not produced by the target"
+    return None
+
+
+def rank(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    low, high = args.get("min", 0), args.get("max", 1 << 30)
+    for index in args["inputs"]:
+        shape = ctx.values.shape(node_input(node, index))
+        if shape is not None and not low <= len(shape) <= high:
+            wanted = f"{low}" if low == high else f"{low}..{high}" if high < 1 << 30 else f">={low}"
+            return f"{_label(node, index)} has rank {len(shape)}; accepted: {wanted}"
+    return None
+
+
+def dtype(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    allowed = {d for name in args["dtypes"] for d in DTYPES[name]}
+    for index in args["inputs"]:
+        found = ctx.values.dtype(node_input(node, index))
+        if found is not None and found not in allowed:
+            return (
+                f"{_label(node, index)} is {found.name.lower()}; accepted: {_shown(args['dtypes'])}"
+            )
+    return None
+
+
+def static_shape(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    for index in args["inputs"]:
+        value = node_input(node, index)
+        shape = ctx.values.shape(value)
+        if value is not None and (shape is None or not all(isinstance(d, int) for d in shape)):
+            return f"{_label(node, index)} needs a static shape, has {shape}"
+    return None
+
+
+def static_axis_dim(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    shape = ctx.values.shape(node_input(node, args["input"]))
+    axis = attr_value(node, args["attr"], ctx)
+    if shape is None or axis is None or not -len(shape) <= axis < len(shape):
+        return None
+    if isinstance(shape[axis], int):
+        return None
+    return f"dimension {axis} of {_label(node, args['input'])} must be static, is {shape[axis]!r}"
+
+
+def pads_symmetric(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    pads = attr_value(node, "pads", ctx)
+    if not pads:
+        return None
+    half = len(pads) // 2
+    return None if pads[:half] == pads[half:] else f"pads={list(pads)} differ begin vs end"
+
+
+def same_direction_activations(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    if attr_value(node, "direction", ctx) != "bidirectional":
+        return None
+    acts = attr_value(node, "activations", ctx)
+    if not acts:
+        return None
+    half = len(acts) // 2
+    return None if acts[:half] == acts[half:] else f"activations differ per direction: {acts}"
+
+
+def split_even(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    if node_input(node, 1) is not None or "split" in node.attributes:
+        return None
+    shape = ctx.values.shape(node_input(node, 0))
+    axis = attr_value(node, "axis", ctx) or 0
+    if shape is None or not -len(shape) <= axis < len(shape) or not isinstance(shape[axis], int):
+        return None
+    parts = len(node.outputs)
+    return None if shape[axis] % parts == 0 else f"axis size {shape[axis]} not divisible by {parts}"
+
+
+def pad_last_two_dims(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    pads = constant_array(node_input(node, 1))
+    shape = ctx.values.shape(node_input(node, 0))
+    if pads is None or shape is None:
+        return None
+    axes_array = constant_array(node_input(node, 3))
+    rank_ = len(shape)
+    axes = [int(a) % rank_ for a in axes_array] if axes_array is not None else list(range(rank_))
+    count = len(axes)
+    padded = [axes[i] for i in range(count) if pads[i] != 0 or pads[i + count] != 0]
+    early = [a for a in padded if a < rank_ - 2]
+    return f"pads axis {early[0]}; only the last two axes may be padded" if early else None
+
+
+def slope_per_channel(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    slope = ctx.values.shape(node_input(node, 1))
+    if slope is None:
+        return None
+    sizes = [d for d in slope if isinstance(d, int)]
+    if len(sizes) == len(slope) and int(np.prod(sizes)) == 1:
+        return None
+    if len(slope) == 3 and slope[1:] == (1, 1):
+        return None
+    return f"slope shape {slope}; accepted: a single element or [C, 1, 1]"
+
+
+def conv_group(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """Plain (group 1) or depthwise (one group per input channel); other groupings are not."""
+    group = attr_value(node, "group", ctx) or 1
+    shape = ctx.values.shape(node_input(node, 0))
+    if group == 1 or shape is None or len(shape) < 2 or not isinstance(shape[1], int):
+        return None
+    return None if group == shape[1] else f"group={group} is neither 1 nor depthwise ({shape[1]})"
+
+
+def always(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    return args["message"]
+
+
+PREDICATES: dict[str, Predicate] = {
+    "attr-in": attr_in,
+    "attr-all-in": attr_all_in,
+    "attr-absent": attr_absent,
+    "const-input": const_input,
+    "input-absent": input_absent,
+    "input-zero": input_zero,
+    "input-nonneg": input_nonneg,
+    "input-max": input_max,
+    "output-unused": output_unused,
+    "rank": rank,
+    "dtype": dtype,
+    "static-shape": static_shape,
+    "static-axis-dim": static_axis_dim,
+    "pads-symmetric": pads_symmetric,
+    "same-direction-activations": same_direction_activations,
+    "split-even": split_even,
+    "pad-last-two-dims": pad_last_two_dims,
+    "slope-per-channel": slope_per_channel,
+    "conv-group": conv_group,
+    "never": always,
+    "note": always,
+}
+
+# kind -> (finding code, fix) used when a check does not name its own.
+DEFAULT_FINDING: dict[str, tuple[str, str | None]] = {
+    "const-input": ("GK105", "fold-constants"),
+    "input-zero": ("GK105", None),
+    "rank": ("GK106", None),
+    "dtype": ("GK203", None),
+    "static-shape": ("GK301", "pin-shapes"),
+    "static-axis-dim": ("GK301", "pin-shapes"),
+}

@@ -1,0 +1,552 @@
+"""graphkit's ONNX -> TFLite lowering table, as rows (tools/import_reference.py writes tflite.toml).
+
+Conservative by design: an op is marked as lowering to builtins only where the builtin
+(or a short exact composition of builtins) computes the ONNX semantics; ops whose only
+lowering is a TensorFlow kernel in the Flex allowlist are `flex`; everything else is
+unsupported, with the pass that removes it where one exists. dtype lists name what the
+builtin kernels take (float16 is accepted because the converter computes it in float32);
+float64 is in none of them, so a float64 tensor reports GK202 with fix float64-to-float32.
+Builtin names are checked against tflite_builtin_ops.csv, Flex names against the allowlist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+F = ["float32", "float16"]
+FQ = F + ["int8", "uint8", "int16"]  # float kernels that also run quantized
+ARITH = F + ["int32", "int64", "int8", "uint8", "int16"]
+CMP = F + ["int32", "int64", "int8", "uint8", "int16"]
+MOVE = F + ["int8", "uint8", "int16", "int32", "int64", "bool"]  # data movement
+BOOL = ["bool"]
+REDUCE = F + ["int32", "int64", "int8", "uint8"]
+
+Row = dict[str, Any]
+
+
+def b(
+    op: str, tflite: str | list[str], dtypes: list[str] | None = None, *checks: Row, **extra: Any
+) -> Row:
+    """An op that lowers to the named TFLite builtins."""
+    names = [tflite] if isinstance(tflite, str) else tflite
+    row: Row = {"op": op, "tflite": names}
+    if dtypes is not None:
+        row["dtypes"] = dtypes
+    row.update(extra)
+    if checks:
+        row["checks"] = list(checks)
+    return row
+
+
+def flex(op: str, tf_ops: list[str], dtypes: list[str] | None = None, *checks: Row) -> Row:
+    row: Row = {"op": op, "status": "flex", "flex": tf_ops}
+    if dtypes is not None:
+        row["dtypes"] = dtypes
+    if checks:
+        row["checks"] = list(checks)
+    return row
+
+
+def no(op: str, message: str, fix: str | None = None) -> Row:
+    row: Row = {"op": op, "status": "unsupported", "message": message}
+    if fix:
+        row["fix"] = fix
+    return row
+
+
+def const(*inputs: int) -> Row:
+    return {"kind": "const-input", "inputs": list(inputs)}
+
+
+def rank(low: int, high: int, *inputs: int) -> Row:
+    return {"kind": "rank", "inputs": list(inputs or (0,)), "min": low, "max": high}
+
+
+def attr(name: str, *values: Any, message: str | None = None, **when: Any) -> Row:
+    row: Row = {"kind": "attr-in", "attr": name, "values": list(values)}
+    if when:
+        row["when"] = when
+    if message:
+        row["message"] = message
+    return row
+
+
+def all_ones(name: str) -> Row:
+    return {"kind": "attr-all-in", "attr": name, "values": [1]}
+
+
+def unused(*outputs: int) -> Row:
+    return {"kind": "output-unused", "outputs": list(outputs)}
+
+
+REDUCE_CHECKS = (const(1), attr("noop_with_empty_axes", 0))
+NO_QUANT = (
+    "quantized ONNX ops are not in graphkit's TFLite table; quantize with the TFLite converter"
+)
+NO_SEQ = "sequence and optional values have no TFLite builtin form"
+
+
+def _elementwise() -> list[Row]:
+    return [
+        b("Abs", "ABS", F + ["int8", "int16", "int32"]),
+        b("Acos", ["MUL", "SUB", "SQRT", "ATAN2"], F),  # atan2(sqrt(1 - x^2), x)
+        b("Acosh", ["MUL", "SUB", "SQRT", "ADD", "LOG"], F),  # log(x + sqrt(x^2 - 1))
+        b("Add", "ADD", ARITH),
+        b("And", "LOGICAL_AND", BOOL),
+        b("Asin", ["MUL", "SUB", "SQRT", "ATAN2"], F),  # atan2(x, sqrt(1 - x^2))
+        b("Asinh", ["MUL", "ADD", "SQRT", "LOG"], F),
+        b("Atan", "ATAN2", F),  # atan2(x, 1)
+        b("Atanh", ["ADD", "SUB", "DIV", "LOG", "MUL"], F),
+        b(
+            "BitShift",
+            "RIGHT_SHIFT",
+            ["uint8", "uint16", "uint32"],
+            attr("direction", "RIGHT", message="only right shifts have a builtin"),
+        ),
+        flex("BitwiseAnd", ["BitwiseAnd"], ["int8", "int16", "int32", "int64", "uint8"]),
+        flex("BitwiseNot", ["Invert"], ["int8", "int16", "int32", "int64", "uint8"]),
+        flex("BitwiseOr", ["BitwiseOr"], ["int8", "int16", "int32", "int64", "uint8"]),
+        b("BitwiseXor", "BITWISE_XOR", ["int8", "int16", "int32", "uint8", "uint16", "uint32"]),
+        b("Ceil", "CEIL", F),
+        b("Celu", ["MAXIMUM", "MINIMUM", "DIV", "EXP", "SUB", "MUL", "ADD"], F),
+        b(
+            "Clip",
+            ["RELU", "RELU6", "RELU_N1_TO_1", "MAXIMUM", "MINIMUM"],
+            F + ["int8", "uint8", "int16", "int32", "int64"],
+        ),
+        b("Cos", "COS", F),
+        b("Cosh", ["EXP", "ADD", "SUB", "MUL"], F),
+        b("Div", "DIV", F + ["int32"]),
+        b("Elu", "ELU", F + ["int8"]),
+        b("Equal", "EQUAL", MOVE + ["string"]),
+        # Abramowitz-Stegun 7.1.26: |error| < 1.5e-7, inside graphkit's validation tolerance.
+        b("Erf", ["ABS", "SIGN", "MUL", "ADD", "DIV", "EXP", "SUB"], F),
+        b("Exp", "EXP", F),
+        b("Floor", "FLOOR", F),
+        b("Gelu", "GELU", F),
+        b("Greater", "GREATER", CMP),
+        b("GreaterOrEqual", "GREATER_EQUAL", CMP),
+        b("HardSigmoid", ["MUL", "ADD", "MAXIMUM", "MINIMUM"], F),
+        b("HardSwish", "HARD_SWISH", FQ),
+        b("IsInf", ["ABS", "EQUAL", "LESS", "GREATER", "LOGICAL_AND"], F),
+        b("IsNaN", "NOT_EQUAL", F),  # x != x
+        b("LeakyRelu", "LEAKY_RELU", FQ),
+        b("Less", "LESS", CMP),
+        b("LessOrEqual", "LESS_EQUAL", CMP),
+        b("Log", "LOG", F),
+        b("Max", "MAXIMUM", ARITH),
+        b("Mean", ["ADD", "MUL"], F),
+        b("Min", "MINIMUM", ARITH),
+        b("Mish", ["EXP", "ADD", "LOG", "TANH", "MUL"], F),
+        b(
+            "Mod",
+            ["FLOOR_MOD", "SUB", "MUL", "DIV", "FLOOR", "ABS", "SIGN"],
+            F + ["int32", "int64"],
+            {
+                "kind": "dtype",
+                "inputs": [0],
+                "dtypes": F,
+                "when": {"fmod": 1},
+                "message": "fmod=1 (truncated remainder) lowers only for floats",
+            },
+        ),
+        b("Mul", "MUL", ARITH),
+        b("Neg", "NEG", F + ["int8", "int32", "int64"]),
+        b("Not", "LOGICAL_NOT", BOOL),
+        b("Or", "LOGICAL_OR", BOOL),
+        b("Pow", "POW", F + ["int32"]),
+        b("PRelu", "PRELU", FQ),
+        b("Reciprocal", "DIV", F),
+        b("Relu", "RELU", FQ),
+        b("Round", "ROUND", F),  # both round half to even
+        b("Selu", ["EXP", "SUB", "MUL", "ADD", "MAXIMUM", "MINIMUM"], F),
+        b("Shrink", ["LESS", "GREATER", "SELECT_V2", "ADD", "SUB"], F),
+        b("Sigmoid", "LOGISTIC", FQ),
+        b("Sign", "SIGN", F + ["int32"]),
+        b("Sin", "SIN", F),
+        b("Sinh", ["EXP", "SUB", "MUL"], F),
+        b("Softplus", ["EXP", "ADD", "LOG"], F),
+        b("Softsign", ["ABS", "ADD", "DIV"], F),
+        b("Sqrt", "SQRT", F),
+        b("Sub", "SUB", ARITH),
+        b("Sum", ["ADD", "ADD_N"], ARITH),
+        b("Swish", ["LOGISTIC", "MUL"], F),
+        b("Tan", ["SIN", "COS", "DIV"], F),
+        b("Tanh", "TANH", FQ),
+        b("ThresholdedRelu", ["GREATER", "SELECT_V2"], F),
+        b("Xor", "NOT_EQUAL", BOOL),
+    ]
+
+
+def _nn() -> list[Row]:
+    return [
+        b(
+            "ArgMax",
+            ["ARG_MAX", "RESHAPE"],
+            F + ["int8", "uint8", "int32"],
+            attr("select_last_index", 0),
+        ),
+        b(
+            "ArgMin",
+            ["ARG_MIN", "RESHAPE"],
+            F + ["int8", "uint8", "int32"],
+            attr("select_last_index", 0),
+        ),
+        b(
+            "AveragePool",
+            ["AVERAGE_POOL_2D", "PAD"],
+            FQ,
+            rank(4, 4),
+            attr("ceil_mode", 0),
+            all_ones("dilations"),
+            {
+                "kind": "note",
+                "severity": "info",
+                "when": {"count_include_pad": 0},
+                "message": "padding is left out of the mean only where pads match TFLite SAME",
+            },
+        ),
+        b("BatchNormalization", ["MUL", "ADD"], F, const(1, 2, 3, 4), attr("training_mode", 0)),
+        b(
+            "Conv",
+            ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "EXPAND_DIMS", "SQUEEZE", "PAD"],
+            F + ["int8", "int16"],
+            rank(3, 5),
+            const(1),
+            {"kind": "conv-group"},
+        ),
+        b(
+            "ConvTranspose",
+            ["TRANSPOSE_CONV", "CONV_3D_TRANSPOSE", "ADD"],
+            F,
+            rank(4, 5),
+            const(1),
+            attr("group", 1),
+            all_ones("dilations"),
+        ),
+        b("Gemm", ["FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE", "MUL", "ADD"], F + ["int8"]),
+        b("GlobalAveragePool", "MEAN", FQ),
+        b("GlobalLpPool", ["ABS", "POW", "SUM", "MUL", "SQRT"], F),
+        b("GlobalMaxPool", "REDUCE_MAX", FQ),
+        b(
+            "GroupNormalization",
+            ["RESHAPE", "MEAN", "SQUARED_DIFFERENCE", "ADD", "RSQRT", "MUL"],
+            F,
+        ),
+        b("Hardmax", ["ARG_MAX", "ONE_HOT", "TRANSPOSE"], F),
+        b("InstanceNormalization", ["MEAN", "SQUARED_DIFFERENCE", "ADD", "RSQRT", "MUL", "SUB"], F),
+        b(
+            "LayerNormalization",
+            ["MEAN", "SQUARED_DIFFERENCE", "ADD", "RSQRT", "MUL", "SUB"],
+            F,
+            unused(1, 2),
+        ),
+        b("LogSoftmax", ["LOG_SOFTMAX", "TRANSPOSE", "RESHAPE"], F),
+        b("LpNormalization", ["L2_NORMALIZATION", "ABS", "SUM", "DIV"], F, attr("p", 1, 2)),
+        b("LpPool", ["ABS", "POW", "AVERAGE_POOL_2D", "MUL"], F, rank(4, 4), all_ones("dilations")),
+        b("LRN", "LOCAL_RESPONSE_NORMALIZATION", F, rank(4, 4)),
+        b(
+            "LSTM",
+            ["UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM", "STRIDED_SLICE"],
+            F,
+            attr("layout", 0),
+            attr("input_forget", 0),
+            {"kind": "attr-absent", "attrs": ["activations", "clip"]},
+            const(1, 2, 3),
+            {"kind": "input-absent", "inputs": [4]},
+            unused(2),
+        ),
+        b("MatMul", ["BATCH_MATMUL", "FULLY_CONNECTED"], F + ["int8", "int16"]),
+        b(
+            "MaxPool",
+            ["MAX_POOL_2D", "PAD"],
+            FQ,
+            rank(4, 4),
+            unused(1),
+            attr("ceil_mode", 0),
+            all_ones("dilations"),
+        ),
+        b(
+            "MeanVarianceNormalization",
+            ["MEAN", "SQUARED_DIFFERENCE", "SUB", "ADD", "RSQRT", "MUL"],
+            F,
+        ),
+        b("RMSNormalization", ["MUL", "MEAN", "ADD", "RSQRT"], F),
+        b(
+            "RNN",
+            ["UNIDIRECTIONAL_SEQUENCE_RNN", "STRIDED_SLICE"],
+            F,
+            attr("direction", "forward"),
+            {"kind": "attr-absent", "attrs": ["activations", "clip"]},
+            const(1, 2, 3),
+            {"kind": "input-absent", "inputs": [4]},
+        ),
+        b("Softmax", ["SOFTMAX", "TRANSPOSE", "RESHAPE"], FQ),
+        no("GRU", "no GRU builtin, and graphkit's table has no unrolled form"),
+        no(
+            "Attention", "no attention builtin; decompose it into MatMul/Softmax first", "decompose"
+        ),
+        no("RotaryEmbedding", "no rotary-embedding builtin; decompose it first", "decompose"),
+        no("DeformConv", "no deformable-convolution builtin"),
+        no("GridSample", "no grid-sample builtin"),
+        no("RoiAlign", "no RoI-align builtin"),
+        no("MaxRoiPool", "no RoI-pool builtin"),
+        no("MaxUnpool", "no unpooling builtin"),
+        no("Col2Im", "no col2im builtin"),
+        no("AffineGrid", "not in graphkit's TFLite table", "decompose"),
+        no("NegativeLogLikelihoodLoss", "training loss; decompose it first", "decompose"),
+        no("SoftmaxCrossEntropyLoss", "training loss; decompose it first", "decompose"),
+    ]
+
+
+def _shape_ops() -> list[Row]:
+    return [
+        b(
+            "Cast",
+            "CAST",
+            None,
+            attr(
+                "to",
+                1,
+                2,
+                3,
+                5,
+                6,
+                7,
+                9,
+                10,
+                message="TFLite casts to float32/16, int8/16/32/64, uint8 and bool",
+            ),
+            dtype_inputs=[],
+        ),
+        b("CastLike", "CAST", MOVE, dtype_inputs=[1]),
+        b("Compress", ["WHERE", "GATHER", "RESHAPE"], MOVE),
+        b("Concat", "CONCATENATION", MOVE),
+        b("Constant", [], None, {"kind": "attr-absent", "attrs": ["sparse_value"]}),
+        b("ConstantOfShape", "FILL", None, dtype_inputs=[]),
+        b("CumSum", "CUMSUM", ["float32", "int32", "int64"], const(1)),
+        b("DepthToSpace", ["DEPTH_TO_SPACE", "RESHAPE", "TRANSPOSE"], MOVE, rank(4, 4)),
+        b("Dropout", [], None, {"kind": "input-zero", "inputs": [2]}, unused(1)),
+        b("Expand", "BROADCAST_TO", MOVE),
+        b("EyeLike", [], None, {"kind": "static-shape", "inputs": [0]}),
+        b("Flatten", "RESHAPE", MOVE),
+        b(
+            "Gather",
+            "GATHER",
+            MOVE,
+            {"kind": "input-nonneg", "inputs": [1], "message": "GATHER takes no negative indices"},
+        ),
+        b(
+            "GatherElements",
+            ["GATHER_ND", "CONCATENATION", "RESHAPE", "CAST"],
+            MOVE,
+            {"kind": "static-shape", "inputs": [1]},
+        ),
+        b("GatherND", "GATHER_ND", MOVE, attr("batch_dims", 0)),
+        b("Identity", [], None),
+        b("NonZero", ["NOT_EQUAL", "WHERE", "TRANSPOSE", "CAST"], MOVE),
+        b("OneHot", ["ONE_HOT", "FLOOR_MOD", "ADD", "CAST", "GATHER"], None, const(1)),
+        b(
+            "Pad",
+            ["PAD", "PADV2", "MIRROR_PAD"],
+            MOVE,
+            attr("mode", "constant", "reflect"),
+            const(1, 3),
+        ),
+        b("Range", "RANGE", ["float32", "int32", "int64"]),
+        b("Reshape", "RESHAPE", MOVE),
+        b("ReverseSequence", "REVERSE_SEQUENCE", MOVE),
+        b(
+            "ScatterND",
+            ["SCATTER_ND", "SELECT_V2", "SHAPE", "CAST"],
+            MOVE,
+            attr("reduction", "none"),
+        ),
+        b("Shape", ["SHAPE", "SLICE"], None, dtype_inputs=[]),
+        b("Size", ["SHAPE", "REDUCE_PROD"], None, dtype_inputs=[]),
+        b("Slice", "STRIDED_SLICE", MOVE),
+        b("SpaceToDepth", "SPACE_TO_DEPTH", MOVE, rank(4, 4)),
+        b("Split", ["SPLIT", "SPLIT_V"], MOVE, const(1)),
+        b("Squeeze", "SQUEEZE", MOVE, const(1)),
+        b("Tile", "TILE", MOVE),
+        b(
+            "TopK",
+            ["TOPK_V2", "TRANSPOSE", "NEG", "CAST"],
+            F + ["int8", "uint8", "int32", "int64"],
+            {
+                "kind": "dtype",
+                "inputs": [0],
+                "dtypes": F + ["int32", "int64"],
+                "when": {"largest": 0},
+                "message": "smallest-k is computed as top-k of -x",
+            },
+        ),
+        b("Transpose", "TRANSPOSE", MOVE, rank(0, 6)),
+        b("Trilu", ["RANGE", "SUB", "GREATER_EQUAL", "LESS_EQUAL", "SELECT_V2", "SHAPE"], MOVE),
+        b(
+            "Unique",
+            ["UNIQUE", "RESHAPE"],
+            MOVE,
+            attr("sorted", 0, message="UNIQUE keeps first-occurrence order"),
+            {"kind": "attr-absent", "attrs": ["axis"]},
+            unused(1, 3),
+        ),
+        b("Unsqueeze", ["EXPAND_DIMS", "RESHAPE"], MOVE, const(1)),
+        b("Where", "SELECT_V2", MOVE, dtype_inputs=[1]),
+    ]
+
+
+def _resize() -> list[Row]:
+    modes = ("asymmetric", "align_corners", "half_pixel", "pytorch_half_pixel")
+    nearest = "TFLite's nearest-neighbour rounding matches only this nearest_mode"
+    return [
+        b(
+            "Resize",
+            ["RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"],
+            FQ,
+            rank(4, 4),
+            attr("mode", "nearest", "linear"),
+            attr("coordinate_transformation_mode", *modes),
+            attr("antialias", 0),
+            attr("exclude_outside", 0),
+            attr("keep_aspect_ratio_policy", "stretch"),
+            attr(
+                "nearest_mode",
+                "floor",
+                message=nearest,
+                mode="nearest",
+                coordinate_transformation_mode="asymmetric",
+            ),
+            attr(
+                "nearest_mode",
+                "round_prefer_ceil",
+                message=nearest,
+                mode="nearest",
+                coordinate_transformation_mode="half_pixel",
+            ),
+            attr(
+                "nearest_mode",
+                "round_prefer_ceil",
+                message=nearest,
+                mode="nearest",
+                coordinate_transformation_mode="align_corners",
+            ),
+            {
+                "kind": "note",
+                "severity": "info",
+                "message": "TFLite resizes only spatial axes: batch and channel scales must be 1",
+            },
+        ),
+        b(
+            "Upsample",
+            ["RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"],
+            FQ,
+            rank(4, 4),
+            attr("mode", "nearest", "linear", "bilinear"),
+        ),
+    ]
+
+
+def _reduce() -> list[Row]:
+    return [
+        b("ReduceL1", ["ABS", "SUM"], F, *REDUCE_CHECKS),
+        b("ReduceL2", ["MUL", "SUM", "SQRT"], F, *REDUCE_CHECKS),
+        b("ReduceLogSum", ["SUM", "LOG"], F, *REDUCE_CHECKS),
+        b("ReduceLogSumExp", ["REDUCE_MAX", "SUB", "EXP", "SUM", "LOG", "ADD"], F, *REDUCE_CHECKS),
+        b("ReduceMax", "REDUCE_MAX", REDUCE, *REDUCE_CHECKS),
+        b("ReduceMean", "MEAN", REDUCE, *REDUCE_CHECKS),
+        b("ReduceMin", "REDUCE_MIN", REDUCE, *REDUCE_CHECKS),
+        b("ReduceProd", "REDUCE_PROD", REDUCE, *REDUCE_CHECKS),
+        b("ReduceSum", "SUM", REDUCE, *REDUCE_CHECKS),
+        b("ReduceSumSquare", ["MUL", "SUM"], F, *REDUCE_CHECKS),
+    ]
+
+
+def _other() -> list[Row]:
+    window = "no lowering; with a constant size it folds to a constant"
+    return [
+        b("If", "IF", None),
+        b("Multinomial", "MULTINOMIAL", F),
+        b(
+            "NonMaxSuppression",
+            [
+                "NON_MAX_SUPPRESSION_V4",
+                "NON_MAX_SUPPRESSION_V5",
+                "GATHER",
+                "CONCATENATION",
+                "RESHAPE",
+                "CAST",
+            ],
+            F,
+            {
+                "kind": "note",
+                "code": "GK109",
+                "fix": "nms",
+                "message": "TFLite's NMS builtins take one batch and one class per call",
+            },
+        ),
+        b("QuantizeLinear", "QUANTIZE", F, const(1, 2), attr("block_size", 0)),
+        b(
+            "DequantizeLinear",
+            "DEQUANTIZE",
+            ["int8", "uint8", "int16", "float16"],
+            const(1, 2),
+            attr("block_size", 0),
+        ),
+        b("RandomNormal", ["RANDOM_STANDARD_NORMAL", "MUL", "ADD"], None, dtype_inputs=[]),
+        b(
+            "RandomNormalLike",
+            ["SHAPE", "RANDOM_STANDARD_NORMAL", "MUL", "ADD"],
+            None,
+            dtype_inputs=[],
+        ),
+        b("RandomUniform", ["RANDOM_UNIFORM", "MUL", "ADD"], None, dtype_inputs=[]),
+        b("RandomUniformLike", ["SHAPE", "RANDOM_UNIFORM", "MUL", "ADD"], None, dtype_inputs=[]),
+        flex("Det", ["MatrixDeterminant"], F),
+        flex("Einsum", ["Einsum"], F + ["int32"]),
+        flex("RegexFullMatch", ["RegexFullMatch"], ["string"]),
+        no("Bernoulli", "random op without a builtin; decompose it first", "decompose"),
+        no("BlackmanWindow", window, "fold-constants"),
+        no("HammingWindow", window, "fold-constants"),
+        no("HannWindow", window, "fold-constants"),
+        no("MelWeightMatrix", window, "fold-constants"),
+        no("CenterCropPad", "decompose it into Slice/Pad first", "decompose"),
+        no("DynamicQuantizeLinear", NO_QUANT, "decompose"),
+        no("ConvInteger", NO_QUANT),
+        no("MatMulInteger", NO_QUANT),
+        no("QLinearConv", NO_QUANT),
+        no("QLinearMatMul", NO_QUANT),
+        no("Loop", "graphkit's table has no Loop lowering (WHILE with scan outputs)"),
+        no("Scan", "no Scan lowering"),
+        no("DFT", "no DFT lowering"),
+        no("STFT", "no STFT lowering"),
+        no("Scatter", "deprecated op; convert the opset first (ScatterElements)", "convert-opset"),
+        no("ScatterElements", "no exact builtin lowering in graphkit's table"),
+        no("TensorScatter", "no lowering in graphkit's table"),
+        no("ImageDecoder", "no image-decoder builtin"),
+        no("TfIdfVectorizer", "no TF-IDF builtin"),
+        no("StringConcat", "no string builtins"),
+        no("StringNormalizer", "no string builtins"),
+        no("StringSplit", "no string builtins"),
+        *(
+            no(op, NO_SEQ)
+            for op in (
+                "ConcatFromSequence",
+                "Optional",
+                "OptionalGetElement",
+                "OptionalHasElement",
+                "SequenceAt",
+                "SequenceConstruct",
+                "SequenceEmpty",
+                "SequenceErase",
+                "SequenceInsert",
+                "SequenceLength",
+                "SequenceMap",
+                "SplitToSequence",
+            )
+        ),
+    ]
+
+
+def tflite_rows() -> list[Row]:
+    return _elementwise() + _nn() + _shape_ops() + _resize() + _reduce() + _other()
