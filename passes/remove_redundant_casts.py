@@ -39,9 +39,12 @@ class RemoveRedundantCasts(Pass):
     kind = "rewrite"
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
+        casts = index_by_op(model.graph, ["Cast"]).get("Cast", [])
+        if not casts:
+            return PassResult()  # spare the shape inference
         infer_shapes(model)  # the rules need each Cast input's type
         changes: list[str] = []
-        for node in index_by_op(model.graph, ["Cast"]).get("Cast", []):
+        for node in casts:
             if node.graph is not model.graph:
                 continue  # removed earlier in this sweep as the inner half of a pair
             change = _simplify(model.graph, node)

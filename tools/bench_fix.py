@@ -1,0 +1,75 @@
+"""Benchmark: `graphkit.fix --target ort` vs onnxslim and onnxsim on the 8,064-node transformer.
+
+    python tools/bench_fix.py [blocks]
+
+onnxslim and onnxsim are benchmark-only tools (pip install onnxslim onnxsim); they are not
+graphkit dependencies. Each tool starts from the same loaded ModelProto / IR model;
+loading and saving are not timed. graphkit is timed twice: with its proof (ORT runs of the
+original and of each rewrite) and without (validate=False), since the other two do not
+validate. Goal: graphkit's nodes <= onnxslim's, its time <= onnxsim's.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import onnx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from models import transformer_onnx  # noqa: E402
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def main() -> None:
+    import graphkit
+    from graphkit.passmanager import count_nodes
+
+    blocks = int(sys.argv[1]) if len(sys.argv) > 1 else 48
+    path = transformer_onnx(blocks=blocks)
+    proto = onnx.load(path)
+    rows = [("original", len(proto.graph.node), 0.0)]
+    for label, validate in (("graphkit fix (no proof)", False), ("graphkit fix (proven)", True)):
+        model = graphkit.load(path)
+        (fixed, report), seconds = _timed(lambda m=model, v=validate: graphkit.fix(m, "ort", validate=v))
+        rows.append((label, count_nodes(fixed), seconds))
+        if validate:
+            print("validation vs original:", [(d.name, d.max_abs, d.ok) for d in report.validation])
+    try:
+        import onnxslim
+
+        slim, seconds = _timed(lambda: onnxslim.slim(onnx.load(path)))
+        rows.append(("onnxslim", len(slim.graph.node), seconds))
+    except ImportError:
+        print("onnxslim not installed")
+    try:
+        import onnxsim
+
+        (simplified, _), seconds = _timed(lambda: onnxsim.simplify(onnx.load(path)))
+        rows.append(("onnxsim", len(simplified.graph.node), seconds))
+    except ImportError:
+        print("onnxsim not installed")
+    _print(rows)
+
+
+def _print(rows) -> None:
+    by_name = {name: (nodes, seconds) for name, nodes, seconds in rows}
+    print(f"{'tool':28s} {'nodes':>7s} {'seconds':>8s}")
+    for name, nodes, seconds in rows:
+        print(f"{name:28s} {nodes:7d} {seconds:8.2f}")
+    for label in ("graphkit fix (no proof)", "graphkit fix (proven)"):
+        nodes, seconds = by_name[label]
+        if "onnxslim" in by_name:
+            print(f"{label}: nodes / onnxslim nodes = {nodes / by_name['onnxslim'][0]:.3f}")
+        if "onnxsim" in by_name:
+            print(f"{label}: seconds / onnxsim seconds = {seconds / by_name['onnxsim'][1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
