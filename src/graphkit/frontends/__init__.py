@@ -63,12 +63,13 @@ def _load_path(path: Path, **options: Any) -> ir.Model:
 
 
 def _load_object(source: Any, **options: Any) -> ir.Model:
-    module = type(source).__module__.split(".")[0]
-    if module == "torch" or _is_torch_module(source):
+    # Users subclass framework classes in their own modules: look along the MRO.
+    roots = {cls.__module__.split(".")[0] for cls in type(source).__mro__}
+    if "torch" in roots:
         from graphkit.frontends import torch
 
         return torch.load_module(source, **options)
-    if module in {"keras", "tensorflow", "tf_keras"}:
+    if roots & {"keras", "tensorflow", "tf_keras"}:
         from graphkit.frontends import tensorflow
 
         return tensorflow.load_tf_object(source, **options)
@@ -76,7 +77,3 @@ def _load_object(source: Any, **options: Any) -> ir.Model:
         f"cannot load a {type(source).__name__}: pass an ONNX/TFLite path, bytes, "
         "onnx.ModelProto, torch.nn.Module, Keras model or tf.function"
     )
-
-
-def _is_torch_module(source: Any) -> bool:
-    return any(cls.__module__.startswith("torch.nn") for cls in type(source).__mro__)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import onnx_ir as ir
 
 from graphkit.errors import InputError, MissingDependencyError
@@ -63,7 +65,10 @@ def quiet_tf2onnx() -> Iterator[None]:
     level = logger.level
     logger.setLevel(logging.CRITICAL)
     try:
-        yield
+        with warnings.catch_warnings():
+            # tf2onnx reads TFLite shapes through tf.lite.Interpreter, which warns of its end.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+            yield
     finally:
         logger.setLevel(level)
 
@@ -82,3 +87,24 @@ def run_tf2onnx(convert: Callable[..., Any], source: str, **kwargs: Any) -> ir.M
     model = model_from_proto(proto, origin=source)
     check_fully_converted(model, source, "tf2onnx")
     return model
+
+
+def inline_captured_constants(model: ir.Model, concrete: Any, declared: int, source: str) -> None:
+    """Turn the graph inputs that tf2onnx made of captured eager tensors into initializers.
+
+    A tf.function that closes over a tf.constant gets it as an extra placeholder input;
+    tf2onnx freezes variables (resource captures) but keeps such a placeholder as a model
+    input that no caller could know to feed. Its value is the captured tensor.
+    """
+    captured = {
+        tensor.name: value
+        for tensor, value in zip(concrete.inputs[declared:], concrete.captured_inputs, strict=True)
+    }
+    graph = model.graph
+    for value in list(graph.inputs[declared:]):
+        if value.name not in captured:
+            raise InputError(f"{source}: tf2onnx made an unexpected input {value.name!r}")
+        array = np.asarray(captured[value.name].numpy())
+        graph.inputs.remove(value)
+        value.const_value = ir.tensor(array, name=value.name)
+        graph.register_initializer(value)

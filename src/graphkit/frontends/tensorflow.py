@@ -29,7 +29,12 @@ import onnx_ir as ir
 from graphkit.errors import InputError, UnsafeModelError
 from graphkit.frontends._common import check_opset, check_option_names, default_names, first_line
 from graphkit.frontends._provenance import Provenance, stamp
-from graphkit.frontends._tf2onnx import check_nchw_names, import_tensorflow, run_tf2onnx
+from graphkit.frontends._tf2onnx import (
+    check_nchw_names,
+    import_tensorflow,
+    inline_captured_constants,
+    run_tf2onnx,
+)
 
 OPTIONS = ("opset", "inputs_as_nchw", "input_signature")
 SAVED_MODEL_OPTIONS = ("opset", "inputs_as_nchw", "signature")
@@ -94,7 +99,8 @@ def load_keras_file(path: str | os.PathLike, **options: Any) -> ir.Model:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises many types for bad files
         message = first_line(err)
-        if "safe_mode" in message:
+        # Keras names safe_mode somewhere in a several-line message, maybe not the first.
+        if "safe_mode" in str(err):
             raise UnsafeModelError(
                 f"{path}: refusing to load: the file carries Python code (e.g. a Lambda "
                 "layer) that only runs with safe_mode=False"
@@ -126,6 +132,7 @@ def _convert(traced: Traced, options: Mapping[str, Any]) -> ir.Model:
         opset=opset,
         inputs_as_nchw=[by_name[name] for name in nchw] or None,
     )
+    inline_captured_constants(model, concrete, len(traced.specs), traced.source)
     version = _framework_version(tf, traced.framework)
     provenance = Provenance(
         traced.framework, version, "tf2onnx", tf2onnx.__version__, traced.source
