@@ -33,7 +33,7 @@ def to_torch(array: np.ndarray) -> torch.Tensor:
     if array.dtype.kind == "V" or str(array.dtype) == "bfloat16":
         # ml_dtypes bfloat16: same bits as torch.bfloat16.
         return torch.from_numpy(array.view(np.uint16).copy()).view(torch.bfloat16)
-    return torch.from_numpy(np.ascontiguousarray(array).copy())
+    return torch.from_numpy(np.array(array, copy=True, order="C"))
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:
