@@ -10,7 +10,8 @@ their intersection (`as_written`).
 `reachable` is how low conversion can take it: `convert-opset` moves a node down to an
 older schema where the inputs that the old schema had as attributes (same name: Squeeze
 axes, Split split, Reduce* axes, Clip min/max, ...) are constants and every attribute it
-sets exists there or has its default; `decompose` replaces an op by older ops, at the
+sets exists there or has its default; `lift-constants` makes Constant nodes initializers;
+`decompose` replaces an op by older ops, at the
 opsets `graphkit.passes.decompose.REPLACEMENT_MIN_OPSET` declares (read from that pass,
 so the two cannot disagree). Conversion upwards is assumed possible for every node.
 Nodes outside ai.onnx (other domains, local functions) are not counted.
@@ -164,6 +165,8 @@ def reachable_floor(sig: Signature) -> int | None:
         if _valid(light, schema, moved):
             floors.append(low)
             break
+    if sig.op == "Constant":
+        floors.append(1)  # lift-constants turns it into an initializer, valid at any opset
     replacement = _replacement_floors().get(sig.op)
     if replacement is not None:
         floors.append(replacement)

@@ -1,0 +1,90 @@
+"""tflite: builtins, Flex (a warning, or a blocker for tflite-builtins), ops that cannot convert."""
+
+from __future__ import annotations
+
+from _helpers import check, codes, only
+from conftest import model_from_text
+
+from graphkit.findings import Severity
+from graphkit.targets.base import NodeContext
+from graphkit.targets.tflite import TFLiteTarget
+
+EINSUM = (
+    'g (float[2,3] a, float[3,4] b) => (float[2,4] y) { y = Einsum<equation="ij,jk->ik">(a, b) }'
+)
+
+
+def test_clean_model_converts():
+    text = """
+    g (float[1,3,8,8] x) => (float[1,3,4,4] y) {
+      p = MaxPool<kernel_shape=[2,2], strides=[2,2]>(x)
+      s = Sigmoid(p)
+      y = Mul(p, s)
+    }"""
+    assert check(text, "tflite") == (True, [])
+
+
+def test_flex_is_a_warning_unless_builtins_only():
+    convertible, findings = check(EINSUM, "tflite")
+    finding = only(findings, "GK107")
+    assert convertible and finding.severity is Severity.WARNING and "Einsum" in finding.message
+    convertible, findings = check(EINSUM, "tflite-builtins")
+    assert not convertible and only(findings, "GK107").severity is Severity.ERROR
+
+
+def test_op_without_lowering_is_gk101():
+    text = """
+    g (float[1,1,4,4] x, float[1,4,4,2] grid) => (float[1,1,4,4] y) { y = GridSample(x, grid) }"""
+    convertible, findings = check(text, "tflite", opset=20)
+    assert not convertible and codes(findings) == ["GK101"]
+
+
+def test_function_op_names_decompose():
+    text = """
+    g (float[1,4,8] q, float[1,4,8] k, float[1,4,8] v) => (float[1,4,8] y) {
+      y = Attention(q, k, v)
+    }"""
+    finding = only(check(text, "tflite", opset=23)[1], "GK101")
+    assert finding.fix == "decompose"
+
+
+def test_float64_blocks_everywhere():
+    cast = "g (float[4] x) => (double[4] y) { y = Cast<to=11>(x) }"
+    convertible, findings = check(cast, "tflite")
+    assert not convertible
+    assert {"GK104", "GK202"} <= set(codes(findings))
+    add = "g (double[4] x, double[4] z) => (double[4] y) { y = Add(x, z) }"
+    finding = only(check(add, "tflite")[1], "GK202")
+    assert finding.severity is Severity.ERROR and finding.fix == "float64-to-float32"
+
+
+def test_resize_nearest_rounding_must_match():
+    text = """
+    g (float[1,3,8,8] x) => (float[1,3,16,16] y) {
+      s = Constant<value = float[4] {1,1,2,2}>()
+      y = Resize<mode="nearest", coordinate_transformation_mode="asymmetric">(x, , s)
+    }"""
+    # ONNX's default nearest_mode is round_prefer_floor; TFLite's asymmetric nearest floors.
+    convertible, findings = check(text, "tflite", opset=13)
+    assert not convertible and "nearest_mode='round_prefer_floor'" in findings[0].message
+    floor = text.replace('"asymmetric"', '"asymmetric", nearest_mode="floor"')
+    assert check(floor, "tflite", opset=13)[0]
+
+
+def test_reduce_axes_must_be_constant_and_mod_fmod_needs_floats():
+    reduce = "g (float[2,3] x, int64[1] a) => (float[2] y) { y = ReduceSum<keepdims=0>(x, a) }"
+    assert codes(check(reduce, "tflite")[1]) == ["GK105"]
+    fmod_int = "g (int32[4] a, int32[4] b) => (int32[4] y) { y = Mod<fmod=1>(a, b) }"
+    assert "fmod=1" in only(check(fmod_int, "tflite")[1], "GK203").message
+    floor_int = "g (int32[4] a, int32[4] b) => (int32[4] y) { y = Mod(a, b) }"
+    assert check(floor_int, "tflite")[0]
+
+
+def test_lowering_names_builtins():
+    model = model_from_text(
+        '<ir_version: 8, opset_import: ["" : 17]>\n'
+        + EINSUM.replace('Einsum<equation="ij,jk->ik">', "MatMul")
+    )
+    ctx = NodeContext(opset=17, opsets={"": 17}, graph=model.graph, in_subgraph=False)
+    entry = TFLiteTarget().lowering(next(iter(model.graph)), ctx)
+    assert entry is not None and "BATCH_MATMUL" in entry.tflite
