@@ -151,6 +151,21 @@ def test_export_failure_names_module_and_op():
     assert "\n" not in message
 
 
+def test_dynamo_failure_names_the_line_of_forward():
+    class Branchy(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if x.sum() > 0:  # control flow on a value: torch.export cannot trace it
+                return x * 2.0
+            return x
+
+    with pytest.raises(InputError) as caught:
+        graphkit.load(Branchy(), example_inputs=torch.randn(3, 3), exporter="dynamo")
+    message = str(caught.value)
+    assert message.startswith("Branchy: torch.onnx.export (dynamo) failed in ")
+    assert "test_frontend_torch.py:" in message and "(forward)" in message
+    assert "\n" not in message
+
+
 @pytest.mark.parametrize(
     ("options", "named"),
     [

@@ -160,6 +160,14 @@ def _name_outputs(tf, result: Any, names: Sequence[str] | None) -> dict[str, Any
 
 def _trace_keras(tf, model: Any, signature: tuple[Any, ...] | None) -> Traced:
     what = type(model).__name__
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        # tf2onnx reads TensorFlow graphs; a JAX or torch backend model makes none.
+        raise InputError(
+            f"{what}: Keras backend is {keras.backend.backend()!r}; tf2onnx "
+            "needs the TensorFlow backend (KERAS_BACKEND=tensorflow)"
+        )
     inputs = getattr(model, "inputs", None)
     if signature is None and not inputs:
         raise InputError(

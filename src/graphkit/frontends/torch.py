@@ -227,6 +227,7 @@ _OP_PATTERNS = (
     re.compile(r"operator '([\w:.]+)'"),
 )
 _SUMMARY = re.compile(r"^<class '[\w.]+'>: (.+)$", re.MULTILINE)
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\w+)')
 
 
 def _describe_failure(err: Exception, export: TorchExport, what: str) -> str:
@@ -237,8 +238,21 @@ def _describe_failure(err: Exception, export: TorchExport, what: str) -> str:
     summary = _SUMMARY.search(text)
     reason = summary.group(1) if summary else first_line(err)
     opset = f", opset {export.opset}" if export.opset else ""
-    at = f" at {op}" if op else ""
+    at = f" at {op}" if op else _user_frame(text)
     return f"{what}: torch.onnx.export ({export.exporter}{opset}) failed{at}: {reason[:300]}"
+
+
+def _user_frame(text: str) -> str:
+    """' in <file>:<line> (<function>)' for the last frame of user code the error quotes."""
+    frames = [
+        m
+        for m in _FRAME.finditer(text)
+        if "site-packages" not in m.group(1) and "/torch/" not in m.group(1)
+    ]
+    if not frames:
+        return ""
+    path, line, function = frames[-1].groups()
+    return f" in {path}:{line} ({function})"
 
 
 def _example_shapes(model: ir.Model, export: TorchExport) -> dict[str, tuple[int, ...]]:
