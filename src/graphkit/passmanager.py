@@ -44,6 +44,11 @@ class PassContext:
 class PassResult:
     findings: list[Finding] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)  # one line per change, for the report
+    # Models that run after this one on its outputs (nms cut): together they give the original outputs.
+    post_models: list[ir.Model] = field(default_factory=list)
+    # The rewrite changes the model's outputs by design (nms native/plugin/cut): with post_models it is
+    # proven by running the chain; without, the new outputs become the reference for later passes.
+    outputs_replaced: bool = False
 
     @property
     def modified(self) -> bool:
@@ -95,7 +100,7 @@ class PassManager:
             if self.progress:
                 self.progress(pass_.name, index, len(self.passes))
             model = self._run_one(pass_, model, ctx, oracle, report)
-        if oracle is not None:
+        if oracle is not None and oracle.enabled:
             report.validation = oracle.check(model).diffs
         return model, report
 
@@ -116,8 +121,15 @@ class PassManager:
         report.findings.extend(result.findings)
         if snapshot is None or not result.modified:
             return model
-        problem = _check_rewrite(model, oracle)
+        if result.outputs_replaced and not result.post_models:
+            if oracle is not None:
+                report.findings.extend(oracle.rebase(model, pass_.name))
+            return model
+        problem = _check_rewrite(model, oracle, result.post_models)
         if problem is None:
+            if oracle is not None:
+                oracle.post_models.extend(result.post_models)
+            report.post_models.extend(result.post_models)
             return model
         record.rolled_back = True
         record.nodes_after = nodes_before
@@ -149,6 +161,8 @@ class _Oracle:
     rtol: float
     atol: float
     checker_passed: bool
+    post_models: list[ir.Model] = field(default_factory=list)
+    enabled: bool = True
 
     @classmethod
     def build(cls, model: ir.Model, validation: Validation, report: Report) -> _Oracle | None:
@@ -178,22 +192,42 @@ class _Oracle:
         prefer = "ort" if runner.runtime == "onnxruntime" else "reference"
         return cls(feeds, expected, prefer, validation.rtol, validation.atol, _checker_passes(proto))
 
-    def check(self, model: ir.Model) -> _Check:
+    def check(self, model: ir.Model, post_models: Sequence[ir.Model] = ()) -> _Check:
+        if not self.enabled:
+            return _Check([])
         proto = ir.to_proto(model)
         if self.checker_passed and not _checker_passes(proto):
             return _Check([], error="checker")
         try:
             actual = ModelRunner(proto, prefer=self.prefer).run(self.feeds)
+            for post in [*self.post_models, *post_models]:  # the chain: post reads main's outputs
+                runner = ModelRunner(post, prefer=self.prefer)
+                names = [value.name for value in post.graph.inputs]
+                actual.update(runner.run({n: actual.get(n, self.feeds.get(n)) for n in names}))
         except Exception as err:
             return _Check([], error=_line(err))
         return _Check(compare_outputs(self.expected, actual, rtol=self.rtol, atol=self.atol))
 
+    def rebase(self, model: ir.Model, pass_name: str) -> list[Finding]:
+        """After a rewrite that replaced the outputs by design: its outputs become the reference."""
+        try:
+            self.expected = ModelRunner(model, prefer=self.prefer).run(self.feeds)
+        except Exception as err:
+            self.enabled = False
+            return [Finding("GK504", Severity.WARNING, f"pass '{pass_name}' replaced the model's outputs "
+                            f"with ones this machine cannot run ({_line(err)}); later rewrites are not proven")]
+        self.post_models.clear()
+        return [Finding("GK504", Severity.INFO, f"pass '{pass_name}' replaced the model's outputs by "
+                        "design; they are the reference from here on")]
 
-def _check_rewrite(model: ir.Model, oracle: _Oracle | None) -> Callable[[str], Finding] | None:
+
+def _check_rewrite(
+    model: ir.Model, oracle: _Oracle | None, post_models: Sequence[ir.Model] = ()
+) -> Callable[[str], Finding] | None:
     """None when the rewrite is proven (or cannot be); else a maker for the rollback finding."""
     if oracle is None:
         return None
-    outcome = oracle.check(model)
+    outcome = oracle.check(model, post_models)
     if outcome.ok:
         return None
     if outcome.error == "checker":

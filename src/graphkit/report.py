@@ -40,6 +40,9 @@ class Report:
     validation: list[OutputDiff] = field(default_factory=list)
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     runtime: str = ""  # which runtime produced the reference outputs
+    # Post-processing models a pass split off (nms cut), in order: save each beside the output
+    # (`<stem>.post.onnx`); run after the main model they reproduce the original outputs.
+    post_models: list[Any] = field(default_factory=list)
 
     @property
     def blockers(self) -> list[Finding]:
