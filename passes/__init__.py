@@ -16,6 +16,7 @@ from graphkit.passes.float64_to_float32 import Float64ToFloat32
 from graphkit.passes.fold_constants import FoldConstants
 from graphkit.passes.fold_shapes import FoldShapes
 from graphkit.passes.fuse import Fuse
+from graphkit.passes.nms import Nms
 from graphkit.passes.int64_to_int32 import Int64ToInt32
 from graphkit.passes.lift_constants import LiftConstants
 from graphkit.passes.pin_shapes import PinShapes
@@ -32,6 +33,7 @@ BUILTIN_PASSES: tuple[type[Pass], ...] = (
     FoldConstants,
     FoldShapes,
     Fuse,
+    Nms,
     Int64ToInt32,
     LiftConstants,
     PinShapes,
