@@ -21,7 +21,12 @@ PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", 
 
 
 def load(source: Any, **options: Any) -> ir.Model:
-    """Load a model from a file, bytes, ModelProto, nn.Module, Keras model or tf.function."""
+    """Load a model from a file, bytes, ModelProto, nn.Module, Keras model or tf.function.
+
+    Framework sources are converted to ONNX (see the docs of frontends.torch,
+    .tensorflow and .tflite for their options); an nn.Module is exported in eval mode
+    and its modes are restored afterwards. Input files are only read.
+    """
     if isinstance(source, ir.Model):
         return source
     if isinstance(source, onnx.ModelProto):

@@ -108,3 +108,27 @@ def inline_captured_constants(model: ir.Model, concrete: Any, declared: int, sou
         graph.inputs.remove(value)
         value.const_value = ir.tensor(array, name=value.name)
         graph.register_initializer(value)
+
+
+def name_unknown_dims(model: ir.Model, *, batch_first: bool) -> None:
+    """Replace tf2onnx's run-numbered dim names ("unk__14") on graph inputs and outputs.
+
+    Names that change from one conversion to the next cannot be pinned by name
+    (`fix --pin`) or compared across runs. With batch_first (Keras, whose None
+    leading dim is the batch by definition) axis 0 becomes "batch"; every other
+    unknown dim becomes "<value>_dim<axis>".
+    """
+    for value in (*model.graph.inputs, *model.graph.outputs):
+        if value.shape is None:
+            continue
+        dims = [
+            _dim_name(value.name, axis, dim, batch_first) for axis, dim in enumerate(value.shape)
+        ]
+        value.shape = ir.Shape(dims)
+
+
+def _dim_name(value: str, axis: int, dim: Any, batch_first: bool) -> Any:
+    text = getattr(dim, "value", dim)
+    if not isinstance(text, str) or not text.startswith("unk__"):
+        return dim
+    return "batch" if batch_first and axis == 0 else f"{value}_dim{axis}"

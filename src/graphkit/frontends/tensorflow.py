@@ -33,6 +33,7 @@ from graphkit.frontends._tf2onnx import (
     check_nchw_names,
     import_tensorflow,
     inline_captured_constants,
+    name_unknown_dims,
     run_tf2onnx,
 )
 
@@ -133,6 +134,7 @@ def _convert(traced: Traced, options: Mapping[str, Any]) -> ir.Model:
         inputs_as_nchw=[by_name[name] for name in nchw] or None,
     )
     inline_captured_constants(model, concrete, len(traced.specs), traced.source)
+    name_unknown_dims(model, batch_first=traced.framework == "keras")
     version = _framework_version(tf, traced.framework)
     provenance = Provenance(
         traced.framework, version, "tf2onnx", tf2onnx.__version__, traced.source

@@ -21,7 +21,12 @@ import onnx_ir as ir
 from graphkit.errors import InputError
 from graphkit.frontends._common import check_opset, check_option_names
 from graphkit.frontends._provenance import Provenance, stamp
-from graphkit.frontends._tf2onnx import check_nchw_names, import_tensorflow, run_tf2onnx
+from graphkit.frontends._tf2onnx import (
+    check_nchw_names,
+    import_tensorflow,
+    name_unknown_dims,
+    run_tf2onnx,
+)
 
 OPTIONS = ("opset", "inputs_as_nchw")
 # A TFLite flatbuffer names its schema at bytes 4..8.
@@ -50,6 +55,7 @@ def load_tflite(path: str | os.PathLike, **options: Any) -> ir.Model:
         # (NCHW and NHWC have the same rank, so the converted shape answers for both).
         ranks = {v.name: None if v.shape is None else len(v.shape) for v in model.graph.inputs}
         check_nchw_names(nchw, ranks)
+    name_unknown_dims(model, batch_first=False)
     provenance = Provenance("tflite", tf.__version__, "tf2onnx", tf2onnx.__version__, str(path))
     return stamp(model, provenance)
 
