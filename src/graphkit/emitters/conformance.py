@@ -25,7 +25,10 @@ import onnx_ir as ir
 RTOL = 1e-3
 ATOL = 1e-4
 # Element types outside the "standard" set: the data of these cases cannot be plain numpy.
-NONSTANDARD_MARKERS = ("FLOAT8", "INT4", "INT2", "FLOAT4", "BFLOAT16", "E8M0", "FLOAT6")
+NONSTANDARD_DTYPES = frozenset({
+    "BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "FLOAT8E8M0",
+    "INT4", "UINT4", "INT2", "UINT2", "FLOAT4E2M1", "FLOAT6E2M3", "FLOAT6E3M2",
+})
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def op_types(graph: onnx.GraphProto) -> list[str]:
 
 
 def is_standard(case: Any) -> bool:
-    return not any(marker in name for name in _data_dtypes(case) for marker in NONSTANDARD_MARKERS)
+    return not _data_dtypes(case) & NONSTANDARD_DTYPES
 
 
 def _data_dtypes(case: Any) -> set[str]:

@@ -7,6 +7,7 @@ values are passed in explicitly, so scripting sees real control flow.
 
 from __future__ import annotations
 
+import keyword
 import operator
 import re
 from collections.abc import Callable, Sequence
@@ -27,7 +28,9 @@ _NAME_CHARS = re.compile(r"[^0-9a-zA-Z_]")
 def legible(name: str, fallback: str) -> str:
     """A Python identifier close to the ONNX name ('conv1.weight' -> 'conv1_weight')."""
     text = _NAME_CHARS.sub("_", name or "").strip("_") or fallback
-    return f"v_{text}" if text[0].isdigit() else text
+    if text[0].isdigit() or keyword.iskeyword(text):
+        return f"v_{text}"
+    return text
 
 
 class FxBuilder:

@@ -143,10 +143,12 @@ def depth_to_space(x: Tensor, blocksize: int, mode: str) -> Tensor:
     return t.reshape([n, c // (b * b), h * b, w * b])
 
 
-def space_to_depth(x: Tensor, blocksize: int) -> Tensor:
+def space_to_depth(x: Tensor, blocksize: int, mode: str) -> Tensor:
     n, c, h, w = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
     b = blocksize
-    t = x.reshape([n, c, h // b, b, w // b, b]).permute([0, 3, 5, 1, 2, 4])
+    t = x.reshape([n, c, h // b, b, w // b, b])
+    # DCR puts the block offset before the channel, CRD after it.
+    t = t.permute([0, 3, 5, 1, 2, 4]) if mode == "DCR" else t.permute([0, 1, 3, 5, 2, 4])
     return t.reshape([n, c * b * b, h // b, w // b])
 
 

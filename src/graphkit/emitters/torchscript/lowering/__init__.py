@@ -14,6 +14,7 @@ from types import MappingProxyType
 import onnx_ir as ir
 
 from graphkit.emitters.torchscript.lowering import (
+    _composite,
     _control,
     _elementwise,
     _nn,
@@ -30,7 +31,7 @@ ONNX_DOMAINS = frozenset({"", "ai.onnx"})
 def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     table: dict[str, tuple[Lowering, ...]] = {}
-    for family in (_elementwise, _shape, _tensor, _reduce, _nn, _control):
+    for family in (_elementwise, _shape, _tensor, _reduce, _nn, _composite, _control):
         for op, lowerings in family.entries().items():
             if op in table:
                 raise RuntimeError(f"two lowering families define {op}")

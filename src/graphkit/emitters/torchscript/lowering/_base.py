@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import onnx_ir as ir
+import torch
 
 # ONNX element types that torch has no tensor dtype for (or that graphkit does not lower).
 UNLOWERED_DTYPES = frozenset(
@@ -117,6 +118,49 @@ def attr_ints(node: ir.Node, name: str, default: list[int] | None = None) -> lis
 def attr_floats(node: ir.Node, name: str, default: list[float] | None = None) -> list[float]:
     value = attr(node, name, None)
     return [float(v) for v in value] if value is not None else list(default or [])
+
+
+# --- uint16/uint32 through int64 ----------------------------------------------------------
+
+WIDENED = frozenset({ir.DataType.UINT16, ir.DataType.UINT32})
+
+
+class _WideningContext:
+    """Hands a lowering its inputs cast to int64 (torch has few uint16/uint32 kernels)."""
+
+    def __init__(self, cx: EmitContext) -> None:
+        self._cx = cx
+        self.opset = cx.opset
+
+    def inputs(self, node: ir.Node, count: int | None = None) -> list[Any]:
+        from graphkit.emitters.torchscript.kernels.creation import cast
+
+        args = self._cx.inputs(node, count)
+        types = [v.dtype if v is not None else None for v in node.inputs]
+        types += [None] * (len(args) - len(types))
+        return [self._cx.call(cast, [a, torch.int64])[0] if t in WIDENED else a
+                for a, t in zip(args, types)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cx, name)
+
+
+def widen_unsigned(emit: Emit) -> Emit:
+    """Run uint16/uint32 nodes in int64 and cast results back (exact for these widths)."""
+
+    def wrapped(cx: EmitContext, node: ir.Node) -> list[Any]:
+        if not any(v is not None and v.dtype in WIDENED for v in node.inputs):
+            return emit(cx, node)
+        from graphkit.emitters.torchscript._dtypes import TORCH_DTYPES
+        from graphkit.emitters.torchscript.kernels.creation import cast
+
+        results = emit(_WideningContext(cx), node)  # type: ignore[arg-type]
+        return [
+            cx.call(cast, [r, TORCH_DTYPES[v.dtype]])[0] if v.dtype in WIDENED else r
+            for r, v in zip(results, node.outputs)
+        ]
+
+    return wrapped
 
 
 # --- common emit forms ------------------------------------------------------------------

@@ -17,12 +17,15 @@ from graphkit.emitters.torchscript.lowering._base import (
     Lowering,
     attr_float,
     attr_str,
+    WIDENED,
     kernel,
     variadic,
+    widen_unsigned,
 )
 
 UNSIGNED = frozenset({ir.DataType.UINT8}) | SHELL_DTYPES
 BITS = INTS | UNSIGNED
+COMPARABLE = NUMERIC | {ir.DataType.BOOL}  # comparisons output bool
 
 
 def _unary(fn) -> Lowering:
@@ -34,7 +37,7 @@ def _float_unary(fn) -> Lowering:
 
 
 def _binary(fn, dtypes=NUMERIC) -> Lowering:
-    return Lowering(kernel(fn, 2), dtypes=dtypes)
+    return Lowering(widen_unsigned(kernel(fn, 2)), dtypes=dtypes | WIDENED)
 
 
 def _bitshift(cx: EmitContext, node: ir.Node) -> list:
@@ -61,11 +64,12 @@ def entries() -> dict[str, tuple[Lowering, ...]]:
         "Atan": torch.atan, "Sinh": torch.sinh, "Cosh": torch.cosh, "Asinh": torch.asinh,
         "Acosh": torch.acosh, "Atanh": torch.atanh, "Tanh": torch.tanh,
         "Sigmoid": torch.sigmoid, "Ceil": torch.ceil, "Floor": torch.floor,
-        "Round": ew.round_half_even, "Erf": act.erf, "IsNaN": torch.isnan,
+        "Round": ew.round_half_even, "Erf": act.erf,
         "Softplus": act.softplus, "Softsign": act.softsign, "HardSwish": act.hard_swish,
         "Mish": act.mish, "Reciprocal": ew.reciprocal,
     }
     table: dict[str, tuple[Lowering, ...]] = {op: (_float_unary(fn),) for op, fn in float_fns.items()}
+    table["IsNaN"] = (Lowering(kernel(torch.isnan, 1), dtypes=FLOATS | {ir.DataType.BOOL}),)
     table.update({
         "Abs": (_unary(torch.abs),),
         "Neg": (_unary(torch.neg),),
@@ -76,12 +80,12 @@ def entries() -> dict[str, tuple[Lowering, ...]]:
         "Mul": (_binary(torch.mul),),
         "Div": (_binary(ew.div),),
         "Pow": (_binary(ew.pow_),),
-        "Mod": (Lowering(kernel(ew.mod, 2, ("fmod", 0)), dtypes=NUMERIC),),
+        "Mod": (Lowering(widen_unsigned(kernel(ew.mod, 2, ("fmod", 0))), dtypes=NUMERIC | WIDENED),),
         "Equal": (_binary(torch.eq, ALL_TORCH - SHELL_DTYPES),),
-        "Greater": (_binary(torch.gt),),
-        "GreaterOrEqual": (_binary(torch.ge),),
-        "Less": (_binary(torch.lt),),
-        "LessOrEqual": (_binary(torch.le),),
+        "Greater": (_binary(torch.gt, COMPARABLE),),
+        "GreaterOrEqual": (_binary(torch.ge, COMPARABLE),),
+        "Less": (_binary(torch.lt, COMPARABLE),),
+        "LessOrEqual": (_binary(torch.le, COMPARABLE),),
         "And": (_binary(torch.logical_and, ALL_TORCH),),
         "Or": (_binary(torch.logical_or, ALL_TORCH),),
         "Xor": (_binary(ew.logical_xor, ALL_TORCH),),
@@ -90,11 +94,12 @@ def entries() -> dict[str, tuple[Lowering, ...]]:
         "BitwiseAnd": (_binary(torch.bitwise_and, INTS | {ir.DataType.BOOL}),),
         "BitwiseOr": (_binary(torch.bitwise_or, INTS | {ir.DataType.BOOL}),),
         "BitwiseXor": (_binary(torch.bitwise_xor, INTS | {ir.DataType.BOOL}),),
-        "BitwiseNot": (Lowering(kernel(ew.bitwise_not, 1), dtypes=INTS | {ir.DataType.BOOL}),),
+        "BitwiseNot": (Lowering(widen_unsigned(kernel(ew.bitwise_not, 1)),
+                                dtypes=INTS | WIDENED | {ir.DataType.BOOL}),),
         "Where": (Lowering(kernel(ew.where, 3), dtypes=ALL_TORCH - SHELL_DTYPES),),
         "Clip": (Lowering(_clip, dtypes=NUMERIC),),
-        "Max": (Lowering(variadic(ew.variadic_max), dtypes=NUMERIC),),
-        "Min": (Lowering(variadic(ew.variadic_min), dtypes=NUMERIC),),
+        "Max": (Lowering(widen_unsigned(variadic(ew.variadic_max)), dtypes=NUMERIC | WIDENED),),
+        "Min": (Lowering(widen_unsigned(variadic(ew.variadic_min)), dtypes=NUMERIC | WIDENED),),
         "Sum": (Lowering(variadic(ew.variadic_sum), dtypes=NUMERIC),),
         "Mean": (Lowering(variadic(ew.variadic_mean), dtypes=FLOATS),),
         "IsInf": (Lowering(kernel(ew.is_inf, 1, ("detect_negative", 1), ("detect_positive", 1)),

@@ -104,7 +104,7 @@ def entries() -> dict[str, tuple[Lowering, ...]]:
         "Pad": (Lowering(_pad, since=2, dtypes=ALL_TORCH, check=_check_pad),),
         "DepthToSpace": (Lowering(kernel(sk.depth_to_space, 1, ("blocksize", 1), ("mode", "DCR")),
                                   dtypes=ALL_TORCH),),
-        "SpaceToDepth": (Lowering(kernel(sk.space_to_depth, 1, ("blocksize", 1)),
+        "SpaceToDepth": (Lowering(kernel(sk.space_to_depth, 1, ("blocksize", 1), ("mode", "DCR")),
                                   dtypes=ALL_TORCH),),
         "CenterCropPad": (Lowering(_center_crop_pad, since=18, dtypes=ALL_TORCH),),
     }
