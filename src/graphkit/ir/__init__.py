@@ -1,5 +1,29 @@
-"""graphkit's IR is onnx-ir's Model/Graph/Node/Value; this package adds safe I/O and interop."""
+"""graphkit's IR is onnx-ir's Model/Graph/Node/Value; this package adds safe I/O and interop.
 
-from graphkit.ir._io import copy_model, load_onnx, load_onnx_bytes, model_from_proto, save_onnx
+- load_onnx / load_onnx_bytes / model_from_proto: every way in checks well-formedness and
+  external data first (one clear InputError line naming the node or tensor);
+- save_onnx: atomic writes, weights inline or in one data file inside the output's folder;
+- to_graphsurgeon / from_graphsurgeon / GraphSurgeonPass: run onnx-graphsurgeon scripts as passes;
+- to_networkx: the node graph for graph algorithms.
+"""
 
-__all__ = ["copy_model", "load_onnx", "load_onnx_bytes", "model_from_proto", "save_onnx"]
+from graphkit.ir._load import copy_model, load_onnx, load_onnx_bytes, model_from_proto
+from graphkit.ir._networkx import to_networkx
+from graphkit.ir._save import save_onnx
+from graphkit.ir._wellformed import check_well_formed
+
+# Last: the pass adapter needs graphkit.passmanager, which itself imports copy_model from here.
+from graphkit.ir._graphsurgeon import GraphSurgeonPass, from_graphsurgeon, to_graphsurgeon  # noqa: E402
+
+__all__ = [
+    "GraphSurgeonPass",
+    "check_well_formed",
+    "copy_model",
+    "from_graphsurgeon",
+    "load_onnx",
+    "load_onnx_bytes",
+    "model_from_proto",
+    "save_onnx",
+    "to_graphsurgeon",
+    "to_networkx",
+]

@@ -1,0 +1,125 @@
+"""Load ONNX files, bytes and protos into onnx-ir, refusing what is unsafe or malformed.
+
+Every path into the IR goes through `model_from_proto`, which checks, in this order:
+well-formedness (names the node), external data (stays in the folder, long enough), sparse
+initializers (densified, since onnx-ir would drop them). Each problem is one InputError line.
+
+Not kept: `training_info` (onnx-ir has no place for it; inference never reads it).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from pathlib import Path
+
+import onnx
+import onnx_ir as ir
+from google.protobuf.message import DecodeError
+
+from graphkit.errors import InputError
+from graphkit.ir._external import check_external_data
+from graphkit.ir._sparse import densify_sparse_initializers
+from graphkit.ir._wellformed import check_well_formed
+
+
+def load_onnx(path: str | os.PathLike) -> ir.Model:
+    """Load an ONNX file after checking its graph and that its external data stays in its folder."""
+    path = Path(path)
+    proto = _parse_file(path)
+    return model_from_proto(proto, base_dir=path.parent, origin=str(path))
+
+
+def load_onnx_bytes(data: bytes, origin: str = "<bytes>") -> ir.Model:
+    """Load a serialized ModelProto. Bytes have no folder, so external data is refused."""
+    return model_from_proto(_parse(data, origin), origin=origin)
+
+
+def model_from_proto(
+    proto: onnx.ModelProto, *, base_dir: str | os.PathLike | None = None, origin: str = "<model>"
+) -> ir.Model:
+    """The IR of `proto` (which is not changed). External data is read from `base_dir` only."""
+    if not proto.ir_version and proto.HasField("graph"):
+        raise InputError(f"{origin}: not an ONNX model (it declares no IR version)")
+    shape = check_well_formed(proto, origin)
+    check_external_data(shape.tensors(), base_dir, origin=origin)
+    if any(graph.sparse_initializer for graph in shape.graphs):
+        proto = densify_sparse_initializers(proto, origin)
+    try:
+        model = ir.serde.deserialize_model(proto)
+    except Exception as err:  # onnx-ir raises several types for malformed graphs
+        raise InputError(f"{origin}: malformed ONNX graph ({_first_line(err)})") from None
+    if base_dir is not None:
+        _set_base_dir(model, os.fspath(base_dir))
+    if shape.needs_sort:
+        model.graph.sort()  # the check found no cycle, so this cannot fail
+    return model
+
+
+def _parse_file(path: Path) -> onnx.ModelProto:
+    """Parse straight from a memory map: reading the file into bytes first costs a full copy."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an ONNX file")
+    try:
+        with open(path, "rb") as file:
+            if os.fstat(file.fileno()).st_size == 0:
+                raise InputError(f"{path}: is empty (0 bytes), not an ONNX model")
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                with memoryview(mapped) as view:
+                    return _parse(view, str(path))
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
+
+
+def _parse(data: bytes | memoryview, origin: str) -> onnx.ModelProto:
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as err:
+        raise InputError(
+            f"{origin}: not an ONNX model, or a truncated one: it does not parse as a "
+            f"ModelProto ({_first_line(err)})"
+        ) from None
+    if not proto.HasField("graph") and not proto.ir_version:
+        raise InputError(f"{origin}: not an ONNX model (no graph and no IR version in the file)")
+    return proto
+
+
+def _set_base_dir(model: ir.Model, base_dir: str) -> None:
+    ir.external_data.set_base_dir(model.graph, base_dir)
+    for function in model.functions.values():
+        for node in ir.traversal.RecursiveGraphIterator(function):
+            for attr in node.attributes.values():
+                _set_attr_base_dir(attr, base_dir)
+
+
+def _set_attr_base_dir(attr: ir.Attr, base_dir: str) -> None:
+    tensors = attr.value if isinstance(attr.value, list) else [attr.value]
+    for tensor in tensors:
+        if isinstance(tensor, ir.ExternalTensor):
+            tensor.base_dir = base_dir
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0][:200]
+
+
+def copy_model(model: ir.Model) -> ir.Model:
+    """An independent copy (through the proto), external tensors still read from their folder."""
+    base_dirs = {
+        value.name: value.const_value.base_dir
+        for graph in model.graphs()
+        for value in graph.initializers.values()
+        if isinstance(value.const_value, ir.ExternalTensor)
+    }
+    copy = ir.serde.deserialize_model(ir.to_proto(model))
+    if not base_dirs:
+        return copy
+    for graph in copy.graphs():
+        for value in graph.initializers.values():
+            if isinstance(value.const_value, ir.ExternalTensor) and value.name in base_dirs:
+                value.const_value.base_dir = base_dirs[value.name]
+    return copy

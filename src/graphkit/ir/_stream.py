@@ -1,0 +1,96 @@
+"""model -> .onnx bytes on disk, with the main graph's initializers streamed one at a time.
+
+`ir.to_proto(model).SerializeToString()` copies every weight twice (into the new proto, then
+into one large bytes object) and faults in fresh memory for both; on the 8,064-node benchmark
+that is most of the save time. Here onnx-ir serializes the graph's structure with each
+initializer stood in for by a metadata-only placeholder, and the weights are written after it,
+each straight from the TensorProto it was loaded from where there is one.
+
+The result is the same ModelProto; only the order of fields in the file differs (protobuf
+allows any order): the main graph's initializers come after its other fields. Its single
+`graph` field is length-prefixed, so every protobuf reader sees one ordinary GraphProto.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnx
+import onnx_ir as ir
+from onnx_ir.serde import TensorProtoTensor
+
+from graphkit.errors import InputError
+
+PROTOBUF_LIMIT = (1 << 31) - 1
+_LENGTH_DELIMITED = 2
+_GRAPH_FIELD = onnx.ModelProto.DESCRIPTOR.fields_by_name["graph"].number
+_INITIALIZER_FIELD = onnx.GraphProto.DESCRIPTOR.fields_by_name["initializer"].number
+# onnx-ir validates 6-bit float payloads when it serializes them; let it.
+_VALIDATED_DTYPES = frozenset({ir.DataType.FLOAT6E2M3, ir.DataType.FLOAT6E3M2})
+
+
+def write_model(model: ir.Model, path: Path, origin: str | os.PathLike) -> None:
+    """Write `model` as one protobuf file; its tensors must not be external."""
+    values = [value for value in model.graph.initializers.values() if value.const_value is not None]
+    tensors = [value.const_value for value in values]
+    for value, tensor in zip(values, tensors):
+        value.const_value = _placeholder(value.name, tensor)
+    try:
+        proto = ir.to_proto(model)
+    finally:
+        for value, tensor in zip(values, tensors):
+            value.const_value = tensor
+    del proto.graph.initializer[:]  # the placeholders; the real tensors follow below
+    initializers = [_tensor_proto(value.name, tensor) for value, tensor in zip(values, tensors)]
+    graph_bytes = proto.graph.SerializeToString()
+    proto.ClearField("graph")
+    head = proto.SerializeToString()
+    sizes = [tensor.ByteSize() for tensor in initializers]
+    graph_size = len(graph_bytes) + sum(_field_size(_INITIALIZER_FIELD, size) for size in sizes)
+    if len(head) + _field_size(_GRAPH_FIELD, graph_size) > PROTOBUF_LIMIT:
+        raise InputError(
+            f"{origin}: the model is over protobuf's 2 GiB limit for one file; "
+            "save it with external_data=True"
+        )
+    with open(path, "wb") as file:
+        file.write(head)
+        file.write(_key(_GRAPH_FIELD) + _varint(graph_size))
+        file.write(graph_bytes)
+        for tensor, size in zip(initializers, sizes):
+            file.write(_key(_INITIALIZER_FIELD) + _varint(size))
+            file.write(tensor.SerializeToString())
+
+
+def _placeholder(name: str, tensor: ir.TensorProtocol) -> ir.ExternalTensor:
+    """Carries name, dtype and shape for onnx-ir's serializer without reading any data."""
+    shape = ir.Shape(list(tensor.shape.numpy()))
+    return ir.ExternalTensor("graphkit-placeholder", 0, 0, tensor.dtype, shape=shape, name=name)
+
+
+def _tensor_proto(name: str, tensor: ir.TensorProtocol) -> onnx.TensorProto:
+    tensor.name = name  # as onnx-ir's serializer does; for a TensorProtoTensor this sets raw.name
+    plain = (
+        isinstance(tensor, TensorProtoTensor)
+        and not tensor.metadata_props
+        and tensor.dtype not in _VALIDATED_DTYPES
+    )
+    return tensor.raw if plain else ir.serde.serialize_tensor(tensor)
+
+
+def _field_size(field: int, size: int) -> int:
+    return len(_key(field)) + len(_varint(size)) + size
+
+
+def _key(field: int) -> bytes:
+    return _varint(field << 3 | _LENGTH_DELIMITED)
+
+
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, number = number & 0x7F, number >> 7
+        if not number:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
