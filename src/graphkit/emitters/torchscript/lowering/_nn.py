@@ -8,6 +8,7 @@ import torch
 from graphkit.emitters.torchscript._dtypes import TORCH_DTYPES
 from graphkit.emitters.torchscript.kernels import conv as cv
 from graphkit.emitters.torchscript.kernels import dense as dn
+from graphkit.emitters.torchscript.kernels import resize as rs
 from graphkit.emitters.torchscript.lowering._base import (
     FLOATS,
     INTS,
@@ -124,7 +125,7 @@ def _norm(fn, *attrs):
 
 
 def entries() -> dict[str, tuple[Lowering, ...]]:
-    return {
+    return resize_entries() | {
         "Conv": (Lowering(_conv, dtypes=FLOATS),),
         "ConvTranspose": (Lowering(_conv_transpose, dtypes=FLOATS),),
         "MaxPool": (Lowering(_pool("max"), since=8, dtypes=FLOATS | BYTES | {ir.DataType.INT64}),),
@@ -159,3 +160,23 @@ def entries() -> dict[str, tuple[Lowering, ...]]:
     }
 
 
+
+
+def _resize(cx: EmitContext, node: ir.Node) -> list:
+    args = [
+        *cx.inputs(node, 4),
+        attr_ints(node, "axes"),
+        attr_str(node, "coordinate_transformation_mode", "half_pixel"),
+        attr_str(node, "mode", "nearest"),
+        attr_str(node, "nearest_mode", "round_prefer_floor"),
+        attr_float(node, "cubic_coeff_a", -0.75),
+        attr_int(node, "exclude_outside", 0),
+        attr_float(node, "extrapolation_value", 0.0),
+        attr_int(node, "antialias", 0),
+        attr_str(node, "keep_aspect_ratio_policy", "stretch"),
+    ]
+    return cx.call(rs.resize, args)
+
+
+def resize_entries() -> dict[str, tuple[Lowering, ...]]:
+    return {"Resize": (Lowering(_resize, since=11, dtypes=FLOATS | BYTES | {ir.DataType.INT64}),)}
