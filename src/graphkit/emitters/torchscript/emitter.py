@@ -177,7 +177,9 @@ def load_metadata(path: str | os.PathLike) -> tuple[torch.jit.ScriptModule, dict
         raise InputError(f"{path}: no such file")
     extra = {METADATA_FILE: ""}
     try:
-        module = torch.jit.load(str(path), _extra_files=extra, map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit.load's deprecation notice
+            module = torch.jit.load(str(path), _extra_files=extra, map_location="cpu")
     except RuntimeError as err:
         raise InputError(f"{path}: not a TorchScript archive ({_first_line(err)})") from None
     if not extra[METADATA_FILE]:
