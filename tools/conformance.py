@@ -76,6 +76,7 @@ def _write(data: dict, path: Path) -> None:
     with os.fdopen(handle, "w") as stream:
         json.dump(data, stream, indent=1, sort_keys=False)
         stream.write("\n")
+    os.chmod(temp, 0o644)  # mkstemp makes it private; the table is for everyone to read
     os.replace(temp, path)
     print(f"wrote {path}")
 
