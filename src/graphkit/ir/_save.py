@@ -21,7 +21,7 @@ import onnx_ir as ir
 
 from graphkit.errors import InputError, UnsafeModelError
 from graphkit.ir._external import resolve_inside
-from graphkit.ir._stream import write_model
+from graphkit.ir._stream import PROTOBUF_LIMIT, write_model
 
 # Protobuf cannot serialize a message over 2 GiB; past this many tensor bytes the weights
 # go to a data file beside the model unless the caller says otherwise.
@@ -51,7 +51,8 @@ def save_onnx(
             _write_external(model, staging, path.name, data_name, folder)
         os.replace(staging / path.name, folder / path.name)
     except OSError as err:
-        raise InputError(f"{path}: cannot write ({err.strerror or err})") from None
+        where = f" ({err.filename})" if err.filename else ""
+        raise InputError(f"{path}: cannot save: {err.strerror or err}{where}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
@@ -72,6 +73,11 @@ def _data_file_name(
     if external_data is None:
         external_data = _initializer_bytes(model) > EXTERNAL_DATA_THRESHOLD
     if external_data is False:
+        if _initializer_bytes(model) > PROTOBUF_LIMIT:  # say so before reading 2 GiB in
+            raise InputError(
+                f"{path}: the model is over protobuf's 2 GiB limit for one file; "
+                "save it with external_data=True"
+            )
         return None
     name = f"{path.name}.data" if external_data is True else str(external_data)
     what = f"{path}: external data file"
@@ -142,7 +148,7 @@ def _write_external(
         )
         with _attribute_tensors_in_memory(model):
             (staging / model_name).write_bytes(ir.to_proto(model).SerializeToString())
-        if (staging / data_name).exists():
+        if any(_is_external(value.const_value) for value in values):
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / data_name, target)
         succeeded = True
