@@ -61,7 +61,7 @@ def check_well_formed(proto: onnx.ModelProto, origin: str) -> WellFormed:
     if not proto.HasField("graph"):
         raise InputError(f"{origin}: not an ONNX model (it has no graph)")
     result = WellFormed()
-    _check_graph(proto.graph, (), origin, result, where="graph")
+    _check_graph(proto.graph, (), origin, result, where="main graph")
     for function in proto.functions:
         where = f"function {function.domain + '.' if function.domain else ''}{function.name}"
         scope = _Scope()
@@ -210,7 +210,7 @@ def _find_cycle(
         return
     cycle = _walk_cycle(stuck, deps)
     path = " -> ".join(_describe(nodes[index], index) for index in cycle)
-    raise InputError(f"{origin}: {where}: the graph has a cycle: {path}")
+    raise InputError(f"{origin}: {where} has a cycle: {path}")
 
 
 def _walk_cycle(stuck: set[int], deps: list[set[int]]) -> list[int]:
@@ -224,4 +224,6 @@ def _walk_cycle(stuck: set[int], deps: list[set[int]]) -> list[int]:
         current = min(dep for dep in deps[current] if dep in stuck)
     cycle = order[seen[current]:]
     cycle.reverse()  # producer before consumer reads naturally
+    start = cycle.index(min(cycle))
+    cycle = cycle[start:] + cycle[:start]
     return [*cycle, cycle[0]]
