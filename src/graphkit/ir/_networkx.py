@@ -1,4 +1,4 @@
-"""model -> networkx.MultiDiGraph: one graph node per ONNX node, one edge per value use.
+"""model -> networkx.MultiDiGraph: one graph node per ONNX node, one edge per value it reads.
 
 For graph algorithms onnx-ir does not offer (dominators, cycles, partitions). A value read
 inside a subgraph counts as read by the node that owns the subgraph, which is the edge that
@@ -16,7 +16,7 @@ from graphkit.errors import MissingDependencyError
 
 def to_networkx(model: ir.Model | ir.Graph) -> Any:
     """Nodes are indices in graph order with attributes op_type, name, node (the ir.Node);
-    edges go producer -> consumer, keyed by the value's name."""
+    edges go producer -> consumer, keyed by the value's name (a value read twice is one edge)."""
     try:
         import networkx as nx
     except ImportError:
