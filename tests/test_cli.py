@@ -1,0 +1,54 @@
+"""The CLI's contract: exit codes, one-line errors, --help with examples for every command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from graphkit.cli import COMMANDS, build_parser, main
+
+
+def test_no_command_prints_usage_and_exits_2(capsys):
+    assert main([]) == 2
+    assert "usage: graphkit" in capsys.readouterr().err
+
+
+def test_every_command_has_help_with_examples():
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    assert len(subparsers.choices) >= len(COMMANDS)
+    for name, sub in subparsers.choices.items():
+        assert "examples:" in (sub.epilog or ""), f"'graphkit {name} --help' has no examples"
+
+
+def test_bad_input_is_one_line_on_stderr_with_exit_2(tmp_path):
+    bogus = tmp_path / "model.onnx"
+    bogus.write_text("this is not a model")
+    done = subprocess.run([sys.executable, "-m", "graphkit", "inspect", str(bogus)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("graphkit: error:") and str(bogus) in line
+
+
+def test_pickles_are_refused_without_being_opened(tmp_path, capsys):
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"\x80\x04 not even read")
+    assert main(["inspect", str(weights)]) == 2
+    err = capsys.readouterr().err
+    assert "pickle" in err and "torch.onnx.export" in err
+
+
+def test_internal_errors_are_one_line_unless_debug(monkeypatch, capsys):
+    def explode(_args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr("graphkit.cli._inspect.run", explode)
+    assert main(["inspect", "x.onnx"]) == 3
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError: boom" in err and "Traceback" not in err
+    with pytest.raises(ZeroDivisionError):
+        main(["--debug", "inspect", "x.onnx"])
