@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError
 
 from graphkit.errors import InputError
 from graphkit.ir._external import check_external_data
+from graphkit.ir._gc import collector_paused
 from graphkit.ir._sparse import densify_sparse_initializers
 from graphkit.ir._wellformed import check_well_formed
 
@@ -41,6 +42,13 @@ def model_from_proto(
     """The IR of `proto` (which is not changed). External data is read from `base_dir` only."""
     if not proto.ir_version and proto.HasField("graph"):
         raise InputError(f"{origin}: not an ONNX model (it declares no IR version)")
+    with collector_paused():
+        return _model_from_proto(proto, base_dir, origin)
+
+
+def _model_from_proto(
+    proto: onnx.ModelProto, base_dir: str | os.PathLike | None, origin: str
+) -> ir.Model:
     shape = check_well_formed(proto, origin)
     check_external_data(shape.tensors(), base_dir, origin=origin)
     if any(graph.sparse_initializer for graph in shape.graphs):
@@ -115,7 +123,8 @@ def copy_model(model: ir.Model) -> ir.Model:
         for value in graph.initializers.values()
         if isinstance(value.const_value, ir.ExternalTensor)
     }
-    copy = ir.serde.deserialize_model(ir.to_proto(model))
+    with collector_paused():
+        copy = ir.serde.deserialize_model(ir.to_proto(model))
     if not base_dirs:
         return copy
     for graph in copy.graphs():

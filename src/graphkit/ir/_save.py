@@ -21,6 +21,7 @@ import onnx_ir as ir
 
 from graphkit.errors import InputError, UnsafeModelError
 from graphkit.ir._external import resolve_inside
+from graphkit.ir._gc import collector_paused
 from graphkit.ir._stream import PROTOBUF_LIMIT, write_model
 
 # Protobuf cannot serialize a message over 2 GiB; past this many tensor bytes the weights
@@ -45,10 +46,8 @@ def save_onnx(
     data_name = _data_file_name(model, path, folder, external_data)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=folder))
     try:
-        if data_name is None:
-            _write_inline(model, staging / path.name, path)
-        else:
-            _write_external(model, staging, path.name, data_name, folder)
+        with collector_paused():
+            _write(model, staging, path, data_name, folder)
         os.replace(staging / path.name, folder / path.name)
     except OSError as err:
         where = f" ({err.filename})" if err.filename else ""
@@ -56,6 +55,13 @@ def save_onnx(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def _write(model: ir.Model, staging: Path, path: Path, data_name: str | None, folder: Path) -> None:
+    if data_name is None:
+        _write_inline(model, staging / path.name, path)
+    else:
+        _write_external(model, staging, path.name, data_name, folder)
 
 
 def _output_folder(path: Path) -> Path:
