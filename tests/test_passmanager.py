@@ -92,3 +92,34 @@ def test_pipeline_string_parses_options():
 def test_bad_pipelines_say_what_is_wrong(text, message):
     with pytest.raises(ValueError, match=message):
         build_pipeline(text)
+
+
+@dataclass(frozen=True)
+class Crashes(Pass):
+    name = "crashes"
+    kind = "rewrite"
+
+    def run(self, model, ctx: PassContext) -> PassResult:
+        model.graph.remove(next(iter(model.graph)), safe=False)  # half-done work...
+        raise RuntimeError("bug in a pass")
+
+
+def test_a_wrong_pass_among_good_ones_is_the_only_one_undone(rng):
+    model = model_from_text(ADD_RELU)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    [before] = run_ort(model, {"x": x})
+    passes = build_pipeline("lift-constants") + [ReluToSigmoid()] + build_pipeline("remove-dead-nodes")
+    fixed, report = PassManager(passes).run(model)
+    rolled = {p.name: p.rolled_back for p in report.passes}
+    assert rolled == {"lift-constants": False, "relu-to-sigmoid": True, "remove-dead-nodes": False}
+    assert "Constant" not in ops(fixed) and "Relu" in ops(fixed)
+    np.testing.assert_array_equal(before, run_ort(fixed, {"x": x})[0])
+
+
+def test_a_crashing_pass_is_rolled_back_and_reported():
+    model = model_from_text(ADD_RELU)
+    fixed, report = PassManager([Crashes()]).run(model)
+    assert ops(fixed) == ["Constant", "Add", "Relu"]
+    [finding] = [f for f in report.findings if f.code == "GK501"]
+    assert "crashes" in finding.message and "bug in a pass" in finding.message
+    assert report.validated

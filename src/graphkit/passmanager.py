@@ -93,48 +93,100 @@ class PassManager:
         self.progress = progress
 
     def run(self, model: ir.Model, ctx: PassContext | None = None) -> tuple[ir.Model, Report]:
+        """Run every pass; each rewrite ends up proven or rolled back.
+
+        Optimistic first: one checkpoint, all passes, one proof of the result. Only when
+        that proof fails (or a pass replaces the outputs by design, or crashes) does it go
+        back to the checkpoint and prove pass by pass, to find and undo the culprit. A
+        proof costs a serialization and an ORT session: once per list, not once per pass.
+        """
         ctx = ctx or PassContext()
         report = Report(model=model.graph.name or "model", target=ctx.target)
         oracle = _Oracle.build(model, self.validation, report)
+        if oracle is None or not oracle.enabled:
+            model = self._run_all(model, ctx, report)
+            return model, report
+        checkpoint = copy_model(model)
+        fast = Report(model=report.model, target=report.target)
+        try:
+            model = self._run_all(model, ctx, fast)
+            proven = not fast.replaced_outputs and oracle.check(model, fast.post_models).ok
+        except Exception:
+            proven = False
+        if proven:
+            _merge(report, fast)
+            oracle.post_models.extend(fast.post_models)
+        else:
+            model = self._run_careful(checkpoint, ctx, oracle, report)
+        report.validation = oracle.check(model).diffs if oracle.enabled else []
+        return model, report
+
+    def _run_all(self, model: ir.Model, ctx: PassContext, report: Report) -> ir.Model:
+        """Every pass, no proofs (validation off, or the optimistic first try)."""
+        for index, pass_ in enumerate(self.passes):
+            if self.progress:
+                self.progress(pass_.name, index, len(self.passes))
+            result, record = _timed(pass_, model, ctx)
+            report.passes.append(record)
+            report.findings.extend(result.findings)
+            report.post_models.extend(result.post_models)
+            report.replaced_outputs |= result.outputs_replaced and not result.post_models
+        return model
+
+    def _run_careful(self, model: ir.Model, ctx: PassContext, oracle: _Oracle,
+                     report: Report) -> ir.Model:
         for index, pass_ in enumerate(self.passes):
             if self.progress:
                 self.progress(pass_.name, index, len(self.passes))
             model = self._run_one(pass_, model, ctx, oracle, report)
-        if oracle is not None and oracle.enabled:
-            report.validation = oracle.check(model).diffs
-        return model, report
+        return model
 
     def _run_one(self, pass_, model, ctx, oracle, report) -> ir.Model:
         snapshot = copy_model(model) if pass_.kind == "rewrite" else None
-        nodes_before = count_nodes(model)
-        start = time.perf_counter()
-        result = pass_.run(model, ctx)
-        record = PassRecord(
-            name=pass_.name,
-            kind=pass_.kind,
-            seconds=time.perf_counter() - start,
-            nodes_before=nodes_before,
-            nodes_after=count_nodes(model),
-            changes=list(result.changes),
-        )
+        try:
+            result, record = _timed(pass_, model, ctx)
+        except Exception as err:  # a pass bug must not take the user's job down with it
+            report.findings.append(Finding(
+                "GK501", Severity.ERROR, f"pass '{pass_.name}' failed ({type(err).__name__}: "
+                f"{_line(err)}); its changes were rolled back"))
+            return snapshot if snapshot is not None else model
         report.passes.append(record)
         report.findings.extend(result.findings)
         if snapshot is None or not result.modified:
             return model
         if result.outputs_replaced and not result.post_models:
-            if oracle is not None:
-                report.findings.extend(oracle.rebase(model, pass_.name))
+            report.findings.extend(oracle.rebase(model, pass_.name))
             return model
         problem = _check_rewrite(model, oracle, result.post_models)
         if problem is None:
-            if oracle is not None:
-                oracle.post_models.extend(result.post_models)
+            oracle.post_models.extend(result.post_models)
             report.post_models.extend(result.post_models)
             return model
         record.rolled_back = True
-        record.nodes_after = nodes_before
+        record.nodes_after = record.nodes_before
         report.findings.append(problem(pass_.name))
         return snapshot
+
+
+def _timed(pass_: Pass, model: ir.Model, ctx: PassContext) -> tuple[PassResult, PassRecord]:
+    nodes_before = count_nodes(model)
+    start = time.perf_counter()
+    result = pass_.run(model, ctx)
+    record = PassRecord(
+        name=pass_.name,
+        kind=pass_.kind,
+        seconds=time.perf_counter() - start,
+        nodes_before=nodes_before,
+        nodes_after=count_nodes(model),
+        changes=list(result.changes),
+    )
+    return result, record
+
+
+def _merge(report: Report, part: Report) -> None:
+    report.passes.extend(part.passes)
+    report.findings.extend(part.findings)
+    report.post_models.extend(part.post_models)
 
 
 def count_nodes(model: ir.Model) -> int:
@@ -199,7 +251,7 @@ class _Oracle:
         if self.checker_passed and not _checker_passes(proto):
             return _Check([], error="checker")
         try:
-            actual = ModelRunner(proto, prefer=self.prefer).run(self.feeds)
+            actual = ModelRunner(proto, prefer=self.prefer).run(_feeds_for(proto, self.feeds))
             for post in [*self.post_models, *post_models]:  # the chain: post reads main's outputs
                 runner = ModelRunner(post, prefer=self.prefer)
                 names = [value.name for value in post.graph.inputs]
@@ -219,6 +271,20 @@ class _Oracle:
         self.post_models.clear()
         return [Finding("GK504", Severity.INFO, f"pass '{pass_name}' replaced the model's outputs by "
                         "design; they are the reference from here on")]
+
+
+def _feeds_for(proto: onnx.ModelProto, feeds: Feeds) -> Feeds:
+    """The same inputs, cast to the dtypes the rewritten model declares (a rewrite may narrow
+    an input from int64 to int32 or widen a uint8 image to float, by design)."""
+    adapted = dict(feeds)
+    for value in proto.graph.input:
+        elem = value.type.tensor_type.elem_type
+        if value.name not in feeds or not elem:
+            continue
+        declared = onnx.helper.tensor_dtype_to_np_dtype(elem)
+        if adapted[value.name].dtype != declared:
+            adapted[value.name] = adapted[value.name].astype(declared)
+    return adapted
 
 
 def _check_rewrite(

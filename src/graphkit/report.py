@@ -43,6 +43,8 @@ class Report:
     # Post-processing models a pass split off (nms cut), in order: save each beside the output
     # (`<stem>.post.onnx`); run after the main model they reproduce the original outputs.
     post_models: list[Any] = field(default_factory=list)
+    # A pass replaced the model's outputs by design (nms native/plugin): not in the JSON.
+    replaced_outputs: bool = False
 
     @property
     def blockers(self) -> list[Finding]:
