@@ -123,3 +123,28 @@ def test_a_crashing_pass_is_rolled_back_and_reported():
     [finding] = [f for f in report.findings if f.code == "GK501"]
     assert "crashes" in finding.message and "bug in a pass" in finding.message
     assert report.validated
+
+
+@dataclass(frozen=True)
+class NudgeConstant(Pass):
+    """Constant 1.0 -> 1.01: a rewrite that changes numerics a little, like float16 does."""
+
+    name = "nudge-constant"
+    kind = "rewrite"
+    declares_tolerance: bool = True
+
+    def run(self, model, ctx: PassContext) -> PassResult:
+        import onnx_ir as ir
+
+        node = next(n for n in model.graph if n.op_type == "Constant")
+        node.attributes["value"] = ir.AttrTensor("value", ir.tensor(np.array([1.01], np.float32)))
+        tolerance = (0.05, 0.05) if self.declares_tolerance else None
+        return PassResult(changes=["nudged the constant"], tolerance=tolerance)
+
+
+@pytest.mark.parametrize("declares", [True, False])
+def test_a_pass_may_declare_the_tolerance_it_is_proven_with(declares):
+    model = model_from_text(ADD_RELU)
+    _, report = PassManager([NudgeConstant(declares_tolerance=declares)]).run(model)
+    assert report.passes[0].rolled_back is (not declares)
+    assert report.validated

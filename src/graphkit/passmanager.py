@@ -49,6 +49,9 @@ class PassResult:
     # The rewrite changes the model's outputs by design (nms native/plugin/cut): with post_models it is
     # proven by running the chain; without, the new outputs become the reference for later passes.
     outputs_replaced: bool = False
+    # (rtol, atol) this rewrite is proven with, when it changes numerics by design (float16);
+    # None: the manager's tolerance. A looser value is reported in the pass's changes.
+    tolerance: tuple[float, float] | None = None
 
     @property
     def modified(self) -> bool:
@@ -110,12 +113,14 @@ class PassManager:
         fast = Report(model=report.model, target=report.target)
         try:
             model = self._run_all(model, ctx, fast)
-            proven = not fast.replaced_outputs and oracle.check(model, fast.post_models).ok
+            proven = not fast.replaced_outputs and oracle.check(
+                model, fast.post_models, fast.tolerance).ok
         except Exception:
             proven = False
         if proven:
             _merge(report, fast)
             oracle.post_models.extend(fast.post_models)
+            oracle.tolerance = _looser(oracle.tolerance, fast.tolerance)
         else:
             model = self._run_careful(checkpoint, ctx, oracle, report)
         report.validation = oracle.check(model).diffs if oracle.enabled else []
@@ -131,6 +136,8 @@ class PassManager:
             report.findings.extend(result.findings)
             report.post_models.extend(result.post_models)
             report.replaced_outputs |= result.outputs_replaced and not result.post_models
+            if result.modified and result.tolerance is not None:
+                report.tolerance = _looser(report.tolerance, result.tolerance)
         return model
 
     def _run_careful(self, model: ir.Model, ctx: PassContext, oracle: _Oracle,
@@ -157,9 +164,10 @@ class PassManager:
         if result.outputs_replaced and not result.post_models:
             report.findings.extend(oracle.rebase(model, pass_.name))
             return model
-        problem = _check_rewrite(model, oracle, result.post_models)
+        problem = _check_rewrite(model, oracle, result.post_models, result.tolerance)
         if problem is None:
             oracle.post_models.extend(result.post_models)
+            oracle.tolerance = _looser(oracle.tolerance, result.tolerance)
             report.post_models.extend(result.post_models)
             return model
         record.rolled_back = True
@@ -181,6 +189,12 @@ def _timed(pass_: Pass, model: ir.Model, ctx: PassContext) -> tuple[PassResult, 
         changes=list(result.changes),
     )
     return result, record
+
+
+def _looser(a: tuple[float, float] | None, b: tuple[float, float] | None):
+    if a is None or b is None:
+        return a or b
+    return (max(a[0], b[0]), max(a[1], b[1]))
 
 
 def _merge(report: Report, part: Report) -> None:
@@ -215,6 +229,8 @@ class _Oracle:
     checker_passed: bool
     post_models: list[ir.Model] = field(default_factory=list)
     enabled: bool = True
+    # Loosened once a rewrite that changes numerics by design is kept (float16).
+    tolerance: tuple[float, float] | None = None
 
     @classmethod
     def build(cls, model: ir.Model, validation: Validation, report: Report) -> _Oracle | None:
@@ -244,7 +260,8 @@ class _Oracle:
         prefer = "ort" if runner.runtime == "onnxruntime" else "reference"
         return cls(feeds, expected, prefer, validation.rtol, validation.atol, _checker_passes(proto))
 
-    def check(self, model: ir.Model, post_models: Sequence[ir.Model] = ()) -> _Check:
+    def check(self, model: ir.Model, post_models: Sequence[ir.Model] = (),
+              tolerance: tuple[float, float] | None = None) -> _Check:
         if not self.enabled:
             return _Check([])
         proto = ir.to_proto(model)
@@ -258,7 +275,8 @@ class _Oracle:
                 actual.update(runner.run({n: actual.get(n, self.feeds.get(n)) for n in names}))
         except Exception as err:
             return _Check([], error=_line(err))
-        return _Check(compare_outputs(self.expected, actual, rtol=self.rtol, atol=self.atol))
+        rtol, atol = _looser(_looser(self.tolerance, tolerance), (self.rtol, self.atol))
+        return _Check(compare_outputs(self.expected, actual, rtol=rtol, atol=atol))
 
     def rebase(self, model: ir.Model, pass_name: str) -> list[Finding]:
         """After a rewrite that replaced the outputs by design: its outputs become the reference."""
@@ -288,12 +306,13 @@ def _feeds_for(proto: onnx.ModelProto, feeds: Feeds) -> Feeds:
 
 
 def _check_rewrite(
-    model: ir.Model, oracle: _Oracle | None, post_models: Sequence[ir.Model] = ()
+    model: ir.Model, oracle: _Oracle | None, post_models: Sequence[ir.Model] = (),
+    tolerance: tuple[float, float] | None = None,
 ) -> Callable[[str], Finding] | None:
     """None when the rewrite is proven (or cannot be); else a maker for the rollback finding."""
     if oracle is None:
         return None
-    outcome = oracle.check(model, post_models)
+    outcome = oracle.check(model, post_models, tolerance)
     if outcome.ok:
         return None
     if outcome.error == "checker":

@@ -45,6 +45,7 @@ class Report:
     post_models: list[Any] = field(default_factory=list)
     # A pass replaced the model's outputs by design (nms native/plugin): not in the JSON.
     replaced_outputs: bool = False
+    tolerance: tuple[float, float] | None = None  # loosest tolerance a kept rewrite asked for
 
     @property
     def blockers(self) -> list[Finding]:
