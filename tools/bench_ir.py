@@ -57,7 +57,9 @@ def _phases(source: Path, out: Path, repeats: int) -> dict[str, float]:
         "proto -> IR (with checks)": lambda: model_from_proto(proto, base_dir=source.parent),
         "save (IR -> file)": lambda: save_onnx(model, out),
     }
-    return {name: statistics.median(_timed(fn)[1] for _ in range(repeats)) for name, fn in work.items()}
+    return {
+        name: statistics.median(_timed(fn)[1] for _ in range(repeats)) for name, fn in work.items()
+    }
 
 
 def main() -> int:

@@ -95,7 +95,9 @@ def run(sess: ort.InferenceSession, proto: onnx.ModelProto, inputs: list[Any]) -
     """Outputs as comparable values; dtypes numpy cannot hand to ORT go through OrtValues."""
     initializers = {tensor.name for tensor in proto.graph.initializer}
     names = [value.name for value in proto.graph.input if value.name not in initializers]
-    feeds = {name: _feed(value) for name, value in zip(names, inputs) if value is not None}
+    feeds = {
+        name: _feed(value) for name, value in zip(names, inputs, strict=False) if value is not None
+    }
     numeric = all(_tensor_of_numbers(value) for value in feeds.values())
     if not (numeric and any(_needs_ort_value(value) for value in feeds.values())):
         try:
@@ -145,7 +147,7 @@ def same_bits(expected: Any, actual: Any) -> bool:
         return (
             type(expected) is type(actual)
             and len(expected) == len(actual)
-            and all(same_bits(a, b) for a, b in zip(expected, actual))
+            and all(same_bits(a, b) for a, b in zip(expected, actual, strict=True))
         )
     if isinstance(expected, (dict, bytes, str)) or expected is None:
         return expected == actual
@@ -165,7 +167,7 @@ def structure_lost(original: onnx.ModelProto, saved: onnx.ModelProto) -> str | N
     (proto2 keeps that presence bit; it carries no meaning), opset_import order, and value_info
     entries the saved model adds. Every original value_info entry must survive."""
     original, saved = _canonical(original), _canonical(saved)
-    for kept, got in zip(_graphs(original.graph), _graphs(saved.graph)):
+    for kept, got in zip(_graphs(original.graph), _graphs(saved.graph), strict=True):
         missing = {info.name for info in kept.value_info} - {info.name for info in got.value_info}
         if missing:
             return f"value_info lost: {sorted(missing)[:3]}"

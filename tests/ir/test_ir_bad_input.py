@@ -1,4 +1,4 @@
-"""Bad input through `graphkit inspect`: exit code 2 and one line on stderr that says what is wrong."""
+"""Bad input through `graphkit inspect`: exit 2 and one stderr line that says what is wrong."""
 
 from __future__ import annotations
 
@@ -52,8 +52,9 @@ def _bytes_of(kind: str) -> bytes:
         proto.opset_import.add(domain="", version=17)
         return proto.SerializeToString()
     cases = {
-        "cycle": _graph([_node("Add", ["x", "b"], "a"), _node("Relu", ["a"], "b"),
-                         _node("Neg", ["a"], "y")]),
+        "cycle": _graph(
+            [_node("Add", ["x", "b"], "a"), _node("Relu", ["a"], "b"), _node("Neg", ["a"], "y")]
+        ),
         "undefined": _graph([_node("Add", ["x", "ghost"], "y")]),
         "duplicate": _graph([_node("Relu", ["x"], "y"), _node("Neg", ["x"], "y")]),
         "no-producer": _graph([_node("Relu", ["x"], "h")]),

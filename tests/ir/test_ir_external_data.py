@@ -73,7 +73,9 @@ def test_model_from_folder_a_saved_to_folder_b_keeps_its_weights(tmp_path):
     external = save_onnx(model, tmp_path / "b" / "ext.onnx", external_data=True)
     assert onnx.load(inline).graph.initializer[0].raw_data == WEIGHTS.tobytes()
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
-        "ext.onnx", "ext.onnx.data", "inline.onnx"
+        "ext.onnx",
+        "ext.onnx.data",
+        "inline.onnx",
     ]
     np.testing.assert_array_equal(_run_file(inline), expected)
     np.testing.assert_array_equal(_run_file(external), expected)
@@ -171,7 +173,9 @@ def test_missing_data_file_names_the_tensor(tmp_path):
 
 def test_data_file_too_short_names_the_tensor(tmp_path):
     path = _write_model(tmp_path, offset=8, data=_padded(8)[:-4])
-    with pytest.raises(InputError, match=r"tensor 'W' .*too short: needs bytes 8\.\.2056, the file has 2052"):
+    with pytest.raises(
+        InputError, match=r"tensor 'W' .*too short: needs bytes 8\.\.2056, the file has 2052"
+    ):
         load_onnx(path)
 
 
@@ -228,7 +232,9 @@ def _write_big_model(folder: Path, count: int) -> Path:
             os.pwrite(data.fileno(), np.float32([-index]).tobytes(), (index + 1) * CHUNK - 4)
     tensors, nodes, outputs = [], [], []
     for index in range(count):
-        tensor = onnx.TensorProto(name=f"T{index}", data_type=onnx.TensorProto.FLOAT, dims=[CHUNK // 4])
+        tensor = onnx.TensorProto(
+            name=f"T{index}", data_type=onnx.TensorProto.FLOAT, dims=[CHUNK // 4]
+        )
         tensor.data_location = onnx.TensorProto.EXTERNAL
         for key, value in {"location": "big.bin", "offset": index * CHUNK, "length": CHUNK}.items():
             tensor.external_data.add(key=key, value=str(value))

@@ -74,7 +74,9 @@ def test_graphsurgeon_script_runs_as_a_proven_pass():
 def test_graphsurgeon_script_that_changes_outputs_is_rolled_back():
     model = model_from_text(DOUBLE_RELU)
     validation = Validation(inputs={"x": _x()})
-    result, report = PassManager([GraphSurgeonPass(relu_becomes_neg)], validation=validation).run(model)
+    result, report = PassManager([GraphSurgeonPass(relu_becomes_neg)], validation=validation).run(
+        model
+    )
     assert report.passes[0].rolled_back
     assert any(finding.code == "GK501" for finding in report.findings)
     assert [node.op_type for node in result.graph] == ["Add", "Relu", "Relu", "Mul"]

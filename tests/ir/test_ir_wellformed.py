@@ -33,14 +33,20 @@ def _if(name: str, then_reads: str, else_reads: str, output: str) -> onnx.NodePr
         return helper.make_graph([helper.make_node("Neg", [reads], [f"{tag}_out"])], tag, [], [out])
 
     return helper.make_node(
-        "If", ["cond"], [output], name=name,
-        then_branch=branch(then_reads, "then"), else_branch=branch(else_reads, "else"),
+        "If",
+        ["cond"],
+        [output],
+        name=name,
+        then_branch=branch(then_reads, "then"),
+        else_branch=branch(else_reads, "else"),
     )
 
 
 def test_out_of_order_nodes_are_accepted_sorted_and_keep_their_outputs():
-    nodes = [helper.make_node("Neg", ["h"], ["y"], name="last"),
-             helper.make_node("Relu", ["x"], ["h"], name="first")]
+    nodes = [
+        helper.make_node("Neg", ["h"], ["y"], name="last"),
+        helper.make_node("Relu", ["x"], ["h"], name="first"),
+    ]
     proto = _model(nodes)
     assert check_well_formed(proto, "m").needs_sort
     model = model_from_proto(proto)
@@ -51,7 +57,9 @@ def test_out_of_order_nodes_are_accepted_sorted_and_keep_their_outputs():
 
 def test_a_self_loop_is_a_cycle():
     proto = _model([helper.make_node("Add", ["x", "y"], ["y"], name="acc")])
-    with pytest.raises(InputError, match=r"m: main graph has a cycle: node 'acc' \(Add\) -> node 'acc'"):
+    with pytest.raises(
+        InputError, match=r"m: main graph has a cycle: node 'acc' \(Add\) -> node 'acc'"
+    ):
         model_from_proto(proto, origin="m")
 
 
@@ -71,8 +79,11 @@ def test_subgraphs_may_read_outer_values_defined_later_in_the_file():
 def test_undefined_value_inside_a_subgraph_names_where():
     proto = _model([_if("choose", "x", "nowhere", "y")])
     proto.graph.input.append(helper.make_tensor_value_info("cond", onnx.TensorProto.BOOL, []))
-    with pytest.raises(InputError, match=r"main graph > If 'choose' attribute 'else_branch': node #0 "
-                                         r"\(Neg\) reads 'nowhere'"):
+    with pytest.raises(
+        InputError,
+        match=r"main graph > If 'choose' attribute 'else_branch': node #0 "
+        r"\(Neg\) reads 'nowhere'",
+    ):
         model_from_proto(proto, origin="m")
 
 
@@ -85,7 +96,11 @@ def test_initializer_and_node_output_with_one_name_is_a_duplicate():
 
 def test_function_bodies_are_checked_too():
     body = helper.make_function(
-        "local", "Twice", ["a"], ["b"], [helper.make_node("Add", ["a", "missing"], ["b"])],
+        "local",
+        "Twice",
+        ["a"],
+        ["b"],
+        [helper.make_node("Add", ["a", "missing"], ["b"])],
         [helper.make_opsetid("", 17)],
     )
     proto = _model([helper.make_node("Twice", ["x"], ["y"], domain="local")], functions=[body])

@@ -12,8 +12,9 @@ from graphkit.ir._networkx import to_networkx
 from graphkit.ir._save import save_onnx
 from graphkit.ir._wellformed import check_well_formed
 
-# Last: the pass adapter needs graphkit.passmanager, which itself imports copy_model from here.
-from graphkit.ir._graphsurgeon import GraphSurgeonPass, from_graphsurgeon, to_graphsurgeon  # noqa: E402
+# isort: split
+# Last: the pass adapter needs graphkit.passmanager, which imports copy_model from here.
+from graphkit.ir._graphsurgeon import GraphSurgeonPass, from_graphsurgeon, to_graphsurgeon
 
 __all__ = [
     "GraphSurgeonPass",

@@ -80,7 +80,9 @@ def resolve_inside(root: Path, location: str, *, what: str) -> Path:
     """Resolve `location` against `root`, refusing anything that ends up outside it."""
     if os.path.isabs(location) or location.startswith(("/", "\\")) or ":" in location:
         raise UnsafeModelError(f"{what}: location {location!r} is absolute; it must be relative")
-    resolved = (root / location).resolve()  # follows symlinks, so a link out of the folder is caught
+    resolved = (
+        root / location
+    ).resolve()  # follows symlinks, so a link out of the folder is caught
     if resolved != root and root not in resolved.parents:
         kind = "a symlink that points" if _has_symlink(root, location) else "a path that leads"
         raise UnsafeModelError(

@@ -16,7 +16,7 @@ import onnx_ir as ir
 from graphkit.errors import MissingDependencyError
 from graphkit.ir._load import model_from_proto
 from graphkit.ir._save import inline_proto
-from graphkit.passmanager import Pass, PassContext, PassResult, count_nodes
+from graphkit.passmanager import Pass, PassContext, PassKind, PassResult, count_nodes
 
 
 def _gs() -> Any:
@@ -48,7 +48,7 @@ class GraphSurgeonPass(Pass):
     """
 
     name: ClassVar[str] = "graphsurgeon"
-    kind: ClassVar[str] = "rewrite"
+    kind: ClassVar[PassKind] = "rewrite"
     fn: Callable[[Any], None]
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
@@ -63,9 +63,7 @@ class GraphSurgeonPass(Pass):
         nodes_before = count_nodes(model)
         edited = model_from_proto(after_proto, origin=f"graphsurgeon script {label!r}")
         _adopt(model, edited)
-        return PassResult(
-            changes=[f"{label}: {nodes_before} -> {count_nodes(model)} nodes"]
-        )
+        return PassResult(changes=[f"{label}: {nodes_before} -> {count_nodes(model)} nodes"])
 
 
 def _adopt(model: ir.Model, edited: ir.Model) -> None:

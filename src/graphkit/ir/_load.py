@@ -74,9 +74,9 @@ def _parse_file(path: Path) -> onnx.ModelProto:
         with open(path, "rb") as file:
             if os.fstat(file.fileno()).st_size == 0:
                 raise InputError(f"{path}: is empty (0 bytes), not an ONNX model")
-            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                with memoryview(mapped) as view:
-                    return _parse(view, str(path))
+            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            with mapped, memoryview(mapped) as view:  # the view is released before the map
+                return _parse(view, str(path))
     except OSError as err:
         raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
 

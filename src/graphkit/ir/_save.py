@@ -124,16 +124,19 @@ def _external_tensors_in_memory(model: ir.Model) -> Iterator[None]:
     A copy in another folder, or a tool that knows nothing of our folder, cannot follow
     references to the source's data file.
     """
-    values = [value for value in _initializers(model) if _is_external(value.const_value)]
-    originals = [value.const_value for value in values]
+    values, originals = [], []
+    for value in _initializers(model):
+        if isinstance(value.const_value, ir.ExternalTensor):
+            values.append(value)
+            originals.append(value.const_value)
     try:
         memory = ir.external_data.convert_tensors_from_external(originals)
-        for value, tensor in zip(values, memory):
+        for value, tensor in zip(values, memory, strict=True):
             value.const_value = tensor
         with _attribute_tensors_in_memory(model):
             yield
     finally:
-        for value, tensor in zip(values, originals):
+        for value, tensor in zip(values, originals, strict=True):
             value.const_value = tensor
 
 
@@ -165,7 +168,7 @@ def _write_external(
 def _after_external_write(
     values: list[ir.Value], originals: list, *, keep_new: bool, folder: Path
 ) -> None:
-    for value, original in zip(values, originals):
+    for value, original in zip(values, originals, strict=True):
         if not keep_new:
             value.const_value = original
         elif isinstance(value.const_value, ir.ExternalTensor):
@@ -182,7 +185,7 @@ def _is_external(tensor: object) -> bool:
 
 
 def _same_file(tensor: object, target: Path) -> bool:
-    if not _is_external(tensor):
+    if not isinstance(tensor, ir.ExternalTensor):
         return False
     try:
         return os.path.samefile(tensor.path, target)

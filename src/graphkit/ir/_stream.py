@@ -32,17 +32,17 @@ _VALIDATED_DTYPES = frozenset({ir.DataType.FLOAT6E2M3, ir.DataType.FLOAT6E3M2})
 
 def write_model(model: ir.Model, path: Path, origin: str | os.PathLike) -> None:
     """Write `model` as one protobuf file; its tensors must not be external."""
-    values = [value for value in model.graph.initializers.values() if value.const_value is not None]
-    tensors = [value.const_value for value in values]
-    for value, tensor in zip(values, tensors):
-        value.const_value = _placeholder(value.name, tensor)
+    values, tensors = _initialized(model.graph)
+    for value, tensor in zip(values, tensors, strict=True):
+        value.const_value = _placeholder(value.name or "", tensor)
     try:
         proto = ir.to_proto(model)
     finally:
-        for value, tensor in zip(values, tensors):
+        for value, tensor in zip(values, tensors, strict=True):
             value.const_value = tensor
     del proto.graph.initializer[:]  # the placeholders; the real tensors follow below
-    initializers = [_tensor_proto(value.name, tensor) for value, tensor in zip(values, tensors)]
+    names = [value.name or "" for value in values]
+    initializers = [_tensor_proto(name, t) for name, t in zip(names, tensors, strict=True)]
     graph_bytes = proto.graph.SerializeToString()
     proto.ClearField("graph")
     head = proto.SerializeToString()
@@ -57,9 +57,18 @@ def write_model(model: ir.Model, path: Path, origin: str | os.PathLike) -> None:
         file.write(head)
         file.write(_key(_GRAPH_FIELD) + _varint(graph_size))
         file.write(graph_bytes)
-        for tensor, size in zip(initializers, sizes):
+        for tensor, size in zip(initializers, sizes, strict=True):
             file.write(_key(_INITIALIZER_FIELD) + _varint(size))
             file.write(tensor.SerializeToString())
+
+
+def _initialized(graph: ir.Graph) -> tuple[list[ir.Value], list[ir.TensorProtocol]]:
+    values, tensors = [], []
+    for value in graph.initializers.values():
+        if value.const_value is not None:
+            values.append(value)
+            tensors.append(value.const_value)
+    return values, tensors
 
 
 def _placeholder(name: str, tensor: ir.TensorProtocol) -> ir.ExternalTensor:

@@ -116,7 +116,7 @@ def _check_nodes(
     from_outer: set[str] = set()
     unsorted = False
     all_reads = [_node_reads(node, scope, origin, result, where) for node in nodes]
-    for index, (node, reads) in enumerate(zip(nodes, all_reads)):
+    for index, (node, reads) in enumerate(zip(nodes, all_reads, strict=True)):
         for name in reads:
             if not name:
                 continue  # an omitted optional input
@@ -222,7 +222,7 @@ def _walk_cycle(stuck: set[int], deps: list[set[int]]) -> list[int]:
         seen[current] = len(order)
         order.append(current)
         current = min(dep for dep in deps[current] if dep in stuck)
-    cycle = order[seen[current]:]
+    cycle = order[seen[current] :]
     cycle.reverse()  # producer before consumer reads naturally
     start = cycle.index(min(cycle))
     cycle = cycle[start:] + cycle[:start]
