@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, Union
+from typing import Protocol
 
 import onnx_ir as ir
 
 from graphkit.findings import Finding
 
-
 # A dimension after inference: a size, a symbolic name, or None where nothing is known.
-Dim = Union[int, str, None]
+Dim = int | str | None
 
 
 @dataclass(frozen=True)
