@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import pickle
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +50,13 @@ def _bytes_of(kind: str) -> bytes:
         return data[: len(data) // 2]
     if kind == "empty":
         return b""
+    if kind == "zip":  # what a renamed torch.save checkpoint looks like
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("archive/data.pkl", b"never read")
+        return buffer.getvalue()
+    if kind == "pickle":
+        return pickle.dumps({"weights": [1.0, 2.0]})
     if kind == "no-graph":
         proto = onnx.ModelProto(ir_version=10)
         proto.opset_import.add(domain="", version=17)
@@ -68,6 +78,8 @@ BAD_FILES = {
     "text": "not an ONNX model",
     "truncated": "not an ONNX model, or a truncated one",
     "empty": "is empty (0 bytes)",
+    "zip": "not an ONNX model: it is a zip archive (a PyTorch .pt checkpoint",
+    "pickle": "not an ONNX model: it is a Python pickle, which graphkit never loads",
     "no-graph": "not an ONNX model (it has no graph)",
     "cycle": "main graph has a cycle: node 'add_a' (Add) -> node 'relu_b' (Relu) -> node 'add_a'",
     "undefined": "node 'add_y' (Add) reads 'ghost', which no node, graph input or initializer",

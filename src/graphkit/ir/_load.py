@@ -86,6 +86,9 @@ def _parse(data: bytes | memoryview, origin: str) -> onnx.ModelProto:
     try:
         proto.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as err:
+        kind = _sniff(bytes(data[:8]))
+        if kind:
+            raise InputError(f"{origin}: not an ONNX model: it is {kind}") from None
         raise InputError(
             f"{origin}: not an ONNX model, or a truncated one: it does not parse as a "
             f"ModelProto ({_first_line(err)})"
@@ -93,6 +96,19 @@ def _parse(data: bytes | memoryview, origin: str) -> onnx.ModelProto:
     if not proto.HasField("graph") and not proto.ir_version:
         raise InputError(f"{origin}: not an ONNX model (no graph and no IR version in the file)")
     return proto
+
+
+def _sniff(head: bytes) -> str | None:
+    """Name the common wrong files by their first bytes, so the user knows what to do."""
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive (a PyTorch .pt checkpoint or Keras .keras file?)"
+    if head[4:8] == b"TFL3":
+        return "a TFLite flatbuffer; give it the .tflite suffix"
+    if head.startswith(b"\x89HDF"):
+        return "an HDF5 file (a Keras .h5 model?); give it the .h5 suffix"
+    if head[:1] == b"\x80" and head[1:2] in {b"\x02", b"\x03", b"\x04", b"\x05"}:
+        return "a Python pickle, which graphkit never loads"
+    return None
 
 
 def _set_base_dir(model: ir.Model, base_dir: str) -> None:
