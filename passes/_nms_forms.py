@@ -87,17 +87,22 @@ def padded(op: Builder, node: ir.Node, spec: NmsSpec, k: int) -> tuple[ir.Value,
     boxes = op.Gather(spec.boxes, box_index, axis=1)  # [1, count, 4]
     if spec.center_point_box:
         boxes = _corners(op, boxes)
-    missing = op.Sub(i64(k), count)
-    pad_2d = op.Concat(i64(0, 0, 0), missing, axis=0)
-    pad_3d = op.Concat(i64(0, 0, 0, 0), missing, i64(0), axis=0)
+    dtype = boxes.dtype.numpy() if boxes.dtype else np.float32
     outputs = (
         op.Reshape(op.Cast(count, to=ir.DataType.INT32), i64(1, 1)),
-        op.Pad(boxes, pad_3d),
-        op.Pad(op.Reshape(top_scores, i64(1, -1)), pad_2d),
-        op.Pad(op.Cast(classes, to=ir.DataType.INT32), pad_2d),
+        _pad_to(op, boxes, np.zeros((1, k, 4), dtype), k),
+        _pad_to(op, op.Reshape(top_scores, i64(1, -1)), np.zeros((1, k), dtype), k),
+        _pad_to(op, op.Cast(classes, to=ir.DataType.INT32), np.zeros((1, k), np.int32), k),
     )
     _declare(op, outputs, 1, k, spec.boxes.dtype)
     return outputs
+
+
+def _pad_to(op: Builder, x: ir.Value, zeros: np.ndarray, k: int) -> ir.Value:
+    """x [1, count, ...] -> [1, k, ...] zero padded: append k zeros, keep the first k. Unlike a Pad
+    by (k - count), every shape input is constant, which TFLite's PAD/SLICE lowering needs."""
+    i64 = lambda *v: op.const(np.array(v, np.int64))  # noqa: E731
+    return op.Slice(op.Concat(x, op.const(zeros), axis=1), i64(0), i64(k), i64(1))
 
 
 def _corners(op: Builder, boxes: ir.Value) -> ir.Value:

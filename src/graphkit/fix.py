@@ -8,6 +8,13 @@ the PassManager (which proves every rewrite and rolls back a bad one), and diagn
 again. It stops when nothing blocks, or when a round resolves nothing more. The first
 round also runs the target's cleanup and fusion pipeline (graphkit.pipelines) unless
 legalize_only. The final model is validated against the ORIGINAL model's outputs.
+
+NMS: the form comes from `nms=`, else from the target (graphkit.pipelines.nms_form) when
+a GK109 finding asks for one. `cut` splits the post-processing off into
+`report.post_models`; the proof runs main then post. `native` and `plugin` replace the
+outputs by design, so they run last in their round, after everything before them is
+proven against the original (`report.before_replacement`); from there on the reference is
+the model right after the swap (`report.reference` says which).
 """
 
 from __future__ import annotations
@@ -23,16 +30,26 @@ from graphkit.findings import Finding
 from graphkit.frontends import load
 from graphkit.ir import copy_model
 from graphkit.passes import pass_registry
-from graphkit.passmanager import Pass, PassContext, PassManager, Validation, instantiate, parse_pipeline
-from graphkit.pipelines import pipeline_for
+from graphkit.passmanager import (
+    Pass,
+    PassContext,
+    PassManager,
+    Validation,
+    instantiate,
+    parse_pipeline,
+)
+from graphkit.pipelines import nms_form, pipeline_for
 from graphkit.report import Report
 from graphkit.validation import (
     Feeds,
     ModelRunner,
+    OutputDiff,
     choose_input_shapes,
     compare_outputs,
     make_inputs,
 )
+
+ORIGINAL = "original"
 
 
 @dataclass
@@ -42,6 +59,10 @@ class FixReport(Report):
     rounds: int = 0
     blockers_before: int = 0
     unresolved: list[tuple[Finding, str]] = field(default_factory=list)
+    # What `validation` compares with: the original, or the model right after an nms rewrite
+    # that replaced the outputs by design (then `before_replacement` proves what came before).
+    reference: str = ORIGINAL
+    before_replacement: list[OutputDiff] = field(default_factory=list)
 
     @property
     def fixed(self) -> bool:
@@ -52,6 +73,8 @@ class FixReport(Report):
         data["rounds"] = self.rounds
         data["blockers_before"] = self.blockers_before
         data["unresolved"] = [{**f.to_json(), "why": why} for f, why in self.unresolved]
+        data["validation"]["reference"] = self.reference
+        data["validation"]["before_replacement"] = [d.to_json() for d in self.before_replacement]
         return data
 
 
@@ -62,6 +85,22 @@ class FixOptions:
     legalize_only: bool = False
     validate: bool = True
     max_rounds: int = 4
+
+
+@dataclass
+class _Proof:
+    """The inputs every check uses and the outputs the fixed model must reproduce."""
+
+    feeds: Feeds | None
+    expected: Feeds | None
+    validation: Validation
+
+    def compare(self, model: ir.Model, post_models: Sequence[ir.Model],
+                tolerance: tuple[float, float] | None) -> list[OutputDiff]:
+        assert self.feeds is not None and self.expected is not None
+        rtol, atol = tolerance or (self.validation.rtol, self.validation.atol)
+        actual = run_chain(model, post_models, self.feeds)
+        return compare_outputs(self.expected, actual, rtol=rtol, atol=atol)
 
 
 def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] = (), nms: str | None = None,
@@ -75,9 +114,8 @@ def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] = (), nms: str | 
     target_obj = get_target(target)  # an unknown name fails before any work
     original = load(model)
     current = copy_model(original)
-    feeds, expected = _reference(original, options, inputs)
+    proof = _reference(original, options, inputs)
     report = FixReport(model=original.graph.name or "model", target=target_obj.name)
-    validation = Validation(enabled=feeds is not None, inputs=feeds)
     diagnosis = diagnose(current, target_obj)
     report.blockers_before = len(diagnosis.blockers)
     tried: set[str] = set()
@@ -91,27 +129,28 @@ def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] = (), nms: str | 
         if not passes:
             break
         report.rounds += 1
-        current, run = PassManager(passes, validation=validation).run(
-            current, PassContext(target=target_obj.name))
-        report.passes.extend(run.passes)
-        report.findings.extend(f for f in run.findings if f.code.startswith("GK5"))
+        swaps = [p for p in passes if _replaces_outputs(p)]
+        rest = [p for p in passes if p not in swaps]
+        current = _run(rest, current, proof, target_obj.name, report)
+        for swap in swaps:
+            current = _swap_outputs(swap, current, proof, target_obj.name, report)
         before = _keys(diagnosis.blockers)
         diagnosis = diagnose(current, target_obj)
         if not diagnosis.blockers or _keys(diagnosis.blockers) == before and round_ > 0:
             break
     report.findings = list(diagnosis.findings) + report.findings
     report.unresolved = [(f, _why(f, tried)) for f in diagnosis.blockers]
-    if feeds is not None and expected is not None:
-        report.validation = _validate(current, feeds, expected, validation)
-        report.input_shapes = {name: tuple(array.shape) for name, array in feeds.items()}
+    if proof.expected is not None:
+        report.validation = proof.compare(current, report.post_models, report.tolerance)
+    if proof.feeds is not None:
+        report.input_shapes = {name: tuple(array.shape) for name, array in proof.feeds.items()}
     return current, report
 
 
-def _reference(original: ir.Model, options: FixOptions,
-               inputs: Mapping[str, Any] | None) -> tuple[Feeds | None, Feeds | None]:
+def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any] | None) -> _Proof:
     """The inputs every check uses, and the ORIGINAL model's outputs on them."""
     if not options.validate:
-        return None, None
+        return _Proof(None, None, Validation(enabled=False))
     runner = ModelRunner(original)
     if inputs is not None:
         feeds = dict(inputs)
@@ -122,7 +161,55 @@ def _reference(original: ir.Model, options: FixOptions,
         feeds = make_inputs(original, {**choose_input_shapes(original, runner).shapes, **shapes})
     else:
         feeds = make_inputs(original, choose_input_shapes(original, runner).shapes)
-    return feeds, runner.run(feeds)
+    return _Proof(feeds, runner.run(feeds), Validation(enabled=True, inputs=feeds))
+
+
+def _run(passes: list[Pass], model: ir.Model, proof: _Proof, target: str,
+         report: FixReport) -> ir.Model:
+    if not passes:
+        return model
+    validation = proof.validation if proof.expected is not None else Validation(enabled=False)
+    model, run = PassManager(passes, validation=validation).run(model, PassContext(target=target))
+    report.passes.extend(run.passes)
+    report.findings.extend(f for f in run.findings if f.code.startswith("GK5"))
+    report.post_models.extend(run.post_models)
+    if run.tolerance is not None:
+        report.tolerance = run.tolerance if report.tolerance is None else (
+            max(report.tolerance[0], run.tolerance[0]), max(report.tolerance[1], run.tolerance[1]))
+    return model
+
+
+def _replaces_outputs(pass_: Pass) -> bool:
+    return pass_.name == "nms" and getattr(pass_, "mode", "keep") in ("native", "plugin")
+
+
+def _swap_outputs(pass_: Pass, model: ir.Model, proof: _Proof, target: str,
+                  report: FixReport) -> ir.Model:
+    """Prove everything so far against the original; the swap's outputs become the reference."""
+    if proof.expected is not None:
+        report.before_replacement = proof.compare(model, report.post_models, report.tolerance)
+    model = _run([pass_], model, proof, target, report)
+    if not report.passes[-1].changes or report.passes[-1].rolled_back:
+        return model
+    label = f"the model right after nms {getattr(pass_, 'mode', '')} (outputs replaced by design)"
+    if proof.feeds is None:
+        return model
+    try:
+        proof.expected = run_chain(model, report.post_models, proof.feeds)
+        report.reference = label
+    except Exception as err:  # a TensorRT plugin does not run here: nothing after it can be proven
+        proof.expected = None
+        report.reference = f"{label}; not runnable here ({_line(err)})"
+    return model
+
+
+def run_chain(model: ir.Model, post_models: Sequence[ir.Model], feeds: Feeds) -> Feeds:
+    """Outputs of `model`, then of each post model fed from them (and the graph inputs)."""
+    outputs = ModelRunner(model).run(_feeds_for(model, feeds))
+    for post in post_models:
+        names = [value.name for value in post.graph.inputs]
+        outputs.update(ModelRunner(post).run({n: outputs.get(n, feeds.get(n)) for n in names}))
+    return outputs
 
 
 def _choose(findings: Sequence[Finding], target, model: ir.Model, options: FixOptions,
@@ -146,8 +233,8 @@ def _build(spec_text: str, registry, target, model: ir.Model, options: FixOption
     extra: dict[str, str] = {}
     if spec.name == "pin-shapes" and options.pin:
         extra["pin"] = "+".join(options.pin)
-    if spec.name == "nms" and options.nms:
-        extra["mode"] = options.nms
+    if spec.name == "nms" and "mode" not in spec.options:
+        extra["mode"] = options.nms or nms_form(target.name)
     if spec.name == "convert-opset" and "to" not in spec.options:
         low, high = target.opset_range()
         extra["to"] = str(min(max(model.opset_imports.get("", low), low), high))
@@ -174,9 +261,8 @@ def _why(finding: Finding, tried: set[str]) -> str:
     return f"'{finding.fix}' was not run"
 
 
-def _validate(model: ir.Model, feeds: Feeds, expected: Feeds, validation: Validation):
-    actual = ModelRunner(model).run(_feeds_for(model, feeds))
-    return compare_outputs(expected, actual, rtol=validation.rtol, atol=validation.atol)
+def _line(err: BaseException) -> str:
+    return (str(err).strip() or type(err).__name__).splitlines()[0][:200]
 
 
 def _feeds_for(model: ir.Model, feeds: Feeds) -> Feeds:

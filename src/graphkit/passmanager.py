@@ -168,6 +168,7 @@ class PassManager:
         if problem is None:
             oracle.post_models.extend(result.post_models)
             oracle.tolerance = _looser(oracle.tolerance, result.tolerance)
+            report.tolerance = _looser(report.tolerance, result.tolerance)
             report.post_models.extend(result.post_models)
             return model
         record.rolled_back = True
@@ -201,6 +202,7 @@ def _merge(report: Report, part: Report) -> None:
     report.passes.extend(part.passes)
     report.findings.extend(part.findings)
     report.post_models.extend(part.post_models)
+    report.tolerance = _looser(report.tolerance, part.tolerance)
 
 
 def count_nodes(model: ir.Model) -> int:

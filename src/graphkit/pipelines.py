@@ -38,11 +38,26 @@ def portable(opset: int) -> list[str]:
         + ["remove-dead-nodes"]
 
 
-PIPELINES: dict[str, Callable[[int], list[str]]] = {"ort": ort}
-
-
 def pipeline_for(target: str, opset: int) -> str:
-    return ",".join(PIPELINES.get(target, portable)(opset))
+    pipeline: Callable[[int], list[str]] = ort if target == "ort" else portable
+    return ",".join(pipeline(opset))
+
+
+def nms_form(target: str) -> str:
+    """The NMS mode `fix` uses when the target's GK109 finding asks for one and the user chose none.
+
+    TensorRT's parser imports ONNX NMS as a layer whose output size depends on the data;
+    its plugin library's EfficientNMS_TRT gives the static-size outputs engines want.
+    TFLite's NMS builtins take one batch and one class per call: the padded form (ONNX NMS
+    then a top-K to a fixed size) lowers to them and keeps every output shape static.
+    Elsewhere the model's own NMS stays.
+    """
+    family = target.split("@")[0]
+    if family == "tensorrt":
+        return "plugin"
+    if family == "tflite":
+        return "native"
+    return "keep"
 
 
 def _fuse(rules: Sequence[str], opset: int) -> list[str]:

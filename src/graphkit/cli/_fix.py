@@ -56,12 +56,38 @@ def run(args: argparse.Namespace) -> int:
         fixed, report = graphkit.fix(model, args.target, pin=args.pin, nms=args.nms,
                                      legalize_only=args.legalize_only, inputs=inputs)
     graphkit.save(fixed, args.output)
+    post_paths = _save_post_models(report.post_models, args.model, args.output)
     if args.format == "json":
-        print_json({**report.to_json(), "output": args.output,
+        print_json({**report.to_json(), "output": args.output, "post_models": post_paths,
                     "nodes_before": nodes_before, "nodes_after": count_nodes(fixed)})
     else:
         _print_text(report, args.output, nodes_before, count_nodes(fixed))
+        _print_post(post_paths, report.post_models)
     return 0 if report.fixed and (not report.validation or report.validated) else 1
+
+
+def post_model_paths(output: str, count: int) -> list[Path]:
+    """`<stem>.post.onnx` beside the output; more than one: `.post2.onnx`, `.post3.onnx`, ..."""
+    out = Path(output)
+    return [out.with_name(f"{out.stem}.post{index if index > 1 else ''}.onnx")
+            for index in range(1, count + 1)]
+
+
+def _save_post_models(post_models, source: str, output: str) -> list[str]:
+    paths = post_model_paths(output, len(post_models))
+    for path in paths:
+        _refuse_overwrite(source, str(path))
+    for post, path in zip(post_models, paths, strict=True):
+        graphkit.save(post, path)  # atomic, like the main model
+    return [str(path) for path in paths]
+
+
+def _print_post(paths: list[str], post_models) -> None:
+    out = console()
+    for path, post in zip(paths, post_models, strict=True):
+        reads = ", ".join(value.name for value in post.graph.inputs)
+        out.print(f"post-processing model written to {path}: run it on the main model's outputs "
+                  f"({reads}) to get the original outputs")
 
 
 def _refuse_overwrite(source: str, output: str) -> None:
@@ -89,9 +115,20 @@ def _print_text(report, output: str, nodes_before: int, nodes_after: int) -> Non
     for finding, why in report.unresolved:
         out.print(f"[red]blocker[/] {finding.code} {finding.slug} at {finding.node or 'model'}: "
                   f"{finding.message} — {why}")
+    for diff in report.before_replacement:
+        out.print(f"before the nms rewrite, output {diff.name}: max abs {diff.max_abs:.3g} vs the "
+                  f"original {_mark(diff)}")
+    against = "the original" if report.reference == "original" else report.reference
     for diff in report.validation:
-        mark = "[green]ok[/]" if diff.ok else "[red]MISMATCH[/]"
         out.print(f"output {diff.name}: max abs {diff.max_abs:.3g}, max rel {diff.max_rel:.3g} "
-                  f"vs the original {mark}")
+                  f"vs {against} {_mark(diff)}")
+    if report.post_models and report.validation:
+        out.print("(outputs of the main model followed by its post-processing model)")
     if not report.validation:
-        out.print("[yellow]not validated[/]: the original model could not be run on generated inputs")
+        why = report.reference if report.reference != "original" else \
+            "the original model could not be run on generated inputs"
+        out.print(f"[yellow]not validated[/]: {why}")
+
+
+def _mark(diff) -> str:
+    return "[green]ok[/]" if diff.ok else "[red]MISMATCH[/]"
