@@ -18,6 +18,7 @@ from graphkit.emitters.torchscript.lowering import (
     _control,
     _elementwise,
     _nn,
+    _recurrent,
     _reduce,
     _shape,
     _tensor,
@@ -31,7 +32,9 @@ ONNX_DOMAINS = frozenset({"", "ai.onnx"})
 def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     table: dict[str, tuple[Lowering, ...]] = {}
-    for family in (_elementwise, _shape, _tensor, _reduce, _nn, _composite, _control):
+    for family in (
+        _elementwise, _shape, _tensor, _reduce, _nn, _recurrent, _composite, _control
+    ):
         for op, lowerings in family.entries().items():
             if op in table:
                 raise RuntimeError(f"two lowering families define {op}")
