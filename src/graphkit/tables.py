@@ -113,17 +113,22 @@ def operator_set_table(targets: Sequence[str]) -> Table:
 
 
 def _op_cells(data: dict[str, Any]) -> dict[str, Cell]:
+    """Per op: the conformance cases containing it that passed, over all opsets tested."""
     cells = {}
-    for op, entry in data["ops"].items():
-        passed, total = entry["passed"], entry["cases"]
+    for op, by_opset in data["ops"].items():
+        passed = sum(entry["pass"] for entry in by_opset.values())
+        total = passed + sum(entry["fail"] for entry in by_opset.values())
         status = "ok" if passed == total else ("no" if passed == 0 else "partial")
-        cells[op] = Cell(status, f"{passed}/{total}")
+        opsets = ", ".join(sorted(by_opset, key=int))
+        cells[op] = Cell(status, f"{passed}/{total} cases (opset {opsets})")
     return cells
 
 
 def _provenance(target: str, data: dict[str, Any]) -> str:
+    summary = data.get("summary", {})
     versions = ", ".join(f"{k} {v}" for k, v in data.get("versions", {}).items())
-    return f"{target}: {data.get('passed', '?')}/{data.get('cases', '?')} cases passed ({versions})"
+    return (f"{target}: {summary.get('passed', '?')}/{summary.get('cases', '?')} conformance "
+            f"cases passed, measured with {versions}")
 
 
 # --- rendering ---------------------------------------------------------------------------

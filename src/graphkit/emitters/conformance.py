@@ -146,12 +146,20 @@ def run_case(case: Any, target: TargetAdapter, workdir: Path) -> CaseResult:
 
 def predict(model: ir.Model, target: TargetAdapter, opset: int) -> str | None:
     if target.unsupported_reason is None:
-        return None
+        return _diagnosed(model, target.name)
     for node in ir.traversal.RecursiveGraphIterator(model.graph):
         reason = target.unsupported_reason(node, opset)
         if reason is not None:
             return f"{node.op_type}: {reason}"
     return None
+
+
+def _diagnosed(model: ir.Model, target: str) -> str | None:
+    """Without a per-node table (ort), the analysis is diagnose's model-level verdict."""
+    from graphkit.diagnose import diagnose
+
+    blockers = diagnose(model, target).blockers
+    return f"{blockers[0].op}: {blockers[0].message}" if blockers else None
 
 
 def _check_data_sets(case: Any, model: ir.Model, target: TargetAdapter, path: Path) -> str:
