@@ -17,7 +17,7 @@ import onnx
 import onnx_ir as ir
 
 from graphkit.findings import Finding, Severity
-from graphkit.ir import copy_model
+from graphkit.ir._load import copy_model  # not graphkit.ir: its GraphSurgeonPass imports us
 from graphkit.report import PassRecord, Report
 from graphkit.validation import (
     DEFAULT_ATOL,
