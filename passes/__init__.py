@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from graphkit.passes.adapt_input_dtypes import AdaptInputDtypes
 from graphkit.passes.convert_opset import ConvertOpset
 from graphkit.passes.decompose import Decompose
 from graphkit.passes.eliminate_common_subexpressions import EliminateCommonSubexpressions
@@ -25,6 +26,7 @@ from graphkit.passes.remove_redundant_casts import RemoveRedundantCasts
 from graphkit.passmanager import Pass
 
 BUILTIN_PASSES: tuple[type[Pass], ...] = (
+    AdaptInputDtypes,
     ConvertOpset,
     Decompose,
     EliminateCommonSubexpressions,
