@@ -20,6 +20,7 @@ from graphkit.emitters.torchscript.lowering import (
     _nn,
     _recurrent,
     _reduce,
+    _sampling,
     _shape,
     _tensor,
 )
@@ -33,7 +34,8 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     table: dict[str, tuple[Lowering, ...]] = {}
     for family in (
-        _elementwise, _shape, _tensor, _reduce, _nn, _recurrent, _composite, _control
+        _elementwise, _shape, _tensor, _reduce, _nn, _recurrent, _sampling, _composite,
+        _control,
     ):
         for op, lowerings in family.entries().items():
             if op in table:
