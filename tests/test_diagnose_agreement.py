@@ -8,22 +8,9 @@ import pytest
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "agreement.py"
 
-# Cases where ORT fails for a reason no schema or kernel registry states; each is
-# explained in tools/agreement.py's docstring. A case leaving this list (because
-# diagnose learned the rule, or this machine has the locale) is welcome; a new one fails.
-EXPLAINED = {
-    # CPU RNN kernels reject layout=1 in their constructors.
-    "test_gru_batchwise", "test_lstm_batchwise", "test_simple_rnn_batchwise",
-    # StringNormalizer needs the en_US.UTF-8 locale installed on the machine.
-    "test_strnormalizer_export_monday_casesensintive_lower",
-    "test_strnormalizer_export_monday_casesensintive_upper",
-    "test_strnormalizer_export_monday_empty_output",
-    "test_strnormalizer_export_monday_insensintive_upper_twodim",
-    # Value- or shape-dependent failures inside Compute(): only running can tell.
-    "test_attention_4d_diff_heads_mask4d_padded_kv",
-    "test_convinteger_with_padding",
-    "test_reduce_max_empty_set_bool",
-}
+# Cases where ORT fails for a reason only tensor values show (none today: the limits its
+# registry does not state are in opsets/ort.toml). A case may leave this set; none may join.
+EXPLAINED: set[str] = set()
 
 
 def load_tool():
@@ -43,6 +30,5 @@ def test_ort_verdict_matches_onnxruntime_on_every_conformance_case():
     wrong = {item["case"] for item in result["false_blockers"] + result["missed_blockers"]}
     unexplained = sorted(wrong - EXPLAINED)
     assert not unexplained, [v for v in verdicts if v.case in unexplained]
-    assert result["agreement"] >= 0.99
     # Both verdicts occur: the corpus has cases ORT refuses and diagnose blocks them.
     assert any(not v.actual and not v.predicted for v in verdicts if v.actual is not None)

@@ -13,16 +13,14 @@ Other targets plug in by adding a ground-truth function to GROUND_TRUTH (e.g. `t
 does the emitted .tflite run; `torchscript`: does the scripted module run), taking a
 test case and returning (runs, reason); None for "runs" means the harness cannot tell.
 
-What remains for `ort` (onnxruntime 1.32, measured on 1,812 cases; 72 more use 2- and
-4-bit element types that onnxruntime's Python API cannot be fed, so they go unmeasured):
-- gru/lstm/simple_rnn_batchwise: the CPU RNN kernels refuse layout=1 in their
-  constructors; the registry does not say so (an attribute limit: data, not yet kept).
-- strnormalizer_*: StringNormalizer needs the en_US.UTF-8 locale on the machine running
-  it; where that locale is installed these cases run and agree.
-- attention_4d_diff_heads_mask4d_padded_kv, convinteger_with_padding,
-  reduce_max_empty_set_bool: the kernel fails inside Compute() for these particular
-  shapes or values (an empty bool reduction, a padded integer convolution, a padded
-  key/value mask); nothing short of running the model shows it.
+For `ort` (onnxruntime 1.32) every measured case agrees: 1,812 of 1,812. The limits that
+onnxruntime's kernel registry does not state (RNN layout=1, per-channel ConvInteger weight
+zero points, empty bool Max/Min reductions, an Attention mask shorter than the keys, the
+locale StringNormalizer loads) are data in opsets/ort.toml, each checked against ORT in
+tests/targets/test_ort_limits.py. 72 more cases use 2- and 4-bit element types that
+onnxruntime's Python API cannot be fed, so they go unmeasured. A failure that only tensor
+values reveal (no shape, type or attribute shows it) would show up here as "diagnose
+passes, but it fails"; the corpus has none today.
 """
 
 from __future__ import annotations

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from _helpers import check, codes
+from _helpers import check, codes, header
+from conftest import model_from_text
 
+from graphkit.diagnose import diagnose
 from graphkit.findings import Severity
+from graphkit.partitions import Partitions
 from graphkit.targets import get_target
 
 CONV = """
@@ -69,3 +72,26 @@ def test_coreml_pad_only_last_two_axes():
 def test_nnapi_needs_static_shapes():
     assert get_target("ort-nnapi").static_shapes
     assert not get_target("ort-coreml").static_shapes
+
+
+DYNAMIC_CHAIN = "g (float[N,4] x) => (float[N,4] y) { a = Relu(x)\n b = Erf(a)\n y = Relu(b) }"
+STATIC_CHAIN = DYNAMIC_CHAIN.replace("N,", "2,")
+
+
+def test_nnapi_leaves_dynamic_shaped_nodes_to_the_cpu():
+    convertible, findings = check(DYNAMIC_CHAIN, "ort-nnapi")
+    assert convertible
+    relu = [f for f in findings if f.op == "Relu"]
+    assert len(relu) == 2 and all(f.code == "GK108" and f.fix == "pin-shapes" for f in relu)
+    assert "input 'x' has dynamic shape ['N', 4]" in relu[0].message
+    # CoreML takes dynamic shapes: only the unlisted Erf falls back there.
+    assert codes(check(DYNAMIC_CHAIN, "ort-coreml")[1]) == ["GK108"]
+
+
+def test_ep_partitions_split_at_the_nodes_left_to_the_cpu():
+    # Relu -> Erf (not on NNAPI) -> Relu: ORT's partitioner makes two NNAPI pieces.
+    report = diagnose(model_from_text(header() + STATIC_CHAIN), "ort-nnapi")
+    assert report.convertible and report.fallback
+    assert report.partitions == Partitions(nodes=3, supported=2, count=2, largest=1)
+    dynamic = diagnose(model_from_text(header() + DYNAMIC_CHAIN), "ort-nnapi")
+    assert (dynamic.partitions.supported, dynamic.partitions.count) == (0, 0)

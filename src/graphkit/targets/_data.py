@@ -8,7 +8,9 @@ Schema (every TOML file under opsets/ repeats it in its header):
     source = "..."                   # where the facts come from, with versions
     opset = [9, 24]                  # ai.onnx opsets accepted, inclusive
     unlisted = "unsupported"         # an op missing from the table: "unsupported" (GK101
-                                     #   error) or "fallback" (runs elsewhere: GK108 warning)
+                                     #   error), "fallback" (runs elsewhere: GK108 warning) or
+                                     #   "registry" (an overlay: something else, e.g. ORT's
+                                     #   live kernel registry, decides; `opset` may be left out)
     default_version = "10.15"        # optional: versions of the target this table covers
     static_shapes = false            # optional: the target needs every shape static
     [target.versions."10.1"]         # optional, one table per extra version
@@ -108,6 +110,10 @@ CHECK_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "pad-last-two-dims": (frozenset(), frozenset()),
     "slope-per-channel": (frozenset(), frozenset()),
     "conv-group": (frozenset(), frozenset()),
+    "one-element": (frozenset({"inputs"}), frozenset()),
+    "empty-reduction": (frozenset(), frozenset({"dtypes"})),
+    "attention-mask-length": (frozenset(), frozenset()),
+    "locale-available": (frozenset({"default"}), frozenset()),
     "never": (frozenset({"message"}), frozenset()),
     "note": (frozenset({"message"}), frozenset()),
 }
@@ -143,6 +149,8 @@ OP_KEYS = frozenset(
 )
 DTYPE_RULE_KEYS = frozenset({"dtype", "severity", "code", "fix", "message"})
 STATUSES = frozenset({"supported", "unsupported", "flex"})
+UNLISTED = ("unsupported", "fallback", "registry")
+ANY_OPSET = (1, 2**31 - 1)  # an overlay's range: the registry under it sets the real one
 SEVERITIES = frozenset({"error", "warning", "info"})
 
 
@@ -335,9 +343,13 @@ def parse_target_data(data: dict[str, Any], file: str) -> TargetData:
     where.keys(data, frozenset({"target", "op", "dtype_rule"}), {"target"})
     target = data["target"]
     target_where = where.at("[target]")
-    target_where.keys(target, TARGET_KEYS, {"name", "description", "source", "opset", "unlisted"})
-    if target["unlisted"] not in ("unsupported", "fallback"):
-        raise target_where.fail("unlisted must be 'unsupported' or 'fallback'")
+    overlay = target.get("unlisted") == "registry"
+    required = {"name", "description", "source", "unlisted"} | (set() if overlay else {"opset"})
+    target_where.keys(target, TARGET_KEYS, required)
+    if target["unlisted"] not in UNLISTED:
+        raise target_where.fail(f"unlisted must be one of {', '.join(UNLISTED)}")
+    if overlay and "opset" not in target:
+        target = {**target, "opset": list(ANY_OPSET)}
     versions = _parse_versions(target, target_where)
     ops = tuple(_parse_op(raw, where, versions) for raw in data.get("op", []))
     rules = tuple(

@@ -111,8 +111,16 @@ def const_input(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
             continue
         if ctx.values.dtype(value) in exempt:
             continue
-        return f"{_label(node, index)} must be a constant"
+        return f"{_label(node, index)} must be a constant; {_made_by(value)}"
     return None
+
+
+def _made_by(value: ir.Value) -> str:
+    producer = value.producer()
+    if producer is None:
+        return "it is a graph input" if value.is_graph_input() else "it comes from an outer scope"
+    name = f" '{producer.name}'" if producer.name else ""
+    return f"it is computed by {producer.op_type}{name}"
 
 
 def input_absent(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
@@ -262,6 +270,80 @@ def conv_group(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     return None if group == shape[1] else f"group={group} is neither 1 nor depthwise ({shape[1]})"
 
 
+def _elements(shape: tuple[Any, ...] | None) -> int | None:
+    """How many elements a shape holds (None while any dimension is unknown)."""
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        return None
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def one_element(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """A per-tensor parameter: a scalar or a one-element vector, not one value per channel."""
+    for index in args["inputs"]:
+        value = node_input(node, index)
+        count = _elements(ctx.values.shape(value))
+        if count is not None and count != 1:
+            return f"{_label(node, index)} holds {count} values; accepted: one (per-tensor)"
+    return None
+
+
+def empty_reduction(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """A reduction whose output has elements while its input has none (an empty set reduced)."""
+    data = node_input(node, 0)
+    wanted = {d for name in args.get("dtypes", ()) for d in DTYPES[name]}
+    if wanted and ctx.values.dtype(data) not in wanted:
+        return None
+    before = _elements(ctx.values.shape(data))
+    after = _elements(ctx.values.shape(node.outputs[0]))
+    if before != 0 or not after:
+        return None
+    return f"{_label(node, 0)} has no elements, the output has {after}"
+
+
+def attention_mask_length(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """The mask's last axis must span every key: past keys (input 4) plus new ones (input 1)."""
+    mask = ctx.values.shape(node_input(node, 3))
+    keys = ctx.values.shape(node_input(node, 1))
+    past_value = node_input(node, 4)
+    past = ctx.values.shape(past_value) if past_value is not None else (0, 0)
+    if not mask or not keys or len(keys) < 2 or not past or len(past) < 2:
+        return None
+    total = keys[-2] + past[-2] if all(isinstance(d, int) for d in (keys[-2], past[-2])) else None
+    if not isinstance(mask[-1], int) or total is None or mask[-1] == total:
+        return None
+    return f"{_label(node, 3)} covers {mask[-1]} keys, the keys number {total}"
+
+
+@functools.cache
+def _locale_installed(name: str) -> bool:
+    """Whether this machine has the C library locale `name` (what std::locale loads)."""
+    import locale
+
+    # setlocale is the portable probe; restore at once, since it changes process state.
+    saved = locale.setlocale(locale.LC_CTYPE)
+    try:
+        locale.setlocale(locale.LC_CTYPE, name)
+    except locale.Error:
+        return False
+    finally:
+        locale.setlocale(locale.LC_CTYPE, saved)
+    return True
+
+
+def locale_available(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """StringNormalizer loads its locale when it changes case, or matches stopwords
+    without regard to case."""
+    changes_case = attr_value(node, "case_change_action", ctx) not in (None, "NONE")
+    stopwords = attr_value(node, "stopwords", ctx)
+    ignores_case = bool(stopwords) and attr_value(node, "is_case_sensitive", ctx) == 0
+    if not changes_case and not ignores_case:
+        return None
+    name = attr_value(node, "locale", ctx) or args["default"]
+    if _locale_installed(name):
+        return None
+    return f"locale '{name}' is not installed on this machine"
+
+
 def always(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     return args["message"]
 
@@ -286,6 +368,10 @@ PREDICATES: dict[str, Predicate] = {
     "pad-last-two-dims": pad_last_two_dims,
     "slope-per-channel": slope_per_channel,
     "conv-group": conv_group,
+    "one-element": one_element,
+    "empty-reduction": empty_reduction,
+    "attention-mask-length": attention_mask_length,
+    "locale-available": locale_available,
     "never": always,
     "note": always,
 }

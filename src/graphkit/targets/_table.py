@@ -17,7 +17,7 @@ from graphkit.findings import Finding, Severity
 from graphkit.targets._data import DTYPES, Check, OpEntry, TargetData
 from graphkit.targets._predicates import DEFAULT_FINDING, PREDICATES, matches_when, node_input
 from graphkit.targets.base import NodeContext
-from graphkit.targets.checks import GenericChecks
+from graphkit.targets.checks import GenericChecks, dynamic_input
 
 _DTYPE_NAMES = {dtype: name for name, dtypes in DTYPES.items() for dtype in dtypes}
 
@@ -89,6 +89,8 @@ class TableTarget:
         if ctx.is_local_function(node):
             return []  # the driver checks the function body node by node
         entry = self.entry_for(node, ctx)
+        if entry is None and self.data.unlisted == "registry":
+            return []  # an overlay: whatever stands under it decides unlisted ops
         if entry is None:
             return [self._unlisted(node)]
         if entry.status == "unsupported":
@@ -99,6 +101,10 @@ class TableTarget:
         findings += [f for check in entry.checks if (f := self._run(check, node, ctx))]
         if entry.status == "flex":
             findings.insert(0, self._flex(node, entry))
+        if self.static_shapes and (why := dynamic_input(node, ctx)):
+            findings.append(self._finding("GK301", Severity.ERROR,
+                                          f"it takes static shapes only; {why}",
+                                          node, "pin-shapes"))
         return findings + self._generic(node, ctx, {f.code for f in findings})
 
     def _generic(self, node: ir.Node, ctx: NodeContext, seen: set[str]) -> list[Finding]:

@@ -97,6 +97,17 @@ def shape_fed_input(node: ir.Node, ctx: NodeContext) -> str | None:
     return None
 
 
+def dynamic_input(node: ir.Node, ctx: NodeContext) -> str | None:
+    """Which input has a dimension not fixed to a number (a shape nothing knows is no
+    evidence either way: inside function bodies, say, before inlining)."""
+    for value in node.inputs:
+        shape = ctx.values.shape(value) if value is not None and value.name else None
+        if shape is None or all(isinstance(d, int) for d in shape):
+            continue
+        return f"input '{value.name}' has dynamic shape {list(shape)}"
+    return None
+
+
 def _from_shapes(value: ir.Value) -> bool:
     """The value is computed by shape arithmetic from Shape/Size outputs and constants only,
     with at least one Shape or Size on the way."""

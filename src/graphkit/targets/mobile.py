@@ -1,11 +1,13 @@
 """ONNX Runtime's mobile execution providers: NNAPI, CoreML (NeuralNetwork and MLProgram).
 
-Facts: onnxruntime's own support lists (opsets/ort-*.toml). What "convertible" means here:
-the session always runs, because a node the EP does not take stays on the CPU EP. So these
-targets never block; every node the EP will not take is a GK108 `partitioned` warning that
-names the reason (op not listed, or which caveat fails) and the fix where one exists. The
-EP's own limits that are not per node (NNAPI needs static shapes) are exposed as
-`static_shapes` for the driver's generic shape checks.
+Facts: onnxruntime's own support lists (opsets/ort-*.toml), the lists its mobile usability
+checker reads. What "convertible" means here: the session always runs, because a node the
+EP does not take stays on the CPU EP, so these targets never block. Every node the EP will
+not take is a GK108 `partitioned` warning that names the reason (op not listed, which
+caveat fails, or, for NNAPI, which input has a dynamic shape) and the fix where one
+exists. Those nodes are where onnxruntime cuts the graph: the diagnosis's partitions
+count the pieces the EP runs and the largest one, which is what decides whether the EP
+is worth it.
 """
 
 from __future__ import annotations

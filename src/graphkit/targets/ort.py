@@ -6,6 +6,12 @@ output binds) and its CPU kernel registry (op, domain, version range, allowed ty
 A node runs when a kernel matches its op version and its inferred types the way
 onnxruntime matches them; failing that, when the op has an ONNX function body that
 runs (onnxruntime inlines it); Constant needs no kernel (it becomes an initializer).
+A node a kernel takes is then checked against the limits the registry does not state
+(opsets/ort.toml: RNN layouts, per-channel zero points, ...).
+
+"Convertible" here means: onnxruntime creates a CPU session for the model as it is (no
+conversion happens) and runs it. A value-dependent failure that no shape, type or
+attribute reveals can still surface only at run time.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import onnx_ir as ir
 
 from graphkit.findings import Finding, Severity
 from graphkit.targets import _schema_functions
+from graphkit.targets._data import load_target_data
+from graphkit.targets._table import TableTarget
 from graphkit.targets.base import NodeContext, ValueFacts
 
 NO_END = 2**31 - 1  # onnxruntime's "no upper bound" on a kernel's version range
@@ -122,6 +130,8 @@ class OrtTarget:
 
     def __init__(self, registry: OrtRegistry | None = None) -> None:
         self.registry = registry or ort_registry()
+        self.limits = TableTarget(load_target_data("ort"), name=self.name,
+                                  label=f"onnxruntime {self.registry.version}")
 
     def opset_range(self) -> tuple[int, int]:
         return (1, self.registry.max_opset.get("", 1))
@@ -153,7 +163,7 @@ class OrtTarget:
         kernels = self.registry.kernels_for(domain, node.op_type, schema.since)
         bound = bind_types(node, schema, ctx.values)
         if _any_accepts(kernels, bound) or _any_accepts(kernels, _float16_as_float(bound)):
-            return []
+            return self.limits.check_node(node, ctx)
         body = self._check_function_body(node, ctx, domain, opset)
         if body is not None:
             return body
