@@ -158,3 +158,20 @@ def test_torch_model_in_float64_is_blocked_where_ort_has_no_double_kernel():
     name = model.graph.inputs[0].name
     with pytest.raises(Exception, match="(?i)erf"):
         run_ort(model, {name: example.numpy()})
+
+
+def test_min_opset_sees_the_dtypes_shape_inference_found():
+    # 'a' and 'b' carry no declared type: only inference knows the Relu works on int32,
+    # which Relu supports from opset 14 (before, it took floats only).
+    text = """
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (int32[3] x) => (int32[3] y) { a = Neg(x)
+          b = Relu(a)
+          y = Neg(b) }"""
+    from graphkit.targets.min_opset import model_min_opset
+
+    assert model_min_opset(model_from_text(text))["as_written"] == 6  # blind to 'a' and 'b'
+    found = diagnose_targets(model_from_text(text), ["ort"]).min_opset
+    assert isinstance(found, dict)
+    assert (found["declared"], found["as_written"]) == (17, 14)
+    assert diagnose_targets(model_from_text(text), ["ort"], min_opset=False).min_opset is None

@@ -51,7 +51,7 @@ def test_json_has_the_documented_shape_and_exit_1_on_blockers(blocked_path, caps
 def test_text_groups_repeated_findings(blocked_path, capsys):
     assert main(["diagnose", str(blocked_path)]) == 1
     out = capsys.readouterr().out
-    assert "BLOCKED by 12 finding(s) on 12 node(s)" in out
+    assert "BLOCKED by 12 findings on 12 nodes" in out
     assert out.count("GK201") == 1  # one row for the group, not twelve
     assert "12x #0 Relu, #1 Relu, #2 Relu (+9 more)" in out
     assert "int64-to-int32" in out
@@ -59,7 +59,7 @@ def test_text_groups_repeated_findings(blocked_path, capsys):
 
 def test_clean_model_exits_0(clean_path, capsys):
     assert main(["diagnose", str(clean_path), "-t", "ort"]) == 0
-    assert "ort: takes the model" in capsys.readouterr().out
+    assert "ort: takes the model as it is" in capsys.readouterr().out
 
 
 def test_markdown_and_html_list_the_blockers(blocked_path, capsys):

@@ -27,6 +27,7 @@ from graphkit.report import Report
 from graphkit.targets import get_target
 from graphkit.targets._facts import infer_value_facts
 from graphkit.targets.base import NodeContext, Target, ValueFacts
+from graphkit.targets.min_opset import model_min_opset
 
 FunctionKey = tuple[str, str, str]  # (domain, name, overload), as ir.Model.functions keys
 
@@ -37,6 +38,9 @@ class Diagnosis(Report):
 
     partitions: Partitions | None = None
     seconds: float = 0.0
+    # The target hands nodes it cannot take to onnxruntime's CPU EP (the mobile EPs), so
+    # the partitions say how much of the graph runs on it; otherwise one blocker stops all.
+    fallback: bool = False
 
     @property
     def convertible(self) -> bool:
@@ -45,6 +49,7 @@ class Diagnosis(Report):
     def to_json(self) -> dict[str, Any]:
         return {
             "convertible": self.convertible,
+            "fallback": self.fallback,
             "findings": [finding_json(f) for f in self.findings],
             "partitions": self.partitions.to_json() if self.partitions else None,
         }
@@ -63,7 +68,9 @@ class DiagnosisSet:
 
     model: str
     reports: dict[str, Diagnosis]
-    min_opset: int | None = None
+    # targets.min_opset.model_min_opset's answer: declared, as_written, reachable, per node
+    # and per target (None when not asked for).
+    min_opset: dict[str, Any] | None = None
     nodes: int = 0
 
     @property
@@ -110,12 +117,14 @@ def diagnose_targets(model: Any, targets: Sequence[str | Target], *,
         if inference_error:
             report.findings.insert(0, _inference_warning(inference_error, target.name))
         reports[target.name] = report
-    return DiagnosisSet(name, reports, _min_opset(loaded) if min_opset else None, len(sites))
+    floor = model_min_opset(loaded, values) if min_opset else None
+    return DiagnosisSet(name, reports, floor, len(sites))
 
 
 def _diagnose_one(model: ir.Model, sites: list[Site], target: Target) -> Diagnosis:
     start = time.perf_counter()
-    report = Diagnosis(model=model.graph.name or "model", target=target.name)
+    report = Diagnosis(model=model.graph.name or "model", target=target.name,
+                       fallback=bool(getattr(target, "falls_back", False)))
     report.findings.extend(dataclasses.replace(f, target=target.name)
                            for f in target.check_model(model))
     blocked_tops: set[int] = set()
@@ -125,12 +134,18 @@ def _diagnose_one(model: ir.Model, sites: list[Site], target: Target) -> Diagnos
         if not found:
             continue
         report.findings.extend(_labelled(f, site, target.name) for f in found)
-        if any(f.blocking for f in found):
+        if any(off_target(f) for f in found):
             _mark_blocked(site, blocked_tops, blocked_functions)
     _propagate_function_blocks(sites, blocked_tops, blocked_functions)
     report.partitions = _partitions(model, sites, blocked_tops)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def off_target(finding: Finding) -> bool:
+    """The node does not run on the target: a blocker, or (for an execution provider that
+    hands nodes back to the CPU) a GK108 node, which is where ORT splits the graph."""
+    return finding.blocking or finding.code == "GK108"
 
 
 def _mark_blocked(site: Site, tops: set[int], functions: set[FunctionKey]) -> None:
@@ -233,13 +248,5 @@ def _inference_warning(error: str, target: str) -> Finding:
                    target=target)
 
 
-def _min_opset(model: ir.Model) -> int | None:
-    """The data engineer's min-opset analysis, when it is installed (None until then)."""
-    try:
-        from graphkit.targets.min_opset import model_min_opset
-    except ImportError:
-        return None
-    return model_min_opset(model)
-
-
-__all__ = ["Diagnosis", "DiagnosisSet", "Site", "diagnose", "diagnose_targets", "walk"]
+__all__ = ["Diagnosis", "DiagnosisSet", "Site", "diagnose", "diagnose_targets", "off_target",
+           "walk"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.table import Table
 
-from graphkit.diagnose import Diagnosis, DiagnosisSet
+from graphkit.diagnose import Diagnosis, DiagnosisSet, off_target
 from graphkit.findings import Finding
 
 NODES_SHOWN = 3  # node names listed per group before "+N more"
@@ -35,36 +35,72 @@ class Group:
 
 
 def group_findings(findings: list[Finding]) -> list[Group]:
+    """One group per finding code and fix: what one rewrite would resolve reads as one row
+    (ops listed together); findings with no fix stay apart per op, since each op's reason
+    differs."""
     groups: dict[tuple, Group] = {}
     for finding in findings:
-        key = (finding.code, finding.op or "", finding.fix, finding.severity)
+        op = finding.op or ""
+        key = (finding.code, finding.fix, finding.severity, op if finding.fix is None else "")
         if key not in groups:
             groups[key] = Group(finding.code, finding.slug, finding.severity.value,
-                                finding.op or "", finding.fix, finding.message)
+                                op, finding.fix, finding.message)
+        elif op and op not in groups[key].op.split(", "):
+            groups[key].op += f", {op}"
         if finding.node:
             groups[key].nodes.append(finding.node)
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(groups.values(), key=lambda g: (order[g.severity], -len(g.nodes), g.code))
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def verdict_line(name: str, report: Diagnosis) -> str:
+    """One sentence per target: does it take the model, where does the graph split, and
+    whether `graphkit fix` knows a rewrite for every blocker."""
     parts = report.partitions
-    where = ""
-    if parts is not None:
-        where = (f"; runs {parts.supported}/{parts.nodes} nodes in {parts.count} partition"
-                 f"{'s' if parts.count != 1 else ''} (largest {parts.largest})")
+    if report.fallback and parts is not None:
+        return (f"{name}: runs; {parts.supported} of {parts.nodes} top-level nodes on the EP "
+                f"in {_plural(parts.count, 'partition')} (largest {parts.largest}), "
+                f"the rest on the CPU EP")
     if report.convertible:
-        return f"{name}: takes the model{where}"
-    blocked = len({f.node for f in report.blockers})
-    return f"{name}: BLOCKED by {len(report.blockers)} finding(s) on {blocked} node(s){where}"
+        return f"{name}: takes the model as it is"
+    blockers = report.blockers
+    nodes = len({f.node for f in blockers})
+    fixable = sum(f.fix is not None for f in blockers)
+    if fixable == len(blockers):
+        hint = f"; graphkit fix --target {name} has a rewrite for each"
+    else:
+        hint = f"; {len(blockers) - fixable} without a known rewrite"
+    return f"{name}: BLOCKED by {_plural(len(blockers), 'finding')} on " \
+           f"{_plural(nodes, 'node')}{hint}"
+
+
+def opset_line(result: DiagnosisSet) -> str:
+    """The model's opset facts in words ('' when they were not computed)."""
+    found = result.min_opset
+    if not found:
+        return ""
+    parts = [f"imports opset {found['declared']}"] if found.get("declared") else []
+    if found.get("as_written") is not None:
+        parts.append(f"valid as written from opset {found['as_written']}")
+    if found.get("reachable") is not None and found["reachable"] != found.get("as_written"):
+        parts.append(f"graphkit can convert it down to opset {found['reachable']}")
+    return "; ".join(parts)
+
+
+def facts_line(result: DiagnosisSet) -> str:
+    opsets = opset_line(result)
+    return _plural(result.nodes, "node") + (f"; {opsets}" if opsets else "")
 
 
 # --- text --------------------------------------------------------------------------
 
 
 def print_text(result: DiagnosisSet, out: Console) -> None:
-    opset = f", min opset {result.min_opset}" if result.min_opset is not None else ""
-    out.print(f"[bold]{result.model}[/]: {result.nodes} nodes{opset}")
+    out.print(f"{result.model}: {facts_line(result)}", style="bold", markup=False)
     if len(result.reports) > 1:
         out.print(matrix_table(result))
     for name, report in result.reports.items():
@@ -81,24 +117,60 @@ def print_text(result: DiagnosisSet, out: Console) -> None:
 
 
 def matrix_table(result: DiagnosisSet) -> Table:
-    """Op types x targets: how many nodes of each op each target blocks."""
-    names = list(result.reports)
-    blocked = {name: Counter(f.op for f in report.blockers)
-               for name, report in result.reports.items()}
-    ops = sorted({op for counts in blocked.values() for op in counts if op})
-    table = Table("op", *names, title="blocked nodes per op", box=None)
-    for op in ops:
-        table.add_row(op, *[str(blocked[n][op]) if blocked[n][op] else "ok" for n in names])
-    table.add_row("verdict", *["ok" if result.reports[n].convertible else "BLOCKED" for n in names])
+    """Op types x targets: how many nodes of each op each target blocks (or, for an EP
+    with CPU fallback, leaves to the CPU)."""
+    names, rows = matrix_rows(result)
+    table = Table("op", *names, title=MATRIX_TITLE, box=None)
+    for row in rows:
+        table.add_row(*row)
     return table
+
+
+MATRIX_TITLE = "nodes a target cannot take, per op"
+
+
+def matrix_rows(result: DiagnosisSet) -> tuple[list[str], list[list[str]]]:
+    """The target names, and one row per op some target cannot take, then the verdicts."""
+    names = list(result.reports)
+    off = {name: _off_target_per_op(report) for name, report in result.reports.items()}
+    ops = sorted({op for counts in off.values() for op in counts if op})
+    rows = [[op, *[_cell(result.reports[n], off[n][op]) for n in names]] for op in ops]
+    rows.append(["verdict", *[_verdict_cell(result.reports[n]) for n in names]])
+    return names, rows
+
+
+def _off_target_per_op(report: Diagnosis) -> Counter:
+    nodes = {(f.node, f.op) for f in report.findings if off_target(f)}
+    return Counter(op for _, op in nodes)
+
+
+def _cell(report: Diagnosis, count: int) -> str:
+    if not count:
+        return "ok"
+    return f"{count} on CPU" if report.fallback else str(count)
+
+
+def _verdict_cell(report: Diagnosis) -> str:
+    if not report.convertible:
+        return "BLOCKED"
+    return "ok (partitioned)" if report.fallback and _is_split(report) else "ok"
+
+
+def _is_split(report: Diagnosis) -> bool:
+    parts = report.partitions
+    return parts is not None and parts.supported < parts.nodes
 
 
 # --- markdown ----------------------------------------------------------------------
 
 
 def render_markdown(result: DiagnosisSet) -> str:
-    lines = [f"# {result.model}", "", f"{result.nodes} nodes; minimum opset: "
-             f"{result.min_opset if result.min_opset is not None else 'unknown'}", ""]
+    lines = [f"# {result.model}", "", facts_line(result), ""]
+    if len(result.reports) > 1:
+        names, rows = matrix_rows(result)
+        lines += ["| op | " + " | ".join(names) + " |", "| --- " * (len(names) + 1) + "|"]
+        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        lines.append("")
     for name, report in result.reports.items():
         lines += [f"## {name}", "", verdict_line(name, report), ""]
         groups = group_findings(report.findings)
@@ -131,11 +203,20 @@ th { background: #f4f4f4; } code { font-size: .95em; }
 """
 
 
+def _html_matrix(result: DiagnosisSet) -> str:
+    esc = html.escape
+    names, rows = matrix_rows(result)
+    head = "".join(f"<th>{esc(n)}</th>" for n in ["op", *names])
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><caption>{MATRIX_TITLE}</caption><tr>{head}</tr>{body}</table>"
+
+
 def render_html(result: DiagnosisSet) -> str:
     esc = html.escape
     body = [f"<h1>{esc(result.model)}</h1>",
-            f"<p>{result.nodes} nodes; minimum opset: "
-            f"{result.min_opset if result.min_opset is not None else 'unknown'}</p>"]
+            f"<p>{esc(facts_line(result))}</p>"]
+    if len(result.reports) > 1:
+        body.append(_html_matrix(result))
     for name, report in result.reports.items():
         css = "ok" if report.convertible else "blocked"
         body.append(f"<h2>{esc(name)}</h2><p class='{css}'>{esc(verdict_line(name, report))}</p>")
