@@ -13,21 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
-import onnx
 import onnx_ir as ir
 
+from graphkit._oracle import Oracle, check_rewrite, first_line, looser
 from graphkit.findings import Finding, Severity
 from graphkit.ir._load import copy_model  # not graphkit.ir: its GraphSurgeonPass imports us
 from graphkit.report import PassRecord, Report
-from graphkit.validation import (
-    DEFAULT_ATOL,
-    DEFAULT_RTOL,
-    Feeds,
-    ModelRunner,
-    choose_input_shapes,
-    compare_outputs,
-    make_inputs,
-)
+from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL, Feeds
 
 PassKind = Literal["analysis", "rewrite"]
 
@@ -44,10 +36,12 @@ class PassContext:
 class PassResult:
     findings: list[Finding] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)  # one line per change, for the report
-    # Models that run after this one on its outputs (nms cut): together they give the original outputs.
+    # Models that run after this one on its outputs (nms cut): together they give the
+    # original outputs.
     post_models: list[ir.Model] = field(default_factory=list)
-    # The rewrite changes the model's outputs by design (nms native/plugin/cut): with post_models it is
-    # proven by running the chain; without, the new outputs become the reference for later passes.
+    # The rewrite changes the model's outputs by design (nms native/plugin/cut): with
+    # post_models it is proven by running the chain; without, the new outputs become the
+    # reference for later passes.
     outputs_replaced: bool = False
     # (rtol, atol) this rewrite is proven with, when it changes numerics by design (float16);
     # None: the manager's tolerance. A looser value is reported in the pass's changes.
@@ -105,7 +99,7 @@ class PassManager:
         """
         ctx = ctx or PassContext()
         report = Report(model=model.graph.name or "model", target=ctx.target)
-        oracle = _Oracle.build(model, self.validation, report)
+        oracle = Oracle.build(model, self.validation, report)
         if oracle is None or not oracle.enabled:
             model = self._run_all(model, ctx, report)
             return model, report
@@ -113,14 +107,16 @@ class PassManager:
         fast = Report(model=report.model, target=report.target)
         try:
             model = self._run_all(model, ctx, fast)
-            proven = not fast.replaced_outputs and oracle.check(
-                model, fast.post_models, fast.tolerance).ok
+            proven = (
+                not fast.replaced_outputs
+                and oracle.check(model, fast.post_models, fast.tolerance).ok
+            )
         except Exception:
             proven = False
         if proven:
             _merge(report, fast)
             oracle.post_models.extend(fast.post_models)
-            oracle.tolerance = _looser(oracle.tolerance, fast.tolerance)
+            oracle.tolerance = looser(oracle.tolerance, fast.tolerance)
         else:
             model = self._run_careful(checkpoint, ctx, oracle, report)
         report.validation = oracle.check(model).diffs if oracle.enabled else []
@@ -137,11 +133,12 @@ class PassManager:
             report.post_models.extend(result.post_models)
             report.replaced_outputs |= result.outputs_replaced and not result.post_models
             if result.modified and result.tolerance is not None:
-                report.tolerance = _looser(report.tolerance, result.tolerance)
+                report.tolerance = looser(report.tolerance, result.tolerance)
         return model
 
-    def _run_careful(self, model: ir.Model, ctx: PassContext, oracle: _Oracle,
-                     report: Report) -> ir.Model:
+    def _run_careful(
+        self, model: ir.Model, ctx: PassContext, oracle: Oracle, report: Report
+    ) -> ir.Model:
         for index, pass_ in enumerate(self.passes):
             if self.progress:
                 self.progress(pass_.name, index, len(self.passes))
@@ -153,9 +150,14 @@ class PassManager:
         try:
             result, record = _timed(pass_, model, ctx)
         except Exception as err:  # a pass bug must not take the user's job down with it
-            report.findings.append(Finding(
-                "GK501", Severity.ERROR, f"pass '{pass_.name}' failed ({type(err).__name__}: "
-                f"{_line(err)}); its changes were rolled back"))
+            report.findings.append(
+                Finding(
+                    "GK501",
+                    Severity.ERROR,
+                    f"pass '{pass_.name}' failed ({type(err).__name__}: "
+                    f"{first_line(err)}); its changes were rolled back",
+                )
+            )
             return snapshot if snapshot is not None else model
         report.passes.append(record)
         report.findings.extend(result.findings)
@@ -164,11 +166,11 @@ class PassManager:
         if result.outputs_replaced and not result.post_models:
             report.findings.extend(oracle.rebase(model, pass_.name))
             return model
-        problem = _check_rewrite(model, oracle, result.post_models, result.tolerance)
+        problem = check_rewrite(model, oracle, result.post_models, result.tolerance)
         if problem is None:
             oracle.post_models.extend(result.post_models)
-            oracle.tolerance = _looser(oracle.tolerance, result.tolerance)
-            report.tolerance = _looser(report.tolerance, result.tolerance)
+            oracle.tolerance = looser(oracle.tolerance, result.tolerance)
+            report.tolerance = looser(report.tolerance, result.tolerance)
             report.post_models.extend(result.post_models)
             return model
         record.rolled_back = True
@@ -192,158 +194,15 @@ def _timed(pass_: Pass, model: ir.Model, ctx: PassContext) -> tuple[PassResult, 
     return result, record
 
 
-def _looser(a: tuple[float, float] | None, b: tuple[float, float] | None):
-    if a is None or b is None:
-        return a or b
-    return (max(a[0], b[0]), max(a[1], b[1]))
-
-
 def _merge(report: Report, part: Report) -> None:
     report.passes.extend(part.passes)
     report.findings.extend(part.findings)
     report.post_models.extend(part.post_models)
-    report.tolerance = _looser(report.tolerance, part.tolerance)
+    report.tolerance = looser(report.tolerance, part.tolerance)
 
 
 def count_nodes(model: ir.Model) -> int:
     return sum(1 for _ in ir.traversal.RecursiveGraphIterator(model.graph))
-
-
-@dataclass
-class _Check:
-    diffs: list
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and all(diff.ok for diff in self.diffs)
-
-
-@dataclass
-class _Oracle:
-    """The original model's outputs on fixed inputs, and how to check a rewritten model."""
-
-    feeds: Feeds
-    expected: Feeds
-    prefer: str
-    rtol: float
-    atol: float
-    checker_passed: bool
-    post_models: list[ir.Model] = field(default_factory=list)
-    enabled: bool = True
-    # Loosened once a rewrite that changes numerics by design is kept (float16).
-    tolerance: tuple[float, float] | None = None
-
-    @classmethod
-    def build(cls, model: ir.Model, validation: Validation, report: Report) -> _Oracle | None:
-        if not validation.enabled:
-            return None
-        proto = ir.to_proto(model)
-        try:
-            runner = ModelRunner(proto)
-            if validation.inputs is not None:
-                feeds = dict(validation.inputs)
-            else:
-                choice = choose_input_shapes(model, runner, validation.seed)
-                report.findings.extend(choice.findings)
-                report.input_shapes = choice.shapes
-                feeds = make_inputs(model, choice.shapes, validation.seed)
-            expected = runner.run(feeds)
-        except Exception as err:
-            report.findings.append(
-                Finding(
-                    "GK504",
-                    Severity.WARNING,
-                    f"the original model could not be run, so rewrites are not proven: {_line(err)}",
-                )
-            )
-            return None
-        report.runtime = runner.runtime
-        prefer = "ort" if runner.runtime == "onnxruntime" else "reference"
-        return cls(feeds, expected, prefer, validation.rtol, validation.atol, _checker_passes(proto))
-
-    def check(self, model: ir.Model, post_models: Sequence[ir.Model] = (),
-              tolerance: tuple[float, float] | None = None) -> _Check:
-        if not self.enabled:
-            return _Check([])
-        proto = ir.to_proto(model)
-        if self.checker_passed and not _checker_passes(proto):
-            return _Check([], error="checker")
-        try:
-            actual = ModelRunner(proto, prefer=self.prefer).run(_feeds_for(proto, self.feeds))
-            for post in [*self.post_models, *post_models]:  # the chain: post reads main's outputs
-                runner = ModelRunner(post, prefer=self.prefer)
-                names = [value.name for value in post.graph.inputs]
-                actual.update(runner.run({n: actual.get(n, self.feeds.get(n)) for n in names}))
-        except Exception as err:
-            return _Check([], error=_line(err))
-        rtol, atol = _looser(_looser(self.tolerance, tolerance), (self.rtol, self.atol))
-        return _Check(compare_outputs(self.expected, actual, rtol=rtol, atol=atol))
-
-    def rebase(self, model: ir.Model, pass_name: str) -> list[Finding]:
-        """After a rewrite that replaced the outputs by design: its outputs become the reference."""
-        try:
-            self.expected = ModelRunner(model, prefer=self.prefer).run(self.feeds)
-        except Exception as err:
-            self.enabled = False
-            return [Finding("GK504", Severity.WARNING, f"pass '{pass_name}' replaced the model's outputs "
-                            f"with ones this machine cannot run ({_line(err)}); later rewrites are not proven")]
-        self.post_models.clear()
-        return [Finding("GK504", Severity.INFO, f"pass '{pass_name}' replaced the model's outputs by "
-                        "design; they are the reference from here on")]
-
-
-def _feeds_for(proto: onnx.ModelProto, feeds: Feeds) -> Feeds:
-    """The same inputs, cast to the dtypes the rewritten model declares (a rewrite may narrow
-    an input from int64 to int32 or widen a uint8 image to float, by design)."""
-    adapted = dict(feeds)
-    for value in proto.graph.input:
-        elem = value.type.tensor_type.elem_type
-        if value.name not in feeds or not elem:
-            continue
-        declared = onnx.helper.tensor_dtype_to_np_dtype(elem)
-        if adapted[value.name].dtype != declared:
-            adapted[value.name] = adapted[value.name].astype(declared)
-    return adapted
-
-
-def _check_rewrite(
-    model: ir.Model, oracle: _Oracle | None, post_models: Sequence[ir.Model] = (),
-    tolerance: tuple[float, float] | None = None,
-) -> Callable[[str], Finding] | None:
-    """None when the rewrite is proven (or cannot be); else a maker for the rollback finding."""
-    if oracle is None:
-        return None
-    outcome = oracle.check(model, post_models, tolerance)
-    if outcome.ok:
-        return None
-    if outcome.error == "checker":
-        return lambda name: Finding(
-            "GK503", Severity.ERROR, f"pass '{name}' produced a model the ONNX checker rejects; rolled back"
-        )
-    if outcome.error:
-        return lambda name: Finding(
-            "GK501", Severity.ERROR, f"pass '{name}' produced a model that fails to run ({outcome.error}); rolled back"
-        )
-    worst = max((d for d in outcome.diffs if not d.ok), key=lambda d: d.max_abs)
-    detail = worst.reason or f"max abs error {worst.max_abs:.3g}, max rel error {worst.max_rel:.3g}"
-    return lambda name: Finding(
-        "GK501",
-        Severity.ERROR,
-        f"pass '{name}' changed output '{worst.name}' ({detail}); rolled back",
-    )
-
-
-def _checker_passes(proto: onnx.ModelProto) -> bool:
-    try:
-        onnx.checker.check_model(proto)
-    except Exception:
-        return False
-    return True
-
-
-def _line(err: BaseException) -> str:
-    return (str(err).strip() or type(err).__name__).splitlines()[0][:300]
 
 
 # --- pipelines: "fold-constants,fuse{rules=conv-bn}" -----------------------------------
@@ -432,7 +291,9 @@ def _convert(raw: str, annotation: Any, pass_name: str, key: str) -> Any:
         if kind.startswith("tuple"):
             return tuple(part for part in raw.split("+") if part)
     except ValueError:
-        raise ValueError(f"pass '{pass_name}': option '{key}' expects {kind}, got {raw!r}") from None
+        raise ValueError(
+            f"pass '{pass_name}': option '{key}' expects {kind}, got {raw!r}"
+        ) from None
     return raw
 
 

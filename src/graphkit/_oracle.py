@@ -1,0 +1,193 @@
+"""The numerical proof behind every rewrite: the original model's outputs on fixed inputs,
+and the check that a rewritten model (with any post-processing models) still gives them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import onnx
+import onnx_ir as ir
+
+from graphkit.findings import Finding, Severity
+from graphkit.report import Report
+from graphkit.validation import (
+    Feeds,
+    ModelRunner,
+    choose_input_shapes,
+    compare_outputs,
+    make_inputs,
+)
+
+if TYPE_CHECKING:
+    from graphkit.passmanager import Validation
+
+
+def looser(a: tuple[float, float] | None, b: tuple[float, float] | None):
+    if a is None or b is None:
+        return a or b
+    return (max(a[0], b[0]), max(a[1], b[1]))
+
+
+@dataclass
+class _Check:
+    diffs: list
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(diff.ok for diff in self.diffs)
+
+
+@dataclass
+class Oracle:
+    """The original model's outputs on fixed inputs, and how to check a rewritten model."""
+
+    feeds: Feeds
+    expected: Feeds
+    prefer: str
+    rtol: float
+    atol: float
+    checker_passed: bool
+    post_models: list[ir.Model] = field(default_factory=list)
+    enabled: bool = True
+    # Loosened once a rewrite that changes numerics by design is kept (float16).
+    tolerance: tuple[float, float] | None = None
+
+    @classmethod
+    def build(cls, model: ir.Model, validation: Validation, report: Report) -> Oracle | None:
+        if not validation.enabled:
+            return None
+        proto = ir.to_proto(model)
+        try:
+            runner = ModelRunner(proto)
+            if validation.inputs is not None:
+                feeds = dict(validation.inputs)
+            else:
+                choice = choose_input_shapes(model, runner, validation.seed)
+                report.findings.extend(choice.findings)
+                report.input_shapes = choice.shapes
+                feeds = make_inputs(model, choice.shapes, validation.seed)
+            expected = runner.run(feeds)
+        except Exception as err:
+            report.findings.append(
+                Finding(
+                    "GK504",
+                    Severity.WARNING,
+                    "the original model could not be run, so rewrites are not proven: "
+                    f"{first_line(err)}",
+                )
+            )
+            return None
+        report.runtime = runner.runtime
+        prefer = "ort" if runner.runtime == "onnxruntime" else "reference"
+        return cls(
+            feeds, expected, prefer, validation.rtol, validation.atol, _checker_passes(proto)
+        )
+
+    def check(
+        self,
+        model: ir.Model,
+        post_models: Sequence[ir.Model] = (),
+        tolerance: tuple[float, float] | None = None,
+    ) -> _Check:
+        if not self.enabled:
+            return _Check([])
+        proto = ir.to_proto(model)
+        if self.checker_passed and not _checker_passes(proto):
+            return _Check([], error="checker")
+        try:
+            actual = ModelRunner(proto, prefer=self.prefer).run(_feeds_for(proto, self.feeds))
+            for post in [*self.post_models, *post_models]:  # the chain: post reads main's outputs
+                runner = ModelRunner(post, prefer=self.prefer)
+                names = [value.name for value in post.graph.inputs]
+                actual.update(runner.run({n: actual.get(n, self.feeds.get(n)) for n in names}))
+        except Exception as err:
+            return _Check([], error=first_line(err))
+        rtol, atol = looser(looser(self.tolerance, tolerance), (self.rtol, self.atol))
+        return _Check(compare_outputs(self.expected, actual, rtol=rtol, atol=atol))
+
+    def rebase(self, model: ir.Model, pass_name: str) -> list[Finding]:
+        """After a rewrite that replaced the outputs by design: its outputs become the reference."""
+        try:
+            self.expected = ModelRunner(model, prefer=self.prefer).run(self.feeds)
+        except Exception as err:
+            self.enabled = False
+            return [
+                Finding(
+                    "GK504",
+                    Severity.WARNING,
+                    f"pass '{pass_name}' replaced the model's outputs "
+                    f"with ones this machine cannot run ({first_line(err)}); "
+                    "later rewrites are not proven",
+                )
+            ]
+        self.post_models.clear()
+        return [
+            Finding(
+                "GK504",
+                Severity.INFO,
+                f"pass '{pass_name}' replaced the model's outputs by "
+                "design; they are the reference from here on",
+            )
+        ]
+
+
+def _feeds_for(proto: onnx.ModelProto, feeds: Feeds) -> Feeds:
+    """The same inputs, cast to the dtypes the rewritten model declares (a rewrite may narrow
+    an input from int64 to int32 or widen a uint8 image to float, by design)."""
+    adapted = dict(feeds)
+    for value in proto.graph.input:
+        elem = value.type.tensor_type.elem_type
+        if value.name not in feeds or not elem:
+            continue
+        declared = onnx.helper.tensor_dtype_to_np_dtype(elem)
+        if adapted[value.name].dtype != declared:
+            adapted[value.name] = adapted[value.name].astype(declared)
+    return adapted
+
+
+def check_rewrite(
+    model: ir.Model,
+    oracle: Oracle | None,
+    post_models: Sequence[ir.Model] = (),
+    tolerance: tuple[float, float] | None = None,
+) -> Callable[[str], Finding] | None:
+    """None when the rewrite is proven (or cannot be); else a maker for the rollback finding."""
+    if oracle is None:
+        return None
+    outcome = oracle.check(model, post_models, tolerance)
+    if outcome.ok:
+        return None
+    if outcome.error == "checker":
+        return lambda name: Finding(
+            "GK503",
+            Severity.ERROR,
+            f"pass '{name}' produced a model the ONNX checker rejects; rolled back",
+        )
+    if outcome.error:
+        return lambda name: Finding(
+            "GK501",
+            Severity.ERROR,
+            f"pass '{name}' produced a model that fails to run ({outcome.error}); rolled back",
+        )
+    worst = max((d for d in outcome.diffs if not d.ok), key=lambda d: d.max_abs)
+    detail = worst.reason or f"max abs error {worst.max_abs:.3g}, max rel error {worst.max_rel:.3g}"
+    return lambda name: Finding(
+        "GK501",
+        Severity.ERROR,
+        f"pass '{name}' changed output '{worst.name}' ({detail}); rolled back",
+    )
+
+
+def _checker_passes(proto: onnx.ModelProto) -> bool:
+    try:
+        onnx.checker.check_model(proto)
+    except Exception:
+        return False
+    return True
+
+
+def first_line(err: BaseException) -> str:
+    return (str(err).strip() or type(err).__name__).splitlines()[0][:300]
