@@ -14,7 +14,8 @@ SAMPLE_OPS = [
     "Add", "Div", "Mod", "Where", "Relu", "Reshape", "Slice", "Pad", "Gather", "ScatterND",
     "Cast", "Range", "ReduceMax", "ArgMax", "Softmax", "CumSum", "Conv", "MaxPool",
     "AveragePool", "LayerNormalization", "QuantizeLinear", "If", "Loop", "SequenceInsert",
-    "Resize", "TopK", "Unique", "GridSample", "LSTM",
+    "Resize", "TopK", "Unique", "GridSample", "LSTM", "GRU", "RNN", "Col2Im",
+    "CausalConvWithState", "HannWindow",
 ]
 
 

@@ -66,3 +66,8 @@ def prelu(x: Tensor, slope: Tensor) -> Tensor:
 
 def erf(x: Tensor) -> Tensor:
     return torch.erf(x)
+
+
+def swiglu(a: Tensor, b: Tensor, alpha: float) -> Tensor:
+    # Y = Swish_alpha(A) * B, Swish_alpha(a) = a * sigmoid(alpha * a)
+    return a * torch.sigmoid(alpha * a) * b

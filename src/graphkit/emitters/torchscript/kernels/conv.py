@@ -194,3 +194,17 @@ def global_pool(x: Tensor, kind: str, p: int) -> Tensor:
     if kind == "avg":
         return torch.mean(x, dims, True)
     return torch.pow(torch.sum(torch.pow(torch.abs(x), float(p)), dims, True), 1.0 / p)
+
+
+def causal_conv_with_state(x: Tensor, weight: Tensor, bias: Optional[Tensor],
+                           past: Optional[Tensor], activation: str) -> Tuple[Tensor, Tensor]:
+    """Depthwise causal conv1d over [past_state (zeros if absent), input]: (output, the
+    last k-1 positions of that concatenation as the next state)."""
+    keep = weight.size(2) - 1
+    if past is None:
+        past = torch.zeros([x.size(0), x.size(1), keep], dtype=x.dtype, device=x.device)
+    joined = torch.cat([past, x], 2)
+    out = torch.conv1d(joined, weight, bias, [1], [0], [1], x.size(1))
+    if activation in ("silu", "swish"):
+        out = out * torch.sigmoid(out)
+    return out, joined[:, :, joined.size(2) - keep:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import List, Optional
 
 import torch
@@ -67,3 +68,17 @@ def nonzero(x: Tensor) -> Tensor:
 
 def det(x: Tensor) -> Tensor:
     return torch.linalg.det(x)
+
+
+def window(size: Tensor, kind: str, periodic: int, dtype: torch.dtype) -> Tensor:
+    """Hann/Hamming/Blackman from their ONNX formulas; periodic windows divide by N, not N-1."""
+    n = int(size.item())
+    denominator = float(n if periodic != 0 else n - 1)
+    angle = 2.0 * math.pi * torch.arange(n, dtype=torch.float64) / denominator
+    if kind == "hann":
+        w = 0.5 - 0.5 * torch.cos(angle)
+    elif kind == "hamming":
+        w = 25.0 / 46.0 - 21.0 / 46.0 * torch.cos(angle)
+    else:
+        w = 0.42 - 0.5 * torch.cos(angle) + 0.08 * torch.cos(2.0 * angle)
+    return w.to(dtype)

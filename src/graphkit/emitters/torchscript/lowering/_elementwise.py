@@ -116,6 +116,7 @@ def entries() -> dict[str, tuple[Lowering, ...]]:
         "Shrink": (Lowering(kernel(act.shrink, 1, ("bias", 0.0), ("lambd", 0.5)), dtypes=NUMERIC),),
         "Gelu": (Lowering(_gelu, dtypes=FLOATS),),
         "Swish": (Lowering(kernel(act.swish, 1, ("alpha", 1.0)), dtypes=FLOATS),),
+        "SwiGLU": (Lowering(kernel(act.swiglu, 2, ("alpha", 1.0)), since=28, dtypes=FLOATS),),
         "PRelu": (Lowering(kernel(act.prelu, 2), dtypes=NUMERIC),),
     })
     return table

@@ -120,6 +120,13 @@ def _dequantize(cx: EmitContext, node: ir.Node) -> list:
     return cx.call(dn.dequantize, args)
 
 
+def _check_causal_conv(node: ir.Node, opset: int) -> str | None:
+    activation = attr_str(node, "activation", "none")
+    if activation not in ("none", "silu", "swish"):
+        return f"CausalConvWithState activation '{activation}' is not none, silu or swish"
+    return None
+
+
 def _norm(fn, *attrs):
     return Lowering(kernel(fn, 3, *attrs), dtypes=FLOATS)
 
@@ -128,6 +135,9 @@ def entries() -> dict[str, tuple[Lowering, ...]]:
     return resize_entries() | {
         "Conv": (Lowering(_conv, dtypes=FLOATS),),
         "ConvTranspose": (Lowering(_conv_transpose, dtypes=FLOATS),),
+        "CausalConvWithState": (Lowering(kernel(cv.causal_conv_with_state, 4,
+                                                ("activation", "none"), outputs=2),
+                                         since=27, dtypes=FLOATS, check=_check_causal_conv),),
         "MaxPool": (Lowering(_pool("max"), since=8, dtypes=FLOATS | BYTES | {ir.DataType.INT64}),),
         "AveragePool": (Lowering(_pool("avg"), since=7, dtypes=FLOATS),),
         "LpPool": (Lowering(_pool("lp"), since=2, dtypes=FLOATS),),

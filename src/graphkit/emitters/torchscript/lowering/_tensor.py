@@ -103,8 +103,29 @@ def _scatter(reduction_default: str):
     return emit
 
 
+def _window(kind: str):
+    def emit(cx: EmitContext, node: ir.Node) -> list:
+        dtype = TORCH_DTYPES[ir.DataType(attr_int(node, "output_datatype", 1))]
+        return cx.call(ck.window, [*cx.inputs(node, 1), kind, attr_int(node, "periodic", 1),
+                                   dtype])
+    return emit
+
+
+def _check_window(node: ir.Node, opset: int) -> str | None:
+    # The output's type is an attribute, which the dtype filter on values cannot see.
+    dtype = ir.DataType(attr_int(node, "output_datatype", 1))
+    if dtype not in NUMERIC:
+        return f"{node.op_type} is not lowered with output_datatype {dtype.name.lower()}"
+    return None
+
+
 def entries() -> dict[str, tuple[Lowering, ...]]:
-    return {
+    windows = {
+        f"{kind.capitalize()}Window": (Lowering(_window(kind), since=17, dtypes=NUMERIC,
+                                                check=_check_window),)
+        for kind in ("hann", "hamming", "blackman")
+    }
+    return windows | {
         "Cast": (Lowering(_cast, dtypes=TORCH_ONLY, check=_check_cast),),
         "CastLike": (Lowering(kernel(ck.cast_like, 2), since=15, dtypes=TORCH_ONLY),),
         "Constant": (Lowering(_constant, dtypes=ALL_TORCH, check=_check_constant),),
