@@ -152,7 +152,7 @@ def _want(node: ir.Node, index: int, half: set[int], opset: int) -> ir.DataType:
 
 
 def _convert_nodes(graph: ir.Graph, half: set[int], opset: int) -> set[int]:
-    """Retype the float16 nodes' outputs, attribute tensors, Cast targets; ids of values now half."""
+    """Retype the float16 nodes' outputs, attribute tensors, Cast targets; ids now half."""
     stored: set[int] = set()
     for node in graph:
         if id(node) not in half:

@@ -1,4 +1,4 @@
-"""float16: sensitive ops stay float32 behind Casts, the interface float32; outputs vs ORT float32."""
+"""float16: sensitive ops stay float32 behind Casts, interface float32; outputs vs ORT float32."""
 
 import io
 import sys
