@@ -60,6 +60,10 @@ class Oracle:
         if not validation.enabled:
             return None
         proto = ir.to_proto(model)
+        if validation.inputs is not None and validation.expected is not None:
+            report.runtime = "onnxruntime"
+            return cls(dict(validation.inputs), dict(validation.expected), "ort",
+                       validation.rtol, validation.atol, _checker_passes(proto))
         try:
             runner = ModelRunner(proto)
             if validation.inputs is not None:

@@ -69,6 +69,9 @@ class Validation:
 
     enabled: bool = True
     inputs: Feeds | None = None
+    # The model's outputs on `inputs`, when the caller already ran it (fix does): saves
+    # running the original a second time. Used only together with `inputs`.
+    expected: Feeds | None = None
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
     seed: int = 0
