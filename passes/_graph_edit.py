@@ -6,8 +6,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 import numpy as np
+import onnx
 import onnx_ir as ir
-from onnx_ir.passes.common import ShapeInferencePass
 
 STANDARD_DOMAINS = ("", "ai.onnx")
 
@@ -23,8 +23,32 @@ def index_by_op(graph: ir.Graph, op_types: Iterable[str]) -> dict[str, list[ir.N
 
 
 def infer_shapes(model: ir.Model) -> None:
-    """ONNX shape and type inference with data propagation (weights left out of the call)."""
-    ShapeInferencePass(check_type=False, strict_mode=False, data_prop=True)(model)
+    """ONNX shape and type inference with data propagation, written onto the main graph's values.
+
+    Large weights travel to onnx as typed inputs rather than data (small integer constants
+    stay, since data propagation reads them): serializing 150 MB of weights each time was
+    most of the cost of a fix on a large model.
+    """
+    from graphkit.targets._facts import inference_proto
+
+    for value in model.graph.initializers.values():  # weights are sent by declared type
+        if value.const_value is not None and value.dtype != value.const_value.dtype:
+            value.dtype = value.const_value.dtype
+    try:
+        inferred = onnx.shape_inference.infer_shapes(
+            inference_proto(model), check_type=False, strict_mode=False, data_prop=True)
+    except Exception:  # best effort, like onnx's own non-strict mode: keep what we know
+        return
+    produced = {value.name: value for node in model.graph for value in node.outputs}
+    for info in [*inferred.graph.value_info, *inferred.graph.output]:
+        value = produced.get(info.name)
+        tensor_type = info.type.tensor_type
+        if value is None or not tensor_type.elem_type:
+            continue
+        if tensor_type.HasField("shape"):
+            ir.serde.deserialize_value_info_proto(info, value)
+        else:  # a type but no shape: keep any shape we already had
+            value.dtype = ir.DataType(tensor_type.elem_type)
 
 
 def const_array(value: ir.Value | None) -> np.ndarray | None:
