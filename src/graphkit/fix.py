@@ -114,8 +114,9 @@ def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] = (), nms: str | 
     options = FixOptions(tuple(pin), nms, legalize_only, validate, max_rounds)
     target_obj = get_target(target)  # an unknown name fails before any work
     original = load(model)
-    current = copy_model(original)
-    proof = _reference(original, options, inputs)
+    proof = _reference(original, options, inputs)  # before any rewrite touches it
+    # The caller's own model object is never modified; one loaded here from a file is ours.
+    current = copy_model(original) if original is model else original
     report = FixReport(model=original.graph.name or "model", target=target_obj.name)
     diagnosis = diagnose(current, target_obj)
     report.blockers_before = len(diagnosis.blockers)
