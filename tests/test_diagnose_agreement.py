@@ -32,3 +32,18 @@ def test_ort_verdict_matches_onnxruntime_on_every_conformance_case():
     assert not unexplained, [v for v in verdicts if v.case in unexplained]
     # Both verdicts occur: the corpus has cases ORT refuses and diagnose blocks them.
     assert any(not v.actual and not v.predicted for v in verdicts if v.actual is not None)
+
+
+def test_torchscript_verdict_matches_the_emitter_on_a_sample_of_cases():
+    """diagnose's torchscript verdict vs the emitter really converting and matching the
+    expected outputs (the whole corpus takes minutes: `tools/agreement.py --target
+    torchscript`; here a seeded sample)."""
+    pytest.importorskip("torch")
+    tool = load_tool()
+    verdicts = tool.measure(tool.load_cases(sample=40, seed=1), "torchscript")
+    result = tool.summary(verdicts)
+    assert result["cases"] == 40
+    wrong = [v for v in verdicts if v.actual is not None and not v.agrees]
+    assert not wrong, wrong
+    # The sample holds both outcomes, so agreeing is not trivially "all pass".
+    assert 0 < result["runs"] < result["cases"]

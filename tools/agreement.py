@@ -8,10 +8,14 @@ Prints the agreement and every disagreement with both sides' reasons.
     python tools/agreement.py                    # every case, target ort
     python tools/agreement.py --sample 200       # a seeded random sample
     python tools/agreement.py --json out.json    # machine-readable, for CI trends
+    python tools/agreement.py --target torchscript
 
-Other targets plug in by adding a ground-truth function to GROUND_TRUTH (e.g. `tflite`:
-does the emitted .tflite run; `torchscript`: does the scripted module run), taking a
-test case and returning (runs, reason); None for "runs" means the harness cannot tell.
+For `torchscript` the truth is the emitter's own conformance runner
+(graphkit.emitters.conformance): the emitter writes a .pt and it reproduces every expected
+output. Measured: 1,884 of 1,884 cases agree (1,508 convert and match); about 1.5 minutes.
+Other targets plug in by adding a ground-truth function to GROUND_TRUTH (e.g. `tflite`,
+once its emitter exists), taking a test case and returning (runs, reason); None for
+"runs" means the harness cannot tell.
 
 For `ort` (onnxruntime 1.32) every measured case agrees: 1,812 of 1,812. The limits that
 onnxruntime's kernel registry does not state (RNN layout=1, per-channel ConvInteger weight
@@ -26,6 +30,7 @@ passes, but it fails"; the corpus has none today.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import sys
@@ -94,7 +99,27 @@ def _elem_type(type_str: str) -> int | None:
     return getattr(onnx.TensorProto, name, None) if type_str.startswith("tensor(") else None
 
 
-GROUND_TRUTH: dict[str, Truth] = {"ort": ort_runs}
+def torchscript_runs(case: Any) -> tuple[bool | None, str]:
+    """Whether the TorchScript emitter writes a .pt for the case and it reproduces every
+    expected output (graphkit.emitters.conformance: its tolerances, its dtype rules)."""
+    import tempfile
+    from pathlib import Path
+
+    from graphkit.emitters import conformance
+
+    with tempfile.TemporaryDirectory(prefix="graphkit-agreement-") as folder:
+        result = conformance.run_case(case, _torchscript_adapter(), Path(folder))
+    return result.passed, result.reason
+
+
+@functools.cache
+def _torchscript_adapter() -> Any:
+    from graphkit.emitters import conformance
+
+    return conformance.adapter("torchscript")
+
+
+GROUND_TRUTH: dict[str, Truth] = {"ort": ort_runs, "torchscript": torchscript_runs}
 
 
 def _feeds(model: onnx.ModelProto, inputs: Sequence[Any]) -> dict[str, Any]:

@@ -3,6 +3,12 @@
 The version is part of the target: `tensorrt` is 10.15 (opsets 9-24), `tensorrt@10.1` the
 10.1 table (opsets 9-20). Global dtype rules are data too: float64 is cast down (warning),
 int8/int4/fp8/fp4 enter only through Q/DQ, uint8 only at network inputs and outputs.
+
+What "convertible" means here: TensorRT's ONNX parser, at that version, accepts every node
+(op listed, its dtypes and documented restrictions met) and the model's opset is inside
+the version's range, so that `trtexec --onnx` parses the network. Whether the engine then
+builds for a given GPU and optimization profile (memory, tactics, plugins) is beyond what
+the parser's support matrix states; graphkit checks no more than that matrix.
 """
 
 from __future__ import annotations

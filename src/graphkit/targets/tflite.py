@@ -3,8 +3,16 @@
 The table says, per ONNX op, which TFLite builtins it lowers to, or that it needs Select
 TF ops (Flex, GK107), or that it cannot be converted. Flex is a warning by default (the
 model converts, but the runtime must link the Flex delegate); `allow_flex=False` makes it
-a blocker, as `tflite-builtins` on the command line. The TFLite emitter implements exactly
-this table: `lowering(op)` is what it reads.
+a blocker, as `tflite-builtins` on the command line. `lowering(op)` is the entry a TFLite
+emitter is to follow, so that analysis and emission share one table; no such emitter
+exists yet, so this verdict is not yet measured against a real conversion.
+
+What "convertible" means here: every node has a lowering in the table whose dtype and
+attribute conditions hold, and no float64 tensor remains (no builtin kernel takes it):
+builtins, plus Select TF ops where the table says Flex (a warning here, a blocker for
+`tflite-builtins`).
+Findings with a fix (fold-constants, float64-to-float32, ...) name the pass that
+`graphkit fix --target tflite` runs to remove them.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 The TorchScript emitter owns the table (graphkit.emitters.torchscript.lowering); this
 target only asks it, per node, `unsupported_reason(node, opset)`, so that the analysis and
 the emitter can never disagree. The emitter is imported on first use: torch is optional.
+
+What "convertible" means here: the emitter has a lowering for every node, so it builds a
+torch.fx GraphModule and writes a scripted (or, as fallback, traced) `.pt`. On the ONNX
+conformance cases that verdict is measured against the emitter really converting and
+reproducing the expected outputs: `python tools/agreement.py --target torchscript`.
 """
 
 from __future__ import annotations
