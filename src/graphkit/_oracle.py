@@ -11,10 +11,14 @@ import onnx
 import onnx_ir as ir
 
 from graphkit.findings import Finding, Severity
+from graphkit.ir._load import Snapshot
 from graphkit.report import Report
+from graphkit.runner import LightModel
 from graphkit.validation import (
     Feeds,
     ModelRunner,
+    Reference,
+    ReferenceOutputs,
     choose_input_shapes,
     compare_outputs,
     make_inputs,
@@ -44,28 +48,25 @@ class _Check:
 class Oracle:
     """The original model's outputs on fixed inputs, and how to check a rewritten model."""
 
-    feeds: Feeds
-    expected: Feeds
-    prefer: str
+    reference: Reference
+    start: Snapshot  # the model as the manager got it: its checkpoint and the checker baseline
     rtol: float
     atol: float
-    checker_passed: bool
     post_models: list[ir.Model] = field(default_factory=list)
     enabled: bool = True
     # Loosened once a rewrite that changes numerics by design is kept (float16).
     tolerance: tuple[float, float] | None = None
+    _start_checker_ok: bool | None = None
 
     @classmethod
     def build(cls, model: ir.Model, validation: Validation, report: Report) -> Oracle | None:
         if not validation.enabled:
             return None
-        proto = ir.to_proto(model)
-        if validation.inputs is not None and validation.expected is not None:
-            report.runtime = "onnxruntime"
-            return cls(dict(validation.inputs), dict(validation.expected), "ort",
-                       validation.rtol, validation.atol, _checker_passes(proto))
+        start = Snapshot.of(model)
+        if validation.reference is not None:  # fix's: computed (or computing) already
+            return cls(validation.reference, start, validation.rtol, validation.atol)
         try:
-            runner = ModelRunner(proto)
+            runner = ModelRunner(LightModel.of(model))  # as check() runs the rewrites
             if validation.inputs is not None:
                 feeds = dict(validation.inputs)
             else:
@@ -84,11 +85,20 @@ class Oracle:
                 )
             )
             return None
-        report.runtime = runner.runtime
-        prefer = "ort" if runner.runtime == "onnxruntime" else "reference"
-        return cls(
-            feeds, expected, prefer, validation.rtol, validation.atol, _checker_passes(proto)
-        )
+        reference = Reference.known(feeds, expected, runner.runtime)
+        return cls(reference, start, validation.rtol, validation.atol)
+
+    def wait(self) -> ReferenceOutputs:
+        """The reference outputs; raises what computing them raised."""
+        return self.reference.result()
+
+    @property
+    def feeds(self) -> Feeds:
+        return self.wait().feeds
+
+    @property
+    def prefer(self) -> str:
+        return "ort" if self.wait().runtime == "onnxruntime" else "reference"
 
     def check(
         self,
@@ -98,24 +108,35 @@ class Oracle:
     ) -> _Check:
         if not self.enabled:
             return _Check([])
-        proto = ir.to_proto(model)
-        if self.checker_passed and not _checker_passes(proto):
+        light = LightModel.of(model)
+        data = light.proto.SerializeToString()  # once, for the checker and the session
+        if not _checker_passes(data) and self._start_passed_checker():
             return _Check([], error="checker")
+        reference = self.wait()
         try:
-            actual = ModelRunner(proto, prefer=self.prefer).run(_feeds_for(proto, self.feeds))
+            runner = ModelRunner(light, prefer=self.prefer, serialized=data)
+            actual = runner.run(_feeds_for(light.proto, reference.feeds))
             for post in [*self.post_models, *post_models]:  # the chain: post reads main's outputs
                 runner = ModelRunner(post, prefer=self.prefer)
                 names = [value.name for value in post.graph.inputs]
-                actual.update(runner.run({n: actual.get(n, self.feeds.get(n)) for n in names}))
+                actual.update(runner.run({n: actual.get(n, reference.feeds.get(n)) for n in names}))
         except Exception as err:
             return _Check([], error=first_line(err))
         rtol, atol = looser(looser(self.tolerance, tolerance), (self.rtol, self.atol))
-        return _Check(compare_outputs(self.expected, actual, rtol=rtol, atol=atol))
+        return _Check(compare_outputs(reference.outputs, actual, rtol=rtol, atol=atol))
+
+    def _start_passed_checker(self) -> bool:
+        """A rewrite is held to the checker only if the model it started from passed it."""
+        if self._start_checker_ok is None:
+            self._start_checker_ok = _checker_passes(self.start.proto)
+        return self._start_checker_ok
 
     def rebase(self, model: ir.Model, pass_name: str) -> list[Finding]:
         """After a rewrite that replaced the outputs by design: its outputs become the reference."""
+        feeds, prefer = self.feeds, self.prefer
         try:
-            self.expected = ModelRunner(model, prefer=self.prefer).run(self.feeds)
+            runner = ModelRunner(LightModel.of(model), prefer=prefer)
+            self.reference = Reference.known(feeds, runner.run(feeds), runner.runtime)
         except Exception as err:
             self.enabled = False
             return [
@@ -185,7 +206,7 @@ def check_rewrite(
     )
 
 
-def _checker_passes(proto: onnx.ModelProto) -> bool:
+def _checker_passes(proto: onnx.ModelProto | bytes) -> bool:
     try:
         onnx.checker.check_model(proto)
     except Exception:

@@ -17,9 +17,10 @@ import onnx_ir as ir
 
 from graphkit._oracle import Oracle, check_rewrite, first_line, looser
 from graphkit.findings import Finding, Severity
+from graphkit.ir._gc import collector_paused
 from graphkit.ir._load import copy_model  # not graphkit.ir: its GraphSurgeonPass imports us
 from graphkit.report import PassRecord, Report
-from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL, Feeds
+from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL, Feeds, Reference
 
 PassKind = Literal["analysis", "rewrite"]
 
@@ -69,9 +70,9 @@ class Validation:
 
     enabled: bool = True
     inputs: Feeds | None = None
-    # The model's outputs on `inputs`, when the caller already ran it (fix does): saves
-    # running the original a second time. Used only together with `inputs`.
-    expected: Feeds | None = None
+    # The original's inputs and outputs, computed or being computed by the caller (fix starts
+    # it before the passes, on a worker thread); `inputs` is then not used.
+    reference: Reference | None = None
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
     seed: int = 0
@@ -102,26 +103,31 @@ class PassManager:
         """
         ctx = ctx or PassContext()
         report = Report(model=model.graph.name or "model", target=ctx.target)
+        with collector_paused():
+            return self._run(model, ctx, report)
+
+    def _run(self, model: ir.Model, ctx: PassContext, report: Report) -> tuple[ir.Model, Report]:
         oracle = Oracle.build(model, self.validation, report)
         if oracle is None or not oracle.enabled:
             model = self._run_all(model, ctx, report)
             return model, report
-        checkpoint = copy_model(model)
         fast = Report(model=report.model, target=report.target)
-        proof = None
         try:
             model = self._run_all(model, ctx, fast)
-            if not fast.replaced_outputs:
-                proof = oracle.check(model, fast.post_models, fast.tolerance)
+            crashed = False
         except Exception:
-            proof = None
+            crashed = True
+        report.runtime = oracle.wait().runtime  # raises if the original cannot be run
+        proof = None
+        if not crashed and not fast.replaced_outputs:
+            proof = oracle.check(model, fast.post_models, fast.tolerance)
         if proof is not None and proof.ok:
             _merge(report, fast)
             oracle.post_models.extend(fast.post_models)
             oracle.tolerance = looser(oracle.tolerance, fast.tolerance)
             report.validation = proof.diffs  # the proof was of this very model
             return model, report
-        model = self._run_careful(checkpoint, ctx, oracle, report)
+        model = self._run_careful(oracle.start.restore(), ctx, oracle, report)
         report.validation = oracle.check(model).diffs if oracle.enabled else []
         return model, report
 

@@ -13,21 +13,21 @@ import json
 import re
 from collections import Counter
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import onnx
 import onnx_ir as ir
 
 from graphkit.errors import InputError
 from graphkit.findings import Finding, Severity
+from graphkit.runner import Feeds, LightModel, ModelRunner
 
 EXAMPLE_SHAPES_KEY = "graphkit.example_shapes"
 DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-4
 
-Feeds = dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -46,54 +46,6 @@ class OutputDiff:
             "ok": self.ok,
             "reason": self.reason,
         }
-
-
-class ModelRunner:
-    """Runs one model, many times, on ORT or (where ORT refuses it) the reference evaluator."""
-
-    def __init__(self, model: ir.Model | onnx.ModelProto, *, prefer: str = "ort") -> None:
-        self.proto = model if isinstance(model, onnx.ModelProto) else ir.to_proto(model)
-        self.runtime = ""
-        self._run = self._open(prefer)
-
-    def _open(self, prefer: str):
-        ort_error: Exception | None = None
-        if prefer == "ort":
-            try:
-                return self._open_ort()
-            except Exception as err:  # ORT raises many types; any of them means "not here"
-                ort_error = err
-        try:
-            from onnx.reference import ReferenceEvaluator
-
-            evaluator = ReferenceEvaluator(self.proto)
-        except Exception as err:
-            why = f"ONNX Runtime: {_first_line(ort_error)}; " if ort_error else ""
-            raise RuntimeError(f"{why}reference evaluator: {_first_line(err)}") from err
-        self.runtime = "onnx-reference"
-        return lambda feeds: evaluator.run(None, feeds)
-
-    def _open_ort(self):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        options.log_severity_level = 3
-        session = ort.InferenceSession(
-            self.proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
-        self.runtime = "onnxruntime"
-        quiet = ort.RunOptions()
-        quiet.log_severity_level = 4  # failures surface as exceptions; keep stderr clean
-        return lambda feeds: session.run(None, feeds, quiet)
-
-    @property
-    def output_names(self) -> list[str]:
-        return [output.name for output in self.proto.graph.output]
-
-    def run(self, feeds: Feeds) -> Feeds:
-        results = self._run(feeds)
-        return {name: np.asarray(value) for name, value in zip(self.output_names, results)}
 
 
 def declared_inputs(model: ir.Model) -> list[ir.Value]:
@@ -156,7 +108,9 @@ def load_npz_inputs(path: str, model: ir.Model) -> Feeds:
         with np.load(path, allow_pickle=False) as data:
             feeds = {name: data[name] for name in data.files}
     except (OSError, ValueError) as err:
-        raise InputError(f"{path}: not a readable .npz file of arrays ({_first_line(err)})") from None
+        raise InputError(
+            f"{path}: not a readable .npz file of arrays ({_first_line(err)})"
+        ) from None
     missing = [v.name for v in declared_inputs(model) if v.name not in feeds]
     if missing:
         raise InputError(f"{path}: no array for model input(s) {missing}")
@@ -181,10 +135,86 @@ def choose_input_shapes(model: ir.Model, runner: ModelRunner, seed: int = 0) -> 
             errors.append(_first_line(err))
             continue
         return ShapeChoice(shapes, _frozen_dims(model, runner, assignment, recorded, seed))
-    raise InputError(
+    raise _no_shapes_error(errors)
+
+
+def candidate_shapes(model: ir.Model) -> list[dict[str, tuple[int, ...]]]:
+    """The input shapes choose_input_shapes tries, in its order (without running anything)."""
+    recorded = recorded_example_shapes(model)
+    shapes = [_concrete_shapes(model, a, recorded) for a in _candidate_assignments(model, recorded)]
+    return [s for i, s in enumerate(shapes) if s not in shapes[:i]]
+
+
+def _no_shapes_error(errors: list[str]) -> InputError:
+    return InputError(
         "could not find input shapes the model runs with (tried "
         f"{len(errors)}); pass inputs with --inputs data.npz. Last error: {errors[-1]}"
     )
+
+
+@dataclass(frozen=True)
+class ReferenceOutputs:
+    feeds: Feeds
+    outputs: Feeds
+    runtime: str  # "onnxruntime" or "onnx-reference"
+
+
+class Reference:
+    """A model's outputs on the first of some candidate inputs that it runs with, computed on
+    a worker thread.
+
+    The model is copied on the caller's thread (as a LightModel), so the caller may rewrite
+    it as soon as the constructor returns; the worker opens and runs the copy. ONNX Runtime
+    releases the GIL while it builds a session and runs it, so fix's passes proceed
+    meanwhile: on the 8,064-node benchmark that hides ~1 s of session set-up and runs.
+    `result()` waits, and raises what the worker raised (an InputError when no candidate runs).
+    """
+
+    def __init__(self, model: ir.Model, candidates: list[Feeds], *, given: bool = False) -> None:
+        """`given`: the candidates are the user's inputs, not generated ones."""
+        if not candidates:
+            raise ValueError("Reference needs at least one candidate input set")
+        light = LightModel.of(model)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphkit-reference")
+        self._future = pool.submit(_first_that_runs, light, candidates, given)
+        pool.shutdown(wait=False)  # the worker finishes its one job, then exits
+
+    @classmethod
+    def of(cls, model: ir.Model, *, inputs: Feeds | None = None,
+           pinned: Mapping[str, tuple[int, ...]] | None = None, seed: int = 0) -> Reference:
+        """The model on `inputs`, else on generated inputs of the candidate shapes (with the
+        `pinned` shapes overriding theirs)."""
+        if inputs is not None:
+            return cls(model, [dict(inputs)], given=True)
+        shapes = [{**s, **(pinned or {})} for s in candidate_shapes(model)]
+        unique = [s for i, s in enumerate(shapes) if s not in shapes[:i]]
+        return cls(model, [make_inputs(model, s, seed) for s in unique])
+
+    @classmethod
+    def known(cls, feeds: Feeds, outputs: Feeds, runtime: str = "onnxruntime") -> Reference:
+        """A reference already computed (after a rewrite that replaces the outputs by design)."""
+        done: Future[ReferenceOutputs] = Future()
+        done.set_result(ReferenceOutputs(feeds, outputs, runtime))
+        reference = cls.__new__(cls)
+        reference._future = done
+        return reference
+
+    def result(self) -> ReferenceOutputs:
+        return self._future.result()
+
+
+def _first_that_runs(light: LightModel, candidates: list[Feeds], given: bool
+                     ) -> ReferenceOutputs:
+    runner = ModelRunner(light)
+    errors: list[str] = []
+    for feeds in candidates:
+        try:
+            return ReferenceOutputs(feeds, runner.run(feeds), runner.runtime)
+        except Exception as err:  # the next candidate may suit the model
+            errors.append(_first_line(err))
+    if given:
+        raise InputError(f"the model does not run on the given inputs: {errors[0]}")
+    raise _no_shapes_error(errors)
 
 
 def _dynamic_dim_names(model: ir.Model) -> list[str]:
@@ -292,7 +322,8 @@ def compare_outputs(
         if name not in candidate:
             diffs.append(OutputDiff(name, float("inf"), float("inf"), False, "output missing"))
             continue
-        diffs.append(_compare_one(name, np.asarray(expected), np.asarray(candidate[name]), rtol, atol))
+        actual = np.asarray(candidate[name])
+        diffs.append(_compare_one(name, np.asarray(expected), actual, rtol, atol))
     return diffs
 
 
@@ -309,7 +340,8 @@ def _compare_one(name, expected, actual, rtol, atol) -> OutputDiff:
     act = actual.astype(np.float64)
     nan_mismatch = np.isnan(exp) != np.isnan(act)
     finite = np.isfinite(exp) & np.isfinite(act)
-    inf_mismatch = (~np.isfinite(exp) | ~np.isfinite(act)) & ~np.isnan(exp) & ~np.isnan(act) & (exp != act)
+    either_inf = (~np.isfinite(exp) | ~np.isfinite(act)) & ~np.isnan(exp) & ~np.isnan(act)
+    inf_mismatch = either_inf & (exp != act)
     abs_err = np.abs(exp - act)[finite]
     max_abs = float(abs_err.max()) if abs_err.size else 0.0
     with np.errstate(over="ignore"):  # a tiny reference value gives an infinite ratio: fine

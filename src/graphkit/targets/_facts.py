@@ -9,6 +9,8 @@ ten times faster than on the full proto, with identical results.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import onnx
 import onnx_ir as ir
 
@@ -34,9 +36,13 @@ def infer_value_facts(model: ir.Model) -> tuple[ValueFacts, str | None]:
     return facts_from_graph_proto(inferred.graph, _subgraph_positions(model.graph)), None
 
 
-def inference_proto(model: ir.Model) -> onnx.ModelProto:
+def inference_proto(model: ir.Model, keep: Callable[[ir.Value], bool] | None = None
+                    ) -> onnx.ModelProto:
+    """The model with the initializers `keep` rejects (default: the large ones) turned into
+    typed graph inputs; the light model ModelRunner feeds them back at run time."""
     graph = model.graph
-    kept = [v for v in graph.initializers.values() if _keep_value(v)]
+    keep = keep or keep_value
+    kept = [v for v in graph.initializers.values() if keep(v)]
     kept_names = {v.name for v in kept}
     typed = [v for v in graph.initializers.values()
              if v.name not in kept_names and not v.is_graph_input()]
@@ -53,7 +59,8 @@ def inference_proto(model: ir.Model) -> onnx.ModelProto:
     return proto
 
 
-def _keep_value(value: ir.Value) -> bool:
+def keep_value(value: ir.Value) -> bool:
+    """Whether inference needs this initializer's values (small, or integer: shapes)."""
     tensor = value.const_value
     if tensor is None:
         return True
