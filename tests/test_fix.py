@@ -10,8 +10,8 @@ import pytest
 from conftest import model_from_text, ops, run_ort
 
 import graphkit
-from graphkit.findings import Finding, Severity
 from graphkit.cli import main
+from graphkit.findings import Finding, Severity
 from graphkit.passmanager import count_nodes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
@@ -94,3 +94,32 @@ def test_cli_writes_output_and_never_touches_input(transformer, tmp_path):
     assert transformer.read_bytes() == data
     assert main(["fix", str(transformer), "-o", str(transformer)]) == 2
     assert main(["fix", str(transformer), "-o", str(tmp_path / "o.onnx"), "--pin", "heads=4"]) == 2
+
+
+def test_a_wrong_rewrite_in_the_pipeline_is_rolled_back_and_the_rest_kept(monkeypatch, rng):
+    # The optimistic proof of the whole list fails, so fix's manager goes back to the model its
+    # reference captured and proves pass by pass.
+    from graphkit.passes import pass_registry
+    from test_passmanager import ReluToSigmoid
+
+    fix_module = sys.modules["graphkit.fix"]  # the name graphkit.fix is the function
+
+    registry = pass_registry()
+    monkeypatch.setattr(fix_module, "_pipeline", lambda target, model: [
+        registry["eliminate-identity"](), ReluToSigmoid(), registry["remove-dead-nodes"]()])
+    model = model_from_text("""
+        <ir_version: 10, opset_import: ["" : 17]>
+        g (float[2, 8] x) => (float[2, 8] y) {
+            a = Identity(x)
+            r = Relu(a)
+            y = Add(r, x)
+        }
+    """)
+    fixed, report = graphkit.fix(model, "ort")
+    assert ops(fixed) == ["Relu", "Add"]
+    by_name = {record.name: record for record in report.passes}
+    assert by_name["relu-to-sigmoid"].rolled_back and not by_name["eliminate-identity"].rolled_back
+    assert any(f.code == "GK501" and "relu-to-sigmoid" in f.message for f in report.findings)
+    x = rng.standard_normal((2, 8)).astype(np.float32)
+    assert np.array_equal(run_ort(fixed, {"x": x})[0], np.maximum(x, 0) + x)
+    assert all(diff.ok and diff.max_abs == 0.0 for diff in report.validation)

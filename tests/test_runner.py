@@ -165,3 +165,31 @@ def test_reference_errors_name_the_problem():
         Reference.of(model, inputs={"x": np.zeros(5, np.float32)}).result()
     ok = Reference.of(model, inputs={"x": np.arange(21, dtype=np.float32)}).result()
     assert ok.outputs["y"].shape == (7, 3)
+
+
+def test_restore_gives_back_an_independent_model_with_every_field(transformer):
+    transformer.metadata_props["origin"] = "test"
+    transformer.producer_name = "pytorch"
+    light = LightModel.of(transformer)
+    restored = light.restore()
+    assert restored.metadata_props["origin"] == "test" and restored.producer_name == "pytorch"
+    assert set(restored.graph.initializers) == set(transformer.graph.initializers)
+    assert [v.name for v in restored.graph.inputs] == [v.name for v in transformer.graph.inputs]
+    onnx.checker.check_model(ir.to_proto(restored))
+    feeds = {"x": np.random.default_rng(8).standard_normal((1, 128, 256)).astype(np.float32)}
+    assert np.array_equal(run_ort(restored, feeds)[0], run_ort(transformer, feeds)[0])
+    nodes = len(transformer.graph)
+    restored.graph.remove(restored.graph.node(0), safe=False)
+    assert len(transformer.graph) == nodes
+
+
+def test_restore_keeps_external_weights_external(tmp_path):
+    weight = np.random.default_rng(9).standard_normal((64, 64)).astype(np.float32)
+    proto = ir.to_proto(_linear(weight))
+    onnx.save(proto, tmp_path / "m.onnx", save_as_external_data=True, location="m.data",
+              size_threshold=1024)
+    model = graphkit.load(tmp_path / "m.onnx")
+    restored = LightModel.of(model).restore()
+    tensor = restored.graph.initializers["W"].const_value
+    assert isinstance(tensor, ir.ExternalTensor) and Path(tensor.base_dir) == tmp_path
+    np.testing.assert_array_equal(tensor.numpy(), weight)

@@ -3,10 +3,11 @@
     python tools/bench_fix.py [blocks]
 
 onnxslim and onnxsim are benchmark-only tools (pip install onnxslim onnxsim); they are not
-graphkit dependencies. Each tool starts from the same loaded ModelProto / IR model;
-loading and saving are not timed. graphkit is timed twice: with its proof (ORT runs of the
-original and of each rewrite) and without (validate=False), since the other two do not
-validate. Goal: graphkit's nodes <= onnxslim's, its time <= onnxsim's.
+graphkit dependencies. Every tool starts from the same file (loading is timed, saving is
+not). graphkit is timed twice: with its proof (ORT runs of the original and of the rewritten
+model) and without (validate=False), since the other two do not validate.
+Goal: graphkit's nodes <= onnxslim's, its time <= onnxsim's. Timings on a shared 2-core
+machine move by +-20% between runs: run it a few times.
 """
 
 from __future__ import annotations

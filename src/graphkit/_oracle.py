@@ -11,7 +11,6 @@ import onnx
 import onnx_ir as ir
 
 from graphkit.findings import Finding, Severity
-from graphkit.ir._load import Snapshot
 from graphkit.report import Report
 from graphkit.runner import LightModel
 from graphkit.validation import (
@@ -49,7 +48,7 @@ class Oracle:
     """The original model's outputs on fixed inputs, and how to check a rewritten model."""
 
     reference: Reference
-    start: Snapshot  # the model as the manager got it: its checkpoint and the checker baseline
+    start: LightModel  # the model as the manager got it: checkpoint and checker baseline
     rtol: float
     atol: float
     post_models: list[ir.Model] = field(default_factory=list)
@@ -62,11 +61,11 @@ class Oracle:
     def build(cls, model: ir.Model, validation: Validation, report: Report) -> Oracle | None:
         if not validation.enabled:
             return None
-        start = Snapshot.of(model)
+        start = validation.start or LightModel.of(model)
         if validation.reference is not None:  # fix's: computed (or computing) already
             return cls(validation.reference, start, validation.rtol, validation.atol)
         try:
-            runner = ModelRunner(LightModel.of(model))  # as check() runs the rewrites
+            runner = ModelRunner(start)
             if validation.inputs is not None:
                 feeds = dict(validation.inputs)
             else:

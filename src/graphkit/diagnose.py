@@ -24,6 +24,7 @@ from graphkit.findings import Finding, Severity
 from graphkit.frontends import load
 from graphkit.partitions import Partitions, partition
 from graphkit.report import Report
+from graphkit.runner import LightModel
 from graphkit.targets import get_target
 from graphkit.targets._facts import infer_value_facts
 from graphkit.targets.base import NodeContext, Target, ValueFacts
@@ -97,18 +98,22 @@ class Site:
     function: FunctionKey | None = None  # the local function whose body holds it
 
 
-def diagnose(model: Any, target: str | Target = "ort") -> Diagnosis:
+def diagnose(model: Any, target: str | Target = "ort", *,
+             light: LightModel | None = None) -> Diagnosis:
     """Check every node of `model` (anything graphkit.load accepts) against one target."""
     targets = [get_target(target)]
-    return diagnose_targets(model, targets, min_opset=False).reports[targets[0].name]
+    return diagnose_targets(model, targets, min_opset=False, light=light).reports[targets[0].name]
 
 
-def diagnose_targets(model: Any, targets: Sequence[str | Target], *,
-                     min_opset: bool = True) -> DiagnosisSet:
-    """Check several targets at once, sharing one load and one shape inference."""
+def diagnose_targets(model: Any, targets: Sequence[str | Target], *, min_opset: bool = True,
+                     light: LightModel | None = None) -> DiagnosisSet:
+    """Check several targets at once, sharing one load and one shape inference.
+
+    `light`: the model captured as a LightModel, when the caller has one (fix has): shape
+    inference reads its proto instead of serializing the graph again."""
     resolved = [get_target(t) for t in targets]  # unknown names fail before any work
     loaded = load(model)
-    values, inference_error = infer_value_facts(loaded)
+    values, inference_error = infer_value_facts(loaded, light.proto if light else None)
     sites = list(walk(loaded, values))
     name = loaded.graph.name or (str(model) if isinstance(model, str) else "model")
     reports = {}

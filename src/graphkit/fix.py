@@ -142,7 +142,8 @@ def _fix(model: Any, target: Any, options: FixOptions,
     # The caller's own model object is never modified; one loaded here from a file is ours.
     current = copy_model(original) if original is model else original
     report = FixReport(model=original.graph.name or "model", target=target_obj.name)
-    diagnosis = diagnose(current, target_obj)
+    light = proof.reference.light if proof.reference is not None else None
+    diagnosis = diagnose(current, target_obj, light=light)
     report.blockers_before = len(diagnosis.blockers)
     tried: set[str] = set()
     for round_ in range(options.max_rounds):
@@ -157,7 +158,9 @@ def _fix(model: Any, target: Any, options: FixOptions,
         report.rounds += 1
         swaps = [p for p in passes if _replaces_outputs(p)]
         rest = [p for p in passes if p not in swaps]
-        current = _run(rest, current, proof, target_obj.name, report)
+        # The first round starts from the model the reference captured: reuse that capture.
+        start = proof.reference.light if round_ == 0 and proof.reference is not None else None
+        current = _run(rest, current, proof, target_obj.name, report, start)
         for swap in swaps:
             current = _swap_outputs(swap, current, proof, target_obj.name, report)
         before = _keys(diagnosis.blockers)
@@ -189,14 +192,14 @@ def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any
 
 
 def _run(passes: list[Pass], model: ir.Model, proof: _Proof, target: str,
-         report: FixReport) -> ir.Model:
+         report: FixReport, start: LightModel | None = None) -> ir.Model:
     if not passes:
         return model
     validation = Validation(enabled=False)
     if proof.reference is not None and proof.runnable:
         # After a cut, this model's own outputs feed the post models: let the manager run it.
         validation = (Validation(inputs=proof.feeds) if report.post_models
-                      else Validation(reference=proof.reference))
+                      else Validation(reference=proof.reference, start=start))
     model, run = PassManager(passes, validation=validation).run(model, PassContext(target=target))
     # The manager just compared this model with the reference: fix need not run it again.
     report.last_check = run.validation if validation.reference is not None else []

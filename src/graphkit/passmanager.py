@@ -20,6 +20,7 @@ from graphkit.findings import Finding, Severity
 from graphkit.ir._gc import collector_paused
 from graphkit.ir._load import copy_model  # not graphkit.ir: its GraphSurgeonPass imports us
 from graphkit.report import PassRecord, Report
+from graphkit.runner import LightModel
 from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL, Feeds, Reference
 
 PassKind = Literal["analysis", "rewrite"]
@@ -73,6 +74,9 @@ class Validation:
     # The original's inputs and outputs, computed or being computed by the caller (fix starts
     # it before the passes, on a worker thread); `inputs` is then not used.
     reference: Reference | None = None
+    # The model the manager is given, captured already (fix's first round reuses the copy its
+    # reference runs): the checkpoint, not captured a second time.
+    start: LightModel | None = None
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
     seed: int = 0

@@ -42,15 +42,35 @@ class LightModel:
     proto: onnx.ModelProto
     weights: Mapping[str, np.ndarray]
     overridable: frozenset[str]  # weights that were graph inputs too (a caller may feed them)
+    tensors: Mapping[str, ir.TensorProtocol]  # the weights' own tensors, for restore()
 
     @classmethod
     def of(cls, model: ir.Model) -> LightModel:
         fed = [v for v in model.graph.initializers.values() if _fed(v)]
         names = {v.name for v in fed}
         proto = inference_proto(model, keep=lambda value: value.name not in names)
-        weights = {v.name: v.const_value.numpy() for v in fed}  # type: ignore[union-attr]
+        tensors = {v.name: v.const_value for v in fed}
+        weights = {name: tensor.numpy() for name, tensor in tensors.items()}  # type: ignore[union-attr]
         overridable = frozenset(v.name for v in fed if v.is_graph_input())
-        return cls(proto, weights, overridable)
+        return cls(proto, weights, overridable, tensors)  # type: ignore[arg-type]
+
+    def restore(self) -> ir.Model:
+        """The model as an independent IR again. The weights are the same tensor objects
+        (external ones still read from their folder): passes replace tensors, never write
+        into them. Only the fed initializers' order changes (they come last)."""
+        from graphkit.ir._gc import collector_paused  # graphkit.ir imports the pass manager
+
+        with collector_paused():
+            model = ir.serde.deserialize_model(self.proto)
+        graph = model.graph
+        inputs = {value.name: value for value in graph.inputs}
+        for name, tensor in self.tensors.items():
+            value = inputs[name]
+            if name not in self.overridable:
+                graph.inputs.remove(value)
+            value.const_value = tensor
+            graph.register_initializer(value)
+        return model
 
     def full_proto(self) -> onnx.ModelProto:
         """The same model with its weights back as initializers."""
@@ -119,6 +139,9 @@ class ModelRunner:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         options.log_severity_level = 3
+        # No busy-waiting between ops: proofs run a model a few times, and spinning workers
+        # would take the cores from the passes running beside a reference on its thread.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(
             self._serialized or self.proto.SerializeToString(), options,
             providers=["CPUExecutionProvider"],

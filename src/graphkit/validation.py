@@ -174,9 +174,9 @@ class Reference:
         """`given`: the candidates are the user's inputs, not generated ones."""
         if not candidates:
             raise ValueError("Reference needs at least one candidate input set")
-        light = LightModel.of(model)
+        self.light: LightModel | None = LightModel.of(model)  # the copy the worker runs
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphkit-reference")
-        self._future = pool.submit(_first_that_runs, light, candidates, given)
+        self._future = pool.submit(_first_that_runs, self.light, candidates, given)
         pool.shutdown(wait=False)  # the worker finishes its one job, then exits
 
     @classmethod
@@ -196,6 +196,7 @@ class Reference:
         done: Future[ReferenceOutputs] = Future()
         done.set_result(ReferenceOutputs(feeds, outputs, runtime))
         reference = cls.__new__(cls)
+        reference.light = None
         reference._future = done
         return reference
 

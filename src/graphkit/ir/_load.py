@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import mmap
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
@@ -134,34 +133,18 @@ def _first_line(err: BaseException) -> str:
 
 def copy_model(model: ir.Model) -> ir.Model:
     """An independent copy (through the proto), external tensors still read from their folder."""
-    return Snapshot.of(model).restore()
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A model frozen as its proto: one serialization to take, a deserialization only when it
-    is restored (the pass manager's checkpoint is restored only when a proof fails)."""
-
-    proto: onnx.ModelProto
-    base_dirs: dict[str, str]  # external tensors' folders, which the proto does not keep
-
-    @classmethod
-    def of(cls, model: ir.Model) -> Snapshot:
-        base_dirs = {
-            value.name: value.const_value.base_dir
-            for graph in model.graphs()
-            for value in graph.initializers.values()
-            if isinstance(value.const_value, ir.ExternalTensor)
-        }
-        with collector_paused():
-            return cls(ir.to_proto(model), base_dirs)
-
-    def restore(self) -> ir.Model:
-        with collector_paused():
-            copy = ir.serde.deserialize_model(self.proto)
-        for graph in copy.graphs():
-            for value in graph.initializers.values():
-                tensor = value.const_value
-                if isinstance(tensor, ir.ExternalTensor) and value.name in self.base_dirs:
-                    tensor.base_dir = self.base_dirs[value.name]
+    base_dirs = {
+        value.name: value.const_value.base_dir
+        for graph in model.graphs()
+        for value in graph.initializers.values()
+        if isinstance(value.const_value, ir.ExternalTensor)
+    }
+    with collector_paused():
+        copy = ir.serde.deserialize_model(ir.to_proto(model))
+    if not base_dirs:
         return copy
+    for graph in copy.graphs():
+        for value in graph.initializers.values():
+            if isinstance(value.const_value, ir.ExternalTensor) and value.name in base_dirs:
+                value.const_value.base_dir = base_dirs[value.name]
+    return copy

@@ -26,9 +26,11 @@ INTEGER_TYPES = frozenset({
 })
 
 
-def infer_value_facts(model: ir.Model) -> tuple[ValueFacts, str | None]:
-    """Inferred types and shapes; the second item is inference's error (None when it ran)."""
-    proto = inference_proto(model)
+def infer_value_facts(model: ir.Model, proto: onnx.ModelProto | None = None
+                      ) -> tuple[ValueFacts, str | None]:
+    """Inferred types and shapes; the second item is inference's error (None when it ran).
+    `proto`: the model's inference_proto, when the caller has it already."""
+    proto = proto if proto is not None else inference_proto(model)
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False)
     except Exception as err:  # onnx raises several types; the model is still worth walking
@@ -38,8 +40,9 @@ def infer_value_facts(model: ir.Model) -> tuple[ValueFacts, str | None]:
 
 def inference_proto(model: ir.Model, keep: Callable[[ir.Value], bool] | None = None
                     ) -> onnx.ModelProto:
-    """The model with the initializers `keep` rejects (default: the large ones) turned into
-    typed graph inputs; the light model ModelRunner feeds them back at run time."""
+    """The whole model but for the initializers `keep` rejects (default: the large ones),
+    which become typed graph inputs. graphkit.runner.LightModel feeds them back at run time
+    and restores the IR from this proto, so every other field is kept."""
     graph = model.graph
     keep = keep or keep_value
     kept = [v for v in graph.initializers.values() if keep(v)]
@@ -48,9 +51,16 @@ def inference_proto(model: ir.Model, keep: Callable[[ir.Value], bool] | None = N
              if v.name not in kept_names and not v.is_graph_input()]
     view = ir.GraphView(
         inputs=[*graph.inputs, *typed], outputs=list(graph.outputs), nodes=list(graph),
-        initializers=kept, name=graph.name,
+        initializers=kept, name=graph.name, doc_string=graph.doc_string,
+        metadata_props=dict(graph.metadata_props),
     )
-    proto = onnx.ModelProto(ir_version=model.ir_version)
+    proto = onnx.ModelProto(
+        ir_version=model.ir_version, producer_name=model.producer_name or "",
+        producer_version=model.producer_version or "", domain=model.domain or "",
+        model_version=model.model_version or 0, doc_string=model.doc_string or "",
+    )
+    for key, value in model.metadata_props.items():
+        proto.metadata_props.add(key=key, value=value)
     ir.serde.serialize_graph_into(proto.graph, view, model_ir_version=model.ir_version)
     for domain, version in model.opset_imports.items():
         proto.opset_import.add(domain=domain, version=version)
