@@ -113,10 +113,12 @@ def test_tensorrt_gets_the_efficientnms_plugin_by_default(image):
     assert node.attributes["max_output_boxes"].value == k
     assert report.before_replacement and all(d.ok for d in report.before_replacement)
     assert "not runnable here" in report.reference and not report.validation
-    # The one blocker left: graphkit's TensorRT table lists the parser's ops, not the plugin
-    # library (EfficientNMS_TRT is in libnvinfer_plugin, which the parser falls back to).
+    # The parser imports EfficientNMS_TRT from the standard plugin library: nothing blocks.
+    assert report.fixed and not diagnose(fixed, "tensorrt").blockers
+    # A plugin TensorRT's library does not have is still refused.
+    node.op_type = "MyNMS_TRT"
     assert [(f.code, f.op) for f in diagnose(fixed, "tensorrt").blockers] == \
-        [("GK102", "EfficientNMS_TRT")]
+        [("GK101", "MyNMS_TRT")]
 
 
 def test_cli_cut_writes_the_post_model_beside_the_output(tmp_path, image, expected, capsys):

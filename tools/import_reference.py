@@ -191,7 +191,17 @@ def tensorrt(reference: Path) -> Path:
             "message": "TensorRT takes uint8 only as a network input or output; Cast it there",
         },
     ]
-    return write_toml("tensorrt", target, ops, rules)
+    return write_toml("tensorrt", target, [*ops, *TRT_PLUGINS], rules)
+
+
+# Ops graphkit itself writes for TensorRT that the parser takes as plugins: for an op it has
+# no importer for, it looks up a plugin creator of that name (version "1", empty namespace)
+# in the plugin registry, which holds the standard plugin library (libnvinfer_plugin) once
+# it is loaded: trtexec loads it; from Python, trt.init_libnvinfer_plugins(logger, "").
+TRT_PLUGINS = [
+    {"op": "EfficientNMS_TRT", "domain": "TRT", "status": "supported",
+     "dtypes": ["float32", "float16"]},
+]
 
 
 # ---- ONNX Runtime mobile EPs ----
