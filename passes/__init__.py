@@ -13,16 +13,18 @@ from graphkit.passes.convert_opset import ConvertOpset
 from graphkit.passes.decompose import Decompose
 from graphkit.passes.eliminate_common_subexpressions import EliminateCommonSubexpressions
 from graphkit.passes.eliminate_identity import EliminateIdentity
+from graphkit.passes.float16 import Float16
 from graphkit.passes.float64_to_float32 import Float64ToFloat32
 from graphkit.passes.fold_constants import FoldConstants
 from graphkit.passes.fold_shapes import FoldShapes
 from graphkit.passes.fuse import Fuse
-from graphkit.passes.nms import Nms
 from graphkit.passes.int64_to_int32 import Int64ToInt32
 from graphkit.passes.lift_constants import LiftConstants
+from graphkit.passes.nms import Nms
 from graphkit.passes.pin_shapes import PinShapes
 from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
 from graphkit.passes.remove_redundant_casts import RemoveRedundantCasts
+
 from graphkit.passmanager import Pass
 
 BUILTIN_PASSES: tuple[type[Pass], ...] = (
@@ -31,6 +33,7 @@ BUILTIN_PASSES: tuple[type[Pass], ...] = (
     Decompose,
     EliminateCommonSubexpressions,
     EliminateIdentity,
+    Float16,
     Float64ToFloat32,
     FoldConstants,
     FoldShapes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -123,3 +124,21 @@ def test_a_wrong_rewrite_in_the_pipeline_is_rolled_back_and_the_rest_kept(monkey
     x = rng.standard_normal((2, 8)).astype(np.float32)
     assert np.array_equal(run_ort(fixed, {"x": x})[0], np.maximum(x, 0) + x)
     assert all(diff.ok and diff.max_abs == 0.0 for diff in report.validation)
+
+
+def test_cli_passes_runs_a_pipeline_besides_the_fixes(tmp_path, rng, capsys):
+    source = Path(__file__).resolve().parents[1] / "examples" / "tiny_cnn.onnx"
+    out = tmp_path / "half.onnx"
+    assert main(["fix", str(source), "-o", str(out), "--passes", "float16", "--legalize-only",
+                 "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [p["pass"] for p in report["passes"]][-1] == "float16"
+    assert report["validation"]["ok"]
+    half = graphkit.load(out)
+    assert any(v.const_value.dtype.name == "FLOAT16" for v in half.graph.initializers.values())
+    original = graphkit.load(source)
+    x = rng.standard_normal((2, 3, 32, 32)).astype(np.float32)
+    np.testing.assert_allclose(run_ort(half, {"image": x})[0], run_ort(original, {"image": x})[0],
+                               rtol=1e-2, atol=1e-3)
+    assert main(["fix", str(source), "-o", str(tmp_path / "x.onnx"), "--passes", "nope"]) == 2
+    assert "unknown pass 'nope'" in capsys.readouterr().err

@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   graphkit fix model.onnx --target tensorrt -o trt.onnx --pin batch=1 --pin seq=128
   graphkit fix model.onnx --target tflite -o out.onnx --pin x=1x3x224x224 --legalize-only
   graphkit fix detector.onnx --target tensorrt -o out.onnx --nms plugin --inputs data.npz
+  graphkit fix model.onnx --target tensorrt -o half.onnx --passes float16
   graphkit fix model.onnx --target ort -o out.onnx --format json | jq .unresolved
 
 exit codes: 0 no blocker left, 1 blockers remain (each listed with why), 2 bad input
@@ -42,6 +43,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--legalize-only", action="store_true",
                         help="only the passes findings ask for; skip cleanup and fusion")
     parser.add_argument("--inputs", metavar="DATA.npz", help="inputs to validate with")
+    parser.add_argument("--passes", default="", metavar="PIPELINE",
+                        help="passes to run as well, proven like the rest: 'float16' "
+                             "(float32 -> float16, sensitive ops kept float32), "
+                             "'fuse{rules=conv-bn}', ...")
     add_format_option(parser)
     parser.set_defaults(run=run)
 
@@ -54,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     nodes_before = count_nodes(model)
     with progress(f"fixing for {args.target}"):
         fixed, report = graphkit.fix(model, args.target, pin=args.pin, nms=args.nms,
-                                     legalize_only=args.legalize_only, inputs=inputs)
+                                     legalize_only=args.legalize_only, inputs=inputs,
+                                     passes=args.passes)
     graphkit.save(fixed, args.output)
     post_paths = _save_post_models(report.post_models, args.model, args.output)
     if args.format == "json":
