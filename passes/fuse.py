@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import onnx_ir as ir
-from onnx_ir.passes.common import ShapeInferencePass
 
 from graphkit.errors import InputError
 from graphkit.findings import Finding, Severity
@@ -26,6 +25,7 @@ from graphkit.passes._fusions_activation import (
 )
 from graphkit.passes._fusions_layout import layer_norm_rules, reshape_rules, transpose_rules
 from graphkit.passes._fusions_linear import conv_bn_rules, gemm_rules, pad_conv_rules
+from graphkit.passes._graph_edit import infer_shapes as infer_model_shapes
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import Rule, rewrite
 
@@ -84,7 +84,7 @@ class Fuse(Pass):
         chosen = [fusion_named(n) for n in self.rules] if self.rules else list(FUSIONS)
         runnable = [f for f in chosen if opset >= f.min_opset]
         if self.infer_shapes and any(f.needs_shapes for f in runnable):
-            _infer_shapes(model)
+            infer_model_shapes(model)  # best effort: what onnx cannot infer stays as is
         rules = [rule for fusion in runnable for rule in fusion.rules()]
         log = rewrite(model.graph, rules, opset)
         findings = [Finding("GK505", Severity.INFO, f"fuse: {why}") for why in log.declines]
@@ -96,9 +96,3 @@ class Fuse(Pass):
         return PassResult(findings=findings, changes=log.changes)
 
 
-def _infer_shapes(model: ir.Model) -> None:
-    """Fill in intermediate shapes; a model onnx cannot infer is matched with what it has."""
-    try:
-        ShapeInferencePass(check_type=False, strict_mode=False, data_prop=True)(model)
-    except Exception:  # shape inference is a helper here, never a reason to fail the fusion
-        return
