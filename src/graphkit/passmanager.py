@@ -137,10 +137,12 @@ class PassManager:
 
     def _run_all(self, model: ir.Model, ctx: PassContext, report: Report) -> ir.Model:
         """Every pass, no proofs (validation off, or the optimistic first try)."""
+        nodes = None  # each pass starts with the count the one before it ended with
         for index, pass_ in enumerate(self.passes):
             if self.progress:
                 self.progress(pass_.name, index, len(self.passes))
-            result, record = _timed(pass_, model, ctx)
+            result, record = _timed(pass_, model, ctx, nodes)
+            nodes = record.nodes_after
             report.passes.append(record)
             report.findings.extend(result.findings)
             report.post_models.extend(result.post_models)
@@ -192,8 +194,9 @@ class PassManager:
         return snapshot
 
 
-def _timed(pass_: Pass, model: ir.Model, ctx: PassContext) -> tuple[PassResult, PassRecord]:
-    nodes_before = count_nodes(model)
+def _timed(pass_: Pass, model: ir.Model, ctx: PassContext,
+           nodes_before: int | None = None) -> tuple[PassResult, PassRecord]:
+    nodes_before = count_nodes(model) if nodes_before is None else nodes_before
     start = time.perf_counter()
     result = pass_.run(model, ctx)
     record = PassRecord(
