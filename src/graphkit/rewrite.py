@@ -45,7 +45,7 @@ class Scalar:
 
 @dataclass(frozen=True, eq=False)
 class Op:
-    """Matches a node of `op_type` whose inputs match `inputs` and whose attributes equal `attrs`."""
+    """Matches a node of `op_type` whose inputs match `inputs`, attributes equal to `attrs`."""
 
     op_type: str
     inputs: tuple[Pattern, ...]
@@ -119,7 +119,8 @@ class Check:
 class Builder:
     """Creates the replacement's nodes: `op.Gemm(a, b, c, transB=1)` returns its output value."""
 
-    def __init__(self, graph: ir.Graph, opset: int, prefix: str, taken: set[str] | None = None) -> None:
+    def __init__(self, graph: ir.Graph, opset: int, prefix: str,
+                 taken: set[str] | None = None) -> None:
         self.graph = graph
         self.opset = opset
         self.prefix = prefix
@@ -150,7 +151,8 @@ class Builder:
     def reduce(self, op_type: str, x: ir.Value, axes: Sequence[int], keepdims: int = 1) -> ir.Value:
         """A Reduce* node in the form this opset wants (axes moved from attribute to input)."""
         if self.opset >= (13 if op_type == "ReduceSum" else 18):
-            return self.op(op_type, x, self.const(np.array(list(axes), np.int64)), keepdims=keepdims)
+            axes_input = self.const(np.array(list(axes), np.int64))
+            return self.op(op_type, x, axes_input, keepdims=keepdims)
         return self.op(op_type, x, axes=list(axes), keepdims=keepdims)
 
     def _name(self, what: str) -> str:
@@ -213,7 +215,8 @@ def rewrite(graph: ir.Graph, rules: Sequence[Rule], opset: int, max_rounds: int 
     return log
 
 
-def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog, taken: set[str]) -> bool:
+def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog,
+           taken: set[str]) -> bool:
     by_op: dict[str, list[ir.Node]] = defaultdict(list)
     for node in graph:
         by_op[node.op_type].append(node)
@@ -232,7 +235,8 @@ def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog, 
     return changed
 
 
-def find_match(rule: Rule, node: ir.Node, opset: int, log: RewriteLog | None = None) -> Match | None:
+def find_match(rule: Rule, node: ir.Node, opset: int,
+               log: RewriteLog | None = None) -> Match | None:
     """The first way `rule.pattern` matches with `node` as root, whose checks all hold."""
     declined: str | None = None
     for bound in _match_node(rule.pattern, node, {}):
@@ -330,7 +334,8 @@ def _self_contained(match: Match) -> bool:
 
 
 def _apply(graph: ir.Graph, rule: Rule, match: Match, taken: set[str]) -> bool:
-    builder = Builder(graph, match.opset, f"{rule.name}/{match.root.name or match.root.outputs[0].name}", taken)
+    root = match.root.name or match.root.outputs[0].name
+    builder = Builder(graph, match.opset, f"{rule.name}/{root}", taken)
     result = rule.build(match, builder)
     if result is None:
         return False
@@ -365,7 +370,8 @@ def replace_value(graph: ir.Graph, old: ir.Value, new: ir.Value, builder: Builde
         new.shape = old.shape
     if new.type is None:
         new.type = old.type
-    if old.is_graph_output() and (new.is_graph_input() or new.is_graph_output() or new.producer() is None
+    if old.is_graph_output() and (new.is_graph_input() or new.is_graph_output()
+                                  or new.producer() is None
                                   or new.producer() not in builder.nodes):
         # An existing value cannot take the output's name: route it through an Identity.
         new = builder.op("Identity", new)

@@ -12,7 +12,8 @@ def describe_value(value: ir.Value) -> dict[str, Any]:
     """name, dtype and shape of a value; dynamic dims by name (None where unnamed)."""
     shape = None
     if value.shape is not None:
-        shape = [dim if isinstance(dim, int) else getattr(dim, "value", None) for dim in value.shape]
+        shape = [dim if isinstance(dim, int) else getattr(dim, "value", None)
+                 for dim in value.shape]
     return {
         "name": value.name,
         "dtype": value.dtype.name.lower() if value.dtype is not None else None,
@@ -25,7 +26,8 @@ def summarize(model: ir.Model) -> dict[str, Any]:
     ops: Counter[str] = Counter()
     subgraphs = 0
     for node in ir.traversal.RecursiveGraphIterator(graph):
-        ops[node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"] += 1
+        standard = node.domain in ("", "ai.onnx")
+        ops[node.op_type if standard else f"{node.domain}::{node.op_type}"] += 1
         subgraphs += sum(
             1 if attr.type == ir.AttributeType.GRAPH else len(attr.value)
             for attr in node.attributes.values()

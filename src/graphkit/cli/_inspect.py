@@ -57,7 +57,8 @@ def _print_text(info: dict) -> None:
     io = Table("", "name", "dtype", "shape", box=None)
     for kind in ("inputs", "outputs"):
         for value in info[kind]:
-            io.add_row(kind[:-1], escape(value["name"]), str(value["dtype"]), _shape(value["shape"]))
+            io.add_row(kind[:-1], escape(value["name"]), str(value["dtype"]),
+                       _shape(value["shape"]))
     out.print(io)
     ops = Table("op", "count", box=None)
     for op, count in info["ops"].items():

@@ -204,8 +204,8 @@ def compare(expected: Any, actual: Any) -> str:
     return f"max abs error {float(error.max()):.3g}"
 
 
-def run(cases: list[Any], target: TargetAdapter, progress: Callable[[CaseResult], None] | None = None
-        ) -> Summary:
+def run(cases: list[Any], target: TargetAdapter,
+        progress: Callable[[CaseResult], None] | None = None) -> Summary:
     summary = Summary()
     with tempfile.TemporaryDirectory(prefix="graphkit-conformance-") as folder:
         for case in cases:

@@ -82,7 +82,8 @@ def _compile(model, module, input_names, method, example_inputs):
             if method == "script":
                 raise InputError(f"torch.jit.script failed: {_first_line(err)}") from None
             notes.append(f"torch.jit.script failed ({_first_line(err)}); traced instead")
-    if any(node.op_type in CONTROL_FLOW for node in ir.traversal.RecursiveGraphIterator(model.graph)):
+    nodes = ir.traversal.RecursiveGraphIterator(model.graph)
+    if any(node.op_type in CONTROL_FLOW for node in nodes):
         raise InputError(
             "the model has If/Loop/Scan, which tracing would freeze into one path, "
             "and scripting failed: " + "; ".join(notes)

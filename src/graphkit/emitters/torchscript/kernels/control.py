@@ -11,6 +11,7 @@ from typing import List, Optional
 import torch
 from torch import Tensor, nn
 
+
 class OnnxIf(nn.Module):
     def __init__(self, then_branch: nn.Module, else_branch: nn.Module) -> None:
         super().__init__()

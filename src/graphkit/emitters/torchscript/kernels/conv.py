@@ -139,7 +139,8 @@ def pool(
     extra = _pool_geometry(sizes, kernel, strides, dilations, full, ceil_mode)
     right = [full[n + i] + extra[i] for i in range(n)]
     if kind == "max":
-        fill = float("-inf") if x.is_floating_point() else (0.0 if x.dtype == torch.uint8 else -128.0)
+        lowest = 0.0 if x.dtype == torch.uint8 else -128.0
+        fill = float("-inf") if x.is_floating_point() else lowest
         padded = torch.constant_pad_nd(x, _torch_pad_order(full[:n], right), fill)
         return torch.amax(_windows(padded, kernel, strides, dilations), -1)
     padded = torch.constant_pad_nd(x, _torch_pad_order(full[:n], right), 0.0)

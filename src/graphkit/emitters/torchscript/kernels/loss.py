@@ -16,7 +16,7 @@ def nll_loss(
     ignored = labels == ignore_index if has_ignore else torch.zeros_like(labels, dtype=torch.bool)
     safe = torch.where(ignored, torch.zeros_like(labels), labels)
     picked = -torch.gather(scores, 1, safe.unsqueeze(1)).squeeze(1)
-    if weight is not None:
+    if weight is not None:  # noqa: SIM108 - kept a statement: TorchScript refines Optional here
         w = weight[safe]
     else:
         w = torch.ones_like(picked)

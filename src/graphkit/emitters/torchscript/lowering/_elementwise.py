@@ -13,11 +13,11 @@ from graphkit.emitters.torchscript.lowering._base import (
     INTS,
     NUMERIC,
     SHELL_DTYPES,
+    WIDENED,
     EmitContext,
     Lowering,
     attr_float,
     attr_str,
-    WIDENED,
     kernel,
     variadic,
     widen_unsigned,
@@ -68,7 +68,9 @@ def entries() -> dict[str, tuple[Lowering, ...]]:
         "Softplus": act.softplus, "Softsign": act.softsign, "HardSwish": act.hard_swish,
         "Mish": act.mish, "Reciprocal": ew.reciprocal,
     }
-    table: dict[str, tuple[Lowering, ...]] = {op: (_float_unary(fn),) for op, fn in float_fns.items()}
+    table: dict[str, tuple[Lowering, ...]] = {
+        op: (_float_unary(fn),) for op, fn in float_fns.items()
+    }
     table["IsNaN"] = (Lowering(kernel(torch.isnan, 1), dtypes=FLOATS | {ir.DataType.BOOL}),)
     table.update({
         "Abs": (_unary(torch.abs),),
@@ -80,7 +82,8 @@ def entries() -> dict[str, tuple[Lowering, ...]]:
         "Mul": (_binary(torch.mul),),
         "Div": (_binary(ew.div),),
         "Pow": (_binary(ew.pow_),),
-        "Mod": (Lowering(widen_unsigned(kernel(ew.mod, 2, ("fmod", 0))), dtypes=NUMERIC | WIDENED),),
+        "Mod": (Lowering(widen_unsigned(kernel(ew.mod, 2, ("fmod", 0))),
+                         dtypes=NUMERIC | WIDENED),),
         "Equal": (_binary(torch.eq, ALL_TORCH - SHELL_DTYPES),),
         "Greater": (_binary(torch.gt, COMPARABLE),),
         "GreaterOrEqual": (_binary(torch.ge, COMPARABLE),),

@@ -15,7 +15,6 @@ from graphkit.emitters.torchscript.lowering._base import (
     NUMERIC,
     EmitContext,
     Lowering,
-
     attr_float,
     attr_int,
     attr_ints,

@@ -71,7 +71,8 @@ def _pad(cx: EmitContext, node: ir.Node) -> list:
     mode = attr_str(node, "mode", "constant")
     if cx.opset < 11:
         pads = attr_ints(node, "pads")
-        return cx.call(sk.pad_attrs, [cx.inputs(node)[0], pads, attr_float(node, "value", 0.0), mode])
+        value = attr_float(node, "value", 0.0)
+        return cx.call(sk.pad_attrs, [cx.inputs(node)[0], pads, value, mode])
     return cx.call(sk.pad, [*cx.inputs(node, 4), mode])
 
 
