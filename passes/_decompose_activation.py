@@ -20,7 +20,9 @@ def scalar(op: Builder, value: float, like: ir.Value) -> ir.Value:
 
 
 def gelu(node: ir.Node, op: Builder) -> ir.Value:
-    """Gelu(x) -> x/2 * (1 + erf(x / sqrt2)); tanh form: x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))"""
+    """Gelu(x) -> x/2 * (1 + erf(x / sqrt2));
+    tanh form: x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    """
     x = node.inputs[0]
     if attr(node, "approximate", "none") == "tanh":
         cube = op.Mul(x, op.Mul(x, x))

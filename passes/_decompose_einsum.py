@@ -13,8 +13,8 @@ import string
 
 import numpy as np
 import onnx_ir as ir
-
 from graphkit.passes._decompose_activation import attr
+
 from graphkit.rewrite import Builder, Decline, static_shape
 
 
@@ -32,7 +32,9 @@ def parse_equation(equation: str, ranks: list[int]) -> tuple[list[str], str]:
     expanded = []
     for term, rank in zip(terms, ranks):
         own = rank - len(term.replace("...", ""))
-        expanded.append(term.replace("...", spelled[ellipsis_rank - own:]) if "..." in term else term)
+        expanded.append(
+            term.replace("...", spelled[ellipsis_rank - own:]) if "..." in term else term
+        )
     for term, rank in zip(expanded, ranks):
         if len(term) != rank:
             raise Decline(f"subscripts '{term}' do not match an operand of rank {rank}")
@@ -42,7 +44,9 @@ def parse_equation(equation: str, ranks: list[int]) -> tuple[list[str], str]:
         output = rhs.replace("...", spelled)
     else:  # implicit output: the ellipsis dims, then indices seen once, alphabetically
         counts = "".join(expanded)
-        output = spelled + "".join(sorted(c for c in set(counts) if counts.count(c) == 1 and c not in spelled))
+        output = spelled + "".join(
+            sorted(c for c in set(counts) if counts.count(c) == 1 and c not in spelled)
+        )
     return expanded, output
 
 
@@ -92,8 +96,10 @@ def _binary(op: Builder, inputs: list[ir.Value], terms: list[str], output: str,
     left = "".join(i for i in a_term if i not in b_term)
     right = "".join(i for i in b_term if i not in a_term)
     dims = lambda indices: int(np.prod([size[i] for i in indices]))  # noqa: E731
-    a = _as_3d(op, _permute(op, a, a_term, batch + left + contracted), dims(batch), dims(left), dims(contracted))
-    b = _as_3d(op, _permute(op, b, b_term, batch + contracted + right), dims(batch), dims(contracted), dims(right))
+    a = _as_3d(op, _permute(op, a, a_term, batch + left + contracted),
+               dims(batch), dims(left), dims(contracted))
+    b = _as_3d(op, _permute(op, b, b_term, batch + contracted + right),
+               dims(batch), dims(contracted), dims(right))
     product = op.MatMul(a, b)  # [batch, M, N]
     produced = batch + left + right
     unfolded = op.Reshape(product, op.const(np.array([size[i] for i in produced] or [], np.int64)))

@@ -1,11 +1,13 @@
-"""Index ops as simpler ones: GatherElements -> GatherND, ScatterND -> one-hot MatMul, Mod -> Div/Floor."""
+"""Index ops as simpler ones: GatherElements -> GatherND, ScatterND -> one-hot MatMul,
+Mod -> Div/Floor.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import onnx_ir as ir
-
 from graphkit.passes._decompose_activation import attr
+
 from graphkit.rewrite import Builder, Decline, static_shape
 
 FLOATS = frozenset({ir.DataType.FLOAT, ir.DataType.DOUBLE, ir.DataType.FLOAT16})
@@ -34,7 +36,9 @@ def gather_elements(node: ir.Node, op: Builder) -> ir.Value:
 
 
 def scatter_nd(node: ir.Node, op: Builder) -> ir.Value:
-    """ScatterND(x, idx, u) -> x * (1 - mask) + H^T u, H = one_hot(flat(idx)) (reduction none/add)"""
+    """ScatterND(x, idx, u) -> x * (1 - mask) + H^T u, H = one_hot(flat(idx))
+    (reduction none/add)
+    """
     data, indices, updates = node.inputs
     reduction = attr(node, "reduction", "none")
     data_shape, index_shape = static_shape(data), static_shape(indices)
@@ -51,7 +55,8 @@ def scatter_nd(node: ir.Node, op: Builder) -> ir.Value:
         raise Decline(f"the one-hot matrix would hold {positions * rows} elements")
     slice_size = int(np.prod(data_shape[depth:]))
     strides = np.array([int(np.prod(data_shape[d + 1:depth])) for d in range(depth)], np.int64)
-    index = op.Reshape(op.Cast(indices, to=ir.DataType.INT64), op.const(np.array([rows, depth], np.int64)))
+    index = op.Reshape(op.Cast(indices, to=ir.DataType.INT64),
+                       op.const(np.array([rows, depth], np.int64)))
     dims = op.const(np.array(data_shape[:depth], np.int64))
     index = op.Where(op.Less(index, op.const(np.array(0, np.int64))), op.Add(index, dims), index)
     flat = op.reduce("ReduceSum", op.Mul(index, op.const(strides[None])), [1])  # [rows, 1]

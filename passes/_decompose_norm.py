@@ -1,11 +1,13 @@
-"""LayerNormalization and GroupNormalization as ReduceMean / Sub / Div chains (for opsets < 17 / 18)."""
+"""LayerNormalization and GroupNormalization as ReduceMean / Sub / Div chains
+(for opsets < 17 / 18).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import onnx_ir as ir
-
 from graphkit.passes._decompose_activation import attr, scalar
+
 from graphkit.rewrite import Builder, Decline, static_shape
 
 LOW_PRECISION = frozenset({ir.DataType.FLOAT16, ir.DataType.BFLOAT16})
@@ -46,7 +48,9 @@ def layer_normalization(node: ir.Node, op: Builder) -> ir.Value:
 
 
 def group_normalization(node: ir.Node, op: Builder) -> ir.Value:
-    """GroupNormalization(x, s, b, G) -> normalize x over [C/G, spatial] per group, then s * . + b per channel"""
+    """GroupNormalization(x, s, b, G) -> normalize x over [C/G, spatial] per group,
+    then s * . + b per channel
+    """
     x, scale, bias = node.inputs[0], node.inputs[1], node.inputs[2]
     shape = static_shape(x)
     if shape is None or len(shape) < 3:

@@ -48,7 +48,9 @@ def silu_rules() -> tuple[Rule, ...]:
 def mish_rules() -> tuple[Rule, ...]:
     x = Var("x")
     # x * tanh(softplus(x))  ->  Mish(x)
-    return (Rule("mish", P.Mul(x, P.Tanh(P.Softplus(x))), lambda m, op: op.Mish(m[x]), min_opset=18),)
+    return (
+        Rule("mish", P.Mul(x, P.Tanh(P.Softplus(x))), lambda m, op: op.Mish(m[x]), min_opset=18),
+    )
 
 
 def _relu6_of_x_plus_3(x: Var) -> Op:

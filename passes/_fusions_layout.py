@@ -33,7 +33,10 @@ def transpose_rules() -> tuple[Rule, ...]:
             return m[x]  # the two cancel
         return op.Transpose(m[x], perm=perm)
 
-    checks = (Check("a Transpose has no perm and the rank is unknown", lambda m: composed(m) is not None),)
+    checks = (
+        Check("a Transpose has no perm and the rank is unknown",
+              lambda m: composed(m) is not None),
+    )
     # Transpose(Transpose(x, p), q) -> Transpose(x, p[q])   (-> x when p[q] is the identity)
     return (Rule("transposes", outer, build, checks),)
 
@@ -49,8 +52,10 @@ def reshape_rules() -> tuple[Rule, ...]:
         return op.Reshape(m[x], m[second])
 
     checks = (
-        # A 0 in the outer shape copies a dim of the inner result, which the fused form no longer has.
-        Check("the outer shape copies a dim (0) of the inner result", lambda m: 0 not in m.const(second)),
+        # A 0 in the outer shape copies a dim of the inner result, which the fused form no longer
+        # has.
+        Check("the outer shape copies a dim (0) of the inner result",
+              lambda m: 0 not in m.const(second)),
     )
     # Reshape(Reshape(x, s1), s2) -> Reshape(x, s2)   (s2 constant, without 0 entries)
     return (Rule("reshapes", outer, build, checks, min_opset=5),)
@@ -85,7 +90,8 @@ def _layer_norm_rule(axes_input: bool, with_bias: bool) -> Rule:
     def trailing_axes(m: Match) -> bool:
         first, second = axes(m, mean, axes1), axes(m, variance, axes2)
         rank = None if m[x].shape is None else len(m[x].shape)
-        return first is not None and first == second and first == list(range(rank - len(first), rank))
+        return (first is not None and first == second
+                and first == list(range(rank - len(first), rank)))
 
     def normalized_shape(m: Match) -> tuple[int, ...] | None:
         k = len(axes(m, mean, axes1))
@@ -112,7 +118,8 @@ def _layer_norm_rule(axes_input: bool, with_bias: bool) -> Rule:
         Check("epsilon is not a scalar", lambda m: m.const(eps).size == 1),
         Check("scale/bias do not fit the (static) normalized shape", params_fit),
     )
-    # (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) * scale + bias -> LayerNormalization(x, scale, bias)
+    # (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) * scale + bias
+    #     -> LayerNormalization(x, scale, bias)
     return Rule("layer-norm", pattern, build, checks, min_opset=17)
 
 

@@ -44,15 +44,19 @@ def _conv_bn_rule(conv_op: str, with_bias: bool) -> Rule:
                      op.const(new_bias.astype(weight.dtype)), **copy_attrs(node))
 
     checks = (
-        Check("BatchNormalization is in training mode", lambda m: not m.attr(bn, "training_mode", 0)),
-        Check("BatchNormalization's running statistics are used", lambda m: len(m.node(bn).outputs) == 1),
+        Check("BatchNormalization is in training mode",
+              lambda m: not m.attr(bn, "training_mode", 0)),
+        Check("BatchNormalization's running statistics are used",
+              lambda m: len(m.node(bn).outputs) == 1),
         Check("weights are not floating point", lambda m: m.const(w).dtype.kind == "f"),
     )
-    # BatchNormalization(Conv(x, w, b)) -> Conv(x, w * s, (b - mean) * s + shift), s = scale / sqrt(var + eps)
+    # BatchNormalization(Conv(x, w, b)) -> Conv(x, w * s, (b - mean) * s + shift),
+    # s = scale / sqrt(var + eps)
     return Rule(f"{conv_op.lower()}-bn", bn, build, checks)
 
 
-def _scale_out_channels(weight: np.ndarray, factor: np.ndarray, conv_op: str, group: int) -> np.ndarray:
+def _scale_out_channels(weight: np.ndarray, factor: np.ndarray, conv_op: str,
+                        group: int) -> np.ndarray:
     """Multiply each output channel's kernel by its factor (layouts differ for ConvTranspose)."""
     spatial = (1,) * (weight.ndim - 2)
     if conv_op == "Conv":  # weight: [C_out, C_in / group, k...]

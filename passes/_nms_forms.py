@@ -1,4 +1,5 @@
-"""Target forms of NMS: TensorRT's EfficientNMS_TRT plugin node and a fixed-size padded form in ONNX ops.
+"""Target forms of NMS: TensorRT's EfficientNMS_TRT plugin node and a fixed-size padded form
+in ONNX ops.
 
 Both give EfficientNMS's four outputs: num_detections [B, 1] int32, detection_boxes
 [B, K, 4] (corners), detection_scores [B, K], detection_classes [B, K] int32, the top K
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx_ir as ir
-
 from graphkit.passes._decompose_activation import attr
+
 from graphkit.rewrite import Builder, Decline, const_array, static_shape
 
 PLUGIN_DOMAIN = "TRT"  # the domain TensorRT's ONNX parser maps to its plugin registry
@@ -34,14 +35,15 @@ class NmsSpec:
 def read_nms(node: ir.Node) -> NmsSpec:
     inputs = list(node.inputs) + [None] * (5 - len(node.inputs))
     consts = [const_array(value) if value is not None else None for value in inputs[2:]]
-    for name, value, array in zip(("max_output_boxes_per_class", "iou_threshold", "score_threshold"),
-                                  inputs[2:], consts):
+    for name, value, array in zip(
+            ("max_output_boxes_per_class", "iou_threshold", "score_threshold"), inputs[2:], consts):
         if value is not None and array is None:
             raise Decline(f"{name} is computed at run time; the target forms need it constant")
     max_per_class = int(consts[0].reshape(())) if consts[0] is not None else 0
     iou = float(consts[1].reshape(())) if consts[1] is not None else 0.0
     score = float(consts[2].reshape(())) if consts[2] is not None else None
-    return NmsSpec(inputs[0], inputs[1], max_per_class, iou, score, attr(node, "center_point_box", 0))
+    return NmsSpec(inputs[0], inputs[1], max_per_class, iou, score,
+                   attr(node, "center_point_box", 0))
 
 
 def max_detections(spec: NmsSpec, requested: int) -> int:
@@ -106,7 +108,9 @@ def _pad_to(op: Builder, x: ir.Value, zeros: np.ndarray, k: int) -> ir.Value:
 
 
 def _corners(op: Builder, boxes: ir.Value) -> ir.Value:
-    """[x, y, w, h] -> [x - w/2, y - h/2, x + w/2, y + h/2], as EfficientNMS always outputs corners."""
+    """[x, y, w, h] -> [x - w/2, y - h/2, x + w/2, y + h/2], as EfficientNMS always outputs
+    corners.
+    """
     i64 = lambda *v: op.const(np.array(v, np.int64))  # noqa: E731
     center, size = op.Slice(boxes, i64(0), i64(2), i64(2)), op.Slice(boxes, i64(2), i64(4), i64(2))
     half = op.Mul(size, op.const(np.array(0.5, boxes.dtype.numpy() if boxes.dtype else np.float32)))
@@ -117,7 +121,8 @@ def _declare(op: Builder, outputs: tuple[ir.Value, ...], batch: object, k: int,
              dtype: ir.DataType | None) -> None:
     count, boxes, scores, classes = outputs
     for value, name in zip(outputs, DETECTION_OUTPUTS):
-        if name not in op.taken:  # the plugin's own output names, unless the model uses them already
+        # the plugin's own output names, unless the model uses them already
+        if name not in op.taken:
             op.taken.add(name)
             value.name = name
     count.type, count.shape = ir.TensorType(ir.DataType.INT32), ir.Shape([batch, 1])

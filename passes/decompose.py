@@ -13,14 +13,21 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 import onnx_ir as ir
+from graphkit.passes._decompose_activation import (
+    gelu,
+    hard_sigmoid,
+    hard_swish,
+    mish,
+    softplus,
+    swish,
+)
+from graphkit.passes._decompose_einsum import einsum
+from graphkit.passes._decompose_index import gather_elements, mod, scatter_nd
+from graphkit.passes._decompose_norm import group_normalization, layer_normalization
 from onnx_ir.passes.common import ShapeInferencePass
 
 from graphkit.errors import InputError
 from graphkit.findings import Finding, Severity
-from graphkit.passes._decompose_activation import gelu, hard_sigmoid, hard_swish, mish, softplus, swish
-from graphkit.passes._decompose_einsum import einsum
-from graphkit.passes._decompose_index import gather_elements, mod, scatter_nd
-from graphkit.passes._decompose_norm import group_normalization, layer_normalization
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import Builder, Decline, names_in, replace_nodes
 
@@ -50,10 +57,14 @@ DECOMPOSITIONS: tuple[Decomposition, ...] = (
 )
 
 # op -> lowest opset of its replacement (read by the min-opset analysis).
-REPLACEMENT_MIN_OPSET: Mapping[str, int] = MappingProxyType({d.op: d.min_opset for d in DECOMPOSITIONS})
+REPLACEMENT_MIN_OPSET: Mapping[str, int] = MappingProxyType(
+    {d.op: d.min_opset for d in DECOMPOSITIONS}
+)
 
 # Decompositions that read static shapes of intermediate values.
-NEEDS_SHAPES = frozenset({"Einsum", "GatherElements", "ScatterND", "LayerNormalization", "GroupNormalization"})
+NEEDS_SHAPES = frozenset(
+    {"Einsum", "GatherElements", "ScatterND", "LayerNormalization", "GroupNormalization"}
+)
 
 
 def decomposition_for(op: str) -> Decomposition:
@@ -78,7 +89,8 @@ class Decompose(Pass):
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         chosen = {op: decomposition_for(op) for op in self.ops} if self.ops else \
             {d.op: d for d in DECOMPOSITIONS}
-        targets = [node for node in model.graph if node.op_type in chosen and node.domain in ("", "ai.onnx")]
+        targets = [node for node in model.graph
+                   if node.op_type in chosen and node.domain in ("", "ai.onnx")]
         if not targets:
             return PassResult()
         if any(node.op_type in NEEDS_SHAPES for node in targets):
@@ -97,10 +109,12 @@ def decompose_nodes(model: ir.Model, nodes: Sequence[ir.Node],
             replacement = chosen[node.op_type].build(node, builder)
         except Decline as why:
             result.findings.append(Finding("GK505", Severity.INFO, f"decompose: {node.op_type} "
-                                           f"'{node.name}' kept: {why}", node=node.name, op=node.op_type))
+                                           f"'{node.name}' kept: {why}",
+                                           node=node.name, op=node.op_type))
             continue
         replace_nodes(graph, node, [node], builder, replacement)
-        result.changes.append(f"decomposed {node.op_type} '{node.name}' into {len(builder.nodes)} node(s)")
+        result.changes.append(f"decomposed {node.op_type} '{node.name}' "
+                              f"into {len(builder.nodes)} node(s)")
     return result
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx_ir as ir
-
 from graphkit.passes._graph_edit import cast_after_input, cast_before_output, infer_shapes
+
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 F64, F32 = ir.DataType.DOUBLE, ir.DataType.FLOAT
@@ -82,7 +82,8 @@ def _convert_attributes(graph: ir.Graph) -> list[str]:
         if attr_name and node.attributes.get_int(attr_name, -1) == F64:
             node.attributes[attr_name] = ir.AttrInt64(attr_name, F32)
             changes.append(f"{node.op_type} '{node.name}' produces float32")
-        tensor_attr = node.attributes.get("value") if node.op_type in ("Constant", "ConstantOfShape") else None
+        tensor_attr = (node.attributes.get("value")
+                       if node.op_type in ("Constant", "ConstantOfShape") else None)
         if tensor_attr is not None and tensor_attr.type == ir.AttributeType.TENSOR \
                 and tensor_attr.value.dtype == F64:
             array = tensor_attr.value.numpy().astype(np.float32)

@@ -61,7 +61,8 @@ def _constant_inputs(node: ir.Node) -> list[np.ndarray | None] | None:
     return arrays if node.inputs else None
 
 
-def _evaluate(node: ir.Node, inputs: list[np.ndarray | None], opset: int) -> list[np.ndarray] | None:
+def _evaluate(node: ir.Node, inputs: list[np.ndarray | None],
+              opset: int) -> list[np.ndarray] | None:
     from onnx.reference import ReferenceEvaluator
 
     names = [f"in{i}" if array is not None else "" for i, array in enumerate(inputs)]

@@ -1,4 +1,5 @@
-"""Shape(x) -> Constant where x's dims are known; Reshape(x, f(Shape(...))) -> Reshape(x, [d|0|-1, ...]).
+"""Shape(x) -> Constant where x's dims are known;
+Reshape(x, f(Shape(...))) -> Reshape(x, [d|0|-1, ...]).
 
 Once shape inference knows a value's dims, the subgraphs exporters build to compute them at
 run time (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) fold away:
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx_ir as ir
-
 from graphkit.passes._graph_edit import (
     add_constant,
     const_array,
@@ -30,6 +30,7 @@ from graphkit.passes._graph_edit import (
 )
 from graphkit.passes.fold_constants import FoldConstants
 from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
+
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 SHAPE_READERS = ("Shape", "Gather", "Slice", "Size")
@@ -153,12 +154,14 @@ def _replace_output(graph: ir.Graph, node: ir.Node, array: np.ndarray) -> bool:
 
 def _give_constant_shape(graph: ir.Graph, node: ir.Node) -> int:
     slot = 0 if node.op_type == "ConstantOfShape" else 1
-    if len(node.inputs) <= slot or node.inputs[slot] is None or const_array(node.inputs[slot]) is not None:
+    if (len(node.inputs) <= slot or node.inputs[slot] is None
+            or const_array(node.inputs[slot]) is not None):
         return 0
     spec = _spec_for(node)
     if spec is None:
         return 0
-    constant = add_constant(graph, np.array(spec, dtype=np.int64), f"{node.name or node.op_type}_shape")
+    constant = add_constant(graph, np.array(spec, dtype=np.int64),
+                            f"{node.name or node.op_type}_shape")
     node.replace_input_with(slot, constant)
     return 1
 

@@ -1,4 +1,5 @@
-"""primitive subgraph -> fused op (Conv+BN -> Conv, MatMul+Add -> Gemm, GELU -> Gelu, ...), by rule table.
+"""primitive subgraph -> fused op (Conv+BN -> Conv, MatMul+Add -> Gemm, GELU -> Gelu, ...),
+by rule table.
 
 One pass with a `rules` option rather than ten passes: the fusions share one matcher
 and one shape-inference step, the fix loop picks rules per target from `FUSIONS`
@@ -13,9 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import onnx_ir as ir
-
-from graphkit.errors import InputError
-from graphkit.findings import Finding, Severity
 from graphkit.passes._fusions_activation import (
     gelu_rules,
     hard_sigmoid_rules,
@@ -26,6 +24,9 @@ from graphkit.passes._fusions_activation import (
 from graphkit.passes._fusions_layout import layer_norm_rules, reshape_rules, transpose_rules
 from graphkit.passes._fusions_linear import conv_bn_rules, gemm_rules, pad_conv_rules
 from graphkit.passes._graph_edit import infer_shapes as infer_model_shapes
+
+from graphkit.errors import InputError
+from graphkit.findings import Finding, Severity
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import Rule, rewrite
 
@@ -40,17 +41,28 @@ class Fusion:
 
 
 FUSIONS: tuple[Fusion, ...] = (
-    Fusion("pad-conv", "Conv", 11, pad_conv_rules),             # Conv(Pad(x, p, 0), w) -> Conv(x, w, pads+p)
-    Fusion("conv-bn", "Conv", 1, conv_bn_rules),                # BN(Conv(x, w, b)) -> Conv(x, w*s, (b-m)*s+t)
-    Fusion("gemm", "Gemm", 7, gemm_rules, needs_shapes=True),   # Add(MatMul(a, b), c) -> Gemm(a, b, c), 2-D
-    Fusion("gelu", "Gelu", 20, gelu_rules),                     # x/2 * (1 + erf(x/sqrt2)) -> Gelu(x) (+ tanh form)
-    Fusion("layer-norm", "LayerNormalization", 17, layer_norm_rules, needs_shapes=True),  # (x-m)/sqrt(v+e)*g+b
-    Fusion("silu", "Swish", 24, silu_rules),                    # x * Sigmoid(x) -> Swish(x)
-    Fusion("mish", "Mish", 18, mish_rules),                     # x * tanh(softplus(x)) -> Mish(x)
-    Fusion("hard-sigmoid", "HardSigmoid", 6, hard_sigmoid_rules),  # relu6(x + 3) / 6 -> HardSigmoid(x)
-    Fusion("hard-swish", "HardSwish", 14, hard_swish_rules),    # x * HardSigmoid(x) -> HardSwish(x)
-    Fusion("transposes", "Transpose", 1, transpose_rules),      # Transpose(Transpose(x, p), q) -> Transpose(x, p[q])
-    Fusion("reshapes", "Reshape", 5, reshape_rules),            # Reshape(Reshape(x, s), t) -> Reshape(x, t)
+    # Conv(Pad(x, p, 0), w) -> Conv(x, w, pads+p)
+    Fusion("pad-conv", "Conv", 11, pad_conv_rules),
+    # BN(Conv(x, w, b)) -> Conv(x, w*s, (b-m)*s+t)
+    Fusion("conv-bn", "Conv", 1, conv_bn_rules),
+    # Add(MatMul(a, b), c) -> Gemm(a, b, c), 2-D
+    Fusion("gemm", "Gemm", 7, gemm_rules, needs_shapes=True),
+    # x/2 * (1 + erf(x/sqrt2)) -> Gelu(x) (+ tanh form)
+    Fusion("gelu", "Gelu", 20, gelu_rules),
+    # (x-m)/sqrt(v+e)*g+b
+    Fusion("layer-norm", "LayerNormalization", 17, layer_norm_rules, needs_shapes=True),
+    # x * Sigmoid(x) -> Swish(x)
+    Fusion("silu", "Swish", 24, silu_rules),
+    # x * tanh(softplus(x)) -> Mish(x)
+    Fusion("mish", "Mish", 18, mish_rules),
+    # relu6(x + 3) / 6 -> HardSigmoid(x)
+    Fusion("hard-sigmoid", "HardSigmoid", 6, hard_sigmoid_rules),
+    # x * HardSigmoid(x) -> HardSwish(x)
+    Fusion("hard-swish", "HardSwish", 14, hard_swish_rules),
+    # Transpose(Transpose(x, p), q) -> Transpose(x, p[q])
+    Fusion("transposes", "Transpose", 1, transpose_rules),
+    # Reshape(Reshape(x, s), t) -> Reshape(x, t)
+    Fusion("reshapes", "Reshape", 5, reshape_rules),
 )
 
 
@@ -90,7 +102,8 @@ class Fuse(Pass):
         findings = [Finding("GK505", Severity.INFO, f"fuse: {why}") for why in log.declines]
         findings += [
             Finding("GK505", Severity.INFO,
-                    f"fuse: {f.name} skipped: {f.fused_op} needs opset {f.min_opset}, model has {opset}")
+                    f"fuse: {f.name} skipped: {f.fused_op} needs opset {f.min_opset}, "
+                    f"model has {opset}")
             for f in chosen if f not in runnable and self.rules
         ]
         return PassResult(findings=findings, changes=log.changes)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx_ir as ir
-
 from graphkit.passes._graph_edit import (
     add_constant,
     cast_after_input,
@@ -23,6 +22,7 @@ from graphkit.passes._graph_edit import (
     const_array,
     infer_shapes,
 )
+
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 I64, I32 = ir.DataType.INT64, ir.DataType.INT32
@@ -58,7 +58,7 @@ class Int64ToInt32(Pass):
         graph = model.graph
         infer_shapes(model)
         ranges = _bound_values(graph)
-        chosen = {v for v, r in ranges.items() if INT32_MIN <= r[0] and r[1] <= INT32_MAX}
+        chosen = {v for v, r in ranges.items() if r[0] >= INT32_MIN and r[1] <= INT32_MAX}
         if not chosen:
             return PassResult()
         changes = [f"{len(chosen)} int64 value(s) proven to fit int32"]
@@ -106,8 +106,11 @@ class Int64ToInt32(Pass):
         return cast.outputs[0]
 
 
-def _rewire_uses(graph: ir.Graph, value: ir.Value, narrow: ir.Value, chosen: set[ir.Value]) -> None:
-    """Uses that take int32 read `narrow`; the others read `value` as int64 (Cast back if retyped)."""
+def _rewire_uses(graph: ir.Graph, value: ir.Value, narrow: ir.Value,
+                 chosen: set[ir.Value]) -> None:
+    """Uses that take int32 read `narrow`; the others read `value` as int64
+    (Cast back if retyped).
+    """
     back: ir.Value | None = None
     for use in list(value.uses()):
         if use.node is narrow.producer():
@@ -141,7 +144,8 @@ def _same_type_slots(node: ir.Node) -> tuple[int, ...] | None:
     if node.op_type not in SAME_TYPE_SLOTS:
         return None
     slots = SAME_TYPE_SLOTS[node.op_type]
-    return tuple(range(len(node.inputs))) if slots is None else tuple(s for s in slots if s < len(node.inputs))
+    return (tuple(range(len(node.inputs))) if slots is None
+            else tuple(s for s in slots if s < len(node.inputs)))
 
 
 def _cast_back(graph: ir.Graph, value: ir.Value) -> ir.Value:
@@ -171,9 +175,9 @@ def _bound_values(graph: ir.Graph) -> dict[ir.Value, Range]:
             ranges[value] = _array_range(array)
     for node in graph:
         for value, bound in _node_ranges(node, ranges).items():
-            if value.dtype == I64 and INT32_MIN <= bound[0] and bound[1] <= INT32_MAX:
+            if value.dtype == I64 and bound[0] >= INT32_MIN and bound[1] <= INT32_MAX:
                 ranges[value] = bound
-    return {v: r for v, r in ranges.items() if INT32_MIN <= r[0] and r[1] <= INT32_MAX}
+    return {v: r for v, r in ranges.items() if r[0] >= INT32_MIN and r[1] <= INT32_MAX}
 
 
 def _array_range(array: np.ndarray) -> Range:
@@ -220,7 +224,8 @@ def _node_ranges(node: ir.Node, ranges: dict[ir.Value, Range]) -> dict[ir.Value,
     if op == "Cast":
         source = node.inputs[0]
         if source is not None and source.dtype in (I32, ir.DataType.INT16, ir.DataType.INT8,
-                                                    ir.DataType.UINT8, ir.DataType.UINT16, ir.DataType.BOOL):
+                                                    ir.DataType.UINT8, ir.DataType.UINT16,
+                                                    ir.DataType.BOOL):
             return {out: (INT32_MIN, INT32_MAX)}
         return {out: ranges[source]} if source in ranges else {}
     return _same_type_range(node, ranges)

@@ -20,4 +20,6 @@ class LiftConstants(Pass):
         # size_limit=0: small constants (shape pieces, axes) are the ones that clutter graphs.
         LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0)(model)
         lifted = nodes - count_nodes(model)
-        return PassResult(changes=[f"turned {lifted} Constant node(s) into initializers"] if lifted else [])
+        return PassResult(
+            changes=[f"turned {lifted} Constant node(s) into initializers"] if lifted else []
+        )

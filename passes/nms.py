@@ -1,4 +1,5 @@
-"""NonMaxSuppression -> keep | native (fixed-size padded) | plugin (EfficientNMS_TRT) | cut (separate post model).
+"""NonMaxSuppression -> keep | native (fixed-size padded) | plugin (EfficientNMS_TRT) |
+cut (separate post model).
 
 - keep: leave it (a target that runs ONNX NMS as it is).
 - native: NMS plus a top-K and padding in plain ONNX ops, giving EfficientNMS's four
@@ -19,12 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import onnx_ir as ir
+from graphkit.passes._nms_forms import max_detections, padded, plugin, read_nms
 from onnx_ir.passes.common import RemoveUnusedNodesPass, ShapeInferencePass
 
 from graphkit.errors import InputError
 from graphkit.findings import Finding, Severity
 from graphkit.ir import copy_model
-from graphkit.passes._nms_forms import max_detections, padded, plugin, read_nms
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import Builder, Decline
 
@@ -52,18 +53,21 @@ class Nms(Pass):
             raise InputError(f"nms: mode '{self.mode}' is not one of {', '.join(MODES)}")
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
-        nodes = [n for n in model.graph if n.op_type == "NonMaxSuppression" and n.domain in ("", "ai.onnx")]
+        nodes = [n for n in model.graph
+                 if n.op_type == "NonMaxSuppression" and n.domain in ("", "ai.onnx")]
         if not nodes or self.mode == "keep":
             return PassResult()
         try:
             if self.mode == "cut":
                 return cut_before_nms(model, nodes)
             if len(nodes) > 1:
-                raise Decline(f"{len(nodes)} NonMaxSuppression nodes; the {self.mode} form takes one")
+                raise Decline(f"{len(nodes)} NonMaxSuppression nodes; "
+                              f"the {self.mode} form takes one")
             return self._replace(model, nodes[0])
         except Decline as why:
-            return PassResult(findings=[Finding("GK505", Severity.WARNING, f"nms {self.mode}: {why}",
-                                                node=nodes[0].name, op="NonMaxSuppression", fix=None)])
+            return PassResult(findings=[Finding("GK505", Severity.WARNING,
+                                                f"nms {self.mode}: {why}", node=nodes[0].name,
+                                                op="NonMaxSuppression", fix=None)])
 
     def _replace(self, model: ir.Model, node: ir.Node) -> PassResult:
         graph = model.graph
@@ -73,7 +77,8 @@ class Nms(Pass):
         after = downstream(graph, [node])
         op = Builder(graph, model.opset_imports.get("", 1), f"nms/{node.name or 'nms'}")
         detections = plugin(op, spec, k) if self.mode == "plugin" else padded(op, node, spec, k)
-        dropped = [v.name for v in graph.outputs if v.producer() is not None and id(v.producer()) in after]
+        dropped = [v.name for v in graph.outputs
+                   if v.producer() is not None and id(v.producer()) in after]
         kept = [v for v in graph.outputs if v.name not in dropped]
         graph.outputs.clear()
         graph.outputs.extend([*kept, *detections])
@@ -137,12 +142,14 @@ def cut_before_nms(model: ir.Model, nms_nodes: list[ir.Node]) -> PassResult:
     crossing: list[ir.Value] = []
     for node in post_nodes:
         for value in node.inputs:
-            if value is None or id(value) in produced or value in crossing or value.is_initializer():
+            if (value is None or id(value) in produced or value in crossing
+                    or value.is_initializer()):
                 continue
             crossing.append(value)
     untyped = [v.name for v in crossing if v.type is None or v.shape is None]
     if untyped:
-        raise Decline(f"the types/shapes of {untyped} are unknown, so they cannot become graph outputs")
+        raise Decline(f"the types/shapes of {untyped} are unknown, "
+                      "so they cannot become graph outputs")
     post_outputs = [v for v in graph.outputs if id(v) in produced]
     post = _extract(model, crossing, post_outputs)
     kept = [v for v in graph.outputs if id(v) not in produced]
@@ -158,7 +165,8 @@ def cut_before_nms(model: ir.Model, nms_nodes: list[ir.Node]) -> PassResult:
 
 def _extract(model: ir.Model, inputs: list[ir.Value], outputs: list[ir.Value]) -> ir.Model:
     source = copy_model(model)
-    graph = ir.convenience.extract(source.graph, [v.name for v in inputs], [v.name for v in outputs])
+    graph = ir.convenience.extract(source.graph, [v.name for v in inputs],
+                                   [v.name for v in outputs])
     graph.name = f"{model.graph.name or 'model'}_post"
     post = ir.Model(graph, ir_version=model.ir_version, producer_name="graphkit")
     post.opset_imports.update(model.opset_imports)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import onnx_ir as ir
-
 from graphkit.passes._graph_edit import index_by_op, infer_shapes, replace_value
+
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 T = ir.DataType
@@ -59,7 +59,8 @@ def _simplify(graph: ir.Graph, node: ir.Node) -> str | None:
     if source is None or source.dtype is None:
         return None
     if source.dtype == to:
-        return _bypass(graph, node, source, f"removed Cast '{node.name}' to the type it already has")
+        return _bypass(graph, node, source,
+                       f"removed Cast '{node.name}' to the type it already has")
     inner = source.producer()
     if inner is None or inner.op_type != "Cast" or inner.domain not in ("", "ai.onnx"):
         return None
@@ -68,10 +69,12 @@ def _simplify(graph: ir.Graph, node: ir.Node) -> str | None:
         return None
     if origin.dtype == to:
         return _bypass(graph, node, origin,
-                       f"removed Cast pair '{inner.name}' -> '{node.name}' ({origin.dtype.name} round trip)")
+                       f"removed Cast pair '{inner.name}' -> '{node.name}' "
+                       f"({origin.dtype.name} round trip)")
     node.replace_input_with(0, origin)
     _drop_if_unused(graph, inner)
-    return f"Cast '{node.name}' now reads '{origin.name}' directly (skipping exact Cast '{inner.name}')"
+    return (f"Cast '{node.name}' now reads '{origin.name}' directly "
+            f"(skipping exact Cast '{inner.name}')")
 
 
 def _bypass(graph: ir.Graph, node: ir.Node, replacement: ir.Value, change: str) -> str | None:

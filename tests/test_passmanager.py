@@ -65,10 +65,13 @@ def test_cleanup_pipeline_keeps_outputs(rng):
     model = model_from_text(ADD_RELU)
     x = rng.standard_normal((3, 4)).astype(np.float32)
     [before] = run_ort(model, {"x": x})
-    fixed, report = PassManager(build_pipeline("eliminate-identity,fold-constants,remove-dead-nodes")).run(model)
+    fixed, report = PassManager(
+        build_pipeline("eliminate-identity,fold-constants,remove-dead-nodes")
+    ).run(model)
     [after] = run_ort(fixed, {"x": x})
     np.testing.assert_array_equal(before, after)
-    assert [p.name for p in report.passes] == ["eliminate-identity", "fold-constants", "remove-dead-nodes"]
+    assert [p.name for p in report.passes] == ["eliminate-identity", "fold-constants",
+                                               "remove-dead-nodes"]
     assert report.validated
 
 
@@ -108,7 +111,8 @@ def test_a_wrong_pass_among_good_ones_is_the_only_one_undone(rng):
     model = model_from_text(ADD_RELU)
     x = rng.standard_normal((3, 4)).astype(np.float32)
     [before] = run_ort(model, {"x": x})
-    passes = build_pipeline("lift-constants") + [ReluToSigmoid()] + build_pipeline("remove-dead-nodes")
+    passes = (build_pipeline("lift-constants") + [ReluToSigmoid()]
+              + build_pipeline("remove-dead-nodes"))
     fixed, report = PassManager(passes).run(model)
     rolled = {p.name: p.rolled_back for p in report.passes}
     assert rolled == {"lift-constants": False, "relu-to-sigmoid": True, "remove-dead-nodes": False}

@@ -36,7 +36,8 @@ def median_seconds(fns: dict[str, callable], repeats: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def bench_model(name: str, threads: int, repeats: int, folder: Path) -> list[tuple[str, float, float]]:
+def bench_model(name: str, threads: int, repeats: int,
+                folder: Path) -> list[tuple[str, float, float]]:
     import onnxruntime as ort
     import torch
 

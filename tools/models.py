@@ -242,5 +242,6 @@ def export_zoo_model(name: str, path: str | os.PathLike, opset: int = 17) -> Pat
     path = Path(path)
     torch.onnx.export(module, example, str(path), dynamo=False, opset_version=opset,
                       input_names=names, output_names=["output"],
-                      dynamic_axes={**(dynamic or {}), **({"output": {0: "batch"}} if dynamic else {})})
+                      dynamic_axes={**(dynamic or {}),
+                                    **({"output": {0: "batch"}} if dynamic else {})})
     return path

@@ -19,8 +19,12 @@ torch = pytest.importorskip("torch")
 from conftest import model_from_text, run_ort  # noqa: E402
 
 import graphkit  # noqa: E402
-from graphkit.emitters.torchscript import emit, run_artifact, unsupported_reason  # noqa: E402
-from graphkit.emitters.torchscript import kernels  # noqa: E402
+from graphkit.emitters.torchscript import (  # noqa: E402
+    emit,
+    kernels,
+    run_artifact,
+    unsupported_reason,
+)
 from graphkit.errors import InputError  # noqa: E402
 
 DYNAMIC = """<ir_version: 10, opset_import: ["" : 17]>

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 from conftest import model_from_text, ops, run_ort
+from graphkit.passes.convert_opset import ConvertOpset
 
 from graphkit.errors import InputError
-from graphkit.passes.convert_opset import ConvertOpset
 from graphkit.passmanager import PassContext
 
 # onnx's converter has no step down for Split-18, Pad-18 or ReduceMean-13 (graphkit adapters),
@@ -24,7 +24,8 @@ g (float[4, 6] x) => (float[2, 8] y, float[2, 1] z, float[4, 6] n) {
 
 def _sorted(text):  # the parser wants producers before uses
     return text.replace("""    z = ReduceMean <keepdims = 1> (b, p_axes)
-    p_axes = Constant <value = int64[1] {1}> ()""", """    p_axes = Constant <value = int64[1] {1}> ()
+    p_axes = Constant <value = int64[1] {1}> ()""",
+                        """    p_axes = Constant <value = int64[1] {1}> ()
     z = ReduceMean <keepdims = 1> (b, p_axes)""")
 
 

@@ -1,13 +1,15 @@
-"""decompose: each op before/after on ONNX Runtime, at the model's opset and at the declared minimum."""
+"""decompose: each op before/after on ONNX Runtime, at the model's opset and at the declared
+minimum.
+"""
 
 import numpy as np
 import onnx
 import onnx_ir as ir
 import pytest
 from conftest import model_from_text, ops, run_ort
+from graphkit.passes.decompose import DECOMPOSITIONS, REPLACEMENT_MIN_OPSET, Decompose
 
 from graphkit.errors import InputError
-from graphkit.passes.decompose import DECOMPOSITIONS, REPLACEMENT_MIN_OPSET, Decompose
 from graphkit.passmanager import PassContext
 
 R = np.random.default_rng(7)
@@ -25,46 +27,72 @@ def case(opset, signature, body, feeds, op):
 CASE_IDS: list = []
 UNIQUE_ROWS = np.array([[2], [0]], np.int64)
 CASES = [c for c, _ in [
-    case(12, "(float[3, 4] a, float[4, 5] b) => (float[3, 5] y)", 'y = Einsum <equation = "ij,jk->ik"> (a, b)',
+    case(12, "(float[3, 4] a, float[4, 5] b) => (float[3, 5] y)",
+         'y = Einsum <equation = "ij,jk->ik"> (a, b)',
          {"a": floats(3, 4), "b": floats(4, 5)}, "Einsum"),
     case(12, "(float[2, 3, 4, 6] q, float[2, 3, 5, 6] k) => (float[2, 3, 4, 5] y)",
-         'y = Einsum <equation = "bhqd,bhkd->bhqk"> (q, k)', {"q": floats(2, 3, 4, 6), "k": floats(2, 3, 5, 6)}, "Einsum"),
-    case(12, "(float[2, 3, 4] a, float[2, 5, 4] b) => (float[2, 5, 3] y)", 'y = Einsum <equation = "...ij,...kj->...ki"> (a, b)',
+         'y = Einsum <equation = "bhqd,bhkd->bhqk"> (q, k)',
+         {"q": floats(2, 3, 4, 6), "k": floats(2, 3, 5, 6)}, "Einsum"),
+    case(12, "(float[2, 3, 4] a, float[2, 5, 4] b) => (float[2, 5, 3] y)",
+         'y = Einsum <equation = "...ij,...kj->...ki"> (a, b)',
          {"a": floats(2, 3, 4), "b": floats(2, 5, 4)}, "Einsum"),
-    case(12, "(float[3, 4, 5] a) => (float[5, 3] y)", 'y = Einsum <equation = "ijk->ki"> (a)', {"a": floats(3, 4, 5)}, "Einsum"),
-    case(12, "(float[4] a, float[4] b) => (float y)", 'y = Einsum <equation = "i,i"> (a, b)', {"a": floats(4), "b": floats(4)}, "Einsum"),
-    case(12, "(float[3, 4] a, float[5] b) => (float[3, 4, 5] y)", 'y = Einsum <equation = "ij,k->ijk"> (a, b)',
+    case(12, "(float[3, 4, 5] a) => (float[5, 3] y)", 'y = Einsum <equation = "ijk->ki"> (a)',
+         {"a": floats(3, 4, 5)}, "Einsum"),
+    case(12, "(float[4] a, float[4] b) => (float y)", 'y = Einsum <equation = "i,i"> (a, b)',
+         {"a": floats(4), "b": floats(4)}, "Einsum"),
+    case(12, "(float[3, 4] a, float[5] b) => (float[3, 4, 5] y)",
+         'y = Einsum <equation = "ij,k->ijk"> (a, b)',
          {"a": floats(3, 4), "b": floats(5)}, "Einsum"),
-    case(20, "(float[3, 5] x) => (float[3, 5] y)", "y = Gelu(x)", {"x": floats(3, 5, scale=3)}, "Gelu"),
-    case(20, "(float[3, 5] x) => (float[3, 5] y)", 'y = Gelu <approximate = "tanh"> (x)', {"x": floats(3, 5, scale=3)}, "Gelu"),
-    case(13, "(float[3, 4] x, int64[3, 2] i) => (float[3, 2] y)", "y = GatherElements <axis = 1> (x, i)",
-         {"x": floats(3, 4), "i": np.array([[0, -1], [3, 1], [-4, 2]], np.int64)}, "GatherElements"),
-    case(13, "(float[3, 4] x, int32[2, 4] i) => (float[2, 4] y)", "y = GatherElements <axis = 0> (x, i)",
-         {"x": floats(3, 4), "i": np.array([[0, 2, 1, 0], [2, 2, 0, 1]], np.int32)}, "GatherElements"),
-    case(13, "(float[4, 3] x, int64[2, 1] i, float[2, 3] u) => (float[4, 3] y)", "y = ScatterND(x, i, u)",
+    case(20, "(float[3, 5] x) => (float[3, 5] y)", "y = Gelu(x)",
+         {"x": floats(3, 5, scale=3)}, "Gelu"),
+    case(20, "(float[3, 5] x) => (float[3, 5] y)", 'y = Gelu <approximate = "tanh"> (x)',
+         {"x": floats(3, 5, scale=3)}, "Gelu"),
+    case(13, "(float[3, 4] x, int64[3, 2] i) => (float[3, 2] y)",
+         "y = GatherElements <axis = 1> (x, i)",
+         {"x": floats(3, 4), "i": np.array([[0, -1], [3, 1], [-4, 2]], np.int64)},
+         "GatherElements"),
+    case(13, "(float[3, 4] x, int32[2, 4] i) => (float[2, 4] y)",
+         "y = GatherElements <axis = 0> (x, i)",
+         {"x": floats(3, 4), "i": np.array([[0, 2, 1, 0], [2, 2, 0, 1]], np.int32)},
+         "GatherElements"),
+    case(13, "(float[4, 3] x, int64[2, 1] i, float[2, 3] u) => (float[4, 3] y)",
+         "y = ScatterND(x, i, u)",
          {"x": floats(4, 3), "i": UNIQUE_ROWS, "u": floats(2, 3)}, "ScatterND"),
     case(18, "(float[2, 3, 4] x, int64[3, 2] i, float[3, 4] u) => (float[2, 3, 4] y)",
          'y = ScatterND <reduction = "add"> (x, i, u)',
-         {"x": floats(2, 3, 4), "i": np.array([[1, 2], [0, 0], [1, 2]], np.int64), "u": floats(3, 4)}, "ScatterND"),
+         {"x": floats(2, 3, 4), "i": np.array([[1, 2], [0, 0], [1, 2]], np.int64),
+          "u": floats(3, 4)}, "ScatterND"),
     case(13, "(int64[8] a, int64[8] b) => (int64[8] y)", "y = Mod(a, b)",
-         {"a": np.array([7, -7, 7, -7, 0, 5, -3, 9], np.int64), "b": np.array([3, 3, -3, -3, 2, 5, 4, -2], np.int64)}, "Mod"),
+         {"a": np.array([7, -7, 7, -7, 0, 5, -3, 9], np.int64),
+          "b": np.array([3, 3, -3, -3, 2, 5, 4, -2], np.int64)}, "Mod"),
     case(13, "(int32[8] a, int32[8] b) => (int32[8] y)", "y = Mod <fmod = 1> (a, b)",
-         {"a": np.array([7, -7, 7, -7, 0, 5, -3, 9], np.int32), "b": np.array([3, 3, -3, -3, 2, 5, 4, -2], np.int32)}, "Mod"),
+         {"a": np.array([7, -7, 7, -7, 0, 5, -3, 9], np.int32),
+          "b": np.array([3, 3, -3, -3, 2, 5, 4, -2], np.int32)}, "Mod"),
     case(13, "(float[6] a, float[6] b) => (float[6] y)", "y = Mod <fmod = 1> (a, b)",
-         {"a": np.array([7.5, -7.5, 7.5, -7.5, 0.25, 3.0], np.float32), "b": np.array([2, 2, -2, -2, 1, 1.5], np.float32)}, "Mod"),
-    case(17, "(float[2, 3, 8] x, float[8] s, float[8] b) => (float[2, 3, 8] y)", "y = LayerNormalization(x, s, b)",
+         {"a": np.array([7.5, -7.5, 7.5, -7.5, 0.25, 3.0], np.float32),
+          "b": np.array([2, 2, -2, -2, 1, 1.5], np.float32)}, "Mod"),
+    case(17, "(float[2, 3, 8] x, float[8] s, float[8] b) => (float[2, 3, 8] y)",
+         "y = LayerNormalization(x, s, b)",
          {"x": floats(2, 3, 8, scale=2), "s": floats(8), "b": floats(8)}, "LayerNormalization"),
-    case(17, "(float[2, 3, 4] x, float[3, 4] s) => (float[2, 3, 4] y)", "y = LayerNormalization <axis = 1, epsilon = 0.01> (x, s)",
+    case(17, "(float[2, 3, 4] x, float[3, 4] s) => (float[2, 3, 4] y)",
+         "y = LayerNormalization <axis = 1, epsilon = 0.01> (x, s)",
          {"x": floats(2, 3, 4), "s": floats(3, 4)}, "LayerNormalization"),
-    case(21, "(float[2, 6, 3, 3] x, float[6] s, float[6] b) => (float[2, 6, 3, 3] y)", "y = GroupNormalization <num_groups = 3> (x, s, b)",
+    case(21, "(float[2, 6, 3, 3] x, float[6] s, float[6] b) => (float[2, 6, 3, 3] y)",
+         "y = GroupNormalization <num_groups = 3> (x, s, b)",
          {"x": floats(2, 6, 3, 3), "s": floats(6), "b": floats(6)}, "GroupNormalization"),
-    case(18, "(float[2, 6, 5] x, float[2] s, float[2] b) => (float[2, 6, 5] y)", "y = GroupNormalization <num_groups = 2> (x, s, b)",
+    case(18, "(float[2, 6, 5] x, float[2] s, float[2] b) => (float[2, 6, 5] y)",
+         "y = GroupNormalization <num_groups = 2> (x, s, b)",
          {"x": floats(2, 6, 5), "s": floats(2), "b": floats(2)}, "GroupNormalization"),
-    case(14, "(float[4, 5] x) => (float[4, 5] y)", "y = HardSwish(x)", {"x": floats(4, 5, scale=4)}, "HardSwish"),
-    case(17, "(float[4, 5] x) => (float[4, 5] y)", "y = HardSigmoid <alpha = 0.3, beta = 0.4> (x)", {"x": floats(4, 5, scale=4)}, "HardSigmoid"),
-    case(17, "(float[4, 5] x) => (float[4, 5] y)", "y = Softplus(x)", {"x": floats(4, 5, scale=40)}, "Softplus"),
-    case(18, "(float[4, 5] x) => (float[4, 5] y)", "y = Mish(x)", {"x": floats(4, 5, scale=4)}, "Mish"),
-    case(24, "(float[4, 5] x) => (float[4, 5] y)", "y = Swish <alpha = 1.5> (x)", {"x": floats(4, 5, scale=4)}, "Swish"),
+    case(14, "(float[4, 5] x) => (float[4, 5] y)", "y = HardSwish(x)",
+         {"x": floats(4, 5, scale=4)}, "HardSwish"),
+    case(17, "(float[4, 5] x) => (float[4, 5] y)", "y = HardSigmoid <alpha = 0.3, beta = 0.4> (x)",
+         {"x": floats(4, 5, scale=4)}, "HardSigmoid"),
+    case(17, "(float[4, 5] x) => (float[4, 5] y)", "y = Softplus(x)",
+         {"x": floats(4, 5, scale=40)}, "Softplus"),
+    case(18, "(float[4, 5] x) => (float[4, 5] y)", "y = Mish(x)",
+         {"x": floats(4, 5, scale=4)}, "Mish"),
+    case(24, "(float[4, 5] x) => (float[4, 5] y)", "y = Swish <alpha = 1.5> (x)",
+         {"x": floats(4, 5, scale=4)}, "Swish"),
 ]]
 
 
@@ -80,7 +108,8 @@ def decompose_and_compare(model, feeds, op, expected):
 
 
 def parse(text):
-    # Not model_from_text: GroupNormalization-18 is deprecated, which the checker rejects; ORT runs it.
+    # Not model_from_text: GroupNormalization-18 is deprecated, which the checker rejects;
+    # ORT runs it.
     return ir.serde.deserialize_model(onnx.parser.parse_model(text))
 
 
@@ -104,13 +133,16 @@ def test_replacement_is_valid_at_declared_min_opset(text, feeds, op):
 
 DECLINED = [
     ('y = Einsum <equation = "ii->i"> (a)', "(float[3, 3] a) => (float[3] y)", "diagonal"),
-    ('y = Einsum <equation = "ij,jk,kl->il"> (a, a, a)', "(float[3, 3] a) => (float[3, 3] y)", "3 operands"),
+    ('y = Einsum <equation = "ij,jk,kl->il"> (a, a, a)', "(float[3, 3] a) => (float[3, 3] y)",
+     "3 operands"),
 ]
 
 
 @pytest.mark.parametrize(("body", "signature", "why"), DECLINED)
 def test_unsupported_einsum_is_kept_with_reason(body, signature, why):
-    model = model_from_text(f'<ir_version: 10, opset_import: ["" : 13]>\ng {signature} {{\n{body}\n}}')
+    model = model_from_text(
+        f'<ir_version: 10, opset_import: ["" : 13]>\ng {signature} {{\n{body}\n}}'
+    )
     result = Decompose(ops=("Einsum",)).run(model, PassContext())
     assert not result.modified and ops(model) == ["Einsum"]
     [finding] = result.findings

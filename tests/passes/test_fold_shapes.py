@@ -1,7 +1,7 @@
 import numpy as np
 from conftest import model_from_text, ops, run_ort
-
 from graphkit.passes.fold_shapes import FoldShapes
+
 from graphkit.passmanager import PassContext
 
 # Reshape whose target is computed from Shape(x) at run time; x's last dims are static.
@@ -80,7 +80,8 @@ def test_two_unknown_dims_give_copy_and_infer(rng):
 
 
 def test_reshape_with_allowzero_never_gets_a_copy_dim():
-    text = SHAPE_SUBGRAPH.replace("y = Reshape(x, target)", "y = Reshape <allowzero = 1> (x, target)")
+    text = SHAPE_SUBGRAPH.replace("y = Reshape(x, target)",
+                                  "y = Reshape <allowzero = 1> (x, target)")
     model = model_from_text(text)
     FoldShapes().run(model, PassContext())
     reshape = [n for n in model.graph if n.op_type == "Reshape"][0]

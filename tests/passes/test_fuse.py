@@ -1,4 +1,6 @@
-"""fuse: each fusion before/after in ONNX text, outputs compared on ONNX Runtime, plus torch models."""
+"""fuse: each fusion before/after in ONNX text, outputs compared on ONNX Runtime, plus torch
+models.
+"""
 
 import io
 
@@ -6,9 +8,9 @@ import numpy as np
 import onnx
 import pytest
 from conftest import model_from_text, ops, run_ort
+from graphkit.passes.fuse import FUSIONS, Fuse, fusions_for
 
 from graphkit.errors import InputError
-from graphkit.passes.fuse import FUSIONS, Fuse, fusions_for
 from graphkit.passmanager import PassContext
 
 
@@ -112,7 +114,8 @@ g (float[2, 3, 8] x) => (float[2, 3, 8] y) {
     y = Add(ng, beta)
 }"""
 LAYER_NORM_18 = LAYER_NORM.replace('"" : 17', '"" : 18').replace(
-    "mean = ReduceMean <axes = [-1]> (x)", "ax = Constant <value = int64[1] {-1}> ()\n    mean = ReduceMean(x, ax)"
+    "mean = ReduceMean <axes = [-1]> (x)",
+    "ax = Constant <value = int64[1] {-1}> ()\n    mean = ReduceMean(x, ax)"
 ).replace("var = ReduceMean <axes = [2]> (sq)", "var = ReduceMean(sq, ax)")
 
 CASES = [
@@ -121,7 +124,8 @@ CASES = [
     (header(20) + GELU_ERF.replace("{\n", "{\n" + GELU_SQ, 1), "gelu", "Gelu", {"Erf", "Mul"}),
     (GELU_TANH, "gelu", "Gelu", {"Tanh", "Pow"}),
     (header(24) + SILU, "silu", "Swish", {"Sigmoid"}),
-    (header(18) + SILU.replace("s = Sigmoid(x)", "sp = Softplus(x)\n    s = Tanh(sp)"), "mish", "Mish", {"Tanh"}),
+    (header(18) + SILU.replace("s = Sigmoid(x)", "sp = Softplus(x)\n    s = Tanh(sp)"),
+     "mish", "Mish", {"Tanh"}),
     (HARD_SWISH, "hard-sigmoid+hard-swish", "HardSwish", {"Clip", "Div"}),
     (TRANSPOSES, "transposes", "Transpose", set()),
     (RESHAPES, "reshapes", "Reshape", set()),
@@ -132,7 +136,8 @@ CASES = [
 
 
 def feeds_for(model, rng):
-    return {v.name: rng.standard_normal(tuple(v.shape)).astype(np.float32) for v in model.graph.inputs}
+    return {v.name: rng.standard_normal(tuple(v.shape)).astype(np.float32)
+            for v in model.graph.inputs}
 
 
 def fuse_and_compare(model, rules: str, rng):
@@ -152,7 +157,8 @@ def _proto(model):
     return ir.to_proto(model)
 
 
-@pytest.mark.parametrize(("text", "rules", "fused", "gone"), CASES, ids=[c[1] + str(i) for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(("text", "rules", "fused", "gone"), CASES,
+                         ids=[c[1] + str(i) for i, c in enumerate(CASES)])
 def test_fusion_rewrites_and_keeps_outputs(text, rules, fused, gone, rng):
     model = model_from_text(text)
     result = fuse_and_compare(model, rules, rng)
@@ -164,7 +170,8 @@ def test_fusion_rewrites_and_keeps_outputs(text, rules, fused, gone, rng):
 def test_cancelling_transposes_vanish_and_merged_ones_compose(rng):
     model = model_from_text(TRANSPOSES)
     fuse_and_compare(model, "transposes", rng)
-    assert ops(model) == ["Identity", "Transpose"]  # y = x routed through Identity (output names kept)
+    # y = x routed through Identity (output names kept)
+    assert ops(model) == ["Identity", "Transpose"]
     [merged] = [n for n in model.graph if n.op_type == "Transpose"]
     assert list(merged.attributes["perm"].value) == [2, 0, 1]
 
@@ -207,8 +214,9 @@ def test_fusions_for_filters_by_target_and_opset():
     names = fusions_for(lambda op, opset: op != "Swish", 20)
     assert "gelu" in names and "silu" not in names and "layer-norm" in names
     assert "gelu" not in fusions_for(lambda op, opset: True, 17)
-    assert {f.name for f in FUSIONS} >= {"conv-bn", "gemm", "gelu", "layer-norm", "silu", "hard-swish",
-                                         "hard-sigmoid", "pad-conv", "transposes", "reshapes"}
+    assert {f.name for f in FUSIONS} >= {"conv-bn", "gemm", "gelu", "layer-norm", "silu",
+                                         "hard-swish", "hard-sigmoid", "pad-conv", "transposes",
+                                         "reshapes"}
 
 
 def _export(module, *args, opset=17):
@@ -227,7 +235,8 @@ def test_torch_cnn_batchnorm_fused_away(rng):
 
     torch.manual_seed(0)
     layers = [torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
-              torch.nn.Conv2d(8, 8, 3, groups=2, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+              torch.nn.Conv2d(8, 8, 3, groups=2, bias=False), torch.nn.BatchNorm2d(8),
+              torch.nn.ReLU(),
               torch.nn.ConvTranspose2d(8, 4, 2, stride=2, groups=2), torch.nn.BatchNorm2d(4)]
     net = torch.nn.Sequential(*layers)
     with torch.no_grad():  # non-trivial running statistics, so a wrong fold shows

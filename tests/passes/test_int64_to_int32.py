@@ -1,7 +1,7 @@
 import numpy as np
 from conftest import model_from_text, run_ort
-
 from graphkit.passes.int64_to_int32 import Int64ToInt32
+
 from graphkit.passmanager import PassContext
 
 # Token ids index a 10-row table; ArgMax indices are < 8; Shape feeds a Reshape (int64 only).
@@ -9,7 +9,8 @@ INDICES = """
 <ir_version: 10, opset_import: ["" : 17]>
 g (int64[2, 5] ids, float[2, 8] scores) => (float[2, 5, 4] emb, int64[2] best, float[2, 20] flat) {
     table = Constant <value = float[10, 4] {0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,
-                                             20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39}> ()
+                                             20,21,22,23,24,25,26,27,28,29,
+                                             30,31,32,33,34,35,36,37,38,39}> ()
     emb = Gather <axis = 0> (table, ids)
     top = ArgMax <axis = 1, keepdims = 0> (scores)
     one = Constant <value = int64 {1}> ()

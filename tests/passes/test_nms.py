@@ -13,10 +13,10 @@ from detector_models import (
     efficient_nms_reference,
     torch_head_bytes,
 )
+from graphkit.passes.nms import Nms
 
 from graphkit.errors import InputError
 from graphkit.ir import copy_model
-from graphkit.passes.nms import Nms
 from graphkit.passmanager import PassContext, PassManager
 
 
@@ -65,7 +65,8 @@ def test_native_padded_form_matches_efficientnms_reference_and_original(original
     result = Nms(mode="native", max_detections=5).run(model, PassContext())
     assert result.outputs_replaced
     got = by_name(model, image)
-    assert list(got) == ["num_detections", "detection_boxes", "detection_scores", "detection_classes"]
+    assert list(got) == ["num_detections", "detection_boxes", "detection_scores",
+                         "detection_classes"]
     raw = _head_output(image)
     boxes, scores = raw[..., :4], raw[..., 4:]
     want = efficient_nms_reference(boxes, scores, IOU, SCORE, 5)
@@ -95,8 +96,8 @@ def test_plugin_node_has_efficientnms_interface(original, image):
                      "score_threshold": pytest.approx(SCORE)}
     assert [v.name for v in model.graph.outputs] == [v.name for v in node.outputs] == \
         ["num_detections", "detection_boxes", "detection_scores", "detection_classes"]
-    assert [v.dtype for v in node.outputs] == [ir.DataType.INT32, ir.DataType.FLOAT, ir.DataType.FLOAT,
-                                               ir.DataType.INT32]
+    assert [v.dtype for v in node.outputs] == [ir.DataType.INT32, ir.DataType.FLOAT,
+                                               ir.DataType.FLOAT, ir.DataType.INT32]
     assert [list(v.shape) for v in node.outputs] == [[1, 1], [1, 20, 4], [1, 20], [1, 20]]
     # The plugin's inputs, computed by the rewritten graph, have EfficientNMS's layouts; fed to the
     # numpy reference they give what the original NMS selected.
@@ -109,7 +110,8 @@ def test_plugin_node_has_efficientnms_interface(original, image):
     assert boxes.shape == (1, 64, 4) and scores.shape == (1, 64, CLASSES)
     count, _, ref_scores, _ = efficient_nms_reference(boxes, scores, IOU, SCORE, 20)
     assert count[0, 0] == min(len(original[1][1]), 20)
-    np.testing.assert_allclose(np.sort(ref_scores[0, : count[0, 0]]), np.sort(original[1][1])[-count[0, 0]:])
+    np.testing.assert_allclose(np.sort(ref_scores[0, : count[0, 0]]),
+                               np.sort(original[1][1])[-count[0, 0]:])
 
 
 CENTER = """<ir_version: 10, opset_import: ["" : 13]>
@@ -123,7 +125,8 @@ g (float[1, 6, 4] boxes, float[1, 2, 6] scores) => (int64[M, 3] selected) {
 
 def test_native_converts_center_boxes_to_corners():
     rng = np.random.default_rng(1)
-    boxes = np.concatenate([rng.uniform(0, 10, (1, 6, 2)), rng.uniform(1, 6, (1, 6, 2))], -1).astype(np.float32)
+    boxes = np.concatenate([rng.uniform(0, 10, (1, 6, 2)), rng.uniform(1, 6, (1, 6, 2))],
+                           -1).astype(np.float32)
     scores = rng.uniform(0, 1, (1, 2, 6)).astype(np.float32)
     model = model_from_text(CENTER)
     Nms(mode="native").run(model, PassContext())  # K = 3 per class x 2 classes
@@ -153,4 +156,5 @@ def test_bad_mode_and_runtime_thresholds_are_clear():
         "(boxes, scores, k, iou, thr)", "(boxes, scores, k, iou, t)")
     model = model_from_text(text)
     result = Nms(mode="plugin").run(model, PassContext())
-    assert not result.modified and "score_threshold is computed at run time" in result.findings[0].message
+    assert (not result.modified
+            and "score_threshold is computed at run time" in result.findings[0].message)
