@@ -24,7 +24,6 @@ from graphkit.passes.nms import Nms
 from graphkit.passes.pin_shapes import PinShapes
 from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
 from graphkit.passes.remove_redundant_casts import RemoveRedundantCasts
-
 from graphkit.passmanager import Pass
 
 BUILTIN_PASSES: tuple[type[Pass], ...] = (

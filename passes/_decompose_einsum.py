@@ -13,8 +13,8 @@ import string
 
 import numpy as np
 import onnx_ir as ir
-from graphkit.passes._decompose_activation import attr
 
+from graphkit.passes._decompose_activation import attr
 from graphkit.rewrite import Builder, Decline, static_shape
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import onnx_ir as ir
-from graphkit.passes._decompose_activation import attr
 
+from graphkit.passes._decompose_activation import attr
 from graphkit.rewrite import Builder, Decline, static_shape
 
 FLOATS = frozenset({ir.DataType.FLOAT, ir.DataType.DOUBLE, ir.DataType.FLOAT16})

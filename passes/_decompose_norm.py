@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import onnx_ir as ir
-from graphkit.passes._decompose_activation import attr, scalar
 
+from graphkit.passes._decompose_activation import attr, scalar
 from graphkit.rewrite import Builder, Decline, static_shape
 
 LOW_PRECISION = frozenset({ir.DataType.FLOAT16, ir.DataType.BFLOAT16})

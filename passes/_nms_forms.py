@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx_ir as ir
-from graphkit.passes._decompose_activation import attr
 
+from graphkit.passes._decompose_activation import attr
 from graphkit.rewrite import Builder, Decline, const_array, static_shape
 
 PLUGIN_DOMAIN = "TRT"  # the domain TensorRT's ONNX parser maps to its plugin registry

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import onnx_ir as ir
-from graphkit.passes._graph_edit import cast_after_input
 
 from graphkit.errors import InputError
 from graphkit.findings import Finding, Severity
+from graphkit.passes._graph_edit import cast_after_input
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 FLOATING = frozenset({ir.DataType.FLOAT, ir.DataType.FLOAT16, ir.DataType.BFLOAT16,

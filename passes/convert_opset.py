@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import onnx
 import onnx_ir as ir
-from graphkit.passes.decompose import REPLACEMENT_MIN_OPSET, Decompose
 from onnx import version_converter
 
 from graphkit.errors import InputError
+from graphkit.passes.decompose import REPLACEMENT_MIN_OPSET, Decompose
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 HOLD_DOMAIN = "graphkit.held"

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 import onnx_ir as ir
+from onnx_ir.passes.common import ShapeInferencePass
+
+from graphkit.errors import InputError
+from graphkit.findings import Finding, Severity
 from graphkit.passes._decompose_activation import (
     gelu,
     hard_sigmoid,
@@ -24,10 +28,6 @@ from graphkit.passes._decompose_activation import (
 from graphkit.passes._decompose_einsum import einsum
 from graphkit.passes._decompose_index import gather_elements, mod, scatter_nd
 from graphkit.passes._decompose_norm import group_normalization, layer_normalization
-from onnx_ir.passes.common import ShapeInferencePass
-
-from graphkit.errors import InputError
-from graphkit.findings import Finding, Severity
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import Builder, Decline, names_in, replace_nodes
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 import onnx_ir as ir
+
 from graphkit.passes._graph_edit import (
     STANDARD_DOMAINS,
     cast_before_output,
     cast_node,
     infer_shapes,
 )
-
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 F32, F16 = ir.DataType.FLOAT, ir.DataType.FLOAT16

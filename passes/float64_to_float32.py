@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx_ir as ir
-from graphkit.passes._graph_edit import cast_after_input, cast_before_output, infer_shapes
 
+from graphkit.passes._graph_edit import cast_after_input, cast_before_output, infer_shapes
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 F64, F32 = ir.DataType.DOUBLE, ir.DataType.FLOAT

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx_ir as ir
+
 from graphkit.passes._graph_edit import (
     add_constant,
     const_array,
@@ -30,7 +31,6 @@ from graphkit.passes._graph_edit import (
 )
 from graphkit.passes.fold_constants import FoldConstants
 from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
-
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 SHAPE_READERS = ("Shape", "Gather", "Slice", "Size")

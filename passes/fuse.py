@@ -14,6 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import onnx_ir as ir
+
+from graphkit.errors import InputError
+from graphkit.findings import Finding, Severity
 from graphkit.passes._fusions_activation import (
     gelu_rules,
     hard_sigmoid_rules,
@@ -24,9 +27,6 @@ from graphkit.passes._fusions_activation import (
 from graphkit.passes._fusions_layout import layer_norm_rules, reshape_rules, transpose_rules
 from graphkit.passes._fusions_linear import conv_bn_rules, gemm_rules, pad_conv_rules
 from graphkit.passes._graph_edit import infer_shapes as infer_model_shapes
-
-from graphkit.errors import InputError
-from graphkit.findings import Finding, Severity
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import Rule, rewrite
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx_ir as ir
+
 from graphkit.passes._graph_edit import (
     add_constant,
     cast_after_input,
@@ -22,7 +23,6 @@ from graphkit.passes._graph_edit import (
     const_array,
     infer_shapes,
 )
-
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 I64, I32 = ir.DataType.INT64, ir.DataType.INT32

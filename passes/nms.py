@@ -20,12 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import onnx_ir as ir
-from graphkit.passes._nms_forms import max_detections, padded, plugin, read_nms
 from onnx_ir.passes.common import RemoveUnusedNodesPass, ShapeInferencePass
 
 from graphkit.errors import InputError
 from graphkit.findings import Finding, Severity
 from graphkit.ir import copy_model
+from graphkit.passes._nms_forms import max_detections, padded, plugin, read_nms
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import Builder, Decline
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import onnx_ir as ir
-from graphkit.passes._graph_edit import dim_symbol
-from graphkit.passes.fold_shapes import FoldShapes
 
 from graphkit.errors import InputError
+from graphkit.passes._graph_edit import dim_symbol
+from graphkit.passes.fold_shapes import FoldShapes
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.validation import declared_inputs, record_example_shapes, recorded_example_shapes
 

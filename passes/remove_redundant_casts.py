@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import onnx_ir as ir
-from graphkit.passes._graph_edit import index_by_op, infer_shapes, replace_value
 
+from graphkit.passes._graph_edit import index_by_op, infer_shapes, replace_value
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 T = ir.DataType

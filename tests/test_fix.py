@@ -100,8 +100,9 @@ def test_cli_writes_output_and_never_touches_input(transformer, tmp_path):
 def test_a_wrong_rewrite_in_the_pipeline_is_rolled_back_and_the_rest_kept(monkeypatch, rng):
     # The optimistic proof of the whole list fails, so fix's manager goes back to the model its
     # reference captured and proves pass by pass.
-    from graphkit.passes import pass_registry
     from test_passmanager import ReluToSigmoid
+
+    from graphkit.passes import pass_registry
 
     fix_module = sys.modules["graphkit.fix"]  # the name graphkit.fix is the function
 

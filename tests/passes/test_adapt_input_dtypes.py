@@ -4,10 +4,10 @@ import numpy as np
 import onnx_ir as ir
 import pytest
 from conftest import model_from_text, ops, run_ort
-from graphkit.passes.adapt_input_dtypes import AdaptInputDtypes
 
 from graphkit.errors import InputError
 from graphkit.ir import copy_model
+from graphkit.passes.adapt_input_dtypes import AdaptInputDtypes
 from graphkit.passmanager import PassContext, PassManager, Validation
 
 WEIGHTS = ", ".join(f"{v:.4f}" for v in np.random.default_rng(0).standard_normal(108))

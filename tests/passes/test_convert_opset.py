@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 from conftest import model_from_text, ops, run_ort
-from graphkit.passes.convert_opset import ConvertOpset
 
 from graphkit.errors import InputError
+from graphkit.passes.convert_opset import ConvertOpset
 from graphkit.passmanager import PassContext
 
 # onnx's converter has no step down for Split-18, Pad-18 or ReduceMean-13 (graphkit adapters),

@@ -7,9 +7,9 @@ import onnx
 import onnx_ir as ir
 import pytest
 from conftest import model_from_text, ops, run_ort
-from graphkit.passes.decompose import DECOMPOSITIONS, REPLACEMENT_MIN_OPSET, Decompose
 
 from graphkit.errors import InputError
+from graphkit.passes.decompose import DECOMPOSITIONS, REPLACEMENT_MIN_OPSET, Decompose
 from graphkit.passmanager import PassContext
 
 R = np.random.default_rng(7)

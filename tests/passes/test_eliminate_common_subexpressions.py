@@ -1,8 +1,8 @@
 import numpy as np
 from conftest import model_from_text, ops, run_ort
+
 from graphkit.passes.eliminate_common_subexpressions import EliminateCommonSubexpressions
 from graphkit.passes.lift_constants import LiftConstants
-
 from graphkit.passmanager import PassContext
 
 TWICE = """

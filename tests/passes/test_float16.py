@@ -9,8 +9,8 @@ import onnx
 import onnx_ir as ir
 import onnxruntime as ort
 from conftest import model_from_text, run_ort
-from graphkit.passes.float16 import Float16
 
+from graphkit.passes.float16 import Float16
 from graphkit.passmanager import PassContext, PassManager
 
 F16, F32 = ir.DataType.FLOAT16, ir.DataType.FLOAT

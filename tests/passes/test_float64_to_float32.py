@@ -1,7 +1,7 @@
 import numpy as np
 from conftest import model_from_text, ops, run_ort
-from graphkit.passes.float64_to_float32 import Float64ToFloat32
 
+from graphkit.passes.float64_to_float32 import Float64ToFloat32
 from graphkit.passmanager import PassContext
 
 DOUBLE = """

@@ -1,7 +1,7 @@
 import numpy as np
 from conftest import model_from_text, ops, run_ort
-from graphkit.passes.fold_constants import FoldConstants
 
+from graphkit.passes.fold_constants import FoldConstants
 from graphkit.passmanager import PassContext
 
 SHAPE_MATH = """

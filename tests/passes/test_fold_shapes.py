@@ -1,7 +1,7 @@
 import numpy as np
 from conftest import model_from_text, ops, run_ort
-from graphkit.passes.fold_shapes import FoldShapes
 
+from graphkit.passes.fold_shapes import FoldShapes
 from graphkit.passmanager import PassContext
 
 # Reshape whose target is computed from Shape(x) at run time; x's last dims are static.

@@ -8,9 +8,9 @@ import numpy as np
 import onnx
 import pytest
 from conftest import model_from_text, ops, run_ort
-from graphkit.passes.fuse import FUSIONS, Fuse, fusions_for
 
 from graphkit.errors import InputError
+from graphkit.passes.fuse import FUSIONS, Fuse, fusions_for
 from graphkit.passmanager import PassContext
 
 

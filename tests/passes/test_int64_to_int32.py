@@ -1,7 +1,7 @@
 import numpy as np
 from conftest import model_from_text, run_ort
-from graphkit.passes.int64_to_int32 import Int64ToInt32
 
+from graphkit.passes.int64_to_int32 import Int64ToInt32
 from graphkit.passmanager import PassContext
 
 # Token ids index a 10-row table; ArgMax indices are < 8; Shape feeds a Reshape (int64 only).

@@ -13,10 +13,10 @@ from detector_models import (
     efficient_nms_reference,
     torch_head_bytes,
 )
-from graphkit.passes.nms import Nms
 
 from graphkit.errors import InputError
 from graphkit.ir import copy_model
+from graphkit.passes.nms import Nms
 from graphkit.passmanager import PassContext, PassManager
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 from conftest import model_from_text, ops, run_ort
-from graphkit.passes.pin_shapes import PinShapes
 
 from graphkit.errors import InputError
+from graphkit.passes.pin_shapes import PinShapes
 from graphkit.passmanager import PassContext
 
 DYNAMIC = """

@@ -1,7 +1,7 @@
 import numpy as np
 from conftest import model_from_text, ops, run_ort
-from graphkit.passes.remove_redundant_casts import RemoveRedundantCasts
 
+from graphkit.passes.remove_redundant_casts import RemoveRedundantCasts
 from graphkit.passmanager import PassContext
 
 ROUND_TRIP = """
