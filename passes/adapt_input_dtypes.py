@@ -3,14 +3,16 @@
 Options: `inputs`, the graph inputs to adapt (default: every floating-point input);
 `dtype`, the dtype the data arrives in (default uint8). The graph computes exactly what
 it did for every value the new dtype holds (for uint8: the integers 0..255), and nothing
-else can reach it any more. So the proof needs inputs of that kind (a real image): on
-generated floats the outputs differ and the pass manager rolls the rewrite back.
+else can reach it any more. So the proof needs inputs of that kind: the pass names them in
+input_domains, and the generated inputs for those come from the new dtype (given inputs
+must be of that kind already: a real image).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import onnx_ir as ir
 
 from graphkit.errors import InputError
@@ -56,6 +58,12 @@ class AdaptInputDtypes(Pass):
             result.changes.append(f"input '{value.name}' takes {self.dtype} now, cast to "
                                   f"{was.name.lower()} on entry")
         return result
+
+    def input_domains(self, model: ir.Model) -> dict[str, np.dtype]:
+        """The inputs this rewrite will adapt: the proof feeds them values of the new dtype."""
+        to = DTYPES[self.dtype]
+        return {value.name: np.dtype(to.numpy()) for value in self._chosen(model.graph)
+                if _why_not(value, to) is None}
 
     def _chosen(self, graph: ir.Graph) -> list[ir.Value]:
         inputs = [v for v in graph.inputs if not v.is_initializer()]

@@ -3,10 +3,11 @@ and the check that a rewritten model (with any post-processing models) still giv
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import onnx
 import onnx_ir as ir
 
@@ -58,7 +59,9 @@ class Oracle:
     _start_checker_ok: bool | None = None
 
     @classmethod
-    def build(cls, model: ir.Model, validation: Validation, report: Report) -> Oracle | None:
+    def build(cls, model: ir.Model, validation: Validation, report: Report,
+              domains: Mapping[str, np.dtype] | None = None) -> Oracle | None:
+        """`domains`: inputs the passes narrow by design (Pass.input_domains)."""
         if not validation.enabled:
             return None
         start = validation.start or LightModel.of(model)
@@ -72,7 +75,7 @@ class Oracle:
                 choice = choose_input_shapes(model, runner, validation.seed)
                 report.findings.extend(choice.findings)
                 report.input_shapes = choice.shapes
-                feeds = make_inputs(model, choice.shapes, validation.seed)
+                feeds = make_inputs(model, choice.shapes, validation.seed, domains)
             expected = runner.run(feeds)
         except Exception as err:
             report.findings.append(

@@ -144,7 +144,9 @@ def _fix(model: Any, target: Any, options: FixOptions,
 
     target_obj = get_target(target)  # an unknown name fails before any work
     original = load(model)
-    proof = _reference(original, options, inputs)  # before any rewrite touches it
+    domains = {name: dtype for p in _extra_passes(options)
+               for name, dtype in p.input_domains(original).items()}
+    proof = _reference(original, options, inputs, domains)  # before any rewrite touches it
     # The caller's own model object is never modified; one loaded here from a file is ours.
     current = copy_model(original) if original is model else original
     report = FixReport(model=original.graph.name or "model", target=target_obj.name)
@@ -185,7 +187,8 @@ def _fix(model: Any, target: Any, options: FixOptions,
     return current, report
 
 
-def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any] | None) -> _Proof:
+def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any] | None,
+               domains: Mapping[str, Any]) -> _Proof:
     """Start running the ORIGINAL model on the inputs every check will use."""
     if not options.validate:
         return _Proof(None)
@@ -196,7 +199,7 @@ def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any
         from graphkit.passes.pin_shapes import pinned_shapes
 
         pinned = pinned_shapes(original, options.pin)
-    return _Proof(Reference.of(original, pinned=pinned))
+    return _Proof(Reference.of(original, pinned=pinned, domains=domains))
 
 
 def _run(passes: list[Pass], model: ir.Model, proof: _Proof, target: str,

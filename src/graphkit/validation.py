@@ -67,14 +67,22 @@ def record_example_shapes(model: ir.Model, shapes: Mapping[str, tuple[int, ...]]
     model.metadata_props[EXAMPLE_SHAPES_KEY] = json.dumps({k: list(v) for k, v in shapes.items()})
 
 
-def make_inputs(model: ir.Model, shapes: Mapping[str, tuple[int, ...]], seed: int = 0) -> Feeds:
-    """Deterministic random inputs of the declared dtypes and the given shapes."""
+def make_inputs(model: ir.Model, shapes: Mapping[str, tuple[int, ...]], seed: int = 0,
+                domains: Mapping[str, np.dtype] | None = None) -> Feeds:
+    """Deterministic random inputs of the declared dtypes and the given shapes.
+
+    `domains`: inputs whose values must come from another dtype, still delivered in the
+    declared one (a float image input that a rewrite narrows to uint8 gets whole numbers)."""
     rng = np.random.default_rng(seed)
     feeds: Feeds = {}
     for value in declared_inputs(model):
         dtype = _numpy_dtype(value)
         shape = shapes[value.name]
-        feeds[value.name] = _random_array(rng, dtype, shape)
+        if domains and value.name in domains:
+            drawn = _random_array(rng, np.dtype(domains[value.name]), shape)
+            feeds[value.name] = drawn.astype(dtype)
+        else:
+            feeds[value.name] = _random_array(rng, dtype, shape)
     return feeds
 
 
@@ -181,14 +189,15 @@ class Reference:
 
     @classmethod
     def of(cls, model: ir.Model, *, inputs: Feeds | None = None,
-           pinned: Mapping[str, tuple[int, ...]] | None = None, seed: int = 0) -> Reference:
+           pinned: Mapping[str, tuple[int, ...]] | None = None, seed: int = 0,
+           domains: Mapping[str, np.dtype] | None = None) -> Reference:
         """The model on `inputs`, else on generated inputs of the candidate shapes (with the
-        `pinned` shapes overriding theirs)."""
+        `pinned` shapes overriding theirs) and values from `domains` (see make_inputs)."""
         if inputs is not None:
             return cls(model, [dict(inputs)], given=True)
         shapes = [{**s, **(pinned or {})} for s in candidate_shapes(model)]
         unique = [s for i, s in enumerate(shapes) if s not in shapes[:i]]
-        return cls(model, [make_inputs(model, s, seed) for s in unique])
+        return cls(model, [make_inputs(model, s, seed, domains) for s in unique])
 
     @classmethod
     def known(cls, feeds: Feeds, outputs: Feeds, runtime: str = "onnxruntime") -> Reference:

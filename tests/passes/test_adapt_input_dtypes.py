@@ -5,6 +5,7 @@ import onnx_ir as ir
 import pytest
 from conftest import model_from_text, ops, run_ort
 
+import graphkit
 from graphkit.errors import InputError
 from graphkit.ir import copy_model
 from graphkit.passes.adapt_input_dtypes import AdaptInputDtypes
@@ -69,16 +70,36 @@ def test_default_adapts_every_float_input_and_dtype_option(feeds):
         np.testing.assert_array_equal(got, want)
 
 
-def test_pass_manager_proves_it_on_a_real_image_and_rolls_it_back_on_generated_floats(feeds):
+def test_pass_manager_proves_it_on_a_real_image_and_on_generated_uint8_values(feeds):
     as_float = {**feeds, "image": feeds["image"].astype(np.float32)}
     model, report = PassManager([AdaptInputDtypes(inputs=("image",))],
                                 validation=Validation(inputs=as_float)).run(model_from_text(CNN))
     assert report.validated and not report.passes[0].rolled_back
     assert model.graph.inputs[0].dtype == ir.DataType.UINT8
-    # Random normal floats are not uint8 values: the graph no longer computes the same for them.
+    # Without inputs, the pass names the image in input_domains: generated values are uint8's.
     model, report = PassManager([AdaptInputDtypes(inputs=("image",))]).run(model_from_text(CNN))
+    assert report.validated and not report.passes[-1].rolled_back
+    assert model.graph.inputs[0].dtype == ir.DataType.UINT8
+
+
+def test_given_floats_that_are_not_uint8_values_roll_it_back(feeds, rng):
+    noisy = {**feeds, "image": rng.standard_normal(feeds["image"].shape).astype(np.float32)}
+    model, report = PassManager([AdaptInputDtypes(inputs=("image",))],
+                                validation=Validation(inputs=noisy)).run(model_from_text(CNN))
     assert report.passes[-1].rolled_back and model.graph.inputs[0].dtype == ir.DataType.FLOAT
     assert any(f.code == "GK501" for f in report.findings)
+
+
+def test_fix_passes_adapts_the_image_and_proves_it(feeds):
+    fixed, report = graphkit.fix(model_from_text(CNN), "ort",
+                                 passes="adapt-input-dtypes{inputs=image}")
+    assert report.validated and fixed.graph.inputs[0].dtype == ir.DataType.UINT8
+    [record] = [r for r in report.passes if r.name == "adapt-input-dtypes"]
+    assert record.changes and not record.rolled_back
+    as_float = {**feeds, "image": feeds["image"].astype(np.float32)}
+    for got, want in zip(run_ort(fixed, feeds), run_ort(model_from_text(CNN), as_float),
+                         strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_inputs_it_cannot_adapt_are_named():
