@@ -38,10 +38,7 @@ def best_of(repeat: int, work: Callable[[], object]) -> float:
 
 def compare(blocks: int, repeat: int) -> dict[str, float]:
     path = transformer_onnx(blocks=blocks)
-    proto = onnx.load(str(path))
-    nodes = len(proto.graph.node)
-    infer = best_of(repeat, lambda: onnx.shape_inference.infer_shapes(proto))
-    del proto  # 1.2 GB at 64k nodes: diagnose is timed without it in memory
+    nodes, infer = _time_inference(path, repeat)  # its proto (1.2 GB at 64k) is freed after
     model = graphkit.load(path)
     # At least twice: the first run on a fresh model also pays its page faults.
     diagnose = best_of(max(repeat, 2), lambda: graphkit.diagnose(model, "ort"))
@@ -50,6 +47,11 @@ def compare(blocks: int, repeat: int) -> dict[str, float]:
           f"ratio {diagnose / infer:5.2f}x  {1e6 * diagnose / nodes:6.1f} us/node  "
           f"(convertible: {report.convertible}, {len(report.findings)} findings)")
     return {"nodes": nodes, "infer": infer, "diagnose": diagnose}
+
+
+def _time_inference(path: Path, repeat: int) -> tuple[int, float]:
+    proto = onnx.load(str(path))
+    return len(proto.graph.node), best_of(repeat, lambda: onnx.shape_inference.infer_shapes(proto))
 
 
 def main(argv: list[str] | None = None) -> int:
