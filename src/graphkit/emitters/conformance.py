@@ -179,6 +179,8 @@ def _as_data(item: Any) -> Any:
         return onnx.numpy_helper.to_array(item)
     if isinstance(item, (list, tuple)):
         return [_as_data(element) for element in item]
+    if isinstance(item, np.generic):  # some cases store a scalar input as np.int32(10)
+        return np.asarray(item)
     return item
 
 
