@@ -45,10 +45,25 @@ def infer_shapes(model: ir.Model) -> None:
         tensor_type = info.type.tensor_type
         if value is None or not tensor_type.elem_type:
             continue
-        if tensor_type.HasField("shape"):
-            ir.serde.deserialize_value_info_proto(info, value)
-        else:  # a type but no shape: keep any shape we already had
+        if not tensor_type.HasField("shape"):  # a type but no shape: keep any shape we had
             value.dtype = ir.DataType(tensor_type.elem_type)
+        elif not _already(value, tensor_type):  # most values are: skip building them again
+            ir.serde.deserialize_value_info_proto(info, value)
+
+
+def _already(value: ir.Value, tensor_type: onnx.TypeProto.Tensor) -> bool:
+    """Whether `value` has this dtype and shape already (static dims and named dims alike)."""
+    shape = value.shape
+    dims = tensor_type.shape.dim
+    if value.dtype != tensor_type.elem_type or shape is None or len(shape) != len(dims):
+        return False
+    for have, dim in zip(shape, dims):
+        if dim.HasField("dim_value"):
+            if have != dim.dim_value:
+                return False
+        elif not dim.HasField("dim_param") or getattr(have, "value", None) != dim.dim_param:
+            return False
+    return True
 
 
 def const_array(value: ir.Value | None) -> np.ndarray | None:
