@@ -53,8 +53,11 @@ def _report(summary: conformance.Summary, failures: bool) -> None:
     disagree = summary.disagreements()
     print(f"all cases:            {passed}/{total} = {_pct(passed, total)}")
     print(f"standard-dtype cases: {std_passed}/{std_total} = {_pct(std_passed, std_total)}")
-    print(f"analysis agrees:      {total - len(disagree)}/{total} = "
-          f"{_pct(total - len(disagree), total)}")
+    measured = summary.measured()
+    unmeasured = f" ({total - measured} not measured: data the runner cannot feed)" \
+        if measured < total else ""
+    print(f"analysis agrees:      {measured - len(disagree)}/{measured} = "
+          f"{_pct(measured - len(disagree), measured)}{unmeasured}")
     for result in disagree:
         said = result.predicted or "lowerable"
         print(f"  DISAGREE {result.name}: analysis said {said!r}; outcome: "
