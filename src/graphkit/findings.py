@@ -29,6 +29,8 @@ CODES: dict[str, tuple[str, str]] = {
     "GK108": ("partitioned", "the graph runs in several partitions on this target"),
     "GK109": ("nms", "NonMaxSuppression needs a target-specific form"),
     "GK110": ("kernel-limit", "the target's kernel refuses these shapes, values or settings"),
+    "GK111": ("reference-mismatch", "the target runs the node, but its results differ from "
+                                    "the ONNX reference"),
     "GK201": ("int64-tensor", "an int64 tensor the target does not handle"),
     "GK202": ("float64-tensor", "a float64 tensor the target does not handle"),
     "GK203": ("unsupported-dtype", "an input or output dtype the target does not accept"),

@@ -7,6 +7,7 @@ nearest neighbour that ORT runs (diagnose must pass it, ORT must run it).
 from __future__ import annotations
 
 import numpy as np
+import onnx_ir as ir
 import pytest
 from _helpers import header
 from conftest import model_from_text, run_ort
@@ -154,3 +155,40 @@ def test_overlay_may_omit_opset_but_a_plain_table_may_not():
         parse_target_data({"target": {**base, "unlisted": "unsupported"}}, "opsets/t.toml")
     with pytest.raises(InputError, match="unlisted must be one of"):
         parse_target_data({"target": {**base, "opset": [1, 2], "unlisted": "maybe"}}, "t")
+
+
+RESIZE = """
+g (float[1,1,4,4] x) => (float[1,1,{o},{o}] y) <float[4] scales = {{1, 1, {s}, {s}}}> {{
+  y = Resize<mode = "{mode}", coordinate_transformation_mode = "align_corners">(x, , scales)
+}}"""
+
+
+@pytest.mark.parametrize("mode", ["linear", "cubic"])
+def test_align_corners_downsampling_warns_that_ort_differs_from_the_reference(mode):
+    from onnx.reference import ReferenceEvaluator
+
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    for scale, out, differs in (("0.6", 2, True), ("2", 8, False)):
+        text = RESIZE.format(mode=mode, s=scale, o=out)
+        model = model_from_text(header(19, 10) + text)
+        [got] = run_ort(model, {"x": x})
+        [want] = ReferenceEvaluator(ir.to_proto(model)).run(None, {"x": x})
+        assert (not np.allclose(got, want, atol=1e-4)) is differs
+        convertible, found = verdict(text, opset=19)
+        assert convertible and found == (["GK111"] if differs else [])
+
+
+def test_max_unpool_with_output_shape_warns_that_ort_differs_from_the_reference():
+    from onnx.reference import ReferenceEvaluator
+
+    text = """
+    g (float[1,1,2,2] x, int64[1,1,2,2] i) => (float[1,1,5,5] y) <int64[4] shape = {1, 1, 5, 5}> {
+      y = MaxUnpool<kernel_shape = [2, 2], strides = [2, 2]>(x, i, shape)
+    }"""
+    feeds = {"x": np.array([[[[5, 6], [7, 8]]]], np.float32),
+             "i": np.array([[[[5, 7], [13, 15]]]], np.int64)}
+    model = model_from_text(header(21, 10) + text)
+    [got] = run_ort(model, feeds)
+    [want] = ReferenceEvaluator(ir.to_proto(model)).run(None, feeds)
+    assert not np.array_equal(got, want)
+    assert verdict(text) == (True, ["GK111"])

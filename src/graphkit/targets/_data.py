@@ -114,6 +114,9 @@ CHECK_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "empty-reduction": (frozenset(), frozenset({"dtypes"})),
     "attention-mask-length": (frozenset(), frozenset()),
     "locale-available": (frozenset({"default"}), frozenset()),
+    "input-given": (frozenset({"inputs"}), frozenset()),
+    "output-used": (frozenset({"outputs"}), frozenset()),
+    "resize-downsamples": (frozenset(), frozenset()),
     "never": (frozenset({"message"}), frozenset()),
     "note": (frozenset({"message"}), frozenset()),
 }

@@ -344,6 +344,33 @@ def locale_available(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     return f"locale '{name}' is not installed on this machine"
 
 
+def input_given(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    given = [i for i in args["inputs"] if node_input(node, i) is not None]
+    return f"{_label(node, given[0])} is given" if given else None
+
+
+def output_used(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    for index in args["outputs"]:
+        value = node.outputs[index] if index < len(node.outputs) else None
+        if value is not None and value.name and (value.uses() or value.is_graph_output()):
+            return f"output {index} ('{value.name}') is used"
+    return None
+
+
+def resize_downsamples(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """Whether a Resize shrinks some axis, from its constant scales or sizes."""
+    scales = constant_array(node_input(node, 2))
+    if scales is not None and scales.size and np.any(scales < 1):
+        return f"scales {[float(s) for s in scales.ravel()]} shrink the image"
+    sizes = constant_array(node_input(node, 3))
+    dims = ctx.values.shape(node.inputs[0]) if node.inputs and node.inputs[0] else None
+    if sizes is None or dims is None or len(dims) != sizes.size:
+        return None
+    if any(isinstance(d, int) and int(n) < d for d, n in zip(dims, sizes.ravel())):
+        return f"sizes {[int(n) for n in sizes.ravel()]} shrink the image"
+    return None
+
+
 def always(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     return args["message"]
 
@@ -372,6 +399,9 @@ PREDICATES: dict[str, Predicate] = {
     "empty-reduction": empty_reduction,
     "attention-mask-length": attention_mask_length,
     "locale-available": locale_available,
+    "input-given": input_given,
+    "output-used": output_used,
+    "resize-downsamples": resize_downsamples,
     "never": always,
     "note": always,
 }
