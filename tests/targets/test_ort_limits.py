@@ -15,7 +15,7 @@ from conftest import model_from_text, run_ort
 import graphkit
 from graphkit.errors import InputError
 from graphkit.targets._data import load_target_data, parse_target_data
-from graphkit.targets._predicates import _locale_installed
+from graphkit.targets._predicates_kernels import _locale_installed
 
 RNN = """
 g (float[{x}] x, float[1,{g},2] w, float[1,{g},{h}] r) => (float[{y}] y) {{

@@ -3,85 +3,40 @@
 Each predicate answers with the reason the node fails (a short phrase naming the input,
 attribute or value at fault) or None when it passes or when the facts it needs are not
 known (an unknown shape or dtype is not evidence against a node). The table entry names
-the predicate by its kind, e.g. `{ kind = "const-input", inputs = [1] }`.
+the predicate by its kind, e.g. `{ kind = "const-input", inputs = [1] }`. This module holds
+the schema-level ones and the registry; predicates about one runtime's kernels are in
+_predicates_kernels, the helpers they share in _predicates_common.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
-import onnx
 import onnx_ir as ir
 
 from graphkit.targets._data import DTYPES
+from graphkit.targets._predicates_common import (  # noqa: F401 - re-exported for the tables
+    Args,
+    Predicate,
+    _elements,
+    _label,
+    _shown,
+    attr_value,
+    constant_array,
+    matches_when,
+    node_input,
+    schema_default,
+)
+from graphkit.targets._predicates_kernels import (
+    attention_mask_length,
+    empty_reduction,
+    input_given,
+    locale_available,
+    output_used,
+    resize_downsamples,
+)
 from graphkit.targets.base import NodeContext
-
-Args = dict[str, Any]
-Predicate = Callable[[ir.Node, NodeContext, Args], "str | None"]
-
-
-@functools.lru_cache(maxsize=4096)
-def schema_default(op: str, domain: str, version: int, attr: str) -> Any:
-    """The schema's default for an attribute the node leaves unset (None if there is none)."""
-    try:
-        schema = onnx.defs.get_schema(op, version, domain)
-    except onnx.defs.SchemaError:
-        return None
-    found = schema.attributes.get(attr)
-    if found is None or not found.default_value.name:
-        return None
-    value = onnx.helper.get_attribute_value(found.default_value)
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, list):
-        return tuple(v.decode() if isinstance(v, bytes) else v for v in value)
-    return value
-
-
-def attr_value(node: ir.Node, name: str, ctx: NodeContext) -> Any:
-    attr = node.attributes.get(name)
-    if attr is not None:
-        value = attr.value
-        return tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
-    version = ctx.domain_version(node.domain) or ctx.opset
-    return schema_default(node.op_type, node.domain, version, name)
-
-
-def matches_when(node: ir.Node, ctx: NodeContext, when: dict[str, Any]) -> bool:
-    return all(attr_value(node, name, ctx) == value for name, value in when.items())
-
-
-def node_input(node: ir.Node, index: int) -> ir.Value | None:
-    """Input `index` if the node gives it (an empty name means 'not given')."""
-    if index >= len(node.inputs):
-        return None
-    value = node.inputs[index]
-    return value if value is not None and value.name != "" else None
-
-
-def constant_array(value: ir.Value | None) -> np.ndarray | None:
-    """The value's contents when it is a constant the graph cannot change."""
-    if value is None or value.is_graph_input():
-        return None
-    if value.const_value is not None:
-        return value.const_value.numpy()
-    producer = value.producer()
-    if producer is None or producer.op_type != "Constant" or producer.domain != "":
-        return None
-    attr = producer.attributes.get("value")
-    return attr.value.numpy() if attr is not None else None
-
-
-def _label(node: ir.Node, index: int) -> str:
-    value = node_input(node, index)
-    return f"input {index} ('{value.name}')" if value is not None else f"input {index}"
-
-
-def _shown(values: Sequence[Any]) -> str:
-    return ", ".join(str(v) for v in values)
 
 
 def attr_in(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
@@ -270,13 +225,6 @@ def conv_group(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     return None if group == shape[1] else f"group={group} is neither 1 nor depthwise ({shape[1]})"
 
 
-def _elements(shape: tuple[Any, ...] | None) -> int | None:
-    """How many elements a shape holds (None while any dimension is unknown)."""
-    if shape is None or not all(isinstance(d, int) for d in shape):
-        return None
-    return int(np.prod(shape, dtype=np.int64))
-
-
 def one_element(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     """A per-tensor parameter: a scalar or a one-element vector, not one value per channel."""
     for index in args["inputs"]:
@@ -284,90 +232,6 @@ def one_element(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
         count = _elements(ctx.values.shape(value))
         if count is not None and count != 1:
             return f"{_label(node, index)} holds {count} values; accepted: one (per-tensor)"
-    return None
-
-
-def empty_reduction(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
-    """A reduction whose output has elements while its input has none (an empty set reduced)."""
-    data = node_input(node, 0)
-    wanted = {d for name in args.get("dtypes", ()) for d in DTYPES[name]}
-    if wanted and ctx.values.dtype(data) not in wanted:
-        return None
-    before = _elements(ctx.values.shape(data))
-    after = _elements(ctx.values.shape(node.outputs[0]))
-    if before != 0 or not after:
-        return None
-    return f"{_label(node, 0)} has no elements, the output has {after}"
-
-
-def attention_mask_length(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
-    """The mask's last axis must span every key: past keys (input 4) plus new ones (input 1)."""
-    mask = ctx.values.shape(node_input(node, 3))
-    keys = ctx.values.shape(node_input(node, 1))
-    past_value = node_input(node, 4)
-    past = ctx.values.shape(past_value) if past_value is not None else (0, 0)
-    if not mask or not keys or len(keys) < 2 or not past or len(past) < 2:
-        return None
-    total = keys[-2] + past[-2] if all(isinstance(d, int) for d in (keys[-2], past[-2])) else None
-    if not isinstance(mask[-1], int) or total is None or mask[-1] == total:
-        return None
-    return f"{_label(node, 3)} covers {mask[-1]} keys, the keys number {total}"
-
-
-@functools.cache
-def _locale_installed(name: str) -> bool:
-    """Whether this machine has the C library locale `name` (what std::locale loads)."""
-    import locale
-
-    # setlocale is the portable probe; restore at once, since it changes process state.
-    saved = locale.setlocale(locale.LC_CTYPE)
-    try:
-        locale.setlocale(locale.LC_CTYPE, name)
-    except locale.Error:
-        return False
-    finally:
-        locale.setlocale(locale.LC_CTYPE, saved)
-    return True
-
-
-def locale_available(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
-    """StringNormalizer loads its locale when it changes case, or matches stopwords
-    without regard to case."""
-    changes_case = attr_value(node, "case_change_action", ctx) not in (None, "NONE")
-    stopwords = attr_value(node, "stopwords", ctx)
-    ignores_case = bool(stopwords) and attr_value(node, "is_case_sensitive", ctx) == 0
-    if not changes_case and not ignores_case:
-        return None
-    name = attr_value(node, "locale", ctx) or args["default"]
-    if _locale_installed(name):
-        return None
-    return f"locale '{name}' is not installed on this machine"
-
-
-def input_given(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
-    given = [i for i in args["inputs"] if node_input(node, i) is not None]
-    return f"{_label(node, given[0])} is given" if given else None
-
-
-def output_used(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
-    for index in args["outputs"]:
-        value = node.outputs[index] if index < len(node.outputs) else None
-        if value is not None and value.name and (value.uses() or value.is_graph_output()):
-            return f"output {index} ('{value.name}') is used"
-    return None
-
-
-def resize_downsamples(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
-    """Whether a Resize shrinks some axis, from its constant scales or sizes."""
-    scales = constant_array(node_input(node, 2))
-    if scales is not None and scales.size and np.any(scales < 1):
-        return f"scales {[float(s) for s in scales.ravel()]} shrink the image"
-    sizes = constant_array(node_input(node, 3))
-    dims = ctx.values.shape(node.inputs[0]) if node.inputs and node.inputs[0] else None
-    if sizes is None or dims is None or len(dims) != sizes.size:
-        return None
-    if any(isinstance(d, int) and int(n) < d for d, n in zip(dims, sizes.ravel())):
-        return f"sizes {[int(n) for n in sizes.ravel()]} shrink the image"
     return None
 
 

@@ -1,0 +1,105 @@
+"""Predicates about one runtime's kernels rather than the op's schema: limits its kernels
+enforce beyond what their registry states, and graphs they run with results that differ
+from the ONNX reference. The tables name them by kind like the others (_predicates)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import onnx_ir as ir
+
+from graphkit.targets._data import DTYPES
+from graphkit.targets._predicates_common import (
+    Args,
+    _elements,
+    _label,
+    attr_value,
+    constant_array,
+    node_input,
+)
+from graphkit.targets.base import NodeContext
+
+
+def empty_reduction(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """A reduction whose output has elements while its input has none (an empty set reduced)."""
+    data = node_input(node, 0)
+    wanted = {d for name in args.get("dtypes", ()) for d in DTYPES[name]}
+    if wanted and ctx.values.dtype(data) not in wanted:
+        return None
+    before = _elements(ctx.values.shape(data))
+    after = _elements(ctx.values.shape(node.outputs[0]))
+    if before != 0 or not after:
+        return None
+    return f"{_label(node, 0)} has no elements, the output has {after}"
+
+
+def attention_mask_length(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """The mask's last axis must span every key: past keys (input 4) plus new ones (input 1)."""
+    mask = ctx.values.shape(node_input(node, 3))
+    keys = ctx.values.shape(node_input(node, 1))
+    past_value = node_input(node, 4)
+    past = ctx.values.shape(past_value) if past_value is not None else (0, 0)
+    if not mask or not keys or len(keys) < 2 or not past or len(past) < 2:
+        return None
+    total = keys[-2] + past[-2] if all(isinstance(d, int) for d in (keys[-2], past[-2])) else None
+    if not isinstance(mask[-1], int) or total is None or mask[-1] == total:
+        return None
+    return f"{_label(node, 3)} covers {mask[-1]} keys, the keys number {total}"
+
+
+@functools.cache
+def _locale_installed(name: str) -> bool:
+    """Whether this machine has the C library locale `name` (what std::locale loads)."""
+    import locale
+
+    # setlocale is the portable probe; restore at once, since it changes process state.
+    saved = locale.setlocale(locale.LC_CTYPE)
+    try:
+        locale.setlocale(locale.LC_CTYPE, name)
+    except locale.Error:
+        return False
+    finally:
+        locale.setlocale(locale.LC_CTYPE, saved)
+    return True
+
+
+def locale_available(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """StringNormalizer loads its locale when it changes case, or matches stopwords
+    without regard to case."""
+    changes_case = attr_value(node, "case_change_action", ctx) not in (None, "NONE")
+    stopwords = attr_value(node, "stopwords", ctx)
+    ignores_case = bool(stopwords) and attr_value(node, "is_case_sensitive", ctx) == 0
+    if not changes_case and not ignores_case:
+        return None
+    name = attr_value(node, "locale", ctx) or args["default"]
+    if _locale_installed(name):
+        return None
+    return f"locale '{name}' is not installed on this machine"
+
+
+def input_given(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    given = [i for i in args["inputs"] if node_input(node, i) is not None]
+    return f"{_label(node, given[0])} is given" if given else None
+
+
+def output_used(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    for index in args["outputs"]:
+        value = node.outputs[index] if index < len(node.outputs) else None
+        if value is not None and value.name and (value.uses() or value.is_graph_output()):
+            return f"output {index} ('{value.name}') is used"
+    return None
+
+
+def resize_downsamples(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """Whether a Resize shrinks some axis, from its constant scales or sizes."""
+    scales = constant_array(node_input(node, 2))
+    if scales is not None and scales.size and np.any(scales < 1):
+        return f"scales {[float(s) for s in scales.ravel()]} shrink the image"
+    sizes = constant_array(node_input(node, 3))
+    dims = ctx.values.shape(node.inputs[0]) if node.inputs and node.inputs[0] else None
+    if sizes is None or dims is None or len(dims) != sizes.size:
+        return None
+    if any(isinstance(d, int) and int(n) < d for d, n in zip(dims, sizes.ravel())):
+        return f"sizes {[int(n) for n in sizes.ravel()]} shrink the image"
+    return None
