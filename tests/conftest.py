@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+
 import numpy as np
 import onnx
 import onnx_ir as ir
@@ -28,3 +31,13 @@ def ops(model: ir.Model) -> list[str]:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+def require(module: str, extra: str):
+    """An optional dependency, imported. Where it is missing the test is skipped, naming the
+    extra that brings it; .ci/run installs every extra and sets GRAPHKIT_ALL_EXTRAS=1, and
+    there a missing module fails the test instead of skipping it."""
+    if os.environ.get("GRAPHKIT_ALL_EXTRAS") == "1":
+        return importlib.import_module(module)
+    return pytest.importorskip(
+        module, reason=f"{module} comes with the '{extra}' extra: pip install -e '.[{extra}]'")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_ir as ir
 import pytest
-from conftest import model_from_text, run_ort
+from conftest import model_from_text, require, run_ort
 
 import graphkit
 from graphkit.diagnose import diagnose_targets
@@ -132,7 +132,7 @@ def test_diagnose_does_not_change_the_model():
 
 
 def test_torch_exported_model_is_clean_for_ort_and_runs():
-    torch = pytest.importorskip("torch")
+    torch = require("torch", "torch")
     module = torch.nn.Sequential(
         torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 2)
     ).eval()
@@ -144,7 +144,7 @@ def test_torch_exported_model_is_clean_for_ort_and_runs():
 
 
 def test_torch_model_in_float64_is_blocked_where_ort_has_no_double_kernel():
-    torch = pytest.importorskip("torch")
+    torch = require("torch", "torch")
 
     class Gelu(torch.nn.Module):
         def forward(self, x):

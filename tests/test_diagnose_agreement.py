@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import require
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "agreement.py"
 
@@ -38,7 +39,7 @@ def test_torchscript_verdict_matches_the_emitter_on_a_sample_of_cases():
     """diagnose's torchscript verdict vs the emitter really converting and matching the
     expected outputs (the whole corpus takes minutes: `tools/agreement.py --target
     torchscript`; here a seeded sample)."""
-    pytest.importorskip("torch")
+    require("torch", "torch")
     tool = load_tool()
     verdicts = tool.measure(tool.load_cases(sample=40, seed=1), "torchscript")
     result = tool.summary(verdicts)

@@ -13,10 +13,9 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import model_from_text, require, run_ort
 
-torch = pytest.importorskip("torch")
-
-from conftest import model_from_text, run_ort  # noqa: E402
+torch = require("torch", "torch")
 
 import graphkit  # noqa: E402
 from graphkit.emitters.torchscript import (  # noqa: E402

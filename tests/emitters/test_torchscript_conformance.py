@@ -4,8 +4,9 @@ floor, and the analysis (unsupported_reason) agreeing with the outcome on every 
 from __future__ import annotations
 
 import pytest
+from conftest import require
 
-pytest.importorskip("torch")
+require("torch", "torch")
 
 from graphkit.emitters import conformance  # noqa: E402
 

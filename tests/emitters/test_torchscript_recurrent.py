@@ -13,11 +13,10 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 import pytest
+from conftest import require, run_ort
 from onnx import TensorProto, helper
 
-torch = pytest.importorskip("torch")
-
-from conftest import run_ort  # noqa: E402
+torch = require("torch", "torch")
 
 import graphkit  # noqa: E402
 from graphkit.emitters.torchscript import emit, run_artifact, unsupported_reason  # noqa: E402

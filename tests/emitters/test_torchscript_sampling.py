@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import model_from_text, require, run_ort
 
-torch = pytest.importorskip("torch")
-
-from conftest import model_from_text, run_ort  # noqa: E402
+torch = require("torch", "torch")
 
 from graphkit.emitters.torchscript import emit, run_artifact, unsupported_reason  # noqa: E402
 

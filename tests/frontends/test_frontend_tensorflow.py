@@ -10,11 +10,11 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import run_ort
+from conftest import require, run_ort
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
-pytest.importorskip("tf2onnx")
+tf = require("tensorflow", "tensorflow")
+keras = require("keras", "tensorflow")
+require("tf2onnx", "tensorflow")
 
 import graphkit  # noqa: E402
 from graphkit.errors import InputError, MissingDependencyError, UnsafeModelError  # noqa: E402

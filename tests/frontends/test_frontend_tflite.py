@@ -6,11 +6,11 @@ import hashlib
 
 import numpy as np
 import pytest
-from conftest import run_ort
+from conftest import require, run_ort
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
-litert = pytest.importorskip("ai_edge_litert.interpreter")
+tf = require("tensorflow", "tensorflow")
+keras = require("keras", "tensorflow")
+litert = require("ai_edge_litert.interpreter", "tensorflow")
 
 import graphkit  # noqa: E402
 from graphkit.errors import InputError  # noqa: E402
