@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit.errors import first_line
 from graphkit.findings import Finding, Severity
 from graphkit.report import Report
 from graphkit.runner import LightModel
@@ -214,7 +215,3 @@ def _checker_passes(proto: onnx.ModelProto | bytes) -> bool:
     except Exception:
         return False
     return True
-
-
-def first_line(err: BaseException) -> str:
-    return (str(err).strip() or type(err).__name__).splitlines()[0][:300]

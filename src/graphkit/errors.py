@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+def first_line(err: BaseException | str | None, limit: int = 300) -> str:
+    """The first line of an error's message (its type name when it has none), cut to `limit`
+    characters: how graphkit quotes a library's error inside its own one-line messages."""
+    if err is None:
+        return ""
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0][:limit]
+
+
 class GraphkitError(Exception):
     """Base class: the message is written for the user and printed as it is."""
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import onnx_ir as ir
 
-from graphkit.errors import InputError
+from graphkit.errors import InputError, first_line
 from graphkit.findings import Finding
 from graphkit.frontends import load
 from graphkit.ir import copy_model
@@ -245,7 +245,7 @@ def _swap_outputs(pass_: Pass, model: ir.Model, proof: _Proof, target: str,
         report.reference = label
     except Exception as err:  # a TensorRT plugin does not run here: nothing after it can be proven
         proof.runnable = False
-        report.reference = f"{label}; not runnable here ({_line(err)})"
+        report.reference = f"{label}; not runnable here ({first_line(err, 200)})"
     return model
 
 
@@ -314,10 +314,6 @@ def _why(finding: Finding, tried: set[str]) -> str:
     if finding.fix in tried:
         return f"'{finding.fix}' ran but the finding remains (or its rewrite was rolled back)"
     return f"'{finding.fix}' was not run"
-
-
-def _line(err: BaseException) -> str:
-    return (str(err).strip() or type(err).__name__).splitlines()[0][:200]
 
 
 def _feeds_for(model: ir.Model, feeds: Feeds) -> Feeds:

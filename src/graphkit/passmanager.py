@@ -16,7 +16,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import onnx_ir as ir
 
-from graphkit._oracle import Oracle, check_rewrite, first_line, looser
+from graphkit._oracle import Oracle, check_rewrite, looser
+from graphkit.errors import first_line
 from graphkit.findings import Finding, Severity
 from graphkit.ir._gc import collector_paused
 from graphkit.ir._load import copy_model  # not graphkit.ir: its GraphSurgeonPass imports us

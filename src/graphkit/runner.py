@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit.errors import first_line
 from graphkit.targets._facts import inference_proto, keep_value
 
 Feeds = dict[str, np.ndarray]
@@ -124,8 +125,8 @@ class ModelRunner:
 
             evaluator = ReferenceEvaluator(self.proto)
         except Exception as err:
-            why = f"ONNX Runtime: {_first_line(ort_error)}; " if ort_error else ""
-            raise RuntimeError(f"{why}reference evaluator: {_first_line(err)}") from err
+            why = f"ONNX Runtime: {first_line(ort_error)}; " if ort_error else ""
+            raise RuntimeError(f"{why}reference evaluator: {first_line(err)}") from err
         self.runtime = "onnx-reference"
         return lambda feeds: evaluator.run(None, feeds)
 
@@ -160,10 +161,3 @@ class ModelRunner:
     def run(self, feeds: Feeds) -> Feeds:
         results = self._run(feeds)
         return {name: np.asarray(value) for name, value in zip(self.output_names, results)}
-
-
-def _first_line(err: BaseException | None) -> str:
-    if err is None:
-        return ""
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0][:300]

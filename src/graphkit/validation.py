@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
-from graphkit.errors import InputError
+from graphkit.errors import InputError, first_line
 from graphkit.findings import Finding, Severity
 from graphkit.runner import Feeds, LightModel, ModelRunner
 
@@ -117,7 +117,7 @@ def load_npz_inputs(path: str, model: ir.Model) -> Feeds:
             feeds = {name: data[name] for name in data.files}
     except (OSError, ValueError) as err:
         raise InputError(
-            f"{path}: not a readable .npz file of arrays ({_first_line(err)})"
+            f"{path}: not a readable .npz file of arrays ({first_line(err)})"
         ) from None
     missing = [v.name for v in declared_inputs(model) if v.name not in feeds]
     if missing:
@@ -140,7 +140,7 @@ def choose_input_shapes(model: ir.Model, runner: ModelRunner, seed: int = 0) -> 
         try:
             runner.run(make_inputs(model, shapes, seed))
         except Exception as err:
-            errors.append(_first_line(err))
+            errors.append(first_line(err))
             continue
         return ShapeChoice(shapes, _frozen_dims(model, runner, assignment, recorded, seed))
     raise _no_shapes_error(errors)
@@ -221,7 +221,7 @@ def _first_that_runs(light: LightModel, candidates: list[Feeds], given: bool
         try:
             return ReferenceOutputs(feeds, runner.run(feeds), runner.runtime)
         except Exception as err:  # the next candidate may suit the model
-            errors.append(_first_line(err))
+            errors.append(first_line(err))
     if given:
         raise InputError(f"the model does not run on the given inputs: {errors[0]}")
     raise _no_shapes_error(errors)
@@ -368,11 +368,4 @@ def _failure_site(err: BaseException) -> str:
     found = re.search(r"running (\w+) node\. Name:'([^']*)'", str(err))
     if found:
         return f" in {found.group(1)} node '{found.group(2)}'"
-    return f": {_first_line(err)}"
-
-
-def _first_line(err: BaseException | None) -> str:
-    if err is None:
-        return ""
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0][:300]
+    return f": {first_line(err)}"

@@ -22,6 +22,8 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit.errors import first_line
+
 RTOL = 1e-3
 ATOL = 1e-4
 # Element types outside the "standard" set: the data of these cases cannot be plain numpy.
@@ -150,7 +152,7 @@ def run_case(case: Any, target: TargetAdapter, workdir: Path) -> CaseResult:
         target.emit(model, path)
         result.reason = _check_data_sets(case, model, target, path)
     except Exception as err:  # any failure of emit or run is the case's outcome
-        result.reason = f"{type(err).__name__}: {_first_line(err)}"
+        result.reason = f"{type(err).__name__}: {first_line(err)}"
     result.passed = result.reason == ""
     return result
 
@@ -264,9 +266,3 @@ def _versions() -> dict[str, str]:
         except ImportError:
             continue
     return versions
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    lines = [line for line in text.splitlines() if line.strip()]
-    return (lines[0] if lines else text)[:300]

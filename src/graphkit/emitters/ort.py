@@ -19,7 +19,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit.emitters.artifact import Artifact
-from graphkit.errors import InputError
+from graphkit.errors import InputError, first_line
 from graphkit.ir import save_onnx
 
 LEVELS = ("disable", "basic", "extended", "all")
@@ -52,7 +52,7 @@ def emit(model: ir.Model, output: str | os.PathLike, *, optimization: str = "ext
             ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"],
                                  disabled_optimizers=list(unsafe))
         except Exception as err:
-            raise InputError(f"ONNX Runtime cannot load the model: {_line(err)}") from None
+            raise InputError(f"ONNX Runtime cannot load the model: {first_line(err)}") from None
         files = [output]
         if ort_format:
             config = output.with_name(output.name + ".config")
@@ -130,7 +130,3 @@ def _file_has_float16(path: Path) -> bool:
     typed = [*graph.input, *graph.output, *graph.value_info]
     return (any(v.type.tensor_type.elem_type == half for v in typed)
             or any(t.data_type == half for t in graph.initializer))
-
-
-def _line(err: BaseException) -> str:
-    return (str(err).strip() or type(err).__name__).splitlines()[0][:300]

@@ -17,7 +17,7 @@ import onnx
 import onnx_ir as ir
 from google.protobuf.message import DecodeError
 
-from graphkit.errors import InputError
+from graphkit.errors import InputError, first_line
 from graphkit.ir._external import check_external_data
 from graphkit.ir._gc import collector_paused
 from graphkit.ir._sparse import densify_sparse_initializers
@@ -56,7 +56,7 @@ def _model_from_proto(
     try:
         model = ir.serde.deserialize_model(proto)
     except Exception as err:  # onnx-ir raises several types for malformed graphs
-        raise InputError(f"{origin}: malformed ONNX graph ({_first_line(err)})") from None
+        raise InputError(f"{origin}: malformed ONNX graph ({first_line(err, 200)})") from None
     if base_dir is not None:
         _set_base_dir(model, os.fspath(base_dir))
     if shape.needs_sort:
@@ -91,7 +91,7 @@ def _parse(data: bytes | memoryview, origin: str) -> onnx.ModelProto:
             raise InputError(f"{origin}: not an ONNX model: it is {kind}") from None
         raise InputError(
             f"{origin}: not an ONNX model, or a truncated one: it does not parse as a "
-            f"ModelProto ({_first_line(err)})"
+            f"ModelProto ({first_line(err, 200)})"
         ) from None
     if not proto.HasField("graph") and not proto.ir_version:
         raise InputError(f"{origin}: not an ONNX model (no graph and no IR version in the file)")
@@ -124,11 +124,6 @@ def _set_attr_base_dir(attr: ir.Attr, base_dir: str) -> None:
     for tensor in tensors:
         if isinstance(tensor, ir.ExternalTensor):
             tensor.base_dir = base_dir
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0][:200]
 
 
 def copy_model(model: ir.Model) -> ir.Model:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import onnx
 import onnx_ir as ir
 
+from graphkit.errors import first_line
 from graphkit.targets.base import Dim, ValueFacts
 
 # Initializers up to this size keep their values for inference; larger ones are typed
@@ -34,7 +35,7 @@ def infer_value_facts(model: ir.Model, proto: onnx.ModelProto | None = None
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False)
     except Exception as err:  # onnx raises several types; the model is still worth walking
-        return ValueFacts(), _first_line(err)
+        return ValueFacts(), first_line(err)
     return facts_from_graph_proto(inferred.graph, _subgraph_positions(model.graph)), None
 
 
@@ -138,8 +139,3 @@ def _dim(dim: onnx.TensorShapeProto.Dimension) -> Dim:
     if which == "dim_value":
         return dim.dim_value
     return dim.dim_param if which == "dim_param" else None
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0][:300]

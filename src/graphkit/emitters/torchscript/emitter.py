@@ -24,7 +24,7 @@ from graphkit.emitters.artifact import Artifact
 from graphkit.emitters.torchscript import lowering
 from graphkit.emitters.torchscript._dtypes import to_numpy, to_torch
 from graphkit.emitters.torchscript._fx import build_graph_module
-from graphkit.errors import InputError
+from graphkit.errors import InputError, first_line
 
 METADATA_FILE = "graphkit.json"
 CONTROL_FLOW = frozenset({"If", "Loop", "Scan", "SequenceMap"})
@@ -80,8 +80,8 @@ def _compile(model, module, input_names, method, example_inputs):
                 return torch.jit.script(module), "script", notes
         except Exception as err:  # TorchScript raises many error types while compiling
             if method == "script":
-                raise InputError(f"torch.jit.script failed: {_first_line(err)}") from None
-            notes.append(f"torch.jit.script failed ({_first_line(err)}); traced instead")
+                raise InputError(f"torch.jit.script failed: {first_line(err)}") from None
+            notes.append(f"torch.jit.script failed ({first_line(err)}); traced instead")
     nodes = ir.traversal.RecursiveGraphIterator(model.graph)
     if any(node.op_type in CONTROL_FLOW for node in nodes):
         raise InputError(
@@ -165,7 +165,7 @@ def _save_mobile(module, output: Path, metadata: dict[str, Any]) -> dict[str, An
         os.replace(temp, lite)
         result["lite_path"] = str(lite)
     except Exception as err:  # the lite format rejects some ops; the .pt stays valid
-        result["lite_error"] = f"lite-interpreter format failed: {_first_line(err)}"
+        result["lite_error"] = f"lite-interpreter format failed: {first_line(err)}"
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
@@ -182,7 +182,7 @@ def load_metadata(path: str | os.PathLike) -> tuple[torch.jit.ScriptModule, dict
             warnings.simplefilter("ignore")  # torch.jit.load's deprecation notice
             module = torch.jit.load(str(path), _extra_files=extra, map_location="cpu")
     except RuntimeError as err:
-        raise InputError(f"{path}: not a TorchScript archive ({_first_line(err)})") from None
+        raise InputError(f"{path}: not a TorchScript archive ({first_line(err)})") from None
     if not extra[METADATA_FILE]:
         raise InputError(f"{path}: a TorchScript archive without graphkit's {METADATA_FILE}")
     return module, json.loads(extra[METADATA_FILE])
@@ -214,9 +214,3 @@ def _from_result(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_numpy(item) for item in value]
     return to_numpy(value)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    lines = [line for line in text.splitlines() if line.strip()]
-    return (lines[0] if lines else text)[:300]
