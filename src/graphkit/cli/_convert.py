@@ -11,6 +11,7 @@ from rich.table import Table
 import graphkit
 from graphkit.cli._common import add_format_option, console, print_json, progress
 from graphkit.emitters import EMITTERS
+from graphkit.emitters.ort import LEVELS as ORT_LEVELS
 from graphkit.errors import InputError
 from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL, load_npz_inputs
 
@@ -41,7 +42,7 @@ def add_parser(subparsers) -> None:
     convert.add_argument("--to", required=True, choices=sorted(EMITTERS), dest="target")
     convert.add_argument("-o", "--output", required=True, help="artifact path (.onnx/.ort/.pt)")
     convert.add_argument("--no-fix", action="store_true", help="emit the model as it is")
-    convert.add_argument("--optimization", choices=("disable", "basic", "extended", "all"),
+    convert.add_argument("--optimization", choices=ORT_LEVELS,
                          help="ORT optimization level (ort target; default extended)")
     _add_check_options(convert)
     convert.set_defaults(run=run_convert)
