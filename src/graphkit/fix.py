@@ -129,7 +129,6 @@ def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] = (), nms: str | 
     `passes`: a pipeline to run as well, after the target's, proven like the rest
     ("float16", "fuse{rules=conv-bn}"); it runs with `legalize_only` too."""
     options = FixOptions(tuple(pin), nms, legalize_only, validate, max_rounds, passes)
-    _extra_passes(options)  # an unknown pass or option fails before any work
     # The passes build and drop IR objects by the hundred thousand: without the cyclic
     # collector walking them all again and again, the 8,064-node benchmark runs 0.4-0.9 s
     # faster. Collection resumes when fix returns.
@@ -143,9 +142,9 @@ def _fix(model: Any, target: Any, options: FixOptions,
     from graphkit.targets import get_target
 
     target_obj = get_target(target)  # an unknown name fails before any work
+    extra = _extra_passes(options)  # as does an unknown pass or option in `passes`
     original = load(model)
-    domains = {name: dtype for p in _extra_passes(options)
-               for name, dtype in p.input_domains(original).items()}
+    domains = {name: dtype for p in extra for name, dtype in p.input_domains(original).items()}
     proof = _reference(original, options, inputs, domains)  # before any rewrite touches it
     # The caller's own model object is never modified; one loaded here from a file is ours.
     current = copy_model(original) if original is model else original
@@ -162,7 +161,7 @@ def _fix(model: Any, target: Any, options: FixOptions,
         if round_ == 0 and not options.legalize_only:
             passes += _pipeline(target_obj.name, current)
         if round_ == 0:
-            passes += _extra_passes(options)
+            passes += extra
         if not passes:
             break
         report.rounds += 1
