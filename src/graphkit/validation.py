@@ -149,7 +149,12 @@ def choose_input_shapes(model: ir.Model, runner: ModelRunner, seed: int = 0) -> 
 def candidate_shapes(model: ir.Model) -> list[dict[str, tuple[int, ...]]]:
     """The input shapes choose_input_shapes tries, in its order (without running anything)."""
     recorded = recorded_example_shapes(model)
-    shapes = [_concrete_shapes(model, a, recorded) for a in _candidate_assignments(model, recorded)]
+    return _unique([_concrete_shapes(model, a, recorded)
+                    for a in _candidate_assignments(model, recorded)])
+
+
+def _unique(shapes: list[dict[str, tuple[int, ...]]]) -> list[dict[str, tuple[int, ...]]]:
+    """In order, without repeats (dicts are not hashable, and the lists are short)."""
     return [s for i, s in enumerate(shapes) if s not in shapes[:i]]
 
 
@@ -178,14 +183,22 @@ class Reference:
     `result()` waits, and raises what the worker raised (an InputError when no candidate runs).
     """
 
-    def __init__(self, model: ir.Model, candidates: list[Feeds], *, given: bool = False) -> None:
-        """`given`: the candidates are the user's inputs, not generated ones."""
+    def __init__(self, future: Future[ReferenceOutputs], light: LightModel | None = None) -> None:
+        self._future = future
+        self.light = light  # the copy the worker runs (None for a reference known already)
+
+    @classmethod
+    def start(cls, model: ir.Model, candidates: list[Feeds], *, given: bool = False
+              ) -> Reference:
+        """Copy `model` and run it on the worker. `given`: the candidates are the user's
+        inputs, not generated ones."""
         if not candidates:
             raise ValueError("Reference needs at least one candidate input set")
-        self.light: LightModel | None = LightModel.of(model)  # the copy the worker runs
+        light = LightModel.of(model)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphkit-reference")
-        self._future = pool.submit(_first_that_runs, self.light, candidates, given)
+        future = pool.submit(_first_that_runs, light, candidates, given)
         pool.shutdown(wait=False)  # the worker finishes its one job, then exits
+        return cls(future, light)
 
     @classmethod
     def of(cls, model: ir.Model, *, inputs: Feeds | None = None,
@@ -194,20 +207,16 @@ class Reference:
         """The model on `inputs`, else on generated inputs of the candidate shapes (with the
         `pinned` shapes overriding theirs) and values from `domains` (see make_inputs)."""
         if inputs is not None:
-            return cls(model, [dict(inputs)], given=True)
-        shapes = [{**s, **(pinned or {})} for s in candidate_shapes(model)]
-        unique = [s for i, s in enumerate(shapes) if s not in shapes[:i]]
-        return cls(model, [make_inputs(model, s, seed, domains) for s in unique])
+            return cls.start(model, [dict(inputs)], given=True)
+        shapes = _unique([{**s, **(pinned or {})} for s in candidate_shapes(model)])
+        return cls.start(model, [make_inputs(model, s, seed, domains) for s in shapes])
 
     @classmethod
     def known(cls, feeds: Feeds, outputs: Feeds, runtime: str = "onnxruntime") -> Reference:
         """A reference already computed (after a rewrite that replaces the outputs by design)."""
         done: Future[ReferenceOutputs] = Future()
         done.set_result(ReferenceOutputs(feeds, outputs, runtime))
-        reference = cls.__new__(cls)
-        reference.light = None
-        reference._future = done
-        return reference
+        return cls(done)
 
     def result(self) -> ReferenceOutputs:
         return self._future.result()
