@@ -20,6 +20,8 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
+from graphkit.ir._sparse import graph_protos
+
 DATA_DIR = Path(onnx.__file__).parent / "backend" / "test" / "data"
 
 
@@ -167,7 +169,7 @@ def structure_lost(original: onnx.ModelProto, saved: onnx.ModelProto) -> str | N
     (proto2 keeps that presence bit; it carries no meaning), opset_import order, and value_info
     entries the saved model adds. Every original value_info entry must survive."""
     original, saved = _canonical(original), _canonical(saved)
-    for kept, got in zip(_graphs(original.graph), _graphs(saved.graph), strict=True):
+    for kept, got in zip(graph_protos(original.graph), graph_protos(saved.graph), strict=True):
         missing = {info.name for info in kept.value_info} - {info.name for info in got.value_info}
         if missing:
             return f"value_info lost: {sorted(missing)[:3]}"
@@ -175,7 +177,7 @@ def structure_lost(original: onnx.ModelProto, saved: onnx.ModelProto) -> str | N
         if any(got_info[info.name] != info for info in kept.value_info):
             return "value_info changed"
     for proto in (original, saved):
-        for graph in _graphs(proto.graph):
+        for graph in graph_protos(proto.graph):
             del graph.value_info[:]
     if original == saved:
         return None
@@ -206,16 +208,6 @@ def _strip_defaults(message: Any) -> None:
                 _strip_defaults(item)
         else:
             _strip_defaults(value)
-
-
-def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
-    yield graph
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("g"):
-                yield from _graphs(attr.g)
-            for sub in attr.graphs:
-                yield from _graphs(sub)
 
 
 def short(err: BaseException) -> str:

@@ -21,21 +21,22 @@ def densify_sparse_initializers(model: onnx.ModelProto, origin: str) -> onnx.Mod
     """A copy of `model` whose sparse initializers are dense ones (the input is not changed)."""
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
-    for graph in _graphs(copy.graph):
+    for graph in graph_protos(copy.graph):
         for sparse in graph.sparse_initializer:
             graph.initializer.append(_dense(sparse, origin))
         del graph.sparse_initializer[:]
     return copy
 
 
-def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+def graph_protos(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+    """`graph` and every subgraph inside it, depth first."""
     yield graph
     for node in graph.node:
         for attr in node.attribute:
             if attr.HasField("g"):
-                yield from _graphs(attr.g)
+                yield from graph_protos(attr.g)
             for sub in attr.graphs:
-                yield from _graphs(sub)
+                yield from graph_protos(sub)
 
 
 def _dense(sparse: onnx.SparseTensorProto, origin: str) -> onnx.TensorProto:
