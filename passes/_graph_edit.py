@@ -9,6 +9,8 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit.passmanager import PassContext
+
 STANDARD_DOMAINS = ("", "ai.onnx")
 
 
@@ -49,6 +51,12 @@ def infer_shapes(model: ir.Model) -> None:
             value.dtype = ir.DataType(tensor_type.elem_type)
         elif not _already(value, tensor_type):  # most values are: skip building them again
             ir.serde.deserialize_value_info_proto(info, value)
+
+
+def ensure_shapes(model: ir.Model, ctx: PassContext) -> None:
+    """infer_shapes, unless the pass manager says the shapes are current already."""
+    if not ctx.shapes_current:
+        infer_shapes(model)
 
 
 def _already(value: ir.Value, tensor_type: onnx.TypeProto.Tensor) -> bool:

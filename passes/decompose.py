@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 import onnx_ir as ir
-from onnx_ir.passes.common import ShapeInferencePass
 
 from graphkit.errors import InputError
 from graphkit.findings import Finding, Severity
@@ -28,6 +27,7 @@ from graphkit.passes._decompose_activation import (
 from graphkit.passes._decompose_einsum import einsum
 from graphkit.passes._decompose_index import gather_elements, mod, scatter_nd
 from graphkit.passes._decompose_norm import group_normalization, layer_normalization
+from graphkit.passes._graph_edit import ensure_shapes
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import Builder, Decline, names_in, replace_nodes
 
@@ -94,7 +94,7 @@ class Decompose(Pass):
         if not targets:
             return PassResult()
         if any(node.op_type in NEEDS_SHAPES for node in targets):
-            _infer_shapes(model)
+            ensure_shapes(model, ctx)  # a decomposition that needs them and lacks them declines
         return decompose_nodes(model, targets, chosen)
 
 
@@ -116,10 +116,3 @@ def decompose_nodes(model: ir.Model, nodes: Sequence[ir.Node],
         result.changes.append(f"decomposed {node.op_type} '{node.name}' "
                               f"into {len(builder.nodes)} node(s)")
     return result
-
-
-def _infer_shapes(model: ir.Model) -> None:
-    try:
-        ShapeInferencePass(check_type=False, strict_mode=False, data_prop=True)(model)
-    except Exception:  # shapes are a help here; a decomposition that needs them declines
-        return

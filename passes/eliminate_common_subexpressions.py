@@ -18,6 +18,7 @@ from graphkit.passmanager import Pass, PassContext, PassResult, count_nodes
 class EliminateCommonSubexpressions(Pass):
     name = "eliminate-common-subexpressions"
     kind = "rewrite"
+    preserves_shapes = True
     max_elements: int = 1024  # initializers larger than this are not compared
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:

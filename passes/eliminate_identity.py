@@ -14,6 +14,7 @@ from graphkit.passmanager import Pass, PassContext, PassResult, count_nodes
 class EliminateIdentity(Pass):
     name = "eliminate-identity"
     kind = "rewrite"
+    preserves_shapes = True
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         before = count_nodes(model)

@@ -21,7 +21,7 @@ from graphkit.passes._graph_edit import (
     STANDARD_DOMAINS,
     cast_before_output,
     cast_node,
-    infer_shapes,
+    ensure_shapes,
 )
 from graphkit.passmanager import Pass, PassContext, PassResult
 
@@ -62,7 +62,7 @@ class Float16(Pass):
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         graph = model.graph
-        infer_shapes(model)  # every float tensor's dtype must be known to place the Casts
+        ensure_shapes(model, ctx)  # every float tensor's dtype must be known to place the Casts
         opset = model.opset_imports.get("", 1)
         half = {id(node) for node in graph if _converts(node, opset)}
         if not half:

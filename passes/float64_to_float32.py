@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_ir as ir
 
-from graphkit.passes._graph_edit import cast_after_input, cast_before_output, infer_shapes
+from graphkit.passes._graph_edit import cast_after_input, cast_before_output, ensure_shapes
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 F64, F32 = ir.DataType.DOUBLE, ir.DataType.FLOAT
@@ -31,7 +31,7 @@ class Float64ToFloat32(Pass):
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         graph = model.graph
-        infer_shapes(model)
+        ensure_shapes(model, ctx)
         changes = _convert_constants(graph) + _convert_attributes(graph)
         changes += self._convert_interface(graph)
         retyped = 0

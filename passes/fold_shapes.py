@@ -46,10 +46,12 @@ class FoldShapes(Pass):
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         folded = specs = constants = 0
+        settled = False  # the last inference saw the graph as it is left
         for _ in range(self.max_rounds):
             infer_shapes(model)
             round_folded, round_specs = fold_shapes_once(model.graph)
             if not (round_folded or round_specs):
+                settled = True
                 break
             folded += round_folded
             specs += round_specs
@@ -62,7 +64,7 @@ class FoldShapes(Pass):
             changes.append(f"gave {specs} Reshape/Expand/ConstantOfShape node(s) a constant shape")
         if constants:
             changes.append(f"folded {constants} node(s) whose inputs became constant")
-        return PassResult(changes=changes)
+        return PassResult(changes=changes, shapes_current=settled)
 
 
 def fold_shapes_once(graph: ir.Graph) -> tuple[int, int]:

@@ -26,7 +26,7 @@ from graphkit.passes._fusions_activation import (
 )
 from graphkit.passes._fusions_layout import layer_norm_rules, reshape_rules, transpose_rules
 from graphkit.passes._fusions_linear import conv_bn_rules, gemm_rules, pad_conv_rules
-from graphkit.passes._graph_edit import infer_shapes as infer_model_shapes
+from graphkit.passes._graph_edit import ensure_shapes
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import Rule, rewrite
 
@@ -96,7 +96,7 @@ class Fuse(Pass):
         chosen = [fusion_named(n) for n in self.rules] if self.rules else list(FUSIONS)
         runnable = [f for f in chosen if opset >= f.min_opset]
         if self.infer_shapes and any(f.needs_shapes for f in runnable):
-            infer_model_shapes(model)  # best effort: what onnx cannot infer stays as is
+            ensure_shapes(model, ctx)  # best effort: what onnx cannot infer stays as is
         rules = [rule for fusion in runnable for rule in fusion.rules()]
         log = rewrite(model.graph, rules, opset)
         findings = [Finding("GK505", Severity.INFO, f"fuse: {why}") for why in log.declines]

@@ -21,7 +21,7 @@ from graphkit.passes._graph_edit import (
     cast_before_output,
     cast_node,
     const_array,
-    infer_shapes,
+    ensure_shapes,
 )
 from graphkit.passmanager import Pass, PassContext, PassResult
 
@@ -56,7 +56,7 @@ class Int64ToInt32(Pass):
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         graph = model.graph
-        infer_shapes(model)
+        ensure_shapes(model, ctx)
         ranges = _bound_values(graph)
         chosen = {v for v, r in ranges.items() if r[0] >= INT32_MIN and r[1] <= INT32_MAX}
         if not chosen:

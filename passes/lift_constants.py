@@ -26,6 +26,7 @@ _LISTS = {"value_int": ir.DataType.INT64, "value_ints": ir.DataType.INT64,
 class LiftConstants(Pass):
     name = "lift-constants"
     kind = "rewrite"
+    preserves_shapes = True
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         lifted = 0

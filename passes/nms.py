@@ -20,11 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import onnx_ir as ir
-from onnx_ir.passes.common import RemoveUnusedNodesPass, ShapeInferencePass
+from onnx_ir.passes.common import RemoveUnusedNodesPass
 
 from graphkit.errors import InputError
 from graphkit.findings import Finding, Severity
 from graphkit.ir import copy_model
+from graphkit.passes._graph_edit import infer_shapes
 from graphkit.passes._nms_forms import max_detections, padded, plugin, read_nms
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import Builder, Decline
@@ -71,7 +72,7 @@ class Nms(Pass):
 
     def _replace(self, model: ir.Model, node: ir.Node) -> PassResult:
         graph = model.graph
-        _infer_shapes(model)  # the batch size and class count come from shapes
+        infer_shapes(model)  # the batch size and class count come from shapes
         spec = read_nms(node)
         k = max_detections(spec, self.max_detections)
         after = downstream(graph, [node])
@@ -95,10 +96,6 @@ class Nms(Pass):
             note += f"; EfficientNMS has no per-class limit (the model had {spec.max_per_class})"
         return PassResult(changes=[f"nms {self.mode}: {node.op_type} '{node.name}': {note}"],
                           outputs_replaced=True)
-
-
-def _infer_shapes(model: ir.Model) -> None:
-    ShapeInferencePass(check_type=False, strict_mode=False, data_prop=True)(model)
 
 
 def downstream(graph: ir.Graph, roots: Iterable[ir.Node]) -> set[int]:
@@ -134,7 +131,7 @@ def absorb_selection_chains(region: set[int], graph: ir.Graph) -> None:
 def cut_before_nms(model: ir.Model, nms_nodes: list[ir.Node]) -> PassResult:
     graph = model.graph
     # The values crossing the cut become graph inputs/outputs, which must declare their types.
-    _infer_shapes(model)
+    infer_shapes(model)
     region = downstream(graph, nms_nodes)
     absorb_selection_chains(region, graph)
     post_nodes = [n for n in graph if id(n) in region]

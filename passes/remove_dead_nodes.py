@@ -14,6 +14,7 @@ from graphkit.passmanager import Pass, PassContext, PassResult, count_nodes
 class RemoveDeadNodes(Pass):
     name = "remove-dead-nodes"
     kind = "rewrite"
+    preserves_shapes = True
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         nodes = count_nodes(model)

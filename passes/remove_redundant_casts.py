@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import onnx_ir as ir
 
-from graphkit.passes._graph_edit import index_by_op, infer_shapes, replace_value
+from graphkit.passes._graph_edit import ensure_shapes, index_by_op, replace_value
 from graphkit.passmanager import Pass, PassContext, PassResult
 
 T = ir.DataType
@@ -37,12 +37,13 @@ EXACT_IN: dict[ir.DataType, set[ir.DataType]] = {
 class RemoveRedundantCasts(Pass):
     name = "remove-redundant-casts"
     kind = "rewrite"
+    preserves_shapes = True
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         casts = index_by_op(model.graph, ["Cast"]).get("Cast", [])
         if not casts:
             return PassResult()  # spare the shape inference
-        infer_shapes(model)  # the rules need each Cast input's type
+        ensure_shapes(model, ctx)  # the rules need each Cast input's type
         changes: list[str] = []
         for node in casts:
             if node.graph is not model.graph:

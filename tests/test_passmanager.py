@@ -152,3 +152,52 @@ def test_a_pass_may_declare_the_tolerance_it_is_proven_with(declares):
     _, report = PassManager([NudgeConstant(declares_tolerance=declares)]).run(model)
     assert report.passes[0].rolled_back is (not declares)
     assert report.validated
+
+
+SHAPE_RESHAPE = """
+<ir_version: 10, opset_import: ["" : 17]>
+g (float[N, 4, 6] x) => (float[N, 24] y) {
+    s = Shape(x)
+    zero = Constant <value = int64[1] {0}> ()
+    n = Gather(s, zero)
+    tail = Constant <value = int64[1] {24}> ()
+    spec = Concat <axis = 0> (n, tail)
+    y = Reshape(x, spec)
+}
+"""
+
+
+@dataclass(frozen=True)
+class ShapesProbe(Pass):
+    """Records whether the manager told it the shapes were current."""
+
+    name = "shapes-probe"
+    kind = "analysis"
+    seen: list
+
+    def run(self, model, ctx: PassContext) -> PassResult:
+        self.seen.append(ctx.shapes_current)
+        return PassResult()
+
+
+def test_shapes_stay_current_only_across_passes_that_preserve_them():
+    # fold-shapes ends with an inference of the graph it leaves; dead-node removal keeps
+    # that true; constant folding may give inference more to work with, so it ends it.
+    seen: list[bool] = []
+    probe = ShapesProbe(seen)
+    passes = build_pipeline("fold-shapes,remove-dead-nodes") + [probe]
+    passes += build_pipeline("fold-constants") + [probe]
+    passes.insert(0, probe)
+    fixed, report = PassManager(passes).run(model_from_text(SHAPE_RESHAPE))
+    assert "Shape" not in ops(fixed) and report.validated
+    assert seen == [False, True, False]
+
+
+def test_the_careful_path_infers_afresh():
+    seen: list[bool] = []
+    passes = build_pipeline("fold-shapes") + [ShapesProbe(seen), ReluToSigmoid()]
+    model = model_from_text(SHAPE_RESHAPE.replace("y = Reshape(x, spec)",
+                                                  "r = Reshape(x, spec)\n    y = Relu(r)"))
+    fixed, report = PassManager(passes).run(model)
+    assert report.passes[-1].rolled_back  # the optimistic proof failed: pass by pass
+    assert seen == [True, False]  # optimistic run, then the careful one

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -34,6 +34,11 @@ class PassContext:
 
     target: str | None = None
     seed: int = 0
+    # Every value's type and shape on the IR is what shape inference gives for the graph as
+    # it is now, so a pass may skip inferring them again (graphkit.passes._graph_edit.
+    # ensure_shapes). The manager sets it: true after a pass that said so, until a pass
+    # that does not preserve shapes runs.
+    shapes_current: bool = False
 
 
 @dataclass
@@ -50,6 +55,8 @@ class PassResult:
     # (rtol, atol) this rewrite is proven with, when it changes numerics by design (float16);
     # None: the manager's tolerance. A looser value is reported in the pass's changes.
     tolerance: tuple[float, float] | None = None
+    # The pass ended with shape inference on the graph as it leaves it (PassContext).
+    shapes_current: bool = False
 
     @property
     def modified(self) -> bool:
@@ -62,6 +69,9 @@ class Pass:
     name: ClassVar[str]
     kind: ClassVar[PassKind]
     fixes: ClassVar[tuple[str, ...]] = ()  # finding codes this rewrite resolves
+    # The rewrite only removes nodes or points uses at values of the same type and shape, so
+    # shapes inferred before it are still what inference would give after it.
+    preserves_shapes: ClassVar[bool] = False
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         raise NotImplementedError
@@ -152,6 +162,7 @@ class PassManager:
             if self.progress:
                 self.progress(pass_.name, index, len(self.passes))
             result, record = _timed(pass_, model, ctx, nodes)
+            ctx = _shapes_after(pass_, result, ctx)
             nodes = record.nodes_after
             report.passes.append(record)
             report.findings.extend(result.findings)
@@ -164,6 +175,8 @@ class PassManager:
     def _run_careful(
         self, model: ir.Model, ctx: PassContext, oracle: Oracle, report: Report
     ) -> ir.Model:
+        # Rare (the optimistic proof failed) and full of rollbacks: every pass infers afresh.
+        ctx = replace(ctx, shapes_current=False)
         for index, pass_ in enumerate(self.passes):
             if self.progress:
                 self.progress(pass_.name, index, len(self.passes))
@@ -202,6 +215,13 @@ class PassManager:
         record.nodes_after = record.nodes_before
         report.findings.append(problem(pass_.name))
         return snapshot
+
+
+def _shapes_after(pass_: Pass, result: PassResult, ctx: PassContext) -> PassContext:
+    """The context for the next pass: are the shapes still current after this one?"""
+    preserved = ctx.shapes_current and (pass_.kind == "analysis" or pass_.preserves_shapes)
+    current = result.shapes_current or preserved
+    return ctx if current == ctx.shapes_current else replace(ctx, shapes_current=current)
 
 
 def _timed(pass_: Pass, model: ir.Model, ctx: PassContext,
