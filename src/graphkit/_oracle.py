@@ -39,6 +39,7 @@ def looser(a: tuple[float, float] | None, b: tuple[float, float] | None):
 class _Check:
     diffs: list
     error: str | None = None
+    light: LightModel | None = None  # the model checked, as captured for the run
 
     @property
     def ok(self) -> bool:
@@ -111,7 +112,7 @@ class Oracle:
     ) -> _Check:
         if not self.enabled:
             return _Check([])
-        light = LightModel.of(model)
+        light = LightModel.of(model, reuse=self.start)
         data = light.proto.SerializeToString()  # once, for the checker and the session
         if not _checker_passes(data) and self._start_passed_checker():
             return _Check([], error="checker")
@@ -126,7 +127,7 @@ class Oracle:
         except Exception as err:
             return _Check([], error=first_line(err))
         rtol, atol = looser(looser(self.tolerance, tolerance), (self.rtol, self.atol))
-        return _Check(compare_outputs(reference.outputs, actual, rtol=rtol, atol=atol))
+        return _Check(compare_outputs(reference.outputs, actual, rtol=rtol, atol=atol), light=light)
 
     def _start_passed_checker(self) -> bool:
         """A rewrite is held to the checker only if the model it started from passed it."""

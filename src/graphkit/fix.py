@@ -173,7 +173,7 @@ def _fix(model: Any, target: Any, options: FixOptions,
         for swap in swaps:
             current = _swap_outputs(swap, current, proof, target_obj.name, report)
         before = _keys(diagnosis.blockers)
-        diagnosis = diagnose(current, target_obj)
+        diagnosis = diagnose(current, target_obj, light=report.capture)
         if not diagnosis.blockers or _keys(diagnosis.blockers) == before and round_ > 0:
             break
     report.findings = list(diagnosis.findings) + report.findings
@@ -203,6 +203,7 @@ def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any
 
 def _run(passes: list[Pass], model: ir.Model, proof: _Proof, target: str,
          report: FixReport, start: LightModel | None = None) -> ir.Model:
+    report.capture = None  # set again below when this run's proof captures the model it returns
     if not passes:
         return model
     validation = Validation(enabled=False)
@@ -212,7 +213,9 @@ def _run(passes: list[Pass], model: ir.Model, proof: _Proof, target: str,
                       else Validation(reference=proof.reference, start=start))
     model, run = PassManager(passes, validation=validation).run(model, PassContext(target=target))
     # The manager just compared this model with the reference: fix need not run it again.
-    report.last_check = run.validation if validation.reference is not None else []
+    proven = validation.reference is not None
+    report.last_check = run.validation if proven else []
+    report.capture = run.capture if proven else None
     report.runtime = run.runtime or report.runtime
     report.passes.extend(run.passes)
     report.findings.extend(f for f in run.findings if f.code.startswith("GK5"))

@@ -149,10 +149,12 @@ class PassManager:
             _merge(report, fast)
             oracle.post_models.extend(fast.post_models)
             oracle.tolerance = looser(oracle.tolerance, fast.tolerance)
-            report.validation = proof.diffs  # the proof was of this very model
+            report.validation, report.capture = proof.diffs, proof.light  # of this very model
             return model, report
         model = self._run_careful(oracle.start.restore(), ctx, oracle, report)
-        report.validation = oracle.check(model).diffs if oracle.enabled else []
+        if oracle.enabled:
+            final = oracle.check(model)
+            report.validation, report.capture = final.diffs, final.light
         return model, report
 
     def _run_all(self, model: ir.Model, ctx: PassContext, report: Report) -> ir.Model:

@@ -45,6 +45,9 @@ class Report:
     post_models: list[Any] = field(default_factory=list)
     # A pass replaced the model's outputs by design (nms native/plugin): not in the JSON.
     replaced_outputs: bool = False
+    # The model returned, as the proof behind `validation` captured it (a LightModel): shape
+    # inference can read its proto instead of serializing the graph again. Not in the JSON.
+    capture: Any = None
     tolerance: tuple[float, float] | None = None  # loosest tolerance a kept rewrite asked for
 
     @property
