@@ -53,6 +53,17 @@ def test_dynamic_transformer_keeps_batch_dynamic(transformer, rng):
                                    rtol=1e-4, atol=1e-5)
 
 
+
+def test_the_closing_diagnosis_reads_the_capture_of_the_model_returned(transformer):
+    # fix hands its last diagnosis the proof's light capture instead of serializing again:
+    # that capture must be of the very model fix returns.
+    fixed, report = graphkit.fix(str(transformer), "ort")
+    assert report.capture is not None
+    assert [n.op_type for n in report.capture.proto.graph.node] == ops(fixed)
+    fresh = graphkit.diagnose(fixed, "ort").findings
+    assert report.findings[:len(fresh)] == fresh  # fix lists the diagnosis's findings first
+
+
 class OpsetWindow:
     """A target that accepts opsets 13..17 only and every node: exercises the GK103 loop."""
 

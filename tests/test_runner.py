@@ -193,3 +193,18 @@ def test_restore_keeps_external_weights_external(tmp_path):
     tensor = restored.graph.initializers["W"].const_value
     assert isinstance(tensor, ir.ExternalTensor) and Path(tensor.base_dir) == tmp_path
     np.testing.assert_array_equal(tensor.numpy(), weight)
+
+
+def test_a_later_capture_reuses_the_arrays_of_tensors_it_shares():
+    rng = np.random.default_rng(0)
+    model = _linear(rng.standard_normal((64, 64)).astype(np.float32))
+    first = LightModel.of(model)
+    same = LightModel.of(model, reuse=first)
+    assert same.weights["W"] is first.weights["W"]  # not read out of the tensor again
+    replaced = rng.standard_normal((64, 64)).astype(np.float32)
+    model.graph.initializers["W"].const_value = ir.tensor(replaced, name="W")  # a new tensor
+    changed = LightModel.of(model, reuse=first)
+    np.testing.assert_array_equal(changed.weights["W"], replaced)
+    x = {"x": rng.standard_normal((2, 64)).astype(np.float32)}
+    np.testing.assert_allclose(ModelRunner(changed).run(x)["y"], x["x"] @ replaced + 1,
+                               rtol=1e-5, atol=1e-5)
