@@ -10,6 +10,7 @@ import onnx
 import onnx_ir as ir
 
 from graphkit.passmanager import PassContext
+from graphkit.rewrite import constant_value
 
 STANDARD_DOMAINS = ("", "ai.onnx")
 
@@ -89,9 +90,7 @@ def add_constant(graph: ir.Graph, array: np.ndarray, name: str) -> ir.Value:
     while unique in taken:
         counter += 1
         unique = f"{name}_{counter}"
-    value = ir.Value(name=unique, const_value=ir.tensor(array, name=unique))
-    value.shape = ir.Shape(array.shape)
-    value.dtype = ir.DataType.from_numpy(array.dtype)
+    value = constant_value(array, unique)
     graph.register_initializer(value)
     return value
 

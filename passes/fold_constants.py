@@ -9,6 +9,7 @@ import onnx
 import onnx_ir as ir
 
 from graphkit.passmanager import Pass, PassContext, PassResult
+from graphkit.rewrite import constant_value
 
 # Folding these would freeze one random draw into the model.
 NONDETERMINISTIC = frozenset(
@@ -99,9 +100,7 @@ def _replace_with_constants(graph: ir.Graph, node: ir.Node, outputs: list[np.nda
             array = array.astype(old.dtype.numpy())
         name = old.name
         old.name = f"{name}__folded"
-        constant = ir.Value(name=name, const_value=ir.tensor(array, name=name))
-        constant.shape = ir.Shape(array.shape)
-        constant.dtype = ir.DataType.from_numpy(array.dtype)
+        constant = constant_value(array, name)
         graph.register_initializer(constant)
         ir.convenience.replace_all_uses_with(old, constant, replace_graph_outputs=True)
     graph.remove(node, safe=True)
