@@ -3,9 +3,7 @@ and the check that a rewritten model (with any post-processing models) still giv
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -119,30 +117,17 @@ class Oracle:
         if not _checker_passes(data) and self._start_passed_checker():
             return _Check([], error="checker")
         reference = self.wait()
-        chain = [*self.post_models, *post_models]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphkit-proof") as pool:
-            running = pool.submit(self._run_chain, light, data, chain, reference.feeds)
-            # ORT runs without the GIL: meanwhile, collect the cyclic garbage the passes left
-            # (removed nodes and their values; ~77k objects, 0.06-0.1 s on the benchmark),
-            # which the collector, paused during fix, would otherwise walk once fix returns.
-            gc.collect(0)
-            try:
-                actual = running.result()
-            except Exception as err:
-                return _Check([], error=first_line(err))
+        try:
+            runner = ModelRunner(light, prefer=self.prefer, serialized=data)
+            actual = runner.run(_feeds_for(light.proto, reference.feeds))
+            for post in [*self.post_models, *post_models]:  # the chain: post reads main's outputs
+                runner = ModelRunner(post, prefer=self.prefer)
+                names = [value.name for value in post.graph.inputs]
+                actual.update(runner.run({n: actual.get(n, reference.feeds.get(n)) for n in names}))
+        except Exception as err:
+            return _Check([], error=first_line(err))
         rtol, atol = looser(looser(self.tolerance, tolerance), (self.rtol, self.atol))
         return _Check(compare_outputs(reference.outputs, actual, rtol=rtol, atol=atol), light=light)
-
-    def _run_chain(self, light: LightModel, data: bytes, chain: Sequence[ir.Model],
-                   feeds: Feeds) -> Feeds:
-        """The light model's outputs, then each post model's, fed from them (and the inputs)."""
-        actual = ModelRunner(light, prefer=self.prefer, serialized=data).run(
-            _feeds_for(light.proto, feeds))
-        for post in chain:
-            names = [value.name for value in post.graph.inputs]
-            actual.update(ModelRunner(post, prefer=self.prefer).run(
-                {n: actual.get(n, feeds.get(n)) for n in names}))
-        return actual
 
     def _start_passed_checker(self) -> bool:
         """A rewrite is held to the checker only if the model it started from passed it."""
