@@ -21,9 +21,9 @@ import onnx_ir as ir
 from onnx_ir.serde import TensorProtoTensor
 
 from graphkit.errors import InputError
+from graphkit.ir._wire import field_size, key, varint
 
 PROTOBUF_LIMIT = (1 << 31) - 1
-_LENGTH_DELIMITED = 2
 _GRAPH_FIELD = onnx.ModelProto.DESCRIPTOR.fields_by_name["graph"].number
 _INITIALIZER_FIELD = onnx.GraphProto.DESCRIPTOR.fields_by_name["initializer"].number
 # onnx-ir validates 6-bit float payloads when it serializes them; let it.
@@ -47,18 +47,18 @@ def write_model(model: ir.Model, path: Path, origin: str | os.PathLike) -> None:
     proto.ClearField("graph")
     head = proto.SerializeToString()
     sizes = [tensor.ByteSize() for tensor in initializers]
-    graph_size = len(graph_bytes) + sum(_field_size(_INITIALIZER_FIELD, size) for size in sizes)
-    if len(head) + _field_size(_GRAPH_FIELD, graph_size) > PROTOBUF_LIMIT:
+    graph_size = len(graph_bytes) + sum(field_size(_INITIALIZER_FIELD, size) for size in sizes)
+    if len(head) + field_size(_GRAPH_FIELD, graph_size) > PROTOBUF_LIMIT:
         raise InputError(
             f"{origin}: the model is over protobuf's 2 GiB limit for one file; "
             "save it with external_data=True"
         )
     with open(path, "wb") as file:
         file.write(head)
-        file.write(_key(_GRAPH_FIELD) + _varint(graph_size))
+        file.write(key(_GRAPH_FIELD) + varint(graph_size))
         file.write(graph_bytes)
         for tensor, size in zip(initializers, sizes, strict=True):
-            file.write(_key(_INITIALIZER_FIELD) + _varint(size))
+            file.write(key(_INITIALIZER_FIELD) + varint(size))
             file.write(tensor.SerializeToString())
 
 
@@ -85,21 +85,3 @@ def _tensor_proto(name: str, tensor: ir.TensorProtocol) -> onnx.TensorProto:
         and tensor.dtype not in _VALIDATED_DTYPES
     )
     return tensor.raw if plain else ir.serde.serialize_tensor(tensor)
-
-
-def _field_size(field: int, size: int) -> int:
-    return len(_key(field)) + len(_varint(size)) + size
-
-
-def _key(field: int) -> bytes:
-    return _varint(field << 3 | _LENGTH_DELIMITED)
-
-
-def _varint(number: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, number = number & 0x7F, number >> 7
-        if not number:
-            out.append(low)
-            return bytes(out)
-        out.append(low | 0x80)
