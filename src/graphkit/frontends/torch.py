@@ -68,7 +68,7 @@ def load_module(module: Any, **options: Any) -> ir.Model:
         path = Path(folder) / "model.onnx"
         with _eval_mode(module), _quiet_exporter():
             _export(torch, module, export, path, what)
-        model = load_onnx(path)
+        model = load_onnx(path, in_place=False)  # `folder` is about to go
         # The weights may sit in external files in `folder`: read them before it goes.
         ir.external_data.load_to_model(model)
     if export.output_names is None:

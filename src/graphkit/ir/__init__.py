@@ -1,7 +1,8 @@
 """graphkit's IR is onnx-ir's Model/Graph/Node/Value; this package adds safe I/O and interop.
 
 - load_onnx / load_onnx_bytes / model_from_proto: every way in checks well-formedness and
-  external data first (one clear InputError line naming the node or tensor);
+  external data first (one clear InputError line naming the node or tensor); load_onnx
+  leaves a file's large weights in the file, as read-only arrays over its memory map;
 - save_onnx: atomic writes, weights inline or in one data file inside the output's folder;
 - to_graphsurgeon / from_graphsurgeon / GraphSurgeonPass: run onnx-graphsurgeon scripts as passes;
 - to_networkx: the node graph for graph algorithms.

@@ -4,6 +4,9 @@ Every path into the IR goes through `model_from_proto`, which checks, in this or
 well-formedness (names the node), external data (stays in the folder, long enough), sparse
 initializers (densified, since onnx-ir would drop them). Each problem is one InputError line.
 
+A file's large weights are not parsed: they stay in the file, as arrays over its memory
+map (graphkit.ir._mapped), so the map stays open while the model lives.
+
 Not kept: `training_info` (onnx-ir has no place for it; inference never reads it).
 """
 
@@ -20,15 +23,27 @@ from google.protobuf.message import DecodeError
 from graphkit.errors import InputError, first_line
 from graphkit.ir._external import check_external_data
 from graphkit.ir._gc import collector_paused
+from graphkit.ir._mapped import attach_weights, find_weights
 from graphkit.ir._sparse import densify_sparse_initializers
 from graphkit.ir._wellformed import check_well_formed
 
 
-def load_onnx(path: str | os.PathLike) -> ir.Model:
-    """Load an ONNX file after checking its graph and that its external data stays in its folder."""
+def load_onnx(path: str | os.PathLike, *, in_place: bool = True) -> ir.Model:
+    """Load an ONNX file after checking its graph and that its external data stays in its folder.
+
+    in_place: the main graph's large weights become arrays over the file's memory map, which
+    closes when the last of them is freed. False reads them into memory, for a file that is
+    about to be deleted (on Windows a mapped file cannot be)."""
     path = Path(path)
-    proto = _parse_file(path)
-    return model_from_proto(proto, base_dir=path.parent, origin=str(path))
+    data = _map_file(path)
+    mapped = find_weights(data) if in_place else None
+    if mapped is None:
+        proto = parse_whole(data, str(path))
+        return model_from_proto(proto, base_dir=path.parent, origin=str(path))
+    proto = _parse(mapped.stripped, str(path))
+    model = model_from_proto(proto, base_dir=path.parent, origin=str(path))
+    attach_weights(model, proto, mapped, data, str(path))
+    return model
 
 
 def load_onnx_bytes(data: bytes, origin: str = "<bytes>") -> ir.Model:
@@ -64,8 +79,14 @@ def _model_from_proto(
     return model
 
 
-def _parse_file(path: Path) -> onnx.ModelProto:
-    """Parse straight from a memory map: reading the file into bytes first costs a full copy."""
+def parse_whole(data: mmap.mmap, origin: str) -> onnx.ModelProto:
+    """Parse the mapped file with its weights (a copy of them), and close the map."""
+    with data, memoryview(data) as view:  # the view is released before the map
+        return _parse(view, origin)
+
+
+def _map_file(path: Path) -> mmap.mmap:
+    """The file, memory-mapped: parsing from the map spares reading it into bytes first."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
@@ -74,9 +95,7 @@ def _parse_file(path: Path) -> onnx.ModelProto:
         with open(path, "rb") as file:
             if os.fstat(file.fileno()).st_size == 0:
                 raise InputError(f"{path}: is empty (0 bytes), not an ONNX model")
-            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-            with mapped, memoryview(mapped) as view:  # the view is released before the map
-                return _parse(view, str(path))
+            return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as err:
         raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
 
