@@ -48,8 +48,9 @@ class LightModel:
     @classmethod
     def of(cls, model: ir.Model, reuse: LightModel | None = None) -> LightModel:
         """`reuse`: an earlier capture of this model (before some rewrites): the weights both
-        hold as the same tensor objects keep its arrays. A tensor read from a file copies its
-        bytes on every numpy() (protobuf hands out copies): 150 MB, 0.06 s, on the benchmark."""
+        hold as the same tensor objects keep its arrays. A tensor parsed from protobuf copies
+        its bytes on every numpy() (protobuf hands out copies of bytes fields); graphkit's
+        loader maps a file's large weights instead, but a model built from a proto has them."""
         fed = [v for v in model.graph.initializers.values() if _fed(v)]
         names = {v.name for v in fed}
         proto = inference_proto(model, keep=lambda value: value.name not in names)
