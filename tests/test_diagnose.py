@@ -60,6 +60,14 @@ def test_one_blocked_node_in_a_chain_splits_it_in_two_partitions():
     assert (parts.nodes, parts.supported, parts.count, parts.largest) == (4, 3, 2, 2)
 
 
+
+def test_a_graph_with_nothing_blocked_is_one_partition_of_every_node():
+    report = graphkit.diagnose(model_from_text(CHAIN), RefusesOp("Softmax"))
+    assert report.convertible
+    parts = report.partitions
+    assert (parts.nodes, parts.supported, parts.count, parts.largest) == (4, 4, 1, 4)
+
+
 def test_partitions_take_every_ready_supported_node_before_stepping_through_a_blocked_one():
     # 0 -> 1(blocked) -> 3 and 0 -> 2 -> 3: node 2 joins node 0's group, 3 starts another.
     edges = [(0, 1), (0, 2), (1, 3), (2, 3)]

@@ -189,6 +189,8 @@ def _labelled(finding: Finding, site: Site, target: str) -> Finding:
 
 
 def _partitions(model: ir.Model, sites: list[Site], blocked: set[int]) -> Partitions:
+    if not blocked:  # one piece, whatever the edges: spare collecting them (0.03 s at 8k nodes)
+        return partition([True] * len(model.graph), [])
     top_level = list(model.graph)
     top_of = {site.node: site.top for site in sites if site.top is not None}
     edges = []
