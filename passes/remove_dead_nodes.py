@@ -1,11 +1,23 @@
-"""Node whose outputs nobody reads -> (removed); unused initializers too."""
+"""Node whose outputs nobody reads -> (removed); unused initializers and optional outputs too.
+
+One sweep per graph from its last node to its first: a consumer is decided before its
+producers, so a whole dead chain goes in one pass. Subgraphs and model-local functions are
+swept as well. A node that stays loses its unused optional outputs (a Dropout's mask, an
+LSTM's last states) and its trailing omitted inputs, which is what the ONNX schema allows
+and what runtimes then need not compute.
+
+Written here rather than with onnx-ir's RemoveUnusedNodesPass, which looks up the schema
+of every node it keeps: 0.09 s of the 8,064-node benchmark's fix, where a schema is needed
+only for the few nodes that have an output nobody reads.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
+import onnx
 import onnx_ir as ir
-from onnx_ir.passes.common import RemoveUnusedNodesPass
 
 from graphkit.passmanager import Pass, PassContext, PassResult, count_nodes
 
@@ -17,14 +29,91 @@ class RemoveDeadNodes(Pass):
     preserves_shapes = True
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
-        nodes = count_nodes(model)
-        initializers = len(model.graph.initializers)
-        RemoveUnusedNodesPass()(model)
-        removed_nodes = nodes - count_nodes(model)
-        removed_inits = initializers - len(model.graph.initializers)
+        before = count_nodes(model)
+        opset = model.opset_imports.get("", 1)
+        dropped = _sweep(model.graph, opset)
+        for function in model.functions.values():
+            dropped += _sweep(function, function.opset_imports.get("", opset))
+        graph = model.graph
+        kept = set(graph.inputs) | set(graph.outputs)
+        unused = [name for name, value in graph.initializers.items()
+                  if value not in kept and not value.uses()]
+        for name in unused:
+            del graph.initializers[name]
         changes = []
-        if removed_nodes:
-            changes.append(f"removed {removed_nodes} node(s) whose outputs were never used")
-        if removed_inits:
-            changes.append(f"removed {removed_inits} unused initializer(s)")
+        removed = before - count_nodes(model)
+        if removed:
+            changes.append(f"removed {removed} node(s) whose outputs were never used")
+        if unused:
+            changes.append(f"removed {len(unused)} unused initializer(s)")
+        if dropped:
+            changes.append(f"dropped {dropped} optional output(s) nobody reads")
         return PassResult(changes=changes)
+
+
+def _sweep(graph: ir.Graph | ir.Function, opset: int) -> int:
+    """Remove the graph's dead nodes; return how many optional outputs were dropped."""
+    outputs = frozenset(graph.outputs)
+    dropped = 0
+    for node in reversed(graph):
+        unread = [out for out in node.outputs if out not in outputs and not out.uses()]
+        if len(unread) == len(node.outputs):
+            graph.remove(node, safe=True)
+            continue
+        if unread:
+            dropped += _drop_optional_outputs(node, unread, opset)
+        while node.inputs and node.inputs[-1] is None:
+            node.resize_inputs(len(node.inputs) - 1)
+        for attr in node.attributes.values():
+            if attr.type == ir.AttributeType.GRAPH:
+                dropped += _sweep(attr.as_graph(), opset)
+            elif attr.type == ir.AttributeType.GRAPHS:
+                dropped += sum(_sweep(subgraph, opset) for subgraph in attr.as_graphs())
+    return dropped
+
+
+def _drop_optional_outputs(node: ir.Node, unread: list[ir.Value], opset: int) -> int:
+    """Unname the unread outputs the schema marks optional, then cut the unnamed tail;
+    return how many went."""
+    optional = _optional_outputs(node.domain, node.op_type, opset)
+    if not optional:
+        return 0
+    if node.op_type == "BatchNormalization" and not _inference_batch_norm(node, opset):
+        return 0  # its extra outputs are what training mode computes
+    dropped = 0
+    for index, out in enumerate(node.outputs):
+        if out in unread and index < len(optional) and optional[index]:
+            out.name = ""
+            dropped += 1
+    count = len(node.outputs)
+    while count and not node.outputs[count - 1].name:
+        count -= 1
+    node.resize_outputs(count)
+    if node.op_type == "BatchNormalization":
+        node.attributes.pop("training_mode", None)
+    return dropped
+
+
+def _inference_batch_norm(node: ir.Node, opset: int) -> bool:
+    """Before opset 14 the number of outputs chose training mode; since, training_mode does."""
+    if opset < 14:
+        return False
+    mode = node.attributes.get("training_mode")
+    return mode is None or (mode.type == ir.AttributeType.INT and not mode.is_ref()
+                            and mode.as_int() == 0)
+
+
+@cache
+def _optional_outputs(domain: str, op_type: str, opset: int) -> tuple[bool, ...]:
+    """Per output, whether the schema lets it be omitted; () when there is nothing to drop."""
+    if domain not in ("", "ai.onnx"):
+        return ()
+    try:
+        schema = onnx.defs.get_schema(op_type, opset, domain="")
+    except onnx.defs.SchemaError:
+        return ()
+    options = [out.option for out in schema.outputs]
+    if onnx.defs.OpSchema.FormalParameterOption.Variadic in options:
+        return ()
+    return tuple(option == onnx.defs.OpSchema.FormalParameterOption.Optional
+                 for option in options)
