@@ -1,19 +1,28 @@
 """Benchmark: `graphkit.fix --target ort` vs onnxslim and onnxsim on the 8,064-node transformer.
 
-    python tools/bench_fix.py [blocks] [repeats]
+    python tools/bench_fix.py [blocks] [rounds]
 
 onnxslim and onnxsim are benchmark-only tools (pip install onnxslim onnxsim); they are not
 graphkit dependencies. Every tool starts from the same file (loading is timed, saving is
 not). graphkit is timed twice: with its proof (ORT runs of the original and of the rewritten
 model) and without (validate=False), since the other two do not validate.
-Goal: graphkit's nodes <= onnxslim's, its time <= onnxsim's. Timings on a shared 2-core
-machine move by +-20% between runs: run it a few times.
+
+Timed runs are interleaved, one of each per round, so that a busy moment of a shared
+machine slows all alike (single runs of the same tool move by 20-50% there); the table
+gives the median and the fastest of each, and the ratios are medians of the per-round
+ratios. A garbage collection before each run (not timed) keeps one tool's leftovers out
+of the next one's time. onnxslim takes ~15 s and only its node count is a goal: it runs
+once.
+Goal: graphkit's nodes <= onnxslim's, its time <= onnxsim's.
 """
 
 from __future__ import annotations
 
+import gc
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import onnx
@@ -21,11 +30,7 @@ import onnx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import transformer_onnx  # noqa: E402
 
-
-def _timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
+PROVEN, PLAIN = "graphkit fix (proven)", "graphkit fix (no proof)"
 
 
 def main() -> None:
@@ -33,56 +38,59 @@ def main() -> None:
     from graphkit.passmanager import count_nodes
 
     blocks = int(sys.argv[1]) if len(sys.argv) > 1 else 48
-    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     path = transformer_onnx(blocks=blocks)
-    proto = onnx.load(path)
-    rows = [("original", len(proto.graph.node), 0.0)]
-    for label, validate in (("graphkit fix (no proof)", False), ("graphkit fix (proven)", True)):
-        # From the file, as onnxslim and onnxsim are timed from onnx.load: loading counts.
-        (fixed, report), seconds = _best(lambda v=validate: graphkit.fix(path, "ort", validate=v),
-                                         repeats)
-        rows.append((label, count_nodes(fixed), seconds))
-        if validate:
-            print("validation vs original:", [(d.name, d.max_abs, d.ok) for d in report.validation])
-    try:
-        import onnxslim
-
-        # Once: it takes ~15 s, and only its node count is a goal.
-        slim, seconds = _best(lambda: onnxslim.slim(onnx.load(path)), 1)
-        rows.append(("onnxslim", len(slim.graph.node), seconds))
-    except ImportError:
-        print("onnxslim not installed")
+    tools: dict[str, Callable[[], int]] = {
+        PLAIN: lambda: count_nodes(graphkit.fix(path, "ort", validate=False)[0]),
+        PROVEN: lambda: _proven(graphkit, path),
+    }
     try:
         import onnxsim
 
-        (simplified, _), seconds = _best(lambda: onnxsim.simplify(onnx.load(path)), repeats)
-        rows.append(("onnxsim", len(simplified.graph.node), seconds))
+        tools["onnxsim"] = lambda: len(onnxsim.simplify(onnx.load(path))[0].graph.node)
     except ImportError:
         print("onnxsim not installed")
-    print(f"seconds: best of {repeats} runs each (onnxslim: 1)")
-    _print(rows)
+    times: dict[str, list[float]] = {name: [] for name in tools}
+    nodes: dict[str, int] = {"original": len(onnx.load(path).graph.node)}
+    for _ in range(rounds):
+        for name, run in tools.items():
+            gc.collect()  # untimed: the last tool's garbage is not collected in this one's time
+            start = time.perf_counter()
+            nodes[name] = run()
+            times[name].append(time.perf_counter() - start)
+    try:
+        import onnxslim
+
+        start = time.perf_counter()
+        nodes["onnxslim"] = len(onnxslim.slim(onnx.load(path)).graph.node)
+        times["onnxslim"] = [time.perf_counter() - start]
+    except ImportError:
+        print("onnxslim not installed")
+    _print(nodes, times, rounds)
 
 
-def _best(fn, repeats: int):
-    """The result and the shortest time of `repeats` runs: the least disturbed by the machine."""
-    best = float("inf")
-    for _ in range(repeats):
-        result, seconds = _timed(fn)
-        best = min(best, seconds)
-    return result, best
+def _proven(graphkit, path: Path) -> int:
+    from graphkit.passmanager import count_nodes
+
+    fixed, report = graphkit.fix(path, "ort")
+    if not report.validated:
+        raise SystemExit(f"the proof failed: {[(d.name, d.max_abs) for d in report.validation]}")
+    return count_nodes(fixed)
 
 
-def _print(rows) -> None:
-    by_name = {name: (nodes, seconds) for name, nodes, seconds in rows}
-    print(f"{'tool':28s} {'nodes':>7s} {'seconds':>8s}")
-    for name, nodes, seconds in rows:
-        print(f"{name:28s} {nodes:7d} {seconds:8.2f}")
-    for label in ("graphkit fix (no proof)", "graphkit fix (proven)"):
-        nodes, seconds = by_name[label]
-        if "onnxslim" in by_name:
-            print(f"{label}: nodes / onnxslim nodes = {nodes / by_name['onnxslim'][0]:.3f}")
-        if "onnxsim" in by_name:
-            print(f"{label}: seconds / onnxsim seconds = {seconds / by_name['onnxsim'][1]:.2f}")
+def _print(nodes: dict[str, int], times: dict[str, list[float]], rounds: int) -> None:
+    print(f"{rounds} interleaved rounds (onnxslim: 1 run)")
+    print(f"{'tool':26s} {'nodes':>7s} {'median s':>9s} {'fastest s':>10s}")
+    print(f"{'original':26s} {nodes['original']:7d}")
+    for name, seconds in times.items():
+        print(f"{name:26s} {nodes[name]:7d} {statistics.median(seconds):9.2f} {min(seconds):10.2f}")
+    for label in (PLAIN, PROVEN):
+        if "onnxslim" in nodes:
+            print(f"{label}: nodes / onnxslim nodes = {nodes[label] / nodes['onnxslim']:.3f}")
+        if "onnxsim" in times:
+            ratios = [ours / theirs for ours, theirs in zip(times[label], times["onnxsim"])]
+            print(f"{label}: seconds / onnxsim seconds = {statistics.median(ratios):.2f} "
+                  f"(median of rounds; range {min(ratios):.2f}-{max(ratios):.2f})")
 
 
 if __name__ == "__main__":
