@@ -101,6 +101,11 @@ CASES = {
     "rnn_batch_first_thresholded": ("RNN", {
         "layout": 1, "activations": ["ThresholdedRelu"], "activation_alpha": [0.1]},
         ("B", "initial_h")),
+    # The plain LSTM forms run as torch's fused op (kernels/recurrent.py: _fused_lstm).
+    "lstm_plain_forward_with_states": ("LSTM", {}, ("B", "initial_h", "initial_c")),
+    "lstm_plain_bidirectional_batch_first": ("LSTM", {"direction": "bidirectional",
+                                                      "layout": 1}, ("B",)),
+    "lstm_plain_without_bias": ("LSTM", {}, ()),
     "gru_affine_and_default_elu": ("GRU", {
         "activations": ["Affine", "Elu"], "activation_alpha": [0.8],
         "activation_beta": [0.1]}, ("B",)),
@@ -122,6 +127,19 @@ def test_recurrent_form_matches_onnxruntime_at_two_sizes(name, tmp_path, rng):
             assert got[output.name].shape == want.shape, output.name
             np.testing.assert_allclose(got[output.name], want, rtol=1e-5, atol=1e-5,
                                        err_msg=f"{name} {output.name} at {batch}x{steps}")
+
+
+@pytest.mark.parametrize("name, fused", [("lstm_plain_forward_with_states", True),
+                                         ("lstm_plain_bidirectional_batch_first", True),
+                                         ("lstm_bidirectional_all_inputs", False),
+                                         ("lstm_reverse_given_activations", False)])
+def test_only_the_plain_lstm_takes_torchs_fused_op(name, fused, tmp_path, rng):
+    op, attrs, optional = CASES[name]
+    proto = recurrent_model(op, attrs, optional)
+    artifact = emit(ir.serde.deserialize_model(proto), tmp_path / f"{name}.pt")
+    with torch.autograd.profiler.profile() as profile:  # which ops really ran
+        run_artifact(artifact.path, feeds_for(proto, 2, 3, rng))
+    assert any(event.name == "aten::lstm" for event in profile.function_events) is fused
 
 
 def test_two_layer_torch_lstm_converts_and_validates(tmp_path):

@@ -144,6 +144,10 @@ def recurrent(kind: str, x: Tensor, w: Tensor, r: Tensor, b: Optional[Tensor],
     batch = x.size(1)
     h_all = _state(h0, dirs, batch, hidden, layout, x)
     c_all = _state(c0, dirs, batch, hidden, layout, x)
+    if (kind == "LSTM" and direction != "reverse" and clip is None and flag == 0
+            and p is None and lens is None and acts == ["sigmoid", "tanh", "tanh"] * dirs):
+        y, h, c = _fused_lstm(x, w, r, b, h_all, c_all)
+        return _outputs(y, h, c, layout)
     per_dir = len(acts) // dirs
     ys: List[Tensor] = []
     hs: List[Tensor] = []
@@ -162,6 +166,32 @@ def recurrent(kind: str, x: Tensor, w: Tensor, r: Tensor, b: Optional[Tensor],
         hs.append(h)
         cs.append(c)
     return _outputs(torch.stack(ys, 1), torch.stack(hs), torch.stack(cs), layout)
+
+
+def _fused_lstm(x: Tensor, w: Tensor, r: Tensor, b: Optional[Tensor], h0: Tensor,
+                c0: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """The LSTM torch runs as one fused op (ATen's), for the plain form: the default
+    activations, no clip, peepholes, input_forget or sequence_lens, forward or both ways.
+    About twice as fast as the loop on small models, where per-step overhead dominates.
+
+    Only the gate order differs: ONNX stacks i, o, f, c; torch i, f, c, o."""
+    dirs, hidden = w.size(0), r.size(2)
+    params: List[Tensor] = []
+    for d in range(dirs):
+        params.append(_torch_gate_order(w[d], hidden))
+        params.append(_torch_gate_order(r[d], hidden))
+        if b is not None:
+            params.append(_torch_gate_order(b[d, : 4 * hidden], hidden))
+            params.append(_torch_gate_order(b[d, 4 * hidden:], hidden))
+    y, h, c = torch.lstm(x, [h0, c0], params, b is not None, 1, 0.0, False, dirs == 2, False)
+    # torch: [T, B, D*H] -> ONNX: [T, D, B, H]
+    y = y.view(x.size(0), x.size(1), dirs, hidden).permute(0, 2, 1, 3)
+    return y, h, c
+
+
+def _torch_gate_order(stacked: Tensor, hidden: int) -> Tensor:
+    """Rows i, o, f, c (ONNX) -> i, f, c, o (torch)."""
+    return torch.cat([stacked[:hidden], stacked[2 * hidden:], stacked[hidden:2 * hidden]])
 
 
 def slice_list(acts: List[str], alphas: List[float], betas: List[float], start: int,
