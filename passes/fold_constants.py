@@ -38,14 +38,13 @@ class FoldConstants(Pass):
         results = _evaluate_all(plan, opset) if plan else {}
         changes: list[str] = []
         for node in plan:  # in graph order: a producer is replaced before its consumers
-            inputs = _constant_inputs(node)
-            if inputs is None:
+            if not all(value is None or _is_constant(value) for value in node.inputs):
                 continue  # a producer of its inputs was too large to fold
-            if results is None:
-                outputs = _evaluate(node, inputs, opset)
-            else:
-                outputs = [results[value] for value in node.outputs]
-            if outputs is None or not all(isinstance(a, np.ndarray) for a in outputs):
+            found = results if results is not None else _evaluate_all([node], opset)
+            if found is None:
+                continue  # an op the evaluator cannot run stays as it is
+            outputs = [found[value] for value in node.outputs]
+            if not all(isinstance(array, np.ndarray) for array in outputs):
                 continue
             if sum(array.nbytes for array in outputs) > self.max_bytes:
                 continue
@@ -77,45 +76,10 @@ def _is_constant(value: ir.Value) -> bool:
     return not value.is_graph_input() and ir.convenience.get_const_tensor(value) is not None
 
 
-def _constant_inputs(node: ir.Node) -> list[np.ndarray | None] | None:
-    """The node's input values as arrays, or None if any input is not a constant."""
-    arrays: list[np.ndarray | None] = []
-    for value in node.inputs:
-        if value is None:
-            arrays.append(None)  # omitted optional input
-            continue
-        tensor = ir.convenience.get_const_tensor(value)
-        if tensor is None or value.is_graph_input():
-            return None
-        arrays.append(tensor.numpy())
-    return arrays if node.inputs else None
-
-
-def _evaluate(node: ir.Node, inputs: list[np.ndarray | None],
-              opset: int) -> list[np.ndarray] | None:
-    from onnx.reference import ReferenceEvaluator
-
-    names = [f"in{i}" if array is not None else "" for i, array in enumerate(inputs)]
-    outputs = [f"out{i}" for i in range(len(node.outputs))]
-    proto_node = ir.serde.serialize_node(node)
-    del proto_node.input[:]
-    proto_node.input.extend(names)
-    del proto_node.output[:]
-    proto_node.output.extend(outputs)
-    try:
-        feeds = {name: array for name, array in zip(names, inputs) if name}
-        evaluator = ReferenceEvaluator(_single_node_model(proto_node, list(feeds), outputs, opset))
-        results = evaluator.run(None, feeds)
-    except Exception:
-        return None  # an op the evaluator cannot run stays as it is
-    if len(results) != len(outputs) or not all(isinstance(r, np.ndarray) for r in results):
-        return None
-    return [np.asarray(result) for result in results]
-
-
 def _evaluate_all(nodes: list[ir.Node], opset: int) -> dict[ir.Value, object] | None:
     """Every output of `nodes` (each input a constant or an output of an earlier one), from
-    one evaluator run; None if the evaluator fails on any of them."""
+    one evaluator run; None if the evaluator fails on any of them. With one node, this is
+    the node-by-node fallback."""
     from onnx.reference import ReferenceEvaluator
 
     names: dict[ir.Value, str] = {}
@@ -147,16 +111,6 @@ def _evaluate_all(nodes: list[ir.Node], opset: int) -> dict[ir.Value, object] | 
         return None
     return {value: np.asarray(r) if isinstance(r, np.ndarray) else r
             for value, r in zip(produced, results)}
-
-
-def _single_node_model(
-    node: onnx.NodeProto, inputs: list[str], outputs: list[str], opset: int
-) -> onnx.ModelProto:
-    untyped = onnx.helper.make_empty_tensor_value_info
-    graph = onnx.helper.make_graph(
-        [node], "fold", [untyped(name) for name in inputs], [untyped(name) for name in outputs]
-    )
-    return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
 
 
 def _replace_with_constants(graph: ir.Graph, node: ir.Node, outputs: list[np.ndarray]) -> None:
