@@ -119,12 +119,7 @@ def detector() -> ir.Model:
         det_boxes = Gather <axis = 0> (flat_boxes, box_index)
         det_scores = GatherND(scores, selected)
     }}""")
-    proto.graph.node.extend(tail.node)
-    proto.graph.value_info.extend(proto.graph.output)  # "head" keeps its declared type and shape
-    del proto.graph.output[:]
-    proto.graph.output.extend(tail.output)
-    onnx.checker.check_model(proto, full_check=True)
-    return model_from_proto(proto)
+    return _append_tail(proto, tail)
 
 
 def detector_with_topk() -> ir.Model:
@@ -162,8 +157,13 @@ def detector_with_topk() -> ir.Model:
         det_best_class = Gather <axis = 0> (flat_best, box_index)
         det_scores = GatherND(scores, selected)
     }}""")
+    return _append_tail(proto, tail)
+
+
+def _append_tail(proto: onnx.ModelProto, tail: onnx.GraphProto) -> ir.Model:
+    """The torch head with `tail` after it: the tail's outputs become the model's."""
     proto.graph.node.extend(tail.node)
-    proto.graph.value_info.extend(proto.graph.output)
+    proto.graph.value_info.extend(proto.graph.output)  # "head" keeps its declared type and shape
     del proto.graph.output[:]
     proto.graph.output.extend(tail.output)
     onnx.checker.check_model(proto, full_check=True)
