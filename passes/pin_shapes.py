@@ -61,6 +61,20 @@ def pinned_shapes(model: ir.Model, pins: tuple[str, ...], *, static: bool = Fals
     return {name: plan.dims for name, plan in _plan(model, pins, static).items()}
 
 
+def check_pins_fit(pinned: Mapping[str, tuple[Dim, ...]],
+                   given: Mapping[str, tuple[int, ...]]) -> None:
+    """Refuse pins that contradict the shapes of inputs the user gave (fix's `inputs`):
+    the pinned model could not run on them, so the pin would only be rolled back."""
+    for name, dims in pinned.items():
+        shape = given.get(name)
+        if shape is None:
+            continue
+        if len(shape) != len(dims) or any(
+                isinstance(d, int) and d != s for d, s in zip(dims, shape)):
+            raise InputError(f"the pins give input '{name}' shape {_text(dims)}, but the given "
+                             f"inputs have it {_text(tuple(shape))}")
+
+
 @dataclass
 class _InputPlan:
     dims: tuple[Dim, ...]

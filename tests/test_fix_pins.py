@@ -123,3 +123,17 @@ def test_cli_pin_seq_for_tflite_exits_0_and_a_zero_pin_exits_2(tmp_path, rng, ca
     assert err.count("\n") == 0 and "pin 'batch=0'" in err and "at least 1" in err
     assert not (tmp_path / "zero.onnx").exists()
 
+
+
+def test_pins_that_contradict_the_given_inputs_are_refused_not_rolled_back(rng):
+    from graphkit.errors import InputError
+
+    model = model_from_text(BERT_LIKE)
+    feeds = _bert_feeds(rng, 2, 5)
+    with pytest.raises(InputError, match="pins give input 'ids' shape 1xseq, but the given "
+                                         "inputs have it 2x5"):
+        graphkit.fix(model, "tensorrt", pin=("batch=1",), inputs=feeds)
+    fixed, report = graphkit.fix(model, "tensorrt", pin=("batch=2",), inputs=feeds)
+    assert _dims(fixed) == {"ids": [2, "seq"], "mask": [2, "seq"]}
+    assert report.validated and not any(record.rolled_back for record in report.passes)
+    _assert_same_outputs(model, fixed, feeds)

@@ -212,6 +212,11 @@ def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any
     if not options.validate:
         return _Proof(None)
     if inputs is not None:
+        if pinned:
+            from graphkit.passes.pin_shapes import check_pins_fit
+
+            check_pins_fit(pinned, {name: getattr(array, "shape", ()) for name, array
+                                    in inputs.items()})
         return _Proof(Reference.of(original, inputs=dict(inputs)))
     return _Proof(Reference.of(original, pinned=pinned, domains=domains))
 
