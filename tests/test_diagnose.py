@@ -132,6 +132,21 @@ def test_unknown_target_is_an_input_error_listing_the_known_ones():
         graphkit.diagnose(model_from_text(CHAIN), "tpu")
 
 
+def test_diagnose_takes_a_list_of_targets_like_the_cli():
+    model = model_from_text(CHAIN)
+    result = graphkit.diagnose(model, ["ort", RefusesOp("Neg", name="no-neg")])
+    assert list(result.reports) == ["ort", "no-neg"] and not result.convertible
+    assert result.reports["ort"].findings == graphkit.diagnose(model, "ort").findings
+    assert [f.node for f in result.reports["no-neg"].blockers] == ["#2 Neg"]
+    assert list(graphkit.diagnose(model, ("ort",)).reports) == ["ort"]
+
+
+@pytest.mark.parametrize("target", [5, {"ort"}, None])
+def test_a_target_that_is_neither_a_name_nor_a_target_is_a_type_error(target):
+    with pytest.raises(TypeError, match="a target is a name like 'ort' or a Target"):
+        graphkit.diagnose(model_from_text(CHAIN), target)
+
+
 def test_diagnose_does_not_change_the_model():
     model = model_from_text(CHAIN)
     before = ir.to_proto(model).SerializeToString()

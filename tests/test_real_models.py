@@ -73,3 +73,22 @@ def _give_batchnorms_statistics(keras, net) -> None:
             shape = layer.get_weights()[0].shape
             layer.set_weights([rng.uniform(0.5, 1.5, shape), rng.normal(0, 0.1, shape),
                                rng.normal(0, 0.1, shape), rng.uniform(0.1, 0.3, shape)])
+
+
+@pytest.mark.parametrize("target, pin, dims, feed", [
+    ("tensorrt", "batch=1", [1, "seq"], (1, 9)),  # seq stays dynamic: fed at another length
+    ("tflite", "seq=16", ["batch", 16], (2, 16)),  # tflite needs only seq static here
+])
+def test_bert_pin_fixes_the_named_dim_only(exported, rng, target, pin, dims, feed):
+    from graphkit.validation import ModelRunner
+
+    original = graphkit.load(exported["bert"])
+    fixed, report = graphkit.fix(original, target, pin=(pin,))
+    assert report.fixed and report.validated, (report.unresolved, report.to_json()["validation"])
+    declared = {v.name: [d if isinstance(d, int) else d.value for d in v.shape]
+                for v in fixed.graph.inputs}
+    assert declared == {"input_ids": dims, "attention_mask": dims}
+    feeds = {"input_ids": rng.integers(0, 100, feed).astype(np.int64),
+             "attention_mask": np.ones(feed, np.int64)}
+    np.testing.assert_allclose(ModelRunner(fixed).run(feeds)["output"],
+                               ModelRunner(original).run(feeds)["output"], rtol=1e-4, atol=1e-5)

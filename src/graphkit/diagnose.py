@@ -7,7 +7,8 @@ path through subgraphs), say why in one sentence, and name the pass that fixes i
 
     report = graphkit.diagnose("model.onnx", "ort")
     report.convertible, report.blockers, report.partitions
-    several = diagnose_targets(model, ["ort", "tflite"])   # one inference for all
+    several = graphkit.diagnose(model, ["ort", "tflite"])   # one inference for all
+    several.convertible, several.reports["tflite"].blockers
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import dataclasses
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import onnx_ir as ir
 
@@ -98,9 +99,24 @@ class Site:
     function: FunctionKey | None = None  # the local function whose body holds it
 
 
+@overload
 def diagnose(model: Any, target: str | Target = "ort", *,
-             light: LightModel | None = None) -> Diagnosis:
-    """Check every node of `model` (anything graphkit.load accepts) against one target."""
+             light: LightModel | None = None) -> Diagnosis: ...
+
+
+@overload
+def diagnose(model: Any, target: list[str | Target] | tuple[str | Target, ...], *,
+             light: LightModel | None = None) -> DiagnosisSet: ...
+
+
+def diagnose(model: Any, target: Any = "ort", *,
+             light: LightModel | None = None) -> Diagnosis | DiagnosisSet:
+    """Check every node of `model` (anything graphkit.load accepts) against one target.
+
+    A list (or tuple) of targets checks them all on one load and one shape inference, as
+    `graphkit diagnose -t ort -t tflite` does, and gives a DiagnosisSet (`.reports[name]`)."""
+    if isinstance(target, (list, tuple)):
+        return diagnose_targets(model, target, min_opset=False, light=light)
     targets = [get_target(target)]
     return diagnose_targets(model, targets, min_opset=False, light=light).reports[targets[0].name]
 
@@ -111,7 +127,11 @@ def diagnose_targets(model: Any, targets: Sequence[str | Target], *, min_opset: 
 
     `light`: the model captured as a LightModel, when the caller has one (fix has): shape
     inference reads its proto instead of serializing the graph again."""
+    if isinstance(targets, str):
+        targets = [targets]  # one name, not its letters
     resolved = [get_target(t) for t in targets]  # unknown names fail before any work
+    if not resolved:
+        raise ValueError("diagnose: give at least one target")
     loaded = load(model)
     values, inference_error = infer_value_facts(loaded, light.proto if light else None)
     sites = list(walk(loaded, values))

@@ -120,15 +120,18 @@ class _Proof:
         return compare_outputs(self.expected, actual, rtol=rtol, atol=atol)
 
 
-def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] = (), nms: str | None = None,
+def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] | str = (), nms: str | None = None,
         legalize_only: bool = False, inputs: Mapping[str, Any] | None = None,
         validate: bool = True, max_rounds: int = 4, passes: str = ""
         ) -> tuple[ir.Model, FixReport]:
     """Rewrite `model` until `target` accepts it (or nothing more can be fixed).
 
     `passes`: a pipeline to run as well, after the target's, proven like the rest
-    ("float16", "fuse{rules=conv-bn}"); it runs with `legalize_only` too."""
-    options = FixOptions(tuple(pin), nms, legalize_only, validate, max_rounds, passes)
+    ("float16", "fuse{rules=conv-bn}"); it runs with `legalize_only` too.
+    `pin`: "batch=1" or "x=1x3x224x224", or several of them; each fixes exactly the dims it
+    names, and the others stay dynamic unless the target needs static shapes (then they get
+    the recorded export sizes, and the pin-shapes record says so)."""
+    options = FixOptions(_pins(pin), nms, legalize_only, validate, max_rounds, passes)
     # The passes build and drop IR objects by the hundred thousand: without the cyclic
     # collector walking them all again and again, the 8,064-node benchmark runs 0.4-0.9 s
     # faster. Collection resumes when fix returns.
@@ -144,8 +147,9 @@ def _fix(model: Any, target: Any, options: FixOptions,
     target_obj = get_target(target)  # an unknown name fails before any work
     extra = _extra_passes(options)  # as does an unknown pass or option in `passes`
     original = load(model)
+    pinned = _pinned(original, options.pin)  # a bad pin fails before any work, proof or not
     domains = {name: dtype for p in extra for name, dtype in p.input_domains(original).items()}
-    proof = _reference(original, options, inputs, domains)  # before any rewrite touches it
+    proof = _reference(original, options, inputs, domains, pinned)  # before any rewrite touches it
     # The caller's own model object is never modified; one loaded here from a file is ours.
     current = copy_model(original) if original is model else original
     report = FixReport(model=original.graph.name or "model", target=target_obj.name)
@@ -154,9 +158,14 @@ def _fix(model: Any, target: Any, options: FixOptions,
     report.blockers_before = len(diagnosis.blockers)
     tried: set[str] = set()
     for round_ in range(options.max_rounds):
-        passes = _choose(diagnosis.findings, target_obj, current, options, tried)
-        if round_ == 0 and options.pin and "pin-shapes" not in tried:
-            tried.add("pin-shapes")  # asked for by the user, whatever the target says
+        # The user's pins run first, exactly as given; a target that still needs static
+        # shapes after them asks again next round, and gets the recorded export sizes.
+        user_pins = round_ == 0 and bool(options.pin)
+        if user_pins:
+            tried.add("pin-shapes")
+        passes = _choose(diagnosis.findings, target_obj, current, options, tried,
+                         static_ok=not user_pins)
+        if user_pins:
             passes.insert(0, _build("pin-shapes", pass_registry(), target_obj, current, options))
         if round_ == 0 and not options.legalize_only:
             passes += _pipeline(target_obj.name, current)
@@ -177,7 +186,8 @@ def _fix(model: Any, target: Any, options: FixOptions,
         if not diagnosis.blockers or _keys(diagnosis.blockers) == before and round_ > 0:
             break
     report.findings = list(diagnosis.findings) + report.findings
-    report.unresolved = [(f, _why(f, tried)) for f in diagnosis.blockers]
+    dynamic = _dynamic_input_dims(current)
+    report.unresolved = [(f, _why(f, tried, dynamic)) for f in diagnosis.blockers]
     if proof.expected is not None:
         report.validation = report.last_check or proof.compare(
             current, report.post_models, report.tolerance)
@@ -186,18 +196,28 @@ def _fix(model: Any, target: Any, options: FixOptions,
     return current, report
 
 
+def _pinned(original: ir.Model, pins: tuple[str, ...]) -> dict[str, tuple[Any, ...]] | None:
+    """The input shapes the user's pins give (dims they leave dynamic stay symbolic)."""
+    if not pins:
+        return None
+    from graphkit.passes.pin_shapes import pinned_shapes
+
+    return pinned_shapes(original, pins)
+
+
 def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any] | None,
-               domains: Mapping[str, Any]) -> _Proof:
+               domains: Mapping[str, Any], pinned: Mapping[str, tuple[Any, ...]] | None
+               ) -> _Proof:
     """Start running the ORIGINAL model on the inputs every check will use."""
     if not options.validate:
         return _Proof(None)
     if inputs is not None:
-        return _Proof(Reference.of(original, inputs=dict(inputs)))
-    pinned = None
-    if options.pin:
-        from graphkit.passes.pin_shapes import pinned_shapes
+        if pinned:
+            from graphkit.passes.pin_shapes import check_pins_fit
 
-        pinned = pinned_shapes(original, options.pin)
+            check_pins_fit(pinned, {name: getattr(array, "shape", ()) for name, array
+                                    in inputs.items()})
+        return _Proof(Reference.of(original, inputs=dict(inputs)))
     return _Proof(Reference.of(original, pinned=pinned, domains=domains))
 
 
@@ -261,13 +281,19 @@ def run_chain(model: ir.Model, post_models: Sequence[ir.Model], feeds: Feeds) ->
 
 
 def _choose(findings: Sequence[Finding], target, model: ir.Model, options: FixOptions,
-            tried: set[str]) -> list[Pass]:
-    """One pass per distinct fix the findings name, with the options fix was given."""
+            tried: set[str], static_ok: bool = True) -> list[Pass]:
+    """One pass per distinct fix the findings name, with the options fix was given.
+
+    pin-shapes becomes `pin-shapes{static=true}` where the target needs static shapes (and
+    `static_ok`): the dims the pins leave dynamic take their recorded export sizes."""
     registry = pass_registry()
     by_code = {code: name for name, cls in registry.items() for code in cls.fixes}
+    static = static_ok and _needs_static(findings)
     specs: list[str] = []
     for finding in findings:
         spec = finding.fix or by_code.get(finding.code)
+        if spec == "pin-shapes" and static:
+            spec = "pin-shapes{static=true}"
         if spec and spec not in specs and spec not in tried:
             specs.append(spec)
     tried.update(specs)
@@ -279,7 +305,8 @@ def _build(spec_text: str, registry, target, model: ir.Model, options: FixOption
     if spec.name not in registry:
         raise InputError(f"finding names fix '{spec.name}', which is not a known pass")
     extra: dict[str, str] = {}
-    if spec.name == "pin-shapes" and options.pin:
+    if spec.name == "pin-shapes" and options.pin and "static" not in spec.options:
+        # pin-shapes{static=true} comes after the user's pins ran: it fills what they left.
         extra["pin"] = "+".join(options.pin)
     if spec.name == "nms" and "mode" not in spec.options:
         extra["mode"] = options.nms or nms_form(target.name)
@@ -304,18 +331,47 @@ def _extra_passes(options: FixOptions) -> list[Pass]:
         raise InputError(f"--passes: {err}") from None
 
 
+def _pins(pin: Sequence[str] | str) -> tuple[str, ...]:
+    """fix's `pin`: one "batch=1" string, or a sequence of them (never a str's characters)."""
+    if isinstance(pin, str):
+        return (pin,)
+    pins = tuple(pin)
+    for item in pins:
+        if not isinstance(item, str):
+            raise TypeError(f"fix: pin takes strings like 'batch=1' or 'x=1x3x224x224', "
+                            f"got {type(item).__name__} {item!r}")
+    return pins
+
+
+def _needs_static(findings: Sequence[Finding]) -> bool:
+    """The target asks for static shapes (GK301; GK108 where an EP would take the node if it
+    were static), not merely for folding a Shape subgraph (GK304)."""
+    return any(f.fix == "pin-shapes" and f.code in ("GK301", "GK108") for f in findings)
+
+
 def _keys(findings: Sequence[Finding]) -> set[tuple[str, str | None]]:
     return {(f.code, f.node) for f in findings}
 
 
-def _why(finding: Finding, tried: set[str]) -> str:
+def _why(finding: Finding, tried: set[str], dynamic: Sequence[str] = ()) -> str:
     if not finding.fix:
         return "no graphkit pass resolves this finding"
+    if finding.code == "GK301" and finding.fix == "pin-shapes" and dynamic:
+        return (f"input dims still dynamic, with no recorded export size: {', '.join(dynamic)}; "
+                f"give each its size with --pin {dynamic[0]}=SIZE")
     if finding.code == "GK301" and finding.fix == "pin-shapes":
         return "the dim is dynamic: give its size with --pin NAME=SIZE"
     if finding.fix in tried:
         return f"'{finding.fix}' ran but the finding remains (or its rewrite was rolled back)"
     return f"'{finding.fix}' was not run"
+
+
+def _dynamic_input_dims(model: ir.Model) -> list[str]:
+    """The named dims the graph inputs still leave dynamic, in order."""
+    from graphkit.passes._graph_edit import dim_symbol
+
+    names = [dim_symbol(d) for value in model.graph.inputs for d in (value.shape or ())]
+    return list(dict.fromkeys(name for name in names if name))
 
 
 def _feeds_for(model: ir.Model, feeds: Feeds) -> Feeds:

@@ -208,7 +208,7 @@ class Reference:
         `pinned` shapes overriding theirs) and values from `domains` (see make_inputs)."""
         if inputs is not None:
             return cls.start(model, [dict(inputs)], given=True)
-        shapes = _unique([{**s, **(pinned or {})} for s in candidate_shapes(model)])
+        shapes = _unique([_pinned_over(s, pinned or {}) for s in candidate_shapes(model)])
         return cls.start(model, [make_inputs(model, s, seed, domains) for s in shapes])
 
     @classmethod
@@ -220,6 +220,21 @@ class Reference:
 
     def result(self) -> ReferenceOutputs:
         return self._future.result()
+
+
+def _pinned_over(shapes: Mapping[str, tuple[int, ...]], pinned: Mapping[str, tuple[Any, ...]]
+                 ) -> dict[str, tuple[int, ...]]:
+    """Candidate `shapes` with each pinned dim (an int in `pinned`; a pin may leave some
+    dims symbolic) in place of the candidate's size."""
+    out = dict(shapes)
+    for name, dims in pinned.items():
+        old = out.get(name)
+        if old is None or len(old) != len(dims):
+            if all(isinstance(d, int) for d in dims):
+                out[name] = tuple(dims)
+            continue
+        out[name] = tuple(d if isinstance(d, int) else o for d, o in zip(dims, old))
+    return out
 
 
 def _first_that_runs(light: LightModel, candidates: list[Feeds], given: bool

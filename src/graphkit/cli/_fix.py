@@ -37,7 +37,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--target", "-t", default="ort", help="target to fix for (default: ort)")
     parser.add_argument("-o", "--output", required=True, help="where to write the fixed .onnx")
     parser.add_argument("--pin", action="append", default=[], metavar="NAME=DIMS",
-                        help="static shape for an input (x=1x3x224x224) or a named dim (batch=1)")
+                        help="static shape for an input (x=1x3x224x224) or a named dim "
+                             "(batch=1); only the dims named are fixed, unless the target "
+                             "needs the rest static (then: their recorded export sizes)")
     parser.add_argument("--nms", choices=("keep", "native", "plugin", "cut"),
                         help="what to do with NonMaxSuppression")
     parser.add_argument("--legalize-only", action="store_true",

@@ -101,7 +101,10 @@ def target_names() -> list[str]:
 def get_target(target: str | Target) -> Target:
     """The Target for a name (or the Target itself); an unknown name lists the known ones."""
     if not isinstance(target, str):
-        return target
+        if callable(getattr(target, "check_node", None)):
+            return target
+        raise TypeError(f"a target is a name like 'ort' or a Target object, not "
+                        f"{type(target).__name__} {target!r:.80}")
     table = target_table()
     if target not in table:
         known = ", ".join(table)
