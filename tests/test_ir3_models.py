@@ -7,6 +7,8 @@ initializer-inputs); the small one is built in code (tests/ir3_models.py).
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -118,3 +120,15 @@ def test_convert_without_fix_refuses_the_broken_ort_artifact_and_leaves_nothing(
     assert "dropped the defaults of 17 initializer(s) that are also graph inputs" in err
     assert "fold-initializer-inputs" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fix_cli_for_tflite_exits_0_and_says_what_it_folded(tmp_path, capsys):
+    out = tmp_path / "squeezenet.tflite-ready.onnx"
+    assert main(["fix", str(SQUEEZENET), "--target", "tflite", "-o", str(out),
+                 "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["unresolved"] == []
+    assert FOLDED_LINE in "\n".join(line for record in report["passes"]
+                                   for line in record["changes"])
+    fixed = graphkit.load(out)
+    assert [value.name for value in fixed.graph.inputs] == [SQUEEZENET_INPUT]
