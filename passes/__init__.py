@@ -16,6 +16,7 @@ from graphkit.passes.eliminate_identity import EliminateIdentity
 from graphkit.passes.float16 import Float16
 from graphkit.passes.float64_to_float32 import Float64ToFloat32
 from graphkit.passes.fold_constants import FoldConstants
+from graphkit.passes.fold_initializer_inputs import FoldInitializerInputs
 from graphkit.passes.fold_shapes import FoldShapes
 from graphkit.passes.fuse import Fuse
 from graphkit.passes.int64_to_int32 import Int64ToInt32
@@ -35,6 +36,7 @@ BUILTIN_PASSES: tuple[type[Pass], ...] = (
     Float16,
     Float64ToFloat32,
     FoldConstants,
+    FoldInitializerInputs,
     FoldShapes,
     Fuse,
     Nms,

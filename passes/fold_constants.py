@@ -25,7 +25,9 @@ NOT_FOLDABLE = NONDETERMINISTIC | {"If", "Loop", "Scan", "Constant", "Optional",
 class FoldConstants(Pass):
     name = "fold-constants"
     kind = "rewrite"
-    max_bytes: int = 1 << 20  # results larger than this stay computed at run time
+    # Results larger than this stay computed at run time (a file need not hold what a few
+    # nodes compute). 0: no limit, for a target that needs the values constant (GK105).
+    max_bytes: int = 1 << 20
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         """All foldable nodes are evaluated in one run of the reference evaluator (one
@@ -46,7 +48,7 @@ class FoldConstants(Pass):
             outputs = [found[value] for value in node.outputs]
             if not all(isinstance(array, np.ndarray) for array in outputs):
                 continue
-            if sum(array.nbytes for array in outputs) > self.max_bytes:
+            if self.max_bytes and sum(array.nbytes for array in outputs) > self.max_bytes:
                 continue
             _replace_with_constants(graph, node, outputs)
             changes.append(f"folded {node.op_type} '{node.name}'")

@@ -21,8 +21,10 @@ from typing import Any, overload
 
 import onnx_ir as ir
 
+from graphkit.errors import quoted
 from graphkit.findings import Finding, Severity
 from graphkit.frontends import load
+from graphkit.ir._initializers import overridable_initializers
 from graphkit.partitions import Partitions, partition
 from graphkit.report import Report
 from graphkit.runner import LightModel
@@ -141,6 +143,9 @@ def diagnose_targets(model: Any, targets: Sequence[str | Target], *, min_opset: 
         report = _diagnose_one(loaded, sites, target)
         if inference_error:
             report.findings.insert(0, _inference_warning(inference_error, target.name))
+        assumed = _overridable_initializers_warning(loaded, target.name)
+        if assumed is not None:  # first: fix runs its pass before the ones that need constants
+            report.findings.insert(0, assumed)
         reports[target.name] = report
     floor = model_min_opset(loaded, values) if min_opset else None
     return DiagnosisSet(name, reports, floor, len(sites))
@@ -267,6 +272,22 @@ def _function_sites(key: FunctionKey, function: ir.Function,
         label = f"{prefix}/{node.name or f'#{index} {node.op_type}'}"
         yield Site(node, ctx, label, None, key)
         yield from _subgraph_sites(node, ctx, label, None, key)
+
+
+def _overridable_initializers_warning(model: ir.Model, target: str) -> Finding | None:
+    """What diagnose assumes about initializers that are also graph inputs (GK306)."""
+    found = overridable_initializers(model.graph)
+    if not found:
+        return None
+    names = quoted([value.name for value in found])
+    why = ", as IR version < 4 required" if model.ir_version < 4 else ""
+    return Finding(
+        "GK306", Severity.WARNING,
+        f"{len(found)} initializer(s) are also graph inputs ({names}){why}: a caller may feed "
+        "them, so this analysis treats them as run-time inputs, not constants (their "
+        "initializers are only defaults); 'fold-initializer-inputs' makes them constants, "
+        "as deployment usually wants",
+        fix="fold-initializer-inputs", target=target)
 
 
 def _inference_warning(error: str, target: str) -> Finding:

@@ -12,6 +12,12 @@ def first_line(err: BaseException | str | None, limit: int = 300) -> str:
     return text.splitlines()[0][:limit]
 
 
+def quoted(names: list[str], limit: int = 3) -> str:
+    """The first `limit` names, quoted, then '...' if there are more: a list in a message."""
+    return ", ".join(f"'{name}'" for name in names[:limit]) + (", ..." if len(names) > limit
+                                                                else "")
+
+
 class GraphkitError(Exception):
     """Base class: the message is written for the user and printed as it is."""
 

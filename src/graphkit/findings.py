@@ -39,6 +39,8 @@ CODES: dict[str, tuple[str, str]] = {
     "GK303": ("frozen-dynamic-dim", "a dim declared dynamic that the graph cannot vary"),
     "GK304": ("shape-subgraph", "a Shape-fed computation that folds once shapes are known"),
     "GK305": ("inference-failed", "ONNX shape inference failed, so dtype checks are partial"),
+    "GK306": ("overridable-initializer", "initializers that are also graph inputs: a caller "
+                                         "may feed them, so they are not constants"),
     "GK401": ("min-opset", "the lowest opset at which the node as written is valid"),
     "GK501": ("rewrite-rolled-back", "a rewrite changed outputs and was undone"),
     "GK502": ("validation-mismatch", "outputs differ from the reference beyond tolerance"),

@@ -310,6 +310,8 @@ def _build(spec_text: str, registry, target, model: ir.Model, options: FixOption
         extra["pin"] = "+".join(options.pin)
     if spec.name == "nms" and "mode" not in spec.options:
         extra["mode"] = options.nms or nms_form(target.name)
+    if spec.name == "fold-constants" and "max-bytes" not in spec.options:
+        extra["max-bytes"] = "0"  # a finding asks for constants the target needs, of any size
     if spec.name == "convert-opset" and "to" not in spec.options:
         low, high = target.opset_range()
         extra["to"] = str(min(max(model.opset_imports.get("", low), low), high))

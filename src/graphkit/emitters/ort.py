@@ -19,8 +19,10 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit.emitters.artifact import Artifact
-from graphkit.errors import InputError, first_line
+from graphkit.errors import InputError, first_line, quoted
 from graphkit.ir import save_onnx
+from graphkit.ir._initializers import overridable_initializers
+from graphkit.validation import declared_inputs
 
 LEVELS = ("disable", "basic", "extended", "all")
 # onnxruntime's Python API takes and returns numpy arrays, and numpy has no bfloat16, float8,
@@ -53,6 +55,8 @@ def emit(model: ir.Model, output: str | os.PathLike, *, optimization: str = "ext
                                  disabled_optimizers=list(unsafe))
         except Exception as err:
             raise InputError(f"ONNX Runtime cannot load the model: {first_line(err)}") from None
+        if overridable_initializers(model.graph):
+            _check_inputs_kept(ort, staged, model)
         files = [output]
         if ort_format:
             config = output.with_name(output.name + ".config")
@@ -84,6 +88,25 @@ def _session_options(ort, optimization: str, staged: Path, ort_format: bool):
     if ort_format:
         options.add_session_config_entry("session.save_model_format", "ORT")
     return options
+
+
+def _check_inputs_kept(ort, staged: Path, model: ir.Model) -> None:
+    """Refuse an artifact that asks for inputs the model gives defaults for. ORT's optimizer
+    (basic and up) drops the defaults of some initializers that are also graph inputs (those
+    it would deduplicate), and its artifact then fails at every run for want of them."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(staged), options, providers=["CPUExecutionProvider"])
+    declared = {value.name for value in declared_inputs(model)}
+    lost = [info.name for info in session.get_inputs() if info.name not in declared]
+    if not lost:
+        return
+    raise InputError(
+        f"ONNX Runtime's optimizer dropped the defaults of {len(lost)} initializer(s) that are "
+        f"also graph inputs ({quoted(lost)}), so its artifact could not run without them: "
+        "fold them into constants first (pass fold-initializer-inputs, which convert runs "
+        "unless told --no-fix)")
 
 
 def _write_operator_config(ort_model: Path, config: Path, final_name: str) -> None:

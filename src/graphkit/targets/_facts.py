@@ -71,10 +71,16 @@ def inference_proto(model: ir.Model, keep: Callable[[ir.Value], bool] | None = N
 
 
 def keep_value(value: ir.Value) -> bool:
-    """Whether inference needs this initializer's values (small, or integer: shapes)."""
+    """Whether inference needs this initializer's values (small, or integer: shapes).
+
+    Never for one that is a graph input too: a caller may feed other values (its
+    initializer is only the default), so they are not facts that shapes may be derived from;
+    inference sees its declared type and shape."""
     tensor = value.const_value
     if tensor is None:
         return True
+    if value.is_graph_input():
+        return False
     limit = KEEP_INT_BYTES if tensor.dtype in INTEGER_TYPES else KEEP_BYTES
     return tensor.nbytes <= limit or value.type is None or value.shape is None
 
