@@ -77,7 +77,7 @@ class Float16(Pass):
         changes = [f"{len(half)} node(s) compute in float16, {kept} stay float32; {casts} Cast(s) "
                    f"at the boundaries; {outputs} output(s) cast back to float32",
                    f"proven with rtol={self.rtol:g}, atol={self.atol:g} (float16 by design)"]
-        return PassResult(changes=changes, tolerance=(self.rtol, self.atol))
+        return PassResult(modified=True, changes=changes, tolerance=(self.rtol, self.atol))
 
 
 def _schema(node: ir.Node, opset: int) -> onnx.defs.OpSchema | None:

@@ -42,7 +42,7 @@ class Float64ToFloat32(Pass):
                     retyped += 1
         if retyped:
             changes.append(f"{retyped} float64 intermediate value(s) are float32 now")
-        return PassResult(changes=changes)
+        return PassResult(modified=bool(changes), changes=changes)  # one line per edit
 
     def _convert_interface(self, graph: ir.Graph) -> list[str]:
         changes = []

@@ -63,7 +63,7 @@ class Int64ToInt32(Pass):
             return PassResult()
         changes = [f"{len(chosen)} int64 value(s) proven to fit int32"]
         changes += self._convert(graph, chosen)
-        return PassResult(changes=changes)
+        return PassResult(modified=True, changes=changes)
 
     def _convert(self, graph: ir.Graph, chosen: set[ir.Value]) -> list[str]:
         changes: list[str] = []

@@ -94,7 +94,8 @@ class Nms(Pass):
         note = f"outputs {dropped} replaced by {[v.name for v in detections]} (K={k})"
         if spec.max_per_class and spec.max_per_class < k and self.mode == "plugin":
             note += f"; EfficientNMS has no per-class limit (the model had {spec.max_per_class})"
-        return PassResult(changes=[f"nms {self.mode}: {node.op_type} '{node.name}': {note}"],
+        return PassResult(modified=True,
+                          changes=[f"nms {self.mode}: {node.op_type} '{node.name}': {note}"],
                           outputs_replaced=True)
 
 
@@ -157,7 +158,7 @@ def cut_before_nms(model: ir.Model, nms_nodes: list[ir.Node]) -> PassResult:
     RemoveUnusedNodesPass()(model)
     change = (f"nms cut: {len(post_nodes)} node(s) moved to the post model; main graph now ends at "
               f"{[v.name for v in new_outputs]}")
-    return PassResult(changes=[change], post_models=[post], outputs_replaced=True)
+    return PassResult(modified=True, changes=[change], post_models=[post], outputs_replaced=True)
 
 
 def _extract(model: ir.Model, inputs: list[ir.Value], outputs: list[ir.Value]) -> ir.Model:

@@ -40,7 +40,7 @@ class PinShapes(Pass):
         if recorded_example_shapes(model):
             record_example_shapes(model, {**recorded_example_shapes(model), **changed})
         changes += FoldShapes().run(model, ctx).changes
-        return PassResult(changes=changes)
+        return PassResult(modified=True, changes=changes)
 
 
 def pinned_shapes(model: ir.Model, pins: tuple[str, ...]) -> dict[str, tuple[int, ...]]:

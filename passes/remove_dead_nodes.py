@@ -48,7 +48,7 @@ class RemoveDeadNodes(Pass):
             changes.append(f"removed {len(unused)} unused initializer(s)")
         if dropped:
             changes.append(f"dropped {dropped} optional output(s) nobody reads")
-        return PassResult(changes=changes)
+        return PassResult(modified=bool(changes), changes=changes)  # one line per kind of edit
 
 
 def _sweep(graph: ir.Graph | ir.Function, opset: int) -> int:
