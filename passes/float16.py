@@ -66,7 +66,7 @@ class Float16(Pass):
         opset = model.opset_imports.get("", 1)
         half = {id(node) for node in graph if _converts(node, opset)}
         if not half:
-            return PassResult()
+            return PassResult()  # nothing float32 left to convert: a second run ends here
         wants = _wants(graph, half, opset, self.keep_io)
         stored = _convert_nodes(graph, half, opset) | _convert_weights(graph, wants)
         if not self.keep_io:
@@ -110,9 +110,18 @@ def _has_float(node: ir.Node) -> bool:
     return any(v is not None and v.dtype == F32 for v in [*node.inputs, *node.outputs])
 
 
+def _is_boundary_cast(node: ir.Node) -> bool:
+    """A Cast between float16 and float32: where the two precisions meet (this pass's own
+    Casts, on a second run). It stays as it is; converting it would only move the boundary
+    one Cast further and add another."""
+    if node.op_type != "Cast" or node.inputs[0] is None:
+        return False
+    return {node.inputs[0].dtype, node.outputs[0].dtype} == {F16, F32}
+
+
 def _converts(node: ir.Node, opset: int) -> bool:
     """Whether every float32 tensor of the node that its type variables bind may be float16."""
-    if node.op_type in KEEP_FLOAT32 or not _has_float(node):
+    if node.op_type in KEEP_FLOAT32 or not _has_float(node) or _is_boundary_cast(node):
         return False
     schema = _schema(node, opset)
     if schema is None:

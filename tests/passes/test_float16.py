@@ -51,6 +51,25 @@ def test_cnn_computes_in_float16_keeps_softmax_and_interface_float32(rng):
     assert np.abs(got - expected).max() > 0  # it really computed in float16
 
 
+def test_a_second_and_third_run_add_no_casts(rng):
+    # Each run used to convert the last run's boundary Casts and wrap them in new ones:
+    # 3 -> 6 -> 9 -> 12 nodes.
+    model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
+    g (float[2, 8] x) => (float[2, 8] y) {
+        y = Relu(x)
+    }""")
+    x = rng.standard_normal((2, 8)).astype(np.float32)
+    [expected] = run_ort(model, {"x": x})
+    runs = []
+    for _ in range(3):
+        result = Float16().run(model, PassContext())
+        runs.append((result.modified, len(model.graph)))
+    assert runs == [(True, 3), (False, 3), (False, 3)]
+    assert [n.op_type for n in model.graph] == ["Cast", "Relu", "Cast"]
+    [got] = run_ort(model, {"x": x})
+    np.testing.assert_allclose(got, expected, rtol=1e-2, atol=1e-3)
+
+
 def test_keep_io_false_takes_and_gives_float16(rng):
     model = model_from_text("""<ir_version: 8, opset_import: ["" : 17]>
     g (float[2, 8] x, float[8, 4] w) => (float[2, 4] y, float[2, 4] s) {
