@@ -6,6 +6,12 @@ indices into a static axis, and from interval arithmetic through Add/Sub/Mul/Div
 and data movement. Inputs that need int64 by the ONNX spec (Reshape's shape, Unsqueeze's
 axes, TopK's k, ...) get a Cast back to int64; ops that only produce int64 (Shape, ArgMax)
 get a Cast to int32 behind them. The interface keeps its types unless keep-boundary=false.
+
+Only values whose narrowing removes int64 work are narrowed: computed in int32 by their
+producer, read as int32 by a consumer that is not a Cast, or crossing the interface with
+keep-boundary=false. An int32 copy of a value nothing reads, or only Casts read, would be
+dead weight; and the Casts a first run leaves (on entry, behind Shape, back to int64 for
+Reshape) are exactly such values, so a second run finds nothing to do.
 """
 
 from __future__ import annotations
@@ -58,10 +64,11 @@ class Int64ToInt32(Pass):
         graph = model.graph
         ensure_shapes(model, ctx)
         ranges = _bound_values(graph)
-        chosen = {v for v, r in ranges.items() if r[0] >= INT32_MIN and r[1] <= INT32_MAX}
+        fits = {v for v, r in ranges.items() if r[0] >= INT32_MIN and r[1] <= INT32_MAX}
+        chosen = _worth_narrowing(fits, self.keep_boundary)
         if not chosen:
             return PassResult()
-        changes = [f"{len(chosen)} int64 value(s) proven to fit int32"]
+        changes = [f"narrowed {len(chosen)} int64 value(s) proven to fit int32"]
         changes += self._convert(graph, chosen)
         return PassResult(modified=True, changes=changes)
 
@@ -74,6 +81,8 @@ class Int64ToInt32(Pass):
         converted = chosen | set(narrow.values())
         for value, replacement in narrow.items():
             _rewire_uses(graph, value, replacement, converted)
+            if replacement is not value:
+                _drop_if_unread(graph, value)
         for value in [v for v in graph.outputs if v in chosen and v.dtype == I32]:
             if not self.keep_boundary:
                 changes.append(f"output '{value.name}' is int32 now")
@@ -123,6 +132,41 @@ def _rewire_uses(graph: ir.Graph, value: ir.Value, narrow: ir.Value,
             if back is None:
                 back = _cast_back(graph, value)
             use.node.replace_input_with(use.idx, back)
+
+
+def _worth_narrowing(fits: set[ir.Value], keep_boundary: bool) -> set[ir.Value]:
+    """The values of `fits` whose narrowing removes int64 work (see the module docstring).
+    Dropping one may take the gain from another (an Add turns int32 only with all its
+    inputs and its result), so this repeats until nothing more drops."""
+    chosen = set(fits)
+    dropped = True
+    while dropped:
+        idle = {value for value in chosen if not _gains(value, chosen, keep_boundary)}
+        chosen -= idle
+        dropped = bool(idle)
+    return chosen
+
+
+def _gains(value: ir.Value, chosen: set[ir.Value], keep_boundary: bool) -> bool:
+    if not keep_boundary and (value.is_graph_output() or value.is_graph_input()):
+        return True  # the interface turns int32, as asked
+    producer = value.producer()
+    if (producer is not None and producer.op_type in SAME_TYPE_SLOTS
+            and producer.domain in ("", "ai.onnx")):
+        return True  # its producer computes in int32 instead
+    return any(use.node.op_type != "Cast" and _takes_int32(use.node, use.idx, chosen)
+               for use in value.uses())
+
+
+def _drop_if_unread(graph: ir.Graph, value: ir.Value) -> None:
+    """Remove an int64 constant whose readers all moved to its int32 copy."""
+    if value.uses() or value.is_graph_output() or value.is_graph_input():
+        return
+    producer = value.producer()
+    if producer is None and value.name in graph.initializers:
+        del graph.initializers[value.name]
+    elif producer is not None and producer.op_type == "Constant" and producer.graph is graph:
+        graph.remove(producer, safe=True)
 
 
 def _takes_int32(node: ir.Node, slot: int, chosen: set[ir.Value]) -> bool:
