@@ -4,10 +4,15 @@ Pins are `x=1x3x224x224` (a whole input) or `batch=1` (a named dynamic dim, wher
 appears). Without pins the example shapes recorded at export are used. After pinning,
 shape inference, fold-shapes and constant folding propagate the static dims through the
 graph, so that Shape-fed subgraphs disappear where the graph allows.
+
+The dims pinned by name are recorded in the model's metadata (PINNED_DIMS_KEY): once
+pinned, `batch` no longer names a dim of any input, and a second run with the same pin
+must find it done rather than unknown.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import onnx_ir as ir
@@ -17,6 +22,8 @@ from graphkit.passes._graph_edit import dim_symbol
 from graphkit.passes.fold_shapes import FoldShapes
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.validation import declared_inputs, record_example_shapes, recorded_example_shapes
+
+PINNED_DIMS_KEY = "graphkit.pinned_dims"  # JSON {dim name: size} of the named dims pinned
 
 
 @dataclass(frozen=True)
@@ -32,10 +39,14 @@ class PinShapes(Pass):
         if not changed:
             return PassResult()
         changes = []
+        named = pinned_dims(model)
         for value in declared_inputs(model):
             if value.name in changed:
+                named.update(_named_dims(value.shape, changed[value.name]))
                 value.shape = ir.Shape(changed[value.name])
                 changes.append(f"input '{value.name}' pinned to {_text(changed[value.name])}")
+        if named:
+            model.metadata_props[PINNED_DIMS_KEY] = json.dumps(named, sort_keys=True)
         _forget_inferred_shapes(model.graph)
         if recorded_example_shapes(model):
             record_example_shapes(model, {**recorded_example_shapes(model), **changed})
@@ -58,8 +69,26 @@ def pinned_shapes(model: ir.Model, pins: tuple[str, ...]) -> dict[str, tuple[int
                 for dim in value.shape]
         if all(isinstance(dim, int) for dim in dims):
             shapes[name] = tuple(dims)
-    _check_dims_used(by_dim, inputs)
+    _check_dims_used(by_dim, inputs, pinned_dims(model))
     return shapes
+
+
+def pinned_dims(model: ir.Model) -> dict[str, int]:
+    """Dim name -> size, for the named dims an earlier run pinned (PINNED_DIMS_KEY)."""
+    try:
+        recorded = json.loads(model.metadata_props.get(PINNED_DIMS_KEY) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(recorded, dict):
+        return {}
+    return {str(k): v for k, v in recorded.items() if isinstance(v, int)}
+
+
+def _named_dims(shape: ir.Shape | None, dims: tuple[int, ...]) -> dict[str, int]:
+    """The named dims of `shape` and the sizes `dims` gives them."""
+    if shape is None or len(shape) != len(dims):
+        return {}
+    return {dim_symbol(old): new for old, new in zip(shape, dims) if dim_symbol(old)}
 
 
 def _parse_pins(pins: tuple[str, ...], inputs: dict[str, ir.Value]):
@@ -99,9 +128,14 @@ def _checked(value: ir.Value, dims: tuple[int, ...]) -> tuple[int, ...]:
     return dims
 
 
-def _check_dims_used(by_dim: dict[str, int], inputs: dict[str, ir.Value]) -> None:
+def _check_dims_used(by_dim: dict[str, int], inputs: dict[str, ir.Value],
+                     done: dict[str, int]) -> None:
     known = {dim_symbol(d) for v in inputs.values() for d in (v.shape or ()) if dim_symbol(d)}
-    unknown = sorted(set(by_dim) - known)
+    for name in sorted(set(by_dim) - known):
+        if name in done and done[name] != by_dim[name]:
+            raise InputError(f"pin '{name}={by_dim[name]}': dim '{name}' is pinned to "
+                             f"{done[name]} already")
+    unknown = sorted(set(by_dim) - known - set(done))
     if unknown:
         names = ", ".join(sorted(known)) or "none"
         raise InputError(f"pin '{unknown[0]}': no input or dynamic dim has that name "

@@ -52,3 +52,15 @@ def test_bad_pins_say_what_is_wrong(pin, words):
     model = model_from_text(DYNAMIC)
     with pytest.raises(InputError, match=words):
         PinShapes(pin=(pin,)).run(model, PassContext())
+
+
+def test_pinning_a_pinned_dim_again_is_done_and_another_size_is_refused():
+    # Once pinned, 'batch' names no dim of any input; a second run with the same pin was
+    # refused as naming no dim at all.
+    model = model_from_text(DYNAMIC)
+    assert PinShapes(pin=("batch=2", "seq=5")).run(model, PassContext()).modified
+    again = PinShapes(pin=("batch=2", "seq=5")).run(model, PassContext())
+    assert not again.modified and not again.changes
+    assert list(model.graph.inputs[0].shape) == [2, 5, 8]
+    with pytest.raises(InputError, match="'batch' is pinned to 2 already"):
+        PinShapes(pin=("batch=1",)).run(model, PassContext())
