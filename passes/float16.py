@@ -67,13 +67,14 @@ class Float16(Pass):
         half = {id(node) for node in graph if _converts(node, opset)}
         if not half:
             return PassResult()  # nothing float32 left to convert: a second run ends here
+        # Counted before the rewrite, whose own boundary Casts read float32 too.
+        kept = sum(1 for node in graph if _has_float(node) and id(node) not in half)
         wants = _wants(graph, half, opset, self.keep_io)
         stored = _convert_nodes(graph, half, opset) | _convert_weights(graph, wants)
         if not self.keep_io:
             stored |= _convert_inputs(graph, wants)
         casts = _insert_casts(graph, wants, stored)
         outputs = _fix_outputs(graph, stored, self.keep_io)
-        kept = sum(1 for node in graph if _has_float(node) and id(node) not in half)
         changes = [f"{len(half)} node(s) compute in float16, {kept} stay float32; {casts} Cast(s) "
                    f"at the boundaries; {outputs} output(s) cast back to float32",
                    f"proven with rtol={self.rtol:g}, atol={self.atol:g} (float16 by design)"]
