@@ -76,7 +76,7 @@ class Int64ToInt32(Pass):
         changes: list[str] = []
         narrow: dict[ir.Value, ir.Value] = {}  # int64 value -> its int32 replacement
         for value in sorted(chosen, key=lambda v: v.name or ""):
-            narrow[value] = self._narrow(graph, value, changes)
+            narrow[value] = self._narrow(graph, value, chosen, changes)
         # Inputs already rewired to their int32 copy count as converted too.
         converted = chosen | set(narrow.values())
         for value, replacement in narrow.items():
@@ -92,7 +92,8 @@ class Int64ToInt32(Pass):
             changes.append(f"output '{name}' stays int64, cast on exit")
         return changes
 
-    def _narrow(self, graph: ir.Graph, value: ir.Value, changes: list[str]) -> ir.Value:
+    def _narrow(self, graph: ir.Graph, value: ir.Value, chosen: set[ir.Value],
+                changes: list[str]) -> ir.Value:
         """Make an int32 version of `value`: retype it in place or add a Cast/constant."""
         array = const_array(value)
         if array is not None:
@@ -105,7 +106,7 @@ class Int64ToInt32(Pass):
             value.dtype = I32
             changes.append(f"input '{value.name}' is int32 now")
             return value
-        if producer.op_type == "Cast" or producer.op_type in SAME_TYPE_SLOTS:
+        if producer.op_type == "Cast" or _computes_in_int32(producer, chosen):
             if producer.op_type == "Cast":
                 producer.attributes["to"] = ir.AttrInt64("to", I32)
             value.dtype = I32
@@ -151,11 +152,19 @@ def _gains(value: ir.Value, chosen: set[ir.Value], keep_boundary: bool) -> bool:
     if not keep_boundary and (value.is_graph_output() or value.is_graph_input()):
         return True  # the interface turns int32, as asked
     producer = value.producer()
-    if (producer is not None and producer.op_type in SAME_TYPE_SLOTS
-            and producer.domain in ("", "ai.onnx")):
+    if producer is not None and _computes_in_int32(producer, chosen):
         return True  # its producer computes in int32 instead
     return any(use.node.op_type != "Cast" and _takes_int32(use.node, use.idx, chosen)
                for use in value.uses())
+
+
+def _computes_in_int32(node: ir.Node, chosen: set[ir.Value]) -> bool:
+    """Whether `node` can compute in int32: its result shares its inputs' type, and each of
+    those inputs is narrowed too (Mod(3000000001, 7) fits, its first input does not)."""
+    if node.domain not in ("", "ai.onnx") or node.op_type not in SAME_TYPE_SLOTS:
+        return False
+    slots = _same_type_slots(node) or ()
+    return all(node.inputs[i] is None or node.inputs[i] in chosen for i in slots)
 
 
 def _drop_if_unread(graph: ir.Graph, value: ir.Value) -> None:

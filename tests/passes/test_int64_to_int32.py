@@ -107,3 +107,22 @@ def test_a_second_run_reports_nothing_and_leaves_nothing_dead(rng):
     assert _unread(model) == ([], ["s"])
     for b, a in zip(before, run_ort(model, feeds), strict=True):
         np.testing.assert_array_equal(b, a)
+
+
+def test_a_result_that_fits_from_an_input_that_does_not_is_cast_not_retyped():
+    # Mod(3000000001, 7) fits int32 and 3000000001 does not: retyping the Mod's result
+    # left it int32 with int64 inputs, which ORT refuses.
+    model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
+    g (float[2, 8] x) => (float[2, 2] y) <int64[2] big = {3000000001, 7}> {
+        seven = Constant <value = int64 {7}> ()
+        r = Mod(big, seven)
+        y = Gather <axis = 1> (x, r)
+    }""")
+    x = np.arange(16, dtype=np.float32).reshape(2, 8)
+    [before] = run_ort(model, {"x": x})
+    assert Int64ToInt32().run(model, PassContext()).modified
+    mod = next(n for n in model.graph if n.op_type == "Mod")
+    assert mod.outputs[0].dtype.name == "INT64"
+    [after] = run_ort(model, {"x": x})
+    np.testing.assert_array_equal(before, after)
+    assert not Int64ToInt32().run(model, PassContext()).modified
