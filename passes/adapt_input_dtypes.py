@@ -55,6 +55,7 @@ class AdaptInputDtypes(Pass):
             assert was is not None
             cast_after_input(graph, value, was)
             value.dtype = to
+            result.modified = True
             result.changes.append(f"input '{value.name}' takes {self.dtype} now, cast to "
                                   f"{was.name.lower()} on entry")
         return result

@@ -117,7 +117,7 @@ class ConvertOpset(Pass):
         changes += _put_back(model, self.to, source)
         _check(model, self.to)
         changes.insert(0, f"converted ai.onnx opset {source} -> {self.to}")
-        return PassResult(changes=changes)
+        return PassResult(modified=True, changes=changes)
 
     def _work_around(self, model: ir.Model, op: str | None, ctx: PassContext, error: str) -> str:
         if op in ADAPTERS and ADAPTERS[op][0] <= self.to:

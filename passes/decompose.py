@@ -113,6 +113,7 @@ def decompose_nodes(model: ir.Model, nodes: Sequence[ir.Node],
                                            node=node.name, op=node.op_type))
             continue
         replace_nodes(graph, node, [node], builder, replacement)
+        result.modified = True
         result.changes.append(f"decomposed {node.op_type} '{node.name}' "
                               f"into {len(builder.nodes)} node(s)")
     return result

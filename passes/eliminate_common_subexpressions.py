@@ -24,8 +24,8 @@ class EliminateCommonSubexpressions(Pass):
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         nodes = count_nodes(model)
         initializers = len(model.graph.initializers)
-        DeduplicateInitializersPass(size_limit=self.max_elements)(model)
-        CommonSubexpressionEliminationPass(size_limit=self.max_elements)(model)
+        merged = DeduplicateInitializersPass(size_limit=self.max_elements)(model).modified
+        merged |= CommonSubexpressionEliminationPass(size_limit=self.max_elements)(model).modified
         changes = []
         merged_inits = initializers - len(model.graph.initializers)
         merged_nodes = nodes - count_nodes(model)
@@ -33,4 +33,4 @@ class EliminateCommonSubexpressions(Pass):
             changes.append(f"merged {merged_inits} duplicate initializer(s)")
         if merged_nodes:
             changes.append(f"merged {merged_nodes} node(s) that recomputed an existing value")
-        return PassResult(changes=changes)
+        return PassResult(modified=merged, changes=changes)

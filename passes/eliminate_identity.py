@@ -18,6 +18,7 @@ class EliminateIdentity(Pass):
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         before = count_nodes(model)
-        IdentityEliminationPass()(model)
+        modified = IdentityEliminationPass()(model).modified
         removed = before - count_nodes(model)
-        return PassResult(changes=[f"removed {removed} Identity node(s)"] if removed else [])
+        return PassResult(modified=modified,
+                          changes=[f"removed {removed} Identity node(s)"] if modified else [])

@@ -64,20 +64,26 @@ class Float16(Pass):
         graph = model.graph
         ensure_shapes(model, ctx)  # every float tensor's dtype must be known to place the Casts
         opset = model.opset_imports.get("", 1)
-        half = {id(node) for node in graph if _converts(node, opset)}
-        if not half:
-            return PassResult()
+        half = {id(node) for node in graph
+                if node.op_type not in ATTRIBUTE_TENSORS and _converts(node, opset)}
         wants = _wants(graph, half, opset, self.keep_io)
+        # A constant, like a weight, turns float16 only where every reader computes in it: a
+        # threshold that a float32 op reads keeps its value (0.3 is 0.2998 in float16).
+        half |= {id(node) for node in graph if node.op_type in ATTRIBUTE_TENSORS
+                 and _converts(node, opset) and _read_as_half(node.outputs[0], wants)}
+        if not half:
+            return PassResult()  # nothing float32 left to convert: a second run ends here
+        # Counted before the rewrite, whose own boundary Casts read float32 too.
+        kept = sum(1 for node in graph if _has_float(node) and id(node) not in half)
         stored = _convert_nodes(graph, half, opset) | _convert_weights(graph, wants)
         if not self.keep_io:
             stored |= _convert_inputs(graph, wants)
         casts = _insert_casts(graph, wants, stored)
         outputs = _fix_outputs(graph, stored, self.keep_io)
-        kept = sum(1 for node in graph if _has_float(node) and id(node) not in half)
         changes = [f"{len(half)} node(s) compute in float16, {kept} stay float32; {casts} Cast(s) "
                    f"at the boundaries; {outputs} output(s) cast back to float32",
                    f"proven with rtol={self.rtol:g}, atol={self.atol:g} (float16 by design)"]
-        return PassResult(changes=changes, tolerance=(self.rtol, self.atol))
+        return PassResult(modified=True, changes=changes, tolerance=(self.rtol, self.atol))
 
 
 def _schema(node: ir.Node, opset: int) -> onnx.defs.OpSchema | None:
@@ -110,23 +116,37 @@ def _has_float(node: ir.Node) -> bool:
     return any(v is not None and v.dtype == F32 for v in [*node.inputs, *node.outputs])
 
 
+def _is_boundary_cast(node: ir.Node) -> bool:
+    """A Cast between float16 and float32: where the two precisions meet (this pass's own
+    Casts, on a second run). It stays as it is; converting it would only move the boundary
+    one Cast further and add another."""
+    if node.op_type != "Cast" or node.inputs[0] is None:
+        return False
+    return {node.inputs[0].dtype, node.outputs[0].dtype} == {F16, F32}
+
+
 def _converts(node: ir.Node, opset: int) -> bool:
-    """Whether every float32 tensor of the node that its type variables bind may be float16."""
-    if node.op_type in KEEP_FLOAT32 or not _has_float(node):
+    """Whether every float32 tensor of the node that its type variables bind may be float16,
+    and one at least is so bound (NonMaxSuppression's are all fixed float32: nothing in it
+    can convert, and counting it would make every run report a change)."""
+    if node.op_type in KEEP_FLOAT32 or not _has_float(node) or _is_boundary_cast(node):
         return False
     schema = _schema(node, opset)
     if schema is None:
         return False
     if any(v.dtype is None for v in node.outputs):
         return False  # an untyped result could be float: leave the node alone
+    some = False
     sides = [(node.inputs, schema.inputs), (node.outputs, schema.outputs)]
     for values, params in sides:
         for index, value in enumerate(values):
             if value is None or value.dtype != F32:
                 continue
-            if _slot_allows_half(schema, _slot(params, index)) is False:
+            allows = _slot_allows_half(schema, _slot(params, index))
+            if allows is False:
                 return False
-    return True
+            some = some or allows is True
+    return some
 
 
 Wants = dict[tuple[int, int], ir.DataType]
@@ -183,12 +203,17 @@ def _users(value: ir.Value, wants) -> list[ir.DataType]:
     return [wants.get((id(use.node), use.idx), F32) for use in value.uses()]
 
 
+def _read_as_half(value: ir.Value, wants) -> bool:
+    """Whether something reads `value` and every reader takes it as float16."""
+    users = _users(value, wants)
+    return bool(users) and F32 not in users
+
+
 def _convert_weights(graph: ir.Graph, wants) -> set[int]:
     """Store a float32 weight as float16 when every op that reads it computes in float16."""
     stored: set[int] = set()
     for value in graph.initializers.values():
-        users = _users(value, wants)
-        if value.dtype != F32 or value.is_graph_input() or not users or F32 in users:
+        if value.dtype != F32 or value.is_graph_input() or not _read_as_half(value, wants):
             continue
         if value.const_value is None or value.is_graph_output():
             continue

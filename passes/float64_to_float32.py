@@ -2,6 +2,8 @@
 
 The graph's interface keeps its float64 inputs and outputs unless keep-boundary=false:
 an input gets Cast(to=FLOAT) behind it and an output Cast(to=DOUBLE) in front of it.
+Those Casts are the boundary on a second run: an input read only by Casts and an output a
+Cast produces are left as they are, so the second run changes nothing.
 Constants beyond float32's range would become inf; the pass manager's numerical check
 is what catches a model whose values need float64.
 """
@@ -32,7 +34,8 @@ class Float64ToFloat32(Pass):
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         graph = model.graph
         ensure_shapes(model, ctx)
-        changes = _convert_constants(graph) + _convert_attributes(graph)
+        # One line per edit: the edits made are the lines listed.
+        changes = _convert_constants(graph) + _convert_attributes(graph, self.keep_boundary)
         changes += self._convert_interface(graph)
         retyped = 0
         for node in graph:
@@ -42,11 +45,13 @@ class Float64ToFloat32(Pass):
                     retyped += 1
         if retyped:
             changes.append(f"{retyped} float64 intermediate value(s) are float32 now")
-        return PassResult(changes=changes)
+        return PassResult(modified=bool(changes), changes=changes)
 
     def _convert_interface(self, graph: ir.Graph) -> list[str]:
         changes = []
         for value in [v for v in graph.inputs if v.dtype == F64 and not v.is_initializer()]:
+            if self.keep_boundary and _only_cast(value):
+                continue  # cast on entry already
             if self.keep_boundary:
                 cast_after_input(graph, value, F32)
                 changes.append(f"input '{value.name}' stays float64, cast to float32 on entry")
@@ -54,6 +59,8 @@ class Float64ToFloat32(Pass):
                 value.dtype = F32
                 changes.append(f"input '{value.name}' is float32 now")
         for value in [v for v in graph.outputs if v.dtype == F64]:
+            if self.keep_boundary and _is_cast(value.producer()):
+                continue  # cast on exit already
             name, value.dtype = value.name, F32
             if self.keep_boundary:
                 cast_before_output(graph, value, F64)
@@ -75,9 +82,19 @@ def _convert_constants(graph: ir.Graph) -> list[str]:
     return changes
 
 
-def _convert_attributes(graph: ir.Graph) -> list[str]:
+def _only_cast(value: ir.Value) -> bool:
+    return bool(value.uses()) and all(_is_cast(use.node) for use in value.uses())
+
+
+def _is_cast(node: ir.Node | None) -> bool:
+    return node is not None and node.op_type == "Cast" and node.domain in ("", "ai.onnx")
+
+
+def _convert_attributes(graph: ir.Graph, keep_boundary: bool) -> list[str]:
     changes = []
     for node in graph:
+        if keep_boundary and _is_cast(node) and node.outputs[0].is_graph_output():
+            continue  # the Cast on exit that keeps an output float64
         attr_name = DTYPE_ATTRS.get(node.op_type)
         if attr_name and node.attributes.get_int(attr_name, -1) == F64:
             node.attributes[attr_name] = ir.AttrInt64(attr_name, F32)

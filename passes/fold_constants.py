@@ -39,6 +39,7 @@ class FoldConstants(Pass):
         plan = self._plan(graph)
         results = _evaluate_all(plan, opset) if plan else {}
         changes: list[str] = []
+        folded = 0
         for node in plan:  # in graph order: a producer is replaced before its consumers
             if not all(value is None or _is_constant(value) for value in node.inputs):
                 continue  # a producer of its inputs was too large to fold
@@ -51,8 +52,9 @@ class FoldConstants(Pass):
             if self.max_bytes and sum(array.nbytes for array in outputs) > self.max_bytes:
                 continue
             _replace_with_constants(graph, node, outputs)
+            folded += 1
             changes.append(f"folded {node.op_type} '{node.name}'")
-        return PassResult(changes=changes)
+        return PassResult(modified=folded > 0, changes=changes)
 
     def _plan(self, graph: ir.Graph) -> list[ir.Node]:
         """Nodes that fold once the ones before them in the list have (main graph, in order)."""

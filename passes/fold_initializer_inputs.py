@@ -44,4 +44,4 @@ class FoldInitializerInputs(Pass):
         if allow_initializers_apart(model):
             changes.append(f"IR version {old_ir} -> {model.ir_version}, which lets "
                            "initializers stand apart from the inputs")
-        return PassResult(changes=changes)
+        return PassResult(modified=True, changes=changes)

@@ -64,7 +64,7 @@ class FoldShapes(Pass):
             changes.append(f"gave {specs} Reshape/Expand/ConstantOfShape node(s) a constant shape")
         if constants:
             changes.append(f"folded {constants} node(s) whose inputs became constant")
-        return PassResult(changes=changes, shapes_current=settled)
+        return PassResult(modified=folded + specs > 0, changes=changes, shapes_current=settled)
 
 
 def fold_shapes_once(graph: ir.Graph) -> tuple[int, int]:

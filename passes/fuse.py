@@ -106,6 +106,6 @@ class Fuse(Pass):
                     f"model has {opset}")
             for f in chosen if f not in runnable and self.rules
         ]
-        return PassResult(findings=findings, changes=log.changes)
+        return PassResult(modified=log.rewrites > 0, findings=findings, changes=log.changes)
 
 

@@ -6,6 +6,12 @@ indices into a static axis, and from interval arithmetic through Add/Sub/Mul/Div
 and data movement. Inputs that need int64 by the ONNX spec (Reshape's shape, Unsqueeze's
 axes, TopK's k, ...) get a Cast back to int64; ops that only produce int64 (Shape, ArgMax)
 get a Cast to int32 behind them. The interface keeps its types unless keep-boundary=false.
+
+Only values whose narrowing removes int64 work are narrowed: computed in int32 by their
+producer, read as int32 by a consumer that is not a Cast, or crossing the interface with
+keep-boundary=false. An int32 copy of a value nothing reads, or only Casts read, would be
+dead weight; and the Casts a first run leaves (on entry, behind Shape, back to int64 for
+Reshape) are exactly such values, so a second run finds nothing to do.
 """
 
 from __future__ import annotations
@@ -58,22 +64,25 @@ class Int64ToInt32(Pass):
         graph = model.graph
         ensure_shapes(model, ctx)
         ranges = _bound_values(graph)
-        chosen = {v for v, r in ranges.items() if r[0] >= INT32_MIN and r[1] <= INT32_MAX}
+        fits = {v for v, r in ranges.items() if r[0] >= INT32_MIN and r[1] <= INT32_MAX}
+        chosen = _worth_narrowing(fits, self.keep_boundary)
         if not chosen:
             return PassResult()
-        changes = [f"{len(chosen)} int64 value(s) proven to fit int32"]
+        changes = [f"narrowed {len(chosen)} int64 value(s) proven to fit int32"]
         changes += self._convert(graph, chosen)
-        return PassResult(changes=changes)
+        return PassResult(modified=True, changes=changes)
 
     def _convert(self, graph: ir.Graph, chosen: set[ir.Value]) -> list[str]:
         changes: list[str] = []
         narrow: dict[ir.Value, ir.Value] = {}  # int64 value -> its int32 replacement
         for value in sorted(chosen, key=lambda v: v.name or ""):
-            narrow[value] = self._narrow(graph, value, changes)
+            narrow[value] = self._narrow(graph, value, chosen, changes)
         # Inputs already rewired to their int32 copy count as converted too.
         converted = chosen | set(narrow.values())
         for value, replacement in narrow.items():
             _rewire_uses(graph, value, replacement, converted)
+            if replacement is not value:
+                _drop_if_unread(graph, value)
         for value in [v for v in graph.outputs if v in chosen and v.dtype == I32]:
             if not self.keep_boundary:
                 changes.append(f"output '{value.name}' is int32 now")
@@ -83,7 +92,8 @@ class Int64ToInt32(Pass):
             changes.append(f"output '{name}' stays int64, cast on exit")
         return changes
 
-    def _narrow(self, graph: ir.Graph, value: ir.Value, changes: list[str]) -> ir.Value:
+    def _narrow(self, graph: ir.Graph, value: ir.Value, chosen: set[ir.Value],
+                changes: list[str]) -> ir.Value:
         """Make an int32 version of `value`: retype it in place or add a Cast/constant."""
         array = const_array(value)
         if array is not None:
@@ -96,7 +106,7 @@ class Int64ToInt32(Pass):
             value.dtype = I32
             changes.append(f"input '{value.name}' is int32 now")
             return value
-        if producer.op_type == "Cast" or producer.op_type in SAME_TYPE_SLOTS:
+        if producer.op_type == "Cast" or _computes_in_int32(producer, chosen):
             if producer.op_type == "Cast":
                 producer.attributes["to"] = ir.AttrInt64("to", I32)
             value.dtype = I32
@@ -123,6 +133,49 @@ def _rewire_uses(graph: ir.Graph, value: ir.Value, narrow: ir.Value,
             if back is None:
                 back = _cast_back(graph, value)
             use.node.replace_input_with(use.idx, back)
+
+
+def _worth_narrowing(fits: set[ir.Value], keep_boundary: bool) -> set[ir.Value]:
+    """The values of `fits` whose narrowing removes int64 work (see the module docstring).
+    Dropping one may take the gain from another (an Add turns int32 only with all its
+    inputs and its result), so this repeats until nothing more drops."""
+    chosen = set(fits)
+    dropped = True
+    while dropped:
+        idle = {value for value in chosen if not _gains(value, chosen, keep_boundary)}
+        chosen -= idle
+        dropped = bool(idle)
+    return chosen
+
+
+def _gains(value: ir.Value, chosen: set[ir.Value], keep_boundary: bool) -> bool:
+    if not keep_boundary and (value.is_graph_output() or value.is_graph_input()):
+        return True  # the interface turns int32, as asked
+    producer = value.producer()
+    if producer is not None and _computes_in_int32(producer, chosen):
+        return True  # its producer computes in int32 instead
+    return any(use.node.op_type != "Cast" and _takes_int32(use.node, use.idx, chosen)
+               for use in value.uses())
+
+
+def _computes_in_int32(node: ir.Node, chosen: set[ir.Value]) -> bool:
+    """Whether `node` can compute in int32: its result shares its inputs' type, and each of
+    those inputs is narrowed too (Mod(3000000001, 7) fits, its first input does not)."""
+    if node.domain not in ("", "ai.onnx") or node.op_type not in SAME_TYPE_SLOTS:
+        return False
+    slots = _same_type_slots(node) or ()
+    return all(node.inputs[i] is None or node.inputs[i] in chosen for i in slots)
+
+
+def _drop_if_unread(graph: ir.Graph, value: ir.Value) -> None:
+    """Remove an int64 constant whose readers all moved to its int32 copy."""
+    if value.uses() or value.is_graph_output() or value.is_graph_input():
+        return
+    producer = value.producer()
+    if producer is None and value.name in graph.initializers:
+        del graph.initializers[value.name]
+    elif producer is not None and producer.op_type == "Constant" and producer.graph is graph:
+        graph.remove(producer, safe=True)
 
 
 def _takes_int32(node: ir.Node, slot: int, chosen: set[ir.Value]) -> bool:

@@ -48,7 +48,8 @@ class LiftConstants(Pass):
             output.replace_all_uses_with(initializer)
             node.graph.remove(node)
             lifted += 1
-        return PassResult(changes=[f"turned {lifted} Constant node(s) into initializers"]
+        return PassResult(modified=lifted > 0,
+                          changes=[f"turned {lifted} Constant node(s) into initializers"]
                           if lifted else [])
 
 

@@ -26,7 +26,13 @@ from graphkit.errors import InputError
 from graphkit.findings import Finding, Severity
 from graphkit.ir import copy_model
 from graphkit.passes._graph_edit import infer_shapes
-from graphkit.passes._nms_forms import max_detections, padded, plugin, read_nms
+from graphkit.passes._nms_forms import (
+    DETECTION_OUTPUTS,
+    max_detections,
+    padded,
+    plugin,
+    read_nms,
+)
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import Builder, Decline
 
@@ -64,6 +70,8 @@ class Nms(Pass):
             if len(nodes) > 1:
                 raise Decline(f"{len(nodes)} NonMaxSuppression nodes; "
                               f"the {self.mode} form takes one")
+            if self.mode == "native" and _gives_detections(model.graph, nodes[0]):
+                return PassResult()  # in the padded form already (a second run)
             return self._replace(model, nodes[0])
         except Decline as why:
             return PassResult(findings=[Finding("GK505", Severity.WARNING,
@@ -94,8 +102,23 @@ class Nms(Pass):
         note = f"outputs {dropped} replaced by {[v.name for v in detections]} (K={k})"
         if spec.max_per_class and spec.max_per_class < k and self.mode == "plugin":
             note += f"; EfficientNMS has no per-class limit (the model had {spec.max_per_class})"
-        return PassResult(changes=[f"nms {self.mode}: {node.op_type} '{node.name}': {note}"],
+        return PassResult(modified=True,
+                          changes=[f"nms {self.mode}: {node.op_type} '{node.name}': {note}"],
                           outputs_replaced=True)
+
+
+def _gives_detections(graph: ir.Graph, node: ir.Node) -> bool:
+    """Whether the graph outputs downstream of `node` are EfficientNMS's four already:
+    num_detections [B, 1] int32, boxes [B, K, 4], scores [B, K], classes [B, K] int32."""
+    after = downstream(graph, [node])
+    reached = [v for v in graph.outputs if v.producer() is not None and id(v.producer()) in after]
+    if len(reached) != len(DETECTION_OUTPUTS) or any(v.shape is None for v in reached):
+        return False
+    count, boxes, scores, classes = reached
+    int32 = ir.DataType.INT32
+    return (count.dtype == int32 and classes.dtype == int32 and boxes.dtype == scores.dtype
+            and len(count.shape) == 2 and count.shape[1] == 1 and len(boxes.shape) == 3
+            and boxes.shape[2] == 4 and len(scores.shape) == 2 and len(classes.shape) == 2)
 
 
 def downstream(graph: ir.Graph, roots: Iterable[ir.Node]) -> set[int]:
@@ -157,7 +180,7 @@ def cut_before_nms(model: ir.Model, nms_nodes: list[ir.Node]) -> PassResult:
     RemoveUnusedNodesPass()(model)
     change = (f"nms cut: {len(post_nodes)} node(s) moved to the post model; main graph now ends at "
               f"{[v.name for v in new_outputs]}")
-    return PassResult(changes=[change], post_models=[post], outputs_replaced=True)
+    return PassResult(modified=True, changes=[change], post_models=[post], outputs_replaced=True)
 
 
 def _extract(model: ir.Model, inputs: list[ir.Value], outputs: list[ir.Value]) -> ir.Model:

@@ -8,10 +8,15 @@ needs static shapes) gives the dims the pins leave dynamic their recorded export
 without any pin, the recorded export shapes are used. After pinning, shape inference,
 fold-shapes and constant folding propagate the static dims through the graph, so that
 Shape-fed subgraphs disappear where the graph allows.
+
+The dims pinned by name are recorded in the model's metadata (PINNED_DIMS_KEY): once
+pinned, `batch` no longer names a dim of any input, and a second run with the same pin
+must find it done rather than unknown.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -24,6 +29,7 @@ from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.validation import declared_inputs, record_example_shapes, recorded_example_shapes
 
 Dim = int | ir.SymbolicDim
+PINNED_DIMS_KEY = "graphkit.pinned_dims"  # JSON {dim name: size} of the named dims pinned
 
 
 @dataclass(frozen=True)
@@ -40,15 +46,19 @@ class PinShapes(Pass):
         if not plans:
             return PassResult()
         changes = []
+        named = pinned_dims(model)
         for value in declared_inputs(model):
             if value.name in plans:
                 plan = plans[value.name]
+                named.update(_named_dims(value.shape, plan.dims))
                 value.shape = ir.Shape(plan.dims)
                 changes.append(f"input '{value.name}' pinned to {_text(plan.dims)}{plan.note()}")
+        if named:
+            model.metadata_props[PINNED_DIMS_KEY] = json.dumps(named, sort_keys=True)
         _forget_inferred_shapes(model.graph)
         _update_recorded_shapes(model, {name: plan.dims for name, plan in plans.items()})
         changes += FoldShapes().run(model, ctx).changes
-        return PassResult(changes=changes)
+        return PassResult(modified=True, changes=changes)
 
 
 def pinned_shapes(model: ir.Model, pins: tuple[str, ...], *, static: bool = False
@@ -89,7 +99,7 @@ class _InputPlan:
 def _plan(model: ir.Model, pins: tuple[str, ...], static: bool) -> dict[str, _InputPlan]:
     inputs = {value.name: value for value in declared_inputs(model)}
     by_input, by_dim = _parse_pins(pins, inputs)
-    _check_dims_used(by_dim, inputs)
+    _check_dims_used(by_dim, inputs, pinned_dims(model))
     by_dim = _bind_input_dims(by_input, by_dim, inputs)
     fill = recorded_example_shapes(model) if static or not pins else {}
     plans = {}
@@ -184,9 +194,33 @@ def _bind_input_dims(by_input: Mapping[str, tuple[int, ...]], by_dim: Mapping[st
     return bound
 
 
-def _check_dims_used(by_dim: dict[str, int], inputs: dict[str, ir.Value]) -> None:
+def pinned_dims(model: ir.Model) -> dict[str, int]:
+    """Dim name -> size, for the named dims an earlier run pinned (PINNED_DIMS_KEY)."""
+    try:
+        recorded = json.loads(model.metadata_props.get(PINNED_DIMS_KEY) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(recorded, dict):
+        return {}
+    return {str(k): v for k, v in recorded.items() if isinstance(v, int)}
+
+
+def _named_dims(shape: ir.Shape | None, dims: tuple[Dim, ...]) -> dict[str, int]:
+    """The named dims of `shape` that `dims` pins, and their sizes."""
+    if shape is None or len(shape) != len(dims):
+        return {}
+    return {dim_symbol(old): new for old, new in zip(shape, dims)
+            if dim_symbol(old) and isinstance(new, int)}
+
+
+def _check_dims_used(by_dim: dict[str, int], inputs: dict[str, ir.Value],
+                     done: dict[str, int]) -> None:
     known = {dim_symbol(d) for v in inputs.values() for d in (v.shape or ()) if dim_symbol(d)}
-    unknown = sorted(set(by_dim) - known)
+    for name in sorted(set(by_dim) - known):
+        if name in done and done[name] != by_dim[name]:
+            raise InputError(f"pin '{name}={by_dim[name]}': dim '{name}' is pinned to "
+                             f"{done[name]} already")
+    unknown = sorted(set(by_dim) - known - set(done))
     if unknown:
         names = ", ".join(sorted(known)) or "none"
         raise InputError(f"pin '{unknown[0]}': no input or dynamic dim has that name "

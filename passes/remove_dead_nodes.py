@@ -31,9 +31,10 @@ class RemoveDeadNodes(Pass):
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         before = count_nodes(model)
         opset = model.opset_imports.get("", 1)
-        dropped = _sweep(model.graph, opset)
+        tally = _Tally()
+        _sweep(model.graph, opset, tally)
         for function in model.functions.values():
-            dropped += _sweep(function, function.opset_imports.get("", opset))
+            _sweep(function, function.opset_imports.get("", opset), tally)
         graph = model.graph
         kept = set(graph.inputs) | set(graph.outputs)
         unused = [name for name, value in graph.initializers.items()
@@ -46,50 +47,67 @@ class RemoveDeadNodes(Pass):
             changes.append(f"removed {removed} node(s) whose outputs were never used")
         if unused:
             changes.append(f"removed {len(unused)} unused initializer(s)")
-        if dropped:
-            changes.append(f"dropped {dropped} optional output(s) nobody reads")
-        return PassResult(changes=changes)
+        if tally.dropped:
+            changes.append(f"dropped {tally.dropped} optional output(s) nobody reads")
+        if tally.trimmed:
+            changes.append(f"cut {tally.trimmed} omitted trailing input(s)")
+        modified = bool(removed or unused or tally.dropped or tally.trimmed)
+        return PassResult(modified=modified, changes=changes)
 
 
-def _sweep(graph: ir.Graph | ir.Function, opset: int) -> int:
-    """Remove the graph's dead nodes; return how many optional outputs were dropped."""
+@dataclass
+class _Tally:
+    """What the sweeps changed besides removing nodes."""
+
+    dropped: int = 0  # optional outputs unnamed or cut off
+    trimmed: int = 0  # omitted trailing inputs cut off
+
+
+def _sweep(graph: ir.Graph | ir.Function, opset: int, tally: _Tally) -> None:
+    """Remove the graph's dead nodes, and the optional outputs and inputs nobody needs."""
     outputs = frozenset(graph.outputs)
-    dropped = 0
     for node in reversed(graph):
         unread = [out for out in node.outputs if out not in outputs and not out.uses()]
         if len(unread) == len(node.outputs):
             graph.remove(node, safe=True)
             continue
         if unread:
-            dropped += _drop_optional_outputs(node, unread, opset)
-        while node.inputs and node.inputs[-1] is None:
-            node.resize_inputs(len(node.inputs) - 1)
+            tally.dropped += _drop_optional_outputs(node, unread, opset)
+        count = len(node.inputs)
+        while count and node.inputs[count - 1] is None:
+            count -= 1
+        if count < len(node.inputs):
+            tally.trimmed += len(node.inputs) - count
+            node.resize_inputs(count)
         for attr in node.attributes.values():
             if attr.type == ir.AttributeType.GRAPH:
-                dropped += _sweep(attr.as_graph(), opset)
+                _sweep(attr.as_graph(), opset, tally)
             elif attr.type == ir.AttributeType.GRAPHS:
-                dropped += sum(_sweep(subgraph, opset) for subgraph in attr.as_graphs())
-    return dropped
+                for subgraph in attr.as_graphs():
+                    _sweep(subgraph, opset, tally)
 
 
 def _drop_optional_outputs(node: ir.Node, unread: list[ir.Value], opset: int) -> int:
     """Unname the unread outputs the schema marks optional, then cut the unnamed tail;
-    return how many went."""
+    return how many were unnamed or cut (an output unnamed already and kept is not counted,
+    so a second sweep reports nothing)."""
     optional = _optional_outputs(node.domain, node.op_type, opset)
     if not optional:
         return 0
     if node.op_type == "BatchNormalization" and not _inference_batch_norm(node, opset):
         return 0  # its extra outputs are what training mode computes
+    unnamed_before = {id(out) for out in node.outputs if not out.name}
     dropped = 0
     for index, out in enumerate(node.outputs):
-        if out in unread and index < len(optional) and optional[index]:
+        if out in unread and index < len(optional) and optional[index] and out.name:
             out.name = ""
             dropped += 1
     count = len(node.outputs)
     while count and not node.outputs[count - 1].name:
         count -= 1
+    dropped += sum(1 for out in node.outputs[count:] if id(out) in unnamed_before)
     node.resize_outputs(count)
-    if node.op_type == "BatchNormalization":
+    if dropped and node.op_type == "BatchNormalization":
         node.attributes.pop("training_mode", None)
     return dropped
 

@@ -44,14 +44,14 @@ class RemoveRedundantCasts(Pass):
         if not casts:
             return PassResult()  # spare the shape inference
         ensure_shapes(model, ctx)  # the rules need each Cast input's type
-        changes: list[str] = []
+        simplified: list[str] = []  # what _simplify did to each Cast it changed
         for node in casts:
             if node.graph is not model.graph:
                 continue  # removed earlier in this sweep as the inner half of a pair
-            change = _simplify(model.graph, node)
-            if change:
-                changes.append(change)
-        return PassResult(changes=changes)
+            done = _simplify(model.graph, node)
+            if done is not None:
+                simplified.append(done)
+        return PassResult(modified=len(simplified) > 0, changes=simplified)
 
 
 def _simplify(graph: ir.Graph, node: ir.Node) -> str | None:

@@ -34,14 +34,19 @@ class ReluToSigmoid(Pass):
 
     name = "relu-to-sigmoid"
     kind = "rewrite"
+    # Whether it says what it did: the manager proves what a pass says it modified.
+    lines: bool = True
+    honest: bool = True
 
     def run(self, model, ctx: PassContext) -> PassResult:
-        changes = []
+        result = PassResult()
         for node in model.graph:
             if node.op_type == "Relu":
                 node.op_type = "Sigmoid"
-                changes.append(f"turned Relu '{node.name}' into Sigmoid")
-        return PassResult(changes=changes)
+                result.modified = self.honest
+                if self.lines:
+                    result.changes.append(f"turned Relu '{node.name}' into Sigmoid")
+        return result
 
 
 def test_wrong_rewrite_is_rolled_back_and_names_the_output():
@@ -52,6 +57,23 @@ def test_wrong_rewrite_is_rolled_back_and_names_the_output():
     assert "relu-to-sigmoid" in finding.message and "'y'" in finding.message
     assert report.passes[0].rolled_back
     assert report.validated  # the kept model still matches the original
+
+
+def test_modified_is_what_the_manager_proves_not_the_change_lines():
+    # The optimistic proof fails either way; going pass by pass, the manager proves the pass
+    # because it says it modified the model, though it lists no change.
+    fixed, report = PassManager([ReluToSigmoid(lines=False)]).run(model_from_text(ADD_RELU))
+    assert ops(fixed) == ["Constant", "Add", "Relu"]
+    assert report.passes[0].modified and report.passes[0].rolled_back
+    assert report.passes[0].to_json()["modified"] is True
+    assert any(f.code == "GK501" and "'y'" in f.message for f in report.findings)
+
+
+def test_change_lines_from_a_pass_that_says_it_modified_nothing_are_a_pass_bug():
+    fixed, report = PassManager([ReluToSigmoid(honest=False)]).run(model_from_text(ADD_RELU))
+    assert ops(fixed) == ["Constant", "Add", "Relu"]  # undone, like any pass that fails
+    [finding] = [f for f in report.findings if f.code == "GK501"]
+    assert "PassContractError" in finding.message and "modified nothing" in finding.message
 
 
 def test_without_validation_the_wrong_rewrite_is_kept():
@@ -143,7 +165,7 @@ class NudgeConstant(Pass):
         node = next(n for n in model.graph if n.op_type == "Constant")
         node.attributes["value"] = ir.AttrTensor("value", ir.tensor(np.array([1.01], np.float32)))
         tolerance = (0.05, 0.05) if self.declares_tolerance else None
-        return PassResult(changes=["nudged the constant"], tolerance=tolerance)
+        return PassResult(modified=True, changes=["nudged the constant"], tolerance=tolerance)
 
 
 @pytest.mark.parametrize("declares", [True, False])

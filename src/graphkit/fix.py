@@ -256,7 +256,7 @@ def _swap_outputs(pass_: Pass, model: ir.Model, proof: _Proof, target: str,
     if proof.expected is not None:
         report.before_replacement = proof.compare(model, report.post_models, report.tolerance)
     model = _run([pass_], model, proof, target, report)
-    if not report.passes[-1].changes or report.passes[-1].rolled_back:
+    if not report.passes[-1].modified or report.passes[-1].rolled_back:
         return model
     label = f"the model right after nms {getattr(pass_, 'mode', '')} (outputs replaced by design)"
     if proof.feeds is None:

@@ -1,9 +1,10 @@
 """The pass manager: runs passes, times them, and proves every rewrite numerically.
 
 A pass is analysis (reads the model, returns findings) or rewrite (changes the model
-in place, returns what it changed). After each rewrite that changed something the
-manager runs the ONNX checker and compares the model's outputs with the original's on
-the same inputs; a rewrite that breaks either is rolled back and reported (GK501/GK503).
+in place, returns whether it did and what it changed). After each rewrite that says it
+modified the model the manager runs the ONNX checker and compares the model's outputs
+with the original's on the same inputs; a rewrite that breaks either is rolled back and
+reported (GK501/GK503).
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ class PassContext:
 
 @dataclass
 class PassResult:
+    """What a pass did. As onnx-ir's PassResult(model, modified), `modified` is the pass's own
+    statement of fact: True if and only if the model differs from the one it was given. A
+    pass that finds nothing to do says False and lists no change, so running it again on
+    its own output is a no-op the manager need not prove."""
+
+    modified: bool = False
     findings: list[Finding] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)  # one line per change, for the report
     # Models that run after this one on its outputs (nms cut): together they give the
@@ -58,10 +65,6 @@ class PassResult:
     tolerance: tuple[float, float] | None = None
     # The pass ended with shape inference on the graph as it leaves it (PassContext).
     shapes_current: bool = False
-
-    @property
-    def modified(self) -> bool:
-        return bool(self.changes)
 
 
 class Pass:
@@ -102,6 +105,10 @@ class Validation:
 
 
 ProgressFn = Callable[[str, int, int], None]
+
+
+class PassContractError(RuntimeError):
+    """A pass broke the contract of PassResult: a graphkit (or plugin) bug, not bad input."""
 
 
 class PassManager:
@@ -235,6 +242,8 @@ def _timed(pass_: Pass, model: ir.Model, ctx: PassContext,
     # An IR-3 model lists every initializer as a graph input: a rewrite that adds a constant
     # (most do) needs IR 4, which reads the rest of the model the same.
     allow_initializers_apart(model)
+    if result.changes and not result.modified:
+        raise PassContractError(f"pass '{pass_.name}' lists changes but says it modified nothing")
     record = PassRecord(
         name=pass_.name,
         kind=pass_.kind,
@@ -242,6 +251,7 @@ def _timed(pass_: Pass, model: ir.Model, ctx: PassContext,
         nodes_before=nodes_before,
         nodes_after=count_nodes(model),
         changes=list(result.changes),
+        modified=result.modified,
     )
     return result, record
 
@@ -373,6 +383,7 @@ def _convert(raw: str, annotation: Any, pass_name: str, key: str) -> Any:
 __all__ = [
     "Pass",
     "PassContext",
+    "PassContractError",
     "PassKind",
     "PassManager",
     "PassResult",

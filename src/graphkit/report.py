@@ -18,6 +18,7 @@ class PassRecord:
     nodes_after: int
     changes: list[str] = field(default_factory=list)
     rolled_back: bool = False
+    modified: bool = False  # what the pass said (PassResult.modified); rolled back or not
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -26,6 +27,7 @@ class PassRecord:
             "seconds": round(self.seconds, 6),
             "nodes_before": self.nodes_before,
             "nodes_after": self.nodes_after,
+            "modified": self.modified,
             "changes": self.changes,
             "rolled_back": self.rolled_back,
         }

@@ -209,6 +209,7 @@ class Rule:
 
 @dataclass
 class RewriteLog:
+    rewrites: int = 0  # matches replaced
     changes: list[str] = field(default_factory=list)
     declines: list[str] = field(default_factory=list)  # "rule at node: why"
 
@@ -240,6 +241,7 @@ def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog,
             if match is None or not _apply(graph, rule, match, taken):
                 continue
             removed.update(id(n) for n in match.nodes)
+            log.rewrites += 1
             log.changes.append(f"{rule.name}: rewrote {node.op_type} '{node.name}'")
             changed = True
     return changed

@@ -33,7 +33,7 @@ for level in ("extended", "all"):
     errors[level] = float(np.abs(got - expected).max())
 kinds = {d.name: d.ok for d in report.validation}
 print(json.dumps({"errors": errors, "validated": kinds,
-                  "float16": any(p.name == "float16" and p.changes and not p.rolled_back
+                  "float16": any(p.name == "float16" and p.modified and not p.rolled_back
                                  for p in report.passes)}))
 """
 

@@ -51,6 +51,50 @@ def test_cnn_computes_in_float16_keeps_softmax_and_interface_float32(rng):
     assert np.abs(got - expected).max() > 0  # it really computed in float16
 
 
+def test_a_second_and_third_run_add_no_casts(rng):
+    # Each run used to convert the last run's boundary Casts and wrap them in new ones:
+    # 3 -> 6 -> 9 -> 12 nodes.
+    model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
+    g (float[2, 8] x) => (float[2, 8] y) {
+        y = Relu(x)
+    }""")
+    x = rng.standard_normal((2, 8)).astype(np.float32)
+    [expected] = run_ort(model, {"x": x})
+    results = []
+    for _ in range(3):
+        result = Float16().run(model, PassContext())
+        results.append((result.modified, len(model.graph)))
+        if len(results) == 1:  # its own Casts are not counted among the nodes kept float32
+            assert result.changes[0] == ("1 node(s) compute in float16, 0 stay float32; 1 Cast(s) "
+                                         "at the boundaries; 1 output(s) cast back to float32")
+    assert results == [(True, 3), (False, 3), (False, 3)]
+    assert [n.op_type for n in model.graph] == ["Cast", "Relu", "Cast"]
+    [got] = run_ort(model, {"x": x})
+    np.testing.assert_allclose(got, expected, rtol=1e-2, atol=1e-3)
+
+
+def test_an_op_whose_floats_are_all_fixed_float32_is_not_converted(rng):
+    # NonMaxSuppression's boxes and scores are tensor(float), no type variable: it counted
+    # as "computing in float16" with nothing converted, so every run reported a change.
+    model = model_from_text("""<ir_version: 10, opset_import: ["" : 13]>
+    g (float[1, 6, 4] raw, float[1, 2, 6] scores) => (int64[M, 3] selected) {
+        boxes = Relu(raw)
+        k = Constant <value = int64[1] {3}> ()
+        iou = Constant <value = float[1] {0.4}> ()
+        selected = NonMaxSuppression(boxes, scores, k, iou)
+    }""")
+    feeds = {"raw": rng.uniform(0, 10, (1, 6, 4)).astype(np.float32),
+             "scores": rng.uniform(0, 1, (1, 2, 6)).astype(np.float32)}
+    [expected] = run_ort(model, feeds)
+    first = Float16().run(model, PassContext())
+    assert first.changes[0].startswith("1 node(s) compute in float16")  # the Relu
+    iou = next(n for n in model.graph if n.outputs[0].name == "iou")
+    assert iou.attributes["value"].value.dtype == F32  # NMS reads it as float32: it stays
+    assert not Float16().run(model, PassContext()).modified
+    [got] = run_ort(model, feeds)
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_keep_io_false_takes_and_gives_float16(rng):
     model = model_from_text("""<ir_version: 8, opset_import: ["" : 17]>
     g (float[2, 8] x, float[8, 4] w) => (float[2, 4] y, float[2, 4] s) {

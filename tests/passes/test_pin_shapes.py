@@ -109,3 +109,15 @@ def test_static_fills_the_dims_the_pins_leave_with_the_recorded_sizes(rng):
     assert recorded_example_shapes(model) == {"x": (1, 6), "m": (1, 6)}
     x, m = (rng.standard_normal((1, 6)).astype(np.float32) for _ in range(2))
     np.testing.assert_array_equal(run_ort(model, {"x": x, "m": m})[0], x * m)
+
+
+def test_pinning_a_pinned_dim_again_is_done_and_another_size_is_refused():
+    # Once pinned, 'batch' names no dim of any input; a second run with the same pin was
+    # refused as naming no dim at all.
+    model = model_from_text(DYNAMIC)
+    assert PinShapes(pin=("batch=2", "seq=5")).run(model, PassContext()).modified
+    again = PinShapes(pin=("batch=2", "seq=5")).run(model, PassContext())
+    assert not again.modified and not again.changes
+    assert list(model.graph.inputs[0].shape) == [2, 5, 8]
+    with pytest.raises(InputError, match="'batch' is pinned to 2 already"):
+        PinShapes(pin=("batch=1",)).run(model, PassContext())

@@ -113,7 +113,7 @@ def _print_text(report, output: str, nodes_before: int, nodes_after: int) -> Non
               f"nodes in {report.rounds} round(s), written to {output}")
     passes = Table("pass", "nodes", "seconds", "what changed", box=None)
     for record in report.passes:
-        if not record.changes and not record.rolled_back:
+        if not record.modified and not record.rolled_back:
             continue
         what = "ROLLED BACK" if record.rolled_back else "; ".join(record.changes[:3])
         more = f" (+{len(record.changes) - 3} more)" if len(record.changes) > 3 else ""

@@ -63,7 +63,8 @@ class GraphSurgeonPass(Pass):
         nodes_before = count_nodes(model)
         edited = model_from_proto(after_proto, origin=f"graphsurgeon script {label!r}")
         _adopt(model, edited)
-        return PassResult(changes=[f"{label}: {nodes_before} -> {count_nodes(model)} nodes"])
+        return PassResult(modified=True,
+                          changes=[f"{label}: {nodes_before} -> {count_nodes(model)} nodes"])
 
 
 def _adopt(model: ir.Model, edited: ir.Model) -> None:
