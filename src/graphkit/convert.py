@@ -49,7 +49,8 @@ def convert(
     if fix:
         from graphkit.fix import fix as fix_model
 
-        model, fix_report = fix_model(model, target, **(fix_options or {}))
+        # The proof runs on the caller's inputs too: generated ones may not suit the model.
+        model, fix_report = fix_model(model, target, **{"inputs": inputs, **(fix_options or {})})
     artifact = target_emitter.emit(model, Path(output), **emit_options)
     if fix_report is not None:
         artifact.metadata["fix"] = fix_report.to_json()
