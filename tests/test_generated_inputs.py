@@ -19,6 +19,7 @@ import onnx
 import pytest
 from conftest import model_from_text, run_ort
 
+import graphkit
 from graphkit.cli import main
 from graphkit.validation import ModelRunner, make_inputs
 
@@ -183,3 +184,26 @@ def test_the_conformance_sample_passes_with_generated_inputs_wherever_with_its_o
     outcomes = tool.measure(cases)
     assert all(not o.with_inputs for o in outcomes), outcomes  # the cases themselves are valid
     assert [o for o in outcomes if o.regressed] == []
+
+
+# --- sequence-typed inputs: a list of tensors, given or generated ---
+
+SEQUENCE_SUM = f"""{HEADER}
+g (seq(float[N]) parts) => (float[M] joined, int64 count) {{
+    joined = ConcatFromSequence<axis = 0>(parts)
+    count = SequenceLength(parts)
+}}"""
+
+
+def test_a_sequence_input_is_generated_as_a_list_of_tensors():
+    model = model_from_text(SEQUENCE_SUM)
+    fixed, report = graphkit.fix(model, "ort")
+    assert report.validated and report.validation
+    parts = [np.arange(3, dtype=np.float32), np.ones(3, np.float32)]
+    np.testing.assert_array_equal(run_ort(fixed, {"parts": parts})[0], np.concatenate(parts))
+
+
+def test_a_sequence_input_may_be_given():
+    parts = [np.arange(2, dtype=np.float32), np.ones(2, np.float32), np.zeros(2, np.float32)]
+    _, report = graphkit.fix(model_from_text(SEQUENCE_SUM), "ort", inputs={"parts": parts})
+    assert report.validated and report.validation

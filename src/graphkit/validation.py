@@ -85,9 +85,17 @@ def make_inputs(model: ir.Model, shapes: Mapping[str, tuple[int, ...]], seed: in
         if domains and value.name in domains:
             drawn = _random_array(rng, np.dtype(domains[value.name]), shape)
             feeds[value.name] = drawn.astype(dtype)
+        elif _is_sequence(value.type):  # a list of tensors of the element shape
+            feeds[value.name] = [_random_array(rng, dtype, shape) for _ in range(2)]
         else:
             feeds[value.name] = _random_array(rng, dtype, shape, rules.get(value.name))
     return feeds
+
+
+def _is_sequence(kind: ir.TypeProtocol | None) -> bool:
+    if isinstance(kind, ir.OptionalType):
+        return _is_sequence(kind.elem_type)
+    return isinstance(kind, ir.SequenceType)
 
 
 def _numpy_dtype(value: ir.Value) -> np.dtype:
