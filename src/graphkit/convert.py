@@ -41,7 +41,9 @@ def convert(
     fix_options: dict[str, Any] | None = None,
     **emit_options: Any,
 ) -> Artifact:
-    """Fix `source` for `target`, write the artifact to `output`, and validate it."""
+    """Fix `source` for `target`, write the artifact to `output`, and validate it.
+
+    `inputs`: what the fix's proofs and the final validation run on (else generated ones)."""
     target_emitter = emitter(target)
     original = load(source)
     model = copy_model(original)
