@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx_ir as ir
 import pytest
 from conftest import model_from_text, run_ort
 
@@ -168,6 +169,18 @@ def test_an_input_no_rule_covers_keeps_the_default_draw():
     rng = np.random.default_rng(0)  # the draw make_inputs has always made
     np.testing.assert_array_equal(feeds["k"], rng.integers(0, 4, size=(8,)))
     np.testing.assert_array_equal(feeds["x"], rng.standard_normal(size=(8,)).astype(np.float32))
+
+
+def test_a_malformed_consumer_leaves_the_default_draw():
+    """Hostile models: an axis attribute of the wrong type is the checker's to name, not a
+    crash (exit 3) while inputs are generated."""
+    model = model_from_text(f"""{HEADER}
+        g (float[3, 4] data, int64[5] idx) => (float[5, 4] y) {{
+            y = Gather<axis = 0>(data, idx)
+        }}""")
+    model.graph.node(0).attributes["axis"] = ir.AttrFloat32("axis", 0.5)
+    feeds = make_inputs(model, {"data": (3, 4), "idx": (5,)}, seed=0)
+    assert feeds["idx"].shape == (5,) and feeds["idx"].dtype == np.int64
 
 
 # --- the one-case-per-op sample: no case inputs needed wherever they work ---

@@ -40,10 +40,15 @@ def input_rules(model: ir.Model, shapes: Mapping[str, tuple[int, ...]]) -> dict[
 
 
 def _rule(node: ir.Node, index: int, dims: KnownDims) -> Rule | None:
-    if not _standard(node):
+    make = RULES.get((node.op_type, index)) if _standard(node) else None
+    if make is None:
         return None
-    make = RULES.get((node.op_type, index))
-    return make(node, dims) if make is not None else None
+    try:
+        return make(node, dims)
+    except (TypeError, ValueError, IndexError):
+        # An attribute of the wrong type, an axis out of range: the checker names what is
+        # wrong with the node; the input keeps the default draw.
+        return None
 
 
 # Ops whose first output holds the values of their first input (reshaped, retyped).
@@ -78,6 +83,8 @@ def _combine(rules: list[Rule]) -> Rule:
 
 
 # --- the rules: what one operand of one op accepts, from the dims of the others ---
+
+MAX_RANK = 32  # a shape operand longer than this is not one a rule should spell out
 
 RuleMaker = Callable[[ir.Node, KnownDims], "Rule | None"]
 
@@ -243,7 +250,7 @@ def _rois(node: ir.Node, dims: KnownDims) -> Rule | None:
 def _grid_size(node: ir.Node, dims: KnownDims) -> Rule | None:
     """AffineGrid's size (N, C, spatial...): N from theta [N, r, r+1]; small spatial dims."""
     theta = dims.static(node.inputs[0])
-    if theta is None or len(theta) != 3:
+    if theta is None or len(theta) != 3 or not 0 < theta[1] <= MAX_RANK:
         return None
     return Values((theta[0], 1) + (3,) * theta[1])
 
@@ -254,6 +261,8 @@ def _col2im(block: bool) -> RuleMaker:
     def make(node: ir.Node, dims: KnownDims) -> Rule | None:
         data, own = dims.static(node.inputs[0]), dims.static(node.inputs[2 if block else 1])
         if data is None or len(data) != 3 or own is None or len(own) != 1:
+            return None
+        if not 0 < own[0] <= MAX_RANK:
             return None
         if any(name in node.attributes for name in ("strides", "pads", "dilations")):
             return None

@@ -14,6 +14,9 @@ import numpy as np
 import onnx_ir as ir
 
 Dims = tuple[int | None, ...]
+# Sets drawn entry by entry in Python (split sizes, shapes) are for small operands; a larger
+# input keeps the default draw.
+MAX_ENTRIES = 4096
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class Parts:
 
     def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray | None:
         count = int(np.prod(shape))
-        if count == 0:
+        if not 0 < count <= MAX_ENTRIES:
             return None
         sizes = [self.total // count] * count
         sizes[-1] += self.total % count
@@ -87,7 +90,7 @@ class ShapeFor:
     merge: bool  # True for Reshape, False for Expand
 
     def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray | None:
-        if len(shape) != 1:
+        if len(shape) != 1 or shape[0] > MAX_ENTRIES:
             return None
         count, dims = shape[0], list(self.dims)
         if count >= len(dims):
