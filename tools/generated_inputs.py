@@ -6,9 +6,15 @@ inputs and once with none (graphkit generates them); a run passes when fix retur
 every output matches the original model's. The two pass counts are printed side by side,
 and every case that passes with its inputs but not without them.
 
-    python tools/generated_inputs.py                 # every op (~200 cases, a few minutes)
+    python tools/generated_inputs.py                  # every op: 197 cases, about 20 s
     python tools/generated_inputs.py --ops Gather,CumSum,Resize --failures
-    python tools/generated_inputs.py --every-case       # every case of every op
+    python tools/generated_inputs.py --every-case     # every case of every op: 1,404, ~2 min
+
+Measured (onnx 1.23, onnxruntime 1.32): on main before generated inputs followed their
+consumers, 187 passed with the cases' inputs and 170 with generated ones (every case: 1,274
+and 1,117); now 189 and 189 (1,282 and 1,282). The cases that fail either way feed types
+ORT's Python API cannot take (bfloat16), need Pillow, are random (Bernoulli), or return
+sequences of tensors of different shapes.
 """
 
 from __future__ import annotations
