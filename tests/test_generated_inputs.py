@@ -183,6 +183,13 @@ def test_a_malformed_consumer_leaves_the_default_draw():
     assert feeds["idx"].shape == (5,) and feeds["idx"].dtype == np.int64
 
 
+def test_a_passthrough_node_without_outputs_is_not_followed():
+    ids = ir.Value(name="ids", type=ir.TensorType(ir.DataType.INT64), shape=ir.Shape([3]))
+    cast = ir.Node("", "Cast", [ids], attributes=[ir.AttrInt64("to", 7)], num_outputs=0)
+    model = ir.Model(ir.Graph([ids], [], nodes=[cast], opset_imports={"": 18}), ir_version=10)
+    assert make_inputs(model, {"ids": (3,)}, seed=0)["ids"].shape == (3,)
+
+
 # --- the one-case-per-op sample: no case inputs needed wherever they work ---
 
 SAMPLE_OPS = ["Gather", "GatherElements", "GatherND", "ScatterND", "ScatterElements",

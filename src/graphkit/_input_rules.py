@@ -60,7 +60,8 @@ def _readers(value: ir.Value, depth: int = 4) -> list[tuple[ir.Node, int]]:
     """(node, input index) of every node that reads the value, seen through PASSTHROUGH ops."""
     found: list[tuple[ir.Node, int]] = []
     for node, index in value.uses():
-        if node.op_type in PASSTHROUGH and _standard(node) and index == 0 and depth > 0:
+        passes_on = node.op_type in PASSTHROUGH and _standard(node) and node.outputs
+        if passes_on and index == 0 and depth > 0:
             found += _readers(node.outputs[0], depth - 1)
         else:
             found.append((node, index))
