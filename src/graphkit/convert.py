@@ -41,7 +41,9 @@ def convert(
     fix_options: dict[str, Any] | None = None,
     **emit_options: Any,
 ) -> Artifact:
-    """Fix `source` for `target`, write the artifact to `output`, and validate it."""
+    """Fix `source` for `target`, write the artifact to `output`, and validate it.
+
+    `inputs`: what the fix's proofs and the final validation run on (else generated ones)."""
     target_emitter = emitter(target)
     original = load(source)
     model = copy_model(original)
@@ -49,7 +51,8 @@ def convert(
     if fix:
         from graphkit.fix import fix as fix_model
 
-        model, fix_report = fix_model(model, target, **(fix_options or {}))
+        # The proof runs on the caller's inputs too: generated ones may not suit the model.
+        model, fix_report = fix_model(model, target, **{"inputs": inputs, **(fix_options or {})})
     artifact = target_emitter.emit(model, Path(output), **emit_options)
     if fix_report is not None:
         artifact.metadata["fix"] = fix_report.to_json()

@@ -192,7 +192,9 @@ def _fix(model: Any, target: Any, options: FixOptions,
         report.validation = report.last_check or proof.compare(
             current, report.post_models, report.tolerance)
     if proof.feeds is not None:
-        report.input_shapes = {name: tuple(array.shape) for name, array in proof.feeds.items()}
+        # Sequence-typed inputs come as lists: they have no one shape to report.
+        report.input_shapes = {name: tuple(array.shape) for name, array in proof.feeds.items()
+                               if hasattr(array, "shape")}
     return current, report
 
 

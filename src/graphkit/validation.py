@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
+from graphkit._input_rules import input_rules
+from graphkit._input_values import Rule
 from graphkit.errors import InputError, first_line
 from graphkit.findings import Finding, Severity
 from graphkit.runner import Feeds, LightModel, ModelRunner
@@ -69,11 +71,13 @@ def record_example_shapes(model: ir.Model, shapes: Mapping[str, tuple[int, ...]]
 
 def make_inputs(model: ir.Model, shapes: Mapping[str, tuple[int, ...]], seed: int = 0,
                 domains: Mapping[str, np.dtype] | None = None) -> Feeds:
-    """Deterministic random inputs of the declared dtypes and the given shapes.
+    """Deterministic random inputs of the declared dtypes and the given shapes, with values
+    the nodes that read them accept (an index stays below the size it indexes).
 
     `domains`: inputs whose values must come from another dtype, still delivered in the
     declared one (a float image input that a rewrite narrows to uint8 gets whole numbers)."""
     rng = np.random.default_rng(seed)
+    rules = input_rules(model, shapes)
     feeds: Feeds = {}
     for value in declared_inputs(model):
         dtype = _numpy_dtype(value)
@@ -81,9 +85,17 @@ def make_inputs(model: ir.Model, shapes: Mapping[str, tuple[int, ...]], seed: in
         if domains and value.name in domains:
             drawn = _random_array(rng, np.dtype(domains[value.name]), shape)
             feeds[value.name] = drawn.astype(dtype)
+        elif _is_sequence(value.type):  # a list of tensors of the element shape
+            feeds[value.name] = [_random_array(rng, dtype, shape) for _ in range(2)]
         else:
-            feeds[value.name] = _random_array(rng, dtype, shape)
+            feeds[value.name] = _random_array(rng, dtype, shape, rules.get(value.name))
     return feeds
+
+
+def _is_sequence(kind: ir.TypeProtocol | None) -> bool:
+    if isinstance(kind, ir.OptionalType):
+        return _is_sequence(kind.elem_type)
+    return isinstance(kind, ir.SequenceType)
 
 
 def _numpy_dtype(value: ir.Value) -> np.dtype:
@@ -98,7 +110,12 @@ def _numpy_dtype(value: ir.Value) -> np.dtype:
         ) from None
 
 
-def _random_array(rng: np.random.Generator, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+def _random_array(rng: np.random.Generator, dtype: np.dtype, shape: tuple[int, ...],
+                  rule: Rule | None = None) -> np.ndarray:
+    """`rule`: the values the input's consumers accept (graphkit._input_rules), if known."""
+    drawn = rule.draw(rng, shape) if rule is not None and dtype.kind in "iuf" else None
+    if drawn is not None:
+        return drawn.astype(dtype)
     if dtype == np.bool_:
         return rng.integers(0, 2, size=shape).astype(np.bool_)
     if np.issubdtype(dtype, np.integer):
