@@ -108,8 +108,12 @@ class ModelRunner:
         self._light = model if isinstance(model, LightModel) else None
         if isinstance(model, LightModel):
             self.proto = model.proto
-        else:
-            self.proto = model if isinstance(model, onnx.ModelProto) else ir.to_proto(model)
+        elif isinstance(model, onnx.ModelProto):
+            self.proto = model
+        else:  # with its data: the runtimes would look for external data in the cwd
+            from graphkit.ir._save import inline_proto  # graphkit.ir imports the pass manager
+
+            self.proto = inline_proto(model)
         self._serialized = serialized
         self.runtime = ""
         self._run = self._open(prefer)
