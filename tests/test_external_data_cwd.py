@@ -53,7 +53,8 @@ def _write_model(folder: Path, scale: float, opset: int = 17) -> Path:
     (folder / "w.bin").write_bytes(data)
     helper = onnx.helper
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["t"]), helper.make_node("Add", ["t", "one"], ["y"]),
+        [helper.make_node("MatMul", ["x", "W"], ["t"]),
+         helper.make_node("Add", ["t", "one"], ["y"]),
          helper.make_node("ReduceSum", ["B"], ["s"], keepdims=0)],
         "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 3])],
         [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 3]),

@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
-from graphkit.errors import first_line
+from graphkit.errors import InputError, first_line
 from graphkit.targets._facts import inference_proto, keep_value
 
 Feeds = dict[str, np.ndarray]
@@ -172,3 +172,35 @@ class ModelRunner:
     def run(self, feeds: Feeds) -> Feeds:
         results = self._run(feeds)
         return {name: np.asarray(value) for name, value in zip(self.output_names, results)}
+
+
+def runner_for_given_model(model: ir.Model | LightModel) -> ModelRunner:
+    """A runner for a model as the user gave it. One that neither ONNX Runtime nor onnx's
+    reference evaluator can open (an op from a domain neither knows) is an InputError: what
+    this machine cannot run, graphkit cannot prove a rewrite of or check an artifact against."""
+    try:
+        return ModelRunner(model)
+    except RuntimeError as err:  # what ModelRunner raises when nothing here opens the model
+        proto = model.proto if isinstance(model, LightModel) else ir.to_proto(model)
+        node = _first_unknown_op(proto)
+        why = (f"{node}: neither ONNX Runtime nor onnx's reference evaluator knows this op"
+               if node else f"the model cannot be run here ({first_line(err, 200)})")
+        raise InputError(f"{why}, so graphkit cannot run the model to prove rewrites or check an "
+                         "artifact (`graphkit diagnose` says what each target lacks)") from None
+
+
+def _first_unknown_op(proto: onnx.ModelProto) -> str | None:
+    """'node NAME (domain:Op)' for the first main-graph node whose op neither ONNX Runtime
+    nor onnx knows, nor the model defines as a function."""
+    from graphkit.targets.ort import ort_registry
+
+    known = ort_registry().schemas
+    local = {(function.domain, function.name) for function in proto.functions}
+    for node in proto.graph.node:
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        if (domain, node.op_type) in known or (domain, node.op_type) in local:
+            continue
+        if onnx.defs.has(node.op_type, domain):
+            continue
+        return f"node '{node.name or node.op_type}' ({node.domain or 'ai.onnx'}:{node.op_type})"
+    return None

@@ -22,7 +22,7 @@ import onnx_ir as ir
 
 from graphkit.errors import InputError, first_line
 from graphkit.findings import Finding, Severity
-from graphkit.runner import Feeds, LightModel, ModelRunner
+from graphkit.runner import Feeds, LightModel, ModelRunner, runner_for_given_model
 
 EXAMPLE_SHAPES_KEY = "graphkit.example_shapes"
 DEFAULT_RTOL = 1e-3
@@ -224,7 +224,7 @@ class Reference:
 
 def _first_that_runs(light: LightModel, candidates: list[Feeds], given: bool
                      ) -> ReferenceOutputs:
-    runner = ModelRunner(light)
+    runner = runner_for_given_model(light)
     errors: list[str] = []
     for feeds in candidates:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,11 +19,13 @@ from pathlib import Path
 import numpy as np
 import onnx_ir as ir
 
+from graphkit._output import check_output_path, publish
 from graphkit.emitters.artifact import Artifact
 from graphkit.errors import InputError, first_line
 from graphkit.ir import save_onnx
 
 LEVELS = ("disable", "basic", "extended", "all")
+SUFFIXES = (".onnx", ".ort")
 # onnxruntime's Python API takes and returns numpy arrays, and numpy has no bfloat16, float8,
 # int4 or int2 that it accepts: conformance cases with such data cannot be run from here.
 FEEDS_NONSTANDARD_DTYPES = False
@@ -38,7 +41,7 @@ def emit(model: ir.Model, output: str | os.PathLike, *, optimization: str = "ext
     """Write `output` (.onnx or .ort) atomically and return what was written."""
     import onnxruntime as ort
 
-    output = Path(output)
+    output = check_output_path(output, SUFFIXES, "the ONNX Runtime artifact")
     if optimization not in LEVELS:
         raise InputError(f"unknown ORT optimization level {optimization!r}; use one of {LEVELS}")
     ort_format = output.suffix.lower() == ".ort"
@@ -52,14 +55,15 @@ def emit(model: ir.Model, output: str | os.PathLike, *, optimization: str = "ext
             ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"],
                                  disabled_optimizers=list(unsafe))
         except Exception as err:
-            raise InputError(f"ONNX Runtime cannot load the model: {first_line(err)}") from None
+            why = re.sub(r"Load model from \S+ failed:", "", first_line(err))  # a staged path
+            raise InputError(f"ONNX Runtime cannot load the model: {why}") from None
         files = [output]
         if ort_format:
             config = output.with_name(output.name + ".config")
             _write_operator_config(staged, staging / config.name, output.name)
-            os.replace(staging / config.name, config)
+            publish(staging / config.name, config)
             files.append(config)
-        os.replace(staged, output)
+        publish(staged, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     notes = ["layout tuned to this CPU: run it on this machine"] if optimization == "all" else []

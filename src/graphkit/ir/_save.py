@@ -19,6 +19,7 @@ from pathlib import Path
 import onnx
 import onnx_ir as ir
 
+from graphkit._output import publish
 from graphkit.errors import InputError, UnsafeModelError
 from graphkit.ir._external import resolve_inside
 from graphkit.ir._gc import collector_paused
@@ -48,7 +49,7 @@ def save_onnx(
     try:
         with collector_paused():
             _write(model, staging, path, data_name, folder)
-        os.replace(staging / path.name, folder / path.name)
+        publish(staging / path.name, folder / path.name)
     except OSError as err:
         where = f" ({err.filename})" if err.filename else ""
         raise InputError(f"{path}: cannot save: {err.strerror or err}{where}") from None
@@ -161,7 +162,7 @@ def _write_external(
             (staging / model_name).write_bytes(ir.to_proto(model).SerializeToString())
         if any(_is_external(value.const_value) for value in values):
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / data_name, target)
+            publish(staging / data_name, target)
         succeeded = True
     finally:
         _after_external_write(values, originals, keep_new=succeeded and rebind, folder=folder)
