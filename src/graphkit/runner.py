@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit._quiet import ort_log_severity
 from graphkit.errors import InputError, first_line
 from graphkit.targets._facts import inference_proto, keep_value
 
@@ -150,7 +151,7 @@ class ModelRunner:
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        options.log_severity_level = 3
+        options.log_severity_level = ort_log_severity()  # failures arrive as exceptions
         # No busy-waiting between ops: proofs run a model a few times, and spinning workers
         # would take the cores from the passes running beside a reference on its thread.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -160,7 +161,7 @@ class ModelRunner:
         )
         self.runtime = "onnxruntime"
         quiet = ort.RunOptions()
-        quiet.log_severity_level = 4  # failures surface as exceptions; keep stderr clean
+        quiet.log_severity_level = ort_log_severity()
         if not weights:
             return lambda feeds: session.run(None, feeds, quiet)
         return lambda feeds: session.run(None, {**weights, **feeds}, quiet)

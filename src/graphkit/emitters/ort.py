@@ -20,6 +20,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit._output import check_output_path, publish
+from graphkit._quiet import ort_log_severity
 from graphkit.emitters.artifact import Artifact
 from graphkit.errors import InputError, first_line
 from graphkit.ir import save_onnx
@@ -84,7 +85,7 @@ def _session_options(ort, optimization: str, staged: Path, ort_format: bool):
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     }[optimization]
     options.optimized_model_filepath = str(staged)
-    options.log_severity_level = 3
+    options.log_severity_level = ort_log_severity()
     if ort_format:
         options.add_session_config_entry("session.save_model_format", "ORT")
     return options
@@ -109,10 +110,14 @@ def run_artifact(path: str | os.PathLike, feeds: dict[str, np.ndarray]) -> dict[
 
     path = Path(path)
     unsafe = FLOAT16_UNSAFE_OPTIMIZERS if _file_has_float16(path) else ()
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"],
+    options = ort.SessionOptions()
+    options.log_severity_level = ort_log_severity()  # failures arrive as exceptions
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
                                    disabled_optimizers=list(unsafe))
     names = [output.name for output in session.get_outputs()]
-    return dict(zip(names, session.run(None, feeds)))
+    quiet = ort.RunOptions()
+    quiet.log_severity_level = ort_log_severity()
+    return dict(zip(names, session.run(None, feeds, quiet)))
 
 
 def _has_float16(model: ir.Model) -> bool:
