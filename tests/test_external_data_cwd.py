@@ -17,7 +17,8 @@ import pytest
 
 import graphkit
 from graphkit.cli import main
-from graphkit.runner import LightModel
+from graphkit.runner import LightModel, ModelRunner
+from graphkit.validation import Reference
 
 X = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
 
@@ -123,19 +124,21 @@ def test_a_decoy_data_file_in_the_working_directory_is_never_read(model, decoy_c
     _assert_real_outputs(out)  # the decoy's weights would give 100x these
 
 
-def test_the_proof_compares_against_the_real_weights(model, decoy_cwd):
+def test_the_proof_runs_on_the_real_weights(model, decoy_cwd):
+    want_y, want_s = _expected(1.0)
+    reference = Reference.of(graphkit.load(model), inputs={"x": X}).result()  # what fix proves with
+    np.testing.assert_allclose(reference.outputs["y"], want_y, rtol=1e-6)
+    np.testing.assert_allclose(reference.outputs["s"], want_s, rtol=1e-6)
     fixed, report = graphkit.fix(model, "ort")
     assert report.validated
-    want_y, want_s = _expected(1.0)
-    light = LightModel.of(fixed)
-    outputs = graphkit.runner.ModelRunner(light).run({"x": X})
+    outputs = ModelRunner(LightModel.of(fixed)).run({"x": X})
     np.testing.assert_allclose(outputs["y"], want_y, rtol=1e-6)
     np.testing.assert_allclose(outputs["s"], want_s, rtol=1e-6)
 
 
 def test_protos_handed_to_runtimes_carry_their_data(model, decoy_cwd):
     loaded = graphkit.load(model)
-    for proto in (LightModel.of(loaded).proto, graphkit.runner.ModelRunner(loaded).proto):
+    for proto in (LightModel.of(loaded).proto, ModelRunner(loaded).proto):
         tensors = [*proto.graph.initializer]
         assert tensors and not any(t.data_location == onnx.TensorProto.EXTERNAL for t in tensors)
 
