@@ -24,6 +24,7 @@ import onnx_ir as ir
 from onnx import version_converter
 
 from graphkit.errors import InputError
+from graphkit.ir._load import keep_base_dirs
 from graphkit.passes.decompose import REPLACEMENT_MIN_OPSET, Decompose
 from graphkit.passmanager import Pass, PassContext, PassResult
 
@@ -163,6 +164,7 @@ def _hold(model: ir.Model, op: str) -> int:
 def _adopt(model: ir.Model, proto: onnx.ModelProto) -> None:
     """Take the converted graph into `model` (passes change the model they are given)."""
     converted = ir.serde.deserialize_model(proto)
+    keep_base_dirs(model, converted)
     model.graph = converted.graph  # the opset imports travel with the graph
     model.ir_version = converted.ir_version
 

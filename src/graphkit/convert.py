@@ -6,22 +6,28 @@ inputs given (.npz) or generated with shapes the artifact's model accepts.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx_ir as ir
 
+from graphkit._output import check_output_path, publish
 from graphkit.emitters import emitter, runner_for
 from graphkit.emitters.artifact import Artifact
+from graphkit.errors import InputError
 from graphkit.frontends import load
 from graphkit.ir import copy_model
+from graphkit.runner import runner_for_given_model
 from graphkit.validation import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
     Feeds,
-    ModelRunner,
     OutputDiff,
     choose_input_shapes,
     compare_outputs,
@@ -43,8 +49,16 @@ def convert(
 ) -> Artifact:
     """Fix `source` for `target`, write the artifact to `output`, and validate it.
 
-    `inputs`: what the fix's proofs and the final validation run on (else generated ones)."""
+    `inputs`: what the fix's proofs and the final validation run on (else generated ones).
+
+    `output` is checked before any work. The artifact is written and checked in a staging
+    folder beside it, and moved into place once the check has run: an artifact whose outputs
+    differ from the reference is still written (`validated` is False; the CLI exits 1 and the
+    file is there to inspect), while a failed fix, emit or check leaves no file, and a file
+    already at `output` as it was."""
     target_emitter = emitter(target)
+    output = check_output_path(output, target_emitter.SUFFIXES, f"the {target} artifact")
+    _refuse_overwriting_the_source(source, output)
     original = load(source)
     model = copy_model(original)
     fix_report = None
@@ -53,12 +67,13 @@ def convert(
 
         # The proof runs on the caller's inputs too: generated ones may not suit the model.
         model, fix_report = fix_model(model, target, **{"inputs": inputs, **(fix_options or {})})
-    artifact = target_emitter.emit(model, Path(output), **emit_options)
-    if fix_report is not None:
-        artifact.metadata["fix"] = fix_report.to_json()
-    feeds = inputs if inputs is not None else _inputs_for(model)
-    artifact.validation = _compare(original, artifact.path, feeds, rtol, atol)
-    return artifact
+    with _staging_folder(output) as staging:
+        artifact = target_emitter.emit(model, staging / output.name, **emit_options)
+        if fix_report is not None:
+            artifact.metadata["fix"] = fix_report.to_json()
+        feeds = inputs if inputs is not None else _inputs_for(model)
+        artifact.validation = _compare(original, artifact.path, feeds, rtol, atol)
+        return _publish(artifact, staging, output)
 
 
 def validate(
@@ -76,14 +91,54 @@ def validate(
     return _compare(reference_model, path, feeds, rtol, atol)
 
 
+def _refuse_overwriting_the_source(source: Any, output: Path) -> None:
+    if not isinstance(source, (str, os.PathLike)) or not output.exists():
+        return
+    if Path(source).exists() and os.path.samefile(source, output):
+        raise InputError(f"{output}: is the input model; graphkit never overwrites its input "
+                         "(choose another output path)")
+
+
+@contextlib.contextmanager
+def _staging_folder(output: Path) -> Iterator[Path]:
+    """A hidden folder beside `output` (same file system, so moving out of it is a rename)."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent.resolve()))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(artifact: Artifact, staging: Path, output: Path) -> Artifact:
+    """Move the artifact's files (it may write companions: .ort.config, .ptl) into place,
+    the artifact last, and point the artifact at them."""
+    companions = sorted(p for p in staging.iterdir() if p.is_file() and p != artifact.path)
+    for path in [*companions, artifact.path]:
+        publish(path, output.parent / path.name)
+    artifact.metadata = _relocated(artifact.metadata, staging, output.parent)
+    artifact.path = output
+    return artifact
+
+
+def _relocated(value: Any, staging: Path, folder: Path) -> Any:
+    """Metadata with the staged files' paths replaced by their published ones."""
+    if isinstance(value, dict):
+        return {key: _relocated(item, staging, folder) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_relocated(item, staging, folder) for item in value]
+    if isinstance(value, str) and Path(value).parent == staging:
+        return str(folder / Path(value).name)
+    return value
+
+
 def _inputs_for(model: ir.Model) -> Feeds:
     """Inputs with shapes the model runs with (its pinned shapes, if a fix pinned them)."""
-    choice = choose_input_shapes(model, ModelRunner(model))
+    choice = choose_input_shapes(model, runner_for_given_model(model))
     return make_inputs(model, choice.shapes)
 
 
 def _compare(reference: ir.Model, path: Path, feeds: Feeds, rtol: float, atol: float):
-    expected = ModelRunner(reference).run(feeds)
+    expected = runner_for_given_model(reference).run(feeds)
     actual = runner_for(path).run_artifact(path, feeds)
     # Outputs are matched by position: emitters may rename them (TorchScript has no names).
     renamed = {name: np.asarray(value) for name, value in zip(expected, actual.values())}

@@ -20,7 +20,8 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
-from graphkit.errors import first_line
+from graphkit._quiet import ort_log_severity
+from graphkit.errors import InputError, first_line
 from graphkit.targets._facts import inference_proto, keep_value
 
 Feeds = dict[str, np.ndarray]
@@ -108,8 +109,12 @@ class ModelRunner:
         self._light = model if isinstance(model, LightModel) else None
         if isinstance(model, LightModel):
             self.proto = model.proto
-        else:
-            self.proto = model if isinstance(model, onnx.ModelProto) else ir.to_proto(model)
+        elif isinstance(model, onnx.ModelProto):
+            self.proto = model
+        else:  # with its data: the runtimes would look for external data in the cwd
+            from graphkit.ir._save import inline_proto  # graphkit.ir imports the pass manager
+
+            self.proto = inline_proto(model)
         self._serialized = serialized
         self.runtime = ""
         self._run = self._open(prefer)
@@ -146,7 +151,7 @@ class ModelRunner:
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        options.log_severity_level = 3
+        options.log_severity_level = ort_log_severity()  # failures arrive as exceptions
         # No busy-waiting between ops: proofs run a model a few times, and spinning workers
         # would take the cores from the passes running beside a reference on its thread.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -156,7 +161,7 @@ class ModelRunner:
         )
         self.runtime = "onnxruntime"
         quiet = ort.RunOptions()
-        quiet.log_severity_level = 4  # failures surface as exceptions; keep stderr clean
+        quiet.log_severity_level = ort_log_severity()
         if not weights:
             return lambda feeds: session.run(None, feeds, quiet)
         return lambda feeds: session.run(None, {**weights, **feeds}, quiet)
@@ -168,3 +173,35 @@ class ModelRunner:
     def run(self, feeds: Feeds) -> Feeds:
         results = self._run(feeds)
         return {name: np.asarray(value) for name, value in zip(self.output_names, results)}
+
+
+def runner_for_given_model(model: ir.Model | LightModel) -> ModelRunner:
+    """A runner for a model as the user gave it. One that neither ONNX Runtime nor onnx's
+    reference evaluator can open (an op from a domain neither knows) is an InputError: what
+    this machine cannot run, graphkit cannot prove a rewrite of or check an artifact against."""
+    try:
+        return ModelRunner(model)
+    except RuntimeError as err:  # what ModelRunner raises when nothing here opens the model
+        proto = model.proto if isinstance(model, LightModel) else ir.to_proto(model)
+        node = _first_unknown_op(proto)
+        why = (f"{node}: neither ONNX Runtime nor onnx's reference evaluator knows this op"
+               if node else f"the model cannot be run here ({first_line(err, 200)})")
+        raise InputError(f"{why}, so graphkit cannot run the model to prove rewrites or check an "
+                         "artifact (`graphkit diagnose` says what each target lacks)") from None
+
+
+def _first_unknown_op(proto: onnx.ModelProto) -> str | None:
+    """'node NAME (domain:Op)' for the first main-graph node whose op neither ONNX Runtime
+    nor onnx knows, nor the model defines as a function."""
+    from graphkit.targets.ort import ort_registry
+
+    known = ort_registry().schemas
+    local = {(function.domain, function.name) for function in proto.functions}
+    for node in proto.graph.node:
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        if (domain, node.op_type) in known or (domain, node.op_type) in local:
+            continue
+        if onnx.defs.has(node.op_type, domain):
+            continue
+        return f"node '{node.name or node.op_type}' ({node.domain or 'ai.onnx'}:{node.op_type})"
+    return None

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from graphkit import __version__
+from graphkit._quiet import cli_output
 from graphkit.cli import _convert, _diagnose, _fix, _inspect, _table
 from graphkit.cli._common import fail
 from graphkit.errors import GraphkitError
@@ -38,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"graphkit {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks of internal errors, and the libraries' own logs")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(subparsers)
@@ -52,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.run(args))
+        with cli_output(args.debug):  # library logs and warnings off, unless --debug
+            return int(args.run(args))
     except GraphkitError as err:
         return fail(str(err), err.exit_code)
     except KeyboardInterrupt:

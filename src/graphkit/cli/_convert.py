@@ -21,8 +21,9 @@ CONVERT_EXAMPLES = """examples:
   graphkit convert model.onnx --to torchscript -o model.pt --inputs sample.npz
   graphkit convert model.onnx --to ort -o out.onnx --no-fix --format json
 
-exit codes: 0 artifact written and matches the reference, 1 it does not match,
-            2 bad input or the model cannot be converted
+exit codes: 0 artifact written and matches the reference, 1 it does not match (it is
+            written, to inspect), 2 bad input or the model cannot be converted (nothing
+            is written; a file already at the output stays as it was)
 """
 
 VALIDATE_EXAMPLES = """examples:

@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.table import Table
 
 import graphkit
+from graphkit._output import check_output_path
 from graphkit.cli._common import add_format_option, console, print_json, progress
 from graphkit.errors import InputError
 from graphkit.passmanager import count_nodes
@@ -103,8 +104,7 @@ def _refuse_overwrite(source: str, output: str) -> None:
     if out.exists() and Path(source).exists() and os.path.samefile(source, out):
         raise InputError(f"{output}: is the input model; graphkit never overwrites its input "
                          "(choose another -o)")
-    if out.suffix.lower() != ".onnx":
-        raise InputError(f"{output}: the fixed model is ONNX; give -o a .onnx path")
+    check_output_path(out, (".onnx",), "the fixed model")  # before any work
 
 
 def _print_text(report, output: str, nodes_before: int, nodes_after: int) -> None:

@@ -1,5 +1,6 @@
-"""Emitters: one module per target, each with `emit(model, output, **options) -> Artifact`
-and `run_artifact(path, feeds) -> outputs`. Imported lazily: torch loads only when needed.
+"""Emitters: one module per target, each with `emit(model, output, **options) -> Artifact`,
+`run_artifact(path, feeds) -> outputs` and the file suffixes it writes (`SUFFIXES`).
+Imported lazily: torch loads only when needed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ EMITTERS: dict[str, str] = {
     "torchscript": "graphkit.emitters.torchscript",
 }
 
-# artifact suffix -> target whose runner reads it
+# artifact suffix -> target whose runner reads it (without importing every emitter; a test
+# holds it to the emitters' own SUFFIXES)
 RUNNERS_BY_SUFFIX: dict[str, str] = {".onnx": "ort", ".ort": "ort", ".pt": "torchscript"}
 
 

@@ -51,7 +51,7 @@ def adapter(target: str) -> TargetAdapter:
 
     module = emitter(target)
     reason = getattr(module, "unsupported_reason", None)
-    suffix = getattr(module, "ARTIFACT_SUFFIX", ".pt" if target == "torchscript" else ".onnx")
+    suffix = module.SUFFIXES[0]  # each emitter names the files it writes, its usual one first
     feeds = getattr(module, "FEEDS_NONSTANDARD_DTYPES", True)
     return TargetAdapter(target, suffix, module.emit, module.run_artifact, reason, feeds)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import onnx_ir as ir
 
+from graphkit._output import check_output_path, publish
+from graphkit._quiet import ort_log_severity
 from graphkit.emitters.artifact import Artifact
 from graphkit.errors import InputError, first_line, quoted
 from graphkit.ir import save_onnx
@@ -25,6 +28,7 @@ from graphkit.ir._initializers import overridable_initializers
 from graphkit.validation import declared_inputs
 
 LEVELS = ("disable", "basic", "extended", "all")
+SUFFIXES = (".onnx", ".ort")
 # onnxruntime's Python API takes and returns numpy arrays, and numpy has no bfloat16, float8,
 # int4 or int2 that it accepts: conformance cases with such data cannot be run from here.
 FEEDS_NONSTANDARD_DTYPES = False
@@ -40,7 +44,7 @@ def emit(model: ir.Model, output: str | os.PathLike, *, optimization: str = "ext
     """Write `output` (.onnx or .ort) atomically and return what was written."""
     import onnxruntime as ort
 
-    output = Path(output)
+    output = check_output_path(output, SUFFIXES, "the ONNX Runtime artifact")
     if optimization not in LEVELS:
         raise InputError(f"unknown ORT optimization level {optimization!r}; use one of {LEVELS}")
     ort_format = output.suffix.lower() == ".ort"
@@ -54,16 +58,17 @@ def emit(model: ir.Model, output: str | os.PathLike, *, optimization: str = "ext
             ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"],
                                  disabled_optimizers=list(unsafe))
         except Exception as err:
-            raise InputError(f"ONNX Runtime cannot load the model: {first_line(err)}") from None
+            why = re.sub(r"Load model from \S+ failed:", "", first_line(err))  # a staged path
+            raise InputError(f"ONNX Runtime cannot load the model: {why}") from None
         if overridable_initializers(model.graph):
             _check_inputs_kept(ort, staged, model)
         files = [output]
         if ort_format:
             config = output.with_name(output.name + ".config")
             _write_operator_config(staged, staging / config.name, output.name)
-            os.replace(staging / config.name, config)
+            publish(staging / config.name, config)
             files.append(config)
-        os.replace(staged, output)
+        publish(staged, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     notes = ["layout tuned to this CPU: run it on this machine"] if optimization == "all" else []
@@ -84,7 +89,7 @@ def _session_options(ort, optimization: str, staged: Path, ort_format: bool):
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     }[optimization]
     options.optimized_model_filepath = str(staged)
-    options.log_severity_level = 3
+    options.log_severity_level = ort_log_severity()
     if ort_format:
         options.add_session_config_entry("session.save_model_format", "ORT")
     return options
@@ -96,7 +101,7 @@ def _check_inputs_kept(ort, staged: Path, model: ir.Model) -> None:
     it would deduplicate), and its artifact then fails at every run for want of them."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
+    options.log_severity_level = ort_log_severity()
     session = ort.InferenceSession(str(staged), options, providers=["CPUExecutionProvider"])
     declared = {value.name for value in declared_inputs(model)}
     lost = [info.name for info in session.get_inputs() if info.name not in declared]
@@ -128,10 +133,14 @@ def run_artifact(path: str | os.PathLike, feeds: dict[str, np.ndarray]) -> dict[
 
     path = Path(path)
     unsafe = FLOAT16_UNSAFE_OPTIMIZERS if _file_has_float16(path) else ()
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"],
+    options = ort.SessionOptions()
+    options.log_severity_level = ort_log_severity()  # failures arrive as exceptions
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
                                    disabled_optimizers=list(unsafe))
     names = [output.name for output in session.get_outputs()]
-    return dict(zip(names, session.run(None, feeds)))
+    quiet = ort.RunOptions()
+    quiet.log_severity_level = ort_log_severity()
+    return dict(zip(names, session.run(None, feeds, quiet)))
 
 
 def _has_float16(model: ir.Model) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 import onnx
 import onnx_ir as ir
 
+from graphkit._quiet import native_logs_off
 from graphkit.errors import InputError, UnsafeModelError
 from graphkit.ir import load_onnx, load_onnx_bytes, model_from_proto
 
@@ -50,18 +51,21 @@ def _load_path(path: Path, **options: Any) -> ir.Model:
         if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
             from graphkit.frontends import tensorflow
 
-            return tensorflow.load_saved_model(path, **options)
+            with native_logs_off():  # TensorFlow's C++ logs: see graphkit._quiet
+                return tensorflow.load_saved_model(path, **options)
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
         raise InputError(f"{path}: a folder, but not a TensorFlow SavedModel (no saved_model.pb)")
     if suffix == ".tflite":
         from graphkit.frontends import tflite
 
-        return tflite.load_tflite(path, **options)
+        with native_logs_off():
+            return tflite.load_tflite(path, **options)
     if suffix in {".keras", ".h5"}:
         from graphkit.frontends import tensorflow
 
-        return tensorflow.load_keras_file(path, **options)
+        with native_logs_off():
+            return tensorflow.load_keras_file(path, **options)
     if options:
         raise InputError(f"{path}: options {sorted(options)} do not apply to an ONNX file")
     return load_onnx(path)
@@ -77,7 +81,8 @@ def _load_object(source: Any, **options: Any) -> ir.Model:
     if roots & {"keras", "tensorflow", "tf_keras"}:
         from graphkit.frontends import tensorflow
 
-        return tensorflow.load_tf_object(source, **options)
+        with native_logs_off():
+            return tensorflow.load_tf_object(source, **options)
     raise InputError(
         f"cannot load a {type(source).__name__}: pass an ONNX/TFLite path, bytes, "
         "onnx.ModelProto, torch.nn.Module, Keras model or tf.function"

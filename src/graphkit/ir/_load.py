@@ -73,7 +73,7 @@ def _model_from_proto(
     except Exception as err:  # onnx-ir raises several types for malformed graphs
         raise InputError(f"{origin}: malformed ONNX graph ({first_line(err, 200)})") from None
     if base_dir is not None:
-        _set_base_dir(model, os.fspath(base_dir))
+        _set_base_dir(model, os.path.abspath(base_dir))  # a later chdir must not move it
     if shape.needs_sort:
         model.graph.sort()  # the check found no cycle, so this cannot fail
     return model
@@ -147,18 +147,25 @@ def _set_attr_base_dir(attr: ir.Attr, base_dir: str) -> None:
 
 def copy_model(model: ir.Model) -> ir.Model:
     """An independent copy (through the proto), external tensors still read from their folder."""
+    with collector_paused():
+        copy = ir.serde.deserialize_model(ir.to_proto(model))
+    keep_base_dirs(model, copy)
+    return copy
+
+
+def keep_base_dirs(source: ir.Model, copy: ir.Model) -> None:
+    """Point the external initializers of `copy` (made from `source` through a proto, which
+    keeps only their locations) at the folder `source` read them from; left as they come
+    out of the proto, they would be read from the working directory."""
     base_dirs = {
         value.name: value.const_value.base_dir
-        for graph in model.graphs()
+        for graph in source.graphs()
         for value in graph.initializers.values()
         if isinstance(value.const_value, ir.ExternalTensor)
     }
-    with collector_paused():
-        copy = ir.serde.deserialize_model(ir.to_proto(model))
     if not base_dirs:
-        return copy
+        return
     for graph in copy.graphs():
         for value in graph.initializers.values():
             if isinstance(value.const_value, ir.ExternalTensor) and value.name in base_dirs:
                 value.const_value.base_dir = base_dirs[value.name]
-    return copy

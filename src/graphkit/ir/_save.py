@@ -13,12 +13,13 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Container, Iterable, Iterator
 from pathlib import Path
 
 import onnx
 import onnx_ir as ir
 
+from graphkit._output import publish
 from graphkit.errors import InputError, UnsafeModelError
 from graphkit.ir._external import resolve_inside
 from graphkit.ir._gc import collector_paused
@@ -48,7 +49,7 @@ def save_onnx(
     try:
         with collector_paused():
             _write(model, staging, path, data_name, folder)
-        os.replace(staging / path.name, folder / path.name)
+        publish(staging / path.name, folder / path.name)
     except OSError as err:
         where = f" ({err.filename})" if err.filename else ""
         raise InputError(f"{path}: cannot save: {err.strerror or err}{where}") from None
@@ -107,33 +108,35 @@ def _initializer_bytes(model: ir.Model) -> int:
 
 
 def _write_inline(model: ir.Model, staged: Path, path: Path) -> None:
-    with _external_tensors_in_memory(model):
+    with external_tensors_in_memory(model):
         write_model(model, staged, path)
 
 
 def inline_proto(model: ir.Model) -> onnx.ModelProto:
     """The model as one proto with every tensor's data in it (the model is left as it was)."""
-    with _external_tensors_in_memory(model):
+    with external_tensors_in_memory(model):
         return ir.to_proto(model)
 
 
 @contextlib.contextmanager
-def _external_tensors_in_memory(model: ir.Model) -> Iterator[None]:
-    """External initializers read into memory for the duration.
+def external_tensors_in_memory(
+    model: ir.Model, skip: Container[ir.Value] = frozenset()
+) -> Iterator[None]:
+    """Every external tensor of `model` but the initializers in `skip`, read into memory for
+    the duration; afterwards the model is as it was.
 
-    A copy in another folder, or a tool that knows nothing of our folder, cannot follow
-    references to the source's data file.
+    A proto that leaves the model's folder must not reference the source's data file: a
+    copy in another folder cannot follow it, and a runtime given the proto as bytes (ONNX
+    Runtime, onnx's reference evaluator) resolves it against the working directory, where
+    it would read whatever file of that name it finds.
     """
-    values, originals = [], []
-    for value in _initializers(model):
-        if isinstance(value.const_value, ir.ExternalTensor):
-            values.append(value)
-            originals.append(value.const_value)
+    values, attributes = _external_sites(model, skip)
+    originals = [value.const_value for value in values]
     try:
         memory = ir.external_data.convert_tensors_from_external(originals)
         for value, tensor in zip(values, memory, strict=True):
             value.const_value = tensor
-        with _attribute_tensors_in_memory(model):
+        with _attributes_in_memory(attributes):
             yield
     finally:
         for value, tensor in zip(values, originals, strict=True):
@@ -155,11 +158,11 @@ def _write_external(
         ir.external_data.unload_from_model(
             model, staging, data_name, size_threshold_bytes=INLINE_TENSOR_MAX_BYTES
         )
-        with _attribute_tensors_in_memory(model):
+        with _attributes_in_memory(_external_sites(model)[1]):
             (staging / model_name).write_bytes(ir.to_proto(model).SerializeToString())
         if any(_is_external(value.const_value) for value in values):
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / data_name, target)
+            publish(staging / data_name, target)
         succeeded = True
     finally:
         _after_external_write(values, originals, keep_new=succeeded and rebind, folder=folder)
@@ -194,35 +197,44 @@ def _same_file(tensor: object, target: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _attribute_tensors_in_memory(model: ir.Model) -> Iterator[None]:
-    """Attribute tensors kept in external data (rare) are read into memory while serializing."""
+def _attributes_in_memory(attributes: list[tuple[ir.Node, ir.Attr]]) -> Iterator[None]:
+    """Attribute tensors kept in external data (rare) read into memory while serializing."""
     swapped: list[tuple[ir.Node, ir.Attr]] = []
-    for node in _all_nodes(model):
-        for name, attr in list(node.attributes.items()):
-            if attr.type == ir.AttributeType.TENSOR and _is_external(attr.value):
-                (tensor,) = ir.external_data.convert_tensors_from_external([attr.value])
-                swapped.append((node, attr))
-                node.attributes[name] = ir.AttrTensor(name, tensor)
     try:
+        for node, attr in attributes:
+            (tensor,) = ir.external_data.convert_tensors_from_external([attr.value])
+            node.attributes[attr.name] = ir.AttrTensor(attr.name, tensor)
+            swapped.append((node, attr))
         yield
     finally:
         for node, attr in swapped:
             node.attributes[attr.name] = attr
 
 
-def _all_nodes(model: ir.Model) -> Iterator[ir.Node]:
-    for function in model.functions.values():
-        yield from _graph_nodes(function)
-    yield from _graph_nodes(model.graph)
+def _external_sites(
+    model: ir.Model, skip: Container[ir.Value] = frozenset()
+) -> tuple[list[ir.Value], list[tuple[ir.Node, ir.Attr]]]:
+    """The initializers (of every graph, but those in `skip`) and the node attributes whose
+    tensors are external. One plain walk: onnx-ir's graph iterators cost ~3x more, and this
+    runs for every proof on graphs of thousands of nodes."""
+    values = [v for v in model.graph.initializers.values() if _is_external(v.const_value)]
+    attributes: list[tuple[ir.Node, ir.Attr]] = []
+    pending: list[Iterable[ir.Node]] = [model.graph, *model.functions.values()]
+    while pending:
+        for node in pending.pop():
+            for attr in node.attributes.values():
+                if attr.type == ir.AttributeType.TENSOR and _is_external(attr.value):
+                    attributes.append((node, attr))
+                for graph in _subgraphs(attr):
+                    values += [v for v in graph.initializers.values()
+                               if _is_external(v.const_value)]
+                    pending.append(graph)
+    return [value for value in values if value not in skip], attributes
 
 
-def _graph_nodes(graph: ir.Graph | ir.Function) -> Iterator[ir.Node]:
-    # A plain walk: onnx-ir's RecursiveGraphIterator costs ~10x more on large graphs.
-    for node in graph:
-        yield node
-        for attr in node.attributes.values():
-            if attr.type == ir.AttributeType.GRAPH:
-                yield from _graph_nodes(attr.value)
-            elif attr.type == ir.AttributeType.GRAPHS:
-                for sub in attr.value:
-                    yield from _graph_nodes(sub)
+def _subgraphs(attr: ir.Attr) -> list[ir.Graph]:
+    if attr.type == ir.AttributeType.GRAPH:
+        return [attr.value]
+    if attr.type == ir.AttributeType.GRAPHS:
+        return list(attr.value)
+    return []

@@ -43,13 +43,17 @@ def inference_proto(model: ir.Model, keep: Callable[[ir.Value], bool] | None = N
                     ) -> onnx.ModelProto:
     """The whole model but for the initializers `keep` rejects (default: the large ones),
     which become typed graph inputs. graphkit.runner.LightModel feeds them back at run time
-    and restores the IR from this proto, so every other field is kept."""
+    and restores the IR from this proto, so every other field is kept. The tensors it keeps
+    carry their data: runtimes get this proto as bytes, and would resolve a reference to
+    the model's data file against the working directory, not the model's folder."""
+    from graphkit.ir._save import external_tensors_in_memory  # graphkit.ir imports passes
+
     graph = model.graph
     keep = keep or keep_value
     kept = [v for v in graph.initializers.values() if keep(v)]
     kept_names = {v.name for v in kept}
-    typed = [v for v in graph.initializers.values()
-             if v.name not in kept_names and not v.is_graph_input()]
+    left_out = [v for v in graph.initializers.values() if v.name not in kept_names]
+    typed = [v for v in left_out if not v.is_graph_input()]
     view = ir.GraphView(
         inputs=[*graph.inputs, *typed], outputs=list(graph.outputs), nodes=list(graph),
         initializers=kept, name=graph.name, doc_string=graph.doc_string,
@@ -62,11 +66,12 @@ def inference_proto(model: ir.Model, keep: Callable[[ir.Value], bool] | None = N
     )
     for key, value in model.metadata_props.items():
         proto.metadata_props.add(key=key, value=value)
-    ir.serde.serialize_graph_into(proto.graph, view, model_ir_version=model.ir_version)
     for domain, version in model.opset_imports.items():
         proto.opset_import.add(domain=domain, version=version)
-    for function in model.functions.values():
-        ir.serde.serialize_function_into(proto.functions.add(), function)
+    with external_tensors_in_memory(model, skip=set(left_out)):
+        ir.serde.serialize_graph_into(proto.graph, view, model_ir_version=model.ir_version)
+        for function in model.functions.values():
+            ir.serde.serialize_function_into(proto.functions.add(), function)
     return proto
 
 

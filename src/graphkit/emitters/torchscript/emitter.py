@@ -20,6 +20,7 @@ import numpy as np
 import onnx_ir as ir
 import torch
 
+from graphkit._output import check_output_path, publish
 from graphkit.emitters.artifact import Artifact
 from graphkit.emitters.torchscript import lowering
 from graphkit.emitters.torchscript._dtypes import to_numpy, to_torch
@@ -27,6 +28,7 @@ from graphkit.emitters.torchscript._fx import build_graph_module
 from graphkit.errors import InputError, first_line
 
 METADATA_FILE = "graphkit.json"
+SUFFIXES = (".pt",)
 CONTROL_FLOW = frozenset({"If", "Loop", "Scan", "SequenceMap"})
 TRACE_NOTE = "tracing recorded the example input shapes: the artifact runs only at those shapes"
 
@@ -51,9 +53,7 @@ def emit(
     """Write `output` (.pt); method is 'auto' (script, else trace), 'script' or 'trace'."""
     if method not in {"auto", "script", "trace"}:
         raise InputError(f"unknown TorchScript method '{method}' (use auto, script or trace)")
-    output = Path(output)
-    if not output.parent.resolve().is_dir():
-        raise InputError(f"{output}: output folder does not exist")
+    output = check_output_path(output, SUFFIXES, "the TorchScript artifact")
     check_lowerable(model)
     module, input_names, output_names = build_graph_module(model)
     compiled, used, notes = _compile(model, module, input_names, method, example_inputs)
@@ -129,7 +129,7 @@ def _save_atomic(module: torch.jit.ScriptModule, output: Path, metadata: dict[st
     os.close(handle)
     try:
         torch.jit.save(module, temp, _extra_files={METADATA_FILE: json.dumps(metadata)})
-        os.replace(temp, output)
+        publish(temp, output)
     except OSError as err:
         raise InputError(f"{output}: cannot write ({err.strerror})") from None
     finally:
@@ -162,7 +162,7 @@ def _save_mobile(module, output: Path, metadata: dict[str, Any]) -> dict[str, An
     os.close(handle)
     try:
         module._save_for_lite_interpreter(temp, _extra_files={METADATA_FILE: json.dumps(metadata)})
-        os.replace(temp, lite)
+        publish(temp, lite)
         result["lite_path"] = str(lite)
     except Exception as err:  # the lite format rejects some ops; the .pt stays valid
         result["lite_error"] = f"lite-interpreter format failed: {first_line(err)}"
