@@ -38,10 +38,15 @@ def b(
     return row
 
 
-def flex(op: str, tf_ops: list[str], dtypes: list[str] | None = None, *checks: Row) -> Row:
+def flex(
+    op: str, tf_ops: list[str], dtypes: list[str] | None = None, *checks: Row, fix: str = ""
+) -> Row:
+    """An op only Select TF ops run; `fix`: the pass that rewrites it into builtin ops."""
     row: Row = {"op": op, "status": "flex", "flex": tf_ops}
     if dtypes is not None:
         row["dtypes"] = dtypes
+    if fix:
+        row["fix"] = fix
     if checks:
         row["checks"] = list(checks)
     return row
@@ -200,7 +205,7 @@ def _nn() -> list[Row]:
             attr("ceil_mode", 0),
             all_ones("dilations"),
             {
-                "kind": "note",
+                "kind": "padded",
                 "severity": "info",
                 "when": {"count_include_pad": 0},
                 "message": "padding is left out of the mean only where pads match TFLite SAME",
@@ -283,19 +288,17 @@ def _nn() -> list[Row]:
         ),
         b("Softmax", ["SOFTMAX", "TRANSPOSE", "RESHAPE"], FQ),
         no("GRU", "no GRU builtin, and graphkit's table has no unrolled form"),
-        no(
-            "Attention", "no attention builtin; decompose it into MatMul/Softmax first", "decompose"
-        ),
-        no("RotaryEmbedding", "no rotary-embedding builtin; decompose it first", "decompose"),
+        no("Attention", "no attention builtin in graphkit's table"),
+        no("RotaryEmbedding", "no rotary-embedding builtin in graphkit's table"),
         no("DeformConv", "no deformable-convolution builtin"),
         no("GridSample", "no grid-sample builtin"),
         no("RoiAlign", "no RoI-align builtin"),
         no("MaxRoiPool", "no RoI-pool builtin"),
         no("MaxUnpool", "no unpooling builtin"),
         no("Col2Im", "no col2im builtin"),
-        no("AffineGrid", "not in graphkit's TFLite table", "decompose"),
-        no("NegativeLogLikelihoodLoss", "training loss; decompose it first", "decompose"),
-        no("SoftmaxCrossEntropyLoss", "training loss; decompose it first", "decompose"),
+        no("AffineGrid", "not in graphkit's TFLite table"),
+        no("NegativeLogLikelihoodLoss", "training loss, not in graphkit's TFLite table"),
+        no("SoftmaxCrossEntropyLoss", "training loss, not in graphkit's TFLite table"),
     ]
 
 
@@ -399,6 +402,7 @@ def _shape_ops() -> list[Row]:
 def _resize() -> list[Row]:
     modes = ("asymmetric", "align_corners", "half_pixel", "pytorch_half_pixel")
     nearest = "TFLite's nearest-neighbour rounding matches only this nearest_mode"
+    spatial = "TFLite resizes only the spatial axes: batch and channel must keep their size"
     return [
         b(
             "Resize",
@@ -431,11 +435,7 @@ def _resize() -> list[Row]:
                 mode="nearest",
                 coordinate_transformation_mode="align_corners",
             ),
-            {
-                "kind": "note",
-                "severity": "info",
-                "message": "TFLite resizes only spatial axes: batch and channel scales must be 1",
-            },
+            {"kind": "resize-spatial-only", "sizes": 3, "code": "GK110", "message": spatial},
         ),
         b(
             "Upsample",
@@ -443,6 +443,7 @@ def _resize() -> list[Row]:
             FQ,
             rank(4, 4),
             attr("mode", "nearest", "linear", "bilinear"),
+            {"kind": "resize-spatial-only", "scales": 1, "code": "GK110", "message": spatial},
         ),
     ]
 
@@ -489,9 +490,17 @@ def _other() -> list[Row]:
         b(
             "DequantizeLinear",
             "DEQUANTIZE",
-            ["int8", "uint8", "int16", "float16"],
+            ["int8", "uint8", "int16", "int32", "float16"],
             const(1, 2),
             attr("block_size", 0),
+            # An int32 DequantizeLinear is a quantized bias: the converter folds it into the
+            # op it feeds (Conv, FullyConnected), which takes int32 bias; DEQUANTIZE does not.
+            {
+                "kind": "const-input",
+                "inputs": [0],
+                "dtypes": ["int32"],
+                "message": "int32 is dequantized only as a quantized bias, a constant",
+            },
         ),
         b("RandomNormal", ["RANDOM_STANDARD_NORMAL", "MUL", "ADD"], None, dtype_inputs=[]),
         b(
@@ -503,15 +512,15 @@ def _other() -> list[Row]:
         b("RandomUniform", ["RANDOM_UNIFORM", "MUL", "ADD"], None, dtype_inputs=[]),
         b("RandomUniformLike", ["SHAPE", "RANDOM_UNIFORM", "MUL", "ADD"], None, dtype_inputs=[]),
         flex("Det", ["MatrixDeterminant"], F),
-        flex("Einsum", ["Einsum"], F + ["int32"]),
+        flex("Einsum", ["Einsum"], F + ["int32"], fix="decompose"),
         flex("RegexFullMatch", ["RegexFullMatch"], ["string"]),
-        no("Bernoulli", "random op without a builtin; decompose it first", "decompose"),
+        no("Bernoulli", "random op without a builtin"),
         no("BlackmanWindow", window, "fold-constants"),
         no("HammingWindow", window, "fold-constants"),
         no("HannWindow", window, "fold-constants"),
         no("MelWeightMatrix", window, "fold-constants"),
-        no("CenterCropPad", "decompose it into Slice/Pad first", "decompose"),
-        no("DynamicQuantizeLinear", NO_QUANT, "decompose"),
+        no("CenterCropPad", "no center-crop builtin in graphkit's table"),
+        no("DynamicQuantizeLinear", NO_QUANT),
         no("ConvInteger", NO_QUANT),
         no("MatMulInteger", NO_QUANT),
         no("QLinearConv", NO_QUANT),

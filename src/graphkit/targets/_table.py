@@ -26,6 +26,15 @@ def _domain(node: ir.Node) -> str:
     return node.domain or "ai.onnx"
 
 
+def _offered_fix(entry: OpEntry, node: ir.Node, ctx: NodeContext) -> str | None:
+    """The entry's fix, where it can work on this node: folding removes a node only when
+    every input it is given is a constant (a window op of constant length, say)."""
+    if entry.fix != "fold-constants":
+        return entry.fix
+    given = [v for v in node.inputs if v is not None and v.name != ""]
+    return entry.fix if all(ctx.values.is_constant(v) for v in given) else None
+
+
 class TableTarget:
     """Implements graphkit.targets.base.Target from a validated TargetData."""
 
@@ -50,6 +59,11 @@ class TableTarget:
         self.static_shapes = data.static_shapes
         self.generic = generic  # target-independent traits this target minds (int64, ...)
         self._entries = self._index(data.ops)
+        # A target that runs DequantizeLinear takes DQ(constant) as a quantized weight (the
+        # QDQ form); elsewhere the DQ runs apart and its output is no constant to the op.
+        self.takes_qdq = any(
+            entry.op == "DequantizeLinear" and entry.status == "supported" and entry.domain
+            == "ai.onnx" for entry in data.ops)
 
     def _index(self, ops: tuple[OpEntry, ...]) -> dict[tuple[str, str], list[OpEntry]]:
         index: dict[tuple[str, str], list[OpEntry]] = defaultdict(list)
@@ -96,11 +110,12 @@ class TableTarget:
         if entry.status == "unsupported":
             message = entry.message or f"{self.label} has no implementation of {node.op_type}"
             code = entry.code or "GK101"
-            return [self._finding(code, Severity.ERROR, message, node, fix=entry.fix)]
+            fix = _offered_fix(entry, node, ctx)
+            return [self._finding(code, Severity.ERROR, message, node, fix=fix)]
         findings = self._check_dtypes(node, entry, ctx)
         findings += [f for check in entry.checks if (f := self._run(check, node, ctx))]
         if entry.status == "flex":
-            findings.insert(0, self._flex(node, entry))
+            findings.insert(0, self._flex(node, entry, ctx))
         if self.static_shapes and (why := dynamic_input(node, ctx)):
             findings.append(self._finding("GK301", Severity.ERROR,
                                           f"it takes static shapes only; {why}",
@@ -128,10 +143,11 @@ class TableTarget:
         message = f"{self.label} has no implementation of {node.op_type}"
         return self._finding("GK101", Severity.ERROR, message, node)
 
-    def _flex(self, node: ir.Node, entry: OpEntry) -> Finding:
+    def _flex(self, node: ir.Node, entry: OpEntry, ctx: NodeContext) -> Finding:
         tf_ops = ", ".join(entry.flex)
         message = entry.message or f"lowers only to TensorFlow ops ({tf_ops}) through Select TF ops"
-        return self._finding("GK107", Severity.WARNING, message, node)
+        return self._finding("GK107", Severity.WARNING, message, node,
+                             _offered_fix(entry, node, ctx))
 
     def _check_dtypes(self, node: ir.Node, entry: OpEntry, ctx: NodeContext) -> list[Finding]:
         if entry.dtypes is None:
@@ -165,7 +181,9 @@ class TableTarget:
     def _run(self, check: Check, node: ir.Node, ctx: NodeContext) -> Finding | None:
         if check.when and not matches_when(node, ctx, check.when):
             return None
-        reason = PREDICATES[check.kind](node, ctx, check.args)
+        args = {**check.args, "quantized": self.takes_qdq} if check.kind == "const-input" \
+            else check.args
+        reason = PREDICATES[check.kind](node, ctx, args)
         if reason is None:
             return None
         code, fix = DEFAULT_FINDING.get(check.kind, ("GK104", None))
