@@ -529,7 +529,9 @@ def _other() -> list[Row]:
         no("Scan", "no Scan lowering"),
         no("DFT", "no DFT lowering"),
         no("STFT", "no STFT lowering"),
-        no("Scatter", "deprecated op; convert the opset first (ScatterElements)", "convert-opset"),
+        # Opset 11 turned Scatter into ScatterElements: converting to it is the rewrite.
+        no("Scatter", "deprecated op; convert the opset first (ScatterElements)",
+           "convert-opset{to=11}"),
         no("ScatterElements", "no exact builtin lowering in graphkit's table"),
         no("TensorScatter", "no lowering in graphkit's table"),
         no("ImageDecoder", "no image-decoder builtin"),
