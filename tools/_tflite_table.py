@@ -85,6 +85,14 @@ def unused(*outputs: int) -> Row:
 
 
 REDUCE_CHECKS = (const(1), attr("noop_with_empty_axes", 0))
+# TFLite's quantization spec: int8 weights (Conv, FullyConnected) have zero point 0; its
+# kernels ignore any other, so a Q/DQ weight with one cannot be taken as it is.
+SYMMETRIC = {
+    "kind": "symmetric-weight",
+    "inputs": [1],
+    "code": "GK110",
+    "message": "TFLite's int8 weights are symmetric: the zero point must be 0",
+}
 NO_QUANT = (
     "quantized ONNX ops are not in graphkit's TFLite table; quantize with the TFLite converter"
 )
@@ -219,6 +227,7 @@ def _nn() -> list[Row]:
             rank(3, 5),
             const(1),
             {"kind": "conv-group"},
+            SYMMETRIC,
         ),
         b(
             "ConvTranspose",
@@ -228,8 +237,14 @@ def _nn() -> list[Row]:
             const(1),
             attr("group", 1),
             all_ones("dilations"),
+            SYMMETRIC,
         ),
-        b("Gemm", ["FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE", "MUL", "ADD"], F + ["int8"]),
+        b(
+            "Gemm",
+            ["FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE", "MUL", "ADD"],
+            F + ["int8"],
+            SYMMETRIC,
+        ),
         b("GlobalAveragePool", "MEAN", FQ),
         b("GlobalLpPool", ["ABS", "POW", "SUM", "MUL", "SQRT"], F),
         b("GlobalMaxPool", "REDUCE_MAX", FQ),
@@ -261,7 +276,7 @@ def _nn() -> list[Row]:
             {"kind": "input-absent", "inputs": [4]},
             unused(2),
         ),
-        b("MatMul", ["BATCH_MATMUL", "FULLY_CONNECTED"], F + ["int8", "int16"]),
+        b("MatMul", ["BATCH_MATMUL", "FULLY_CONNECTED"], F + ["int8", "int16"], SYMMETRIC),
         b(
             "MaxPool",
             ["MAX_POOL_2D", "PAD"],

@@ -37,6 +37,13 @@ def test_tflite_takes_quantized_weight_and_int32_bias():
     assert "GK105" not in codes(findings) and "GK203" not in codes(findings)
 
 
+def test_tflite_refuses_an_int8_weight_with_a_zero_point():
+    # TFLite's int8 kernels take weights as symmetric: a zero point of 3 would be ignored.
+    convertible, findings = check(qdq_conv(weight_zero=3), "tflite")
+    assert not convertible and codes(findings) == ["GK110"]
+    assert findings[0].op == "Conv" and "zero point [3]" in findings[0].message
+
+
 def test_tflite_int32_dequantize_of_a_computed_value_is_no_bias():
     text = """
     g (int32[3] a) => (float[3] y) <float s = {0.5}, int32 z = {0}> {

@@ -121,6 +121,7 @@ CHECK_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "resize-downsamples": (frozenset(), frozenset()),
     "resize-spatial-only": (frozenset(), frozenset({"scales", "sizes"})),
     "padded": (frozenset(), frozenset()),
+    "symmetric-weight": (frozenset({"inputs"}), frozenset()),
     "never": (frozenset({"message"}), frozenset()),
     "note": (frozenset({"message"}), frozenset()),
 }

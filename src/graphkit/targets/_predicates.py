@@ -37,6 +37,7 @@ from graphkit.targets._predicates_kernels import (
     padded,
     resize_downsamples,
     resize_spatial_only,
+    symmetric_weight,
 )
 from graphkit.targets.base import NodeContext
 
@@ -283,6 +284,7 @@ PREDICATES: dict[str, Predicate] = {
     "resize-downsamples": resize_downsamples,
     "resize-spatial-only": resize_spatial_only,
     "padded": padded,
+    "symmetric-weight": symmetric_weight,
     "never": always,
     "note": always,
 }

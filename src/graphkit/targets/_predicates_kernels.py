@@ -142,3 +142,31 @@ def padded(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     if pads and any(p != 0 for p in pads):
         return f"pads={list(pads)}"
     return None
+
+
+SYMMETRIC_WEIGHT_DTYPES = frozenset({ir.DataType.INT8, ir.DataType.INT4})
+
+
+def symmetric_weight(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """Whether a quantized weight (DequantizeLinear of constant int8/int4 data) has a zero
+    point other than 0, which kernels that take int8 weights as symmetric cannot honour."""
+    for index in args["inputs"]:
+        producer = _dequantize_of(node_input(node, index))
+        if producer is None:
+            continue
+        data = constant_array(node_input(producer, 0))
+        zero = constant_array(node_input(producer, 2))
+        dtype = ctx.values.dtype(node_input(producer, 0))
+        if data is None or zero is None or dtype not in SYMMETRIC_WEIGHT_DTYPES:
+            continue
+        if np.any(zero != 0):
+            shown = zero.ravel().tolist()[:4]
+            return f"{_label(node, index)} is quantized with zero point {shown}"
+    return None
+
+
+def _dequantize_of(value: ir.Value | None) -> ir.Node | None:
+    producer = value.producer() if value is not None else None
+    if producer is None or producer.op_type != "DequantizeLinear":
+        return None
+    return producer if producer.domain in ("", "ai.onnx") else None
