@@ -303,8 +303,9 @@ def _nn() -> list[Row]:
         ),
         b("Softmax", ["SOFTMAX", "TRANSPOSE", "RESHAPE"], FQ),
         no("GRU", "no GRU builtin, and graphkit's table has no unrolled form"),
-        no("Attention", "no attention builtin in graphkit's table"),
-        no("RotaryEmbedding", "no rotary-embedding builtin in graphkit's table"),
+        # decompose inlines onnx's function body of these (MatMul, Softmax, Mul, ...).
+        no("Attention", "no attention builtin; decompose it into MatMul/Softmax", "decompose"),
+        no("RotaryEmbedding", "no rotary-embedding builtin; decompose it first", "decompose"),
         no("DeformConv", "no deformable-convolution builtin"),
         no("GridSample", "no grid-sample builtin"),
         no("RoiAlign", "no RoI-align builtin"),
@@ -312,8 +313,8 @@ def _nn() -> list[Row]:
         no("MaxUnpool", "no unpooling builtin"),
         no("Col2Im", "no col2im builtin"),
         no("AffineGrid", "not in graphkit's TFLite table"),
-        no("NegativeLogLikelihoodLoss", "training loss, not in graphkit's TFLite table"),
-        no("SoftmaxCrossEntropyLoss", "training loss, not in graphkit's TFLite table"),
+        no("NegativeLogLikelihoodLoss", "training loss; decompose it first", "decompose"),
+        no("SoftmaxCrossEntropyLoss", "training loss; decompose it first", "decompose"),
     ]
 
 
@@ -534,6 +535,7 @@ def _other() -> list[Row]:
         no("HammingWindow", window, "fold-constants"),
         no("HannWindow", window, "fold-constants"),
         no("MelWeightMatrix", window, "fold-constants"),
+        # decompose can inline its body, but the Pad it leaves takes computed pads (GK105).
         no("CenterCropPad", "no center-crop builtin in graphkit's table"),
         no("DynamicQuantizeLinear", NO_QUANT),
         no("ConvInteger", NO_QUANT),

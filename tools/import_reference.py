@@ -54,6 +54,13 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 TRT_FOLDABLE = frozenset({"BlackmanWindow", "HammingWindow", "HannWindow", "MelWeightMatrix"})
 
 
+def decomposable() -> frozenset[str]:
+    """The ops graphkit's decompose pass has a rule for: the only ones it may be named for."""
+    from graphkit.passes.decompose import DECOMPOSITIONS
+
+    return frozenset(d.op for d in DECOMPOSITIONS)
+
+
 # ---- TOML writing (the subset the tables use) ----
 
 
@@ -134,6 +141,8 @@ def _trt_row(row: dict[str, str], suffix: str) -> dict[str, Any] | None:
         )
         if op in TRT_FOLDABLE:
             entry["fix"] = "fold-constants"
+        elif op in decomposable():
+            entry["fix"] = "decompose"
         return entry
     entry = {"op": op, "dtypes": [TRT_DTYPES[d] for d in row["dtypes" + suffix].split("|")]}
     if op in TRT_DTYPE_INPUTS:

@@ -39,14 +39,13 @@ def test_op_without_lowering_is_gk101():
     assert not convertible and codes(findings) == ["GK101"]
 
 
-def test_function_op_promises_no_rewrite_decompose_lacks():
-    # decompose has no Attention rule: naming it would send fix to a pass that leaves the op.
+def test_function_op_names_decompose():
     text = """
     g (float[1,4,8] q, float[1,4,8] k, float[1,4,8] v) => (float[1,4,8] y) {
       y = Attention(q, k, v)
     }"""
     finding = only(check(text, "tflite", opset=23)[1], "GK101")
-    assert finding.fix is None
+    assert finding.fix == "decompose"
 
 
 def test_float64_blocks_everywhere():
