@@ -26,6 +26,10 @@ class FoldConstants(Pass):
     name = "fold-constants"
     kind = "rewrite"
     max_bytes: int = 1 << 20  # results larger than this stay computed at run time
+    # A DequantizeLinear of constants is a quantized weight: folding it would store the
+    # weight in float and undo the quantization (onnxruntime's own folding keeps it too).
+    # A target that takes no Q/DQ names fold-constants{dequantize=true} where it needs it.
+    dequantize: bool = False
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         """All foldable nodes are evaluated in one run of the reference evaluator (one
@@ -67,6 +71,8 @@ class FoldConstants(Pass):
 
     def _foldable(self, node: ir.Node) -> bool:
         if node.domain not in ("", "ai.onnx") or node.op_type in NOT_FOLDABLE:
+            return False
+        if node.op_type == "DequantizeLinear" and not self.dequantize:
             return False
         return not any(attr.type in (ir.AttributeType.GRAPH, ir.AttributeType.GRAPHS)
                        for attr in node.attributes.values())

@@ -9,7 +9,12 @@ tests/frontends/test_quantized_models.py.
 
 from __future__ import annotations
 
-from _helpers import check, codes
+import numpy as np
+import pytest
+from _helpers import check, codes, header
+from conftest import model_from_text, run_ort
+
+import graphkit
 
 # Conv whose weight and bias enter through DequantizeLinear of int8/int32 initializers,
 # between a Q/DQ pair on the activation: the QDQ form every quantizer writes.
@@ -89,3 +94,27 @@ def test_coreml_without_qdq_still_sees_a_computed_weight():
 def test_ort_takes_qdq():
     convertible, findings = check(qdq_conv(weight_zero=3, activation_zero=5), "ort")
     assert convertible and not findings
+
+
+def _dequantizes(model) -> int:
+    return sum(node.op_type == "DequantizeLinear" for node in model.graph)
+
+
+@pytest.mark.parametrize("target", ["tflite", "tensorrt", "ort-nnapi", "ort"])
+def test_fix_keeps_quantized_weights_for_targets_that_take_qdq(target):
+    # At opset 21 onnx's reference evaluator runs DequantizeLinear, so fold-constants used
+    # to fold every weight's DQ into a float weight: the model lost its quantization.
+    model = model_from_text(header(21) + qdq_conv())
+    fixed, report = graphkit.fix(model, target)
+    assert _dequantizes(fixed) == 3, report.passes
+    feeds = {"x": np.random.default_rng(0).standard_normal((1, 2, 5, 5), np.float32)}
+    np.testing.assert_allclose(run_ort(fixed, feeds)[0], run_ort(model, feeds)[0], atol=1e-6)
+
+
+def test_fix_folds_the_weights_for_an_ep_without_qdq():
+    model = model_from_text(header(21) + qdq_conv())
+    (finding,) = [f for f in graphkit.diagnose(model, "ort-coreml").findings if f.op == "Conv"]
+    assert finding.fix == "fold-constants{dequantize=true}"
+    fixed, _ = graphkit.fix(model, "ort-coreml")
+    assert _dequantizes(fixed) == 1  # the activation's, after its QuantizeLinear
+    assert "Conv" not in {f.op for f in graphkit.diagnose(fixed, "ort-coreml").findings}

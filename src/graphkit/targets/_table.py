@@ -20,10 +20,22 @@ from graphkit.targets.base import NodeContext
 from graphkit.targets.checks import GenericChecks, dynamic_input
 
 _DTYPE_NAMES = {dtype: name for name, dtypes in DTYPES.items() for dtype in dtypes}
+# fold-constants keeps DequantizeLinear (a quantized weight) unless told otherwise.
+DEQUANTIZE_TOO = "fold-constants{dequantize=true}"
 
 
 def _domain(node: ir.Node) -> str:
     return node.domain or "ai.onnx"
+
+
+def _dequantized(node: ir.Node, args: dict) -> bool:
+    """Whether a DequantizeLinear computes one of the inputs a const-input check names."""
+    for index in args["inputs"]:
+        value = node_input(node, index)
+        producer = value.producer() if value is not None else None
+        if producer is not None and producer.op_type == "DequantizeLinear":
+            return True
+    return False
 
 
 def _offered_fix(entry: OpEntry, node: ir.Node, ctx: NodeContext) -> str | None:
@@ -187,6 +199,8 @@ class TableTarget:
         if reason is None:
             return None
         code, fix = DEFAULT_FINDING.get(check.kind, ("GK104", None))
+        if fix == "fold-constants" and not self.takes_qdq and _dequantized(node, args):
+            fix = DEQUANTIZE_TOO  # the DequantizeLinear feeding it is to be folded as well
         severity = check.severity or ("warning" if check.kind == "note" else "error")
         if check.message and check.kind not in ("note", "never"):
             reason = f"{check.message} ({reason})"
