@@ -128,3 +128,9 @@ def test_quantize_static_qdq_for_tensorrt_refuses_only_the_int32_bias(qdq_model)
     assert _codes(report) == {"GK203"}
     assert {f.op for f in report.findings} == {"DequantizeLinear"}
     assert all("int32" in f.message for f in report.findings)
+    # ... which fix folds into float biases, keeping the int8 weights quantized.
+    fixed, fix_report = graphkit.fix(qdq_model, "tensorrt")
+    assert fix_report.fixed and graphkit.diagnose(fixed, "tensorrt").convertible
+    weights = [n for n in fixed.graph if n.op_type == "DequantizeLinear"
+               and n.inputs[0].dtype == onnx.TensorProto.INT8 and n.inputs[0].const_value]
+    assert len(weights) == 3

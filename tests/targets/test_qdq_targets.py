@@ -10,6 +10,7 @@ tests/frontends/test_quantized_models.py.
 from __future__ import annotations
 
 import numpy as np
+import onnx_ir as ir
 import pytest
 from _helpers import check, codes, header
 from conftest import model_from_text, run_ort
@@ -106,7 +107,9 @@ def test_fix_keeps_quantized_weights_for_targets_that_take_qdq(target):
     # to fold every weight's DQ into a float weight: the model lost its quantization.
     model = model_from_text(header(21) + qdq_conv())
     fixed, report = graphkit.fix(model, target)
-    assert _dequantizes(fixed) == 3, report.passes
+    weights = [n for n in fixed.graph if n.op_type == "DequantizeLinear"
+               and n.inputs[0].const_value is not None and n.inputs[0].dtype == ir.DataType.INT8]
+    assert len(weights) == 1, report.passes
     feeds = {"x": np.random.default_rng(0).standard_normal((1, 2, 5, 5), np.float32)}
     np.testing.assert_allclose(run_ort(fixed, feeds)[0], run_ort(model, feeds)[0], atol=1e-6)
 
@@ -114,7 +117,22 @@ def test_fix_keeps_quantized_weights_for_targets_that_take_qdq(target):
 def test_fix_folds_the_weights_for_an_ep_without_qdq():
     model = model_from_text(header(21) + qdq_conv())
     (finding,) = [f for f in graphkit.diagnose(model, "ort-coreml").findings if f.op == "Conv"]
-    assert finding.fix == "fold-constants{dequantize=true}"
+    assert finding.fix == "fold-constants{dequantize=all}"
     fixed, _ = graphkit.fix(model, "ort-coreml")
     assert _dequantizes(fixed) == 1  # the activation's, after its QuantizeLinear
     assert "Conv" not in {f.op for f in graphkit.diagnose(fixed, "ort-coreml").findings}
+
+
+@pytest.mark.parametrize("opset", [17, 21])
+def test_fix_folds_only_the_int32_bias_for_tensorrt(opset):
+    # TensorRT dequantizes no int32: the bias folds into the float constant it stands for,
+    # the int8 weight and the activation's Q/DQ stay (below opset 19 onnx's evaluator has
+    # no DequantizeLinear: fold-constants evaluates it as version 19, the same function).
+    model = model_from_text(header(opset) + qdq_conv())
+    (bias,) = graphkit.diagnose(model, "tensorrt").findings
+    assert bias.fix == "fold-constants{dequantize=int32}"
+    fixed, report = graphkit.fix(model, "tensorrt")
+    assert report.fixed and _dequantizes(fixed) == 2, report.passes
+    assert graphkit.diagnose(fixed, "tensorrt").convertible
+    feeds = {"x": np.random.default_rng(0).standard_normal((1, 2, 5, 5), np.float32)}
+    np.testing.assert_allclose(run_ort(fixed, feeds)[0], run_ort(model, feeds)[0], atol=1e-6)

@@ -9,6 +9,7 @@ the CPU EP. Such findings become GK108 warnings that keep the reason and the fix
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 import onnx_ir as ir
@@ -21,7 +22,7 @@ from graphkit.targets.checks import GenericChecks, dynamic_input
 
 _DTYPE_NAMES = {dtype: name for name, dtypes in DTYPES.items() for dtype in dtypes}
 # fold-constants keeps DequantizeLinear (a quantized weight) unless told otherwise.
-DEQUANTIZE_TOO = "fold-constants{dequantize=true}"
+DEQUANTIZE_TOO = "fold-constants{dequantize=all}"
 
 
 def _domain(node: ir.Node) -> str:
@@ -169,7 +170,13 @@ class TableTarget:
             found = ctx.values.dtype(value)
             if found is None or found in entry.dtypes:
                 continue
-            return [self._dtype_finding(node, index, value, found, entry)]
+            finding = self._dtype_finding(node, index, value, found, entry)
+            if node.op_type == "DequantizeLinear" and ctx.values.is_constant(value):
+                # A constant of a dtype the target cannot dequantize (an int32 bias for
+                # TensorRT) folds into the float constant it stands for.
+                fold = f"fold-constants{{dequantize={found.name.lower()}}}"
+                finding = dataclasses.replace(finding, fix=finding.fix or fold)
+            return [finding]
         return []
 
     def _dtype_finding(
