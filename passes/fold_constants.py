@@ -79,7 +79,6 @@ class FoldConstants(Pass):
         return not any(attr.type in (ir.AttributeType.GRAPH, ir.AttributeType.GRAPHS)
                        for attr in node.attributes.values())
 
-
     def _dequantizes(self, node: ir.Node) -> bool:
         data = node.inputs[0] if node.inputs else None
         dtype = data.dtype.name.lower() if data is not None and data.dtype else None

@@ -74,9 +74,8 @@ class TableTarget:
         self._entries = self._index(data.ops)
         # A target that runs DequantizeLinear takes DQ(constant) as a quantized weight (the
         # QDQ form); elsewhere the DQ runs apart and its output is no constant to the op.
-        self.takes_qdq = any(
-            entry.op == "DequantizeLinear" and entry.status == "supported" and entry.domain
-            == "ai.onnx" for entry in data.ops)
+        self.takes_qdq = any(e.op == "DequantizeLinear" and e.domain == "ai.onnx"
+                             and e.status == "supported" for e in data.ops)
 
     def _index(self, ops: tuple[OpEntry, ...]) -> dict[tuple[str, str], list[OpEntry]]:
         index: dict[tuple[str, str], list[OpEntry]] = defaultdict(list)
