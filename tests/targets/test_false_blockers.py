@@ -95,10 +95,24 @@ def test_tflite_einsum_flex_names_decompose_and_fix_removes_it():
     }"""
     model = model_from_text(text)
     (flex,) = graphkit.diagnose(model, "tflite-builtins").findings
-    assert flex.code == "GK107" and flex.fix == "decompose"
+    assert flex.code == "GK107" and flex.fix == "decompose{ops=Einsum}"
     fixed, report = graphkit.fix(model, "tflite-builtins")
     assert report.fixed and "Einsum" not in {n.op_type for n in fixed.graph}
     rng = np.random.default_rng(0)
     feeds = {"a": rng.standard_normal((2, 3), np.float32),
              "b": rng.standard_normal((3, 4), np.float32)}
     np.testing.assert_allclose(run_ort(fixed, feeds)[0], feeds["a"] @ feeds["b"], rtol=1e-5)
+
+
+def test_tflite_decompose_rewrites_only_the_op_that_asked():
+    # TFLite lowers LayerNormalization itself: decomposing it because Einsum asked for
+    # decompose would only make the model bigger.
+    text = header() + """
+    g (float[2,3] a, float[3,4] b, float[4] s) => (float[2,4] y) {
+      e = Einsum<equation="ij,jk->ik">(a, b)
+      y = LayerNormalization(e, s)
+    }"""
+    model = model_from_text(text)
+    fixed, report = graphkit.fix(model, "tflite-builtins")
+    kept = {n.op_type for n in fixed.graph}
+    assert report.fixed and "Einsum" not in kept and "LayerNormalization" in kept

@@ -41,7 +41,10 @@ def _dequantized(node: ir.Node, args: dict) -> bool:
 
 def _offered_fix(entry: OpEntry, node: ir.Node, ctx: NodeContext) -> str | None:
     """The entry's fix, where it can work on this node: folding removes a node only when
-    every input it is given is a constant (a window op of constant length, say)."""
+    every input it is given is a constant (a window op of constant length, say); decompose
+    is asked for this op only, so that ops the target runs natively are left alone."""
+    if entry.fix == "decompose":
+        return f"decompose{{ops={node.op_type}}}"
     if entry.fix != "fold-constants":
         return entry.fix
     given = [v for v in node.inputs if v is not None and v.name != ""]
