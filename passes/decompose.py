@@ -25,6 +25,7 @@ from graphkit.passes._decompose_activation import (
     swish,
 )
 from graphkit.passes._decompose_einsum import einsum
+from graphkit.passes._decompose_function import FUNCTION_BODY_OPS, function_body
 from graphkit.passes._decompose_index import gather_elements, mod, scatter_nd
 from graphkit.passes._decompose_norm import group_normalization, layer_normalization
 from graphkit.passes._graph_edit import ensure_shapes
@@ -54,6 +55,8 @@ DECOMPOSITIONS: tuple[Decomposition, ...] = (
     Decomposition("Softplus", 7, softplus),             # relu(x) + log(1 + exp(-|x|))
     Decomposition("Mish", 7, mish),                     # x * tanh(softplus(x))
     Decomposition("Swish", 7, swish),                   # x * sigmoid(alpha x)
+    # onnx's own function bodies (CenterCropPad, the losses, RotaryEmbedding, Attention)
+    *(Decomposition(op, since, function_body) for op, since in FUNCTION_BODY_OPS.items()),
 )
 
 # op -> lowest opset of its replacement (read by the min-opset analysis).
@@ -63,7 +66,8 @@ REPLACEMENT_MIN_OPSET: Mapping[str, int] = MappingProxyType(
 
 # Decompositions that read static shapes of intermediate values.
 NEEDS_SHAPES = frozenset(
-    {"Einsum", "GatherElements", "ScatterND", "LayerNormalization", "GroupNormalization"}
+    {"Einsum", "GatherElements", "ScatterND", "LayerNormalization", "GroupNormalization",
+     *FUNCTION_BODY_OPS}  # a body is built for its input types
 )
 
 

@@ -28,6 +28,11 @@ class FoldConstants(Pass):
     # Results larger than this stay computed at run time (a file need not hold what a few
     # nodes compute). 0: no limit, for a target that needs the values constant (GK105).
     max_bytes: int = 1 << 20
+    # A DequantizeLinear of constants is a quantized weight: folding it would store the
+    # weight in float and undo the quantization (onnxruntime's own folding keeps it too).
+    # A target names the ones it cannot take: dequantize=int32 folds those whose data is
+    # int32 (quantized biases), dequantize=all every one.
+    dequantize: tuple[str, ...] = ()
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         """All foldable nodes are evaluated in one run of the reference evaluator (one
@@ -43,7 +48,8 @@ class FoldConstants(Pass):
         for node in plan:  # in graph order: a producer is replaced before its consumers
             if not all(value is None or _is_constant(value) for value in node.inputs):
                 continue  # a producer of its inputs was too large to fold
-            found = results if results is not None else _evaluate_all([node], opset)
+            found = results if results is not None else \
+                _evaluate_all([node], _evaluation_opset(node, opset))
             if found is None:
                 continue  # an op the evaluator cannot run stays as it is
             outputs = [found[value] for value in node.outputs]
@@ -72,8 +78,21 @@ class FoldConstants(Pass):
     def _foldable(self, node: ir.Node) -> bool:
         if node.domain not in ("", "ai.onnx") or node.op_type in NOT_FOLDABLE:
             return False
+        if node.op_type == "DequantizeLinear" and not self._dequantizes(node):
+            return False
         return not any(attr.type in (ir.AttributeType.GRAPH, ir.AttributeType.GRAPHS)
                        for attr in node.attributes.values())
+
+    def _dequantizes(self, node: ir.Node) -> bool:
+        data = node.inputs[0] if node.inputs else None
+        dtype = data.dtype.name.lower() if data is not None and data.dtype else None
+        return "all" in self.dequantize or dtype in self.dequantize
+
+
+def _evaluation_opset(node: ir.Node, opset: int) -> int:
+    """DequantizeLinear before opset 19 computes what version 19 does for the types it took
+    then; onnx's reference evaluator implements only the versions from 19 on."""
+    return max(opset, 19) if node.op_type == "DequantizeLinear" else opset
 
 
 def _is_constant(value: ir.Value) -> bool:

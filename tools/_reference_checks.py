@@ -36,6 +36,14 @@ DILATIONS_1 = {"kind": "attr-all-in", "attr": "dilations", "values": [1]}
 POOL_2D_3D = [rank(4, 5), DILATIONS_1]
 AXES_CONST = [const(1)]
 SAME_ACTIVATIONS = [{"kind": "same-direction-activations"}]
+# TensorRT quantizes symmetrically: a Q/DQ with a zero point is a limit of its quantization,
+# not a missing constant (GK105 would send fix to fold-constants, which cannot help).
+SYMMETRIC = {
+    "kind": "input-zero",
+    "inputs": [2],
+    "code": "GK110",
+    "message": "TensorRT quantizes symmetrically: the zero point must be 0",
+}
 
 TENSORRT: dict[tuple[str, str], list[Row]] = {
     (
@@ -61,8 +69,8 @@ TENSORRT: dict[tuple[str, str], list[Row]] = {
         rank(3, 4),
         {"kind": "pads-symmetric"},
     ],
-    ("DequantizeLinear", "x_zero_point must be 0"): [{"kind": "input-zero", "inputs": [2]}],
-    ("QuantizeLinear", "y_zero_point must be 0"): [{"kind": "input-zero", "inputs": [2]}],
+    ("DequantizeLinear", "x_zero_point must be 0"): [SYMMETRIC],
+    ("QuantizeLinear", "y_zero_point must be 0"): [SYMMETRIC],
     ("Dropout", "is_training must be an initializer equal to false"): [
         {"kind": "input-zero", "inputs": [2]},
     ],

@@ -38,10 +38,15 @@ def b(
     return row
 
 
-def flex(op: str, tf_ops: list[str], dtypes: list[str] | None = None, *checks: Row) -> Row:
+def flex(
+    op: str, tf_ops: list[str], dtypes: list[str] | None = None, *checks: Row, fix: str = ""
+) -> Row:
+    """An op only Select TF ops run; `fix`: the pass that rewrites it into builtin ops."""
     row: Row = {"op": op, "status": "flex", "flex": tf_ops}
     if dtypes is not None:
         row["dtypes"] = dtypes
+    if fix:
+        row["fix"] = fix
     if checks:
         row["checks"] = list(checks)
     return row
@@ -80,6 +85,14 @@ def unused(*outputs: int) -> Row:
 
 
 REDUCE_CHECKS = (const(1), attr("noop_with_empty_axes", 0))
+# TFLite's quantization spec: int8 weights (Conv, FullyConnected) have zero point 0; its
+# kernels ignore any other, so a Q/DQ weight with one cannot be taken as it is.
+SYMMETRIC = {
+    "kind": "symmetric-weight",
+    "inputs": [1],
+    "code": "GK110",
+    "message": "TFLite's int8 weights are symmetric: the zero point must be 0",
+}
 NO_QUANT = (
     "quantized ONNX ops are not in graphkit's TFLite table; quantize with the TFLite converter"
 )
@@ -200,7 +213,7 @@ def _nn() -> list[Row]:
             attr("ceil_mode", 0),
             all_ones("dilations"),
             {
-                "kind": "note",
+                "kind": "padded",
                 "severity": "info",
                 "when": {"count_include_pad": 0},
                 "message": "padding is left out of the mean only where pads match TFLite SAME",
@@ -214,6 +227,7 @@ def _nn() -> list[Row]:
             rank(3, 5),
             const(1),
             {"kind": "conv-group"},
+            SYMMETRIC,
         ),
         b(
             "ConvTranspose",
@@ -223,8 +237,14 @@ def _nn() -> list[Row]:
             const(1),
             attr("group", 1),
             all_ones("dilations"),
+            SYMMETRIC,
         ),
-        b("Gemm", ["FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE", "MUL", "ADD"], F + ["int8"]),
+        b(
+            "Gemm",
+            ["FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE", "MUL", "ADD"],
+            F + ["int8"],
+            SYMMETRIC,
+        ),
         b("GlobalAveragePool", "MEAN", FQ),
         b("GlobalLpPool", ["ABS", "POW", "SUM", "MUL", "SQRT"], F),
         b("GlobalMaxPool", "REDUCE_MAX", FQ),
@@ -256,7 +276,7 @@ def _nn() -> list[Row]:
             {"kind": "input-absent", "inputs": [4]},
             unused(2),
         ),
-        b("MatMul", ["BATCH_MATMUL", "FULLY_CONNECTED"], F + ["int8", "int16"]),
+        b("MatMul", ["BATCH_MATMUL", "FULLY_CONNECTED"], F + ["int8", "int16"], SYMMETRIC),
         b(
             "MaxPool",
             ["MAX_POOL_2D", "PAD"],
@@ -283,9 +303,8 @@ def _nn() -> list[Row]:
         ),
         b("Softmax", ["SOFTMAX", "TRANSPOSE", "RESHAPE"], FQ),
         no("GRU", "no GRU builtin, and graphkit's table has no unrolled form"),
-        no(
-            "Attention", "no attention builtin; decompose it into MatMul/Softmax first", "decompose"
-        ),
+        # decompose inlines onnx's function body of these (MatMul, Softmax, Mul, ...).
+        no("Attention", "no attention builtin; decompose it into MatMul/Softmax", "decompose"),
         no("RotaryEmbedding", "no rotary-embedding builtin; decompose it first", "decompose"),
         no("DeformConv", "no deformable-convolution builtin"),
         no("GridSample", "no grid-sample builtin"),
@@ -293,7 +312,7 @@ def _nn() -> list[Row]:
         no("MaxRoiPool", "no RoI-pool builtin"),
         no("MaxUnpool", "no unpooling builtin"),
         no("Col2Im", "no col2im builtin"),
-        no("AffineGrid", "not in graphkit's TFLite table", "decompose"),
+        no("AffineGrid", "not in graphkit's TFLite table"),
         no("NegativeLogLikelihoodLoss", "training loss; decompose it first", "decompose"),
         no("SoftmaxCrossEntropyLoss", "training loss; decompose it first", "decompose"),
     ]
@@ -399,6 +418,7 @@ def _shape_ops() -> list[Row]:
 def _resize() -> list[Row]:
     modes = ("asymmetric", "align_corners", "half_pixel", "pytorch_half_pixel")
     nearest = "TFLite's nearest-neighbour rounding matches only this nearest_mode"
+    spatial = "TFLite resizes only the spatial axes: batch and channel must keep their size"
     return [
         b(
             "Resize",
@@ -431,11 +451,7 @@ def _resize() -> list[Row]:
                 mode="nearest",
                 coordinate_transformation_mode="align_corners",
             ),
-            {
-                "kind": "note",
-                "severity": "info",
-                "message": "TFLite resizes only spatial axes: batch and channel scales must be 1",
-            },
+            {"kind": "resize-spatial-only", "sizes": 3, "code": "GK110", "message": spatial},
         ),
         b(
             "Upsample",
@@ -443,6 +459,7 @@ def _resize() -> list[Row]:
             FQ,
             rank(4, 4),
             attr("mode", "nearest", "linear", "bilinear"),
+            {"kind": "resize-spatial-only", "scales": 1, "code": "GK110", "message": spatial},
         ),
     ]
 
@@ -489,9 +506,17 @@ def _other() -> list[Row]:
         b(
             "DequantizeLinear",
             "DEQUANTIZE",
-            ["int8", "uint8", "int16", "float16"],
+            ["int8", "uint8", "int16", "int32", "float16"],
             const(1, 2),
             attr("block_size", 0),
+            # An int32 DequantizeLinear is a quantized bias: the converter folds it into the
+            # op it feeds (Conv, FullyConnected), which takes int32 bias; DEQUANTIZE does not.
+            {
+                "kind": "const-input",
+                "inputs": [0],
+                "dtypes": ["int32"],
+                "message": "int32 is dequantized only as a quantized bias, a constant",
+            },
         ),
         b("RandomNormal", ["RANDOM_STANDARD_NORMAL", "MUL", "ADD"], None, dtype_inputs=[]),
         b(
@@ -503,15 +528,16 @@ def _other() -> list[Row]:
         b("RandomUniform", ["RANDOM_UNIFORM", "MUL", "ADD"], None, dtype_inputs=[]),
         b("RandomUniformLike", ["SHAPE", "RANDOM_UNIFORM", "MUL", "ADD"], None, dtype_inputs=[]),
         flex("Det", ["MatrixDeterminant"], F),
-        flex("Einsum", ["Einsum"], F + ["int32"]),
+        flex("Einsum", ["Einsum"], F + ["int32"], fix="decompose"),
         flex("RegexFullMatch", ["RegexFullMatch"], ["string"]),
-        no("Bernoulli", "random op without a builtin; decompose it first", "decompose"),
+        no("Bernoulli", "random op without a builtin"),
         no("BlackmanWindow", window, "fold-constants"),
         no("HammingWindow", window, "fold-constants"),
         no("HannWindow", window, "fold-constants"),
         no("MelWeightMatrix", window, "fold-constants"),
-        no("CenterCropPad", "decompose it into Slice/Pad first", "decompose"),
-        no("DynamicQuantizeLinear", NO_QUANT, "decompose"),
+        # decompose can inline its body, but the Pad it leaves takes computed pads (GK105).
+        no("CenterCropPad", "no center-crop builtin in graphkit's table"),
+        no("DynamicQuantizeLinear", NO_QUANT),
         no("ConvInteger", NO_QUANT),
         no("MatMulInteger", NO_QUANT),
         no("QLinearConv", NO_QUANT),
@@ -520,7 +546,9 @@ def _other() -> list[Row]:
         no("Scan", "no Scan lowering"),
         no("DFT", "no DFT lowering"),
         no("STFT", "no STFT lowering"),
-        no("Scatter", "deprecated op; convert the opset first (ScatterElements)", "convert-opset"),
+        # Opset 11 turned Scatter into ScatterElements: converting to it is the rewrite.
+        no("Scatter", "deprecated op; convert the opset first (ScatterElements)",
+           "convert-opset{to=11}"),
         no("ScatterElements", "no exact builtin lowering in graphkit's table"),
         no("TensorScatter", "no lowering in graphkit's table"),
         no("ImageDecoder", "no image-decoder builtin"),

@@ -49,10 +49,16 @@ def read_csv(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(lines))
 
 
-def function_ops(reference: Path) -> set[str]:
-    """ai.onnx ops whose schema defines a function body: `decompose` can expand them."""
-    rows = read_csv(reference / "onnx_schema_history.csv")
-    return {r["op"] for r in rows if r["domain"] == "ai.onnx" and r["has_function"] == "1"}
+# Ops TensorRT lacks that fold-constants removes when their inputs are constants (the
+# window length): the table names it as their fix, and the target offers it only then.
+TRT_FOLDABLE = frozenset({"BlackmanWindow", "HammingWindow", "HannWindow", "MelWeightMatrix"})
+
+
+def decomposable() -> frozenset[str]:
+    """The ops graphkit's decompose pass has a rule for: the only ones it may be named for."""
+    from graphkit.passes.decompose import DECOMPOSITIONS
+
+    return frozenset(d.op for d in DECOMPOSITIONS)
 
 
 # ---- TOML writing (the subset the tables use) ----
@@ -123,7 +129,7 @@ def write_toml(
 # ---- TensorRT ----
 
 
-def _trt_row(row: dict[str, str], suffix: str, functions: set[str]) -> dict[str, Any] | None:
+def _trt_row(row: dict[str, str], suffix: str) -> dict[str, Any] | None:
     op, supported = row["op"], row["supported" + suffix]
     if supported == "absent":
         return None
@@ -133,7 +139,9 @@ def _trt_row(row: dict[str, str], suffix: str, functions: set[str]) -> dict[str,
         entry["message"] = f"TensorRT does not import {op}" + (
             f": {restriction}" if restriction else ""
         )
-        if op in functions:
+        if op in TRT_FOLDABLE:
+            entry["fix"] = "fold-constants"
+        elif op in decomposable():
             entry["fix"] = "decompose"
         return entry
     entry = {"op": op, "dtypes": [TRT_DTYPES[d] for d in row["dtypes" + suffix].split("|")]}
@@ -153,10 +161,9 @@ def _trt_row(row: dict[str, str], suffix: str, functions: set[str]) -> dict[str,
 
 
 def tensorrt(reference: Path) -> Path:
-    functions = function_ops(reference)
     ops = []
     for row in read_csv(reference / "tensorrt_onnx_ops.csv"):
-        new, old = _trt_row(row, "", functions), _trt_row(row, "_trt10_1", functions)
+        new, old = _trt_row(row, ""), _trt_row(row, "_trt10_1")
         if new == old:
             ops.append(new)
             continue

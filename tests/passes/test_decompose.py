@@ -93,6 +93,25 @@ CASES = [c for c, _ in [
          {"x": floats(4, 5, scale=4)}, "Mish"),
     case(24, "(float[4, 5] x) => (float[4, 5] y)", "y = Swish <alpha = 1.5> (x)",
          {"x": floats(4, 5, scale=4)}, "Swish"),
+    # onnx's function bodies, inlined
+    case(18, "(float[4, 6, 3] x, int64[2] s) => (float[3, 8, 3] y)",
+         "y = CenterCropPad <axes = [0, 1]> (x, s)",
+         {"x": floats(4, 6, 3), "s": np.array([3, 8], np.int64)}, "CenterCropPad"),
+    case(13, "(float[3, 5] x, int64[3] t) => (float y)",
+         'y = NegativeLogLikelihoodLoss <reduction = "mean"> (x, t)',
+         {"x": floats(3, 5), "t": np.array([4, 0, 2], np.int64)}, "NegativeLogLikelihoodLoss"),
+    case(13, "(float[3, 5] x, int64[3] t, float[5] w) => (float y)",
+         'y = SoftmaxCrossEntropyLoss <reduction = "sum"> (x, t, w)',
+         {"x": floats(3, 5), "t": np.array([1, 3, 0], np.int64), "w": floats(5)},
+         "SoftmaxCrossEntropyLoss"),
+    case(23, "(float[1, 2, 3, 4] x, float[3, 2] c, float[3, 2] n, int64[1, 3] p) => "
+         "(float[1, 2, 3, 4] y)", "y = RotaryEmbedding(x, c, n, p)",
+         {"x": floats(1, 2, 3, 4), "c": floats(3, 2), "n": floats(3, 2),
+          "p": np.array([[2, 0, 1]], np.int64)}, "RotaryEmbedding"),
+    case(23, "(float[1, 2, 3, 4] q, float[1, 2, 5, 4] k, float[1, 2, 5, 4] v) => "
+         "(float[1, 2, 3, 4] y)", "y = Attention(q, k, v)",
+         {"q": floats(1, 2, 3, 4), "k": floats(1, 2, 5, 4), "v": floats(1, 2, 5, 4)},
+         "Attention"),
 ]]
 
 

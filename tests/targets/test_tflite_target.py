@@ -45,7 +45,7 @@ def test_function_op_names_decompose():
       y = Attention(q, k, v)
     }"""
     finding = only(check(text, "tflite", opset=23)[1], "GK101")
-    assert finding.fix == "decompose"
+    assert finding.fix == "decompose{ops=Attention}"
 
 
 def test_float64_blocks_everywhere():

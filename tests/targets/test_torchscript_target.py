@@ -19,7 +19,9 @@ def test_wraps_the_emitters_reason():
     text = """<ir_version: 9, opset_import: ["" : 20]>
     g (float[4] x) => (float[4] y) { r = Relu(x)  y = Gelu(r) }"""
     report = diagnose(model_from_text(text), TorchScriptTarget(reason))
-    assert seen == [("Relu", 20), ("Gelu", 20)]
+    # A refusal of a node whose input has no declared shape is asked again with the
+    # inferred one: the same question, so the order of distinct questions is what counts.
+    assert list(dict.fromkeys(seen)) == [("Relu", 20), ("Gelu", 20)]
     finding = only(report.findings, "GK101")
     assert finding.op == "Gelu" and finding.message == "no lowering for this test"
 

@@ -74,6 +74,10 @@ def verdict_line(name: str, report: Diagnosis) -> str:
         hint = f"; graphkit fix --target {name} has a rewrite for each"
     else:
         hint = f"; {len(blockers) - fixable} without a known rewrite"
+    others = len(report.findings) - len(blockers)
+    if others:  # listed below with the blockers: say they are not among them
+        hint += f"; {_plural(others, 'more finding')} below {'does' if others == 1 else 'do'} " \
+                "not block"
     return f"{name}: BLOCKED by {_plural(len(blockers), 'finding')} on " \
            f"{_plural(nodes, 'node')}{hint}"
 
@@ -110,7 +114,9 @@ def print_text(result: DiagnosisSet, out: Console) -> None:
             # One block per group: long reasons wrap badly in table cells.
             color = {"error": "red", "warning": "yellow"}.get(group.severity, "dim")
             fix = f"  fix: [bold]{group.fix}[/]" if group.fix else ""
-            out.print(f"  [{color}]{group.code} {group.slug}[/]  {group.op}{fix}", markup=True)
+            # The severity is spelled out: color alone does not survive logs and pipes.
+            head = f"{group.severity:<7} {group.code} {group.slug}"
+            out.print(f"  [{color}]{head}[/]  {group.op}{fix}", markup=True)
             count = f"{len(group.nodes)}x " if len(group.nodes) > 1 else ""
             out.print(f"    nodes: {count}{group.node_list}", markup=False)
             out.print(f"    why:   {group.example}", markup=False)
@@ -176,9 +182,10 @@ def render_markdown(result: DiagnosisSet) -> str:
         groups = group_findings(report.findings)
         if not groups:
             continue
-        lines += ["| code | op | nodes | why | fix |", "| --- | --- | --- | --- | --- |"]
+        lines += ["| severity | code | op | nodes | why | fix |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for group in groups:
-            cells = [f"{group.code} {group.slug}", group.op,
+            cells = [group.severity, f"{group.code} {group.slug}", group.op,
                      f"{len(group.nodes)}: {group.node_list}", group.example, group.fix or ""]
             lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
         lines.append("")
@@ -224,11 +231,12 @@ def render_html(result: DiagnosisSet) -> str:
         if not groups:
             continue
         rows = "".join(
-            f"<tr class='{g.severity}'><td><code>{esc(g.code)}</code> {esc(g.slug)}</td>"
+            f"<tr class='{g.severity}'><td>{esc(g.severity)}</td>"
+            f"<td><code>{esc(g.code)}</code> {esc(g.slug)}</td>"
             f"<td>{esc(g.op)}</td><td>{len(g.nodes)}: {esc(', '.join(g.nodes))}</td>"
             f"<td>{esc(g.example)}</td><td>{esc(g.fix or '')}</td></tr>"
             for g in groups)
-        body.append("<table><tr><th>code</th><th>op</th><th>nodes</th><th>why</th>"
+        body.append("<table><tr><th>severity</th><th>code</th><th>op</th><th>nodes</th><th>why</th>"
                     f"<th>fix</th></tr>{rows}</table>")
     return ("<!doctype html><html><head><meta charset='utf-8'>"
             f"<title>graphkit diagnose: {esc(result.model)}</title><style>{CSS}</style>"

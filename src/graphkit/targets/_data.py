@@ -30,7 +30,9 @@ Schema (every TOML file under opsets/ repeats it in its header):
     dtype_inputs = [0]               # default [0]
     tflite = ["RESIZE_BILINEAR"]     # tflite only: the builtins it lowers to
     flex = ["Einsum"]                # tflite only: the TF ops a Flex lowering needs
-    fix = "decompose"                # for status unsupported: the pass that removes the op
+    fix = "decompose"                # for status unsupported or flex: the pass that
+                                     #   rewrites the op away (fold-constants: offered only
+                                     #   when the node's inputs are constants)
     code = "GK109"                   # for status unsupported: overrides GK101
     message = "..."                  # for status unsupported/flex: the reason
     checks = [ { kind = "attr-in", attr = "mode", values = ["nearest", "linear"] }, ... ]
@@ -94,7 +96,7 @@ CHECK_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "attr-in": (frozenset({"attr", "values"}), frozenset()),
     "attr-all-in": (frozenset({"attr", "values"}), frozenset()),
     "attr-absent": (frozenset({"attrs"}), frozenset()),
-    "const-input": (frozenset({"inputs"}), frozenset({"unless_dtypes"})),
+    "const-input": (frozenset({"inputs"}), frozenset({"unless_dtypes", "dtypes"})),
     "input-absent": (frozenset({"inputs"}), frozenset()),
     "input-zero": (frozenset({"inputs"}), frozenset()),
     "input-nonneg": (frozenset({"inputs"}), frozenset()),
@@ -117,6 +119,9 @@ CHECK_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "input-given": (frozenset({"inputs"}), frozenset()),
     "output-used": (frozenset({"outputs"}), frozenset()),
     "resize-downsamples": (frozenset(), frozenset()),
+    "resize-spatial-only": (frozenset(), frozenset({"scales", "sizes"})),
+    "padded": (frozenset(), frozenset()),
+    "symmetric-weight": (frozenset({"inputs"}), frozenset()),
     "never": (frozenset({"message"}), frozenset()),
     "note": (frozenset({"message"}), frozenset()),
 }

@@ -34,7 +34,10 @@ from graphkit.targets._predicates_kernels import (
     input_given,
     locale_available,
     output_used,
+    padded,
     resize_downsamples,
+    resize_spatial_only,
+    symmetric_weight,
 )
 from graphkit.targets.base import NodeContext
 
@@ -59,12 +62,18 @@ def attr_absent(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
 
 
 def const_input(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """The inputs must be constants; `unless_dtypes` exempts inputs of those dtypes,
+    `dtypes` checks only inputs of those. With `quantized` (the target runs Q/DQ), a
+    DequantizeLinear of constants counts: it is the op's quantized weight."""
     exempt = {d for name in args.get("unless_dtypes", ()) for d in DTYPES[name]}
+    only = {d for name in args.get("dtypes", ()) for d in DTYPES[name]}
+    constant = ctx.values.is_weight if args.get("quantized") else ctx.values.is_constant
     for index in args["inputs"]:
         value = node_input(node, index)
-        if value is None or ctx.values.is_constant(value):
+        if value is None or constant(value):
             continue
-        if ctx.values.dtype(value) in exempt:
+        found = ctx.values.dtype(value)
+        if found in exempt or (only and found not in only):
             continue
         return f"{_label(node, index)} must be a constant; {_made_by(value)}"
     return None
@@ -89,8 +98,15 @@ def _constant_values_fail(
     for index in args["inputs"]:
         array = constant_array(node_input(node, index))
         if array is not None and bad(array):
-            return f"{_label(node, index)} must be {wanted}"
+            return f"{_label(node, index)} must be {wanted}, holds {_few(array)}"
     return None
+
+
+def _few(array: np.ndarray) -> str:
+    """The values, when a handful (a zero point, an axis); else how many there are."""
+    if array.size <= 4:
+        return str(array.ravel().tolist() if array.ndim else array.item())
+    return f"{array.size} values"
 
 
 def input_zero(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
@@ -266,6 +282,9 @@ PREDICATES: dict[str, Predicate] = {
     "input-given": input_given,
     "output-used": output_used,
     "resize-downsamples": resize_downsamples,
+    "resize-spatial-only": resize_spatial_only,
+    "padded": padded,
+    "symmetric-weight": symmetric_weight,
     "never": always,
     "note": always,
 }

@@ -103,3 +103,70 @@ def resize_downsamples(node: ir.Node, ctx: NodeContext, args: Args) -> str | Non
     if any(isinstance(d, int) and int(n) < d for d, n in zip(dims, sizes.ravel())):
         return f"sizes {[int(n) for n in sizes.ravel()]} shrink the image"
     return None
+
+
+def resize_spatial_only(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """Whether a Resize (or Upsample) changes the batch or channel axis (axes 0 and 1), from
+    its constant scales or sizes; unknown values are no evidence. `scales` and `sizes` name
+    the inputs that hold them (Resize: 2 and 3; Upsample: 1 and none)."""
+    scales = constant_array(node_input(node, args.get("scales", 2)))
+    if scales is not None:
+        pairs = zip(_resized_axes(node, ctx, scales.size), scales.ravel())
+        if any(axis in (0, 1) and scale != 1 for axis, scale in pairs):
+            return f"scales {[float(s) for s in scales.ravel()]} resize the batch or channel axis"
+    sizes = constant_array(node_input(node, args["sizes"])) if "sizes" in args else None
+    dims = ctx.values.shape(node_input(node, 0))
+    if sizes is None or dims is None:
+        return None
+    for axis, size in zip(_resized_axes(node, ctx, sizes.size), sizes.ravel()):
+        if axis in (0, 1) and isinstance(dims[axis], int) and int(size) != dims[axis]:
+            return f"sizes {[int(n) for n in sizes.ravel()]} resize the batch or channel axis"
+    return None
+
+
+def _resized_axes(node: ir.Node, ctx: NodeContext, count: int) -> list[int]:
+    """The axes scales or sizes apply to: the `axes` attribute (opset 18), else all."""
+    axes = attr_value(node, "axes", ctx)
+    if not axes:
+        return list(range(count))
+    dims = ctx.values.shape(node_input(node, 0))
+    return [axis % len(dims) if dims else axis for axis in axes]
+
+
+def padded(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """Whether a pooling or convolution node pads its input at all (pads or auto_pad SAME)."""
+    auto_pad = attr_value(node, "auto_pad", ctx)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        return f"auto_pad={auto_pad}"
+    pads = attr_value(node, "pads", ctx)
+    if pads and any(p != 0 for p in pads):
+        return f"pads={list(pads)}"
+    return None
+
+
+SYMMETRIC_WEIGHT_DTYPES = frozenset({ir.DataType.INT8, ir.DataType.INT4})
+
+
+def symmetric_weight(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """Whether a quantized weight (DequantizeLinear of constant int8/int4 data) has a zero
+    point other than 0, which kernels that take int8 weights as symmetric cannot honour."""
+    for index in args["inputs"]:
+        producer = _dequantize_of(node_input(node, index))
+        if producer is None:
+            continue
+        data = constant_array(node_input(producer, 0))
+        zero = constant_array(node_input(producer, 2))
+        dtype = ctx.values.dtype(node_input(producer, 0))
+        if data is None or zero is None or dtype not in SYMMETRIC_WEIGHT_DTYPES:
+            continue
+        if np.any(zero != 0):
+            shown = zero.ravel().tolist()[:4]
+            return f"{_label(node, index)} is quantized with zero point {shown}"
+    return None
+
+
+def _dequantize_of(value: ir.Value | None) -> ir.Node | None:
+    producer = value.producer() if value is not None else None
+    if producer is None or producer.op_type != "DequantizeLinear":
+        return None
+    return producer if producer.domain in ("", "ai.onnx") else None

@@ -9,6 +9,7 @@ the CPU EP. Such findings become GK108 warnings that keep the reason and the fix
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 import onnx_ir as ir
@@ -20,10 +21,34 @@ from graphkit.targets.base import NodeContext
 from graphkit.targets.checks import GenericChecks, dynamic_input
 
 _DTYPE_NAMES = {dtype: name for name, dtypes in DTYPES.items() for dtype in dtypes}
+# fold-constants keeps DequantizeLinear (a quantized weight) unless told otherwise.
+DEQUANTIZE_TOO = "fold-constants{dequantize=all}"
 
 
 def _domain(node: ir.Node) -> str:
     return node.domain or "ai.onnx"
+
+
+def _dequantized(node: ir.Node, args: dict) -> bool:
+    """Whether a DequantizeLinear computes one of the inputs a const-input check names."""
+    for index in args["inputs"]:
+        value = node_input(node, index)
+        producer = value.producer() if value is not None else None
+        if producer is not None and producer.op_type == "DequantizeLinear":
+            return True
+    return False
+
+
+def _offered_fix(entry: OpEntry, node: ir.Node, ctx: NodeContext) -> str | None:
+    """The entry's fix, where it can work on this node: folding removes a node only when
+    every input it is given is a constant (a window op of constant length, say); decompose
+    is asked for this op only, so that ops the target runs natively are left alone."""
+    if entry.fix == "decompose":
+        return f"decompose{{ops={node.op_type}}}"
+    if entry.fix != "fold-constants":
+        return entry.fix
+    given = [v for v in node.inputs if v is not None and v.name != ""]
+    return entry.fix if all(ctx.values.is_constant(v) for v in given) else None
 
 
 class TableTarget:
@@ -50,6 +75,10 @@ class TableTarget:
         self.static_shapes = data.static_shapes
         self.generic = generic  # target-independent traits this target minds (int64, ...)
         self._entries = self._index(data.ops)
+        # A target that runs DequantizeLinear takes DQ(constant) as a quantized weight (the
+        # QDQ form); elsewhere the DQ runs apart and its output is no constant to the op.
+        self.takes_qdq = any(e.op == "DequantizeLinear" and e.domain == "ai.onnx"
+                             and e.status == "supported" for e in data.ops)
 
     def _index(self, ops: tuple[OpEntry, ...]) -> dict[tuple[str, str], list[OpEntry]]:
         index: dict[tuple[str, str], list[OpEntry]] = defaultdict(list)
@@ -96,11 +125,12 @@ class TableTarget:
         if entry.status == "unsupported":
             message = entry.message or f"{self.label} has no implementation of {node.op_type}"
             code = entry.code or "GK101"
-            return [self._finding(code, Severity.ERROR, message, node, fix=entry.fix)]
+            fix = _offered_fix(entry, node, ctx)
+            return [self._finding(code, Severity.ERROR, message, node, fix=fix)]
         findings = self._check_dtypes(node, entry, ctx)
         findings += [f for check in entry.checks if (f := self._run(check, node, ctx))]
         if entry.status == "flex":
-            findings.insert(0, self._flex(node, entry))
+            findings.insert(0, self._flex(node, entry, ctx))
         if self.static_shapes and (why := dynamic_input(node, ctx)):
             findings.append(self._finding("GK301", Severity.ERROR,
                                           f"it takes static shapes only; {why}",
@@ -128,10 +158,11 @@ class TableTarget:
         message = f"{self.label} has no implementation of {node.op_type}"
         return self._finding("GK101", Severity.ERROR, message, node)
 
-    def _flex(self, node: ir.Node, entry: OpEntry) -> Finding:
+    def _flex(self, node: ir.Node, entry: OpEntry, ctx: NodeContext) -> Finding:
         tf_ops = ", ".join(entry.flex)
         message = entry.message or f"lowers only to TensorFlow ops ({tf_ops}) through Select TF ops"
-        return self._finding("GK107", Severity.WARNING, message, node)
+        return self._finding("GK107", Severity.WARNING, message, node,
+                             _offered_fix(entry, node, ctx))
 
     def _check_dtypes(self, node: ir.Node, entry: OpEntry, ctx: NodeContext) -> list[Finding]:
         if entry.dtypes is None:
@@ -141,7 +172,13 @@ class TableTarget:
             found = ctx.values.dtype(value)
             if found is None or found in entry.dtypes:
                 continue
-            return [self._dtype_finding(node, index, value, found, entry)]
+            finding = self._dtype_finding(node, index, value, found, entry)
+            if node.op_type == "DequantizeLinear" and ctx.values.is_constant(value):
+                # A constant of a dtype the target cannot dequantize (an int32 bias for
+                # TensorRT) folds into the float constant it stands for.
+                fold = f"fold-constants{{dequantize={found.name.lower()}}}"
+                finding = dataclasses.replace(finding, fix=finding.fix or fold)
+            return [finding]
         return []
 
     def _dtype_finding(
@@ -165,10 +202,14 @@ class TableTarget:
     def _run(self, check: Check, node: ir.Node, ctx: NodeContext) -> Finding | None:
         if check.when and not matches_when(node, ctx, check.when):
             return None
-        reason = PREDICATES[check.kind](node, ctx, check.args)
+        args = {**check.args, "quantized": self.takes_qdq} if check.kind == "const-input" \
+            else check.args
+        reason = PREDICATES[check.kind](node, ctx, args)
         if reason is None:
             return None
         code, fix = DEFAULT_FINDING.get(check.kind, ("GK104", None))
+        if fix == "fold-constants" and not self.takes_qdq and _dequantized(node, args):
+            fix = DEQUANTIZE_TOO  # the DequantizeLinear feeding it is to be folded as well
         severity = check.severity or ("warning" if check.kind == "note" else "error")
         if check.message and check.kind not in ("note", "never"):
             reason = f"{check.message} ({reason})"

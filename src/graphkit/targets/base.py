@@ -58,6 +58,20 @@ class ValueFacts:
         producer = value.producer()
         return producer is not None and producer.op_type == "Constant" and producer.domain == ""
 
+    @staticmethod
+    def is_weight(value: ir.Value | None) -> bool:
+        """A constant, or a quantized constant: DequantizeLinear of constant data, scale and
+        zero point. Targets that take Q/DQ read that pattern as the quantized weight of the
+        op it feeds (TFLite's int8 Conv, TensorRT's explicit quantization, ORT's QDQ
+        fusions), so it satisfies "must be a constant" as well as a plain initializer."""
+        if ValueFacts.is_constant(value):
+            return True
+        producer = value.producer() if value is not None else None
+        if producer is None or producer.op_type != "DequantizeLinear":
+            return False
+        given = [v for v in producer.inputs if v is not None and v.name != ""]
+        return producer.domain in ("", "ai.onnx") and all(map(ValueFacts.is_constant, given))
+
 
 @dataclass(frozen=True)
 class NodeContext:

@@ -1,0 +1,53 @@
+"""diagnose's text, Markdown and HTML say each finding's severity: a verdict "BLOCKED by 1
+finding" followed by three findings must tell which one blocks."""
+
+import json
+
+import onnx
+import pytest
+
+from graphkit.cli import main
+
+# For tflite: one error (Resize's nearest_mode), one warning (Einsum through Flex) and one
+# note (AveragePool leaving its padding out of the mean).
+MIXED = """
+    <ir_version: 8, opset_import: ["" : 17]>
+    g (float[1,2,4,4] x, float[2,3] a, float[3,4] b) => (float[1,2,8,8] y, float[1,2,5,5] p,
+                                                      float[2,4] e) {
+        s = Constant<value = float[4] {1.0, 1.0, 2.0, 2.0}>()
+        y = Resize<mode="nearest">(x, , s)
+        p = AveragePool<kernel_shape = [2, 2], pads = [1, 1, 1, 1]>(x)
+        e = Einsum<equation="ij,jk->ik">(a, b)
+    }"""
+
+
+@pytest.fixture
+def mixed_path(tmp_path):
+    path = tmp_path / "mixed.onnx"
+    onnx.save(onnx.parser.parse_model(MIXED), path)
+    return path
+
+
+def _group_heads(out: str) -> dict[str, str]:
+    """op -> the first word of its group's head line ("error   GK104 slug  Op  fix: ...")."""
+    heads = [line.split() for line in out.splitlines() if line.startswith("  ")
+             and not line.startswith("    ")]
+    return {words[3]: words[0] for words in heads if len(words) > 3}
+
+
+def test_text_names_the_severity_of_each_group(mixed_path, capsys):
+    assert main(["diagnose", str(mixed_path), "-t", "tflite"]) == 1
+    out = capsys.readouterr().out
+    assert "BLOCKED by 1 finding on 1 node" in out
+    assert "2 more findings below do not block" in out
+    assert _group_heads(out) == {"Resize": "error", "Einsum": "warning", "AveragePool": "info"}
+
+
+def test_markdown_has_a_severity_column_and_json_keeps_it(mixed_path, capsys):
+    main(["diagnose", str(mixed_path), "-t", "tflite", "--format", "md"])
+    markdown = capsys.readouterr().out
+    assert "| severity | code | op |" in markdown
+    assert "| warning | GK107 flex-op | Einsum |" in markdown
+    main(["diagnose", str(mixed_path), "-t", "tflite", "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["targets"]["tflite"]["findings"]
+    assert sorted(f["severity"] for f in findings) == ["error", "info", "warning"]
