@@ -27,6 +27,7 @@ from graphkit.frontends._tf2onnx import (
     name_unknown_dims,
     run_tf2onnx,
 )
+from graphkit.ir._files import read_head
 
 OPTIONS = ("opset", "inputs_as_nchw")
 # A TFLite flatbuffer names its schema at bytes 4..8.
@@ -61,9 +62,6 @@ def load_tflite(path: str | os.PathLike, **options: Any) -> ir.Model:
 
 
 def _check_file(path: Path) -> None:
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    with open(path, "rb") as handle:
-        head = handle.read(8)
+    head = read_head(path)
     if head[4:8] != FILE_IDENTIFIER:
         raise InputError(f"{path}: not a TFLite flatbuffer (no 'TFL3' identifier)")

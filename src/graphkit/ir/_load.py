@@ -22,6 +22,7 @@ from google.protobuf.message import DecodeError
 
 from graphkit.errors import InputError, first_line
 from graphkit.ir._external import check_external_data
+from graphkit.ir._files import open_regular_file, sniff
 from graphkit.ir._gc import collector_paused
 from graphkit.ir._mapped import attach_weights, find_weights
 from graphkit.ir._sparse import densify_sparse_initializers
@@ -87,17 +88,15 @@ def parse_whole(data: mmap.mmap, origin: str) -> onnx.ModelProto:
 
 def _map_file(path: Path) -> mmap.mmap:
     """The file, memory-mapped: parsing from the map spares reading it into bytes first."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an ONNX file")
+    fd = open_regular_file(path)
     try:
-        with open(path, "rb") as file:
-            if os.fstat(file.fileno()).st_size == 0:
-                raise InputError(f"{path}: is empty (0 bytes), not an ONNX model")
-            return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        if os.fstat(fd).st_size == 0:
+            raise InputError(f"{path}: is empty (0 bytes), not an ONNX model")
+        return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
     except OSError as err:
         raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
+    finally:
+        os.close(fd)  # the map keeps its own reference to the file
 
 
 def _parse(data: bytes | memoryview, origin: str) -> onnx.ModelProto:
@@ -105,7 +104,7 @@ def _parse(data: bytes | memoryview, origin: str) -> onnx.ModelProto:
     try:
         proto.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as err:
-        kind = _sniff(bytes(data[:8]))
+        kind = sniff(bytes(data[:8]))
         if kind:
             raise InputError(f"{origin}: not an ONNX model: it is {kind}") from None
         raise InputError(
@@ -115,19 +114,6 @@ def _parse(data: bytes | memoryview, origin: str) -> onnx.ModelProto:
     if not proto.HasField("graph") and not proto.ir_version:
         raise InputError(f"{origin}: not an ONNX model (no graph and no IR version in the file)")
     return proto
-
-
-def _sniff(head: bytes) -> str | None:
-    """Name the common wrong files by their first bytes, so the user knows what to do."""
-    if head.startswith(b"PK\x03\x04"):
-        return "a zip archive (a PyTorch .pt checkpoint or Keras .keras file?)"
-    if head[4:8] == b"TFL3":
-        return "a TFLite flatbuffer; give it the .tflite suffix"
-    if head.startswith(b"\x89HDF"):
-        return "an HDF5 file (a Keras .h5 model?); give it the .h5 suffix"
-    if head[:1] == b"\x80" and head[1:2] in {b"\x02", b"\x03", b"\x04", b"\x05"}:
-        return "a Python pickle, which graphkit never loads"
-    return None
 
 
 def _set_base_dir(model: ir.Model, base_dir: str) -> None:
