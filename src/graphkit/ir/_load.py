@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 import onnx
@@ -21,11 +22,13 @@ import onnx_ir as ir
 from google.protobuf.message import DecodeError
 
 from graphkit.errors import InputError, first_line
+from graphkit.ir._calls import check_no_recursion
 from graphkit.ir._external import check_external_data
 from graphkit.ir._files import open_regular_file, sniff
 from graphkit.ir._gc import collector_paused
 from graphkit.ir._mapped import attach_weights, find_weights
 from graphkit.ir._sparse import densify_sparse_initializers
+from graphkit.ir._tensors import check_tensor
 from graphkit.ir._wellformed import check_well_formed
 
 
@@ -42,7 +45,8 @@ def load_onnx(path: str | os.PathLike, *, in_place: bool = True) -> ir.Model:
         proto = parse_whole(data, str(path))
         return model_from_proto(proto, base_dir=path.parent, origin=str(path))
     proto = _parse(mapped.stripped, str(path))
-    model = model_from_proto(proto, base_dir=path.parent, origin=str(path))
+    with collector_paused():
+        model = _model_from_proto(proto, path.parent, str(path), mapped=mapped.spans.keys())
     attach_weights(model, proto, mapped, data, str(path))
     return model
 
@@ -56,16 +60,23 @@ def model_from_proto(
     proto: onnx.ModelProto, *, base_dir: str | os.PathLike | None = None, origin: str = "<model>"
 ) -> ir.Model:
     """The IR of `proto` (which is not changed). External data is read from `base_dir` only."""
-    if not proto.ir_version and proto.HasField("graph"):
-        raise InputError(f"{origin}: not an ONNX model (it declares no IR version)")
     with collector_paused():
         return _model_from_proto(proto, base_dir, origin)
 
 
 def _model_from_proto(
-    proto: onnx.ModelProto, base_dir: str | os.PathLike | None, origin: str
+    proto: onnx.ModelProto,
+    base_dir: str | os.PathLike | None,
+    origin: str,
+    mapped: Collection[int] = (),
 ) -> ir.Model:
+    """`mapped`: indices of main-graph initializers whose data stayed in the file."""
+    if not proto.ir_version and proto.HasField("graph"):
+        raise InputError(f"{origin}: not an ONNX model (it declares no IR version)")
     shape = check_well_formed(proto, origin)
+    check_no_recursion(proto, origin)
+    for label, tensor, elsewhere in shape.labelled_tensors(mapped):
+        check_tensor(tensor, label, data_elsewhere=elsewhere)
     check_external_data(shape.tensors(), base_dir, origin=origin)
     if any(graph.sparse_initializer for graph in shape.graphs):
         proto = densify_sparse_initializers(proto, origin)
