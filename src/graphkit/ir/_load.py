@@ -22,6 +22,7 @@ import onnx_ir as ir
 from google.protobuf.message import DecodeError
 
 from graphkit.errors import InputError, first_line
+from graphkit.ir._attributes import check_attributes
 from graphkit.ir._calls import check_no_recursion
 from graphkit.ir._external import check_external_data
 from graphkit.ir._files import open_regular_file, sniff
@@ -29,6 +30,7 @@ from graphkit.ir._gc import collector_paused
 from graphkit.ir._mapped import attach_weights, find_weights
 from graphkit.ir._sparse import densify_sparse_initializers
 from graphkit.ir._tensors import check_tensor
+from graphkit.ir._text import check_text
 from graphkit.ir._wellformed import check_well_formed
 
 
@@ -73,8 +75,10 @@ def _model_from_proto(
     """`mapped`: indices of main-graph initializers whose data stayed in the file."""
     if not proto.ir_version and proto.HasField("graph"):
         raise InputError(f"{origin}: not an ONNX model (it declares no IR version)")
+    check_text(proto, origin)  # first: the messages below quote names
     shape = check_well_formed(proto, origin)
     check_no_recursion(proto, origin)
+    check_attributes(proto, origin)
     for label, tensor, elsewhere in shape.labelled_tensors(mapped):
         check_tensor(tensor, label, data_elsewhere=elsewhere)
     check_external_data(shape.tensors(), base_dir, origin=origin)
