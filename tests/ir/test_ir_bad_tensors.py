@@ -222,3 +222,22 @@ def test_functions_that_share_a_callee_are_not_recursion():
     x = np.array([1.0, -2.0], np.float32)
     # y = g(f(x)) = f(leaf(-x)) = -(-(-x)): three negations
     np.testing.assert_array_equal(run_ort(model, {"x": x})[0], -x)
+
+
+@pytest.mark.parametrize(
+    ("call", "said"),
+    [
+        ("y = local.f(x, x)", "calls function 'local.f' with 2 inputs; it declares 1"),
+        ("y, z = local.f(x)", "calls function 'local.f' with 2 outputs; it declares 1"),
+    ],
+)
+def test_call_with_more_arguments_than_the_function_declares(call, said):
+    proto = onnx.parser.parse_model(
+        '<ir_version: 10, opset_import: ["" : 17, "local" : 1]>\n'
+        f"g (float[2] x) => (float[2] y) {{ {call} }}\n"
+        '<domain: "local", opset_import: ["" : 17]>\n'
+        "f (a) => (b) { b = Neg(a) }"
+    )
+    with pytest.raises(InputError) as caught:
+        graphkit.load(proto.SerializeToString())
+    assert said in str(caught.value)

@@ -23,7 +23,7 @@ from google.protobuf.message import DecodeError
 
 from graphkit.errors import InputError, first_line
 from graphkit.ir._attributes import check_attributes
-from graphkit.ir._calls import check_no_recursion
+from graphkit.ir._calls import check_calls
 from graphkit.ir._external import check_external_data
 from graphkit.ir._files import open_regular_file, sniff
 from graphkit.ir._gc import collector_paused
@@ -77,7 +77,7 @@ def _model_from_proto(
         raise InputError(f"{origin}: not an ONNX model (it declares no IR version)")
     check_text(proto, origin)  # first: the messages below quote names
     shape = check_well_formed(proto, origin)
-    check_no_recursion(proto, origin)
+    check_calls(proto, origin)
     check_attributes(proto, origin)
     for label, tensor, elsewhere in shape.labelled_tensors(mapped):
         check_tensor(tensor, label, data_elsewhere=elsewhere)
