@@ -241,3 +241,15 @@ def test_call_with_more_arguments_than_the_function_declares(call, said):
     with pytest.raises(InputError) as caught:
         graphkit.load(proto.SerializeToString())
     assert said in str(caught.value)
+
+
+def test_sparse_initializer_too_large_to_densify_is_refused_before_allocating():
+    values = helper.make_tensor("w", T.FLOAT, [1], [1.0])
+    indices = helper.make_tensor("w_indices", T.INT64, [1], [0])
+    sparse = helper.make_sparse_tensor(values, indices, [10**10])  # 40 GB once dense
+    y = helper.make_tensor_value_info("y", T.FLOAT, None)
+    graph = helper.make_graph([helper.make_node("Identity", ["w"], ["y"])], "g", [], [y],
+                              sparse_initializer=[sparse])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(InputError, match="sparse initializer 'w': dims \\[10000000000\\] would"):
+        graphkit.load(proto.SerializeToString())

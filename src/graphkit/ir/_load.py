@@ -1,8 +1,12 @@
 """Load ONNX files, bytes and protos into onnx-ir, refusing what is unsafe or malformed.
 
-Every path into the IR goes through `model_from_proto`, which checks, in this order:
-well-formedness (names the node), external data (stays in the folder, long enough), sparse
-initializers (densified, since onnx-ir would drop them). Each problem is one InputError line.
+Every path into the IR goes through `model_from_proto`, which checks, in this order: every
+string is UTF-8 (_text), well-formedness (_wellformed, names the node; declared types are
+possible), calls of local functions (_calls: no recursion), standard ops' attributes against
+their schemas (_attributes), every tensor's data against its type and dims (_tensors),
+external data (stays in the folder, long enough), sparse initializers (densified, since
+onnx-ir would drop them). Each problem is one InputError line, found before anything is
+allocated for the model's tensors. A file path must name a regular file (_files).
 
 A file's large weights are not parsed: they stay in the file, as arrays over its memory
 map (graphkit.ir._mapped), so the map stays open while the model lives.
