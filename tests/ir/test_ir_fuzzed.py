@@ -89,7 +89,22 @@ def _typed_int_holding_tensor() -> onnx.NodeProto:
     return node
 
 
+def _untyped(**value: float) -> onnx.NodeProto:
+    """An attribute without its type: onnx-ir would keep it with no value, and fail to save."""
+    node = helper.make_node("LeakyRelu", ["x"], ["y"], name="r")
+    node.attribute.add(name="alpha", **value)
+    return node
+
+
 BAD_NODES = {
+    "attribute without type": (
+        _one_node(_untyped(f=0.5)),
+        "node 'r' (LeakyRelu): attribute 'alpha' has no type",
+    ),
+    "attribute without type or value": (
+        _one_node(_untyped()),
+        "node 'r' (LeakyRelu): attribute 'alpha' has no type",
+    ),
     "Constant value is an INT": (
         _one_node(_constant(value=3)),
         "node 'k' (Constant): attribute 'value' is INT, but Constant takes TENSOR",

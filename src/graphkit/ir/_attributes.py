@@ -3,8 +3,8 @@
 onnx-ir reads an attribute by its declared type: an INT attribute whose value sits in `t`
 reads as 0, a Constant whose `value` is an INT passes load and fails inside a pass. ORT
 refuses such nodes ("wrong type", "Unrecognized attribute"), so graphkit does, at load, naming
-the node. Ops without a schema here (other domains, unknown ops) are left to diagnose; so is
-an attribute with no declared type (old exporters), which onnx-ir types from its value.
+the node. Ops without a schema here (other domains, unknown ops) are left to diagnose, but
+every attribute must have a type: onnx-ir reads an untyped one as no value at all.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def check_attributes(proto: onnx.ModelProto, origin: str) -> None:
     opsets = {entry.domain: entry.version for entry in proto.opset_import}
     _check_opsets(proto, origin)
     for where, node, node_opsets in _nodes(proto, opsets):
+        _check_untyped(node, f"{origin}: {where} ({node.op_type})")
         if node.domain not in _DEFAULT_DOMAINS:
             continue
         version = next((node_opsets[d] for d in _DEFAULT_DOMAINS if d in node_opsets), None)
@@ -66,8 +67,8 @@ def _check_node(node: onnx.NodeProto, schema: onnx.defs.OpSchema, version: int,
                 f"{label}: attribute {attr.name!r} is not one {node.op_type} defines at opset "
                 f"{version}"
             )
-        if attr.ref_attr_name or attr.type == _A.UNDEFINED:
-            continue  # a function's reference to its own attribute, or typed by its value
+        if attr.ref_attr_name:
+            continue  # a function's reference to its own attribute
         if attr.type != int(expected.type):
             raise InputError(
                 f"{label}: attribute {attr.name!r} is {_type_name(attr.type)}, but "
@@ -81,6 +82,15 @@ def _check_node(node: onnx.NodeProto, schema: onnx.defs.OpSchema, version: int,
     if node.op_type == "Constant" and len(names & _CONSTANT_VALUES) != 1:
         raise InputError(f"{label}: a Constant needs exactly one value attribute, has "
                          f"{sorted(names & _CONSTANT_VALUES) or 'none'}")
+
+
+def _check_untyped(node: onnx.NodeProto, label: str) -> None:
+    """Every attribute needs its type (onnx.proto: required from IR version 2): onnx-ir does
+    not infer one from the value, so an untyped attribute would lose its value and fail to
+    save."""
+    for attr in node.attribute:
+        if attr.type == _A.UNDEFINED:
+            raise InputError(f"{label}: attribute {attr.name!r} has no type")
 
 
 def _check_value_field(attr: onnx.AttributeProto, label: str) -> None:
