@@ -30,8 +30,7 @@ def convert_in_child(path: Path, opset: int | None, nchw: list[str] | None) -> i
     with tempfile.TemporaryDirectory(prefix="graphkit-tflite-") as folder:
         out = Path(folder) / "model.onnx"
         request = {"path": str(path), "opset": opset, "inputs_as_nchw": nchw, "out": str(out)}
-        # TensorFlow's log lines would only reach the user on a crash, and say nothing then.
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        env = _child_environment()
         done = subprocess.run(
             [sys.executable, "-m", "graphkit.frontends._tflite_child", json.dumps(request)],
             capture_output=True, text=True, env=env, check=False,
@@ -39,6 +38,14 @@ def convert_in_child(path: Path, opset: int | None, nchw: list[str] | None) -> i
         if done.returncode == 0:
             return load_onnx(out, in_place=False)  # `folder` is about to go
     raise _child_error(path, done)
+
+
+def _child_environment() -> dict[str, str]:
+    # The child imports this graphkit, wherever it came from (not only an installed one).
+    package_root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    # TensorFlow's log lines would only reach the user on a crash, and say nothing then.
+    return {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def _child_error(path: Path, done: subprocess.CompletedProcess) -> Exception:
