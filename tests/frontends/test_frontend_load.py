@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 
 import pytest
 import torch
@@ -32,3 +33,26 @@ def test_unknown_object_is_an_input_error():
 def test_folder_that_is_not_a_saved_model(tmp_path):
     with pytest.raises(InputError, match="not a TensorFlow SavedModel"):
         graphkit.load(tmp_path)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_pickle_with_a_keras_suffix_is_named_and_never_read(tmp_path, monkeypatch, suffix):
+    path = tmp_path / f"model{suffix}"
+    path.write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))
+    monkeypatch.setattr(pickle, "loads", _never)
+    monkeypatch.setattr(pickle, "load", _never)
+    with pytest.raises(InputError) as caught:
+        graphkit.load(path)
+    pickled = "it is a Python pickle, which graphkit never loads"
+    assert str(caught.value) == f"{path}: not a Keras {suffix} model: {pickled}"
+
+
+def _never(*_args, **_kwargs):
+    raise AssertionError("graphkit unpickled the file")
+
+
+def test_text_with_a_keras_suffix_says_what_it_is_not(tmp_path):
+    path = tmp_path / "model.keras"
+    path.write_text("not a model\n")
+    with pytest.raises(InputError, match="model.keras: not a Keras .keras model: it is not a zip"):
+        graphkit.load(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import subprocess
 import sys
@@ -134,3 +135,38 @@ def test_real_process_prints_no_traceback(tmp_path):
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert "main graph has a cycle" in line
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """graphkit as users run it; the timeout only guards the suite against a hang."""
+    return subprocess.run(
+        [sys.executable, "-m", "graphkit", *args],
+        capture_output=True, text=True, timeout=120, cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize("command", ["inspect", "diagnose", "fix"])
+@pytest.mark.parametrize("name", ["model.onnx", "model.tflite", "model.keras"])
+def test_fifo_is_refused_not_waited_on(tmp_path, command, name):
+    path = tmp_path / name
+    os.mkfifo(path)  # opening it for reading would wait for a writer forever
+    extra = {"inspect": [], "diagnose": ["-t", "ort"]}.get(command, ["-t", "ort", "-o", "out.onnx"])
+    done = _cli(command, str(path), *extra, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert f"{path}: is a FIFO (named pipe), not a model file" in line
+    assert not (tmp_path / "out.onnx").exists()
+
+
+def test_symlink_to_a_device_says_what_it_points_at(tmp_path, capsys):
+    path = tmp_path / "model.onnx"
+    path.symlink_to("/dev/zero")
+    err = _inspect(capsys, path)
+    assert "is a symlink to /dev/zero, a character device, not a model file" in err
+
+
+def test_dangling_symlink_is_named(tmp_path, capsys):
+    path = tmp_path / "model.onnx"
+    path.symlink_to(tmp_path / "gone.onnx")
+    err = _inspect(capsys, path)
+    assert "a symlink to" in err and "gone.onnx" in err and "which does not exist" in err

@@ -16,6 +16,7 @@ import onnx_ir as ir
 from graphkit._quiet import native_logs_off
 from graphkit.errors import InputError, UnsafeModelError
 from graphkit.ir import load_onnx, load_onnx_bytes, model_from_proto
+from graphkit.ir._files import check_regular_file
 
 # Files that are Python pickles: loading one runs arbitrary code chosen by its author.
 PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib"})
@@ -56,6 +57,7 @@ def _load_path(path: Path, **options: Any) -> ir.Model:
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
         raise InputError(f"{path}: a folder, but not a TensorFlow SavedModel (no saved_model.pb)")
+    check_regular_file(path)  # before any reader opens it: a FIFO would block it forever
     if suffix == ".tflite":
         from graphkit.frontends import tflite
 

@@ -8,6 +8,7 @@ silently different model, so each is checked here and refused with one line.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,15 @@ def import_tensorflow():
             "tf2onnx", "tensorflow", "converting a TensorFlow, Keras or TFLite model to ONNX"
         ) from None
     return tf, tf2onnx
+
+
+def check_tensorflow_installed() -> None:
+    """What import_tensorflow says of a missing package, without importing TensorFlow (3 s),
+    for conversions that run in a child process."""
+    if importlib.util.find_spec("tensorflow") is None:
+        raise MissingDependencyError("tensorflow-cpu", "tensorflow", "loading a TFLite model")
+    if importlib.util.find_spec("tf2onnx") is None:
+        raise MissingDependencyError("tf2onnx", "tensorflow", "converting a TFLite model to ONNX")
 
 
 def check_nchw_names(names: Any, ranks: dict[str, int | None]) -> list[str]:

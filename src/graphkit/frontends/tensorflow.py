@@ -36,6 +36,7 @@ from graphkit.frontends._tf2onnx import (
     name_unknown_dims,
     run_tf2onnx,
 )
+from graphkit.ir._files import HDF5_SIGNATURE, read_head, sniff
 
 OPTIONS = ("opset", "inputs_as_nchw", "input_signature")
 SAVED_MODEL_OPTIONS = ("opset", "inputs_as_nchw", "signature")
@@ -91,8 +92,7 @@ def load_keras_file(path: str | os.PathLike, **options: Any) -> ir.Model:
     """A .keras or .h5 file, loaded with safe_mode=True and without its training setup."""
     check_option_names(options, OPTIONS, "a Keras file")
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    _check_keras_file(path)
     tf, _ = import_tensorflow()
     import keras
 
@@ -110,6 +110,38 @@ def load_keras_file(path: str | os.PathLike, **options: Any) -> ir.Model:
     signature = _check_signature_option(tf, options.get("input_signature"))
     traced = _trace_keras(tf, model, signature)
     return _convert(_with_source(traced, str(path)), options)
+
+
+def _check_keras_file(path: Path) -> None:
+    """Say what a file is when it is not what its suffix claims, before Keras reads it.
+
+    A .keras file is a zip archive and a .h5 file is HDF5; Keras reports anything else as
+    "File not found", and graphkit never hands it a pickle to look at."""
+    head = read_head(path)
+    if path.suffix.lower() == ".keras":
+        if head.startswith(b"PK\x03\x04"):
+            return
+        expected = "a zip archive"
+    else:
+        if _is_hdf5(path):
+            return
+        expected = "an HDF5 file"
+    kind = sniff(head)
+    what = f"it is {kind}" if kind else f"it is not {expected}"
+    raise InputError(f"{path}: not a Keras {path.suffix} model: {what}")
+
+
+def _is_hdf5(path: Path) -> bool:
+    # HDF5's signature is at byte 0, or after a user block of 512, 1024, 2048, ... bytes.
+    size = path.stat().st_size
+    with open(path, "rb") as file:
+        offset = 0
+        while offset + len(HDF5_SIGNATURE) <= size:
+            file.seek(offset)
+            if file.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+                return True
+            offset = max(512, offset * 2)
+    return False
 
 
 def _convert(traced: Traced, options: Mapping[str, Any]) -> ir.Model:

@@ -23,10 +23,13 @@ from graphkit.frontends._common import check_opset, check_option_names
 from graphkit.frontends._provenance import Provenance, stamp
 from graphkit.frontends._tf2onnx import (
     check_nchw_names,
+    check_tensorflow_installed,
     import_tensorflow,
     name_unknown_dims,
     run_tf2onnx,
 )
+from graphkit.frontends._tflite_child import convert_in_child
+from graphkit.ir._files import read_head
 
 OPTIONS = ("opset", "inputs_as_nchw")
 # A TFLite flatbuffer names its schema at bytes 4..8.
@@ -34,7 +37,7 @@ FILE_IDENTIFIER = b"TFL3"
 
 
 def load_tflite(path: str | os.PathLike, **options: Any) -> ir.Model:
-    """Convert a .tflite file with tf2onnx and return it with provenance."""
+    """Convert a .tflite file with tf2onnx (in a child process) and return it with provenance."""
     check_option_names(options, OPTIONS, "a TFLite file")
     path = Path(path)
     _check_file(path)
@@ -42,13 +45,19 @@ def load_tflite(path: str | os.PathLike, **options: Any) -> ir.Model:
     nchw = options.get("inputs_as_nchw")
     if nchw is not None and (isinstance(nchw, str) or not isinstance(nchw, (list, tuple))):
         raise InputError(f"option 'inputs_as_nchw' must be a list of input names, got {nchw!r}")
+    check_tensorflow_installed()
+    return convert_in_child(path, opset, list(nchw) if nchw else None)
+
+
+def convert(path: Path, opset: int | None, nchw: list[str] | None) -> ir.Model:
+    """The conversion itself, run by the child process (see _tflite_child)."""
     tf, tf2onnx = import_tensorflow()
     model = run_tf2onnx(
         tf2onnx.convert.from_tflite,
         str(path),
         tflite_path=str(path),
         opset=opset,
-        inputs_as_nchw=list(nchw) if nchw else None,
+        inputs_as_nchw=nchw,
     )
     if nchw:
         # tf2onnx skips names it does not know: check them against the inputs it made
@@ -61,9 +70,6 @@ def load_tflite(path: str | os.PathLike, **options: Any) -> ir.Model:
 
 
 def _check_file(path: Path) -> None:
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    with open(path, "rb") as handle:
-        head = handle.read(8)
+    head = read_head(path)
     if head[4:8] != FILE_IDENTIFIER:
         raise InputError(f"{path}: not a TFLite flatbuffer (no 'TFL3' identifier)")

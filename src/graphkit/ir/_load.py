@@ -1,8 +1,12 @@
 """Load ONNX files, bytes and protos into onnx-ir, refusing what is unsafe or malformed.
 
-Every path into the IR goes through `model_from_proto`, which checks, in this order:
-well-formedness (names the node), external data (stays in the folder, long enough), sparse
-initializers (densified, since onnx-ir would drop them). Each problem is one InputError line.
+Every path into the IR goes through `model_from_proto`, which checks, in this order: every
+string is UTF-8 (_text), well-formedness (_wellformed, names the node; declared types are
+possible), calls of local functions (_calls: no recursion), standard ops' attributes against
+their schemas (_attributes), every tensor's data against its type and dims (_tensors),
+external data (stays in the folder, long enough), sparse initializers (densified, since
+onnx-ir would drop them). Each problem is one InputError line, found before anything is
+allocated for the model's tensors. A file path must name a regular file (_files).
 
 A file's large weights are not parsed: they stay in the file, as arrays over its memory
 map (graphkit.ir._mapped), so the map stays open while the model lives.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 import onnx
@@ -21,10 +26,15 @@ import onnx_ir as ir
 from google.protobuf.message import DecodeError
 
 from graphkit.errors import InputError, first_line
+from graphkit.ir._attributes import check_attributes
+from graphkit.ir._calls import check_calls
 from graphkit.ir._external import check_external_data
+from graphkit.ir._files import open_regular_file, sniff
 from graphkit.ir._gc import collector_paused
 from graphkit.ir._mapped import attach_weights, find_weights
 from graphkit.ir._sparse import densify_sparse_initializers
+from graphkit.ir._tensors import check_tensor
+from graphkit.ir._text import check_text
 from graphkit.ir._wellformed import check_well_formed
 
 
@@ -41,7 +51,8 @@ def load_onnx(path: str | os.PathLike, *, in_place: bool = True) -> ir.Model:
         proto = parse_whole(data, str(path))
         return model_from_proto(proto, base_dir=path.parent, origin=str(path))
     proto = _parse(mapped.stripped, str(path))
-    model = model_from_proto(proto, base_dir=path.parent, origin=str(path))
+    with collector_paused():
+        model = _model_from_proto(proto, path.parent, str(path), mapped=mapped.spans.keys())
     attach_weights(model, proto, mapped, data, str(path))
     return model
 
@@ -55,16 +66,25 @@ def model_from_proto(
     proto: onnx.ModelProto, *, base_dir: str | os.PathLike | None = None, origin: str = "<model>"
 ) -> ir.Model:
     """The IR of `proto` (which is not changed). External data is read from `base_dir` only."""
-    if not proto.ir_version and proto.HasField("graph"):
-        raise InputError(f"{origin}: not an ONNX model (it declares no IR version)")
     with collector_paused():
         return _model_from_proto(proto, base_dir, origin)
 
 
 def _model_from_proto(
-    proto: onnx.ModelProto, base_dir: str | os.PathLike | None, origin: str
+    proto: onnx.ModelProto,
+    base_dir: str | os.PathLike | None,
+    origin: str,
+    mapped: Collection[int] = (),
 ) -> ir.Model:
+    """`mapped`: indices of main-graph initializers whose data stayed in the file."""
+    if not proto.ir_version and proto.HasField("graph"):
+        raise InputError(f"{origin}: not an ONNX model (it declares no IR version)")
+    check_text(proto, origin)  # first: the messages below quote names
     shape = check_well_formed(proto, origin)
+    check_calls(proto, origin)
+    check_attributes(proto, origin)
+    for label, tensor, elsewhere in shape.labelled_tensors(mapped):
+        check_tensor(tensor, label, data_elsewhere=elsewhere)
     check_external_data(shape.tensors(), base_dir, origin=origin)
     if any(graph.sparse_initializer for graph in shape.graphs):
         proto = densify_sparse_initializers(proto, origin)
@@ -87,17 +107,15 @@ def parse_whole(data: mmap.mmap, origin: str) -> onnx.ModelProto:
 
 def _map_file(path: Path) -> mmap.mmap:
     """The file, memory-mapped: parsing from the map spares reading it into bytes first."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an ONNX file")
+    fd = open_regular_file(path)
     try:
-        with open(path, "rb") as file:
-            if os.fstat(file.fileno()).st_size == 0:
-                raise InputError(f"{path}: is empty (0 bytes), not an ONNX model")
-            return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        if os.fstat(fd).st_size == 0:
+            raise InputError(f"{path}: is empty (0 bytes), not an ONNX model")
+        return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
     except OSError as err:
         raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
+    finally:
+        os.close(fd)  # the map keeps its own reference to the file
 
 
 def _parse(data: bytes | memoryview, origin: str) -> onnx.ModelProto:
@@ -105,7 +123,7 @@ def _parse(data: bytes | memoryview, origin: str) -> onnx.ModelProto:
     try:
         proto.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as err:
-        kind = _sniff(bytes(data[:8]))
+        kind = sniff(bytes(data[:8]))
         if kind:
             raise InputError(f"{origin}: not an ONNX model: it is {kind}") from None
         raise InputError(
@@ -115,19 +133,6 @@ def _parse(data: bytes | memoryview, origin: str) -> onnx.ModelProto:
     if not proto.HasField("graph") and not proto.ir_version:
         raise InputError(f"{origin}: not an ONNX model (no graph and no IR version in the file)")
     return proto
-
-
-def _sniff(head: bytes) -> str | None:
-    """Name the common wrong files by their first bytes, so the user knows what to do."""
-    if head.startswith(b"PK\x03\x04"):
-        return "a zip archive (a PyTorch .pt checkpoint or Keras .keras file?)"
-    if head[4:8] == b"TFL3":
-        return "a TFLite flatbuffer; give it the .tflite suffix"
-    if head.startswith(b"\x89HDF"):
-        return "an HDF5 file (a Keras .h5 model?); give it the .h5 suffix"
-    if head[:1] == b"\x80" and head[1:2] in {b"\x02", b"\x03", b"\x04", b"\x05"}:
-        return "a Python pickle, which graphkit never loads"
-    return None
 
 
 def _set_base_dir(model: ir.Model, base_dir: str) -> None:

@@ -16,6 +16,9 @@ from onnx import numpy_helper
 
 from graphkit.errors import InputError
 
+# Densified, a tensor must still fit where a dense initializer lives: protobuf's 2 GiB.
+MAX_DENSE_BYTES = 2**31
+
 
 def densify_sparse_initializers(model: onnx.ModelProto, origin: str) -> onnx.ModelProto:
     """A copy of `model` whose sparse initializers are dense ones (the input is not changed)."""
@@ -48,6 +51,13 @@ def _dense(sparse: onnx.SparseTensorProto, origin: str) -> onnx.TensorProto:
     indices = numpy_helper.to_array(sparse.indices).astype(np.int64)
     dims = tuple(int(d) for d in sparse.dims)
     size = math.prod(dims)
+    if any(d < 0 for d in dims):
+        raise InputError(f"{what}: negative dims {list(dims)}")
+    if size * values.itemsize > MAX_DENSE_BYTES:
+        raise InputError(
+            f"{what}: dims {list(dims)} would make a dense tensor of {size * values.itemsize:,} "
+            f"bytes, more than an ONNX file can hold inline (2 GiB)"
+        )
     if indices.ndim == 2:  # [NNZ, rank] coordinates
         if indices.shape[1] != len(dims) or np.any(indices < 0) or np.any(indices >= dims):
             raise InputError(f"{what}: indices do not fit its shape {list(dims)}")

@@ -11,12 +11,13 @@ the loader sorts it after deserializing, as ONNX Runtime would.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import onnx
 
 from graphkit.errors import InputError
+from graphkit.ir._tensors import check_declared_type
 
 
 @dataclass
@@ -26,22 +27,45 @@ class WellFormed:
     needs_sort: bool = False
     graphs: list[onnx.GraphProto] = field(default_factory=list)  # main graph and subgraphs
     tensor_attributes: list[onnx.AttributeProto] = field(default_factory=list)
+    # where each of `graphs` and `tensor_attributes` is, for messages
+    graph_wheres: list[str] = field(default_factory=list)
+    attribute_wheres: list[str] = field(default_factory=list)
 
     def tensors(self) -> Iterator[onnx.TensorProto]:
         """Every TensorProto in the model: initializers, sparse parts, attribute tensors."""
-        for graph in self.graphs:
-            yield from graph.initializer
+        for _, tensor, _ in self.labelled_tensors():
+            yield tensor
+
+    def labelled_tensors(
+        self, mapped: Collection[int] = ()
+    ) -> Iterator[tuple[str, onnx.TensorProto, bool]]:
+        """(where, tensor, data_elsewhere) for every tensor; data_elsewhere marks the main
+        graph's initializers at the `mapped` indices, whose data the proto no longer holds."""
+        for graph, where in zip(self.graphs, self.graph_wheres, strict=True):
+            for index, tensor in enumerate(graph.initializer):
+                elsewhere = graph is self.graphs[0] and index in mapped
+                yield f"{where}: initializer {tensor.name!r}", tensor, elsewhere
             for sparse in graph.sparse_initializer:
-                yield from (sparse.values, sparse.indices)
-        for attr in self.tensor_attributes:
-            if attr.HasField("t"):
-                yield attr.t
-            yield from attr.tensors
-            sparse_tensors = list(attr.sparse_tensors)
-            if attr.HasField("sparse_tensor"):
-                sparse_tensors.append(attr.sparse_tensor)
-            for sparse in sparse_tensors:
-                yield from (sparse.values, sparse.indices)
+                label = f"{where}: sparse initializer {sparse.values.name!r}"
+                yield f"{label} values", sparse.values, False
+                yield f"{label} indices", sparse.indices, False
+        for attr, where in zip(self.tensor_attributes, self.attribute_wheres, strict=True):
+            yield from _attribute_tensors(attr, where)
+
+
+def _attribute_tensors(
+    attr: onnx.AttributeProto, where: str
+) -> Iterator[tuple[str, onnx.TensorProto, bool]]:
+    if attr.HasField("t"):
+        yield where, attr.t, False
+    for index, tensor in enumerate(attr.tensors):
+        yield f"{where} #{index}", tensor, False
+    sparse_tensors = list(attr.sparse_tensors)
+    if attr.HasField("sparse_tensor"):
+        sparse_tensors.append(attr.sparse_tensor)
+    for sparse in sparse_tensors:
+        yield f"{where} values", sparse.values, False
+        yield f"{where} indices", sparse.indices, False
 
 
 @dataclass
@@ -80,6 +104,11 @@ def _check_graph(
 ) -> set[str]:
     """Check one graph; return the names it reads from enclosing graphs."""
     result.graphs.append(graph)
+    result.graph_wheres.append(f"{origin}: {where}")
+    for kind, values in (("input", graph.input), ("output", graph.output),
+                         ("value_info", graph.value_info)):
+        for value in values:
+            check_declared_type(value, f"{origin}: {where}: {kind}")
     scope = _Scope(outer=outer)
     for value in graph.input:
         _define(scope, value.name, "a graph input", origin, where)
@@ -115,7 +144,9 @@ def _check_nodes(
                 scope.producer_index[name] = index
     from_outer: set[str] = set()
     unsorted = False
-    all_reads = [_node_reads(node, scope, origin, result, where) for node in nodes]
+    all_reads = [
+        _node_reads(node, index, scope, origin, result, where) for index, node in enumerate(nodes)
+    ]
     for index, (node, reads) in enumerate(zip(nodes, all_reads, strict=True)):
         for name in reads:
             if not name:
@@ -137,7 +168,7 @@ def _check_nodes(
 
 
 def _node_reads(
-    node: onnx.NodeProto, scope: _Scope, origin: str, result: WellFormed, where: str
+    node: onnx.NodeProto, index: int, scope: _Scope, origin: str, result: WellFormed, where: str
 ) -> list[str]:
     """The node's inputs plus the outer names its subgraphs read (implicit inputs)."""
     reads = list(node.input)
@@ -145,6 +176,9 @@ def _node_reads(
         kind = attr.type or _untyped_kind(attr)
         if kind in _TENSOR_ATTRIBUTES:
             result.tensor_attributes.append(attr)
+            result.attribute_wheres.append(
+                f"{origin}: {where}: {_describe(node, index)} attribute {attr.name!r}"
+            )
         if kind not in _GRAPH_ATTRIBUTES:
             continue
         graphs = [attr.g] if attr.HasField("g") else []

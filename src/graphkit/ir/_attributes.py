@@ -1,0 +1,148 @@
+"""Does every attribute of a standard op have the type its schema gives, and hold that value?
+
+onnx-ir reads an attribute by its declared type: an INT attribute whose value sits in `t`
+reads as 0, a Constant whose `value` is an INT passes load and fails inside a pass. ORT
+refuses such nodes ("wrong type", "Unrecognized attribute"), so graphkit does, at load, naming
+the node. Ops without a schema here (other domains, unknown ops) are left to diagnose, but
+every attribute must have a type: onnx-ir reads an untyped one as no value at all.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+
+import onnx
+
+from graphkit.errors import InputError
+
+_A = onnx.AttributeProto
+# The value field each attribute type keeps its value in.
+_FIELD = {
+    _A.FLOAT: "f", _A.INT: "i", _A.STRING: "s", _A.TENSOR: "t", _A.GRAPH: "g",
+    _A.SPARSE_TENSOR: "sparse_tensor", _A.TYPE_PROTO: "tp", _A.FLOATS: "floats",
+    _A.INTS: "ints", _A.STRINGS: "strings", _A.TENSORS: "tensors", _A.GRAPHS: "graphs",
+    _A.SPARSE_TENSORS: "sparse_tensors", _A.TYPE_PROTOS: "type_protos",
+}
+_SINGULAR = ("f", "i", "s", "t", "g", "sparse_tensor", "tp")
+_CONSTANT_VALUES = frozenset({"value", "value_float", "value_floats", "value_int", "value_ints",
+                              "value_string", "value_strings", "sparse_value"})
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def check_attributes(proto: onnx.ModelProto, origin: str) -> None:
+    """Raise InputError naming the first node whose attributes its schema refuses."""
+    opsets = {entry.domain: entry.version for entry in proto.opset_import}
+    _check_opsets(proto, origin)
+    for where, node, node_opsets in _nodes(proto, opsets):
+        _check_untyped(node, f"{origin}: {where} ({node.op_type})")
+        if node.domain not in _DEFAULT_DOMAINS:
+            continue
+        version = next((node_opsets[d] for d in _DEFAULT_DOMAINS if d in node_opsets), None)
+        if version is None:
+            raise InputError(f"{origin}: {where} ({node.op_type}) is an ONNX op, but no opset of "
+                             "'ai.onnx' is imported to say which version")
+        schema = _schema(node.op_type, version)
+        if schema is not None:
+            _check_node(node, schema, version, f"{origin}: {where} ({node.op_type})")
+
+
+def _check_opsets(proto: onnx.ModelProto, origin: str) -> None:
+    """Opset versions start at 1. (A newer ai.onnx opset than ORT or onnx knows is a
+    finding of diagnose, GK103, which convert-opset fixes.)"""
+    for where, entries in [("model", proto.opset_import),
+                           *((f"function {f.name!r}", f.opset_import) for f in proto.functions)]:
+        for entry in entries:
+            if entry.version < 1:
+                domain = entry.domain or "ai.onnx"
+                raise InputError(f"{origin}: {where} imports opset {entry.version} of {domain!r}")
+
+
+def _check_node(node: onnx.NodeProto, schema: onnx.defs.OpSchema, version: int,
+                label: str) -> None:
+    for attr in node.attribute:
+        expected = schema.attributes.get(attr.name)
+        if expected is None:
+            raise InputError(
+                f"{label}: attribute {attr.name!r} is not one {node.op_type} defines at opset "
+                f"{version}"
+            )
+        if attr.ref_attr_name:
+            continue  # a function's reference to its own attribute
+        if attr.type != int(expected.type):
+            raise InputError(
+                f"{label}: attribute {attr.name!r} is {_type_name(attr.type)}, but "
+                f"{node.op_type} takes {_type_name(int(expected.type))}"
+            )
+        _check_value_field(attr, label)
+    names = {attr.name for attr in node.attribute}
+    missing = [name for name, a in schema.attributes.items() if a.required and name not in names]
+    if missing:
+        raise InputError(f"{label}: required attribute {missing[0]!r} is missing")
+    if node.op_type == "Constant" and len(names & _CONSTANT_VALUES) != 1:
+        raise InputError(f"{label}: a Constant needs exactly one value attribute, has "
+                         f"{sorted(names & _CONSTANT_VALUES) or 'none'}")
+
+
+def _check_untyped(node: onnx.NodeProto, label: str) -> None:
+    """Every attribute needs its type (onnx.proto: required from IR version 2): onnx-ir does
+    not infer one from the value, so an untyped attribute would lose its value and fail to
+    save."""
+    for attr in node.attribute:
+        if attr.type == _A.UNDEFINED:
+            raise InputError(f"{label}: attribute {attr.name!r} has no type")
+
+
+def _check_value_field(attr: onnx.AttributeProto, label: str) -> None:
+    """The value must be in the field of the declared type, and in no other."""
+    field = _FIELD.get(attr.type)
+    if field in _SINGULAR and field not in {"f", "i", "s"} and not attr.HasField(field):
+        raise InputError(f"{label}: attribute {attr.name!r} is {_type_name(attr.type)} but "
+                         "holds no value")
+    others = [name for name in _FIELD.values() if name != field and _is_set(attr, name)]
+    if others:
+        raise InputError(f"{label}: attribute {attr.name!r} is {_type_name(attr.type)} but "
+                         f"holds a value in '{others[0]}'")
+
+
+def _is_set(attr: onnx.AttributeProto, name: str) -> bool:
+    return attr.HasField(name) if name in _SINGULAR else len(getattr(attr, name)) > 0
+
+
+def _type_name(kind: int) -> str:
+    return _A.AttributeType.Name(kind) if kind in _A.AttributeType.values() else str(kind)
+
+
+@functools.cache
+def _schema(op_type: str, version: int) -> onnx.defs.OpSchema | None:
+    try:
+        return onnx.defs.get_schema(op_type, version, "")
+    except onnx.defs.SchemaError:
+        return None
+
+
+def _nodes(
+    proto: onnx.ModelProto, opsets: dict[str, int]
+) -> Iterator[tuple[str, onnx.NodeProto, dict[str, int]]]:
+    """Every node with where it is and the opsets it is read under (a function's own)."""
+    yield from _graph_nodes(proto.graph, "main graph", opsets)
+    for function in proto.functions:
+        own = {entry.domain: entry.version for entry in function.opset_import} or opsets
+        where = f"function {function.domain + '.' if function.domain else ''}{function.name}"
+        for index, node in enumerate(function.node):
+            yield from _node_and_subgraphs(node, index, where, own)
+
+
+def _graph_nodes(graph: onnx.GraphProto, where: str, opsets: dict[str, int]):
+    for index, node in enumerate(graph.node):
+        yield from _node_and_subgraphs(node, index, where, opsets)
+
+
+def _node_and_subgraphs(node: onnx.NodeProto, index: int, where: str, opsets: dict[str, int]):
+    yield f"{where}: node {repr(node.name) if node.name else f'#{index}'}", node, opsets
+    for attr in node.attribute:
+        graphs = [attr.g] if attr.HasField("g") else []
+        graphs.extend(attr.graphs)
+        for graph in graphs:
+            sub = f"{where} > {node.op_type} {node.name!r} attribute {attr.name!r}"
+            yield from _graph_nodes(graph, sub, opsets)
