@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit._time_limit import DEFAULT_TIMEOUT, run_ort, run_python
 from graphkit.errors import first_line
 from graphkit.targets._facts import inference_proto, keep_value
 
@@ -102,9 +103,12 @@ class ModelRunner:
     """Runs one model, many times, on ORT or (where ORT refuses it) the reference evaluator."""
 
     def __init__(self, model: ir.Model | onnx.ModelProto | LightModel, *, prefer: str = "ort",
-                 serialized: bytes | None = None) -> None:
+                 serialized: bytes | None = None, timeout: float | None = DEFAULT_TIMEOUT
+                 ) -> None:
         """`serialized`: the proto's (or the light model's proto's) bytes, when the caller
-        has them already."""
+        has them already. `timeout`: seconds one run may take (None: no limit); past it the
+        run raises RunTimeout naming the node still running."""
+        self.timeout = timeout
         self._light = model if isinstance(model, LightModel) else None
         if isinstance(model, LightModel):
             self.proto = model.proto
@@ -135,7 +139,8 @@ class ModelRunner:
             why = f"ONNX Runtime: {first_line(ort_error)}; " if ort_error else ""
             raise RuntimeError(f"{why}reference evaluator: {first_line(err)}") from err
         self.runtime = "onnx-reference"
-        return lambda feeds: evaluator.run(None, feeds)
+        return lambda feeds, seconds: run_python(lambda: evaluator.run(None, feeds), seconds,
+                                                 self.timeout)
 
     def _full(self) -> None:
         if self._light is not None:
@@ -155,16 +160,16 @@ class ModelRunner:
             providers=["CPUExecutionProvider"],
         )
         self.runtime = "onnxruntime"
-        quiet = ort.RunOptions()
-        quiet.log_severity_level = 4  # failures surface as exceptions; keep stderr clean
-        if not weights:
-            return lambda feeds: session.run(None, feeds, quiet)
-        return lambda feeds: session.run(None, {**weights, **feeds}, quiet)
+        graph = self.proto.graph
+        return lambda feeds, seconds: run_ort(session, {**weights, **feeds}, seconds, graph,
+                                              self.timeout)
 
     @property
     def output_names(self) -> list[str]:
         return [output.name for output in self.proto.graph.output]
 
-    def run(self, feeds: Feeds) -> Feeds:
-        results = self._run(feeds)
+    def run(self, feeds: Feeds, *, seconds: float | None = None) -> Feeds:
+        """`seconds`: a shorter limit for this run (what is left of a shared Deadline)."""
+        limit = self.timeout if seconds is None else min(seconds, self.timeout or seconds)
+        results = self._run(feeds, limit)
         return {name: np.asarray(value) for name, value in zip(self.output_names, results)}

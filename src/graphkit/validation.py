@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
+from graphkit._time_limit import DEFAULT_TIMEOUT, Deadline, RunTimeout
 from graphkit.errors import InputError, first_line
 from graphkit.findings import Finding, Severity
 from graphkit.runner import Feeds, LightModel, ModelRunner
@@ -132,17 +133,22 @@ class ShapeChoice:
 
 
 def choose_input_shapes(model: ir.Model, runner: ModelRunner, seed: int = 0) -> ShapeChoice:
-    """Pick concrete shapes for the inputs that the model really runs with."""
+    """Pick concrete shapes for the inputs that the model really runs with. All the tries
+    together get the runner's time limit; a try that runs out of it ends the search."""
     recorded = recorded_example_shapes(model)
+    deadline = Deadline(runner.timeout)
     errors: list[str] = []
     for assignment in _candidate_assignments(model, recorded):
         shapes = _concrete_shapes(model, assignment, recorded)
         try:
-            runner.run(make_inputs(model, shapes, seed))
+            runner.run(make_inputs(model, shapes, seed), seconds=deadline.remaining())
+        except RunTimeout:
+            raise
         except Exception as err:
             errors.append(first_line(err))
             continue
-        return ShapeChoice(shapes, _frozen_dims(model, runner, assignment, recorded, seed))
+        frozen = _frozen_dims(model, runner, assignment, seed, deadline)
+        return ShapeChoice(shapes, frozen)
     raise _no_shapes_error(errors)
 
 
@@ -188,28 +194,30 @@ class Reference:
         self.light = light  # the copy the worker runs (None for a reference known already)
 
     @classmethod
-    def start(cls, model: ir.Model, candidates: list[Feeds], *, given: bool = False
-              ) -> Reference:
+    def start(cls, model: ir.Model, candidates: list[Feeds], *, given: bool = False,
+              timeout: float | None = DEFAULT_TIMEOUT) -> Reference:
         """Copy `model` and run it on the worker. `given`: the candidates are the user's
-        inputs, not generated ones."""
+        inputs, not generated ones. `timeout`: seconds for all the candidates together."""
         if not candidates:
             raise ValueError("Reference needs at least one candidate input set")
         light = LightModel.of(model)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphkit-reference")
-        future = pool.submit(_first_that_runs, light, candidates, given)
+        future = pool.submit(_first_that_runs, light, candidates, given, timeout)
         pool.shutdown(wait=False)  # the worker finishes its one job, then exits
         return cls(future, light)
 
     @classmethod
     def of(cls, model: ir.Model, *, inputs: Feeds | None = None,
            pinned: Mapping[str, tuple[int, ...]] | None = None, seed: int = 0,
-           domains: Mapping[str, np.dtype] | None = None) -> Reference:
+           domains: Mapping[str, np.dtype] | None = None,
+           timeout: float | None = DEFAULT_TIMEOUT) -> Reference:
         """The model on `inputs`, else on generated inputs of the candidate shapes (with the
         `pinned` shapes overriding theirs) and values from `domains` (see make_inputs)."""
         if inputs is not None:
-            return cls.start(model, [dict(inputs)], given=True)
+            return cls.start(model, [dict(inputs)], given=True, timeout=timeout)
         shapes = _unique([{**s, **(pinned or {})} for s in candidate_shapes(model)])
-        return cls.start(model, [make_inputs(model, s, seed, domains) for s in shapes])
+        return cls.start(model, [make_inputs(model, s, seed, domains) for s in shapes],
+                         timeout=timeout)
 
     @classmethod
     def known(cls, feeds: Feeds, outputs: Feeds, runtime: str = "onnxruntime") -> Reference:
@@ -222,13 +230,17 @@ class Reference:
         return self._future.result()
 
 
-def _first_that_runs(light: LightModel, candidates: list[Feeds], given: bool
-                     ) -> ReferenceOutputs:
-    runner = ModelRunner(light)
+def _first_that_runs(light: LightModel, candidates: list[Feeds], given: bool,
+                     timeout: float | None) -> ReferenceOutputs:
+    runner = ModelRunner(light, timeout=timeout)
+    deadline = Deadline(timeout)
     errors: list[str] = []
     for feeds in candidates:
         try:
-            return ReferenceOutputs(feeds, runner.run(feeds), runner.runtime)
+            outputs = runner.run(feeds, seconds=deadline.remaining())
+            return ReferenceOutputs(feeds, outputs, runner.runtime)
+        except RunTimeout:
+            raise
         except Exception as err:  # the next candidate may suit the model
             errors.append(first_line(err))
     if given:
@@ -301,14 +313,19 @@ def _concrete_shapes(model, assignment, recorded) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _frozen_dims(model, runner, assignment, recorded, seed) -> list[Finding]:
+def _frozen_dims(model, runner, assignment, seed, deadline: Deadline) -> list[Finding]:
+    """GK303 for each dynamic dim the model fails to run at one more than its chosen value.
+    Advisory: the dims left when the time limit runs out are not checked."""
     findings = []
     base = _concrete_shapes(model, assignment, {})
     for name in _dynamic_dim_names(model):
         current = _dim_value(model, name, base)
         varied = {**assignment, name: current + 1}
         try:
-            runner.run(make_inputs(model, _concrete_shapes(model, varied, {}), seed))
+            runner.run(make_inputs(model, _concrete_shapes(model, varied, {}), seed),
+                       seconds=deadline.remaining())
+        except RunTimeout:
+            break
         except Exception as err:
             findings.append(
                 Finding(
