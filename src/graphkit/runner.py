@@ -13,6 +13,7 @@ constant (some kernels check at session set-up), the runner falls back to the fu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ import onnx
 import onnx_ir as ir
 
 from graphkit._time_limit import DEFAULT_TIMEOUT, run_ort, run_python
-from graphkit.errors import first_line
+from graphkit.errors import InputError, first_line
 from graphkit.targets._facts import inference_proto, keep_value
 
 Feeds = dict[str, np.ndarray]
@@ -99,6 +100,14 @@ def _fed(value: ir.Value) -> bool:
     return tensor is not None and tensor.dtype in _FEEDABLE and not keep_value(value)
 
 
+def ort_reason(err: BaseException | None) -> str:
+    """ORT's own reason, without its '[ONNXRuntimeError] : 1 : FAIL :' wrappers and the C++
+    source location and signature it nests in front of the reason."""
+    text = first_line(err, limit=2000)
+    text = re.split(r"\[ONNXRuntimeError\] : \d+ : \w+ : ", text)[-1]
+    return re.sub(r"^\S+\.(cc|h):\d+ \S+ ", "", text)[:300]
+
+
 class ModelRunner:
     """Runs one model, many times, on ORT or (where ORT refuses it) the reference evaluator."""
 
@@ -135,9 +144,10 @@ class ModelRunner:
             from onnx.reference import ReferenceEvaluator
 
             evaluator = ReferenceEvaluator(self.proto)
-        except Exception as err:
-            why = f"ONNX Runtime: {first_line(ort_error)}; " if ort_error else ""
-            raise RuntimeError(f"{why}reference evaluator: {first_line(err)}") from err
+        except Exception as err:  # neither runtime takes the model: it cannot be proven
+            why = f"ONNX Runtime: {ort_reason(ort_error)}; " if ort_error else ""
+            raise InputError(f"the model cannot be run ({why}onnx's reference evaluator: "
+                             f"{first_line(err)})") from err
         self.runtime = "onnx-reference"
         return lambda feeds, seconds: run_python(lambda: evaluator.run(None, feeds), seconds,
                                                  self.timeout)

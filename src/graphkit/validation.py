@@ -10,6 +10,7 @@ the graph, and a dim that is declared dynamic but cannot vary is reported (GK303
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ from graphkit.runner import Feeds, LightModel, ModelRunner
 EXAMPLE_SHAPES_KEY = "graphkit.example_shapes"
 DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-4
+# Generated inputs are drawn as float64 first: 2**26 elements is 512 MiB at the peak.
+MAX_GENERATED_ELEMENTS = 1 << 26
 
 
 
@@ -79,12 +82,25 @@ def make_inputs(model: ir.Model, shapes: Mapping[str, tuple[int, ...]], seed: in
     for value in declared_inputs(model):
         dtype = _numpy_dtype(value)
         shape = shapes[value.name]
+        _check_generated_shape(value.name, shape)
         if domains and value.name in domains:
             drawn = _random_array(rng, np.dtype(domains[value.name]), shape)
             feeds[value.name] = drawn.astype(dtype)
         else:
             feeds[value.name] = _random_array(rng, dtype, shape)
     return feeds
+
+
+def _check_generated_shape(name: str, shape: tuple[int, ...]) -> None:
+    """Refuse, before allocating, a shape no array can have or one too large to make up."""
+    if any(dim < 0 for dim in shape):
+        raise InputError(f"input '{name}' has a negative dim in its shape {list(shape)}")
+    count = math.prod(shape)
+    if count > MAX_GENERATED_ELEMENTS:
+        raise InputError(
+            f"input '{name}' of shape {list(shape)} has {count:,} elements, more than graphkit "
+            f"generates ({MAX_GENERATED_ELEMENTS:,}); pass inputs with --inputs data.npz"
+        )
 
 
 def _numpy_dtype(value: ir.Value) -> np.dtype:
@@ -216,8 +232,7 @@ class Reference:
         if inputs is not None:
             return cls.start(model, [dict(inputs)], given=True, timeout=timeout)
         shapes = _unique([{**s, **(pinned or {})} for s in candidate_shapes(model)])
-        return cls.start(model, [make_inputs(model, s, seed, domains) for s in shapes],
-                         timeout=timeout)
+        return cls.start(model, _generated(model, shapes, seed, domains), timeout=timeout)
 
     @classmethod
     def known(cls, feeds: Feeds, outputs: Feeds, runtime: str = "onnxruntime") -> Reference:
@@ -228,6 +243,20 @@ class Reference:
 
     def result(self) -> ReferenceOutputs:
         return self._future.result()
+
+
+def _generated(model: ir.Model, shapes: list[dict[str, tuple[int, ...]]], seed: int,
+               domains: Mapping[str, np.dtype] | None) -> list[Feeds]:
+    """Inputs for each candidate shape that inputs can be made for (not too large, say)."""
+    candidates, refusals = [], []
+    for shape in shapes:
+        try:
+            candidates.append(make_inputs(model, shape, seed, domains))
+        except InputError as err:
+            refusals.append(err)
+    if not candidates and refusals:
+        raise refusals[0]
+    return candidates
 
 
 def _first_that_runs(light: LightModel, candidates: list[Feeds], given: bool,
@@ -294,10 +323,21 @@ def _shape_constants(shape: ir.Value | None) -> list[int]:
         parts = list(producer.inputs)
     values: list[int] = []
     for part in parts:
-        const = ir.convenience.get_const_tensor(part) if part is not None else None
-        if const is not None and const.dtype in (ir.DataType.INT64, ir.DataType.INT32):
-            values.extend(int(v) for v in np.asarray(const.numpy()).ravel())
+        values.extend(_int_constant(part))
     return values
+
+
+def _int_constant(value: ir.Value | None) -> list[int]:
+    """The value's entries if it is a constant of integers, else none. These are guesses for
+    candidate shapes, so a constant that cannot be read (a Constant node with no tensor, or
+    data that does not fill its dims, in a hostile file) is simply not used."""
+    try:
+        const = ir.convenience.get_const_tensor(value) if value is not None else None
+        if const is None or const.dtype not in (ir.DataType.INT64, ir.DataType.INT32):
+            return []
+        return [int(v) for v in np.asarray(const.numpy()).ravel()]
+    except (TypeError, ValueError):
+        return []
 
 
 def _concrete_shapes(model, assignment, recorded) -> dict[str, tuple[int, ...]]:

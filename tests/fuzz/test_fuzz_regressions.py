@@ -1,0 +1,82 @@
+"""Crashes the fuzzer found (tools/fuzz.py), each rebuilt in code as the smallest model that
+shows it. Before the fix each was exit 3 (a builtin exception escaping graphkit)."""
+
+from __future__ import annotations
+
+import onnx
+import onnx_ir as ir
+import pytest
+from onnx import AttributeProto, TensorProto
+from onnx import helper as h
+
+import graphkit
+from graphkit.errors import InputError
+from graphkit.validation import MAX_GENERATED_ELEMENTS, candidate_shapes, make_inputs
+
+
+def _add_constant(constant: onnx.NodeProto, x_shape: list) -> onnx.ModelProto:
+    """y = x + c, with `constant` making c."""
+    graph = h.make_graph(
+        [constant, h.make_node("Add", ["x", "c"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+
+
+def test_a_model_no_runtime_can_open_is_an_input_error():
+    """Mutant 2-35: a Constant with no value. ORT and the reference evaluator both refuse it;
+    fix raised RuntimeError (exit 3)."""
+    model = _add_constant(h.make_node("Constant", [], ["c"]), [2])
+    with pytest.raises(InputError, match=r"the model cannot be run \(ONNX Runtime: Constant "
+                                         r"node:  has no data attributes; onnx's reference"):
+        graphkit.fix(model, "ort")
+
+
+@pytest.mark.parametrize("target", ["ort", "tflite", "tensorrt", "torchscript"])
+@pytest.mark.parametrize("kind", [AttributeProto.INT, AttributeProto.STRING])
+def test_a_constant_whose_value_is_not_a_tensor_does_not_crash_diagnose(target, kind):
+    """Mutant 2-437: a Constant's `value` attribute of another type (min_opset read .dtype)."""
+    constant = h.make_node("Constant", [], ["c"])
+    constant.attribute.add(name="value", type=kind, i=3, s=b"abc")
+    report = graphkit.diagnose(_add_constant(constant, [2]), target)
+    assert report.target == target
+
+
+def _input_model(shape: list[int]) -> ir.Model:
+    x = ir.Value(name="x", type=ir.TensorType(ir.DataType.FLOAT), shape=ir.Shape(shape))
+    node = ir.node("Relu", [x])
+    return ir.Model(ir.Graph([x], node.outputs, nodes=[node], opset_imports={"": 17}),
+                    ir_version=10)
+
+
+def test_a_negative_input_dim_is_refused_before_generating_data():
+    """Mutant 2-38: an input declared [-4, 2]; numpy raised ValueError."""
+    model = _input_model([-4, 2])
+    with pytest.raises(InputError, match=r"input 'x' has a negative dim in its shape \[-4, 2\]"):
+        make_inputs(model, {"x": (-4, 2)})
+
+
+def test_an_input_too_large_to_generate_is_refused_before_allocating():
+    """Mutant 2-199: an input declared [3, 1, 2**31]; numpy tried to allocate 48 GiB."""
+    model = _input_model([3, 1, 1 << 31])
+    with pytest.raises(InputError, match="6,442,450,944 elements, more than graphkit generates"):
+        make_inputs(model, {"x": (3, 1, 1 << 31)})
+
+
+def test_fix_refuses_an_input_too_large_to_generate():
+    big = 1 << 31
+    assert big > MAX_GENERATED_ELEMENTS
+    with pytest.raises(InputError, match="more than graphkit generates"):
+        graphkit.fix(_input_model([3, 1, big]), "ort")
+
+
+@pytest.mark.parametrize("attributes", [{}, {"value": "abc"}])
+def test_an_unreadable_shape_constant_is_not_a_candidate_shape(attributes):
+    """Mutants 2-1765 and 2-1710: a Reshape whose shape is a Constant with no tensor; reading
+    it for candidate input shapes raised ValueError/TypeError (exit 3)."""
+    x = ir.Value(name="x", type=ir.TensorType(ir.DataType.FLOAT), shape=ir.Shape(["N"]))
+    constant = ir.node("Constant", [], attributes=attributes)
+    reshape = ir.node("Reshape", [x, constant.outputs[0]])
+    graph = ir.Graph([x], reshape.outputs, nodes=[constant, reshape], opset_imports={"": 17})
+    assert candidate_shapes(ir.Model(graph, ir_version=10)) == [{"x": (1,)}]
