@@ -80,3 +80,52 @@ def test_an_unreadable_shape_constant_is_not_a_candidate_shape(attributes):
     reshape = ir.node("Reshape", [x, constant.outputs[0]])
     graph = ir.Graph([x], reshape.outputs, nodes=[constant, reshape], opset_imports={"": 17})
     assert candidate_shapes(ir.Model(graph, ir_version=10)) == [{"x": (1,)}]
+
+
+def _fix_to(tmp_path, model: onnx.ModelProto) -> tuple[int, str, bool]:
+    """`graphkit fix` on the model: (exit code, stderr, whether it wrote the output)."""
+    from graphkit.cli import main
+
+    source, output = tmp_path / "m.onnx", tmp_path / "fixed.onnx"
+    onnx.save(model, source)
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["fix", str(source), "-t", "ort", "-o", str(output)])
+    return code, err.getvalue(), output.exists()
+
+
+def test_a_model_ort_finds_ill_typed_is_refused_not_run_on_the_evaluator(tmp_path):
+    """Mutant 20261204-137: an output declared float that the graph computes as bool. ORT
+    refuses the model ('Type Error'); the reference evaluator ran it anyway, so fix 'proved'
+    and wrote a model ORT cannot load (exit 0)."""
+    graph = h.make_graph(
+        [h.make_node("Cast", ["x"], ["y"], to=TensorProto.BOOL)], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    code, err, wrote = _fix_to(tmp_path, model)
+    assert (code, wrote) == (2, False), err
+    assert "the model is not valid ONNX (ONNX Runtime: Type Error" in err
+
+
+def test_a_valid_op_ort_has_no_kernel_for_still_runs_on_the_evaluator():
+    """The evaluator's purpose: Expand on bfloat16 has no ORT kernel (NOT_IMPLEMENTED)."""
+    import numpy as np
+    from ml_dtypes import bfloat16
+
+    from graphkit.runner import ModelRunner
+
+    graph = h.make_graph(
+        [h.make_node("Expand", ["x", "shape"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.BFLOAT16, [1]),
+         h.make_tensor_value_info("shape", TensorProto.INT64, [1])],
+        [h.make_tensor_value_info("y", TensorProto.BFLOAT16, None)],
+    )
+    runner = ModelRunner(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]))
+    assert runner.runtime == "onnx-reference"
+    out = runner.run({"x": np.array([1.5], bfloat16), "shape": np.array([3], np.int64)})
+    np.testing.assert_array_equal(out["y"].astype(np.float32), [1.5, 1.5, 1.5])
