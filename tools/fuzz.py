@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=int, default=0, help="index of the first mutant")
     parser.add_argument("--only", type=int, action="append", help="run just this mutant index")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
-    parser.add_argument("--limit", type=float, default=60.0,
+    parser.add_argument("--limit", type=float, default=120.0,
                         help="seconds a mutant may take before it counts as a hang")
     parser.add_argument("--save", type=Path, default=Path("fuzz-crashes"),
                         help="folder for failing mutants (a few per class)")

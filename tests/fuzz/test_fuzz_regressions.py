@@ -112,6 +112,20 @@ def test_a_model_ort_finds_ill_typed_is_refused_not_run_on_the_evaluator(tmp_pat
     assert "the model is not valid ONNX (ONNX Runtime: Type Error" in err
 
 
+def test_an_op_onnx_does_not_define_at_the_models_opset_is_refused(tmp_path):
+    """Mutant 3-132 (change_opset): HannWindow at opset 13, though it came in 17. ORT says
+    'No Op registered', as it does for ops newer than itself; ONNX's schemas decide."""
+    graph = h.make_graph(
+        [h.make_node("HannWindow", ["size"], ["y"])], "g",
+        [h.make_tensor_value_info("size", TensorProto.INT32, [])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    code, err, wrote = _fix_to(tmp_path, model)
+    assert (code, wrote) == (2, False), err
+    assert "not valid ONNX (ONNX Runtime: No Op registered for HannWindow" in err
+
+
 def test_a_valid_op_ort_has_no_kernel_for_still_runs_on_the_evaluator():
     """The evaluator's purpose: Expand on bfloat16 has no ORT kernel (NOT_IMPLEMENTED)."""
     import numpy as np
