@@ -45,7 +45,7 @@ def make_mutant(corpus: list[tuple[str, bytes]], seed: int, index: int) -> Mutan
         if mutation(rng, proto):
             applied.append(mutation.__name__)
     out = proto.SerializeToString()
-    if not applied or rng.random() < 0.2:
+    if out == data or rng.random() < 0.2:  # a byte mutation, also where the rest changed nothing
         mutation = rng.choice(BYTES)
         out = mutation(rng, out)
         applied.append(mutation.__name__)
