@@ -115,9 +115,8 @@ def says_invalid(err: BaseException) -> bool:
     """ORT refused the model as invalid (types or shapes that contradict the op schemas, an
     IR version it does not know), not for want of a kernel or an op schema: the reference
     evaluator, which checks far less, must not stand in for it then (it stands in only
-    where ORT lacks a kernel). Measured on the node
-    conformance cases: the ones ORT refuses are all NOT_IMPLEMENTED or 'not a registered
-    function/op', never these."""
+    where ORT lacks a kernel). Measured on the node conformance cases: the ones ORT refuses
+    are all NOT_IMPLEMENTED or 'not a registered function/op', never these."""
     text = str(err)
     if "No Op registered" in text:  # an op newer than this ORT: the evaluator's case ...
         return _onnx_has_no_such_op(text)  # ... unless ONNX itself defines no such op
