@@ -143,3 +143,20 @@ def test_a_valid_op_ort_has_no_kernel_for_still_runs_on_the_evaluator():
     assert runner.runtime == "onnx-reference"
     out = runner.run({"x": np.array([1.5], bfloat16), "shape": np.array([3], np.int64)})
     np.testing.assert_array_equal(out["y"].astype(np.float32), [1.5, 1.5, 1.5])
+
+
+@pytest.mark.parametrize("op_type", ["Min", "Sum", "Add"])
+def test_an_empty_required_input_is_refused_before_ort_sees_it(op_type):
+    """Mutant 3-5199 (rename_edge): Min(a, ''). ORT builds the session, then SEGFAULTS when
+    it runs (Min, Max, Sum, Mean); for Add it says INVALID_GRAPH."""
+    from graphkit.runner import ModelRunner
+
+    graph = h.make_graph(
+        [h.make_node(op_type, ["a", ""], ["y"], name="n")], "g",
+        [h.make_tensor_value_info("a", TensorProto.FLOAT, [3])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, [3])],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    with pytest.raises(InputError, match=rf"{op_type} node 'n' leaves its input 1 \('\w+'\) "
+                                         "empty, which the op requires"):
+        ModelRunner(model)
