@@ -150,6 +150,8 @@ def _fix(model: Any, target: Any, options: FixOptions,
     target_obj = get_target(target)  # an unknown name fails before any work
     extra = _extra_passes(options)  # as does an unknown pass or option in `passes`
     original = load(model)
+    if not original.graph.outputs:  # nothing to compute: every node is dead, nothing to prove
+        raise InputError(f"{original.graph.name or 'the model'}: the graph has no outputs")
     domains = {name: dtype for p in extra for name, dtype in p.input_domains(original).items()}
     proof = _reference(original, options, inputs, domains)  # before any rewrite touches it
     # The caller's own model object is never modified; one loaded here from a file is ours.

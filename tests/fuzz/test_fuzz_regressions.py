@@ -160,3 +160,28 @@ def test_an_empty_required_input_is_refused_before_ort_sees_it(op_type):
     with pytest.raises(InputError, match=rf"{op_type} node 'n' leaves its input 1 \('\w+'\) "
                                          "empty, which the op requires"):
         ModelRunner(model)
+
+
+def test_a_node_onnx_cannot_build_a_function_body_for_does_not_crash_diagnose():
+    """Mutant 4-1362 (drop_attribute): SequenceMap without its `body`; onnx's builder of the
+    context-dependent function raised ValueError out of diagnose."""
+    seq = onnx.helper.make_tensor_sequence_value_info
+    graph = h.make_graph(
+        [h.make_node("SequenceMap", ["x"], ["y"])], "g",
+        [seq("x", TensorProto.FLOAT, None)], [seq("y", TensorProto.FLOAT, None)],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    assert graphkit.diagnose(model, "ort").target == "ort"
+
+
+def test_a_model_without_outputs_is_refused(tmp_path):
+    """Mutant 4-501 (drop_graph_input took the only output): every node is dead, fix removed
+    them all and wrote an empty graph, which ORT refuses to load."""
+    graph = h.make_graph(
+        [h.make_node("Relu", ["x"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [2])], [],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    code, err, wrote = _fix_to(tmp_path, model)
+    assert (code, wrote) == (2, False), err
+    assert "g: the graph has no outputs" in err
