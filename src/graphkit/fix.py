@@ -150,8 +150,7 @@ def _fix(model: Any, target: Any, options: FixOptions,
     target_obj = get_target(target)  # an unknown name fails before any work
     extra = _extra_passes(options)  # as does an unknown pass or option in `passes`
     original = load(model)
-    if not original.graph.outputs:  # nothing to compute: every node is dead, nothing to prove
-        raise InputError(f"{original.graph.name or 'the model'}: the graph has no outputs")
+    _refuse_malformed(original)
     domains = {name: dtype for p in extra for name, dtype in p.input_domains(original).items()}
     proof = _reference(original, options, inputs, domains)  # before any rewrite touches it
     # The caller's own model object is never modified; one loaded here from a file is ours.
@@ -192,6 +191,16 @@ def _fix(model: Any, target: Any, options: FixOptions,
     if proof.feeds is not None:
         report.input_shapes = {name: tuple(array.shape) for name, array in proof.feeds.items()}
     return current, report
+
+
+def _refuse_malformed(model: ir.Model) -> None:
+    """What no rewrite can make valid, found by fuzzing: fix would write it out as it is."""
+    name = model.graph.name or "the model"
+    if not model.graph.outputs:  # nothing to compute: every node is dead, nothing to prove
+        raise InputError(f"{name}: the graph has no outputs")
+    if model.ir_version < 3 and model.opset_imports:  # the ONNX checker's rule, which ORT skips
+        raise InputError(f"{name}: IR version {model.ir_version} predates opset imports (IR 3), "
+                         "yet the model has them")
 
 
 def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any] | None,

@@ -185,3 +185,32 @@ def test_a_model_without_outputs_is_refused(tmp_path):
     code, err, wrote = _fix_to(tmp_path, model)
     assert (code, wrote) == (2, False), err
     assert "g: the graph has no outputs" in err
+
+
+def test_an_ir_version_before_opset_imports_is_refused(tmp_path):
+    """Mutant 20261204-132 (change_opset): ir_version 1 with an opset import. ORT runs it, the
+    ONNX checker rejects it, and fix wrote it out so (exit 0)."""
+    graph = h.make_graph(
+        [h.make_node("Relu", ["x"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    model.ir_version = 1
+    code, err, wrote = _fix_to(tmp_path, model)
+    assert (code, wrote) == (2, False), err
+    assert "g: IR version 1 predates opset imports (IR 3), yet the model has them" in err
+
+
+def test_an_opset_newer_than_onnx_and_ort_know_is_refused(tmp_path):
+    """Mutant 5-119 (change_opset): opset 99. ORT says 'under development' and the evaluator
+    ran it with the newest schemas it has."""
+    graph = h.make_graph(
+        [h.make_node("Relu", ["x"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 99)])
+    code, err, wrote = _fix_to(tmp_path, model)
+    assert (code, wrote) == (2, False), err
+    assert "not valid ONNX (ONNX Runtime: " in err and "Opset 99 is under development" in err
