@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit._time_limit import DEFAULT_TIMEOUT
 from graphkit.errors import first_line
 from graphkit.findings import Finding, Severity
 from graphkit.report import Report
@@ -59,6 +60,7 @@ class Oracle:
     # Loosened once a rewrite that changes numerics by design is kept (float16).
     tolerance: tuple[float, float] | None = None
     _start_checker_ok: bool | None = None
+    timeout: float | None = DEFAULT_TIMEOUT  # seconds one run may take (Validation.timeout)
 
     @classmethod
     def build(cls, model: ir.Model, validation: Validation, report: Report,
@@ -68,9 +70,10 @@ class Oracle:
             return None
         start = validation.start or LightModel.of(model)
         if validation.reference is not None:  # fix's: computed (or computing) already
-            return cls(validation.reference, start, validation.rtol, validation.atol)
+            return cls(validation.reference, start, validation.rtol, validation.atol,
+                       timeout=validation.timeout)
         try:
-            runner = ModelRunner(start)
+            runner = ModelRunner(start, timeout=validation.timeout)
             if validation.inputs is not None:
                 feeds = dict(validation.inputs)
             else:
@@ -90,7 +93,7 @@ class Oracle:
             )
             return None
         reference = Reference.known(feeds, expected, runner.runtime)
-        return cls(reference, start, validation.rtol, validation.atol)
+        return cls(reference, start, validation.rtol, validation.atol, timeout=validation.timeout)
 
     def wait(self) -> ReferenceOutputs:
         """The reference outputs; raises what computing them raised."""
@@ -118,10 +121,10 @@ class Oracle:
             return _Check([], error="checker")
         reference = self.wait()
         try:
-            runner = ModelRunner(light, prefer=self.prefer, serialized=data)
+            runner = ModelRunner(light, prefer=self.prefer, serialized=data, timeout=self.timeout)
             actual = runner.run(_feeds_for(light.proto, reference.feeds))
             for post in [*self.post_models, *post_models]:  # the chain: post reads main's outputs
-                runner = ModelRunner(post, prefer=self.prefer)
+                runner = ModelRunner(post, prefer=self.prefer, timeout=self.timeout)
                 names = [value.name for value in post.graph.inputs]
                 actual.update(runner.run({n: actual.get(n, reference.feeds.get(n)) for n in names}))
         except Exception as err:
@@ -139,7 +142,7 @@ class Oracle:
         """After a rewrite that replaced the outputs by design: its outputs become the reference."""
         feeds, prefer = self.feeds, self.prefer
         try:
-            runner = ModelRunner(LightModel.of(model), prefer=prefer)
+            runner = ModelRunner(LightModel.of(model), prefer=prefer, timeout=self.timeout)
             self.reference = Reference.known(feeds, runner.run(feeds), runner.runtime)
         except Exception as err:
             self.enabled = False

@@ -7,6 +7,7 @@ inputs given (.npz) or generated with shapes the artifact's model accepts.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import shutil
 import tempfile
@@ -18,12 +19,13 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit._output import check_output_path, publish
+from graphkit._time_limit import DEFAULT_TIMEOUT, check_timeout
 from graphkit.emitters import emitter, runner_for
 from graphkit.emitters.artifact import Artifact
 from graphkit.errors import InputError
 from graphkit.frontends import load
 from graphkit.ir import copy_model
-from graphkit.runner import runner_for_given_model
+from graphkit.runner import ModelRunner
 from graphkit.validation import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
@@ -45,17 +47,20 @@ def convert(
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
     fix_options: dict[str, Any] | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
     **emit_options: Any,
 ) -> Artifact:
     """Fix `source` for `target`, write the artifact to `output`, and validate it.
 
     `inputs`: what the fix's proofs and the final validation run on (else generated ones).
+    `timeout`: seconds one run of a model may take (see graphkit.fix).
 
     `output` is checked before any work. The artifact is written and checked in a staging
     folder beside it, and moved into place once the check has run: an artifact whose outputs
     differ from the reference is still written (`validated` is False; the CLI exits 1 and the
     file is there to inspect), while a failed fix, emit or check leaves no file, and a file
     already at `output` as it was."""
+    timeout = check_timeout(timeout)
     target_emitter = emitter(target)
     output = check_output_path(output, target_emitter.SUFFIXES, f"the {target} artifact")
     _refuse_overwriting_the_source(source, output)
@@ -66,13 +71,15 @@ def convert(
         from graphkit.fix import fix as fix_model
 
         # The proof runs on the caller's inputs too: generated ones may not suit the model.
-        model, fix_report = fix_model(model, target, **{"inputs": inputs, **(fix_options or {})})
+        model, fix_report = fix_model(
+            model, target, **{"inputs": inputs, "timeout": timeout, **(fix_options or {})})
+    # Before anything is written: a model that does not run (or not in time) fails here.
+    feeds = inputs if inputs is not None else _inputs_for(model, timeout)
     with _staging_folder(output) as staging:
         artifact = target_emitter.emit(model, staging / output.name, **emit_options)
         if fix_report is not None:
             artifact.metadata["fix"] = fix_report.to_json()
-        feeds = inputs if inputs is not None else _inputs_for(model)
-        artifact.validation = _compare(original, artifact.path, feeds, rtol, atol)
+        artifact.validation = _compare(original, artifact.path, feeds, rtol, atol, timeout)
         return _publish(artifact, staging, output)
 
 
@@ -83,12 +90,16 @@ def validate(
     inputs: Feeds | None = None,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> list[OutputDiff]:
-    """Per output: max abs and rel error of the artifact against the reference model."""
+    """Per output: max abs and rel error of the artifact against the reference model.
+    `timeout`: seconds one run may take (a .pt artifact's own run is not limited: the
+    TorchScript interpreter cannot be stopped from Python)."""
+    timeout = check_timeout(timeout)
     path = artifact.path if isinstance(artifact, Artifact) else Path(artifact)
     reference_model = load(reference)
-    feeds = inputs if inputs is not None else _inputs_for(reference_model)
-    return _compare(reference_model, path, feeds, rtol, atol)
+    feeds = inputs if inputs is not None else _inputs_for(reference_model, timeout)
+    return _compare(reference_model, path, feeds, rtol, atol, timeout)
 
 
 def _refuse_overwriting_the_source(source: Any, output: Path) -> None:
@@ -131,15 +142,19 @@ def _relocated(value: Any, staging: Path, folder: Path) -> Any:
     return value
 
 
-def _inputs_for(model: ir.Model) -> Feeds:
+def _inputs_for(model: ir.Model, timeout: float | None) -> Feeds:
     """Inputs with shapes the model runs with (its pinned shapes, if a fix pinned them)."""
-    choice = choose_input_shapes(model, runner_for_given_model(model))
+    choice = choose_input_shapes(model, ModelRunner(model, timeout=timeout))
     return make_inputs(model, choice.shapes)
 
 
-def _compare(reference: ir.Model, path: Path, feeds: Feeds, rtol: float, atol: float):
-    expected = runner_for_given_model(reference).run(feeds)
-    actual = runner_for(path).run_artifact(path, feeds)
+def _compare(reference: ir.Model, path: Path, feeds: Feeds, rtol: float, atol: float,
+             timeout: float | None):
+    expected = ModelRunner(reference, timeout=timeout).run(feeds)
+    run_artifact = runner_for(path).run_artifact
+    # Runners that can stop a run take the limit (ORT); TorchScript's cannot be stopped.
+    takes_limit = "timeout" in inspect.signature(run_artifact).parameters
+    actual = run_artifact(path, feeds, **({"timeout": timeout} if takes_limit else {}))
     # Outputs are matched by position: emitters may rename them (TorchScript has no names).
     renamed = {name: np.asarray(value) for name, value in zip(expected, actual.values())}
     return compare_outputs(expected, renamed, rtol=rtol, atol=atol)

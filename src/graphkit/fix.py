@@ -25,6 +25,7 @@ from typing import Any
 
 import onnx_ir as ir
 
+from graphkit._time_limit import DEFAULT_TIMEOUT, check_timeout
 from graphkit.errors import InputError, first_line
 from graphkit.findings import Finding
 from graphkit.frontends import load
@@ -90,6 +91,7 @@ class FixOptions:
     validate: bool = True
     max_rounds: int = 4
     passes: str = ""  # a pipeline the user asks for besides the fixes ("float16")
+    timeout: float | None = DEFAULT_TIMEOUT  # seconds one run of the model may take
 
 
 @dataclass
@@ -101,6 +103,7 @@ class _Proof:
 
     reference: Reference | None
     runnable: bool = True  # False once a swap left outputs this machine cannot run
+    timeout: float | None = DEFAULT_TIMEOUT
 
     @property
     def feeds(self) -> Feeds | None:
@@ -116,22 +119,25 @@ class _Proof:
                 tolerance: tuple[float, float] | None) -> list[OutputDiff]:
         assert self.feeds is not None and self.expected is not None
         rtol, atol = tolerance or (DEFAULT_RTOL, DEFAULT_ATOL)
-        actual = run_chain(model, post_models, self.feeds)
+        actual = run_chain(model, post_models, self.feeds, self.timeout)
         return compare_outputs(self.expected, actual, rtol=rtol, atol=atol)
 
 
 def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] | str = (), nms: str | None = None,
         legalize_only: bool = False, inputs: Mapping[str, Any] | None = None,
-        validate: bool = True, max_rounds: int = 4, passes: str = ""
-        ) -> tuple[ir.Model, FixReport]:
+        validate: bool = True, max_rounds: int = 4, passes: str = "",
+        timeout: float | None = DEFAULT_TIMEOUT) -> tuple[ir.Model, FixReport]:
     """Rewrite `model` until `target` accepts it (or nothing more can be fixed).
 
     `passes`: a pipeline to run as well, after the target's, proven like the rest
     ("float16", "fuse{rules=conv-bn}"); it runs with `legalize_only` too.
     `pin`: "batch=1" or "x=1x3x224x224", or several of them; each fixes exactly the dims it
     names, and the others stay dynamic unless the target needs static shapes (then they get
-    the recorded export sizes, and the pin-shapes record says so)."""
-    options = FixOptions(_pins(pin), nms, legalize_only, validate, max_rounds, passes)
+    the recorded export sizes, and the pin-shapes record says so).
+    `timeout`: seconds one run of the model may take (None: no limit); a run past it raises
+    RunTimeout (an InputError) naming the node that did not finish."""
+    options = FixOptions(_pins(pin), nms, legalize_only, validate, max_rounds, passes,
+                         check_timeout(timeout))
     # The passes build and drop IR objects by the hundred thousand: without the cyclic
     # collector walking them all again and again, the 8,064-node benchmark runs 0.4-0.9 s
     # faster. Collection resumes when fix returns.
@@ -148,6 +154,7 @@ def _fix(model: Any, target: Any, options: FixOptions,
     extra = _extra_passes(options)  # as does an unknown pass or option in `passes`
     original = load(model)
     pinned = _pinned(original, options.pin)  # a bad pin fails before any work, proof or not
+    _refuse_malformed(original)
     domains = {name: dtype for p in extra for name, dtype in p.input_domains(original).items()}
     proof = _reference(original, options, inputs, domains, pinned)  # before any rewrite touches it
     # The caller's own model object is never modified; one loaded here from a file is ours.
@@ -205,6 +212,14 @@ def _pinned(original: ir.Model, pins: tuple[str, ...]) -> dict[str, tuple[Any, .
     from graphkit.passes.pin_shapes import pinned_shapes
 
     return pinned_shapes(original, pins)
+def _refuse_malformed(model: ir.Model) -> None:
+    """What no rewrite can make valid, found by fuzzing: fix would write it out as it is."""
+    name = model.graph.name or "the model"
+    if not model.graph.outputs:  # nothing to compute: every node is dead, nothing to prove
+        raise InputError(f"{name}: the graph has no outputs")
+    if model.ir_version < 3 and model.opset_imports:  # the ONNX checker's rule, which ORT skips
+        raise InputError(f"{name}: IR version {model.ir_version} predates opset imports (IR 3), "
+                         "yet the model has them")
 
 
 def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any] | None,
@@ -219,8 +234,10 @@ def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any
 
             check_pins_fit(pinned, {name: getattr(array, "shape", ()) for name, array
                                     in inputs.items()})
-        return _Proof(Reference.of(original, inputs=dict(inputs)))
-    return _Proof(Reference.of(original, pinned=pinned, domains=domains))
+        return _Proof(Reference.of(original, inputs=dict(inputs), timeout=options.timeout),
+                      timeout=options.timeout)
+    return _Proof(Reference.of(original, pinned=pinned, domains=domains, timeout=options.timeout),
+                  timeout=options.timeout)
 
 
 def _run(passes: list[Pass], model: ir.Model, proof: _Proof, target: str,
@@ -231,8 +248,9 @@ def _run(passes: list[Pass], model: ir.Model, proof: _Proof, target: str,
     validation = Validation(enabled=False)
     if proof.reference is not None and proof.runnable:
         # After a cut, this model's own outputs feed the post models: let the manager run it.
-        validation = (Validation(inputs=proof.feeds) if report.post_models
-                      else Validation(reference=proof.reference, start=start))
+        validation = (Validation(inputs=proof.feeds, timeout=proof.timeout) if report.post_models
+                      else Validation(reference=proof.reference, start=start,
+                                      timeout=proof.timeout))
     model, run = PassManager(passes, validation=validation).run(model, PassContext(target=target))
     # The manager just compared this model with the reference: fix need not run it again.
     proven = validation.reference is not None
@@ -265,7 +283,7 @@ def _swap_outputs(pass_: Pass, model: ir.Model, proof: _Proof, target: str,
         return model
     try:
         proof.reference = Reference.known(proof.feeds, run_chain(model, report.post_models,
-                                                                 proof.feeds))
+                                                                 proof.feeds, proof.timeout))
         report.reference = label
     except Exception as err:  # a TensorRT plugin does not run here: nothing after it can be proven
         proof.runnable = False
@@ -273,12 +291,14 @@ def _swap_outputs(pass_: Pass, model: ir.Model, proof: _Proof, target: str,
     return model
 
 
-def run_chain(model: ir.Model, post_models: Sequence[ir.Model], feeds: Feeds) -> Feeds:
+def run_chain(model: ir.Model, post_models: Sequence[ir.Model], feeds: Feeds,
+              timeout: float | None = DEFAULT_TIMEOUT) -> Feeds:
     """Outputs of `model`, then of each post model fed from them (and the graph inputs)."""
-    outputs = ModelRunner(LightModel.of(model)).run(_feeds_for(model, feeds))
+    outputs = ModelRunner(LightModel.of(model), timeout=timeout).run(_feeds_for(model, feeds))
     for post in post_models:
         names = [value.name for value in post.graph.inputs]
-        outputs.update(ModelRunner(post).run({n: outputs.get(n, feeds.get(n)) for n in names}))
+        runner = ModelRunner(post, timeout=timeout)
+        outputs.update(runner.run({n: outputs.get(n, feeds.get(n)) for n in names}))
     return outputs
 
 

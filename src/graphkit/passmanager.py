@@ -18,6 +18,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit._oracle import Oracle, check_rewrite, looser
+from graphkit._time_limit import DEFAULT_TIMEOUT
 from graphkit.errors import first_line
 from graphkit.findings import Finding, Severity
 from graphkit.ir._gc import collector_paused
@@ -102,6 +103,7 @@ class Validation:
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
     seed: int = 0
+    timeout: float | None = DEFAULT_TIMEOUT  # seconds one run of the model may take
 
 
 ProgressFn = Callable[[str, int, int], None]

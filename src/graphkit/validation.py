@@ -10,6 +10,7 @@ the graph, and a dim that is declared dynamic but cannot vary is reported (GK303
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -22,13 +23,16 @@ import onnx_ir as ir
 
 from graphkit._input_rules import input_rules
 from graphkit._input_values import Rule
+from graphkit._time_limit import DEFAULT_TIMEOUT, Deadline, RunTimeout
 from graphkit.errors import InputError, first_line
 from graphkit.findings import Finding, Severity
-from graphkit.runner import Feeds, LightModel, ModelRunner, runner_for_given_model
+from graphkit.runner import Feeds, LightModel, ModelRunner
 
 EXAMPLE_SHAPES_KEY = "graphkit.example_shapes"
 DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-4
+# Generated inputs are drawn as float64 first: 2**26 elements is 512 MiB at the peak.
+MAX_GENERATED_ELEMENTS = 1 << 26
 
 
 
@@ -76,6 +80,8 @@ def make_inputs(model: ir.Model, shapes: Mapping[str, tuple[int, ...]], seed: in
 
     `domains`: inputs whose values must come from another dtype, still delivered in the
     declared one (a float image input that a rewrite narrows to uint8 gets whole numbers)."""
+    for value in declared_inputs(model):  # before anything is allocated
+        _check_generated_shape(value.name, shapes[value.name])
     rng = np.random.default_rng(seed)
     rules = input_rules(model, shapes)
     feeds: Feeds = {}
@@ -96,6 +102,18 @@ def _is_sequence(kind: ir.TypeProtocol | None) -> bool:
     if isinstance(kind, ir.OptionalType):
         return _is_sequence(kind.elem_type)
     return isinstance(kind, ir.SequenceType)
+
+
+def _check_generated_shape(name: str, shape: tuple[int, ...]) -> None:
+    """Refuse, before allocating, a shape no array can have or one too large to make up."""
+    if any(dim < 0 for dim in shape):
+        raise InputError(f"input '{name}' has a negative dim in its shape {list(shape)}")
+    count = math.prod(shape)
+    if count > MAX_GENERATED_ELEMENTS:
+        raise InputError(
+            f"input '{name}' of shape {list(shape)} has {count:,} elements, more than graphkit "
+            f"generates ({MAX_GENERATED_ELEMENTS:,}); pass inputs with --inputs data.npz"
+        )
 
 
 def _numpy_dtype(value: ir.Value) -> np.dtype:
@@ -149,17 +167,22 @@ class ShapeChoice:
 
 
 def choose_input_shapes(model: ir.Model, runner: ModelRunner, seed: int = 0) -> ShapeChoice:
-    """Pick concrete shapes for the inputs that the model really runs with."""
+    """Pick concrete shapes for the inputs that the model really runs with. All the tries
+    together get the runner's time limit; a try that runs out of it ends the search."""
     recorded = recorded_example_shapes(model)
+    deadline = Deadline(runner.timeout)
     errors: list[str] = []
     for assignment in _candidate_assignments(model, recorded):
         shapes = _concrete_shapes(model, assignment, recorded)
         try:
-            runner.run(make_inputs(model, shapes, seed))
+            runner.run(make_inputs(model, shapes, seed), seconds=deadline.remaining())
+        except RunTimeout:
+            raise
         except Exception as err:
             errors.append(first_line(err))
             continue
-        return ShapeChoice(shapes, _frozen_dims(model, runner, assignment, recorded, seed))
+        frozen = _frozen_dims(model, runner, assignment, seed, deadline)
+        return ShapeChoice(shapes, frozen)
     raise _no_shapes_error(errors)
 
 
@@ -205,28 +228,29 @@ class Reference:
         self.light = light  # the copy the worker runs (None for a reference known already)
 
     @classmethod
-    def start(cls, model: ir.Model, candidates: list[Feeds], *, given: bool = False
-              ) -> Reference:
+    def start(cls, model: ir.Model, candidates: list[Feeds], *, given: bool = False,
+              timeout: float | None = DEFAULT_TIMEOUT) -> Reference:
         """Copy `model` and run it on the worker. `given`: the candidates are the user's
-        inputs, not generated ones."""
+        inputs, not generated ones. `timeout`: seconds for all the candidates together."""
         if not candidates:
             raise ValueError("Reference needs at least one candidate input set")
         light = LightModel.of(model)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphkit-reference")
-        future = pool.submit(_first_that_runs, light, candidates, given)
+        future = pool.submit(_first_that_runs, light, candidates, given, timeout)
         pool.shutdown(wait=False)  # the worker finishes its one job, then exits
         return cls(future, light)
 
     @classmethod
     def of(cls, model: ir.Model, *, inputs: Feeds | None = None,
            pinned: Mapping[str, tuple[int, ...]] | None = None, seed: int = 0,
-           domains: Mapping[str, np.dtype] | None = None) -> Reference:
+           domains: Mapping[str, np.dtype] | None = None,
+           timeout: float | None = DEFAULT_TIMEOUT) -> Reference:
         """The model on `inputs`, else on generated inputs of the candidate shapes (with the
         `pinned` shapes overriding theirs) and values from `domains` (see make_inputs)."""
         if inputs is not None:
-            return cls.start(model, [dict(inputs)], given=True)
+            return cls.start(model, [dict(inputs)], given=True, timeout=timeout)
         shapes = _unique([_pinned_over(s, pinned or {}) for s in candidate_shapes(model)])
-        return cls.start(model, [make_inputs(model, s, seed, domains) for s in shapes])
+        return cls.start(model, _generated(model, shapes, seed, domains), timeout=timeout)
 
     @classmethod
     def known(cls, feeds: Feeds, outputs: Feeds, runtime: str = "onnxruntime") -> Reference:
@@ -254,13 +278,31 @@ def _pinned_over(shapes: Mapping[str, tuple[int, ...]], pinned: Mapping[str, tup
     return out
 
 
-def _first_that_runs(light: LightModel, candidates: list[Feeds], given: bool
-                     ) -> ReferenceOutputs:
-    runner = runner_for_given_model(light)
+def _generated(model: ir.Model, shapes: list[dict[str, tuple[int, ...]]], seed: int,
+               domains: Mapping[str, np.dtype] | None) -> list[Feeds]:
+    """Inputs for each candidate shape that inputs can be made for (not too large, say)."""
+    candidates, refusals = [], []
+    for shape in shapes:
+        try:
+            candidates.append(make_inputs(model, shape, seed, domains))
+        except InputError as err:
+            refusals.append(err)
+    if not candidates and refusals:
+        raise refusals[0]
+    return candidates
+
+
+def _first_that_runs(light: LightModel, candidates: list[Feeds], given: bool,
+                     timeout: float | None) -> ReferenceOutputs:
+    runner = ModelRunner(light, timeout=timeout)
+    deadline = Deadline(timeout)
     errors: list[str] = []
     for feeds in candidates:
         try:
-            return ReferenceOutputs(feeds, runner.run(feeds), runner.runtime)
+            outputs = runner.run(feeds, seconds=deadline.remaining())
+            return ReferenceOutputs(feeds, outputs, runner.runtime)
+        except RunTimeout:
+            raise
         except Exception as err:  # the next candidate may suit the model
             errors.append(first_line(err))
     if given:
@@ -314,10 +356,21 @@ def _shape_constants(shape: ir.Value | None) -> list[int]:
         parts = list(producer.inputs)
     values: list[int] = []
     for part in parts:
-        const = ir.convenience.get_const_tensor(part) if part is not None else None
-        if const is not None and const.dtype in (ir.DataType.INT64, ir.DataType.INT32):
-            values.extend(int(v) for v in np.asarray(const.numpy()).ravel())
+        values.extend(_int_constant(part))
     return values
+
+
+def _int_constant(value: ir.Value | None) -> list[int]:
+    """The value's entries if it is a constant of integers, else none. These are guesses for
+    candidate shapes, so a constant that cannot be read (a Constant node with no tensor, or
+    data that does not fill its dims, in a hostile file) is simply not used."""
+    try:
+        const = ir.convenience.get_const_tensor(value) if value is not None else None
+        if const is None or const.dtype not in (ir.DataType.INT64, ir.DataType.INT32):
+            return []
+        return [int(v) for v in np.asarray(const.numpy()).ravel()]
+    except (TypeError, ValueError):
+        return []
 
 
 def _concrete_shapes(model, assignment, recorded) -> dict[str, tuple[int, ...]]:
@@ -333,14 +386,19 @@ def _concrete_shapes(model, assignment, recorded) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _frozen_dims(model, runner, assignment, recorded, seed) -> list[Finding]:
+def _frozen_dims(model, runner, assignment, seed, deadline: Deadline) -> list[Finding]:
+    """GK303 for each dynamic dim the model fails to run at one more than its chosen value.
+    Advisory: the dims left when the time limit runs out are not checked."""
     findings = []
     base = _concrete_shapes(model, assignment, {})
     for name in _dynamic_dim_names(model):
         current = _dim_value(model, name, base)
         varied = {**assignment, name: current + 1}
         try:
-            runner.run(make_inputs(model, _concrete_shapes(model, varied, {}), seed))
+            runner.run(make_inputs(model, _concrete_shapes(model, varied, {}), seed),
+                       seconds=deadline.remaining())
+        except RunTimeout:
+            break
         except Exception as err:
             findings.append(
                 Finding(

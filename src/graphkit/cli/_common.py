@@ -25,6 +25,24 @@ def add_format_option(parser: argparse.ArgumentParser, choices=FORMATS) -> None:
                         help="output format (json for CI; default: text)")
 
 
+def add_timeout_option(parser: argparse.ArgumentParser) -> None:
+    from graphkit._time_limit import DEFAULT_TIMEOUT
+
+    parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help="longest one run of a model may take; past it graphkit stops "
+                             f"and names the node still running (default: {DEFAULT_TIMEOUT:g})")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
+    return value
+
+
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, default=_json_default)
     sys.stdout.write("\n")

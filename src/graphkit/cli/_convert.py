@@ -9,7 +9,13 @@ from rich.markup import escape
 from rich.table import Table
 
 import graphkit
-from graphkit.cli._common import add_format_option, console, print_json, progress
+from graphkit.cli._common import (
+    add_format_option,
+    add_timeout_option,
+    console,
+    print_json,
+    progress,
+)
 from graphkit.emitters import EMITTERS
 from graphkit.emitters.ort import LEVELS as ORT_LEVELS
 from graphkit.errors import InputError
@@ -64,6 +70,7 @@ def _add_check_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inputs", help=".npz of input arrays (default: generated, seed 0)")
     parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
     parser.add_argument("--atol", type=float, default=DEFAULT_ATOL)
+    add_timeout_option(parser)
     add_format_option(parser)
 
 
@@ -76,7 +83,7 @@ def run_convert(args: argparse.Namespace) -> int:
     with progress(f"converting {args.model} to {args.target}"):
         artifact = graphkit.convert(
             args.model, args.target, output, fix=not args.no_fix, inputs=inputs,
-            rtol=args.rtol, atol=args.atol, **emit_options,
+            rtol=args.rtol, atol=args.atol, timeout=args.timeout, **emit_options,
         )
     if args.format == "json":
         print_json(artifact.to_json())
@@ -91,7 +98,7 @@ def run_validate(args: argparse.Namespace) -> int:
     inputs = _inputs(args, args.reference)
     with progress(f"validating {args.artifact}"):
         diffs = graphkit.validate(args.artifact, args.reference, inputs=inputs,
-                                  rtol=args.rtol, atol=args.atol)
+                                  rtol=args.rtol, atol=args.atol, timeout=args.timeout)
     ok = bool(diffs) and all(diff.ok for diff in diffs)
     if args.format == "json":
         print_json({"artifact": args.artifact, "reference": args.reference, "ok": ok,

@@ -10,7 +10,13 @@ from rich.table import Table
 
 import graphkit
 from graphkit._output import check_output_path
-from graphkit.cli._common import add_format_option, console, print_json, progress
+from graphkit.cli._common import (
+    add_format_option,
+    add_timeout_option,
+    console,
+    print_json,
+    progress,
+)
 from graphkit.errors import InputError
 from graphkit.passmanager import count_nodes
 from graphkit.validation import load_npz_inputs
@@ -50,6 +56,7 @@ def add_parser(subparsers) -> None:
                         help="passes to run as well, proven like the rest: 'float16' "
                              "(float32 -> float16, sensitive ops kept float32), "
                              "'fuse{rules=conv-bn}', ...")
+    add_timeout_option(parser)
     add_format_option(parser)
     parser.set_defaults(run=run)
 
@@ -63,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     with progress(f"fixing for {args.target}"):
         fixed, report = graphkit.fix(model, args.target, pin=args.pin, nms=args.nms,
                                      legalize_only=args.legalize_only, inputs=inputs,
-                                     passes=args.passes)
+                                     passes=args.passes, timeout=args.timeout)
     graphkit.save(fixed, args.output)
     post_paths = _save_post_models(report.post_models, args.model, args.output)
     if args.format == "json":

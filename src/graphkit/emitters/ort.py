@@ -127,9 +127,13 @@ def _write_operator_config(ort_model: Path, config: Path, final_name: str) -> No
                       + "".join(kept))
 
 
-def run_artifact(path: str | os.PathLike, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Run an emitted .onnx/.ort file with ONNX Runtime; outputs by name, in order."""
+def run_artifact(path: str | os.PathLike, feeds: dict[str, np.ndarray], *,
+                 timeout: float | None = None) -> dict[str, np.ndarray]:
+    """Run an emitted .onnx/.ort file with ONNX Runtime; outputs by name, in order.
+    `timeout`: seconds the run may take (graphkit._time_limit)."""
     import onnxruntime as ort
+
+    from graphkit._time_limit import run_ort
 
     path = Path(path)
     unsafe = FLOAT16_UNSAFE_OPTIMIZERS if _file_has_float16(path) else ()
@@ -138,9 +142,7 @@ def run_artifact(path: str | os.PathLike, feeds: dict[str, np.ndarray]) -> dict[
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
                                    disabled_optimizers=list(unsafe))
     names = [output.name for output in session.get_outputs()]
-    quiet = ort.RunOptions()
-    quiet.log_severity_level = ort_log_severity()
-    return dict(zip(names, session.run(None, feeds, quiet)))
+    return dict(zip(names, run_ort(session, feeds, timeout)))
 
 
 def _has_float16(model: ir.Model) -> bool:

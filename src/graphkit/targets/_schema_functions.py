@@ -105,8 +105,11 @@ def _function_proto(node: onnx.NodeProto, domain: str, opset: int,
     else:
         version = _newest(schema.context_dependent_function_opset_versions, opset,
                           schema.since_version)
-        raw = schema.get_context_dependent_function_with_opset_version(
-            version, node.SerializeToString(), list(input_types))
+        try:
+            raw = schema.get_context_dependent_function_with_opset_version(
+                version, node.SerializeToString(), list(input_types))
+        except (ValueError, RuntimeError):  # a malformed node (SequenceMap without its body)
+            return None
         valid = None
     if not raw:
         return None

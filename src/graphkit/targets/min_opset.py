@@ -201,7 +201,9 @@ def _output_type(node: ir.Node, value: ir.Value, values: ValueFacts) -> str | No
     found = _type_str(values.type(value))
     if found is None and node.op_type == "Constant" and "value" in node.attributes:
         # a Constant's output is typed by its tensor even where inference has not run
-        return f"tensor({node.attributes['value'].value.dtype.name.lower()})"
+        tensor = node.attributes["value"].value
+        if isinstance(tensor, ir.TensorProtocol):  # a hostile file may give it an int
+            return f"tensor({tensor.dtype.name.lower()})"
     return found
 
 

@@ -57,6 +57,8 @@ def _check_constant(node: ir.Node, opset: int) -> str | None:
         kinds = ", ".join(node.attributes) or "none"
         return f"Constant given as {kinds} has no torch tensor form"
     tensor = attr(node, "value")
+    if tensor is not None and not isinstance(tensor, ir.TensorProtocol):  # a hostile file's
+        return f"Constant's value is a {type(tensor).__name__}, not a tensor"
     if tensor is not None and tensor.dtype in UNLOWERED_DTYPES:
         return f"torch has no {tensor.dtype.name.lower()} tensors for this constant"
     return None

@@ -1,0 +1,219 @@
+"""Crashes the fuzzer found (tools/fuzz.py), each rebuilt in code as the smallest model that
+shows it. Before the fix each was exit 3 (a builtin exception escaping graphkit)."""
+
+from __future__ import annotations
+
+import onnx
+import onnx_ir as ir
+import pytest
+from onnx import AttributeProto, TensorProto
+from onnx import helper as h
+
+import graphkit
+from graphkit.errors import InputError
+from graphkit.validation import MAX_GENERATED_ELEMENTS, candidate_shapes, make_inputs
+
+
+def _add_constant(constant: onnx.NodeProto, x_shape: list) -> onnx.ModelProto:
+    """y = x + c, with `constant` making c."""
+    graph = h.make_graph(
+        [constant, h.make_node("Add", ["x", "c"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+
+
+def test_a_model_no_runtime_can_open_is_an_input_error():
+    """Mutant 2-35: a Constant with no value. ORT and the reference evaluator both refuse it;
+    fix raised RuntimeError (exit 3). The loader now refuses it first, naming the node."""
+    model = _add_constant(h.make_node("Constant", [], ["c"]), [2])
+    with pytest.raises(InputError, match=r"node #0 \(Constant\): a Constant needs exactly one "
+                                         r"value attribute, has none"):
+        graphkit.fix(model, "ort")
+
+
+@pytest.mark.parametrize("target", ["ort", "tflite", "tensorrt", "torchscript"])
+@pytest.mark.parametrize("kind", [AttributeProto.INT, AttributeProto.STRING])
+def test_a_constant_whose_value_is_not_a_tensor_does_not_crash_diagnose(target, kind):
+    """Mutant 2-437: a Constant's `value` attribute of another type (min_opset read .dtype).
+    The loader refuses it now, before any analysis, naming the node and the attribute."""
+    constant = h.make_node("Constant", [], ["c"])
+    constant.attribute.add(name="value", type=kind, i=3, s=b"abc")
+    with pytest.raises(InputError, match=r"node #0 \(Constant\): attribute 'value' is "):
+        graphkit.diagnose(_add_constant(constant, [2]), target)
+
+
+def _input_model(shape: list[int]) -> ir.Model:
+    x = ir.Value(name="x", type=ir.TensorType(ir.DataType.FLOAT), shape=ir.Shape(shape))
+    node = ir.node("Relu", [x])
+    return ir.Model(ir.Graph([x], node.outputs, nodes=[node], opset_imports={"": 17}),
+                    ir_version=10)
+
+
+def test_a_negative_input_dim_is_refused_before_generating_data():
+    """Mutant 2-38: an input declared [-4, 2]; numpy raised ValueError."""
+    model = _input_model([-4, 2])
+    with pytest.raises(InputError, match=r"input 'x' has a negative dim in its shape \[-4, 2\]"):
+        make_inputs(model, {"x": (-4, 2)})
+
+
+def test_an_input_too_large_to_generate_is_refused_before_allocating():
+    """Mutant 2-199: an input declared [3, 1, 2**31]; numpy tried to allocate 48 GiB."""
+    model = _input_model([3, 1, 1 << 31])
+    with pytest.raises(InputError, match="6,442,450,944 elements, more than graphkit generates"):
+        make_inputs(model, {"x": (3, 1, 1 << 31)})
+
+
+def test_fix_refuses_an_input_too_large_to_generate():
+    big = 1 << 31
+    assert big > MAX_GENERATED_ELEMENTS
+    with pytest.raises(InputError, match="more than graphkit generates"):
+        graphkit.fix(_input_model([3, 1, big]), "ort")
+
+
+@pytest.mark.parametrize("attributes", [{}, {"value": "abc"}])
+def test_an_unreadable_shape_constant_is_not_a_candidate_shape(attributes):
+    """Mutants 2-1765 and 2-1710: a Reshape whose shape is a Constant with no tensor; reading
+    it for candidate input shapes raised ValueError/TypeError (exit 3)."""
+    x = ir.Value(name="x", type=ir.TensorType(ir.DataType.FLOAT), shape=ir.Shape(["N"]))
+    constant = ir.node("Constant", [], attributes=attributes)
+    reshape = ir.node("Reshape", [x, constant.outputs[0]])
+    graph = ir.Graph([x], reshape.outputs, nodes=[constant, reshape], opset_imports={"": 17})
+    assert candidate_shapes(ir.Model(graph, ir_version=10)) == [{"x": (1,)}]
+
+
+def _fix_to(tmp_path, model: onnx.ModelProto) -> tuple[int, str, bool]:
+    """`graphkit fix` on the model: (exit code, stderr, whether it wrote the output)."""
+    from graphkit.cli import main
+
+    source, output = tmp_path / "m.onnx", tmp_path / "fixed.onnx"
+    onnx.save(model, source)
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["fix", str(source), "-t", "ort", "-o", str(output)])
+    return code, err.getvalue(), output.exists()
+
+
+def test_a_model_ort_finds_ill_typed_is_refused_not_run_on_the_evaluator(tmp_path):
+    """Mutant 20261204-137: an output declared float that the graph computes as bool. ORT
+    refuses the model ('Type Error'); the reference evaluator ran it anyway, so fix 'proved'
+    and wrote a model ORT cannot load (exit 0)."""
+    graph = h.make_graph(
+        [h.make_node("Cast", ["x"], ["y"], to=TensorProto.BOOL)], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    code, err, wrote = _fix_to(tmp_path, model)
+    assert (code, wrote) == (2, False), err
+    assert "the model is not valid ONNX (ONNX Runtime: Type Error" in err
+
+
+def test_an_op_onnx_does_not_define_at_the_models_opset_is_refused(tmp_path):
+    """Mutant 3-132 (change_opset): HannWindow at opset 13, though it came in 17. ORT says
+    'No Op registered', as it does for ops newer than itself; ONNX's schemas decide."""
+    graph = h.make_graph(
+        [h.make_node("HannWindow", ["size"], ["y"])], "g",
+        [h.make_tensor_value_info("size", TensorProto.INT32, [])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    code, err, wrote = _fix_to(tmp_path, model)
+    assert (code, wrote) == (2, False), err
+    assert "not valid ONNX (ONNX Runtime: No Op registered for HannWindow" in err
+
+
+def test_a_valid_op_ort_has_no_kernel_for_still_runs_on_the_evaluator():
+    """The evaluator's purpose: Expand on bfloat16 has no ORT kernel (NOT_IMPLEMENTED)."""
+    import numpy as np
+    from ml_dtypes import bfloat16
+
+    from graphkit.runner import ModelRunner
+
+    graph = h.make_graph(
+        [h.make_node("Expand", ["x", "shape"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.BFLOAT16, [1]),
+         h.make_tensor_value_info("shape", TensorProto.INT64, [1])],
+        [h.make_tensor_value_info("y", TensorProto.BFLOAT16, None)],
+    )
+    runner = ModelRunner(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]))
+    assert runner.runtime == "onnx-reference"
+    out = runner.run({"x": np.array([1.5], bfloat16), "shape": np.array([3], np.int64)})
+    np.testing.assert_array_equal(out["y"].astype(np.float32), [1.5, 1.5, 1.5])
+
+
+@pytest.mark.parametrize("op_type", ["Min", "Sum", "Add"])
+def test_an_empty_required_input_is_refused_before_ort_sees_it(op_type):
+    """Mutant 3-5199 (rename_edge): Min(a, ''). ORT builds the session, then SEGFAULTS when
+    it runs (Min, Max, Sum, Mean); for Add it says INVALID_GRAPH."""
+    from graphkit.runner import ModelRunner
+
+    graph = h.make_graph(
+        [h.make_node(op_type, ["a", ""], ["y"], name="n")], "g",
+        [h.make_tensor_value_info("a", TensorProto.FLOAT, [3])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, [3])],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    with pytest.raises(InputError, match=rf"{op_type} node 'n' leaves its input 1 \('\w+'\) "
+                                         "empty, which the op requires"):
+        ModelRunner(model)
+
+
+def test_a_node_onnx_cannot_build_a_function_body_for_does_not_crash_diagnose():
+    """Mutant 4-1362 (drop_attribute): SequenceMap without its `body`; onnx's builder of the
+    context-dependent function raised ValueError out of diagnose."""
+    seq = onnx.helper.make_tensor_sequence_value_info
+    graph = h.make_graph(
+        [h.make_node("SequenceMap", ["x"], ["y"])], "g",
+        [seq("x", TensorProto.FLOAT, None)], [seq("y", TensorProto.FLOAT, None)],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    # The loader refuses it now, before diagnose builds any function body.
+    with pytest.raises(InputError, match=r"\(SequenceMap\): required attribute 'body' is missing"):
+        graphkit.diagnose(model, "ort")
+
+
+def test_a_model_without_outputs_is_refused(tmp_path):
+    """Mutant 4-501 (drop_graph_input took the only output): every node is dead, fix removed
+    them all and wrote an empty graph, which ORT refuses to load."""
+    graph = h.make_graph(
+        [h.make_node("Relu", ["x"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [2])], [],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    code, err, wrote = _fix_to(tmp_path, model)
+    assert (code, wrote) == (2, False), err
+    assert "g: the graph has no outputs" in err
+
+
+def test_an_ir_version_before_opset_imports_is_refused(tmp_path):
+    """Mutant 20261204-132 (change_opset): ir_version 1 with an opset import. ORT runs it, the
+    ONNX checker rejects it, and fix wrote it out so (exit 0)."""
+    graph = h.make_graph(
+        [h.make_node("Relu", ["x"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    model.ir_version = 1
+    code, err, wrote = _fix_to(tmp_path, model)
+    assert (code, wrote) == (2, False), err
+    assert "g: IR version 1 predates opset imports (IR 3), yet the model has them" in err
+
+
+def test_an_opset_newer_than_onnx_and_ort_know_is_refused(tmp_path):
+    """Mutant 5-119 (change_opset): opset 99. ORT says 'under development' and the evaluator
+    ran it with the newest schemas it has."""
+    graph = h.make_graph(
+        [h.make_node("Relu", ["x"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 99)])
+    code, err, wrote = _fix_to(tmp_path, model)
+    assert (code, wrote) == (2, False), err
+    assert "not valid ONNX (ONNX Runtime: " in err and "Opset 99 is under development" in err
