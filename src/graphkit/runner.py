@@ -193,7 +193,7 @@ def runner_for_given_model(model: ir.Model | LightModel) -> ModelRunner:
 def _first_unknown_op(proto: onnx.ModelProto) -> str | None:
     """'node NAME (domain:Op)' for the first main-graph node whose op neither ONNX Runtime
     nor onnx knows, nor the model defines as a function."""
-    from graphkit.targets.ort import ort_registry
+    from graphkit.backends.ort.target import ort_registry
 
     known = ort_registry().schemas
     local = {(function.domain, function.name) for function in proto.functions}

@@ -7,7 +7,7 @@ import pytest
 from conftest import model_from_text, run_ort
 
 import graphkit
-from graphkit.targets.ort import OrtTarget, ort_registry
+from graphkit.backends.ort.target import OrtTarget, ort_registry
 
 
 def ort_fails(model: ir.Model, feeds: dict) -> bool:
