@@ -96,8 +96,10 @@ BACKENDS: tuple[Backend, ...] = (
             _tensorrt("10.1"), **_TENSORRT),
     Backend("tflite", "TensorFlow Lite via graphkit's lowering table (Flex is a warning)",
             _tflite(allow_flex=True), **_TFLITE),
+    # Keeps the model's NMS, as before the registry (the family was the name before '@'):
+    # whether it should take tflite's native form too is for the TFLite emitter to settle.
     Backend("tflite-builtins", "TensorFlow Lite, builtin ops only (Flex blocks)",
-            _tflite(allow_flex=False), **_TFLITE),
+            _tflite(allow_flex=False), pipeline=pipelines.portable),
     Backend("ort-nnapi", "ONNX Runtime NNAPI EP: which nodes run on NNAPI, which on CPU",
             _ort_ep("ort-nnapi")),
     Backend("ort-coreml", "ONNX Runtime CoreML EP (NeuralNetwork): CoreML vs CPU nodes",
@@ -138,14 +140,18 @@ def get_target(target: str | Target) -> Target:
     return table[target].factory()
 
 
-def _row(target: str) -> Backend | None:
+def _builtin(target: str) -> Backend | None:
+    return next((backend for backend in BACKENDS if backend.name == target), None)
+
+
+def _family_row(target: str) -> Backend | None:
     """The row of a target name; a version the table lacks (tensorrt@10.3) takes its family's."""
     return _builtin(target) or _builtin(target.split("@")[0])
 
 
 def pipeline_for(target: str, opset: int) -> str:
     """The cleanup and fusion pipeline `fix` runs for the target, as a pipeline string."""
-    row = _row(target)
+    row = _builtin(target)
     pipeline = row.pipeline if row is not None else pipelines.portable
     return ",".join(pipeline(opset))
 
@@ -153,17 +159,13 @@ def pipeline_for(target: str, opset: int) -> str:
 def nms_form(target: str) -> str:
     """The NMS mode `fix` uses when the target's GK109 finding asks for one and the user
     chose none (see each backend's pipeline.py); elsewhere the model's own NMS stays."""
-    row = _row(target)
+    row = _family_row(target)
     return row.nms_form if row is not None else "keep"
 
 
 def emitter_names() -> list[str]:
     """The targets graphkit converts to (`convert --to`)."""
     return [backend.name for backend in BACKENDS if backend.emitter is not None]
-
-
-def _builtin(target: str) -> Backend | None:
-    return next((backend for backend in BACKENDS if backend.name == target), None)
 
 
 def emitter(target: str) -> ModuleType:
