@@ -23,8 +23,9 @@ SOURCES = (
 # Lowest first. The first prefix a module's name matches (name == prefix, or a submodule of
 # it) decides its layer, so a more specific prefix comes before the package that holds it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # _time_limit is main's (merged from the fuzz branch after this one started).
     ("foundation", ("graphkit.errors", "graphkit.findings", "graphkit._quiet",
-                    "graphkit._output", "graphkit.opsets")),
+                    "graphkit._output", "graphkit._time_limit", "graphkit.opsets")),
     ("ir", ("graphkit.ir",)),
     ("proof and runners", ("graphkit.runner", "graphkit.validation", "graphkit._oracle",
                            "graphkit.report", "graphkit._input_rules",
