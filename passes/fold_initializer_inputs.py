@@ -29,7 +29,7 @@ class FoldInitializerInputs(Pass):
     kind = "rewrite"
     fixes = ("GK306",)
     # Not shape-preserving: inference reads constants' values, never an overridable input's
-    # (graphkit.targets._facts.keep_value), so after this pass it may know more shapes.
+    # (graphkit.ir._light.keep_value), so after this pass it may know more shapes.
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         graph = model.graph

@@ -12,8 +12,8 @@ import onnx
 import pytest
 
 import graphkit
+from graphkit.backends import emitter, emitter_names, runner, runners_by_suffix
 from graphkit.cli import main
-from graphkit.emitters import EMITTERS, RUNNERS_BY_SUFFIX, emitter
 from graphkit.errors import InputError
 
 RELU = """<ir_version: 8, opset_import: ["" : 17]>
@@ -81,9 +81,9 @@ def test_an_output_that_is_a_folder_is_refused(relu, tmp_path, capsys, command):
 
 
 def test_every_emitter_names_its_suffixes_and_the_runners_agree():
-    for target in EMITTERS:
+    for target in emitter_names():
         for suffix in emitter(target).SUFFIXES:
-            assert RUNNERS_BY_SUFFIX[suffix] == target
+            assert runners_by_suffix()[suffix] == target
 
 
 def test_convert_api_refuses_a_wrong_suffix_and_its_own_input(relu, tmp_path):
@@ -106,7 +106,7 @@ def test_a_check_that_fails_leaves_no_file_and_the_old_one_as_it_was(relu, tmp_p
     def broken(*_args, **_kwargs):
         raise RuntimeError("the artifact crashed")
 
-    monkeypatch.setattr(emitter(target), "run_artifact", broken)
+    monkeypatch.setattr(runner(target), "run_artifact", broken)
     with pytest.raises(RuntimeError, match="crashed"):
         graphkit.convert(relu, target, old)
     assert _files(tmp_path) == sorted(["relu.onnx", name])
@@ -114,7 +114,7 @@ def test_a_check_that_fails_leaves_no_file_and_the_old_one_as_it_was(relu, tmp_p
 
 
 def test_an_artifact_whose_outputs_differ_is_written_and_says_so(relu, tmp_path, monkeypatch):
-    module = emitter("ort")
+    module = runner("ort")
     real = module.run_artifact
 
     def off_by_one(path, feeds):
@@ -180,6 +180,6 @@ def test_every_written_file_gets_the_umasks_mode(relu, tmp_path, umask):
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in written}
     assert modes == dict.fromkeys(modes, oct(0o666 & ~umask))
     np.testing.assert_array_equal(  # and the .pt is the model
-        graphkit.emitters.torchscript.run_artifact(tmp_path / "m.pt", {"x": -np.ones((2, 3),
+        graphkit.backends.torchscript.runner.run_artifact(tmp_path / "m.pt", {"x": -np.ones((2, 3),
                                                                                   np.float32)})["y"],
         np.zeros((2, 3), np.float32))

@@ -36,7 +36,7 @@ def test_zoo_model_converts_and_matches(exported, tmp_path, name, target):
 
 def test_dynamic_sequence_survives_torchscript(exported, tmp_path, rng):
     """BERT's sequence dim stays dynamic: the .pt runs at a length it was not exported at."""
-    from graphkit.emitters.torchscript import run_artifact
+    from graphkit.backends.torchscript.runner import run_artifact
     from graphkit.validation import ModelRunner
 
     artifact = graphkit.convert(exported["bert"], "torchscript", tmp_path / "bert.pt")

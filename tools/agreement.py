@@ -11,7 +11,7 @@ Prints the agreement and every disagreement with both sides' reasons.
     python tools/agreement.py --target torchscript
 
 For `torchscript` the truth is the emitter's own conformance runner
-(graphkit.emitters.conformance): the emitter writes a .pt and it reproduces every expected
+(graphkit.backends.conformance): the emitter writes a .pt and it reproduces every expected
 output. Measured: 1,884 of 1,884 cases agree (1,508 convert and match); about 1.5 minutes.
 Other targets plug in by adding a ground-truth function to GROUND_TRUTH (e.g. `tflite`,
 once its emitter exists), taking a test case and returning (runs, reason); None for
@@ -101,11 +101,11 @@ def _elem_type(type_str: str) -> int | None:
 
 def torchscript_runs(case: Any) -> tuple[bool | None, str]:
     """Whether the TorchScript emitter writes a .pt for the case and it reproduces every
-    expected output (graphkit.emitters.conformance: its tolerances, its dtype rules)."""
+    expected output (graphkit.backends.conformance: its tolerances, its dtype rules)."""
     import tempfile
     from pathlib import Path
 
-    from graphkit.emitters import conformance
+    from graphkit.backends import conformance
 
     with tempfile.TemporaryDirectory(prefix="graphkit-agreement-") as folder:
         result = conformance.run_case(case, _torchscript_adapter(), Path(folder))
@@ -114,7 +114,7 @@ def torchscript_runs(case: Any) -> tuple[bool | None, str]:
 
 @functools.cache
 def _torchscript_adapter() -> Any:
-    from graphkit.emitters import conformance
+    from graphkit.backends import conformance
 
     return conformance.adapter("torchscript")
 

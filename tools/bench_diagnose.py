@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import transformer_onnx  # noqa: E402
 
 import graphkit  # noqa: E402
-from graphkit.targets.ort import ort_registry  # noqa: E402
+from graphkit._ort_registry import ort_registry  # noqa: E402
 
 
 def best_of(repeat: int, work: Callable[[], object]) -> float:

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from graphkit.emitters import conformance
+from graphkit.backends import conformance
 
 GENERATED = Path(__file__).resolve().parent.parent / "opsets" / "generated"
 

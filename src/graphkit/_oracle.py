@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
@@ -17,6 +16,8 @@ from graphkit.findings import Finding, Severity
 from graphkit.report import Report
 from graphkit.runner import LightModel
 from graphkit.validation import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
     Feeds,
     ModelRunner,
     Reference,
@@ -26,8 +27,23 @@ from graphkit.validation import (
     make_inputs,
 )
 
-if TYPE_CHECKING:
-    from graphkit.passmanager import Validation
+
+@dataclass(frozen=True)
+class Validation:
+    """How rewrites are proven: inputs (given or generated) and tolerances."""
+
+    enabled: bool = True
+    inputs: Feeds | None = None
+    # The original's inputs and outputs, computed or being computed by the caller (fix starts
+    # it before the passes, on a worker thread); `inputs` is then not used.
+    reference: Reference | None = None
+    # The model the manager is given, captured already (fix's first round reuses the copy its
+    # reference runs): the checkpoint, not captured a second time.
+    start: LightModel | None = None
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+    seed: int = 0
+    timeout: float | None = DEFAULT_TIMEOUT  # seconds one run of the model may take
 
 
 def looser(a: tuple[float, float] | None, b: tuple[float, float] | None):

@@ -20,8 +20,8 @@ import onnx_ir as ir
 
 from graphkit._output import check_output_path, publish
 from graphkit._time_limit import DEFAULT_TIMEOUT, check_timeout
-from graphkit.emitters import emitter, runner_for
-from graphkit.emitters.artifact import Artifact
+from graphkit.backends import emitter, runner_for
+from graphkit.backends.artifact import Artifact
 from graphkit.errors import InputError
 from graphkit.frontends import load
 from graphkit.ir import copy_model

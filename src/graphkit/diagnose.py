@@ -21,6 +21,8 @@ from typing import Any, overload
 
 import onnx_ir as ir
 
+from graphkit.backends import get_target
+from graphkit.backends.base import Target
 from graphkit.errors import quoted
 from graphkit.findings import Finding, Severity
 from graphkit.frontends import load
@@ -28,9 +30,8 @@ from graphkit.ir._initializers import overridable_initializers
 from graphkit.partitions import Partitions, partition
 from graphkit.report import Report
 from graphkit.runner import LightModel
-from graphkit.targets import get_target
 from graphkit.targets._facts import infer_value_facts
-from graphkit.targets.base import NodeContext, Target, ValueFacts
+from graphkit.targets.base import NodeContext, ValueFacts
 from graphkit.targets.min_opset import model_min_opset
 
 FunctionKey = tuple[str, str, str]  # (domain, name, overload), as ir.Model.functions keys

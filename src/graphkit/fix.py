@@ -6,10 +6,11 @@ Each round diagnoses the model for the target, chooses passes from the findings 
 finding's `fix`, else the passes that declare its code in `fixes`), runs them through
 the PassManager (which proves every rewrite and rolls back a bad one), and diagnoses
 again. It stops when nothing blocks, or when a round resolves nothing more. The first
-round also runs the target's cleanup and fusion pipeline (graphkit.pipelines) unless
-legalize_only. The final model is validated against the ORIGINAL model's outputs.
+round also runs the target's cleanup and fusion pipeline (its backend's pipeline.py, read
+through graphkit.backends.pipeline_for) unless legalize_only. The final model is validated
+against the ORIGINAL model's outputs.
 
-NMS: the form comes from `nms=`, else from the target (graphkit.pipelines.nms_form) when
+NMS: the form comes from `nms=`, else from the target (graphkit.backends.nms_form) when
 a GK109 finding asks for one. `cut` splits the post-processing off into
 `report.post_models`; the proof runs main then post. `native` and `plugin` replace the
 outputs by design, so they run last in their round, after everything before them is
@@ -26,6 +27,7 @@ from typing import Any
 import onnx_ir as ir
 
 from graphkit._time_limit import DEFAULT_TIMEOUT, check_timeout
+from graphkit.backends import nms_form, pipeline_for
 from graphkit.errors import InputError, first_line
 from graphkit.findings import Finding
 from graphkit.frontends import load
@@ -40,7 +42,6 @@ from graphkit.passmanager import (
     instantiate,
     parse_pipeline,
 )
-from graphkit.pipelines import nms_form, pipeline_for
 from graphkit.report import Report
 from graphkit.validation import (
     DEFAULT_ATOL,
@@ -147,8 +148,8 @@ def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] | str = (), nms: 
 
 def _fix(model: Any, target: Any, options: FixOptions,
          inputs: Mapping[str, Any] | None) -> tuple[ir.Model, FixReport]:
+    from graphkit.backends import get_target
     from graphkit.diagnose import diagnose
-    from graphkit.targets import get_target
 
     target_obj = get_target(target)  # an unknown name fails before any work
     extra = _extra_passes(options)  # as does an unknown pass or option in `passes`

@@ -17,16 +17,13 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import onnx_ir as ir
 
-from graphkit._oracle import Oracle, check_rewrite, looser
-from graphkit._time_limit import DEFAULT_TIMEOUT
+from graphkit._oracle import Oracle, Validation, check_rewrite, looser
 from graphkit.errors import first_line
 from graphkit.findings import Finding, Severity
 from graphkit.ir._gc import collector_paused
 from graphkit.ir._initializers import allow_initializers_apart
 from graphkit.ir._load import copy_model  # not graphkit.ir: its GraphSurgeonPass imports us
 from graphkit.report import PassRecord, Report
-from graphkit.runner import LightModel
-from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL, Feeds, Reference
 
 PassKind = Literal["analysis", "rewrite"]
 
@@ -86,24 +83,6 @@ class Pass:
         image that will arrive as uint8). The proof draws those inputs from that dtype, since
         on other values the outputs differ by design."""
         return {}
-
-
-@dataclass(frozen=True)
-class Validation:
-    """How rewrites are proven: inputs (given or generated) and tolerances."""
-
-    enabled: bool = True
-    inputs: Feeds | None = None
-    # The original's inputs and outputs, computed or being computed by the caller (fix starts
-    # it before the passes, on a worker thread); `inputs` is then not used.
-    reference: Reference | None = None
-    # The model the manager is given, captured already (fix's first round reuses the copy its
-    # reference runs): the checkpoint, not captured a second time.
-    start: LightModel | None = None
-    rtol: float = DEFAULT_RTOL
-    atol: float = DEFAULT_ATOL
-    seed: int = 0
-    timeout: float | None = DEFAULT_TIMEOUT  # seconds one run of the model may take
 
 
 ProgressFn = Callable[[str, int, int], None]

@@ -25,7 +25,7 @@ import onnx_ir as ir
 from graphkit._quiet import ort_log_severity
 from graphkit._time_limit import DEFAULT_TIMEOUT, run_ort, run_python
 from graphkit.errors import InputError, first_line
-from graphkit.targets._facts import inference_proto, keep_value
+from graphkit.ir._light import inference_proto, keep_value
 
 Feeds = dict[str, np.ndarray]
 
@@ -279,7 +279,7 @@ def _cannot_run(proto: onnx.ModelProto, ort_error: Exception | None,
 def _first_unknown_op(proto: onnx.ModelProto) -> str | None:
     """'node NAME (domain:Op)' for the first main-graph node whose op neither ONNX Runtime
     nor onnx knows, nor the model defines as a function."""
-    from graphkit.targets.ort import ort_registry
+    from graphkit._ort_registry import ort_registry
 
     known = ort_registry().schemas
     local = {(function.domain, function.name) for function in proto.functions}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import graphkit
+from graphkit.backends.ort import emitter as ort_emitter
 from graphkit.cli import main
-from graphkit.emitters import ort as ort_emitter
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny_cnn.onnx"
 
@@ -83,7 +83,7 @@ def graphkit_tensor(array: np.ndarray):
 
 def test_conformance_leaves_cases_ort_cannot_be_fed_out_of_the_agreement(tmp_path):
     # numpy has no bfloat16 ORT's Python API takes: such a case says nothing of the analysis.
-    from graphkit.emitters import conformance
+    from graphkit.backends import conformance
 
     cases = {c.name: c for c in conformance.load_cases(keyword="test_cast_")}
     target = conformance.adapter("ort")

@@ -1,8 +1,8 @@
 """A float16 model converts to ORT and runs at every optimization level.
 
 ORT 1.32 crashes the process at ORT_ENABLE_ALL on the float16 benchmark transformer (see
-graphkit.emitters.ort.FLOAT16_UNSAFE_OPTIMIZERS), so the conversion runs in a child process:
-a regression fails this test instead of killing the test run."""
+graphkit.backends.ort.runner.FLOAT16_UNSAFE_OPTIMIZERS), so the conversion runs in a child
+process: a regression fails this test instead of killing the test run."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import json, sys
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 import models, graphkit
-from graphkit.emitters import ort as ort_emitter
+from graphkit.backends.ort import emitter as ort_emitter, runner as ort_runner
 from graphkit.runner import ModelRunner
 
 out = sys.argv[2]
@@ -29,7 +29,7 @@ expected = ModelRunner(graphkit.load(source)).run({"x": x})["y"]
 errors = {}
 for level in ("extended", "all"):
     artifact = ort_emitter.emit(half, f"{out}/half-{level}.onnx", optimization=level)
-    got = ort_emitter.run_artifact(artifact.path, {"x": x})["y"]
+    got = ort_runner.run_artifact(artifact.path, {"x": x})["y"]
     errors[level] = float(np.abs(got - expected).max())
 kinds = {d.name: d.ok for d in report.validation}
 print(json.dumps({"errors": errors, "validated": kinds,

@@ -18,12 +18,10 @@ from conftest import model_from_text, require, run_ort
 torch = require("torch", "torch")
 
 import graphkit  # noqa: E402
-from graphkit.emitters.torchscript import (  # noqa: E402
-    emit,
-    kernels,
-    run_artifact,
-    unsupported_reason,
-)
+from graphkit.backends.torchscript import kernels  # noqa: E402
+from graphkit.backends.torchscript.emitter import emit  # noqa: E402
+from graphkit.backends.torchscript.lowering import unsupported_reason  # noqa: E402
+from graphkit.backends.torchscript.runner import run_artifact  # noqa: E402
 from graphkit.errors import InputError  # noqa: E402
 
 DYNAMIC = """<ir_version: 10, opset_import: ["" : 17]>
@@ -190,7 +188,7 @@ def test_unsupported_node_is_named_with_the_analysis_reason(tmp_path):
 
 
 def test_mobile_export_says_what_this_torch_can_do(tmp_path):
-    from graphkit.emitters.torchscript import mobile_support
+    from graphkit.backends.torchscript.emitter import mobile_support
 
     artifact = emit(model_from_text(DYNAMIC), tmp_path / "m.pt", mobile=True)
     mobile = artifact.metadata["mobile"]

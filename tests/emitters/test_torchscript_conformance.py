@@ -8,7 +8,7 @@ from conftest import require
 
 require("torch", "torch")
 
-from graphkit.emitters import conformance  # noqa: E402
+from graphkit.backends import conformance  # noqa: E402
 
 # One or two ops per lowering family, chosen by how often they appear in the cases.
 SAMPLE_OPS = [

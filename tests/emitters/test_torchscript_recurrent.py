@@ -19,7 +19,9 @@ from onnx import TensorProto, helper
 torch = require("torch", "torch")
 
 import graphkit  # noqa: E402
-from graphkit.emitters.torchscript import emit, run_artifact, unsupported_reason  # noqa: E402
+from graphkit.backends.torchscript.emitter import emit  # noqa: E402
+from graphkit.backends.torchscript.lowering import unsupported_reason  # noqa: E402
+from graphkit.backends.torchscript.runner import run_artifact  # noqa: E402
 from graphkit.errors import InputError  # noqa: E402
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}

@@ -10,7 +10,9 @@ from conftest import model_from_text, require, run_ort
 
 torch = require("torch", "torch")
 
-from graphkit.emitters.torchscript import emit, run_artifact, unsupported_reason  # noqa: E402
+from graphkit.backends.torchscript.emitter import emit  # noqa: E402
+from graphkit.backends.torchscript.lowering import unsupported_reason  # noqa: E402
+from graphkit.backends.torchscript.runner import run_artifact  # noqa: E402
 
 GRID_SAMPLE = """<ir_version: 10, opset_import: ["" : 20]>
 g (float[N, 2, 5, 6] x, float[N, H, W, 2] grid) => (float[N, 2, H, W] y) {

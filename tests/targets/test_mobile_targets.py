@@ -6,10 +6,10 @@ import pytest
 from _helpers import check, codes, header
 from conftest import model_from_text
 
+from graphkit.backends import get_target
 from graphkit.diagnose import diagnose
 from graphkit.findings import Severity
 from graphkit.partitions import Partitions
-from graphkit.targets import get_target
 
 CONV = """
 g (float[1,3,8,8] x) => (float[1,4,8,8] y) {

@@ -7,7 +7,8 @@ import pytest
 from conftest import model_from_text, run_ort
 
 import graphkit
-from graphkit.targets.ort import OrtTarget, ort_registry
+from graphkit._ort_registry import ort_registry
+from graphkit.backends.ort.target import OrtTarget
 
 
 def ort_fails(model: ir.Model, feeds: dict) -> bool:

@@ -21,7 +21,7 @@ import pytest
 from conftest import run_ort
 
 import graphkit
-from graphkit.targets import BUILTIN_TARGETS
+from graphkit.backends import BACKENDS
 from graphkit.targets._data import OpEntry, load_target_data
 
 TABLES = ("tflite", "tensorrt", "ort-nnapi", "ort-coreml", "ort-coreml-mlprogram", "ort")
@@ -32,7 +32,7 @@ CASES_PER_OP = 6  # Attention alone has 93 cases: the first few cover an entry i
 def _target_names(table: str, entry: OpEntry) -> list[str]:
     """The --target names that read this entry (one per version the entry applies to)."""
     data = load_target_data(table)
-    names = [e.name for e in BUILTIN_TARGETS if e.name.split("@")[0] == table]
+    names = [e.name for e in BACKENDS if e.name.split("@")[0] == table]
     if not entry.versions:
         return names[:1]
     return [n if "@" in n else n for n in names

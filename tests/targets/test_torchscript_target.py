@@ -5,8 +5,8 @@ from __future__ import annotations
 from _helpers import check, codes, only
 from conftest import model_from_text
 
+from graphkit.backends.torchscript.target import TorchScriptTarget
 from graphkit.diagnose import diagnose
-from graphkit.targets.torchscript import TorchScriptTarget
 
 
 def test_wraps_the_emitters_reason():

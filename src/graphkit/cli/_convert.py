@@ -9,6 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 
 import graphkit
+from graphkit.backends import emitter_names
+from graphkit.backends.ort.emitter import LEVELS as ORT_LEVELS
 from graphkit.cli._common import (
     add_format_option,
     add_timeout_option,
@@ -16,8 +18,6 @@ from graphkit.cli._common import (
     print_json,
     progress,
 )
-from graphkit.emitters import EMITTERS
-from graphkit.emitters.ort import LEVELS as ORT_LEVELS
 from graphkit.errors import InputError
 from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL, load_npz_inputs
 
@@ -46,7 +46,7 @@ def add_parser(subparsers) -> None:
         epilog=CONVERT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     convert.add_argument("model", help="ONNX/TFLite/Keras file or SavedModel folder")
-    convert.add_argument("--to", required=True, choices=sorted(EMITTERS), dest="target")
+    convert.add_argument("--to", required=True, choices=sorted(emitter_names()), dest="target")
     convert.add_argument("-o", "--output", required=True, help="artifact path (.onnx/.ort/.pt)")
     convert.add_argument("--no-fix", action="store_true", help="emit the model as it is")
     convert.add_argument("--optimization", choices=ORT_LEVELS,

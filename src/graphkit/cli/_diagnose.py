@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from graphkit.backends import get_target, target_table
 from graphkit.cli._common import add_format_option, console, print_json, progress
 from graphkit.cli._diagnose_render import print_text, render_html, render_markdown
 from graphkit.diagnose import diagnose_targets
-from graphkit.targets import get_target, target_table
 
 EXAMPLES = """examples:
   graphkit diagnose model.onnx --target ort

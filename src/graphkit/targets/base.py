@@ -1,4 +1,4 @@
-"""What a target is: something that can say, per node, whether it runs it and why not.
+"""What a target's analysis is given: a node, where it sits, and the inferred facts.
 
 A target is data (its table under opsets/) plus small named predicates in code. The
 diagnose driver walks every node once (main graph, subgraphs, function bodies), after
@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import onnx_ir as ir
-
-from graphkit.findings import Finding
 
 # A dimension after inference: a size, a symbolic name, or None where nothing is known.
 Dim = int | str | None
@@ -90,22 +87,3 @@ class NodeContext:
     def is_local_function(self, node: ir.Node) -> bool:
         """The node calls a function defined in the model (run by inlining its body)."""
         return (node.domain, node.op_type, node.overload) in self.functions
-
-
-class Target(Protocol):
-    """The interface every target implements (see targets/__init__.py for the table)."""
-
-    name: str  # as typed on the command line: "ort", "tensorrt", "tflite", ...
-    description: str  # one line for --help and reports
-
-    def opset_range(self) -> tuple[int, int]:
-        """The ai.onnx opsets this target accepts, inclusive."""
-        ...
-
-    def check_model(self, model: ir.Model) -> list[Finding]:
-        """Model-level findings (opset outside the range, unsupported domains, ...)."""
-        ...
-
-    def check_node(self, node: ir.Node, ctx: NodeContext) -> list[Finding]:
-        """Findings for one node; an empty list means the target runs it as it is."""
-        ...

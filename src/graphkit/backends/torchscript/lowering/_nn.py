@@ -5,11 +5,11 @@ from __future__ import annotations
 import onnx_ir as ir
 import torch
 
-from graphkit.emitters.torchscript._dtypes import TORCH_DTYPES
-from graphkit.emitters.torchscript.kernels import conv as cv
-from graphkit.emitters.torchscript.kernels import dense as dn
-from graphkit.emitters.torchscript.kernels import resize as rs
-from graphkit.emitters.torchscript.lowering._base import (
+from graphkit.backends.torchscript._dtypes import TORCH_DTYPES
+from graphkit.backends.torchscript.kernels import conv as cv
+from graphkit.backends.torchscript.kernels import dense as dn
+from graphkit.backends.torchscript.kernels import resize as rs
+from graphkit.backends.torchscript.lowering._base import (
     FLOATS,
     INTS,
     NUMERIC,

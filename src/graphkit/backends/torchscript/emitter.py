@@ -21,13 +21,13 @@ import onnx_ir as ir
 import torch
 
 from graphkit._output import check_output_path, publish
-from graphkit.emitters.artifact import Artifact
-from graphkit.emitters.torchscript import lowering
-from graphkit.emitters.torchscript._dtypes import to_numpy, to_torch
-from graphkit.emitters.torchscript._fx import build_graph_module
+from graphkit.backends.artifact import Artifact
+from graphkit.backends.torchscript._dtypes import to_torch
+from graphkit.backends.torchscript._fx import build_graph_module
+from graphkit.backends.torchscript.lowering import unsupported_reason  # conformance reads it here
+from graphkit.backends.torchscript.runner import METADATA_FILE
 from graphkit.errors import InputError, first_line
 
-METADATA_FILE = "graphkit.json"
 SUFFIXES = (".pt",)
 CONTROL_FLOW = frozenset({"If", "Loop", "Scan", "SequenceMap"})
 TRACE_NOTE = "tracing recorded the example input shapes: the artifact runs only at those shapes"
@@ -37,7 +37,7 @@ def check_lowerable(model: ir.Model) -> None:
     """Raise InputError for the first node the lowering table rejects (subgraphs included)."""
     opset = model.opset_imports.get("", 1)
     for node in ir.traversal.RecursiveGraphIterator(model.graph):
-        reason = lowering.unsupported_reason(node, opset)
+        reason = unsupported_reason(node, opset)
         if reason is not None:
             raise InputError(f"node '{node.name or node.op_type}' ({node.op_type}): {reason}")
 
@@ -170,47 +170,3 @@ def _save_mobile(module, output: Path, metadata: dict[str, Any]) -> dict[str, An
         if os.path.exists(temp):
             os.unlink(temp)
     return result
-
-
-def load_metadata(path: str | os.PathLike) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    extra = {METADATA_FILE: ""}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.jit.load's deprecation notice
-            module = torch.jit.load(str(path), _extra_files=extra, map_location="cpu")
-    except RuntimeError as err:
-        raise InputError(f"{path}: not a TorchScript archive ({first_line(err)})") from None
-    if not extra[METADATA_FILE]:
-        raise InputError(f"{path}: a TorchScript archive without graphkit's {METADATA_FILE}")
-    return module, json.loads(extra[METADATA_FILE])
-
-
-def run_artifact(path: str | os.PathLike, feeds: Mapping[str, Any]) -> dict[str, Any]:
-    """Run a `.pt` written by `emit`; outputs by ONNX name, in the model's order."""
-    module, metadata = load_metadata(path)
-    missing = [name for name in metadata["inputs"] if name not in feeds]
-    if missing:
-        raise InputError(f"{path}: no value for input(s) {missing}")
-    args = [_to_arg(feeds[name]) for name in metadata["inputs"]]
-    with torch.no_grad():
-        results = module(*args)
-    return {name: _from_result(value) for name, value in zip(metadata["outputs"], results)}
-
-
-def _to_arg(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)):
-        return [to_torch(np.asarray(item)) for item in value]
-    return to_torch(np.asarray(value))
-
-
-def _from_result(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)):
-        return [to_numpy(item) for item in value]
-    return to_numpy(value)

@@ -10,8 +10,8 @@ import math
 
 import onnx_ir as ir
 
-from graphkit.emitters.torchscript.kernels import recurrent as rc
-from graphkit.emitters.torchscript.lowering._base import (
+from graphkit.backends.torchscript.kernels import recurrent as rc
+from graphkit.backends.torchscript.lowering._base import (
     EmitContext,
     Lowering,
     attr,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from graphkit.emitters.torchscript._dtypes import TORCH_DTYPES
-from graphkit.emitters.torchscript.kernels import attention as at
-from graphkit.emitters.torchscript.kernels import loss as ls
-from graphkit.emitters.torchscript.lowering._base import (
+from graphkit.backends.torchscript._dtypes import TORCH_DTYPES
+from graphkit.backends.torchscript.kernels import attention as at
+from graphkit.backends.torchscript.kernels import loss as ls
+from graphkit.backends.torchscript.lowering._base import (
     FLOATS,
     EmitContext,
     Lowering,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from graphkit.emitters.torchscript.kernels import control as cf
-from graphkit.emitters.torchscript.kernels import sequence as sq
-from graphkit.emitters.torchscript.lowering._base import (
+from graphkit.backends.torchscript.kernels import control as cf
+from graphkit.backends.torchscript.kernels import sequence as sq
+from graphkit.backends.torchscript.lowering._base import (
     ALL_TORCH,
     EmitContext,
     Lowering,

@@ -18,8 +18,8 @@ import onnx_ir as ir
 import torch
 import torch.fx as fx
 
-from graphkit.emitters.torchscript import lowering
-from graphkit.emitters.torchscript._dtypes import to_torch
+from graphkit.backends.torchscript import lowering
+from graphkit.backends.torchscript._dtypes import to_torch
 from graphkit.errors import InputError
 
 _NAME_CHARS = re.compile(r"[^0-9a-zA-Z_]")

@@ -5,7 +5,8 @@ the emitter writes an artifact and every output of every data set matches: same 
 same dtype, allclose(rtol, atol) with NaN equal to NaN. The target's own analysis
 (`unsupported_reason`) is compared with that outcome: analysis and emission must agree.
 
-Targets plug in through a small adapter (emit + run_artifact + unsupported_reason).
+Targets plug in through their registry row (graphkit.backends.BACKENDS): the emitter's
+emit and unsupported_reason, the runner's run_artifact.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit.backends import emitter, runner
 from graphkit.errors import first_line
 
 RTOL = 1e-3
@@ -46,14 +48,14 @@ class TargetAdapter:
 
 
 def adapter(target: str) -> TargetAdapter:
-    """The adapter of a target whose emitter module has emit/run_artifact."""
-    from graphkit.emitters import emitter
-
-    module = emitter(target)
-    reason = getattr(module, "unsupported_reason", None)
-    suffix = module.SUFFIXES[0]  # each emitter names the files it writes, its usual one first
-    feeds = getattr(module, "FEEDS_NONSTANDARD_DTYPES", True)
-    return TargetAdapter(target, suffix, module.emit, module.run_artifact, reason, feeds)
+    """The adapter of a target whose registry row names an emitter and a runner."""
+    writes, runs = emitter(target), runner(target)
+    reason = getattr(writes, "unsupported_reason", None)
+    suffix = writes.SUFFIXES[0]  # each emitter names the files it writes, its usual one first
+    # The runner's to say; an emitter package that states it for both is read as well.
+    feeds = getattr(runs, "FEEDS_NONSTANDARD_DTYPES",
+                    getattr(writes, "FEEDS_NONSTANDARD_DTYPES", True))
+    return TargetAdapter(target, suffix, writes.emit, runs.run_artifact, reason, feeds)
 
 
 @dataclass

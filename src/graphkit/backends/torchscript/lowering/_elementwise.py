@@ -5,9 +5,9 @@ from __future__ import annotations
 import onnx_ir as ir
 import torch
 
-from graphkit.emitters.torchscript.kernels import activation as act
-from graphkit.emitters.torchscript.kernels import elementwise as ew
-from graphkit.emitters.torchscript.lowering._base import (
+from graphkit.backends.torchscript.kernels import activation as act
+from graphkit.backends.torchscript.kernels import elementwise as ew
+from graphkit.backends.torchscript.lowering._base import (
     ALL_TORCH,
     FLOATS,
     INTS,

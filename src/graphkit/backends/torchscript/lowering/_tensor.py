@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
-from graphkit.emitters.torchscript._dtypes import TORCH_DTYPES
-from graphkit.emitters.torchscript.kernels import creation as ck
-from graphkit.emitters.torchscript.kernels import indexing as ik
-from graphkit.emitters.torchscript.lowering._base import (
+from graphkit.backends.torchscript._dtypes import TORCH_DTYPES
+from graphkit.backends.torchscript.kernels import creation as ck
+from graphkit.backends.torchscript.kernels import indexing as ik
+from graphkit.backends.torchscript.lowering._base import (
     ALL_TORCH,
     NUMERIC,
     SHELL_DTYPES,

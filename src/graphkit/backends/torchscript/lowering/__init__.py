@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 import onnx_ir as ir
 
-from graphkit.emitters.torchscript.lowering import (
+from graphkit.backends.torchscript.lowering import (
     _composite,
     _control,
     _elementwise,
@@ -24,7 +24,7 @@ from graphkit.emitters.torchscript.lowering import (
     _shape,
     _tensor,
 )
-from graphkit.emitters.torchscript.lowering._base import UNLOWERED_DTYPES, Lowering, value_dtypes
+from graphkit.backends.torchscript.lowering._base import UNLOWERED_DTYPES, Lowering, value_dtypes
 
 ONNX_DOMAINS = frozenset({"", "ai.onnx"})
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
-from graphkit.emitters.torchscript.kernels import shape as sk
-from graphkit.emitters.torchscript.lowering._base import (
+from graphkit.backends.torchscript.kernels import shape as sk
+from graphkit.backends.torchscript.lowering._base import (
     ALL_TORCH,
     EmitContext,
     Lowering,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import onnx_ir as ir
 
-from graphkit.emitters.torchscript.kernels import sampling as sm
-from graphkit.emitters.torchscript.lowering._base import (
+from graphkit.backends.torchscript.kernels import sampling as sm
+from graphkit.backends.torchscript.lowering._base import (
     FLOATS,
     EmitContext,
     Lowering,

@@ -1,6 +1,6 @@
 """TorchScript through graphkit's torch.fx emitter: the emitter's lowering table decides.
 
-The TorchScript emitter owns the table (graphkit.emitters.torchscript.lowering); this
+The TorchScript emitter owns the table (graphkit.backends.torchscript.lowering); this
 target only asks it, per node, `unsupported_reason(node, opset)`, so that the analysis and
 the emitter can never disagree. The emitter is imported on first use: torch is optional.
 
@@ -25,7 +25,7 @@ ReasonFn = Callable[[ir.Node, int], "str | None"]
 
 def _emitter_reason_fn() -> ReasonFn:
     try:
-        from graphkit.emitters.torchscript.lowering import unsupported_reason
+        from graphkit.backends.torchscript.lowering import unsupported_reason
     except ModuleNotFoundError as error:
         if error.name and error.name.split(".")[0] == "torch":
             raise MissingDependencyError("torch", "torch", "the torchscript target") from None

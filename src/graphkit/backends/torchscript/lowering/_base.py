@@ -133,7 +133,7 @@ class _WideningContext:
         self.opset = cx.opset
 
     def inputs(self, node: ir.Node, count: int | None = None) -> list[Any]:
-        from graphkit.emitters.torchscript.kernels.creation import cast
+        from graphkit.backends.torchscript.kernels.creation import cast
 
         args = self._cx.inputs(node, count)
         types = [v.dtype if v is not None else None for v in node.inputs]
@@ -151,8 +151,8 @@ def widen_unsigned(emit: Emit) -> Emit:
     def wrapped(cx: EmitContext, node: ir.Node) -> list[Any]:
         if not any(v is not None and v.dtype in WIDENED for v in node.inputs):
             return emit(cx, node)
-        from graphkit.emitters.torchscript._dtypes import TORCH_DTYPES
-        from graphkit.emitters.torchscript.kernels.creation import cast
+        from graphkit.backends.torchscript._dtypes import TORCH_DTYPES
+        from graphkit.backends.torchscript.kernels.creation import cast
 
         results = emit(_WideningContext(cx), node)  # type: ignore[arg-type]
         return [

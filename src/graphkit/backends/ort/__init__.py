@@ -1,0 +1,1 @@
+"""ONNX Runtime, CPU execution provider: analysis (target.py), pipeline, emitter, runner."""

@@ -1,0 +1,38 @@
+"""The pipeline pieces every backend's pipeline.py builds on, TVM-style.
+
+Each backend's `pipeline(opset)` returns pass names (joined into the same pipeline string
+the CLI takes); `fix` runs it after the passes that legalize the model. Fusions are named
+by rule (passes/fuse.py); a rule whose op the model's opset lacks is dropped here, so a
+pipeline never asks for an op the model cannot hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def cleanup() -> list[str]:
+    return [
+        "eliminate-identity",
+        "lift-constants",
+        "eliminate-common-subexpressions",
+        "fold-constants",
+        "fold-shapes",  # shape inference + folding, repeated while it changes something
+        "remove-redundant-casts",
+        "eliminate-common-subexpressions",
+        "remove-dead-nodes",
+    ]
+
+
+def portable(opset: int) -> list[str]:
+    # Targets whose op lists we do not read here: only fusions that write ops every
+    # runtime has (Conv, Transpose, Reshape).
+    return cleanup() + fuse(("pad-conv", "conv-bn", "transposes", "reshapes"), opset) \
+        + ["remove-dead-nodes"]
+
+
+def fuse(rules: Sequence[str], opset: int) -> list[str]:
+    from graphkit.passes.fuse import fusion_named
+
+    usable = [rule for rule in rules if fusion_named(rule).min_opset <= opset]
+    return [f"fuse{{rules={'+'.join(usable)}}}"] if usable else []

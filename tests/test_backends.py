@@ -1,0 +1,74 @@
+"""The backend registry (graphkit.backends.BACKENDS): every row keeps the protocols of
+backends/base.py, and what `fix` reads from a row (pipeline, NMS form) is what each target
+had before the registry existed."""
+
+from __future__ import annotations
+
+import pytest
+
+from graphkit.backends import (
+    BACKENDS,
+    emitter,
+    emitter_names,
+    get_target,
+    nms_form,
+    pipeline_for,
+    runner,
+    runners_by_suffix,
+)
+from graphkit.errors import InputError
+
+CLEANUP = ("eliminate-identity,lift-constants,eliminate-common-subexpressions,fold-constants,"
+           "fold-shapes,remove-redundant-casts,eliminate-common-subexpressions,remove-dead-nodes")
+PORTABLE_17 = f"{CLEANUP},fuse{{rules=pad-conv+conv-bn+transposes+reshapes}},remove-dead-nodes"
+
+
+def test_names_are_unique_and_each_builds_its_target():
+    names = [backend.name for backend in BACKENDS]
+    assert len(names) == len(set(names))
+    for name in names:
+        if name == "torchscript":
+            pytest.importorskip("torch")
+        assert get_target(name).name == name
+
+
+def test_every_runner_says_whether_it_runs_here():
+    for backend in BACKENDS:
+        if backend.runner is None:
+            continue
+        why_not = runner(backend.name).available()
+        assert why_not is None or (isinstance(why_not, str) and why_not)
+        assert callable(runner(backend.name).run_artifact)
+
+
+def test_a_runner_reads_what_its_emitter_writes():
+    for name in emitter_names():
+        if name == "torchscript":
+            pytest.importorskip("torch")
+        assert set(emitter(name).SUFFIXES) == {s for s, t in runners_by_suffix().items()
+                                               if t == name}
+
+
+@pytest.mark.parametrize(("target", "form"), [
+    ("ort", "keep"), ("tensorrt", "plugin"), ("tensorrt@10.1", "plugin"),
+    ("tensorrt@10.3", "plugin"),  # a version the table lacks takes its family's form
+    ("tflite", "native"), ("tflite-builtins", "keep"), ("ort-nnapi", "keep"),
+    ("torchscript", "keep"), ("a-plugin-target", "keep"),
+])
+def test_nms_form_per_target(target, form):
+    assert nms_form(target) == form
+
+
+def test_ort_gets_its_fusions_and_the_others_the_portable_ones():
+    ort = pipeline_for("ort", 17)
+    assert ort.startswith(CLEANUP + ",fuse{rules=pad-conv+conv-bn+gemm+")
+    assert "+layer-norm+" in ort and "+transposes+reshapes}" in ort
+    for name in ("tensorrt", "tflite", "ort-coreml", "torchscript", "a-plugin-target"):
+        assert pipeline_for(name, 17) == PORTABLE_17
+
+
+def test_a_target_without_an_emitter_or_runner_says_so():
+    with pytest.raises(InputError, match="no emitter for target .tensorrt."):
+        emitter("tensorrt")
+    with pytest.raises(InputError, match="no runner for target 'tensorrt'"):
+        runner("tensorrt")

@@ -1,0 +1,137 @@
+"""Imports run one way: down the layers of docs/architecture.md, never up.
+
+Every module's graphkit imports (module level, function level and TYPE_CHECKING alike:
+each is a dependency) are read with ast, and each module is given a layer by the first
+prefix in LAYERS it matches. A module may import its own layer and the ones below; an
+import upward fails, unless KNOWN_UPWARD lists it with why it is still there. That list may
+only shrink: an entry that no longer matches an import fails too, so a fix removes it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Where each part of the graphkit package lives in the repository.
+SOURCES = (
+    (ROOT / "src" / "graphkit", "graphkit"),
+    (ROOT / "passes", "graphkit.passes"),
+    (ROOT / "opsets", "graphkit.opsets"),
+)
+
+# Lowest first. The first prefix a module's name matches (name == prefix, or a submodule of
+# it) decides its layer, so a more specific prefix comes before the package that holds it.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # _time_limit is main's (merged from the fuzz branch after this one started).
+    ("foundation", ("graphkit.errors", "graphkit.findings", "graphkit._quiet",
+                    "graphkit._output", "graphkit._time_limit", "graphkit.opsets")),
+    ("ir", ("graphkit.ir",)),
+    ("proof and runners", ("graphkit.runner", "graphkit.validation", "graphkit._oracle",
+                           "graphkit.report", "graphkit._input_rules",
+                           "graphkit._input_values", "graphkit._ort_registry")),
+    ("pass infrastructure", ("graphkit.passmanager", "graphkit.rewrite")),
+    ("shared target analysis", ("graphkit.targets",)),
+    ("passes", ("graphkit.passes",)),
+    # The conformance harness runs diagnose and the emitters: a driver, kept beside them.
+    ("drivers", ("graphkit.backends.conformance",)),
+    ("backends", ("graphkit.backends",)),
+    ("frontends", ("graphkit.frontends",)),
+    ("drivers", ("graphkit.diagnose", "graphkit.fix", "graphkit.convert", "graphkit.tables",
+                 "graphkit.partitions", "graphkit.summary")),
+    ("cli", ("graphkit.cli", "graphkit.__main__")),
+)
+# The package itself (graphkit/__init__.py) re-exports the drivers' API: the top.
+TOP = ("graphkit", "cli")
+ORDER = ("foundation", "ir", "proof and runners", "pass infrastructure",
+         "shared target analysis", "passes", "backends", "frontends", "drivers", "cli")
+
+# (importer, imported): upward imports still in the code, each with why. Remove an entry
+# when its import goes; never add one without a reason the lead agrees with.
+KNOWN_UPWARD: dict[tuple[str, str], str] = {
+    ("graphkit.ir._graphsurgeon", "graphkit.passmanager"):
+        "GraphSurgeonPass adapts an onnx-graphsurgeon script to a Pass; it belongs with the "
+        "onnx-ir/onnxscript pass adapter of issue 11, above the pass manager (graphkit.ir "
+        "itself imports it only on first use)",
+    ("graphkit.passmanager", "graphkit.passes"):
+        "the pass registry loads the built-in passes (and plugins) by name on first use; "
+        "goes when the registry moves out of the pass manager",
+    ("graphkit.targets.min_opset", "graphkit.passes.decompose"):
+        "reachable opsets read REPLACEMENT_MIN_OPSET from the decompose pass so the two "
+        "cannot disagree; goes when passes declare what they do (issue 11, passes part)",
+}
+
+
+def module_files() -> dict[str, Path]:
+    found = {}
+    for folder, package in SOURCES:
+        for path in folder.rglob("*.py"):
+            parts = list(path.relative_to(folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join([package, *parts])] = path
+    return found
+
+
+def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
+    """The graphkit modules `name` imports, anywhere in its file."""
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[:len(package) - node.level + 1] + [base]).rstrip(".")
+            # `from graphkit.backends import ort` imports a module; `import get_target` a name.
+            found.update(f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
+                         for a in node.names)
+    return {module for module in found if module == "graphkit" or module.startswith("graphkit.")}
+
+
+def layer_of(module: str) -> str:
+    if module == TOP[0]:
+        return TOP[1]
+    for layer, prefixes in LAYERS:
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return layer
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS in {__file__}")
+
+
+def upward_imports() -> dict[tuple[str, str], str]:
+    files = module_files()
+    found = {}
+    for name, path in sorted(files.items()):
+        for imported in sorted(imported_modules(name, path, set(files))):
+            low, high = layer_of(name), layer_of(imported)
+            if ORDER.index(high) > ORDER.index(low):
+                found[(name, imported)] = f"{low} imports {high}"
+    return found
+
+
+def test_every_layer_is_in_the_order():
+    assert {layer for layer, _ in LAYERS} == set(ORDER)
+
+
+def test_every_module_has_a_layer():
+    for name in module_files():
+        layer_of(name)
+
+
+def test_no_import_runs_upward_but_the_known_ones():
+    found = upward_imports()
+    new = {pair: why for pair, why in found.items() if pair not in KNOWN_UPWARD}
+    assert not new, f"upward imports (move the shared piece down a layer): {new}"
+
+
+def test_the_known_upward_imports_are_all_still_there():
+    gone = set(KNOWN_UPWARD) - set(upward_imports())
+    assert not gone, f"fixed: remove from KNOWN_UPWARD in {__file__}: {sorted(gone)}"
+
+
+def test_the_reader_sees_relative_and_function_level_imports(tmp_path):
+    source = tmp_path / "mod.py"
+    source.write_text("from . import sibling\n\n\ndef f():\n    from graphkit.fix import fix\n")
+    found = imported_modules("graphkit.pkg.mod", source, {"graphkit.pkg.sibling"})
+    assert found == {"graphkit.pkg.sibling", "graphkit.fix"}
