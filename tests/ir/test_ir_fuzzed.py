@@ -96,6 +96,12 @@ def _untyped(**value: float) -> onnx.NodeProto:
     return node
 
 
+def _tensor_typed_without_tensor() -> onnx.NodeProto:
+    node = helper.make_node("Attention", ["x", "x", "x"], ["y"], name="a")
+    node.attribute.add(name="qk_matmul_output_mode", type=onnx.AttributeProto.TENSOR)
+    return node
+
+
 BAD_NODES = {
     "attribute without type": (
         _one_node(_untyped(f=0.5)),
@@ -124,6 +130,12 @@ BAD_NODES = {
     "value in the wrong field": (
         _one_node(_typed_int_holding_tensor()),
         "node 'r' (LeakyRelu): attribute 'alpha' is FLOAT but holds a value in 't'",
+    ),
+    # Fuzz mutant 7-1151: an op with no schema at the model's opset (Attention at 7) is
+    # still held to its attributes' own types; the empty tensor crashed diagnose (exit 3).
+    "TENSOR attribute with no tensor, op without a schema": (
+        _one_node(_tensor_typed_without_tensor(), opset=7),
+        "node 'a' (Attention): attribute 'qk_matmul_output_mode' is TENSOR but holds no value",
     ),
     "unknown attribute": (
         _one_node(helper.make_node("Relu", ["x"], ["y"], name="r", slope=2)),

@@ -74,7 +74,6 @@ def _check_node(node: onnx.NodeProto, schema: onnx.defs.OpSchema, version: int,
                 f"{label}: attribute {attr.name!r} is {_type_name(attr.type)}, but "
                 f"{node.op_type} takes {_type_name(int(expected.type))}"
             )
-        _check_value_field(attr, label)
     names = {attr.name for attr in node.attribute}
     missing = [name for name, a in schema.attributes.items() if a.required and name not in names]
     if missing:
@@ -87,10 +86,13 @@ def _check_node(node: onnx.NodeProto, schema: onnx.defs.OpSchema, version: int,
 def _check_untyped(node: onnx.NodeProto, label: str) -> None:
     """Every attribute needs its type (onnx.proto: required from IR version 2): onnx-ir does
     not infer one from the value, so an untyped attribute would lose its value and fail to
-    save."""
+    save. And its value must sit in that type's field, whatever the op (onnx-ir reads a TENSOR
+    attribute with no tensor as an UNDEFINED tensor that fails wherever it is read)."""
     for attr in node.attribute:
         if attr.type == _A.UNDEFINED:
             raise InputError(f"{label}: attribute {attr.name!r} has no type")
+        if not attr.ref_attr_name:
+            _check_value_field(attr, label)
 
 
 def _check_value_field(attr: onnx.AttributeProto, label: str) -> None:
