@@ -25,7 +25,7 @@ from graphkit.backends.artifact import Artifact
 from graphkit.errors import InputError
 from graphkit.frontends import load
 from graphkit.ir import copy_model
-from graphkit.runner import ModelRunner
+from graphkit.runner import LightModel, ModelRunner, refuse_invalid_onnx
 from graphkit.validation import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
@@ -73,6 +73,8 @@ def convert(
         # The proof runs on the caller's inputs too: generated ones may not suit the model.
         model, fix_report = fix_model(
             model, target, **{"inputs": inputs, "timeout": timeout, **(fix_options or {})})
+    else:  # fix refuses what the ONNX checker rejects; without it, so does convert
+        refuse_invalid_onnx(LightModel.of(model).proto)
     # Before anything is written: a model that does not run (or not in time) fails here.
     feeds = inputs if inputs is not None else _inputs_for(model, timeout)
     with _staging_folder(output) as staging:

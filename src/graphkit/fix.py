@@ -43,6 +43,7 @@ from graphkit.passmanager import (
     parse_pipeline,
 )
 from graphkit.report import Report
+from graphkit.runner import refuse_invalid_onnx
 from graphkit.validation import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
@@ -55,6 +56,7 @@ from graphkit.validation import (
 )
 
 ORIGINAL = "original"
+NAMELESS_GRAPH = "graph"  # the name fix gives a graph that has none
 
 
 @dataclass
@@ -160,6 +162,7 @@ def _fix(model: Any, target: Any, options: FixOptions,
     proof = _reference(original, options, inputs, domains, pinned)  # before any rewrite touches it
     # The caller's own model object is never modified; one loaded here from a file is ours.
     current = copy_model(original) if original is model else original
+    current.graph.name = current.graph.name or NAMELESS_GRAPH  # the ONNX checker wants one
     report = FixReport(model=original.graph.name or "model", target=target_obj.name)
     light = proof.reference.light if proof.reference is not None else None
     diagnosis = diagnose(current, target_obj, light=light)
@@ -213,14 +216,15 @@ def _pinned(original: ir.Model, pins: tuple[str, ...]) -> dict[str, tuple[Any, .
     from graphkit.passes.pin_shapes import pinned_shapes
 
     return pinned_shapes(original, pins)
+
+
 def _refuse_malformed(model: ir.Model) -> None:
-    """What no rewrite can make valid, found by fuzzing: fix would write it out as it is."""
+    """What no rewrite can make valid, found by fuzzing: fix would write it out as it is.
+    (The proof's reference refuses what the ONNX checker rejects; without a proof, so does
+    this.)"""
     name = model.graph.name or "the model"
     if not model.graph.outputs:  # nothing to compute: every node is dead, nothing to prove
         raise InputError(f"{name}: the graph has no outputs")
-    if model.ir_version < 3 and model.opset_imports:  # the ONNX checker's rule, which ORT skips
-        raise InputError(f"{name}: IR version {model.ir_version} predates opset imports (IR 3), "
-                         "yet the model has them")
 
 
 def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any] | None,
@@ -228,6 +232,7 @@ def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any
                ) -> _Proof:
     """Start running the ORIGINAL model on the inputs every check will use."""
     if not options.validate:
+        refuse_invalid_onnx(LightModel.of(original).proto)
         return _Proof(None)
     if inputs is not None:
         if pinned:

@@ -26,7 +26,7 @@ from graphkit._input_values import Rule
 from graphkit._time_limit import DEFAULT_TIMEOUT, Deadline, RunTimeout
 from graphkit.errors import InputError, first_line
 from graphkit.findings import Finding, Severity
-from graphkit.runner import Feeds, LightModel, ModelRunner
+from graphkit.runner import Feeds, LightModel, ModelRunner, refuse_invalid_onnx
 
 EXAMPLE_SHAPES_KEY = "graphkit.example_shapes"
 DEFAULT_RTOL = 1e-3
@@ -235,6 +235,7 @@ class Reference:
         if not candidates:
             raise ValueError("Reference needs at least one candidate input set")
         light = LightModel.of(model)
+        refuse_invalid_onnx(light.proto)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphkit-reference")
         future = pool.submit(_first_that_runs, light, candidates, given, timeout)
         pool.shutdown(wait=False)  # the worker finishes its one job, then exits

@@ -283,10 +283,13 @@ def _rejected(path: Path) -> tuple[str, str] | None:
     import onnx
     import onnxruntime as ort
 
+    from graphkit.runner import UNKNOWN_RANK_COMPLAINT
+
     try:
         onnx.checker.check_model(str(path))
     except Exception as err:
-        return "fix wrote a model the checker rejects", str(err)[:2000]
+        if UNKNOWN_RANK_COMPLAINT not in str(err):  # the IR allows an input of unknown rank
+            return "fix wrote a model the checker rejects", str(err)[:2000]
     try:
         options = ort.SessionOptions()
         options.log_severity_level = 4
@@ -299,6 +302,9 @@ def _rejected(path: Path) -> tuple[str, str] | None:
 
 
 def _lacks_kernel(err: Exception) -> bool:
-    """ORT has no kernel or op for a node: not a verdict on the model's validity."""
+    """ORT has no kernel or op for a node, or this machine lacks what a kernel needs
+    (StringNormalizer's en_US.UTF-8 locale, as for the valid node cases themselves): not a
+    verdict on the model's validity."""
     text = str(err)
-    return type(err).__name__ == "NotImplemented" or "is not a registered function/op" in text
+    return (type(err).__name__ == "NotImplemented" or "is not a registered function/op" in text
+            or "Failed to construct locale" in text)

@@ -18,7 +18,7 @@ def _add_constant(constant: onnx.NodeProto, x_shape: list) -> onnx.ModelProto:
     """y = x + c, with `constant` making c."""
     graph = h.make_graph(
         [constant, h.make_node("Add", ["x", "c"], ["y"])], "g",
-        [h.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, x_shape and list(x_shape))],
         [h.make_tensor_value_info("y", TensorProto.FLOAT, None)],
     )
     return h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
@@ -202,7 +202,65 @@ def test_an_ir_version_before_opset_imports_is_refused(tmp_path):
     model.ir_version = 1
     code, err, wrote = _fix_to(tmp_path, model)
     assert (code, wrote) == (2, False), err
-    assert "g: IR version 1 predates opset imports (IR 3), yet the model has them" in err
+    assert "(the ONNX checker: model with IR version < 3 cannot have opset_import" in err
+
+
+def _relu(name: str = "g", x_shape: tuple[int, ...] | None = (2,)) -> onnx.ModelProto:
+    graph = h.make_graph(
+        [h.make_node("Relu", ["x"], ["y"])], name,
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, x_shape and list(x_shape))],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+
+
+def test_a_nameless_graph_is_named_in_what_fix_writes(tmp_path):
+    """Mutants 7-5 and 7-4166 (flip_bytes): the graph's name emptied. ORT runs it; fix wrote it
+    out as it came, and the checker rejects what it wrote. fix names the graph it writes."""
+    with pytest.raises(onnx.checker.ValidationError, match="Field 'name' of 'graph'"):
+        onnx.checker.check_model(_relu(name=""))
+    code, err, wrote = _fix_to(tmp_path, _relu(name=""))
+    assert (code, wrote) == (0, True), err
+    onnx.checker.check_model(str(tmp_path / "fixed.onnx"))
+
+
+def test_an_input_of_unknown_rank_is_not_refused(tmp_path):
+    """Mutant 7-974: the checker wants a shape on every graph input; the IR leaves it
+    optional, and ORT runs the model. fix takes it (and writes it as it came)."""
+    with pytest.raises(onnx.checker.ValidationError, match="Field 'shape' of 'type'"):
+        onnx.checker.check_model(_relu(x_shape=None))
+    code, err, wrote = _fix_to(tmp_path, _relu(x_shape=None))
+    assert (code, wrote) == (0, True), err
+
+
+def test_the_checker_is_asked_without_a_proof_too(tmp_path):
+    model = _relu()
+    model.ir_version = 1  # with opset imports: the checker's rule, which ORT does not apply
+    with pytest.raises(InputError, match="the ONNX checker: "):
+        graphkit.fix(model, "ort", validate=False)
+    onnx.save(model, tmp_path / "m.onnx")
+    with pytest.raises(InputError, match="the ONNX checker: "):
+        graphkit.convert(str(tmp_path / "m.onnx"), "ort", tmp_path / "o.onnx", fix=False)
+    assert not (tmp_path / "o.onnx").exists()
+
+
+def test_an_opset_of_another_domain_newer_than_onnx_knows_is_refused(tmp_path):
+    """Mutant 7-2320 (change_opset): ai.onnx.preview.training at opset 17 (onnx defines 1).
+    ORT calls it 'under development'; the reference evaluator ran it and fix wrote it out."""
+    floats = [h.make_tensor_value_info(n, TensorProto.FLOAT, [2]) for n in ("x", "g", "v", "m")]
+    adam = h.make_node("Adam", ["r", "t", "x", "g", "v", "m"], ["x2", "v2", "m2"],
+                       domain="ai.onnx.preview.training")
+    graph = h.make_graph(
+        [adam], "adam",
+        [h.make_tensor_value_info("r", TensorProto.FLOAT, []),
+         h.make_tensor_value_info("t", TensorProto.INT64, []), *floats],
+        [h.make_tensor_value_info(n, TensorProto.FLOAT, [2]) for n in ("x2", "v2", "m2")],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17),
+                                               h.make_opsetid("ai.onnx.preview.training", 17)])
+    code, err, wrote = _fix_to(tmp_path, model)
+    assert (code, wrote) == (2, False), err
+    assert "not valid ONNX (ONNX Runtime: " in err and "Opset 17 is under development" in err
 
 
 def test_an_opset_newer_than_onnx_and_ort_know_is_refused(tmp_path):
