@@ -148,8 +148,8 @@ def says_invalid(err: BaseException) -> bool:
         return int(newer.group(1)) > known
     if "No Op registered" in text:  # an op newer than this ORT: the evaluator's case ...
         return _onnx_has_no_such_op(text)  # ... unless ONNX itself defines no such op
-    invalid = ("Type Error", "ShapeInferenceError", "Unsupported model IR version",
-               "This is an invalid model")
+    invalid = ("Type Error", "TypeInferenceError", "ShapeInferenceError",
+               "Unsupported model IR version", "This is an invalid model")
     return type(err).__name__ == "InvalidGraph" or any(word in text for word in invalid)
 
 

@@ -275,3 +275,21 @@ def test_an_opset_newer_than_onnx_and_ort_know_is_refused(tmp_path):
     code, err, wrote = _fix_to(tmp_path, model)
     assert (code, wrote) == (2, False), err
     assert "not valid ONNX (ONNX Runtime: " in err and "Opset 99 is under development" in err
+
+
+def test_a_subgraph_ort_cannot_type_is_refused(tmp_path):
+    """Mutant 7-5905 (drop_attribute): an Optional with neither input nor type, inside If.
+    ORT's type inference refuses it ([TypeInferenceError]); the reference evaluator ran it
+    and fix wrote it out as it came."""
+    def branch(name: str) -> onnx.GraphProto:
+        return h.make_graph(
+            [h.make_node("Optional", [], ["o"]), h.make_node("OptionalHasElement", ["o"], ["r"])],
+            name, [], [h.make_tensor_value_info("r", TensorProto.BOOL, [])])
+
+    node = h.make_node("If", ["c"], ["y"], then_branch=branch("t"), else_branch=branch("e"))
+    graph = h.make_graph([node], "g", [h.make_tensor_value_info("c", TensorProto.BOOL, [])],
+                         [h.make_tensor_value_info("y", TensorProto.BOOL, [])])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 18)])
+    code, err, wrote = _fix_to(tmp_path, model)
+    assert (code, wrote) == (2, False), err
+    assert "not valid ONNX (ONNX Runtime: " in err and "TypeInferenceError" in err
