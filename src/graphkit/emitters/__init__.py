@@ -15,11 +15,14 @@ from graphkit.errors import InputError
 EMITTERS: dict[str, str] = {
     "ort": "graphkit.emitters.ort",
     "torchscript": "graphkit.emitters.torchscript",
+    "tflite": "graphkit.backends.tflite",
 }
 
 # artifact suffix -> target whose runner reads it (without importing every emitter; a test
 # holds it to the emitters' own SUFFIXES)
-RUNNERS_BY_SUFFIX: dict[str, str] = {".onnx": "ort", ".ort": "ort", ".pt": "torchscript"}
+RUNNERS_BY_SUFFIX: dict[str, str] = {
+    ".onnx": "ort", ".ort": "ort", ".pt": "torchscript", ".tflite": "tflite",
+}
 
 
 def emitter(target: str) -> ModuleType:

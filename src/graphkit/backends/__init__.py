@@ -1,0 +1,1 @@
+"""Backends: one folder per target (its lowering, emitter and runner)."""

@@ -1,0 +1,165 @@
+"""Build a .tflite flatbuffer with the schema's object API (ModelT, SubGraphT, ...).
+
+No TensorFlow: the schema's generated Python classes ship inside ai-edge-litert, and the
+`flatbuffers` package packs them. One subgraph, one signature ("serving_default") that
+keeps the ONNX input and output names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flatbuffers
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+
+SIGNATURE_KEY = "serving_default"
+FILE_IDENTIFIER = b"TFL3"
+# Builtin codes up to this one also go in the deprecated int8 field; later ones put this
+# placeholder there (the schema's rule for codes that no longer fit in a byte).
+PLACEHOLDER_FOR_GREATER_OP_CODES = 127
+# The flatbuffer's offsets are 32-bit: past this a model needs the external-buffer form.
+MAX_FLATBUFFER_BYTES = 2**31 - 1
+
+TENSOR_TYPES: dict[np.dtype, int] = {
+    np.dtype(np.float32): schema.TensorType.FLOAT32,
+    np.dtype(np.float16): schema.TensorType.FLOAT16,
+    np.dtype(np.float64): schema.TensorType.FLOAT64,
+    np.dtype(np.int64): schema.TensorType.INT64,
+    np.dtype(np.int32): schema.TensorType.INT32,
+    np.dtype(np.int16): schema.TensorType.INT16,
+    np.dtype(np.int8): schema.TensorType.INT8,
+    np.dtype(np.uint8): schema.TensorType.UINT8,
+    np.dtype(np.uint16): schema.TensorType.UINT16,
+    np.dtype(np.uint32): schema.TensorType.UINT32,
+    np.dtype(np.uint64): schema.TensorType.UINT64,
+    np.dtype(np.bool_): schema.TensorType.BOOL,
+}
+
+
+class ModelBuilder:
+    """Tensors, constant buffers and operators of one subgraph, packed by `finish`."""
+
+    def __init__(self) -> None:
+        self.tensors: list[Any] = []
+        self.buffers: list[Any] = [schema.BufferT()]  # buffer 0: the empty one, by convention
+        self.operators: list[Any] = []
+        self.op_codes: list[Any] = []
+        self._code_index: dict[int, int] = {}
+        self._names: set[str] = set()
+        self.counts: dict[str, int] = {}
+
+    def tensor(self, name: str, dtype: np.dtype, shape: list[int] | None,
+               data: np.ndarray | None = None, signature: list[int] | None = None) -> int:
+        """A new tensor; `data` makes it a constant. `shape` None: the rank is unknown
+        (the kernels compute it when the model is prepared)."""
+        tensor = schema.TensorT()
+        tensor.name = self._unique(name)
+        tensor.type = tensor_type(dtype)
+        tensor.shape = [int(d) for d in shape] if shape is not None else []
+        tensor.hasRank = shape is not None
+        if signature is not None and signature != tensor.shape:
+            tensor.shapeSignature = signature
+        if data is not None:
+            buffer = schema.BufferT()
+            buffer.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8)
+            self.buffers.append(buffer)
+            tensor.buffer = len(self.buffers) - 1
+        self.tensors.append(tensor)
+        return len(self.tensors) - 1
+
+    def constant(self, name: str, array: np.ndarray) -> int:
+        array = np.asarray(array)
+        return self.tensor(name, array.dtype, list(array.shape), data=array)
+
+    def operator(self, builtin: str, inputs: list[int], outputs: list[int],
+                 options: Any = None) -> None:
+        code = getattr(schema.BuiltinOperator, builtin)
+        op = schema.OperatorT()
+        op.opcodeIndex = self._opcode(code)
+        op.inputs = inputs
+        op.outputs = outputs
+        if options is not None:
+            union = type(options).__name__.removesuffix("T")
+            op.builtinOptionsType = getattr(schema.BuiltinOptions, union)
+            op.builtinOptions = options
+        self.operators.append(op)
+        self.counts[builtin] = self.counts.get(builtin, 0) + 1
+
+    def finish(self, inputs: list[tuple[str, int]], outputs: list[tuple[str, int]],
+               description: str) -> bytes:
+        """The packed model; `inputs`/`outputs`: (signature name, tensor index)."""
+        subgraph = schema.SubGraphT()
+        subgraph.tensors = self.tensors
+        subgraph.operators = self.operators
+        subgraph.inputs = [index for _, index in inputs]
+        subgraph.outputs = [index for _, index in outputs]
+        subgraph.name = "main"
+        model = schema.ModelT()
+        model.version = 3
+        model.description = description
+        model.operatorCodes = self.op_codes
+        model.subgraphs = [subgraph]
+        model.buffers = self.buffers
+        model.signatureDefs = [_signature(inputs, outputs)]
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+        return bytes(builder.Output())
+
+    def weight_bytes(self) -> int:
+        return sum(len(b.data) for b in self.buffers if b.data is not None)
+
+    def _opcode(self, code: int) -> int:
+        if code not in self._code_index:
+            entry = schema.OperatorCodeT()
+            entry.builtinCode = code
+            entry.deprecatedBuiltinCode = min(code, PLACEHOLDER_FOR_GREATER_OP_CODES)
+            entry.version = 1
+            self.op_codes.append(entry)
+            self._code_index[code] = len(self.op_codes) - 1
+        return self._code_index[code]
+
+    def _unique(self, name: str) -> str:
+        candidate, suffix = name, 1
+        while candidate in self._names:
+            candidate, suffix = f"{name}_{suffix}", suffix + 1
+        self._names.add(candidate)
+        return candidate
+
+
+def tensor_type(dtype: np.dtype) -> int:
+    dtype = np.dtype(dtype)
+    if dtype not in TENSOR_TYPES:
+        raise ValueError(f"TFLite has no tensor type for {dtype}")
+    return TENSOR_TYPES[dtype]
+
+
+def _signature(inputs: list[tuple[str, int]], outputs: list[tuple[str, int]]) -> Any:
+    signature = schema.SignatureDefT()
+    signature.signatureKey = SIGNATURE_KEY
+    signature.subgraphIndex = 0
+    signature.inputs = [_tensor_map(name, index) for name, index in inputs]
+    signature.outputs = [_tensor_map(name, index) for name, index in outputs]
+    return signature
+
+
+def _tensor_map(name: str, index: int) -> Any:
+    entry = schema.TensorMapT()
+    entry.name = name
+    entry.tensorIndex = index
+    return entry
+
+
+def options(kind: str, **fields: Any) -> Any:
+    """`options("Conv2DOptions", strideW=1, ...)`: an options object with those fields."""
+    made = getattr(schema, f"{kind}T")()
+    for key, value in fields.items():
+        if not hasattr(made, key):
+            raise AttributeError(f"{kind} has no field {key}")
+        setattr(made, key, value)
+    return made
+
+
+ACTIVATIONS = {name: getattr(schema.ActivationFunctionType, name)
+               for name in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1", "TANH")}
+PADDING = {"SAME": schema.Padding.SAME, "VALID": schema.Padding.VALID}

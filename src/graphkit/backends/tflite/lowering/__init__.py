@@ -1,0 +1,85 @@
+"""The TFLite lowering table: ONNX op -> the builtin(s) it becomes, with its options.
+
+Built in one place (`lowering_table`) from one module per op family. It is the single
+source of truth for what the emitter can write: the emitter lowers exactly the nodes
+`unsupported_reason` accepts, and the tflite target (diagnose) reports the same sentence
+for the ones it declines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from types import MappingProxyType
+
+import onnx_ir as ir
+
+from graphkit.backends.tflite.lowering import (
+    _conv,
+    _elementwise,
+    _image,
+    _matmul,
+    _reduce,
+    _tensor,
+)
+from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
+from graphkit.targets.base import ValueFacts
+
+ONNX_DOMAINS = frozenset({"", "ai.onnx"})
+
+
+@cache
+def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
+    """op type -> its entries, ordered by the opset each starts at."""
+    table: dict[str, tuple[Lowering, ...]] = {}
+    for family in (_elementwise, _tensor, _reduce, _matmul, _conv, _image):
+        for op, lowerings in family.entries().items():
+            if op in table:
+                raise RuntimeError(f"two lowering families define {op}")
+            table[op] = tuple(sorted(lowerings, key=lambda entry: entry.since))
+    return MappingProxyType(table)
+
+
+def entry_for(node: ir.Node, opset: int) -> Lowering | None:
+    """The entry that handles the node's op at this opset (the latest one not after it)."""
+    if node.domain not in ONNX_DOMAINS:
+        return None
+    candidates = [e for e in lowering_table().get(node.op_type, ()) if e.since <= opset]
+    return candidates[-1] if candidates else None
+
+
+def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = None) -> str | None:
+    """None when the emitter lowers the node as written; else one sentence why not."""
+    values = values if values is not None else ValueFacts()
+    if node.domain not in ONNX_DOMAINS:
+        return f"graphkit's TFLite emitter has no ops from domain '{node.domain}'"
+    entries = lowering_table().get(node.op_type)
+    if not entries:
+        return f"graphkit's TFLite emitter has no lowering for {node.op_type} yet"
+    entry = entry_for(node, opset)
+    if entry is None:
+        return (f"graphkit's TFLite emitter lowers {node.op_type} from opset "
+                f"{entries[0].since} on; this model uses opset {opset}")
+    empty = _empty_value(node, values)
+    if empty is not None:
+        return f"{node.op_type}: '{empty}' has no elements, which graphkit does not lower"
+    for index in entry.dtype_inputs:
+        value = node.inputs[index] if index < len(node.inputs) else None
+        dtype = values.dtype(value) if value is not None else None
+        dtype = dtype or (value.dtype if value is not None else None)
+        if dtype is None:
+            return f"{node.op_type}: the type of input {index} is unknown"
+        if dtype not in entry.dtypes:
+            return f"graphkit's TFLite lowering of {node.op_type} takes no {dtype.name.lower()}"
+    return entry.check(node, values) if entry.check is not None else None
+
+
+def _empty_value(node: ir.Node, values: ValueFacts) -> str | None:
+    for value in [*node.inputs, *node.outputs]:
+        shape = values.shape(value) if value is not None else None
+        if shape is not None and 0 in shape:
+            return value.name
+    return None
+
+
+__all__ = ["EmitContext", "Lowering", "entry_for", "lowering_table", "unsupported_reason"]

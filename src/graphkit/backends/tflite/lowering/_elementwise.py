@@ -1,0 +1,189 @@
+"""Elementwise ONNX ops: unary builtins, broadcasting binary builtins, comparisons, Where,
+activations (Relu, Clip, LeakyRelu, HardSwish, Gelu) and Cast.
+
+Unary ops keep their input's layout (an NHWC tensor stays NHWC); binary ops keep it when
+both sides share it or the other side is a constant (transposed when written)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_ir as ir
+
+from graphkit.backends.tflite._flatbuffer import options
+from graphkit.backends.tflite.lowering._base import (
+    ANY_DATA,
+    BOOL,
+    F32,
+    NUMERIC,
+    EmitContext,
+    Lowering,
+    attr,
+    const_array,
+    entry,
+    rank,
+)
+
+UNARY = {
+    "Abs": ("ABS", NUMERIC), "Neg": ("NEG", NUMERIC), "Exp": ("EXP", F32), "Log": ("LOG", F32),
+    "Sqrt": ("SQRT", F32), "Sin": ("SIN", F32), "Cos": ("COS", F32), "Relu": ("RELU", F32),
+    "Sigmoid": ("LOGISTIC", F32), "Tanh": ("TANH", F32), "Floor": ("FLOOR", F32),
+    "Ceil": ("CEIL", F32), "Round": ("ROUND", F32), "Sign": ("SIGN", F32),
+    "Not": ("LOGICAL_NOT", BOOL), "HardSwish": ("HARD_SWISH", F32),
+}
+# op -> (builtin, dtypes, options kind); every one broadcasts.
+BINARY = {
+    "Add": ("ADD", NUMERIC, "AddOptions"), "Sub": ("SUB", NUMERIC, "SubOptions"),
+    "Mul": ("MUL", NUMERIC, "MulOptions"), "Div": ("DIV", F32, "DivOptions"),
+    "Pow": ("POW", F32, None), "Max": ("MAXIMUM", NUMERIC, None),
+    "Min": ("MINIMUM", NUMERIC, None), "Equal": ("EQUAL", ANY_DATA, None),
+    "Less": ("LESS", NUMERIC, None), "Greater": ("GREATER", NUMERIC, None),
+    "LessOrEqual": ("LESS_EQUAL", NUMERIC, None),
+    "GreaterOrEqual": ("GREATER_EQUAL", NUMERIC, None),
+    "And": ("LOGICAL_AND", BOOL, None), "Or": ("LOGICAL_OR", BOOL, None),
+}
+MAX_BROADCAST_RANK = 6
+CAST_TYPES = frozenset({
+    ir.DataType.FLOAT, ir.DataType.INT32, ir.DataType.INT64, ir.DataType.BOOL,
+    ir.DataType.INT16, ir.DataType.INT8, ir.DataType.UINT8,
+})
+
+
+def emit_unary(builtin: str):
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        perm = ctx.perm_of(node.inputs[0])
+        source = ctx.input(node.inputs[0], perm)
+        ctx.op(builtin, [source], [ctx.output(node.outputs[0], perm)])
+
+    return emit
+
+
+def binary_inputs(ctx: EmitContext, node: ir.Node, values: list[ir.Value]):
+    """Tensors for a broadcasting op's inputs, and the layout they share."""
+    out_rank = ctx.rank(node.outputs[0])
+    perms = {ctx.perm_of(v) for v in values if const_array(v) is None}
+    perm = perms.pop() if len(perms) == 1 else None
+    if perm is not None and any(const_array(v) is None and ctx.rank(v) != out_rank
+                                for v in values):
+        perm = None
+    tensors = []
+    for value in values:
+        array = const_array(value)
+        if array is not None and perm is not None:
+            full = array.reshape((1,) * (out_rank - array.ndim) + array.shape)
+            tensors.append(ctx.const(np.transpose(full, perm), value.name or "const"))
+        else:
+            tensors.append(ctx.input(value, perm))
+    return tensors, perm
+
+
+def emit_binary(builtin: str, kind: str | None):
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        tensors, perm = binary_inputs(ctx, node, list(node.inputs))
+        made = options(kind) if kind else None
+        ctx.op(builtin, tensors, [ctx.output(node.outputs[0], perm)], made)
+
+    return emit
+
+
+def check_broadcast(node: ir.Node, values) -> str | None:
+    ranks = [rank(values, v) for v in node.inputs if v is not None]
+    if any(r is None for r in ranks):
+        return f"{node.op_type} needs the rank of every input"
+    if max(ranks, default=0) > MAX_BROADCAST_RANK:
+        return f"{node.op_type} broadcasts up to rank {MAX_BROADCAST_RANK} in TFLite"
+    return None
+
+
+def check_two_inputs(node: ir.Node, values) -> str | None:
+    if len(node.inputs) != 2:
+        return f"{node.op_type} with {len(node.inputs)} inputs (TFLite's builtin takes 2)"
+    return check_broadcast(node, values)
+
+
+def emit_where(ctx: EmitContext, node: ir.Node) -> None:
+    tensors, perm = binary_inputs(ctx, node, list(node.inputs))
+    ctx.op("SELECT_V2", tensors, [ctx.output(node.outputs[0], perm)])
+
+
+def emit_cast(ctx: EmitContext, node: ir.Node) -> None:
+    perm = ctx.perm_of(node.inputs[0])
+    source = ctx.input(node.inputs[0], perm)
+    ctx.op("CAST", [source], [ctx.output(node.outputs[0], perm)])
+
+
+def check_cast(node: ir.Node, values) -> str | None:
+    to = ir.DataType(attr(node, "to", 0))
+    if to not in CAST_TYPES:
+        return f"Cast to {to.name.lower()} has no TFLite tensor type that runs it"
+    return None
+
+
+def emit_leaky_relu(ctx: EmitContext, node: ir.Node) -> None:
+    perm = ctx.perm_of(node.inputs[0])
+    source = ctx.input(node.inputs[0], perm)
+    made = options("LeakyReluOptions", alpha=float(attr(node, "alpha", 0.01)))
+    ctx.op("LEAKY_RELU", [source], [ctx.output(node.outputs[0], perm)], made)
+
+
+def emit_gelu(ctx: EmitContext, node: ir.Node) -> None:
+    perm = ctx.perm_of(node.inputs[0])
+    source = ctx.input(node.inputs[0], perm)
+    made = options("GeluOptions", approximate=attr(node, "approximate", "none") == "tanh")
+    ctx.op("GELU", [source], [ctx.output(node.outputs[0], perm)], made)
+
+
+def clip_bounds(node: ir.Node) -> tuple[float | None, float | None]:
+    if "min" in node.attributes or "max" in node.attributes:  # opset < 11
+        return attr(node, "min"), attr(node, "max")
+    bounds = []
+    for index in (1, 2):
+        value = node.inputs[index] if index < len(node.inputs) else None
+        array = const_array(value)
+        bounds.append(None if array is None else float(array))
+    return bounds[0], bounds[1]
+
+
+def check_clip(node: ir.Node, values) -> str | None:
+    for index in (1, 2):
+        value = node.inputs[index] if index < len(node.inputs) else None
+        if value is not None and const_array(value) is None:
+            return "Clip's min and max must be constants"
+    return None
+
+
+def emit_clip(ctx: EmitContext, node: ir.Node) -> None:
+    low, high = clip_bounds(node)
+    perm = ctx.perm_of(node.inputs[0])
+    source = ctx.input(node.inputs[0], perm)
+    out = node.outputs[0]
+    named = {(0.0, 6.0): "RELU6", (-1.0, 1.0): "RELU_N1_TO_1", (0.0, None): "RELU"}
+    if (low, high) in named:
+        ctx.op(named[(low, high)], [source], [ctx.output(out, perm)])
+        return
+    dtype = ctx.dtype(out)
+    shape = ctx._stored_shape(out, perm)
+    if low is not None:
+        bounded = ctx.temp(f"{out.name}_low", dtype, shape) if high is not None \
+            else ctx.output(out, perm)
+        ctx.op("MAXIMUM", [source, ctx.const(np.asarray(low, dtype))], [bounded])
+        source = bounded
+    if high is not None:
+        ctx.op("MINIMUM", [source, ctx.const(np.asarray(high, dtype))], [ctx.output(out, perm)])
+    if low is None and high is None:
+        ctx.alias(out, node.inputs[0])
+
+
+def entries() -> dict[str, list[Lowering]]:
+    table: dict[str, list[Lowering]] = {}
+    for op, (builtin, dtypes) in UNARY.items():
+        table[op] = [entry(builtin, emit_unary(builtin), dtypes=dtypes)]
+    for op, (builtin, dtypes, kind) in BINARY.items():
+        check = check_two_inputs if op in {"Max", "Min"} else check_broadcast
+        table[op] = [entry(builtin, emit_binary(builtin, kind), dtypes=dtypes, check=check)]
+    table["Where"] = [entry("SELECT_V2", emit_where, dtypes=ANY_DATA, dtype_inputs=(1,),
+                            check=check_broadcast)]
+    table["Cast"] = [entry("CAST", emit_cast, dtypes=CAST_TYPES, check=check_cast)]
+    table["LeakyRelu"] = [entry("LEAKY_RELU", emit_leaky_relu)]
+    table["Gelu"] = [entry("GELU", emit_gelu)]
+    table["Clip"] = [entry(("MAXIMUM", "MINIMUM", "RELU6"), emit_clip, check=check_clip)]
+    return table

@@ -1,0 +1,192 @@
+"""NCHW image ops held as NHWC: MaxPool, AveragePool, the global pools,
+BatchNormalization (folded into MUL + ADD) and Resize (nearest, bilinear)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_ir as ir
+
+from graphkit.backends.tflite._flatbuffer import PADDING, options
+from graphkit.backends.tflite.lowering._base import (
+    NHWC,
+    EmitContext,
+    Lowering,
+    attr,
+    const_array,
+    entry,
+    rank,
+    static_shape,
+)
+from graphkit.backends.tflite.lowering._conv import explicit_pad, padding_mode, spatial_pads
+
+LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
+
+
+def check_pool(node: ir.Node, values) -> str | None:
+    if rank(values, node.inputs[0]) != 4:
+        return f"{node.op_type} is lowered for 2-D images (4-D NCHW input) only"
+    if static_shape(values, node.inputs[0]) is None:
+        return f"{node.op_type} needs a static input shape"
+    if any(d != 1 for d in attr(node, "dilations") or (1, 1)):
+        return f"{node.op_type} with dilations has no TFLite builtin"
+    if len(node.outputs) > 1 and node.outputs[1].uses():
+        return "MaxPool's Indices output has no TFLite builtin"
+    if attr(node, "storage_order", 0):
+        return "MaxPool with storage_order=1 is not lowered"
+    if attr(node, "ceil_mode", 0) and _floor_shape(node, values) != static_shape(
+            values, node.outputs[0]):
+        return f"{node.op_type} with ceil_mode=1 is lowered only where it rounds as floor does"
+    if node.op_type == "AveragePool" and not attr(node, "count_include_pad", 0):
+        shape, kernel, strides, pads = _geometry(node, static_shape(values, node.inputs[0]))
+        if padding_mode(pads, shape[2:], kernel, strides, (1, 1)) is None:
+            return ("AveragePool with count_include_pad=0 is lowered for SAME or no "
+                    "padding only")
+    return None
+
+
+def _geometry(node: ir.Node, shape):
+    kernel = tuple(attr(node, "kernel_shape"))
+    strides = tuple(attr(node, "strides") or (1, 1))
+    return shape, kernel, strides, spatial_pads(node, shape[2:], kernel, strides, (1, 1))
+
+
+def _floor_shape(node: ir.Node, values):
+    shape, kernel, strides, pads = _geometry(node, static_shape(values, node.inputs[0]))
+    spatial = [(shape[2 + i] + sum(pads[i]) - kernel[i]) // strides[i] + 1 for i in (0, 1)]
+    return (shape[0], shape[1], *spatial)
+
+
+def emit_pool(builtin: str):
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        shape, kernel, strides, pads = _geometry(node, ctx.shape(node.inputs[0]))
+        source = ctx.input(node.inputs[0], NHWC)
+        mode = padding_mode(pads, shape[2:], kernel, strides, (1, 1))
+        include_pad = builtin == "AVERAGE_POOL_2D" and attr(node, "count_include_pad", 0)
+        if mode is None or (mode == "SAME" and include_pad):
+            fill = 0.0 if builtin == "AVERAGE_POOL_2D" else LOWEST_FLOAT32
+            source = explicit_pad(ctx, source, shape, pads, fill)
+            mode = "VALID"
+        made = options("Pool2DOptions", padding=PADDING[mode], strideH=strides[0],
+                       strideW=strides[1], filterHeight=kernel[0], filterWidth=kernel[1])
+        ctx.op(builtin, [source], [ctx.output(node.outputs[0], NHWC)], made)
+
+    return emit
+
+
+def emit_global(builtin: str):
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        source = ctx.input(node.inputs[0], NHWC)
+        made = options("ReducerOptions", keepDims=True)
+        ctx.op(builtin, [source, ctx.int32([1, 2])], [ctx.output(node.outputs[0], NHWC)], made)
+
+    return emit
+
+
+def check_global(node: ir.Node, values) -> str | None:
+    if rank(values, node.inputs[0]) != 4:
+        return f"{node.op_type} is lowered for 2-D images (4-D NCHW input) only"
+    return None
+
+
+def check_batch_norm(node: ir.Node, values) -> str | None:
+    if attr(node, "training_mode", 0) or any(out.uses() for out in node.outputs[1:]):
+        return "BatchNormalization in training mode is not lowered"
+    for index in range(1, 5):
+        if const_array(node.inputs[index]) is None:
+            return f"BatchNormalization's input {index} must be a constant"
+    if (rank(values, node.inputs[0]) or 0) < 2:
+        return "BatchNormalization needs an input of rank 2 or more"
+    return None
+
+
+def emit_batch_norm(ctx: EmitContext, node: ir.Node) -> None:
+    scale, bias, mean, var = (const_array(v).astype(np.float64) for v in node.inputs[1:5])
+    factor = scale / np.sqrt(var + attr(node, "epsilon", 1e-5))
+    offset = bias - mean * factor
+    source = node.inputs[0]
+    perm = ctx.perm_of(source)
+    rank_ = ctx.rank(source)
+    channel = (perm or tuple(range(rank_))).index(1)
+    shape = [1] * rank_
+    shape[channel] = -1
+    out = node.outputs[0]
+    scaled = ctx.temp(f"{out.name}_scaled", np.float32, ctx._stored_shape(out, perm))
+    ctx.op("MUL", [ctx.input(source, perm), ctx.const(factor.astype(np.float32).reshape(shape))],
+           [scaled], options("MulOptions"))
+    ctx.op("ADD", [scaled, ctx.const(offset.astype(np.float32).reshape(shape))],
+           [ctx.output(out, perm)], options("AddOptions"))
+
+
+def resize_flags(node: ir.Node, opset_10: bool) -> tuple[str, bool, bool] | str:
+    """(builtin, align_corners, half_pixel_centers), or why it has no builtin."""
+    mode = attr(node, "mode", "nearest")
+    coords = "asymmetric" if opset_10 else attr(node, "coordinate_transformation_mode",
+                                                  "half_pixel")
+    if mode == "linear":
+        flags = {"half_pixel": (False, True), "pytorch_half_pixel": (False, True),
+                 "align_corners": (True, False), "asymmetric": (False, False)}
+        if coords not in flags:
+            return f"Resize linear with coordinate_transformation_mode={coords} has no builtin"
+        return ("RESIZE_BILINEAR", *flags[coords])
+    if mode == "nearest":
+        rounding = "floor" if opset_10 else attr(node, "nearest_mode", "round_prefer_floor")
+        flags = {("asymmetric", "floor"): (False, False),
+                 ("half_pixel", "round_prefer_ceil"): (False, True),
+                 ("tf_half_pixel_for_nn", "floor"): (False, True)}
+        if (coords, rounding) not in flags:
+            return (f"Resize nearest with {coords} coordinates and nearest_mode={rounding} "
+                    "has no builtin")
+        return ("RESIZE_NEAREST_NEIGHBOR", *flags[(coords, rounding)])
+    return f"Resize mode '{mode}' has no TFLite builtin (nearest and linear do)"
+
+
+def check_resize(opset_10: bool):
+    def check(node: ir.Node, values) -> str | None:
+        if rank(values, node.inputs[0]) != 4:
+            return "Resize is lowered for 4-D NCHW images only"
+        flags = resize_flags(node, opset_10)
+        if isinstance(flags, str):
+            return flags
+        if attr(node, "antialias", 0) or attr(node, "axes") is not None:
+            return "Resize with antialias or axes is not lowered"
+        out, source = static_shape(values, node.outputs[0]), static_shape(values, node.inputs[0])
+        if out is None or source is None:
+            return "Resize needs static input and output shapes"
+        if out[:2] != source[:2]:
+            return "Resize of the batch or channel axis has no TFLite builtin"
+        if attr(node, "coordinate_transformation_mode") == "pytorch_half_pixel" \
+                and min(out[2:]) == 1:
+            return "Resize pytorch_half_pixel to a size of 1 differs from TFLite's half-pixel"
+        return None
+
+    return check
+
+
+def emit_resize(opset_10: bool):
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        builtin, align, half = resize_flags(node, opset_10)
+        size = ctx.shape(node.outputs[0])[2:]
+        kind = "ResizeBilinearOptions" if builtin == "RESIZE_BILINEAR" \
+            else "ResizeNearestNeighborOptions"
+        made = options(kind, alignCorners=align, halfPixelCenters=half)
+        ctx.op(builtin, [ctx.input(node.inputs[0], NHWC), ctx.int32(list(size))],
+               [ctx.output(node.outputs[0], NHWC)], made)
+
+    return emit
+
+
+def entries() -> dict[str, list[Lowering]]:
+    return {
+        "MaxPool": [entry("MAX_POOL_2D", emit_pool("MAX_POOL_2D"), check=check_pool)],
+        "AveragePool": [entry("AVERAGE_POOL_2D", emit_pool("AVERAGE_POOL_2D"),
+                              check=check_pool)],
+        "GlobalAveragePool": [entry("MEAN", emit_global("MEAN"), check=check_global)],
+        "GlobalMaxPool": [entry("REDUCE_MAX", emit_global("REDUCE_MAX"), check=check_global)],
+        "BatchNormalization": [entry(("MUL", "ADD"), emit_batch_norm, check=check_batch_norm)],
+        "Resize": [
+            entry(("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"), emit_resize(True),
+                  check=check_resize(True), since=10),
+            entry(("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"), emit_resize(False),
+                  check=check_resize(False), since=11),
+        ],
+    }

@@ -1,0 +1,306 @@
+"""Data movement: Reshape and its kin (Squeeze, Unsqueeze, Flatten), Transpose, Concat,
+Slice, Gather, Split, Expand, Tile, Pad, Identity.
+
+Reshapes write the inferred static output shape, so ONNX's 0 and -1 never reach TFLite.
+Transpose, Concat and Pad follow the layout their input is held in (no TRANSPOSE is
+emitted to bring it back first)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_ir as ir
+
+from graphkit.backends.tflite._flatbuffer import options
+from graphkit.backends.tflite.lowering._base import (
+    ANY_DATA,
+    INDEX,
+    NUMERIC,
+    EmitContext,
+    Lowering,
+    Stored,
+    attr,
+    const_array,
+    constant_node_value,
+    entry,
+    need_constant,
+    need_static,
+    rank,
+    static_shape,
+)
+
+
+def check_static_output(node: ir.Node, values) -> str | None:
+    if static_shape(values, node.outputs[0]) is None:
+        return f"{node.op_type} needs a static output shape"
+    return None
+
+
+def emit_reshape(ctx: EmitContext, node: ir.Node) -> None:
+    shape = ctx.shape(node.outputs[0])
+    source = ctx.input(node.inputs[0])
+    ctx.op("RESHAPE", [source, ctx.int32(shape)], [ctx.output(node.outputs[0])])
+
+
+def emit_identity(ctx: EmitContext, node: ir.Node) -> None:
+    ctx.alias(node.outputs[0], node.inputs[0])
+
+
+def emit_transpose(ctx: EmitContext, node: ir.Node) -> None:
+    source = node.inputs[0]
+    order = attr(node, "perm") or list(reversed(range(ctx.rank(source))))
+    held = ctx.perm_of(source) or tuple(range(ctx.rank(source)))
+    step = [held.index(axis) for axis in order]
+    ctx.op("TRANSPOSE", [ctx.input(source, ctx.perm_of(source)), ctx.int32(step)],
+           [ctx.output(node.outputs[0])])
+
+
+def emit_concat(ctx: EmitContext, node: ir.Node) -> None:
+    live = [v for v in node.inputs if const_array(v) is None]
+    perms = {ctx.perm_of(v) for v in live}
+    perm = perms.pop() if len(perms) == 1 else None
+    out_rank = ctx.rank(node.outputs[0])
+    axis = attr(node, "axis") % out_rank
+    stored_axis = perm.index(axis) if perm is not None else axis
+    tensors = [ctx.input(v, perm) for v in node.inputs if ctx.shape_or_none(v) != []]
+    made = options("ConcatenationOptions", axis=stored_axis)
+    ctx.op("CONCATENATION", tensors, [ctx.output(node.outputs[0], perm)], made)
+
+
+def check_concat(node: ir.Node, values) -> str | None:
+    if any(rank(values, v) is None for v in node.inputs):
+        return "Concat needs the rank of every input"
+    return None
+
+
+def slice_params(node: ir.Node, shape: tuple[int, ...]):
+    starts, ends = const_array(node.inputs[1]), const_array(node.inputs[2])
+    axes = const_array(node.inputs[3]) if len(node.inputs) > 3 and node.inputs[3] else None
+    steps = const_array(node.inputs[4]) if len(node.inputs) > 4 and node.inputs[4] else None
+    if node.op_type == "Slice" and len(node.inputs) == 1:  # opset < 10: attributes
+        starts, ends, axes = (np.asarray(attr(node, k)) if attr(node, k) is not None else None
+                              for k in ("starts", "ends", "axes"))
+    axes = range(len(starts)) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    begin, end, stride, end_mask = [0] * len(shape), list(shape), [1] * len(shape), 0
+    for start, stop, step, axis in zip(starts, ends, steps, axes):
+        axis = int(axis) % len(shape)
+        first, last, step = slice(int(start), int(stop), int(step)).indices(shape[axis])
+        begin[axis], end[axis], stride[axis] = first, last, step
+        if last < 0:  # before the first element: TFLite would read -1 as the last one
+            end_mask |= 1 << axis
+    return begin, end, stride, end_mask
+
+
+def check_slice(node: ir.Node, values) -> str | None:
+    if len(node.inputs) > 1:
+        for index, what in ((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")):
+            found = need_constant(node, index, what)
+            if found:
+                return found
+    return need_static(values, node)
+
+
+def emit_slice(ctx: EmitContext, node: ir.Node) -> None:
+    begin, end, stride, end_mask = slice_params(node, ctx.shape(node.inputs[0]))
+    made = options("StridedSliceOptions", endMask=end_mask)
+    ctx.op("STRIDED_SLICE", [ctx.input(node.inputs[0]), ctx.int32(begin), ctx.int32(end),
+                             ctx.int32(stride)], [ctx.output(node.outputs[0])], made)
+
+
+def emit_gather(ctx: EmitContext, node: ir.Node) -> None:
+    data, indices = node.inputs
+    shape = ctx.shape(data)
+    axis = attr(node, "axis", 0) % len(shape)
+    array = const_array(indices)
+    if array is not None:
+        index = ctx.const(np.where(array < 0, array + shape[axis], array).astype(np.int32))
+    else:
+        index = _wrapped_indices(ctx, indices, shape[axis])
+    made = options("GatherOptions", axis=axis, batchDims=0)
+    ctx.op("GATHER", [ctx.input(data), index], [ctx.output(node.outputs[0])], made)
+
+
+def _wrapped_indices(ctx: EmitContext, indices: ir.Value, size: int) -> int:
+    """Negative indices count from the end in ONNX; TFLite's GATHER refuses them."""
+    dtype = ctx.dtype(indices)
+    shape = ctx.shape_or_none(indices)
+    raw = ctx.input(indices)
+    negative = ctx.temp(f"{indices.name}_neg", np.bool_, shape)
+    ctx.op("LESS", [raw, ctx.const(np.asarray(0, dtype))], [negative])
+    shifted = ctx.temp(f"{indices.name}_wrapped", dtype, shape)
+    ctx.op("ADD", [raw, ctx.const(np.asarray(size, dtype))], [shifted], options("AddOptions"))
+    chosen = ctx.temp(f"{indices.name}_index", dtype, shape)
+    ctx.op("SELECT_V2", [negative, shifted, raw], [chosen])
+    return chosen
+
+
+def check_gather(node: ir.Node, values) -> str | None:
+    return need_static(values, node)
+
+
+def emit_split(ctx: EmitContext, node: ir.Node) -> None:
+    shape = ctx.shape(node.inputs[0])
+    axis = attr(node, "axis", 0) % len(shape)
+    sizes = [ctx.shape(out)[axis] for out in node.outputs]
+    made = options("SplitVOptions", numSplits=len(sizes))
+    ctx.op("SPLIT_V", [ctx.input(node.inputs[0]), ctx.int32(sizes), ctx.int32(axis)],
+           [ctx.output(out) for out in node.outputs], made)
+
+
+def check_split(node: ir.Node, values) -> str | None:
+    if any(static_shape(values, out) is None for out in node.outputs):
+        return "Split needs static output shapes"
+    return None
+
+
+def emit_expand(ctx: EmitContext, node: ir.Node) -> None:
+    shape = ctx.shape(node.outputs[0])
+    ctx.op("BROADCAST_TO", [ctx.input(node.inputs[0]), ctx.int32(shape)],
+           [ctx.output(node.outputs[0])])
+
+
+def emit_tile(ctx: EmitContext, node: ir.Node) -> None:
+    repeats = const_array(node.inputs[1])
+    ctx.op("TILE", [ctx.input(node.inputs[0]), ctx.int32(repeats)],
+           [ctx.output(node.outputs[0])])
+
+
+def pad_amounts(node: ir.Node, rank_: int) -> np.ndarray:
+    """[rank, 2] (before, after) per axis."""
+    pads = attr(node, "pads") if len(node.inputs) < 2 else const_array(node.inputs[1])
+    pads = np.asarray(pads, dtype=np.int64)
+    axes_value = node.inputs[3] if len(node.inputs) > 3 else None
+    axes = const_array(axes_value) if axes_value is not None else None
+    axes = list(range(rank_)) if axes is None else [int(a) % rank_ for a in axes]
+    amounts = np.zeros((rank_, 2), dtype=np.int32)
+    for index, axis in enumerate(axes):
+        amounts[axis] = (pads[index], pads[index + len(axes)])
+    return amounts
+
+
+def check_pad(node: ir.Node, values) -> str | None:
+    mode = attr(node, "mode", "constant")
+    if mode not in {"constant", "reflect"}:
+        return f"Pad mode '{mode}' has no TFLite builtin (constant and reflect do)"
+    for index, what in ((1, "pads"), (2, "constant_value"), (3, "axes")):
+        found = need_constant(node, index, what)
+        if found:
+            return found
+    pads = attr(node, "pads") if len(node.inputs) < 2 else const_array(node.inputs[1])
+    if pads is not None and np.min(pads) < 0:
+        return "Pad with negative pads (cropping) is not lowered"
+    if rank(values, node.inputs[0]) is None:
+        return "Pad needs the input's rank"
+    return None
+
+
+def emit_pad(ctx: EmitContext, node: ir.Node) -> None:
+    source = node.inputs[0]
+    perm = ctx.perm_of(source)
+    amounts = pad_amounts(node, ctx.rank(source))
+    if perm is not None:
+        amounts = amounts[list(perm)]
+    tensors = [ctx.input(source, perm), ctx.int32(amounts)]
+    out = ctx.output(node.outputs[0], perm)
+    if attr(node, "mode", "constant") == "reflect":
+        ctx.op("MIRROR_PAD", tensors, [out], options("MirrorPadOptions", mode=0))
+        return
+    value = const_array(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+    if value is None:
+        value = np.asarray(attr(node, "value", 0.0))
+    if float(value) == 0.0:
+        ctx.op("PAD", tensors, [out])
+        return
+    fill = ctx.const(np.asarray(value, ctx.dtype(source)).reshape(()))
+    ctx.op("PADV2", [*tensors, fill], [out])
+
+
+def emit_constant(ctx: EmitContext, node: ir.Node) -> None:
+    """Nothing to emit: consumers read the value through const_array and write it as a
+    constant tensor in the layout they want."""
+
+
+def check_constant(node: ir.Node, values) -> str | None:
+    if constant_node_value(node) is None:
+        return "Constant is lowered for tensor, float and int values only"
+    return None
+
+
+def emit_static(compute):
+    """An op whose output the static shapes decide: written as a constant tensor."""
+
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        array = compute(ctx, node)
+        ctx.stored[id(node.outputs[0])] = Stored(ctx.const(array, node.outputs[0].name))
+
+    return emit
+
+
+def _shape_of(ctx: EmitContext, node: ir.Node) -> np.ndarray:
+    shape = ctx.shape(node.inputs[0])
+    start, end = attr(node, "start", 0), attr(node, "end")
+    return np.asarray(shape[start:end], dtype=np.int64)
+
+
+def _size_of(ctx: EmitContext, node: ir.Node) -> np.ndarray:
+    return np.asarray(int(np.prod(ctx.shape(node.inputs[0]))), dtype=np.int64)
+
+
+def _filled(ctx: EmitContext, node: ir.Node) -> np.ndarray:
+    value = attr(node, "value")
+    fill = value.numpy().reshape(()) if value is not None else np.float32(0)
+    return np.full(ctx.shape(node.outputs[0]), fill, dtype=fill.dtype)
+
+
+def check_static_input(node: ir.Node, values) -> str | None:
+    return need_static(values, node)
+
+
+def entries() -> dict[str, list[Lowering]]:
+    reshape = dict(dtypes=ANY_DATA, check=check_static_output)
+    return {
+        "Reshape": [entry("RESHAPE", emit_reshape, **reshape)],
+        "Squeeze": [entry("RESHAPE", emit_reshape, **reshape)],
+        "Unsqueeze": [entry("RESHAPE", emit_reshape, **reshape)],
+        "Flatten": [entry("RESHAPE", emit_reshape, **reshape)],
+        "Identity": [entry((), emit_identity, dtypes=ANY_DATA)],
+        "Constant": [entry((), emit_constant, dtype_inputs=(), check=check_constant)],
+        "Shape": [entry((), emit_static(_shape_of), dtypes=ANY_DATA,
+                        check=check_static_input)],
+        "Size": [entry((), emit_static(_size_of), dtypes=ANY_DATA, check=check_static_input)],
+        "ConstantOfShape": [entry((), emit_static(_filled), dtypes=INDEX,
+                                  check=check_static_output)],
+        "CastLike": [entry("CAST", _emit_cast_like, dtypes=ANY_DATA,
+                           check=_check_cast_like)],
+        "Dropout": [entry((), emit_identity, dtypes=ANY_DATA, check=_inference_dropout)],
+        "Transpose": [entry("TRANSPOSE", emit_transpose, dtypes=ANY_DATA,
+                            check=lambda n, v: None if rank(v, n.inputs[0]) is not None
+                            else "Transpose needs the input's rank")],
+        "Concat": [entry("CONCATENATION", emit_concat, dtypes=NUMERIC, check=check_concat)],
+        "Slice": [entry("STRIDED_SLICE", emit_slice, dtypes=ANY_DATA, check=check_slice)],
+        "Gather": [entry("GATHER", emit_gather, dtypes=ANY_DATA, check=check_gather)],
+        "Split": [entry("SPLIT_V", emit_split, dtypes=NUMERIC, check=check_split)],
+        "Expand": [entry("BROADCAST_TO", emit_expand, dtypes=ANY_DATA,
+                         check=check_static_output)],
+        "Tile": [entry("TILE", emit_tile, dtypes=ANY_DATA,
+                       check=lambda n, v: need_constant(n, 1, "repeats"))],
+        "Pad": [entry(("PAD", "PADV2", "MIRROR_PAD"), emit_pad, dtypes=NUMERIC,
+                      check=check_pad)],
+    }
+
+
+def _inference_dropout(node: ir.Node, values) -> str | None:
+    if len(node.outputs) > 1 and node.outputs[1].uses():
+        return "Dropout's mask output is not lowered"
+    return need_constant(node, 2, "training_mode") if len(node.inputs) > 2 else None
+
+
+def _emit_cast_like(ctx: EmitContext, node: ir.Node) -> None:
+    ctx.op("CAST", [ctx.input(node.inputs[0])], [ctx.output(node.outputs[0])])
+
+
+def _check_cast_like(node: ir.Node, values) -> str | None:
+    target = values.dtype(node.inputs[1])
+    if target not in ANY_DATA - {ir.DataType.FLOAT16}:
+        return "CastLike to this type has no TFLite tensor type that runs it"
+    return None
