@@ -41,7 +41,8 @@ def add_parser(subparsers) -> None:
     )
     convert.add_argument("model", help="ONNX/TFLite/Keras file or SavedModel folder")
     convert.add_argument("--to", required=True, choices=sorted(EMITTERS), dest="target")
-    convert.add_argument("-o", "--output", required=True, help="artifact path (.onnx/.ort/.pt)")
+    convert.add_argument("-o", "--output", required=True,
+                         help="artifact path (.onnx/.ort/.pt/.tflite)")
     convert.add_argument("--no-fix", action="store_true", help="emit the model as it is")
     convert.add_argument("--optimization", choices=ORT_LEVELS,
                          help="ORT optimization level (ort target; default extended)")
@@ -54,7 +55,7 @@ def add_parser(subparsers) -> None:
                     "inputs; print max abs and rel error per output.",
         epilog=VALIDATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    validate.add_argument("artifact", help=".onnx, .ort or .pt file")
+    validate.add_argument("artifact", help=".onnx, .ort, .pt or .tflite file")
     validate.add_argument("--reference", required=True, help="the model it was made from")
     _add_check_options(validate)
     validate.set_defaults(run=run_validate)

@@ -7,11 +7,13 @@ keeps the ONNX input and output names.
 
 from __future__ import annotations
 
+import functools
+from types import ModuleType
 from typing import Any
 
-import flatbuffers
 import numpy as np
-from ai_edge_litert import schema_py_generated as schema
+
+from graphkit.errors import MissingDependencyError
 
 SIGNATURE_KEY = "serving_default"
 FILE_IDENTIFIER = b"TFL3"
@@ -21,20 +23,26 @@ PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 # The flatbuffer's offsets are 32-bit: past this a model needs the external-buffer form.
 MAX_FLATBUFFER_BYTES = 2**31 - 1
 
+# numpy dtype -> the schema's TensorType (values fixed by the schema; written out so that
+# the lowering table, which diagnose reads, imports without ai-edge-litert).
 TENSOR_TYPES: dict[np.dtype, int] = {
-    np.dtype(np.float32): schema.TensorType.FLOAT32,
-    np.dtype(np.float16): schema.TensorType.FLOAT16,
-    np.dtype(np.float64): schema.TensorType.FLOAT64,
-    np.dtype(np.int64): schema.TensorType.INT64,
-    np.dtype(np.int32): schema.TensorType.INT32,
-    np.dtype(np.int16): schema.TensorType.INT16,
-    np.dtype(np.int8): schema.TensorType.INT8,
-    np.dtype(np.uint8): schema.TensorType.UINT8,
-    np.dtype(np.uint16): schema.TensorType.UINT16,
-    np.dtype(np.uint32): schema.TensorType.UINT32,
-    np.dtype(np.uint64): schema.TensorType.UINT64,
-    np.dtype(np.bool_): schema.TensorType.BOOL,
+    np.dtype(np.float32): 0, np.dtype(np.float16): 1, np.dtype(np.int32): 2,
+    np.dtype(np.uint8): 3, np.dtype(np.int64): 4, np.dtype(np.bool_): 6,
+    np.dtype(np.int16): 7, np.dtype(np.int8): 9, np.dtype(np.float64): 10,
+    np.dtype(np.uint64): 12, np.dtype(np.uint32): 15, np.dtype(np.uint16): 16,
 }
+PADDING = {"SAME": 0, "VALID": 1}
+
+
+@functools.cache
+def schema() -> ModuleType:
+    """The TFLite schema's generated Python classes, as ai-edge-litert ships them."""
+    try:
+        from ai_edge_litert import schema_py_generated
+    except ModuleNotFoundError:
+        raise MissingDependencyError("ai_edge_litert", "tensorflow",
+                                     "the TFLite emitter") from None
+    return schema_py_generated
 
 
 class ModelBuilder:
@@ -42,7 +50,7 @@ class ModelBuilder:
 
     def __init__(self) -> None:
         self.tensors: list[Any] = []
-        self.buffers: list[Any] = [schema.BufferT()]  # buffer 0: the empty one, by convention
+        self.buffers: list[Any] = [schema().BufferT()]  # buffer 0: the empty one, by convention
         self.operators: list[Any] = []
         self.op_codes: list[Any] = []
         self._code_index: dict[int, int] = {}
@@ -53,7 +61,7 @@ class ModelBuilder:
                data: np.ndarray | None = None, signature: list[int] | None = None) -> int:
         """A new tensor; `data` makes it a constant. `shape` None: the rank is unknown
         (the kernels compute it when the model is prepared)."""
-        tensor = schema.TensorT()
+        tensor = schema().TensorT()
         tensor.name = self._unique(name)
         tensor.type = tensor_type(dtype)
         tensor.shape = [int(d) for d in shape] if shape is not None else []
@@ -61,7 +69,7 @@ class ModelBuilder:
         if signature is not None and signature != tensor.shape:
             tensor.shapeSignature = signature
         if data is not None:
-            buffer = schema.BufferT()
+            buffer = schema().BufferT()
             buffer.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8)
             self.buffers.append(buffer)
             tensor.buffer = len(self.buffers) - 1
@@ -74,14 +82,14 @@ class ModelBuilder:
 
     def operator(self, builtin: str, inputs: list[int], outputs: list[int],
                  options: Any = None) -> None:
-        code = getattr(schema.BuiltinOperator, builtin)
-        op = schema.OperatorT()
+        code = getattr(schema().BuiltinOperator, builtin)
+        op = schema().OperatorT()
         op.opcodeIndex = self._opcode(code)
         op.inputs = inputs
         op.outputs = outputs
         if options is not None:
             union = type(options).__name__.removesuffix("T")
-            op.builtinOptionsType = getattr(schema.BuiltinOptions, union)
+            op.builtinOptionsType = getattr(schema().BuiltinOptions, union)
             op.builtinOptions = options
         self.operators.append(op)
         self.counts[builtin] = self.counts.get(builtin, 0) + 1
@@ -89,19 +97,21 @@ class ModelBuilder:
     def finish(self, inputs: list[tuple[str, int]], outputs: list[tuple[str, int]],
                description: str) -> bytes:
         """The packed model; `inputs`/`outputs`: (signature name, tensor index)."""
-        subgraph = schema.SubGraphT()
+        subgraph = schema().SubGraphT()
         subgraph.tensors = self.tensors
         subgraph.operators = self.operators
         subgraph.inputs = [index for _, index in inputs]
         subgraph.outputs = [index for _, index in outputs]
         subgraph.name = "main"
-        model = schema.ModelT()
+        model = schema().ModelT()
         model.version = 3
         model.description = description
         model.operatorCodes = self.op_codes
         model.subgraphs = [subgraph]
         model.buffers = self.buffers
         model.signatureDefs = [_signature(inputs, outputs)]
+        import flatbuffers  # a dependency of ai-edge-litert
+
         builder = flatbuffers.Builder(1024)
         builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
         return bytes(builder.Output())
@@ -111,7 +121,7 @@ class ModelBuilder:
 
     def _opcode(self, code: int) -> int:
         if code not in self._code_index:
-            entry = schema.OperatorCodeT()
+            entry = schema().OperatorCodeT()
             entry.builtinCode = code
             entry.deprecatedBuiltinCode = min(code, PLACEHOLDER_FOR_GREATER_OP_CODES)
             entry.version = 1
@@ -135,7 +145,7 @@ def tensor_type(dtype: np.dtype) -> int:
 
 
 def _signature(inputs: list[tuple[str, int]], outputs: list[tuple[str, int]]) -> Any:
-    signature = schema.SignatureDefT()
+    signature = schema().SignatureDefT()
     signature.signatureKey = SIGNATURE_KEY
     signature.subgraphIndex = 0
     signature.inputs = [_tensor_map(name, index) for name, index in inputs]
@@ -144,7 +154,7 @@ def _signature(inputs: list[tuple[str, int]], outputs: list[tuple[str, int]]) ->
 
 
 def _tensor_map(name: str, index: int) -> Any:
-    entry = schema.TensorMapT()
+    entry = schema().TensorMapT()
     entry.name = name
     entry.tensorIndex = index
     return entry
@@ -152,14 +162,10 @@ def _tensor_map(name: str, index: int) -> Any:
 
 def options(kind: str, **fields: Any) -> Any:
     """`options("Conv2DOptions", strideW=1, ...)`: an options object with those fields."""
-    made = getattr(schema, f"{kind}T")()
+    made = getattr(schema(), f"{kind}T")()
     for key, value in fields.items():
         if not hasattr(made, key):
             raise AttributeError(f"{kind} has no field {key}")
         setattr(made, key, value)
     return made
 
-
-ACTIVATIONS = {name: getattr(schema.ActivationFunctionType, name)
-               for name in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1", "TANH")}
-PADDING = {"SAME": schema.Padding.SAME, "VALID": schema.Padding.VALID}

@@ -134,6 +134,7 @@ def _metadata(builder: ModelBuilder, inputs, outputs) -> dict:
         "builtins": dict(sorted(builder.counts.items())),
         "inputs": [name for name, _ in inputs],
         "outputs": [name for name, _ in outputs],
-        "notes": [],
+        "notes": [f"{len(builder.operators)} builtin operators, "
+                  f"{builder.counts.get('TRANSPOSE', 0)} of them TRANSPOSE"],
     }
 

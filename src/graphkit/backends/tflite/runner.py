@@ -10,19 +10,26 @@ from typing import Any
 
 import numpy as np
 
-from graphkit.errors import InputError, first_line
+from graphkit._quiet import native_logs_off
+from graphkit.backends.tflite._flatbuffer import FILE_IDENTIFIER, schema
+from graphkit.errors import InputError, MissingDependencyError, first_line
 
 SIGNATURE_KEY = "serving_default"
 
 
 def interpreter(path: str | os.PathLike, threads: int = 1):
-    from ai_edge_litert.interpreter import Interpreter
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ModuleNotFoundError:
+        raise MissingDependencyError("ai_edge_litert", "tensorflow", "running a .tflite file") \
+            from None
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        return Interpreter(model_path=str(path), num_threads=threads)
+        with native_logs_off():  # LiteRT announces its XNNPACK delegate on stderr
+            return Interpreter(model_path=str(path), num_threads=threads)
     except ValueError as err:
         raise InputError(f"{path}: LiteRT cannot load it ({first_line(err)})") from None
 
@@ -30,11 +37,18 @@ def interpreter(path: str | os.PathLike, threads: int = 1):
 def signature_names(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     """The signature's input and output names in the order written (the ONNX order):
     LiteRT's own listing sorts them."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    data = Path(path).read_bytes()
-    model = schema.Model.GetRootAs(data, 0)
-    if model.SignatureDefsLength() == 0:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    data = path.read_bytes()
+    if data[4:8] != FILE_IDENTIFIER:
+        raise InputError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier)")
+    try:
+        model = schema().Model.GetRootAs(data, 0)
+        count = model.SignatureDefsLength()
+    except Exception:  # flatbuffers raises what the bytes make it raise
+        raise InputError(f"{path}: not a TFLite flatbuffer") from None
+    if count == 0:
         raise InputError(f"{path}: the .tflite file has no signature")
     signature = model.SignatureDefs(0)
     inputs = [signature.Inputs(i).Name().decode() for i in range(signature.InputsLength())]

@@ -32,10 +32,11 @@ FLOATS = frozenset({ir.DataType.FLOAT})
 NUMERIC = frozenset({ir.DataType.FLOAT, ir.DataType.INT32, ir.DataType.INT64})
 INDEX = frozenset({ir.DataType.INT32, ir.DataType.INT64})
 BOOL = frozenset({ir.DataType.BOOL})
-ANY_DATA = frozenset({
-    ir.DataType.FLOAT, ir.DataType.INT32, ir.DataType.INT64, ir.DataType.BOOL,
-    ir.DataType.INT8, ir.DataType.UINT8, ir.DataType.INT16, ir.DataType.FLOAT16,
-})
+# LiteRT's kernels take int8/uint8/int16 as quantized types: without quantization
+# parameters some abort the process (EQUAL on int8 does), so only ops that move bytes
+# (MOVE_DATA) take them, and float16 is left to a pass that widens it.
+ANY_DATA = frozenset({ir.DataType.FLOAT, ir.DataType.INT32, ir.DataType.INT64, ir.DataType.BOOL})
+MOVE_DATA = ANY_DATA | {ir.DataType.INT8, ir.DataType.UINT8, ir.DataType.INT16}
 
 Check = Callable[[ir.Node, ValueFacts], "str | None"]
 Emit = Callable[["EmitContext", ir.Node], None]

@@ -14,6 +14,7 @@ from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering._base import (
     ANY_DATA,
     INDEX,
+    MOVE_DATA,
     NUMERIC,
     EmitContext,
     Lowering,
@@ -257,7 +258,7 @@ def check_static_input(node: ir.Node, values) -> str | None:
 
 
 def entries() -> dict[str, list[Lowering]]:
-    reshape = dict(dtypes=ANY_DATA, check=check_static_output)
+    reshape = dict(dtypes=MOVE_DATA, check=check_static_output)
     return {
         "Reshape": [entry("RESHAPE", emit_reshape, **reshape)],
         "Squeeze": [entry("RESHAPE", emit_reshape, **reshape)],
@@ -273,7 +274,7 @@ def entries() -> dict[str, list[Lowering]]:
         "CastLike": [entry("CAST", _emit_cast_like, dtypes=ANY_DATA,
                            check=_check_cast_like)],
         "Dropout": [entry((), emit_identity, dtypes=ANY_DATA, check=_inference_dropout)],
-        "Transpose": [entry("TRANSPOSE", emit_transpose, dtypes=ANY_DATA,
+        "Transpose": [entry("TRANSPOSE", emit_transpose, dtypes=MOVE_DATA,
                             check=lambda n, v: None if rank(v, n.inputs[0]) is not None
                             else "Transpose needs the input's rank")],
         "Concat": [entry("CONCATENATION", emit_concat, dtypes=NUMERIC, check=check_concat)],
