@@ -15,6 +15,7 @@ from types import MappingProxyType
 import onnx_ir as ir
 
 from graphkit.backends.tflite.lowering import (
+    _composite,
     _conv,
     _elementwise,
     _image,
@@ -32,7 +33,7 @@ ONNX_DOMAINS = frozenset({"", "ai.onnx"})
 def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     table: dict[str, tuple[Lowering, ...]] = {}
-    for family in (_elementwise, _tensor, _reduce, _matmul, _conv, _image):
+    for family in (_elementwise, _tensor, _reduce, _matmul, _conv, _image, _composite):
         for op, lowerings in family.entries().items():
             if op in table:
                 raise RuntimeError(f"two lowering families define {op}")
