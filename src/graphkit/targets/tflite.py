@@ -55,12 +55,23 @@ class TFLiteTarget(TableTarget):
             for f in findings
         ]
 
+    def opset_range(self) -> tuple[int, int]:
+        """The table's lowest opset; the emitter's newest (an op ONNX redefined after the
+        opset the lowering was checked against is the emitter's finding, per node)."""
+        from graphkit.backends.tflite.lowering import opset_range
+
+        return self.data.opset[0], opset_range()[1]
+
     def _emitter_findings(self, node: ir.Node, ctx: NodeContext) -> list[Finding]:
         """The emitter's refusal of a node the table maps to builtins (Flex ops and nodes
         inside functions or subgraphs are the table's to judge)."""
         entry = self.entry_for(node, ctx)
-        if entry is None or entry.status != "supported" or ctx.in_subgraph:
+        if entry is None or entry.status == "unsupported" or ctx.in_subgraph:
             return []
+        if entry.status == "flex":
+            message = (f"graphkit's TFLite emitter writes builtins only; {node.op_type} "
+                       "needs Select TF ops (Flex)")
+            return [self._finding("GK101", Severity.ERROR, message, node)]
         from graphkit.backends.tflite.lowering import unsupported_reason
 
         reason = unsupported_reason(node, ctx.opset, ctx.values)

@@ -20,6 +20,8 @@ FILE_IDENTIFIER = b"TFL3"
 # Builtin codes up to this one also go in the deprecated int8 field; later ones put this
 # placeholder there (the schema's rule for codes that no longer fit in a byte).
 PLACEHOLDER_FOR_GREATER_OP_CODES = 127
+# Builtins whose version 1 kernel LiteRT no longer registers: the lowest one it runs.
+MIN_VERSIONS = {"BROADCAST_TO": 2}
 # The flatbuffer's offsets are 32-bit: past this a model needs the external-buffer form.
 MAX_FLATBUFFER_BYTES = 2**31 - 1
 
@@ -84,7 +86,7 @@ class ModelBuilder:
                  options: Any = None) -> None:
         code = getattr(schema().BuiltinOperator, builtin)
         op = schema().OperatorT()
-        op.opcodeIndex = self._opcode(code)
+        op.opcodeIndex = self._opcode(code, MIN_VERSIONS.get(builtin, 1))
         op.inputs = inputs
         op.outputs = outputs
         if options is not None:
@@ -119,12 +121,12 @@ class ModelBuilder:
     def weight_bytes(self) -> int:
         return sum(len(b.data) for b in self.buffers if b.data is not None)
 
-    def _opcode(self, code: int) -> int:
+    def _opcode(self, code: int, version: int) -> int:
         if code not in self._code_index:
             entry = schema().OperatorCodeT()
             entry.builtinCode = code
             entry.deprecatedBuiltinCode = min(code, PLACEHOLDER_FOR_GREATER_OP_CODES)
-            entry.version = 1
+            entry.version = version
             self.op_codes.append(entry)
             self._code_index[code] = len(self.op_codes) - 1
         return self._code_index[code]

@@ -22,7 +22,6 @@ from graphkit.backends.tflite.lowering._base import EmitContext, Stored
 from graphkit.backends.tflite.runner import interpreter
 from graphkit.emitters.artifact import Artifact
 from graphkit.errors import InputError, first_line
-from graphkit.targets._data import load_target_data
 from graphkit.targets._facts import infer_value_facts
 from graphkit.targets.base import ValueFacts
 
@@ -57,9 +56,9 @@ def emit(model: ir.Model, output: str | os.PathLike) -> Artifact:
 
 def check_lowerable(model: ir.Model, values: ValueFacts) -> None:
     """InputError for the first node the lowering declines (nested graphs included), or
-    for an opset outside the range the lowering was written against (the table's)."""
+    for an opset outside the range it lowers."""
     opset = _opset(model)
-    low, high = load_target_data("tflite").opset
+    low, high = lowering.opset_range()
     if not low <= opset <= high:
         raise InputError(f"the model uses ai.onnx opset {opset}; TFLite accepts {low}..{high} "
                          "(graphkit fix --target tflite converts it)")

@@ -27,6 +27,37 @@ from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
 from graphkit.targets.base import ValueFacts
 
 ONNX_DOMAINS = frozenset({"", "ai.onnx"})
+# The opsets whose op definitions the entries were written against. A newer model is
+# lowered where its op's definition is still the one of CHECKED_OPSET (onnx's schemas say
+# so), and refused where ONNX changed the op since.
+MIN_OPSET = 9
+CHECKED_OPSET = 24
+
+
+def opset_range() -> tuple[int, int]:
+    from onnx.defs import onnx_opset_version
+
+    return MIN_OPSET, max(CHECKED_OPSET, onnx_opset_version())
+
+
+def _changed_since_checked(op: str, opset: int) -> str | None:
+    """Why a node at an opset newer than CHECKED_OPSET is not lowered (None: same op)."""
+    if opset <= CHECKED_OPSET:
+        return None
+    import onnx.defs
+
+    try:
+        now = onnx.defs.get_schema(op, opset).since_version
+    except onnx.defs.SchemaError:
+        return None  # not an op onnx knows: the table lookup says so
+    try:
+        checked = onnx.defs.get_schema(op, CHECKED_OPSET).since_version
+    except onnx.defs.SchemaError:
+        checked = None
+    if checked == now:
+        return None
+    return (f"ONNX redefined {op} at opset {now}; graphkit's TFLite lowering follows its "
+            f"opset-{CHECKED_OPSET} definition (convert-opset{{to={CHECKED_OPSET}}} rewrites it)")
 
 
 @cache
@@ -57,11 +88,18 @@ def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = No
     entries = lowering_table().get(node.op_type)
     if not entries:
         return f"graphkit's TFLite emitter has no lowering for {node.op_type} yet"
+    changed = _changed_since_checked(node.op_type, opset)
+    if changed is not None:
+        return changed
     entry = entry_for(node, opset)
     if entry is None:
         return (f"graphkit's TFLite emitter lowers {node.op_type} from opset "
                 f"{entries[0].since} on; this model uses opset {opset}")
-    empty = _empty_value(node, values)
+    if any(_not_a_tensor(values, v) for v in [*node.inputs, *node.outputs] if v is not None):
+        return f"{node.op_type}: graphkit's TFLite emitter takes tensors only (no sequences " \
+            "or optionals)"
+    empty = _empty_value(node, [node.inputs[i] for i in entry.dtype_inputs
+                                if i < len(node.inputs)] + list(node.outputs), values)
     if empty is not None:
         return f"{node.op_type}: '{empty}' has no elements, which graphkit does not lower"
     for index in entry.dtype_inputs:
@@ -75,12 +113,18 @@ def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = No
     return entry.check(node, values) if entry.check is not None else None
 
 
-def _empty_value(node: ir.Node, values: ValueFacts) -> str | None:
-    for value in [*node.inputs, *node.outputs]:
+def _not_a_tensor(values: ValueFacts, value: ir.Value) -> bool:
+    found = values.type(value)
+    return found is not None and not isinstance(found, ir.TensorType)
+
+
+def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:
+    for value in chosen:
         shape = values.shape(value) if value is not None else None
         if shape is not None and 0 in shape:
             return value.name
     return None
 
 
-__all__ = ["EmitContext", "Lowering", "entry_for", "lowering_table", "unsupported_reason"]
+__all__ = ["EmitContext", "Lowering", "entry_for", "lowering_table", "opset_range",
+           "unsupported_reason"]

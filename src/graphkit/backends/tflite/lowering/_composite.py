@@ -98,9 +98,38 @@ def emit_layer_norm(ctx: EmitContext, node: ir.Node) -> None:
         chain.op("ADD", scaled, ctx.input(bias), kind="AddOptions", out=out)
 
 
+def emit_rms_norm(ctx: EmitContext, node: ir.Node) -> None:
+    """x * rsqrt(mean(x^2 over axes [axis:]) + epsilon) * scale."""
+    source = node.inputs[0]
+    rank_ = ctx.rank(source)
+    axes = list(range(attr(node, "axis", -1) % rank_, rank_))
+    shape = ctx.shape_or_none(source)
+    reduced = None if shape is None else [1 if i in axes else d for i, d in enumerate(shape)]
+    chain = _Chain(ctx, node.outputs[0].name or "rms_norm", shape)
+    x = ctx.input(source)
+    mean = ctx.temp("rms_mean", np.float32, reduced)
+    ctx.op("MEAN", [chain.op("MUL", x, x, kind="MulOptions"), ctx.int32(axes)], [mean],
+           options("ReducerOptions", keepDims=True))
+    epsilon = chain.scalar(attr(node, "epsilon", 1e-5))
+    spread = chain.op("RSQRT", chain.op("ADD", mean, epsilon, kind="AddOptions",
+                                        shape=reduced), shape=reduced)
+    normed = chain.op("MUL", x, spread, kind="MulOptions")
+    chain.op("MUL", normed, ctx.input(node.inputs[1]), kind="MulOptions",
+             out=ctx.output(node.outputs[0]))
+
+
+def check_rms_norm(node: ir.Node, values) -> str | None:
+    if attr(node, "stash_type", 1) != 1:
+        return "RMSNormalization with a stash_type other than float32 is not lowered"
+    return None if rank(values, node.inputs[0]) is not None else \
+        "RMSNormalization needs the input's rank"
+
+
 def entries() -> dict[str, list[Lowering]]:
     return {
         "Erf": [entry(("ABS", "MUL", "ADD", "DIV", "EXP", "NEG", "SUB", "SIGN"), emit_erf)],
         "LayerNormalization": [entry(("MEAN", "SUB", "MUL", "ADD", "RSQRT"), emit_layer_norm,
                                      check=check_layer_norm, since=17)],
+        "RMSNormalization": [entry(("MEAN", "MUL", "ADD", "RSQRT"), emit_rms_norm,
+                                   check=check_rms_norm, since=23)],
     }

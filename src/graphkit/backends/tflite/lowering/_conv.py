@@ -59,12 +59,11 @@ def check_conv(node: ir.Node, values) -> str | None:
         return f"{node.op_type} is lowered for 2-D images (4-D NCHW input) only"
     if static_shape(values, node.inputs[0]) is None:
         return f"{node.op_type} needs a static input shape"
-    if static_shape(values, node.inputs[1]) is None:
-        return f"{node.op_type} needs a static weight shape"
-    channels = static_shape(values, node.inputs[0])[1]
-    group = attr(node, "group", 1)
-    if group not in {1, channels} and const_array(node.inputs[1]) is None:
-        return f"{node.op_type} with group={group} is lowered for constant weights only"
+    if const_array(node.inputs[1]) is None:
+        return f"{node.op_type}'s weights (input 1) must be a constant"
+    bias = node.inputs[2] if len(node.inputs) > 2 else None
+    if bias is not None and const_array(bias) is None:
+        return f"{node.op_type}'s bias (input 2) must be a constant"
     return None
 
 

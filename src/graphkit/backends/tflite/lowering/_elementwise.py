@@ -34,8 +34,7 @@ UNARY = {
 BINARY = {
     "Add": ("ADD", NUMERIC, "AddOptions"), "Sub": ("SUB", NUMERIC, "SubOptions"),
     "Mul": ("MUL", NUMERIC, "MulOptions"), "Div": ("DIV", F32, "DivOptions"),
-    "Pow": ("POW", F32, None), "Max": ("MAXIMUM", NUMERIC, None),
-    "Min": ("MINIMUM", NUMERIC, None), "Equal": ("EQUAL", ANY_DATA, None),
+    "Equal": ("EQUAL", ANY_DATA, None),
     "Less": ("LESS", NUMERIC, None), "Greater": ("GREATER", NUMERIC, None),
     "LessOrEqual": ("LESS_EQUAL", NUMERIC, None),
     "GreaterOrEqual": ("GREATER_EQUAL", NUMERIC, None),
@@ -85,6 +84,45 @@ def emit_binary(builtin: str, kind: str | None):
     return emit
 
 
+def emit_pow(ctx: EmitContext, node: ir.Node) -> None:
+    """POW takes one type: an integer exponent is cast to the base's float32."""
+    (base, exponent), perm = binary_inputs(ctx, node, list(node.inputs))
+    if ctx.dtype(node.inputs[1]) != np.float32:
+        shape = ctx.builder.tensors[exponent].shape
+        widened = ctx.temp("exponent", np.float32, shape)
+        ctx.op("CAST", [exponent], [widened])
+        exponent = widened
+    ctx.op("POW", [base, exponent], [ctx.output(node.outputs[0], perm)])
+
+
+# variadic op -> (the binary builtin that folds it, its options)
+VARIADIC = {"Sum": ("ADD", "AddOptions"), "Mean": ("ADD", "AddOptions"),
+            "Max": ("MAXIMUM", None), "Min": ("MINIMUM", None)}
+
+
+def emit_variadic(ctx: EmitContext, node: ir.Node) -> None:
+    """Sum/Mean/Max/Min of any number of inputs: the binary builtin, folded left; Mean
+    then divides by the count."""
+    builtin, kind = VARIADIC[node.op_type]
+    out = node.outputs[0]
+    inputs = list(node.inputs)
+    if len(inputs) == 1 and node.op_type != "Mean":
+        ctx.alias(out, inputs[0])
+        return
+    tensors, perm = binary_inputs(ctx, node, inputs)
+    shape = ctx._stored_shape(out, perm)
+    dtype = ctx.dtype(out)
+    steps = len(tensors) - 1 + (node.op_type == "Mean")
+    result = tensors[0]
+    for index, tensor in enumerate(tensors[1:], start=1):
+        target = ctx.output(out, perm) if index == steps else ctx.temp("acc", dtype, shape)
+        ctx.op(builtin, [result, tensor], [target], options(kind) if kind else None)
+        result = target
+    if node.op_type == "Mean":
+        count = ctx.const(np.asarray(len(tensors), dtype))
+        ctx.op("DIV", [result, count], [ctx.output(out, perm)], options("DivOptions"))
+
+
 def check_broadcast(node: ir.Node, values) -> str | None:
     ranks = [rank(values, v) for v in node.inputs if v is not None]
     if any(r is None for r in ranks):
@@ -92,12 +130,6 @@ def check_broadcast(node: ir.Node, values) -> str | None:
     if max(ranks, default=0) > MAX_BROADCAST_RANK:
         return f"{node.op_type} broadcasts up to rank {MAX_BROADCAST_RANK} in TFLite"
     return None
-
-
-def check_two_inputs(node: ir.Node, values) -> str | None:
-    if len(node.inputs) != 2:
-        return f"{node.op_type} with {len(node.inputs)} inputs (TFLite's builtin takes 2)"
-    return check_broadcast(node, values)
 
 
 def emit_where(ctx: EmitContext, node: ir.Node) -> None:
@@ -144,14 +176,13 @@ def clip_bounds(node: ir.Node) -> tuple[float | None, float | None]:
 
 
 def check_clip(node: ir.Node, values) -> str | None:
-    for index in (1, 2):
-        value = node.inputs[index] if index < len(node.inputs) else None
-        if value is not None and const_array(value) is None:
-            return "Clip's min and max must be constants"
-    return None
+    return check_broadcast(node, values)
 
 
 def emit_clip(ctx: EmitContext, node: ir.Node) -> None:
+    if any(const_array(v) is None for v in node.inputs[1:] if v is not None):
+        _clip_by_tensors(ctx, node)
+        return
     low, high = clip_bounds(node)
     perm = ctx.perm_of(node.inputs[0])
     source = ctx.input(node.inputs[0], perm)
@@ -173,13 +204,33 @@ def emit_clip(ctx: EmitContext, node: ir.Node) -> None:
         ctx.alias(out, node.inputs[0])
 
 
+def _clip_by_tensors(ctx: EmitContext, node: ir.Node) -> None:
+    """Bounds computed at run time: MAXIMUM with min, then MINIMUM with max."""
+    out = node.outputs[0]
+    bounds = [(index, builtin) for index, builtin in ((1, "MAXIMUM"), (2, "MINIMUM"))
+              if index < len(node.inputs) and node.inputs[index] is not None]
+    if not bounds:
+        ctx.alias(out, node.inputs[0])
+        return
+    result = ctx.input(node.inputs[0])
+    for step, (index, builtin) in enumerate(bounds, start=1):
+        target = ctx.output(out) if step == len(bounds) else \
+            ctx.temp("clipped", ctx.dtype(out), ctx.shape_or_none(out))
+        ctx.op(builtin, [result, ctx.input(node.inputs[index])], [target])
+        result = target
+
+
 def entries() -> dict[str, list[Lowering]]:
     table: dict[str, list[Lowering]] = {}
     for op, (builtin, dtypes) in UNARY.items():
         table[op] = [entry(builtin, emit_unary(builtin), dtypes=dtypes)]
     for op, (builtin, dtypes, kind) in BINARY.items():
-        check = check_two_inputs if op in {"Max", "Min"} else check_broadcast
-        table[op] = [entry(builtin, emit_binary(builtin, kind), dtypes=dtypes, check=check)]
+        table[op] = [entry(builtin, emit_binary(builtin, kind), dtypes=dtypes,
+                           check=check_broadcast)]
+    table["Pow"] = [entry(("POW", "CAST"), emit_pow, check=check_broadcast)]
+    for op, (builtin, _) in VARIADIC.items():
+        dtypes = F32 if op == "Mean" else NUMERIC
+        table[op] = [entry(builtin, emit_variadic, dtypes=dtypes, check=check_broadcast)]
     table["Where"] = [entry("SELECT_V2", emit_where, dtypes=ANY_DATA, dtype_inputs=(1,),
                             check=check_broadcast)]
     table["Cast"] = [entry("CAST", emit_cast, dtypes=CAST_TYPES, check=check_cast)]

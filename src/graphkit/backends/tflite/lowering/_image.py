@@ -33,9 +33,8 @@ def check_pool(node: ir.Node, values) -> str | None:
         return "MaxPool's Indices output has no TFLite builtin"
     if attr(node, "storage_order", 0):
         return "MaxPool with storage_order=1 is not lowered"
-    if attr(node, "ceil_mode", 0) and _floor_shape(node, values) != static_shape(
-            values, node.outputs[0]):
-        return f"{node.op_type} with ceil_mode=1 is lowered only where it rounds as floor does"
+    if attr(node, "ceil_mode", 0):
+        return f"{node.op_type} with ceil_mode=1 is not lowered"
     if node.op_type == "AveragePool" and not attr(node, "count_include_pad", 0):
         shape, kernel, strides, pads = _geometry(node, static_shape(values, node.inputs[0]))
         if padding_mode(pads, shape[2:], kernel, strides, (1, 1)) is None:
@@ -48,12 +47,6 @@ def _geometry(node: ir.Node, shape):
     kernel = tuple(attr(node, "kernel_shape"))
     strides = tuple(attr(node, "strides") or (1, 1))
     return shape, kernel, strides, spatial_pads(node, shape[2:], kernel, strides, (1, 1))
-
-
-def _floor_shape(node: ir.Node, values):
-    shape, kernel, strides, pads = _geometry(node, static_shape(values, node.inputs[0]))
-    spatial = [(shape[2 + i] + sum(pads[i]) - kernel[i]) // strides[i] + 1 for i in (0, 1)]
-    return (shape[0], shape[1], *spatial)
 
 
 def emit_pool(builtin: str):
@@ -154,12 +147,25 @@ def check_resize(opset_10: bool):
             return "Resize needs static input and output shapes"
         if out[:2] != source[:2]:
             return "Resize of the batch or channel axis has no TFLite builtin"
+        if _scales_disagree(node, source, out, opset_10):
+            return ("Resize by scales that are not the output/input size ratio (TFLite maps "
+                    "coordinates by the size ratio, ONNX by the scale)")
         if attr(node, "coordinate_transformation_mode") == "pytorch_half_pixel" \
                 and min(out[2:]) == 1:
             return "Resize pytorch_half_pixel to a size of 1 differs from TFLite's half-pixel"
         return None
 
     return check
+
+
+def _scales_disagree(node: ir.Node, source, out, opset_10: bool) -> bool:
+    index = 1 if opset_10 else 2
+    value = node.inputs[index] if index < len(node.inputs) else None
+    scales = const_array(value)
+    if scales is None or scales.size != 4:
+        return False
+    ratios = [o / i for o, i in zip(out[2:], source[2:])]
+    return any(abs(float(s) - r) > 1e-6 for s, r in zip(scales[2:], ratios))
 
 
 def emit_resize(opset_10: bool):

@@ -24,6 +24,10 @@ from graphkit.backends.tflite.lowering._base import (
 REDUCERS = {"ReduceMean": ("MEAN", F32), "ReduceSum": ("SUM", NUMERIC),
             "ReduceMax": ("REDUCE_MAX", NUMERIC), "ReduceMin": ("REDUCE_MIN", NUMERIC),
             "ReduceProd": ("REDUCE_PROD", NUMERIC)}
+# op -> (builtin before the reduction, the reduction, builtin after it)
+COMPOSED = {"ReduceL1": ("ABS", "SUM", None), "ReduceL2": ("SQUARE", "SUM", "SQRT"),
+            "ReduceSumSquare": ("SQUARE", "SUM", None), "ReduceLogSum": (None, "SUM", "LOG"),
+            "ReduceLogSumExp": ("EXP", "SUM", "LOG")}
 
 
 def reduce_axes(node: ir.Node, rank_: int) -> list[int] | None:
@@ -48,24 +52,41 @@ def check_reduce(node: ir.Node, values) -> str | None:
     return None
 
 
-def emit_reduce(builtin: str):
+def emit_reduce(builtin: str, before: str | None = None, after: str | None = None):
+    """`before`/`after`: an elementwise builtin on the input / the result (ReduceL2 is
+    SQUARE, SUM, SQRT)."""
+
     def emit(ctx: EmitContext, node: ir.Node) -> None:
-        source = node.inputs[0]
+        source, out = node.inputs[0], node.outputs[0]
         rank_ = ctx.rank(source)
         axes = reduce_axes(node, rank_)
         perm = ctx.perm_of(source)
-        if axes is None:
-            ctx.alias(node.outputs[0], source)
-            return
-        keep = bool(attr(node, "keepdims", 1))
         held = perm or tuple(range(rank_))
-        stored_axes = [held.index(a) for a in axes]
-        out_perm = perm if keep else _remaining(held, axes)
-        made = options("ReducerOptions", keepDims=keep)
-        ctx.op(builtin, [ctx.input(source, perm), ctx.int32(stored_axes)],
-               [ctx.output(node.outputs[0], out_perm)], made)
+        data = ctx.input(source, perm)
+        if before is not None:
+            data = _elementwise(ctx, before, data, ctx.builder.tensors[data].shape)
+        if axes is None:  # noop_with_empty_axes: only the elementwise steps
+            axes_done = data
+        else:
+            keep = bool(attr(node, "keepdims", 1))
+            perm = perm if keep else _remaining(held, axes)
+            made = options("ReducerOptions", keepDims=keep)
+            axes_done = ctx.output(out, perm) if after is None else \
+                ctx.temp("reduced", ctx.dtype(out), ctx._stored_shape(out, perm))
+            ctx.op(builtin, [data, ctx.int32([held.index(a) for a in axes])], [axes_done], made)
+        if after is not None:
+            ctx.op(after, [axes_done], [ctx.output(out, perm)])
+        elif axes is None:
+            ctx.op("RESHAPE", [axes_done, ctx.int32(ctx.builder.tensors[axes_done].shape)],
+                   [ctx.output(out, perm)])
 
     return emit
+
+
+def _elementwise(ctx: EmitContext, builtin: str, tensor: int, shape) -> int:
+    result = ctx.temp(builtin.lower(), np.float32, shape)
+    ctx.op(builtin, [tensor], [result])
+    return result
 
 
 def _remaining(held: tuple[int, ...], axes: list[int]):
@@ -142,6 +163,20 @@ def check_softmax(node: ir.Node, values) -> str | None:
     return None
 
 
+def emit_cumsum(ctx: EmitContext, node: ir.Node) -> None:
+    axis = int(const_array(node.inputs[1])) % ctx.rank(node.inputs[0])
+    made = options("CumsumOptions", exclusive=bool(attr(node, "exclusive", 0)),
+                   reverse=bool(attr(node, "reverse", 0)))
+    ctx.op("CUMSUM", [ctx.input(node.inputs[0]), ctx.int32(axis)],
+           [ctx.output(node.outputs[0])], made)
+
+
+def check_cumsum(node: ir.Node, values) -> str | None:
+    if const_array(node.inputs[1]) is None:
+        return "CumSum's axis (input 1) must be a constant"
+    return None if rank(values, node.inputs[0]) is not None else "CumSum needs the input's rank"
+
+
 def check_softmax_2d(node: ir.Node, values) -> str | None:
     shape = values.shape(node.inputs[0])
     if shape is None:
@@ -156,6 +191,10 @@ def entries() -> dict[str, list[Lowering]]:
     table: dict[str, list[Lowering]] = {}
     for op, (builtin, dtypes) in REDUCERS.items():
         table[op] = [entry(builtin, emit_reduce(builtin), dtypes=dtypes, check=check_reduce)]
+    for op, (before, builtin, after) in COMPOSED.items():
+        table[op] = [entry(tuple(b for b in (before, builtin, after) if b),
+                           emit_reduce(builtin, before, after), check=check_reduce)]
+    table["CumSum"] = [entry("CUMSUM", emit_cumsum, dtypes=NUMERIC, check=check_cumsum)]
     table["ArgMax"] = [entry("ARG_MAX", emit_arg("ARG_MAX", "ArgMaxOptions"), dtypes=NUMERIC,
                              check=check_arg)]
     table["ArgMin"] = [entry("ARG_MIN", emit_arg("ARG_MIN", "ArgMinOptions"), dtypes=NUMERIC,

@@ -149,6 +149,8 @@ def emit_split(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def check_split(node: ir.Node, values) -> str | None:
+    if len(node.inputs) > 1 and node.inputs[1] is not None and const_array(node.inputs[1]) is None:
+        return "Split's split (input 1) must be a constant"
     if any(static_shape(values, out) is None for out in node.outputs):
         return "Split needs static output shapes"
     return None
@@ -247,10 +249,30 @@ def _size_of(ctx: EmitContext, node: ir.Node) -> np.ndarray:
     return np.asarray(int(np.prod(ctx.shape(node.inputs[0]))), dtype=np.int64)
 
 
-def _filled(ctx: EmitContext, node: ir.Node) -> np.ndarray:
+def _fill_value(node: ir.Node) -> np.ndarray:
     value = attr(node, "value")
-    fill = value.numpy().reshape(()) if value is not None else np.float32(0)
-    return np.full(ctx.shape(node.outputs[0]), fill, dtype=fill.dtype)
+    return value.numpy().reshape(()) if value is not None else np.asarray(0, np.float32)
+
+
+def emit_constant_of_shape(ctx: EmitContext, node: ir.Node) -> None:
+    """A constant where the output shape is static; else FILL with the shape at run time."""
+    fill = _fill_value(node)
+    out = node.outputs[0]
+    if static_shape(ctx.values, out) is not None:
+        array = np.full(ctx.shape(out), fill, dtype=fill.dtype)
+        ctx.stored[id(out)] = Stored(ctx.const(array, out.name))
+        return
+    ctx.op("FILL", [ctx.input(node.inputs[0]), ctx.const(fill)], [ctx.output(out)])
+
+
+def check_constant_of_shape(node: ir.Node, values) -> str | None:
+    if np.dtype(_fill_value(node).dtype) not in (np.float32, np.int32, np.int64, np.bool_):
+        return "ConstantOfShape of this type has no TFLite tensor type that runs it"
+    return None
+
+
+def emit_range(ctx: EmitContext, node: ir.Node) -> None:
+    ctx.op("RANGE", [ctx.input(v) for v in node.inputs], [ctx.output(node.outputs[0])])
 
 
 def check_static_input(node: ir.Node, values) -> str | None:
@@ -269,8 +291,9 @@ def entries() -> dict[str, list[Lowering]]:
         "Shape": [entry((), emit_static(_shape_of), dtypes=ANY_DATA,
                         check=check_static_input)],
         "Size": [entry((), emit_static(_size_of), dtypes=ANY_DATA, check=check_static_input)],
-        "ConstantOfShape": [entry((), emit_static(_filled), dtypes=INDEX,
-                                  check=check_static_output)],
+        "ConstantOfShape": [entry("FILL", emit_constant_of_shape, dtypes=INDEX,
+                                  check=check_constant_of_shape)],
+        "Range": [entry("RANGE", emit_range, dtypes=ANY_DATA - {ir.DataType.BOOL})],
         "CastLike": [entry("CAST", _emit_cast_like, dtypes=ANY_DATA,
                            check=_check_cast_like)],
         "Dropout": [entry((), emit_identity, dtypes=ANY_DATA, check=_inference_dropout)],
