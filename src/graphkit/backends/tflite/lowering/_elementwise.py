@@ -14,6 +14,7 @@ from graphkit.backends.tflite.lowering._base import (
     ANY_DATA,
     BOOL,
     F32,
+    INDEX,
     NUMERIC,
     EmitContext,
     Lowering,
@@ -39,8 +40,10 @@ BINARY = {
     "LessOrEqual": ("LESS_EQUAL", NUMERIC, None),
     "GreaterOrEqual": ("GREATER_EQUAL", NUMERIC, None),
     "And": ("LOGICAL_AND", BOOL, None), "Or": ("LOGICAL_OR", BOOL, None),
+    "Xor": ("NOT_EQUAL", BOOL, None), "PRelu": ("PRELU", F32, None),
 }
 MAX_BROADCAST_RANK = 6
+INTEGERS = INDEX
 CAST_TYPES = frozenset({
     ir.DataType.FLOAT, ir.DataType.INT32, ir.DataType.INT64, ir.DataType.BOOL,
     ir.DataType.INT16, ir.DataType.INT8, ir.DataType.UINT8,
@@ -121,6 +124,26 @@ def emit_variadic(ctx: EmitContext, node: ir.Node) -> None:
     if node.op_type == "Mean":
         count = ctx.const(np.asarray(len(tensors), dtype))
         ctx.op("DIV", [result, count], [ctx.output(out, perm)], options("DivOptions"))
+
+
+def check_pow(node: ir.Node, values) -> str | None:
+    if values.dtype(node.inputs[1]) not in {ir.DataType.FLOAT, ir.DataType.INT32,
+                                            ir.DataType.INT64}:
+        return "Pow's exponent must be float32, int32 or int64"
+    return check_broadcast(node, values)
+
+
+def check_mod(node: ir.Node, values) -> str | None:
+    if attr(node, "fmod", 0):
+        return "Mod with fmod=1 (C's fmod) has no TFLite builtin"
+    return check_broadcast(node, values)
+
+
+def emit_reciprocal(ctx: EmitContext, node: ir.Node) -> None:
+    perm = ctx.perm_of(node.inputs[0])
+    one = ctx.const(np.asarray(1, ctx.dtype(node.inputs[0])))
+    ctx.op("DIV", [one, ctx.input(node.inputs[0], perm)], [ctx.output(node.outputs[0], perm)],
+           options("DivOptions"))
 
 
 def check_broadcast(node: ir.Node, values) -> str | None:
@@ -227,7 +250,13 @@ def entries() -> dict[str, list[Lowering]]:
     for op, (builtin, dtypes, kind) in BINARY.items():
         table[op] = [entry(builtin, emit_binary(builtin, kind), dtypes=dtypes,
                            check=check_broadcast)]
-    table["Pow"] = [entry(("POW", "CAST"), emit_pow, check=check_broadcast)]
+    table["Pow"] = [entry(("POW", "CAST"), emit_pow, check=check_pow)]
+    table["Elu"] = [entry("ELU", emit_unary("ELU"),
+                          check=lambda n, v: None if attr(n, "alpha", 1.0) == 1.0
+                          else "Elu with alpha other than 1 has no TFLite builtin")]
+    table["Reciprocal"] = [entry("DIV", emit_reciprocal)]
+    table["Mod"] = [entry("FLOOR_MOD", emit_binary("FLOOR_MOD", None), dtypes=INTEGERS,
+                          check=check_mod)]
     for op, (builtin, _) in VARIADIC.items():
         dtypes = F32 if op == "Mean" else NUMERIC
         table[op] = [entry(builtin, emit_variadic, dtypes=dtypes, check=check_broadcast)]

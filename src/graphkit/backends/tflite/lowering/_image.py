@@ -161,8 +161,12 @@ def check_resize(opset_10: bool):
 def _scales_disagree(node: ir.Node, source, out, opset_10: bool) -> bool:
     index = 1 if opset_10 else 2
     value = node.inputs[index] if index < len(node.inputs) else None
+    if value is None:
+        return False
     scales = const_array(value)
-    if scales is None or scales.size != 4:
+    if scales is None:
+        return True  # known at run time only: the ratio cannot be checked
+    if scales.size != 4:
         return False
     ratios = [o / i for o, i in zip(out[2:], source[2:])]
     return any(abs(float(s) - r) > 1e-6 for s, r in zip(scales[2:], ratios))

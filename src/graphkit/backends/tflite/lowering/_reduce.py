@@ -41,8 +41,8 @@ def reduce_axes(node: ir.Node, rank_: int) -> list[int] | None:
 
 
 def check_reduce(node: ir.Node, values) -> str | None:
-    if len(node.inputs) > 1 and node.inputs[1] is not None \
-            and const_array(node.inputs[1]) is None:
+    axes = node.inputs[1] if len(node.inputs) > 1 else None
+    if axes is not None and const_array(axes) is None:
         return f"{node.op_type}'s axes (input 1) must be a constant"
     if rank(values, node.inputs[0]) is None:
         return f"{node.op_type} needs the input's rank"

@@ -1,0 +1,215 @@
+"""The TFLite emitter: .tflite files written from the IR, run in LiteRT through their
+signature and compared with ONNX Runtime on real inputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from conftest import model_from_text, require, run_ort
+
+require("ai_edge_litert.interpreter", "tensorflow")
+torch = require("torch", "torch")
+
+import graphkit  # noqa: E402
+from graphkit.backends.tflite import emit, run_artifact  # noqa: E402
+from graphkit.backends.tflite.lowering import unsupported_reason  # noqa: E402
+from graphkit.cli import main  # noqa: E402
+from graphkit.errors import InputError  # noqa: E402
+
+
+def _export(net, example, path, **kwargs) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net.eval(), (example,), str(path), dynamo=False, input_names=["x"],
+                          output_names=["y"], opset_version=17, **kwargs)
+
+
+def _max_error(got: np.ndarray, want: np.ndarray) -> float:
+    assert got.shape == want.shape
+    return float(np.max(np.abs(got.astype(np.float64) - want)))
+
+
+class _Residual(torch.nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.norm = torch.nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        return torch.relu(self.norm(self.conv(x)) + x)
+
+
+def _cnn() -> torch.nn.Module:
+    """Stem, residual block, depthwise, grouped and strided convs, pools, bilinear
+    upsampling, global pooling and a classifier (logits: their spread shows that the
+    outputs depend on the input): the NCHW ops a mobile CNN has."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 5, stride=2, padding=2), torch.nn.BatchNorm2d(8), torch.nn.ReLU6(),
+        torch.nn.MaxPool2d(3, 2, 1), _Residual(8),
+        torch.nn.Conv2d(8, 8, 3, padding=1, groups=8), torch.nn.Hardswish(),
+        torch.nn.Conv2d(8, 16, 3, stride=2, padding=1, groups=2), torch.nn.LeakyReLU(0.1),
+        torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+        torch.nn.AvgPool2d(2), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+        torch.nn.Linear(16, 10),
+    )
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):  # statistics that change the outputs
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return net
+
+
+def test_cnn_matches_onnxruntime_with_one_transpose(tmp_path, rng):
+    _export(_cnn(), torch.randn(1, 3, 64, 64), tmp_path / "cnn.onnx")
+    image = rng.standard_normal((1, 3, 64, 64)).astype(np.float32)
+    artifact = graphkit.convert(tmp_path / "cnn.onnx", "tflite", tmp_path / "cnn.tflite",
+                                inputs={"x": image})
+    assert artifact.validated
+    # the NCHW input is transposed once; every NHWC op after it keeps the layout
+    assert artifact.metadata["transposes"] == 1
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "RESIZE_BILINEAR"} <= set(
+        artifact.metadata["builtins"])
+    other = rng.standard_normal((1, 3, 64, 64)).astype(np.float32)
+    got = run_artifact(artifact.path, {"x": other})["y"]
+    (want,) = run_ort(graphkit.load(tmp_path / "cnn.onnx"), {"x": other})
+    assert _max_error(got, want) <= 1e-5
+    assert float(np.ptp(want)) > 0.1  # the outputs depend on the input
+
+
+def test_bert_style_encoder_matches_onnxruntime(tmp_path, rng):
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, activation="gelu",
+                                             batch_first=True)
+    net = torch.nn.Sequential(torch.nn.Embedding(50, 32),
+                              torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False))
+    ids = torch.randint(0, 50, (2, 12))
+    _export(net, ids, tmp_path / "bert.onnx")
+    feeds = {"x": rng.integers(0, 50, (2, 12)).astype(np.int64)}
+    artifact = graphkit.convert(tmp_path / "bert.onnx", "tflite", tmp_path / "bert.tflite",
+                                inputs=feeds)
+    assert "FlexErf" not in artifact.metadata["builtins"]
+    got = run_artifact(artifact.path, feeds)["y"]
+    (want,) = run_ort(graphkit.load(tmp_path / "bert.onnx"), feeds)
+    assert _max_error(got, want) <= 1e-4
+
+
+def test_artifact_runs_with_litert_alone(tmp_path):
+    model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
+    g (float[2, 3] a, float[2, 3] b) => (float[2, 3] sum, float[2, 3] product) {
+        sum = Add(a, b)
+        product = Mul(a, b)
+    }""")
+    path = emit(model, tmp_path / "m.tflite").path
+    # graphkit is made unimportable in the child: only LiteRT reads the file
+    script = (
+        "import sys; sys.modules['graphkit'] = None\n"
+        "import json, numpy as np\n"
+        "from ai_edge_litert.interpreter import Interpreter\n"
+        f"run = Interpreter(model_path={str(path)!r}).get_signature_runner()\n"
+        "a = np.arange(6, dtype=np.float32).reshape(2, 3)\n"
+        "out = run(a=a, b=np.full((2, 3), 2, np.float32))\n"
+        "print(json.dumps({k: v.tolist() for k, v in out.items()}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "sum": [[2, 3, 4], [5, 6, 7]], "product": [[0, 2, 4], [6, 8, 10]]}
+
+
+RESIZE = """<ir_version: 10, opset_import: ["" : 19]>
+g (float[1, 2, 5, 7] x) => (float[1, 2, 10, 14] y) <float[4] scales = {{1.0, 1.0, 2.0, 2.0}}> {{
+    y = Resize <mode = "{mode}", coordinate_transformation_mode = "{coords}",
+                nearest_mode = "{nearest}"> (x, , scales)
+}}"""
+
+
+@pytest.mark.parametrize("mode, coords, nearest", [
+    ("linear", "half_pixel", "floor"),
+    ("linear", "pytorch_half_pixel", "floor"),
+    ("linear", "align_corners", "floor"),
+    ("linear", "asymmetric", "floor"),
+    ("nearest", "asymmetric", "floor"),
+    ("nearest", "half_pixel", "round_prefer_ceil"),
+])
+def test_resize_flags_reproduce_onnx(tmp_path, rng, mode, coords, nearest):
+    model = model_from_text(RESIZE.format(mode=mode, coords=coords, nearest=nearest))
+    x = rng.standard_normal((1, 2, 5, 7)).astype(np.float32)
+    got = run_artifact(emit(model, tmp_path / "r.tflite").path, {"x": x})["y"]
+    (want,) = run_ort(model, {"x": x})
+    assert _max_error(got, want) <= 1e-5
+
+
+def test_a_declined_node_has_the_same_sentence_in_diagnose_and_emit(tmp_path):
+    model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
+    g (float[2, 5] x) => (float[2, 3] values, int64[2, 3] indices) <int64[1] k = {3}> {
+        values, indices = TopK <axis = -1> (x, k)
+    }""")
+    node = next(iter(model.graph))
+    node.name = "top3"
+    reason = unsupported_reason(node, 17)
+    assert reason == "graphkit's TFLite emitter has no lowering for TopK yet"
+    blockers = graphkit.diagnose(model, "tflite").blockers
+    assert [(f.code, f.message) for f in blockers] == [("GK101", reason)]
+    with pytest.raises(InputError) as caught:
+        emit(model, tmp_path / "m.tflite")
+    assert "top3" in str(caught.value) and reason in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_constraint_a_lowering_declines_is_a_diagnose_finding(tmp_path):
+    model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
+    g (float[2, 6] x) => (int64[2, 1] y) {
+        y = ArgMax <axis = 1, select_last_index = 1> (x)
+    }""")
+    node = next(iter(model.graph))
+    from graphkit.targets._facts import infer_value_facts
+
+    reason = unsupported_reason(node, 17, infer_value_facts(model)[0])
+    assert reason == "ArgMax with select_last_index=1 is not lowered"
+    assert reason in [f.message for f in graphkit.diagnose(model, "tflite").blockers]
+
+
+def test_newer_opset_is_lowered_where_onnx_kept_the_op(tmp_path, rng):
+    from onnx.defs import onnx_opset_version
+
+    newest = onnx_opset_version()
+    model = model_from_text(f"""<ir_version: 10, opset_import: ["" : {newest}]>
+    g (float[2, 3] a) => (float[2, 3] y) {{ y = Sigmoid(a) }}""")
+    a = rng.standard_normal((2, 3)).astype(np.float32)
+    got = run_artifact(emit(model, tmp_path / "m.tflite").path, {"a": a})["y"]
+    np.testing.assert_allclose(got, 1 / (1 + np.exp(-a)), rtol=1e-5, atol=1e-6)
+
+
+def test_cli_convert_and_validate(tmp_path, capsys):
+    _export(_cnn(), torch.randn(1, 3, 32, 32), tmp_path / "cnn.onnx")
+    out = tmp_path / "cnn.tflite"
+    assert main(["convert", str(tmp_path / "cnn.onnx"), "--to", "tflite", "-o", str(out)]) == 0
+    assert "1 of them TRANSPOSE" in capsys.readouterr().out
+    assert main(["validate", str(out), "--reference", str(tmp_path / "cnn.onnx")]) == 0
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_failed_convert_leaves_the_existing_file(tmp_path):
+    model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
+    g (float[2, 5] x) => (float[2, 3] values, int64[2, 3] indices) <int64[1] k = {3}> {
+        values, indices = TopK <axis = -1> (x, k)
+    }""")
+    out = tmp_path / "m.tflite"
+    out.write_bytes(b"before")
+    with pytest.raises(InputError):
+        emit(model, out)
+    assert out.read_bytes() == b"before"
+
+
+def test_running_something_else_is_an_input_error(tmp_path):
+    fake = tmp_path / "m.tflite"
+    fake.write_bytes(b"\x00" * 64)
+    with pytest.raises(InputError, match="not a TFLite flatbuffer"):
+        run_artifact(fake, {})
