@@ -162,16 +162,16 @@ def test_a_declined_node_has_the_same_sentence_in_diagnose_and_emit(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_constraint_a_lowering_declines_is_a_diagnose_finding(tmp_path):
+def test_constraint_a_lowering_declines_is_a_diagnose_finding():
     model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
-    g (float[2, 6] x) => (int64[2, 1] y) {
-        y = ArgMax <axis = 1, select_last_index = 1> (x)
+    g (float[2, 6] x, float[2, 6] d) => (float[2, 6] y) {
+        y = Mod <fmod = 1> (x, d)
     }""")
     node = next(iter(model.graph))
     from graphkit.targets._facts import infer_value_facts
 
     reason = unsupported_reason(node, 17, infer_value_facts(model)[0])
-    assert reason == "ArgMax with select_last_index=1 is not lowered"
+    assert reason == "graphkit's TFLite lowering of Mod takes no float"
     assert reason in [f.message for f in graphkit.diagnose(model, "tflite").blockers]
 
 

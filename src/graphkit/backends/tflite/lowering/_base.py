@@ -64,6 +64,11 @@ def attr(node: ir.Node, name: str, default: Any = None) -> Any:
     return default if attribute is None else attribute.value
 
 
+def needed(value: ir.Value | None) -> bool:
+    """Whether anything reads the value: a node or the graph's outputs."""
+    return value is not None and (bool(value.uses()) or value.is_graph_output())
+
+
 def const_array(value: ir.Value | None) -> np.ndarray | None:
     """The value's data when it is a constant: an initializer, or a Constant node's output."""
     if value is None:

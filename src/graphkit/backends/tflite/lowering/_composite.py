@@ -12,6 +12,7 @@ from graphkit.backends.tflite.lowering._base import (
     Lowering,
     attr,
     entry,
+    needed,
     rank,
 )
 
@@ -63,7 +64,7 @@ def emit_erf(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def check_layer_norm(node: ir.Node, values) -> str | None:
-    if any(out.uses() for out in node.outputs[1:]):
+    if any(needed(out) for out in node.outputs[1:]):
         return "LayerNormalization's mean and inverse deviation outputs are not lowered"
     if rank(values, node.inputs[0]) is None:
         return "LayerNormalization needs the input's rank"

@@ -139,6 +139,25 @@ def check_mod(node: ir.Node, values) -> str | None:
     return check_broadcast(node, values)
 
 
+def emit_elu(ctx: EmitContext, node: ir.Node) -> None:
+    """ELU has alpha 1; another alpha is RELU(x) + alpha * MINIMUM(ELU(x), 0)."""
+    alpha = float(attr(node, "alpha", 1.0))
+    perm = ctx.perm_of(node.inputs[0])
+    source = ctx.input(node.inputs[0], perm)
+    out = node.outputs[0]
+    if alpha == 1.0:
+        ctx.op("ELU", [source], [ctx.output(out, perm)])
+        return
+    shape = ctx._stored_shape(out, perm)
+    steps = [ctx.temp(f"elu_{i}", np.float32, shape) for i in range(4)]
+    ctx.op("ELU", [source], [steps[0]])
+    ctx.op("MINIMUM", [steps[0], ctx.const(np.asarray(0, np.float32))], [steps[1]])
+    ctx.op("MUL", [steps[1], ctx.const(np.asarray(alpha, np.float32))], [steps[2]],
+           options("MulOptions"))
+    ctx.op("RELU", [source], [steps[3]])
+    ctx.op("ADD", [steps[3], steps[2]], [ctx.output(out, perm)], options("AddOptions"))
+
+
 def emit_reciprocal(ctx: EmitContext, node: ir.Node) -> None:
     perm = ctx.perm_of(node.inputs[0])
     one = ctx.const(np.asarray(1, ctx.dtype(node.inputs[0])))
@@ -251,9 +270,7 @@ def entries() -> dict[str, list[Lowering]]:
         table[op] = [entry(builtin, emit_binary(builtin, kind), dtypes=dtypes,
                            check=check_broadcast)]
     table["Pow"] = [entry(("POW", "CAST"), emit_pow, check=check_pow)]
-    table["Elu"] = [entry("ELU", emit_unary("ELU"),
-                          check=lambda n, v: None if attr(n, "alpha", 1.0) == 1.0
-                          else "Elu with alpha other than 1 has no TFLite builtin")]
+    table["Elu"] = [entry(("ELU", "RELU", "MINIMUM", "MUL", "ADD"), emit_elu)]
     table["Reciprocal"] = [entry("DIV", emit_reciprocal)]
     table["Mod"] = [entry("FLOOR_MOD", emit_binary("FLOOR_MOD", None), dtypes=INTEGERS,
                           check=check_mod)]

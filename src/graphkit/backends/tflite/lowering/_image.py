@@ -14,6 +14,7 @@ from graphkit.backends.tflite.lowering._base import (
     attr,
     const_array,
     entry,
+    needed,
     rank,
     static_shape,
 )
@@ -29,7 +30,7 @@ def check_pool(node: ir.Node, values) -> str | None:
         return f"{node.op_type} needs a static input shape"
     if any(d != 1 for d in attr(node, "dilations") or (1, 1)):
         return f"{node.op_type} with dilations has no TFLite builtin"
-    if len(node.outputs) > 1 and node.outputs[1].uses():
+    if len(node.outputs) > 1 and needed(node.outputs[1]):
         return "MaxPool's Indices output has no TFLite builtin"
     if attr(node, "storage_order", 0):
         return "MaxPool with storage_order=1 is not lowered"
@@ -82,7 +83,7 @@ def check_global(node: ir.Node, values) -> str | None:
 
 
 def check_batch_norm(node: ir.Node, values) -> str | None:
-    if attr(node, "training_mode", 0) or any(out.uses() for out in node.outputs[1:]):
+    if attr(node, "training_mode", 0) or any(needed(out) for out in node.outputs[1:]):
         return "BatchNormalization in training mode is not lowered"
     for index in range(1, 5):
         if const_array(node.inputs[index]) is None:
@@ -110,8 +111,12 @@ def emit_batch_norm(ctx: EmitContext, node: ir.Node) -> None:
            [ctx.output(out, perm)], options("AddOptions"))
 
 
-def resize_flags(node: ir.Node, opset_10: bool) -> tuple[str, bool, bool] | str:
-    """(builtin, align_corners, half_pixel_centers), or why it has no builtin."""
+def resize_flags(node: ir.Node, opset_10: bool, integral: bool = False
+                 ) -> tuple[str, bool, bool] | str:
+    """(builtin, align_corners, half_pixel_centers), or why it has no builtin. `integral`:
+    each output size is a whole multiple of the input's, where ONNX's half-pixel
+    round_prefer_floor picks the pixels TFLite's half-pixel nearest picks (the source
+    coordinate (o + 0.5) / s is never a whole number, so the two roundings agree)."""
     mode = attr(node, "mode", "nearest")
     coords = "asymmetric" if opset_10 else attr(node, "coordinate_transformation_mode",
                                                   "half_pixel")
@@ -126,6 +131,8 @@ def resize_flags(node: ir.Node, opset_10: bool) -> tuple[str, bool, bool] | str:
         flags = {("asymmetric", "floor"): (False, False),
                  ("half_pixel", "round_prefer_ceil"): (False, True),
                  ("tf_half_pixel_for_nn", "floor"): (False, True)}
+        if integral and coords == "half_pixel" and rounding == "round_prefer_floor":
+            return ("RESIZE_NEAREST_NEIGHBOR", False, True)
         if (coords, rounding) not in flags:
             return (f"Resize nearest with {coords} coordinates and nearest_mode={rounding} "
                     "has no builtin")
@@ -137,7 +144,8 @@ def check_resize(opset_10: bool):
     def check(node: ir.Node, values) -> str | None:
         if rank(values, node.inputs[0]) != 4:
             return "Resize is lowered for 4-D NCHW images only"
-        flags = resize_flags(node, opset_10)
+        out, source = static_shape(values, node.outputs[0]), static_shape(values, node.inputs[0])
+        flags = resize_flags(node, opset_10, _integral(source, out))
         if isinstance(flags, str):
             return flags
         if attr(node, "antialias", 0) or attr(node, "axes") is not None:
@@ -158,6 +166,12 @@ def check_resize(opset_10: bool):
     return check
 
 
+def _integral(source, out) -> bool:
+    if source is None or out is None:
+        return False
+    return all(o % i == 0 for o, i in zip(out[2:], source[2:]))
+
+
 def _scales_disagree(node: ir.Node, source, out, opset_10: bool) -> bool:
     index = 1 if opset_10 else 2
     value = node.inputs[index] if index < len(node.inputs) else None
@@ -174,7 +188,8 @@ def _scales_disagree(node: ir.Node, source, out, opset_10: bool) -> bool:
 
 def emit_resize(opset_10: bool):
     def emit(ctx: EmitContext, node: ir.Node) -> None:
-        builtin, align, half = resize_flags(node, opset_10)
+        integral = _integral(ctx.shape(node.inputs[0]), ctx.shape(node.outputs[0]))
+        builtin, align, half = resize_flags(node, opset_10, integral)
         size = ctx.shape(node.outputs[0])[2:]
         kind = "ResizeBilinearOptions" if builtin == "RESIZE_BILINEAR" \
             else "ResizeNearestNeighborOptions"

@@ -25,6 +25,7 @@ from graphkit.backends.tflite.lowering._base import (
     entry,
     need_constant,
     need_static,
+    needed,
     rank,
     static_shape,
 )
@@ -34,6 +35,11 @@ def check_static_output(node: ir.Node, values) -> str | None:
     if static_shape(values, node.outputs[0]) is None:
         return f"{node.op_type} needs a static output shape"
     return None
+
+
+def check_axes_reshape(node: ir.Node, values) -> str | None:
+    """Squeeze/Unsqueeze: the axes (an input from opset 13) must be known when converting."""
+    return need_constant(node, 1, "axes") or check_static_output(node, values)
 
 
 def emit_reshape(ctx: EmitContext, node: ir.Node) -> None:
@@ -283,8 +289,9 @@ def entries() -> dict[str, list[Lowering]]:
     reshape = dict(dtypes=MOVE_DATA, check=check_static_output)
     return {
         "Reshape": [entry("RESHAPE", emit_reshape, **reshape)],
-        "Squeeze": [entry("RESHAPE", emit_reshape, **reshape)],
-        "Unsqueeze": [entry("RESHAPE", emit_reshape, **reshape)],
+        "Squeeze": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA, check=check_axes_reshape)],
+        "Unsqueeze": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA,
+                            check=check_axes_reshape)],
         "Flatten": [entry("RESHAPE", emit_reshape, **reshape)],
         "Identity": [entry((), emit_identity, dtypes=ANY_DATA)],
         "Constant": [entry((), emit_constant, dtype_inputs=(), check=check_constant)],
@@ -314,7 +321,7 @@ def entries() -> dict[str, list[Lowering]]:
 
 
 def _inference_dropout(node: ir.Node, values) -> str | None:
-    if len(node.outputs) > 1 and node.outputs[1].uses():
+    if len(node.outputs) > 1 and needed(node.outputs[1]):
         return "Dropout's mask output is not lowered"
     return need_constant(node, 2, "training_mode") if len(node.inputs) > 2 else None
 
