@@ -213,3 +213,22 @@ def test_running_something_else_is_an_input_error(tmp_path):
     fake.write_bytes(b"\x00" * 64)
     with pytest.raises(InputError, match="not a TFLite flatbuffer"):
         run_artifact(fake, {})
+
+
+def test_nhwc_io_leaves_a_cnn_without_transpose(tmp_path, rng):
+    _export(_cnn(), torch.randn(1, 3, 32, 32), tmp_path / "cnn.onnx")
+    out = tmp_path / "cnn.tflite"
+    assert main(["convert", str(tmp_path / "cnn.onnx"), "--to", "tflite", "-o", str(out),
+                 "--nhwc-io", "--format", "json"]) == 0
+    from ai_edge_litert.interpreter import Interpreter
+
+    details = Interpreter(model_path=str(out)).get_input_details()
+    assert list(details[0]["shape"]) == [1, 32, 32, 3]
+    image = rng.standard_normal((1, 3, 32, 32)).astype(np.float32)
+    (want,) = run_ort(graphkit.load(tmp_path / "cnn.onnx"), {"x": image})
+    got = run_artifact(out, {"x": image})["y"]  # graphkit's runner maps NCHW to NHWC
+    assert _max_error(got, want) <= 1e-5
+    artifact = emit(graphkit.load(tmp_path / "cnn.onnx"), tmp_path / "again.tflite",
+                    nhwc_io=True)
+    assert artifact.metadata["transposes"] == 0
+    assert artifact.metadata["nhwc"] == ["x"]

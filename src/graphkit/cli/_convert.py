@@ -46,6 +46,8 @@ def add_parser(subparsers) -> None:
     convert.add_argument("--no-fix", action="store_true", help="emit the model as it is")
     convert.add_argument("--optimization", choices=ORT_LEVELS,
                          help="ORT optimization level (ort target; default extended)")
+    convert.add_argument("--nhwc-io", action="store_true",
+                         help="tflite: 4-D inputs and outputs in NHWC (no TRANSPOSE for a CNN)")
     _add_check_options(convert)
     convert.set_defaults(run=run_convert)
 
@@ -73,6 +75,10 @@ def run_convert(args: argparse.Namespace) -> int:
     if Path(args.model).resolve() == output.resolve():
         raise InputError(f"{output}: the output would overwrite the input model")
     emit_options = {"optimization": args.optimization} if args.optimization else {}
+    if args.nhwc_io:
+        if args.target != "tflite":
+            raise InputError("--nhwc-io is an option of the tflite target")
+        emit_options["nhwc_io"] = True
     inputs = _inputs(args, args.model)
     with progress(f"converting {args.model} to {args.target}"):
         artifact = graphkit.convert(

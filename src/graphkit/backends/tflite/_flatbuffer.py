@@ -97,7 +97,7 @@ class ModelBuilder:
         self.counts[builtin] = self.counts.get(builtin, 0) + 1
 
     def finish(self, inputs: list[tuple[str, int]], outputs: list[tuple[str, int]],
-               description: str) -> bytes:
+               description: str, metadata: dict[str, bytes] | None = None) -> bytes:
         """The packed model; `inputs`/`outputs`: (signature name, tensor index)."""
         subgraph = schema().SubGraphT()
         subgraph.tensors = self.tensors
@@ -112,11 +112,21 @@ class ModelBuilder:
         model.subgraphs = [subgraph]
         model.buffers = self.buffers
         model.signatureDefs = [_signature(inputs, outputs)]
+        model.metadata = [self._metadata(name, data) for name, data in (metadata or {}).items()]
         import flatbuffers  # a dependency of ai-edge-litert
 
         builder = flatbuffers.Builder(1024)
         builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
         return bytes(builder.Output())
+
+    def _metadata(self, name: str, data: bytes) -> Any:
+        buffer = schema().BufferT()
+        buffer.data = np.frombuffer(data, np.uint8)
+        self.buffers.append(buffer)
+        entry = schema().MetadataT()
+        entry.name = name
+        entry.buffer = len(self.buffers) - 1
+        return entry
 
     def weight_bytes(self) -> int:
         return sum(len(b.data) for b in self.buffers if b.data is not None)

@@ -3,6 +3,7 @@ no graphkit needed in the artifact, only `Interpreter(...).get_signature_runner(
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,9 @@ from graphkit.backends.tflite._flatbuffer import FILE_IDENTIFIER, schema
 from graphkit.errors import InputError, MissingDependencyError, first_line
 
 SIGNATURE_KEY = "serving_default"
+# The file's metadata entry that lists, as JSON {"nhwc": [names]}, the inputs and outputs
+# the emitter wrote as NHWC.
+LAYOUT_METADATA = "graphkit.layout"
 
 
 def interpreter(path: str | os.PathLike, threads: int = 1):
@@ -34,9 +38,9 @@ def interpreter(path: str | os.PathLike, threads: int = 1):
         raise InputError(f"{path}: LiteRT cannot load it ({first_line(err)})") from None
 
 
-def signature_names(path: str | os.PathLike) -> tuple[list[str], list[str]]:
+def signature_names(path: str | os.PathLike) -> tuple[list[str], list[str], set[str]]:
     """The signature's input and output names in the order written (the ONNX order):
-    LiteRT's own listing sorts them."""
+    LiteRT's own listing sorts them; and the names graphkit wrote as NHWC (--nhwc-io)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -53,15 +57,33 @@ def signature_names(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     signature = model.SignatureDefs(0)
     inputs = [signature.Inputs(i).Name().decode() for i in range(signature.InputsLength())]
     outputs = [signature.Outputs(i).Name().decode() for i in range(signature.OutputsLength())]
-    return inputs, outputs
+    return inputs, outputs, _nhwc_names(model)
+
+
+def _nhwc_names(model) -> set[str]:
+    for index in range(model.MetadataLength()):
+        entry = model.Metadata(index)
+        if entry.Name().decode() != LAYOUT_METADATA:
+            continue
+        raw = model.Buffers(entry.Buffer()).DataAsNumpy()
+        try:
+            return set(json.loads(bytes(raw).decode()).get("nhwc", []))
+        except (ValueError, AttributeError, TypeError):
+            return set()
+    return set()
 
 
 def run_artifact(path: str | os.PathLike, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Outputs by ONNX name, in the model's order."""
-    inputs, outputs = signature_names(path)
+    """Outputs by ONNX name, in the model's order and layout (NHWC inputs and outputs of
+    an --nhwc-io artifact are transposed from and back to the ONNX model's NCHW)."""
+    inputs, outputs, nhwc = signature_names(path)
     missing = [name for name in inputs if name not in feeds]
     if missing:
         raise InputError(f"{path}: no value for input(s) {missing}")
     runner = interpreter(path).get_signature_runner(SIGNATURE_KEY)
-    results = runner(**{name: np.asarray(feeds[name]) for name in inputs})
-    return {name: np.asarray(results[name]) for name in outputs}
+    given = {name: np.asarray(feeds[name]) for name in inputs}
+    given = {name: value.transpose(0, 2, 3, 1) if name in nhwc else value
+             for name, value in given.items()}
+    results = runner(**{name: np.ascontiguousarray(value) for name, value in given.items()})
+    return {name: np.asarray(results[name]).transpose(0, 3, 1, 2) if name in nhwc
+            else np.asarray(results[name]) for name in outputs}
