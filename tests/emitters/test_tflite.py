@@ -232,3 +232,12 @@ def test_nhwc_io_leaves_a_cnn_without_transpose(tmp_path, rng):
                     nhwc_io=True)
     assert artifact.metadata["transposes"] == 0
     assert artifact.metadata["nhwc"] == ["x"]
+
+
+def test_scalar_input_stays_a_scalar(tmp_path):
+    model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
+    g (float n) => (float[5] y) <float start = {0.0}, float step = {1.0}> {
+        y = Range(start, n, step)
+    }""")
+    got = run_artifact(emit(model, tmp_path / "m.tflite").path, {"n": np.asarray(5.0, np.float32)})
+    np.testing.assert_array_equal(got["y"], np.arange(5, dtype=np.float32))

@@ -84,6 +84,7 @@ def run_artifact(path: str | os.PathLike, feeds: Mapping[str, Any]) -> dict[str,
     given = {name: np.asarray(feeds[name]) for name in inputs}
     given = {name: value.transpose(0, 2, 3, 1) if name in nhwc else value
              for name, value in given.items()}
-    results = runner(**{name: np.ascontiguousarray(value) for name, value in given.items()})
+    # (np.ascontiguousarray would make a 0-d input 1-d)
+    results = runner(**{name: np.array(value, order="C") for name, value in given.items()})
     return {name: np.asarray(results[name]).transpose(0, 3, 1, 2) if name in nhwc
             else np.asarray(results[name]) for name in outputs}
