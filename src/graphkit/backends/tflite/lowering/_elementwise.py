@@ -24,8 +24,11 @@ from graphkit.backends.tflite.lowering._base import (
     rank,
 )
 
+# LiteRT's ABS refuses int64 when the model is prepared (and SIGN when it runs)
+INT32_OR_FLOAT = frozenset({ir.DataType.FLOAT, ir.DataType.INT32})
 UNARY = {
-    "Abs": ("ABS", NUMERIC), "Neg": ("NEG", NUMERIC), "Exp": ("EXP", F32), "Log": ("LOG", F32),
+    "Abs": ("ABS", INT32_OR_FLOAT), "Neg": ("NEG", NUMERIC), "Exp": ("EXP", F32),
+    "Log": ("LOG", F32),
     "Sqrt": ("SQRT", F32), "Sin": ("SIN", F32), "Cos": ("COS", F32), "Relu": ("RELU", F32),
     "Sigmoid": ("LOGISTIC", F32), "Tanh": ("TANH", F32), "Floor": ("FLOOR", F32),
     "Ceil": ("CEIL", F32), "Round": ("ROUND", F32), "Sign": ("SIGN", F32),

@@ -163,6 +163,53 @@ def check_softmax(node: ir.Node, values) -> str | None:
     return None
 
 
+def check_topk(node: ir.Node, values) -> str | None:
+    if not attr(node, "sorted", 1):
+        return "TopK with sorted=0 is not lowered"
+    if rank(values, node.inputs[0]) is None:
+        return "TopK needs the input's rank"
+    return None
+
+
+def emit_topk(ctx: EmitContext, node: ir.Node) -> None:
+    """TOPK_V2 works on the last axis: the input is asked for with `axis` moved last (a
+    TRANSPOSE where needed) and the outputs are held in that order. largest=0 is the
+    top k of the negated input; the int32 indices are cast to ONNX's int64."""
+    source = node.inputs[0]
+    rank_ = ctx.rank(source)
+    axis = attr(node, "axis", -1) % rank_
+    perm = None if axis == rank_ - 1 else _axis_last(rank_, axis)
+    values_out, indices_out = node.outputs
+    data = ctx.input(source, perm)
+    dtype = ctx.dtype(source)
+    shape = ctx._stored_shape(values_out, perm)
+    largest = attr(node, "largest", 1)
+    if not largest:
+        negated = ctx.temp("negated", dtype, ctx._stored_shape(source, perm))
+        ctx.op("NEG", [data], [negated])
+        data = negated
+    top = ctx.temp("top", dtype, shape) if not largest else ctx.output(values_out, perm)
+    indices = ctx.temp("top_indices", np.int32, shape)
+    ctx.op("TOPK_V2", [data, _k_tensor(ctx, node)], [top, indices])
+    if not largest:
+        ctx.op("NEG", [top], [ctx.output(values_out, perm)])
+    ctx.op("CAST", [indices], [ctx.output(indices_out, perm)])
+
+
+def _k_tensor(ctx: EmitContext, node: ir.Node) -> int:
+    """k as TOPK_V2 takes it: an int32 scalar (ONNX gives a 1-element int64 tensor)."""
+    if len(node.inputs) < 2:  # before opset 10: an attribute
+        return ctx.int32(attr(node, "k"))
+    known = const_array(node.inputs[1])
+    if known is not None:
+        return ctx.int32(int(known.reshape(-1)[0]))
+    scalar = ctx.temp("k", np.int64, [])
+    ctx.op("RESHAPE", [ctx.input(node.inputs[1]), ctx.int32([])], [scalar])
+    narrow = ctx.temp("k32", np.int32, [])
+    ctx.op("CAST", [scalar], [narrow])
+    return narrow
+
+
 def emit_cumsum(ctx: EmitContext, node: ir.Node) -> None:
     axis = int(const_array(node.inputs[1])) % ctx.rank(node.inputs[0])
     made = options("CumsumOptions", exclusive=bool(attr(node, "exclusive", 0)),
@@ -194,6 +241,8 @@ def entries() -> dict[str, list[Lowering]]:
     for op, (before, builtin, after) in COMPOSED.items():
         table[op] = [entry(tuple(b for b in (before, builtin, after) if b),
                            emit_reduce(builtin, before, after), check=check_reduce)]
+    table["TopK"] = [entry(("TOPK_V2", "CAST"), emit_topk, dtypes=NUMERIC,
+                           check=check_topk)]
     table["CumSum"] = [entry("CUMSUM", emit_cumsum, dtypes=NUMERIC, check=check_cumsum)]
     table["ArgMax"] = [entry("ARG_MAX", emit_arg("ARG_MAX", "ArgMaxOptions"), dtypes=NUMERIC,
                              check=check_arg)]

@@ -285,6 +285,25 @@ def check_static_input(node: ir.Node, values) -> str | None:
     return need_static(values, node)
 
 
+def check_trilu(node: ir.Node, values) -> str | None:
+    shape = static_shape(values, node.inputs[0])
+    if shape is None or len(shape) < 2:
+        return "Trilu needs a static input shape of rank 2 or more"
+    return need_constant(node, 1, "k")
+
+
+def emit_trilu(ctx: EmitContext, node: ir.Node) -> None:
+    """SELECT_V2 between the input and zeros, by the triangle as a constant mask."""
+    shape = ctx.shape(node.inputs[0])
+    k_value = node.inputs[1] if len(node.inputs) > 1 else None
+    k = int(const_array(k_value)) if k_value is not None else 0
+    ones = np.ones(shape[-2:], dtype=bool)
+    mask = np.triu(ones, k) if attr(node, "upper", 1) else np.tril(ones, k)
+    zero = ctx.const(np.zeros((), ctx.dtype(node.inputs[0])))
+    ctx.op("SELECT_V2", [ctx.const(mask), ctx.input(node.inputs[0]), zero],
+           [ctx.output(node.outputs[0])])
+
+
 def entries() -> dict[str, list[Lowering]]:
     reshape = dict(dtypes=MOVE_DATA, check=check_static_output)
     return {
@@ -315,6 +334,7 @@ def entries() -> dict[str, list[Lowering]]:
                          check=check_static_output)],
         "Tile": [entry("TILE", emit_tile, dtypes=ANY_DATA,
                        check=lambda n, v: need_constant(n, 1, "repeats"))],
+        "Trilu": [entry("SELECT_V2", emit_trilu, dtypes=ANY_DATA, check=check_trilu)],
         "Pad": [entry(("PAD", "PADV2", "MIRROR_PAD"), emit_pad, dtypes=NUMERIC,
                       check=check_pad)],
     }
