@@ -49,9 +49,10 @@ def opset_range() -> tuple[int, int]:
     return MIN_OPSET, max(CHECKED_OPSET, onnx_opset_version())
 
 
-def _changed_since_checked(op: str, opset: int) -> str | None:
-    """Why a node at an opset newer than CHECKED_OPSET is not lowered (None: same op)."""
-    if opset <= CHECKED_OPSET:
+def _changed_since_checked(op: str, opset: int, entry: Lowering | None) -> str | None:
+    """Why a node at an opset newer than CHECKED_OPSET is not lowered (None: same op, or
+    an entry written for the newer definition)."""
+    if opset <= CHECKED_OPSET or entry is not None and entry.since > CHECKED_OPSET:
         return None
     import onnx.defs
 
@@ -97,10 +98,10 @@ def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = No
     entries = lowering_table().get(node.op_type)
     if not entries:
         return f"graphkit's TFLite emitter has no lowering for {node.op_type} yet"
-    changed = _changed_since_checked(node.op_type, opset)
+    entry = entry_for(node, opset)
+    changed = _changed_since_checked(node.op_type, opset, entry)
     if changed is not None:
         return changed
-    entry = entry_for(node, opset)
     if entry is None:
         return (f"graphkit's TFLite emitter lowers {node.op_type} from opset "
                 f"{entries[0].since} on; this model uses opset {opset}")

@@ -126,11 +126,45 @@ def check_rms_norm(node: ir.Node, values) -> str | None:
         "RMSNormalization needs the input's rank"
 
 
+def emit_hard_sigmoid(ctx: EmitContext, node: ir.Node) -> None:
+    """max(0, min(1, alpha * x + beta)): MUL, ADD, then RELU_0_TO_1."""
+    perm = ctx.perm_of(node.inputs[0])
+    shape = ctx._stored_shape(node.inputs[0], perm)
+    chain = _Chain(ctx, node.outputs[0].name or "hard_sigmoid", shape)
+    x = ctx.input(node.inputs[0], perm)
+    scaled = chain.op("MUL", x, chain.scalar(attr(node, "alpha", 0.2)), kind="MulOptions")
+    shifted = chain.op("ADD", scaled, chain.scalar(attr(node, "beta", 0.5)), kind="AddOptions")
+    chain.op("RELU_0_TO_1", shifted, out=ctx.output(node.outputs[0], perm))
+
+
+def emit_softsign(ctx: EmitContext, node: ir.Node) -> None:
+    """x / (1 + |x|)."""
+    perm = ctx.perm_of(node.inputs[0])
+    chain = _Chain(ctx, "softsign", ctx._stored_shape(node.inputs[0], perm))
+    x = ctx.input(node.inputs[0], perm)
+    denominator = chain.op("ADD", chain.op("ABS", x), chain.scalar(1.0), kind="AddOptions")
+    chain.op("DIV", x, denominator, kind="DivOptions", out=ctx.output(node.outputs[0], perm))
+
+
+def emit_softplus(ctx: EmitContext, node: ir.Node) -> None:
+    """log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)): no overflow for large x."""
+    perm = ctx.perm_of(node.inputs[0])
+    chain = _Chain(ctx, "softplus", ctx._stored_shape(node.inputs[0], perm))
+    x = ctx.input(node.inputs[0], perm)
+    decay = chain.op("EXP", chain.op("NEG", chain.op("ABS", x)))
+    tail = chain.op("LOG", chain.op("ADD", decay, chain.scalar(1.0), kind="AddOptions"))
+    chain.op("ADD", chain.op("RELU", x), tail, kind="AddOptions",
+             out=ctx.output(node.outputs[0], perm))
+
+
 def entries() -> dict[str, list[Lowering]]:
     return {
         "Erf": [entry(("ABS", "MUL", "ADD", "DIV", "EXP", "NEG", "SUB", "SIGN"), emit_erf)],
         "LayerNormalization": [entry(("MEAN", "SUB", "MUL", "ADD", "RSQRT"), emit_layer_norm,
                                      check=check_layer_norm, since=17)],
+        "HardSigmoid": [entry(("MUL", "ADD", "RELU_0_TO_1"), emit_hard_sigmoid)],
+        "Softsign": [entry(("ABS", "ADD", "DIV"), emit_softsign)],
+        "Softplus": [entry(("ABS", "NEG", "EXP", "ADD", "LOG", "RELU"), emit_softplus)],
         "RMSNormalization": [entry(("MEAN", "MUL", "ADD", "RSQRT"), emit_rms_norm,
                                    check=check_rms_norm, since=23)],
     }

@@ -200,6 +200,23 @@ def emit_resize(opset_10: bool):
     return emit
 
 
+def check_depth_space(node: ir.Node, values) -> str | None:
+    if rank(values, node.inputs[0]) != 4:
+        return f"{node.op_type} is lowered for 4-D NCHW input only"
+    if attr(node, "mode", "DCR") != "DCR":
+        return f"{node.op_type} in CRD mode has no TFLite builtin (DCR mode does)"
+    return None
+
+
+def emit_depth_space(builtin: str, kind: str):
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        made = options(kind, blockSize=int(attr(node, "blocksize")))
+        ctx.op(builtin, [ctx.input(node.inputs[0], NHWC)], [ctx.output(node.outputs[0], NHWC)],
+               made)
+
+    return emit
+
+
 def entries() -> dict[str, list[Lowering]]:
     return {
         "MaxPool": [entry("MAX_POOL_2D", emit_pool("MAX_POOL_2D"), check=check_pool)],
@@ -208,6 +225,14 @@ def entries() -> dict[str, list[Lowering]]:
         "GlobalAveragePool": [entry("MEAN", emit_global("MEAN"), check=check_global)],
         "GlobalMaxPool": [entry("REDUCE_MAX", emit_global("REDUCE_MAX"), check=check_global)],
         "BatchNormalization": [entry(("MUL", "ADD"), emit_batch_norm, check=check_batch_norm)],
+        "DepthToSpace": [entry("DEPTH_TO_SPACE", emit_depth_space(
+            "DEPTH_TO_SPACE", "DepthToSpaceOptions"), check=check_depth_space)],
+        "SpaceToDepth": [  # opset 28 gave it DepthToSpace's mode attribute
+            entry("SPACE_TO_DEPTH", emit_depth_space("SPACE_TO_DEPTH", "SpaceToDepthOptions"),
+                  check=check_depth_space),
+            entry("SPACE_TO_DEPTH", emit_depth_space("SPACE_TO_DEPTH", "SpaceToDepthOptions"),
+                  check=check_depth_space, since=28),
+        ],
         "Resize": [
             entry(("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"), emit_resize(True),
                   check=check_resize(True), since=10),
