@@ -145,6 +145,35 @@ def check_gather(node: ir.Node, values) -> str | None:
     return need_static(values, node)
 
 
+def check_gather_elements(node: ir.Node, values) -> str | None:
+    if static_shape(values, node.inputs[1]) is None or need_static(values, node):
+        return "GatherElements needs static data and index shapes"
+    return None
+
+
+def emit_gather_elements(ctx: EmitContext, node: ir.Node) -> None:
+    """GATHER_ND with full coordinates: the index tensor on `axis`, constant grids (the
+    element's own position) on every other axis."""
+    data, indices = node.inputs
+    shape, index_shape = ctx.shape(data), ctx.shape(indices)
+    axis = attr(node, "axis", 0) % len(shape)
+    array = const_array(indices)
+    if array is not None:
+        wrapped = ctx.const(np.where(array < 0, array + shape[axis], array).astype(np.int64))
+    else:
+        wrapped = _wrapped_indices(ctx, indices, shape[axis])
+    dtype = ctx.dtype(indices) if array is None else np.dtype(np.int64)
+    column = ctx.temp("axis_coords", dtype, [*index_shape, 1])
+    ctx.op("RESHAPE", [wrapped, ctx.int32([*index_shape, 1])], [column])
+    grids = np.indices(index_shape).astype(dtype)
+    parts = [column if dim == axis else ctx.const(grids[dim][..., None]) for dim in
+             range(len(shape))]
+    coords = ctx.temp("coords", dtype, [*index_shape, len(shape)])
+    ctx.op("CONCATENATION", parts, [coords],
+           options("ConcatenationOptions", axis=len(index_shape)))
+    ctx.op("GATHER_ND", [ctx.input(data), coords], [ctx.output(node.outputs[0])])
+
+
 def emit_split(ctx: EmitContext, node: ir.Node) -> None:
     shape = ctx.shape(node.inputs[0])
     axis = attr(node, "axis", 0) % len(shape)
@@ -329,6 +358,8 @@ def entries() -> dict[str, list[Lowering]]:
         "Concat": [entry("CONCATENATION", emit_concat, dtypes=NUMERIC, check=check_concat)],
         "Slice": [entry("STRIDED_SLICE", emit_slice, dtypes=ANY_DATA, check=check_slice)],
         "Gather": [entry("GATHER", emit_gather, dtypes=ANY_DATA, check=check_gather)],
+        "GatherElements": [entry(("GATHER_ND", "CONCATENATION"), emit_gather_elements,
+                                 dtypes=ANY_DATA, check=check_gather_elements)],
         "Split": [entry("SPLIT_V", emit_split, dtypes=NUMERIC, check=check_split)],
         "Expand": [entry("BROADCAST_TO", emit_expand, dtypes=ANY_DATA,
                          check=check_static_output)],
