@@ -241,3 +241,37 @@ def test_scalar_input_stays_a_scalar(tmp_path):
     }""")
     got = run_artifact(emit(model, tmp_path / "m.tflite").path, {"n": np.asarray(5.0, np.float32)})
     np.testing.assert_array_equal(got["y"], np.arange(5, dtype=np.float32))
+
+
+class _Segmenter(torch.nn.Module):
+    """DeepLabv3-style: dilated convolutions, an image-pooling branch broadcast back over
+    the feature map, concatenation, bilinear upsampling to the input size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, 2, 1), torch.nn.ReLU())
+        self.rates = torch.nn.ModuleList(
+            [torch.nn.Conv2d(16, 8, 1)]
+            + [torch.nn.Conv2d(16, 8, 3, padding=r, dilation=r) for r in (2, 4)])
+        self.pool = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Conv2d(16, 8, 1))
+        self.head = torch.nn.Conv2d(32, 3, 1)
+
+    def forward(self, x):
+        features = self.stem(x)
+        pooled = self.pool(features).expand(-1, -1, features.shape[2], features.shape[3])
+        y = self.head(torch.cat([m(features) for m in self.rates] + [pooled], 1))
+        return torch.nn.functional.interpolate(y, size=x.shape[2:], mode="bilinear",
+                                               align_corners=False)
+
+
+def test_segmenter_keeps_nhwc_through_its_branches(tmp_path, rng):
+    torch.manual_seed(0)
+    _export(_Segmenter(), torch.randn(1, 3, 32, 32), tmp_path / "seg.onnx")
+    image = rng.standard_normal((1, 3, 32, 32)).astype(np.float32)
+    artifact = graphkit.convert(tmp_path / "seg.onnx", "tflite", tmp_path / "seg.tflite",
+                                inputs={"x": image})
+    assert artifact.validated
+    assert artifact.metadata["transposes"] == 2  # the NCHW input and the NCHW output
+    got = run_artifact(artifact.path, {"x": image})["y"]
+    (want,) = run_ort(graphkit.load(tmp_path / "seg.onnx"), {"x": image})
+    assert _max_error(got, want) <= 1e-5

@@ -62,9 +62,10 @@ def emit_transpose(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def emit_concat(ctx: EmitContext, node: ir.Node) -> None:
+    """In the layout most inputs are held in (a TRANSPOSE only for the others)."""
     live = [v for v in node.inputs if const_array(v) is None]
-    perms = {ctx.perm_of(v) for v in live}
-    perm = perms.pop() if len(perms) == 1 else None
+    held = [ctx.perm_of(v) for v in live]
+    perm = max(held, key=held.count) if held else None
     out_rank = ctx.rank(node.outputs[0])
     axis = attr(node, "axis") % out_rank
     stored_axis = perm.index(axis) if perm is not None else axis
@@ -192,9 +193,12 @@ def check_split(node: ir.Node, values) -> str | None:
 
 
 def emit_expand(ctx: EmitContext, node: ir.Node) -> None:
-    shape = ctx.shape(node.outputs[0])
-    ctx.op("BROADCAST_TO", [ctx.input(node.inputs[0]), ctx.int32(shape)],
-           [ctx.output(node.outputs[0])])
+    """In the input's layout where the ranks match (a pooled NHWC branch stays NHWC)."""
+    source, out = node.inputs[0], node.outputs[0]
+    perm = ctx.perm_of(source) if ctx.rank(source) == ctx.rank(out) else None
+    shape = ctx._stored_shape(out, perm)
+    ctx.op("BROADCAST_TO", [ctx.input(source, perm), ctx.int32(shape)],
+           [ctx.output(out, perm)])
 
 
 def emit_tile(ctx: EmitContext, node: ir.Node) -> None:
