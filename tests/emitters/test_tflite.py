@@ -275,3 +275,27 @@ def test_segmenter_keeps_nhwc_through_its_branches(tmp_path, rng):
     got = run_artifact(artifact.path, {"x": image})["y"]
     (want,) = run_ort(graphkit.load(tmp_path / "seg.onnx"), {"x": image})
     assert _max_error(got, want) <= 1e-5
+
+
+QDQ_CONV = """<ir_version: 10, opset_import: ["" : 19]>
+g (float[1, 2, 5, 5] x) => (float[1, 3, 3, 3] y)
+<int8[3, 2, 3, 3] w = {WEIGHTS}, float ws = {0.05}, int8 wz = {0},
+ int32[3] b = {10, -4, 7}, float bs = {0.001}, int32 bz = {0}, float xs = {0.02}, int8 xz = {3}> {
+  q = QuantizeLinear(x, xs, xz)
+  dq = DequantizeLinear(q, xs, xz)
+  wf = DequantizeLinear(w, ws, wz)
+  bf = DequantizeLinear(b, bs, bz)
+  y = Conv(dq, wf, bf)
+}"""
+
+
+def test_qdq_conv_computes_what_onnxruntime_computes(tmp_path, rng):
+    weights = ", ".join(str((i * 7) % 19 - 9) for i in range(54))
+    model = model_from_text(QDQ_CONV.replace("WEIGHTS", weights))
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    artifact = emit(model, tmp_path / "qdq.tflite")
+    assert "CONV_2D" in artifact.metadata["builtins"]
+    x = rng.uniform(-3, 3, (1, 2, 5, 5)).astype(np.float32)  # past int8's range: clamped
+    got = run_artifact(artifact.path, {"x": x})["y"]
+    (want,) = run_ort(model, {"x": x})
+    assert _max_error(got, want) <= 1e-5
