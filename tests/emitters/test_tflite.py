@@ -299,3 +299,16 @@ def test_qdq_conv_computes_what_onnxruntime_computes(tmp_path, rng):
     got = run_artifact(artifact.path, {"x": x})["y"]
     (want,) = run_ort(model, {"x": x})
     assert _max_error(got, want) <= 1e-5
+
+
+@pytest.mark.parametrize("include_pad", [0, 1])
+def test_average_pool_counts_only_real_pixels_unless_asked(tmp_path, rng, include_pad):
+    model = model_from_text(f"""<ir_version: 10, opset_import: ["" : 19]>
+    g (float[1, 2, 6, 7] x) => (float[1, 2, 4, 4] y) {{
+        y = AveragePool <kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 2, 1],
+                         count_include_pad = {include_pad}> (x)
+    }}""")
+    x = rng.standard_normal((1, 2, 6, 7)).astype(np.float32)
+    got = run_artifact(emit(model, tmp_path / "p.tflite").path, {"x": x})["y"]
+    (want,) = run_ort(model, {"x": x})
+    assert _max_error(got, want) <= 1e-5

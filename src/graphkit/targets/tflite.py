@@ -1,9 +1,10 @@
 """TensorFlow Lite through graphkit's own lowering table (opsets/tflite.toml).
 
 The table says, per ONNX op, which TFLite builtins it lowers to, or that it needs Select
-TF ops (Flex, GK107), or that it cannot be converted. Flex is a warning by default (the
-model converts, but the runtime must link the Flex delegate); `allow_flex=False` makes it
-a blocker, as `tflite-builtins` on the command line.
+TF ops (Flex, GK107), or that it cannot be converted. Flex is a blocker under both names
+while graphkit's emitter writes builtins only (its fix, where the table names one, e.g.
+decompose{ops=Einsum}, removes the op); `tflite-builtins` is the name that keeps refusing
+Flex once the emitter can write it behind an option.
 
 Analysis and emission never disagree: where the table maps an op to builtins, graphkit's
 TFLite emitter (graphkit.backends.tflite) is asked too, and a node its lowering declines
@@ -12,9 +13,8 @@ the emitter's own sentence. Measured on the ONNX conformance cases with
 `python tools/agreement.py --target tflite`.
 
 What "convertible" means here: every node has a lowering in the table whose dtype and
-attribute conditions hold, and no float64 tensor remains (no builtin kernel takes it):
-builtins, plus Select TF ops where the table says Flex (a warning here, a blocker for
-`tflite-builtins`).
+attribute conditions hold, the emitter lowers it, and no float64 tensor remains (no
+builtin kernel takes it).
 Findings with a fix (fold-constants, float64-to-float32, ...) name the pass that
 `graphkit fix --target tflite` runs to remove them.
 """
@@ -48,8 +48,7 @@ class TFLiteTarget(TableTarget):
         findings = super().check_node(node, ctx)
         if not any(f.blocking for f in findings):
             findings += self._emitter_findings(node, ctx)
-        if self.allow_flex:
-            return findings
+        # Flex is a blocker under both names: the emitter writes builtins only
         return [
             dataclasses.replace(f, severity=Severity.ERROR) if f.code == "GK107" else f
             for f in findings
@@ -69,9 +68,7 @@ class TFLiteTarget(TableTarget):
         if entry is None or entry.status == "unsupported" or ctx.in_subgraph:
             return []
         if entry.status == "flex":
-            message = (f"graphkit's TFLite emitter writes builtins only; {node.op_type} "
-                       "needs Select TF ops (Flex)")
-            return [self._finding("GK101", Severity.ERROR, message, node)]
+            return []  # GK107, a blocker while the emitter writes builtins only
         from graphkit.backends.tflite.lowering import unsupported_reason
 
         reason = unsupported_reason(node, ctx.opset, ctx.values)

@@ -36,11 +36,6 @@ def check_pool(node: ir.Node, values) -> str | None:
         return "MaxPool with storage_order=1 is not lowered"
     if attr(node, "ceil_mode", 0):
         return f"{node.op_type} with ceil_mode=1 is not lowered"
-    if node.op_type == "AveragePool" and not attr(node, "count_include_pad", 0):
-        shape, kernel, strides, pads = _geometry(node, static_shape(values, node.inputs[0]))
-        if padding_mode(pads, shape[2:], kernel, strides, (1, 1)) is None:
-            return ("AveragePool with count_include_pad=0 is lowered for SAME or no "
-                    "padding only")
     return None
 
 
@@ -56,15 +51,36 @@ def emit_pool(builtin: str):
         source = ctx.input(node.inputs[0], NHWC)
         mode = padding_mode(pads, shape[2:], kernel, strides, (1, 1))
         include_pad = builtin == "AVERAGE_POOL_2D" and attr(node, "count_include_pad", 0)
-        if mode is None or (mode == "SAME" and include_pad):
+        made_pad = mode is None or (mode == "SAME" and include_pad)
+        if made_pad:
             fill = 0.0 if builtin == "AVERAGE_POOL_2D" else LOWEST_FLOAT32
             source = explicit_pad(ctx, source, shape, pads, fill)
             mode = "VALID"
         made = options("Pool2DOptions", padding=PADDING[mode], strideH=strides[0],
                        strideW=strides[1], filterHeight=kernel[0], filterWidth=kernel[1])
-        ctx.op(builtin, [source], [ctx.output(node.outputs[0], NHWC)], made)
+        out = node.outputs[0]
+        if not (made_pad and builtin == "AVERAGE_POOL_2D" and not include_pad):
+            ctx.op(builtin, [source], [ctx.output(out, NHWC)], made)
+            return
+        # the zeros PAD added were counted: rescale each window to its real pixels
+        pooled = ctx.temp("pooled", np.float32, ctx._stored_shape(out, NHWC))
+        ctx.op(builtin, [source], [pooled], made)
+        factor = _window_factor(shape[2:], ctx.shape(out)[2:], kernel, strides, pads)
+        ctx.op("MUL", [pooled, ctx.const(factor)], [ctx.output(out, NHWC)],
+               options("MulOptions"))
 
     return emit
+
+
+def _window_factor(size, out, kernel, strides, pads) -> np.ndarray:
+    """[1, H', W', 1]: kernel area / the input pixels (not padding) in each window."""
+    counts = []
+    for axis in (0, 1):
+        starts = np.arange(out[axis]) * strides[axis] - pads[axis][0]
+        ends = np.minimum(starts + kernel[axis], size[axis])
+        counts.append(ends - np.maximum(starts, 0))
+    area = kernel[0] * kernel[1]
+    return (area / np.outer(counts[0], counts[1])).astype(np.float32)[None, :, :, None]
 
 
 def emit_global(builtin: str):
