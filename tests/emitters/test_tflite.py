@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -312,3 +313,16 @@ def test_average_pool_counts_only_real_pixels_unless_asked(tmp_path, rng, includ
     got = run_artifact(emit(model, tmp_path / "p.tflite").path, {"x": x})["y"]
     (want,) = run_ort(model, {"x": x})
     assert _max_error(got, want) <= 1e-5
+
+
+def test_dynamic_batch_stays_dynamic(tmp_path, rng):
+    source = Path(__file__).resolve().parents[2] / "examples" / "tiny_cnn.onnx"
+    artifact = graphkit.convert(source, "tflite", tmp_path / "tiny.tflite")
+    assert artifact.validated and artifact.metadata["transposes"] == 1
+    model = graphkit.load(source)
+    name = model.graph.inputs[0].name
+    for batch in (1, 3):
+        x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
+        got = next(iter(run_artifact(artifact.path, {name: x}).values()))
+        (want,) = run_ort(model, {name: x})
+        assert _max_error(got, want) <= 1e-5

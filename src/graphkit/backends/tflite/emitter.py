@@ -17,6 +17,7 @@ from pathlib import Path
 import onnx_ir as ir
 
 from graphkit._output import check_output_path, publish
+from graphkit._quiet import native_logs_off
 from graphkit.backends.tflite import lowering
 from graphkit.backends.tflite._flatbuffer import MAX_FLATBUFFER_BYTES, ModelBuilder
 from graphkit.backends.tflite.lowering._base import NHWC, EmitContext, Stored
@@ -129,7 +130,8 @@ def _write_checked(data: bytes, output: Path) -> None:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         try:
-            interpreter(temp).allocate_tensors()
+            with native_logs_off():
+                interpreter(temp).allocate_tensors()
         except (RuntimeError, ValueError) as err:
             raise InputError(f"LiteRT refuses the emitted model: {first_line(err)}") from None
         publish(temp, output)

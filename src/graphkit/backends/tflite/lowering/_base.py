@@ -124,6 +124,16 @@ def static_shape(values: ValueFacts, value: ir.Value | None) -> tuple[int, ...] 
     return tuple(shape)
 
 
+def static_but_batch(values: ValueFacts, value: ir.Value | None) -> tuple[int, ...] | None:
+    """The shape with the batch (dim 0) as 1 when it is dynamic; None where another dim is
+    not static. Kernels recompute every shape from the inputs when the model is prepared,
+    so an NCHW op needs only its channel and spatial dims when converting."""
+    shape = values.shape(value) if value is not None else None
+    if shape is None or len(shape) == 0 or not all(isinstance(d, int) for d in shape[1:]):
+        return None
+    return (shape[0] if isinstance(shape[0], int) else 1, *shape[1:])
+
+
 def rank(values: ValueFacts, value: ir.Value | None) -> int | None:
     shape = values.shape(value) if value is not None else None
     return None if shape is None else len(shape)
@@ -171,6 +181,13 @@ class EmitContext:
             raise ValueError(f"value '{value.name}' has no known type")
         return np.dtype(dtype.numpy())
 
+    def image_shape(self, value: ir.Value) -> tuple[int, ...]:
+        """An NCHW value's shape, the batch as 1 when it is dynamic (static_but_batch)."""
+        shape = static_but_batch(self.values, value)
+        if shape is None:
+            raise ValueError(f"value '{value.name}' has no static channel and spatial dims")
+        return shape
+
     def shape(self, value: ir.Value) -> tuple[int, ...]:
         shape = static_shape(self.values, value)
         if shape is None:
@@ -208,9 +225,10 @@ class EmitContext:
             shape = self._stored_shape(value, perm)
             out = self.builder.tensor(f"{value.name}_t", self.dtype(value), shape)
             held = self._stored_shape(value, known.perm)
-            if static_shape(self.values, value) is not None and _moves_only_ones(held, step):
+            target = _same_bytes_shape(self.values, value, perm, held, step)
+            if target is not None:
                 # [N,1,1,C] <-> [N,C,1,1]: the same bytes, a RESHAPE and no TRANSPOSE
-                self.builder.operator("RESHAPE", [known.tensor, self.int32(shape)], [out])
+                self.builder.operator("RESHAPE", [known.tensor, self.int32(target)], [out])
             else:
                 self.builder.operator("TRANSPOSE", [known.tensor, self.int32(step)], [out])
             self.transposed[key] = out
@@ -259,6 +277,19 @@ def _compose(held: Perm, wanted: Perm, rank_: int) -> list[int]:
     wanted = wanted or identity
     position = {axis: index for index, axis in enumerate(held)}
     return [position[axis] for axis in wanted]
+
+
+def _same_bytes_shape(values: ValueFacts, value: ir.Value, perm: Perm, held: list[int] | None,
+                      step: list[int]) -> list[int] | None:
+    """The RESHAPE target that replaces a TRANSPOSE moving only dims of size 1 (a dynamic
+    batch, left in place, as -1); None where the TRANSPOSE is needed."""
+    shape = static_but_batch(values, value)
+    if shape is None or held is None or step[0] != 0 or not _moves_only_ones(held, step):
+        return None
+    target = [shape[axis] for axis in perm] if perm is not None else list(shape)
+    if not isinstance((values.shape(value) or (0,))[0], int):
+        target[0] = -1
+    return target
 
 
 def _moves_only_ones(shape: list[int], step: list[int]) -> bool:

@@ -19,7 +19,7 @@ from graphkit.backends.tflite.lowering._base import (
     const_array,
     entry,
     rank,
-    static_shape,
+    static_but_batch,
 )
 
 
@@ -57,8 +57,8 @@ def padding_mode(pads, size, kernel, strides, dilations) -> str | None:
 def check_conv(node: ir.Node, values) -> str | None:
     if rank(values, node.inputs[0]) != 4:
         return f"{node.op_type} is lowered for 2-D images (4-D NCHW input) only"
-    if static_shape(values, node.inputs[0]) is None:
-        return f"{node.op_type} needs a static input shape"
+    if static_but_batch(values, node.inputs[0]) is None:
+        return f"{node.op_type} needs static channel and spatial input dims"
     if const_array(node.inputs[1]) is None:
         return f"{node.op_type}'s weights (input 1) must be a constant"
     bias = node.inputs[2] if len(node.inputs) > 2 else None
@@ -68,7 +68,7 @@ def check_conv(node: ir.Node, values) -> str | None:
 
 
 def conv_geometry(ctx: EmitContext, node: ir.Node):
-    shape = ctx.shape(node.inputs[0])
+    shape = ctx.image_shape(node.inputs[0])
     weights = node.inputs[1]
     kernel = tuple(ctx.shape(weights)[2:])
     strides = tuple(attr(node, "strides") or (1, 1))
@@ -172,14 +172,14 @@ def check_conv_transpose(node: ir.Node, values) -> str | None:
     if attr(node, "auto_pad", "NOTSET") not in {"NOTSET", "VALID"} \
             or attr(node, "output_shape") is not None:
         return "ConvTranspose is lowered with explicit pads only"
-    if static_shape(values, node.outputs[0]) is None:
-        return "ConvTranspose needs a static output shape"
+    if static_but_batch(values, node.outputs[0]) is None:
+        return "ConvTranspose needs static channel and spatial output dims"
     return None
 
 
 def emit_conv_transpose(ctx: EmitContext, node: ir.Node) -> None:
     """TRANSPOSE_CONV (VALID: the full output), then a crop where ONNX pads."""
-    shape = ctx.shape(node.inputs[0])
+    shape = ctx.image_shape(node.inputs[0])
     weights = ctx.shape(node.inputs[1])  # [C_in, C_out, kH, kW]
     strides = tuple(attr(node, "strides") or (1, 1))
     extra = attr(node, "output_padding") or (0, 0)
@@ -188,7 +188,7 @@ def emit_conv_transpose(ctx: EmitContext, node: ir.Node) -> None:
     made = options("TransposeConvOptions", padding=PADDING["VALID"], strideH=strides[0],
                    strideW=strides[1])
     full_shape = [shape[0], *full, weights[1]]
-    out_shape = ctx.shape(node.outputs[0])
+    out_shape = ctx.image_shape(node.outputs[0])
     pads = attr(node, "pads") or [0, 0, 0, 0]
     cropped = list(out_shape[2:]) != full
     out = ctx.output(node.outputs[0], NHWC)

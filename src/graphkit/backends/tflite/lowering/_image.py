@@ -16,7 +16,7 @@ from graphkit.backends.tflite.lowering._base import (
     entry,
     needed,
     rank,
-    static_shape,
+    static_but_batch,
 )
 from graphkit.backends.tflite.lowering._conv import explicit_pad, padding_mode, spatial_pads
 
@@ -26,8 +26,8 @@ LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
 def check_pool(node: ir.Node, values) -> str | None:
     if rank(values, node.inputs[0]) != 4:
         return f"{node.op_type} is lowered for 2-D images (4-D NCHW input) only"
-    if static_shape(values, node.inputs[0]) is None:
-        return f"{node.op_type} needs a static input shape"
+    if static_but_batch(values, node.inputs[0]) is None:
+        return f"{node.op_type} needs static channel and spatial input dims"
     if any(d != 1 for d in attr(node, "dilations") or (1, 1)):
         return f"{node.op_type} with dilations has no TFLite builtin"
     if len(node.outputs) > 1 and needed(node.outputs[1]):
@@ -47,7 +47,7 @@ def _geometry(node: ir.Node, shape):
 
 def emit_pool(builtin: str):
     def emit(ctx: EmitContext, node: ir.Node) -> None:
-        shape, kernel, strides, pads = _geometry(node, ctx.shape(node.inputs[0]))
+        shape, kernel, strides, pads = _geometry(node, ctx.image_shape(node.inputs[0]))
         source = ctx.input(node.inputs[0], NHWC)
         mode = padding_mode(pads, shape[2:], kernel, strides, (1, 1))
         include_pad = builtin == "AVERAGE_POOL_2D" and attr(node, "count_include_pad", 0)
@@ -65,7 +65,7 @@ def emit_pool(builtin: str):
         # the zeros PAD added were counted: rescale each window to its real pixels
         pooled = ctx.temp("pooled", np.float32, ctx._stored_shape(out, NHWC))
         ctx.op(builtin, [source], [pooled], made)
-        factor = _window_factor(shape[2:], ctx.shape(out)[2:], kernel, strides, pads)
+        factor = _window_factor(shape[2:], ctx.image_shape(out)[2:], kernel, strides, pads)
         ctx.op("MUL", [pooled, ctx.const(factor)], [ctx.output(out, NHWC)],
                options("MulOptions"))
 
@@ -160,16 +160,16 @@ def check_resize(opset_10: bool):
     def check(node: ir.Node, values) -> str | None:
         if rank(values, node.inputs[0]) != 4:
             return "Resize is lowered for 4-D NCHW images only"
-        out, source = static_shape(values, node.outputs[0]), static_shape(values, node.inputs[0])
+        out = static_but_batch(values, node.outputs[0])
+        source = static_but_batch(values, node.inputs[0])
         flags = resize_flags(node, opset_10, _integral(source, out))
         if isinstance(flags, str):
             return flags
         if attr(node, "antialias", 0) or attr(node, "axes") is not None:
             return "Resize with antialias or axes is not lowered"
-        out, source = static_shape(values, node.outputs[0]), static_shape(values, node.inputs[0])
         if out is None or source is None:
-            return "Resize needs static input and output shapes"
-        if out[:2] != source[:2]:
+            return "Resize needs static channel and spatial input and output dims"
+        if out[1] != source[1] or _batch_changes(values, node):
             return "Resize of the batch or channel axis has no TFLite builtin"
         if _scales_disagree(node, source, out, opset_10):
             return ("Resize by scales that are not the output/input size ratio (TFLite maps "
@@ -180,6 +180,11 @@ def check_resize(opset_10: bool):
         return None
 
     return check
+
+
+def _batch_changes(values, node: ir.Node) -> bool:
+    before, after = values.shape(node.inputs[0])[0], values.shape(node.outputs[0])[0]
+    return before != after
 
 
 def _integral(source, out) -> bool:
@@ -204,9 +209,9 @@ def _scales_disagree(node: ir.Node, source, out, opset_10: bool) -> bool:
 
 def emit_resize(opset_10: bool):
     def emit(ctx: EmitContext, node: ir.Node) -> None:
-        integral = _integral(ctx.shape(node.inputs[0]), ctx.shape(node.outputs[0]))
+        integral = _integral(ctx.image_shape(node.inputs[0]), ctx.image_shape(node.outputs[0]))
         builtin, align, half = resize_flags(node, opset_10, integral)
-        size = ctx.shape(node.outputs[0])[2:]
+        size = ctx.image_shape(node.outputs[0])[2:]
         kind = "ResizeBilinearOptions" if builtin == "RESIZE_BILINEAR" \
             else "ResizeNearestNeighborOptions"
         made = options(kind, alignCorners=align, halfPixelCenters=half)

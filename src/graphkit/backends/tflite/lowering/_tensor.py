@@ -37,13 +37,30 @@ def check_static_output(node: ir.Node, values) -> str | None:
     return None
 
 
+def reshape_target(values, value: ir.Value) -> list[int] | None:
+    """RESHAPE's new shape: the output's dims, -1 for the one dynamic dim (if any)."""
+    shape = values.shape(value)
+    if shape is None:
+        return None
+    dynamic = [i for i, d in enumerate(shape) if not isinstance(d, int)]
+    if len(dynamic) > 1:
+        return None
+    return [d if isinstance(d, int) else -1 for d in shape]
+
+
+def check_reshape_output(node: ir.Node, values) -> str | None:
+    if reshape_target(values, node.outputs[0]) is None:
+        return f"{node.op_type} needs an output shape with at most one dynamic dim"
+    return None
+
+
 def check_axes_reshape(node: ir.Node, values) -> str | None:
     """Squeeze/Unsqueeze: the axes (an input from opset 13) must be known when converting."""
-    return need_constant(node, 1, "axes") or check_static_output(node, values)
+    return need_constant(node, 1, "axes") or check_reshape_output(node, values)
 
 
 def emit_reshape(ctx: EmitContext, node: ir.Node) -> None:
-    shape = ctx.shape(node.outputs[0])
+    shape = reshape_target(ctx.values, node.outputs[0])
     source = ctx.input(node.inputs[0])
     ctx.op("RESHAPE", [source, ctx.int32(shape)], [ctx.output(node.outputs[0])])
 
@@ -338,7 +355,7 @@ def emit_trilu(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def entries() -> dict[str, list[Lowering]]:
-    reshape = dict(dtypes=MOVE_DATA, check=check_static_output)
+    reshape = dict(dtypes=MOVE_DATA, check=check_reshape_output)
     return {
         "Reshape": [entry("RESHAPE", emit_reshape, **reshape)],
         "Squeeze": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA, check=check_axes_reshape)],
