@@ -18,6 +18,7 @@ from graphkit.backends.tflite.lowering import (
     _composite,
     _conv,
     _elementwise,
+    _generate,
     _image,
     _matmul,
     _quant,
@@ -75,7 +76,7 @@ def _changed_since_checked(op: str, opset: int, entry: Lowering | None) -> str |
 def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     table: dict[str, tuple[Lowering, ...]] = {}
-    for family in (_elementwise, _tensor, _reduce, _matmul, _conv, _image, _composite,
+    for family in (_elementwise, _generate, _tensor, _reduce, _matmul, _conv, _image, _composite,
                    _quant):
         for op, lowerings in family.entries().items():
             if op in table:

@@ -13,15 +13,12 @@ import onnx_ir as ir
 from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering._base import (
     ANY_DATA,
-    INDEX,
     MOVE_DATA,
     NUMERIC,
     EmitContext,
     Lowering,
-    Stored,
     attr,
     const_array,
-    constant_node_value,
     entry,
     need_constant,
     need_static,
@@ -274,67 +271,6 @@ def emit_pad(ctx: EmitContext, node: ir.Node) -> None:
     ctx.op("PADV2", [*tensors, fill], [out])
 
 
-def emit_constant(ctx: EmitContext, node: ir.Node) -> None:
-    """Nothing to emit: consumers read the value through const_array and write it as a
-    constant tensor in the layout they want."""
-
-
-def check_constant(node: ir.Node, values) -> str | None:
-    if constant_node_value(node) is None:
-        return "Constant is lowered for tensor, float and int values only"
-    return None
-
-
-def emit_static(compute):
-    """An op whose output the static shapes decide: written as a constant tensor."""
-
-    def emit(ctx: EmitContext, node: ir.Node) -> None:
-        array = compute(ctx, node)
-        ctx.stored[id(node.outputs[0])] = Stored(ctx.const(array, node.outputs[0].name))
-
-    return emit
-
-
-def _shape_of(ctx: EmitContext, node: ir.Node) -> np.ndarray:
-    shape = ctx.shape(node.inputs[0])
-    start, end = attr(node, "start", 0), attr(node, "end")
-    return np.asarray(shape[start:end], dtype=np.int64)
-
-
-def _size_of(ctx: EmitContext, node: ir.Node) -> np.ndarray:
-    return np.asarray(int(np.prod(ctx.shape(node.inputs[0]))), dtype=np.int64)
-
-
-def _fill_value(node: ir.Node) -> np.ndarray:
-    value = attr(node, "value")
-    return value.numpy().reshape(()) if value is not None else np.asarray(0, np.float32)
-
-
-def emit_constant_of_shape(ctx: EmitContext, node: ir.Node) -> None:
-    """A constant where the output shape is static; else FILL with the shape at run time."""
-    fill = _fill_value(node)
-    out = node.outputs[0]
-    if static_shape(ctx.values, out) is not None:
-        array = np.full(ctx.shape(out), fill, dtype=fill.dtype)
-        ctx.stored[id(out)] = Stored(ctx.const(array, out.name))
-        return
-    ctx.op("FILL", [ctx.input(node.inputs[0]), ctx.const(fill)], [ctx.output(out)])
-
-
-def check_constant_of_shape(node: ir.Node, values) -> str | None:
-    if np.dtype(_fill_value(node).dtype) not in (np.float32, np.int32, np.int64, np.bool_):
-        return "ConstantOfShape of this type has no TFLite tensor type that runs it"
-    return None
-
-
-def emit_range(ctx: EmitContext, node: ir.Node) -> None:
-    ctx.op("RANGE", [ctx.input(v) for v in node.inputs], [ctx.output(node.outputs[0])])
-
-
-def check_static_input(node: ir.Node, values) -> str | None:
-    return need_static(values, node)
-
-
 def check_trilu(node: ir.Node, values) -> str | None:
     shape = static_shape(values, node.inputs[0])
     if shape is None or len(shape) < 2:
@@ -363,13 +299,6 @@ def entries() -> dict[str, list[Lowering]]:
                             check=check_axes_reshape)],
         "Flatten": [entry("RESHAPE", emit_reshape, **reshape)],
         "Identity": [entry((), emit_identity, dtypes=ANY_DATA)],
-        "Constant": [entry((), emit_constant, dtype_inputs=(), check=check_constant)],
-        "Shape": [entry((), emit_static(_shape_of), dtypes=ANY_DATA,
-                        check=check_static_input)],
-        "Size": [entry((), emit_static(_size_of), dtypes=ANY_DATA, check=check_static_input)],
-        "ConstantOfShape": [entry("FILL", emit_constant_of_shape, dtypes=INDEX,
-                                  check=check_constant_of_shape)],
-        "Range": [entry("RANGE", emit_range, dtypes=ANY_DATA - {ir.DataType.BOOL})],
         "CastLike": [entry("CAST", _emit_cast_like, dtypes=ANY_DATA,
                            check=_check_cast_like)],
         "Dropout": [entry((), emit_identity, dtypes=ANY_DATA, check=_inference_dropout)],
