@@ -326,3 +326,19 @@ def test_dynamic_batch_stays_dynamic(tmp_path, rng):
         got = next(iter(run_artifact(artifact.path, {name: x}).values()))
         (want,) = run_ort(model, {name: x})
         assert _max_error(got, want) <= 1e-5
+
+
+def test_reshape_by_a_run_time_shape_copies_zero_dims(tmp_path, rng):
+    model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
+    g (float[N, M, 6] x) => (float[N, M, 3, 2] y)
+    <int64[3] rest = {0, 3, 2}, int64[1] zero = {0}, int64[1] one = {1}> {
+        s = Shape(x)
+        batch = Slice(s, zero, one)
+        target = Concat <axis = 0> (batch, rest)
+        y = Reshape(x, target)
+    }""")
+    path = emit(model, tmp_path / "r.tflite").path
+    for batch, rows in ((2, 4), (5, 1)):  # two dynamic dims: the shape is read at run time
+        x = rng.standard_normal((batch, rows, 6)).astype(np.float32)
+        (want,) = run_ort(model, {"x": x})
+        np.testing.assert_array_equal(run_artifact(path, {"x": x})["y"], want)

@@ -161,6 +161,34 @@ def emit_elu(ctx: EmitContext, node: ir.Node) -> None:
     ctx.op("ADD", [steps[3], steps[2]], [ctx.output(out, perm)], options("AddOptions"))
 
 
+def emit_is_nan(ctx: EmitContext, node: ir.Node) -> None:
+    """NaN is the one value not equal to itself."""
+    perm = ctx.perm_of(node.inputs[0])
+    x = ctx.input(node.inputs[0], perm)
+    ctx.op("NOT_EQUAL", [x, x], [ctx.output(node.outputs[0], perm)])
+
+
+def emit_is_inf(ctx: EmitContext, node: ir.Node) -> None:
+    """EQUAL to +inf and/or -inf, as detect_positive / detect_negative ask."""
+    perm = ctx.perm_of(node.inputs[0])
+    x = ctx.input(node.inputs[0], perm)
+    out = node.outputs[0]
+    signs = [s for s, flag in ((np.inf, "detect_positive"), (-np.inf, "detect_negative"))
+             if attr(node, flag, 1)]
+    if not signs:  # no detection asked for: all false (nothing is below -inf)
+        ctx.op("LESS", [x, ctx.const(np.asarray(-np.inf, np.float32))], [ctx.output(out, perm)])
+        return
+    shape = ctx._stored_shape(out, perm)
+    hits = []
+    for index, sign in enumerate(signs):
+        target = ctx.output(out, perm) if len(signs) == 1 else ctx.temp(f"inf{index}",
+                                                                          np.bool_, shape)
+        ctx.op("EQUAL", [x, ctx.const(np.asarray(sign, np.float32))], [target])
+        hits.append(target)
+    if len(hits) == 2:
+        ctx.op("LOGICAL_OR", hits, [ctx.output(out, perm)])
+
+
 def emit_reciprocal(ctx: EmitContext, node: ir.Node) -> None:
     perm = ctx.perm_of(node.inputs[0])
     one = ctx.const(np.asarray(1, ctx.dtype(node.inputs[0])))
@@ -274,6 +302,8 @@ def entries() -> dict[str, list[Lowering]]:
                            check=check_broadcast)]
     table["Pow"] = [entry(("POW", "CAST"), emit_pow, check=check_pow)]
     table["Elu"] = [entry(("ELU", "RELU", "MINIMUM", "MUL", "ADD"), emit_elu)]
+    table["IsNaN"] = [entry("NOT_EQUAL", emit_is_nan)]
+    table["IsInf"] = [entry(("EQUAL", "LOGICAL_OR"), emit_is_inf)]
     table["Reciprocal"] = [entry("DIV", emit_reciprocal)]
     table["Mod"] = [entry("FLOOR_MOD", emit_binary("FLOOR_MOD", None), dtypes=INTEGERS,
                           check=check_mod)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
+from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering._base import (
     ANY_DATA,
     INDEX,
@@ -39,6 +40,30 @@ def emit_static(compute):
         ctx.stored[id(node.outputs[0])] = Stored(ctx.const(array, node.outputs[0].name))
 
     return emit
+
+
+def emit_shape(ctx: EmitContext, node: ir.Node) -> None:
+    """A constant where the input's shape is static; else SHAPE (int64) at run time, and a
+    STRIDED_SLICE for start/end."""
+    if static_shape(ctx.values, node.inputs[0]) is not None:
+        emit_static(_shape_of)(ctx, node)
+        return
+    rank_ = ctx.rank(node.inputs[0])
+    out = node.outputs[0]
+    start, end = attr(node, "start", 0), attr(node, "end")
+    first, last, _ = slice(start, end).indices(rank_)
+    made = options("ShapeOptions", outType=4)  # int64
+    if (first, last) == (0, rank_):
+        ctx.op("SHAPE", [ctx.input(node.inputs[0])], [ctx.output(out)], made)
+        return
+    whole = ctx.temp("shape", np.int64, [rank_])
+    ctx.op("SHAPE", [ctx.input(node.inputs[0])], [whole], made)
+    ctx.op("STRIDED_SLICE", [whole, ctx.int32([first]), ctx.int32([last]), ctx.int32([1])],
+           [ctx.output(out)], options("StridedSliceOptions"))
+
+
+def check_shape(node: ir.Node, values) -> str | None:
+    return None if values.shape(node.inputs[0]) is not None else "Shape needs the input's rank"
 
 
 def _shape_of(ctx: EmitContext, node: ir.Node) -> np.ndarray:
@@ -84,8 +109,7 @@ def check_static_input(node: ir.Node, values) -> str | None:
 def entries() -> dict[str, list[Lowering]]:
     return {
         "Constant": [entry((), emit_constant, dtype_inputs=(), check=check_constant)],
-        "Shape": [entry((), emit_static(_shape_of), dtypes=ANY_DATA,
-                        check=check_static_input)],
+        "Shape": [entry("SHAPE", emit_shape, dtypes=ANY_DATA, check=check_shape)],
         "Size": [entry((), emit_static(_size_of), dtypes=ANY_DATA, check=check_static_input)],
         "ConstantOfShape": [entry("FILL", emit_constant_of_shape, dtypes=INDEX,
                                   check=check_constant_of_shape)],

@@ -27,6 +27,8 @@ from graphkit.backends.tflite.lowering._base import (
     static_shape,
 )
 
+INT32_MAX = 2**31 - 1
+
 
 def check_static_output(node: ir.Node, values) -> str | None:
     if static_shape(values, node.outputs[0]) is None:
@@ -59,7 +61,46 @@ def check_axes_reshape(node: ir.Node, values) -> str | None:
 def emit_reshape(ctx: EmitContext, node: ir.Node) -> None:
     shape = reshape_target(ctx.values, node.outputs[0])
     source = ctx.input(node.inputs[0])
-    ctx.op("RESHAPE", [source, ctx.int32(shape)], [ctx.output(node.outputs[0])])
+    # None: Reshape by a shape computed at run time
+    new_shape = _run_time_shape(ctx, node) if shape is None else ctx.int32(shape)
+    ctx.op("RESHAPE", [source, new_shape], [ctx.output(node.outputs[0])])
+
+
+def check_reshape(node: ir.Node, values) -> str | None:
+    """ONNX Reshape: a static output (at most one dynamic dim), or a shape tensor of static
+    length, read at run time with ONNX's 0 (copy the input's dim) resolved by builtins."""
+    if reshape_target(values, node.outputs[0]) is not None:
+        return None
+    if attr(node, "allowzero", 0):
+        return "Reshape with allowzero=1 by a shape known only at run time is not lowered"
+    length = static_shape(values, node.inputs[1])
+    if length is None or len(length) != 1 or values.shape(node.inputs[0]) is None:
+        return "Reshape by a run-time shape needs that shape's length and the input's rank"
+    return None
+
+
+def _run_time_shape(ctx: EmitContext, node: ir.Node) -> int:
+    """int32 new shape: the shape input, a 0 replaced by the input's dim at that place."""
+    length = ctx.shape(node.inputs[1])[0]
+    rank_ = ctx.rank(node.inputs[0])
+    wanted = ctx.temp("wanted", np.int32, [length])
+    ctx.op("CAST", [ctx.input(node.inputs[1])], [wanted])
+    actual = ctx.temp("actual", np.int32, [rank_])
+    ctx.op("SHAPE", [ctx.input(node.inputs[0])], [actual], options("ShapeOptions", outType=2))
+    if length > rank_:  # a 0 past the input's rank is invalid ONNX: compare with ones
+        padded = ctx.temp("actual_padded", np.int32, [length])
+        ctx.op("CONCATENATION", [actual, ctx.int32([1] * (length - rank_))], [padded],
+               options("ConcatenationOptions", axis=0))
+        actual = padded
+    elif length < rank_:
+        prefix = ctx.temp("actual_prefix", np.int32, [length])
+        ctx.op("SLICE", [actual, ctx.int32([0]), ctx.int32([length])], [prefix])
+        actual = prefix
+    zero = ctx.temp("is_zero", np.bool_, [length])
+    ctx.op("EQUAL", [wanted, ctx.int32(0)], [zero])
+    resolved = ctx.temp("new_shape", np.int32, [length])
+    ctx.op("SELECT_V2", [zero, actual, wanted], [resolved])
+    return resolved
 
 
 def emit_identity(ctx: EmitContext, node: ir.Node) -> None:
@@ -94,7 +135,7 @@ def check_concat(node: ir.Node, values) -> str | None:
     return None
 
 
-def slice_params(node: ir.Node, shape: tuple[int, ...]):
+def _slice_inputs(node: ir.Node):
     starts, ends = const_array(node.inputs[1]), const_array(node.inputs[2])
     axes = const_array(node.inputs[3]) if len(node.inputs) > 3 and node.inputs[3] else None
     steps = const_array(node.inputs[4]) if len(node.inputs) > 4 and node.inputs[4] else None
@@ -103,14 +144,35 @@ def slice_params(node: ir.Node, shape: tuple[int, ...]):
                               for k in ("starts", "ends", "axes"))
     axes = range(len(starts)) if axes is None else axes
     steps = [1] * len(starts) if steps is None else steps
-    begin, end, stride, end_mask = [0] * len(shape), list(shape), [1] * len(shape), 0
-    for start, stop, step, axis in zip(starts, ends, steps, axes):
-        axis = int(axis) % len(shape)
-        first, last, step = slice(int(start), int(stop), int(step)).indices(shape[axis])
+    return [(int(a), int(b), int(c), int(d)) for a, b, c, d in zip(starts, ends, steps, axes)]
+
+
+def slice_params(node: ir.Node, shape: tuple):
+    """STRIDED_SLICE's begin, end, strides and masks. A dynamic dim (not an int) is sliced
+    with a positive step only: TFLite then clamps and counts from the end as ONNX does, and
+    an end past the dim becomes the end mask."""
+    rank_ = len(shape)
+    begin, end, stride = [0] * rank_, [0] * rank_, [1] * rank_
+    begin_mask, end_mask = 0, 0
+    sliced = {}
+    for start, stop, step, axis in _slice_inputs(node):
+        sliced[axis % rank_] = (start, stop, step)
+    for axis in range(rank_):
+        if axis not in sliced:
+            begin_mask, end_mask = begin_mask | 1 << axis, end_mask | 1 << axis
+            continue
+        start, stop, step = sliced[axis]
+        if not isinstance(shape[axis], int):
+            begin[axis], stride[axis] = max(min(start, INT32_MAX), -INT32_MAX), step
+            end[axis] = max(min(stop, INT32_MAX), -INT32_MAX)
+            if stop >= INT32_MAX:
+                end_mask |= 1 << axis
+            continue
+        first, last, step = slice(start, stop, step).indices(shape[axis])
         begin[axis], end[axis], stride[axis] = first, last, step
         if last < 0:  # before the first element: TFLite would read -1 as the last one
             end_mask |= 1 << axis
-    return begin, end, stride, end_mask
+    return begin, end, stride, begin_mask, end_mask
 
 
 def check_slice(node: ir.Node, values) -> str | None:
@@ -119,45 +181,76 @@ def check_slice(node: ir.Node, values) -> str | None:
             found = need_constant(node, index, what)
             if found:
                 return found
-    return need_static(values, node)
+    shape = values.shape(node.inputs[0])
+    if shape is None:
+        return "Slice needs the input's rank"
+    for _, _, step, axis in _slice_inputs(node):
+        if step < 0 and not isinstance(shape[axis % len(shape)], int):
+            return "Slice with a negative step on a dynamic dim is not lowered"
+    return None
 
 
 def emit_slice(ctx: EmitContext, node: ir.Node) -> None:
-    begin, end, stride, end_mask = slice_params(node, ctx.shape(node.inputs[0]))
-    made = options("StridedSliceOptions", endMask=end_mask)
+    begin, end, stride, begin_mask, end_mask = slice_params(node, ctx.values.shape(node.inputs[0]))
+    made = options("StridedSliceOptions", beginMask=begin_mask, endMask=end_mask)
     ctx.op("STRIDED_SLICE", [ctx.input(node.inputs[0]), ctx.int32(begin), ctx.int32(end),
                              ctx.int32(stride)], [ctx.output(node.outputs[0])], made)
 
 
 def emit_gather(ctx: EmitContext, node: ir.Node) -> None:
     data, indices = node.inputs
-    shape = ctx.shape(data)
+    shape = ctx.values.shape(data)
     axis = attr(node, "axis", 0) % len(shape)
     array = const_array(indices)
     if array is not None:
-        index = ctx.const(np.where(array < 0, array + shape[axis], array).astype(np.int32))
+        size = shape[axis] if isinstance(shape[axis], int) else 0  # unused: no negatives
+        index = ctx.const(np.where(array < 0, array + size, array).astype(np.int32))
     else:
-        index = _wrapped_indices(ctx, indices, shape[axis])
+        dtype = ctx.dtype(indices)
+        length = ctx.const(np.asarray(shape[axis], dtype)) if isinstance(shape[axis], int) \
+            else _dim_size(ctx, data, axis, dtype)
+        index = _wrapped_indices(ctx, indices, length)
     made = options("GatherOptions", axis=axis, batchDims=0)
     ctx.op("GATHER", [ctx.input(data), index], [ctx.output(node.outputs[0])], made)
 
 
-def _wrapped_indices(ctx: EmitContext, indices: ir.Value, size: int) -> int:
-    """Negative indices count from the end in ONNX; TFLite's GATHER refuses them."""
+def _dim_size(ctx: EmitContext, data: ir.Value, axis: int, dtype) -> int:
+    """A dynamic dim's size at run time, as a scalar of the indices' type."""
+    rank_ = ctx.rank(data)
+    shape = ctx.temp("shape", dtype, [rank_])
+    ctx.op("SHAPE", [ctx.input(data)], [shape],
+           options("ShapeOptions", outType=4 if dtype == np.int64 else 2))
+    size = ctx.temp("size", dtype, [])
+    ctx.op("GATHER", [shape, ctx.int32(axis)], [size], options("GatherOptions", axis=0))
+    return size
+
+
+def _wrapped_indices(ctx: EmitContext, indices: ir.Value, length: int) -> int:
+    """Negative indices count from the end in ONNX; TFLite's GATHER refuses them.
+    `length`: the tensor holding the axis's length (a constant, or computed for a dynamic
+    dim)."""
     dtype = ctx.dtype(indices)
     shape = ctx.shape_or_none(indices)
     raw = ctx.input(indices)
     negative = ctx.temp(f"{indices.name}_neg", np.bool_, shape)
     ctx.op("LESS", [raw, ctx.const(np.asarray(0, dtype))], [negative])
     shifted = ctx.temp(f"{indices.name}_wrapped", dtype, shape)
-    ctx.op("ADD", [raw, ctx.const(np.asarray(size, dtype))], [shifted], options("AddOptions"))
+    ctx.op("ADD", [raw, length], [shifted], options("AddOptions"))
     chosen = ctx.temp(f"{indices.name}_index", dtype, shape)
     ctx.op("SELECT_V2", [negative, shifted, raw], [chosen])
     return chosen
 
 
 def check_gather(node: ir.Node, values) -> str | None:
-    return need_static(values, node)
+    """The gathered axis's size must be known where an index may count from the end."""
+    shape = values.shape(node.inputs[0])
+    if shape is None:
+        return "Gather needs the input's rank"
+    size = shape[attr(node, "axis", 0) % max(len(shape), 1)]
+    array = const_array(node.inputs[1])
+    if not isinstance(size, int) and array is not None and (array < 0).any():
+        return "Gather on a dynamic axis with constant negative indices is not lowered"
+    return None
 
 
 def check_gather_elements(node: ir.Node, values) -> str | None:
@@ -176,7 +269,8 @@ def emit_gather_elements(ctx: EmitContext, node: ir.Node) -> None:
     if array is not None:
         wrapped = ctx.const(np.where(array < 0, array + shape[axis], array).astype(np.int64))
     else:
-        wrapped = _wrapped_indices(ctx, indices, shape[axis])
+        length = ctx.const(np.asarray(shape[axis], ctx.dtype(indices)))
+        wrapped = _wrapped_indices(ctx, indices, length)
     dtype = ctx.dtype(indices) if array is None else np.dtype(np.int64)
     column = ctx.temp("axis_coords", dtype, [*index_shape, 1])
     ctx.op("RESHAPE", [wrapped, ctx.int32([*index_shape, 1])], [column])
@@ -187,6 +281,31 @@ def emit_gather_elements(ctx: EmitContext, node: ir.Node) -> None:
     ctx.op("CONCATENATION", parts, [coords],
            options("ConcatenationOptions", axis=len(index_shape)))
     ctx.op("GATHER_ND", [ctx.input(data), coords], [ctx.output(node.outputs[0])])
+
+
+def check_gather_nd(node: ir.Node, values) -> str | None:
+    if attr(node, "batch_dims", 0):
+        return "GatherND with batch_dims is not lowered"
+    indices = static_shape(values, node.inputs[1])
+    data = values.shape(node.inputs[0])
+    if indices is None or data is None:
+        return "GatherND needs a static index shape and the data's rank"
+    if not all(isinstance(d, int) for d in data[:indices[-1]]):
+        return "GatherND needs static sizes for the dims it indexes"
+    return None
+
+
+def emit_gather_nd(ctx: EmitContext, node: ir.Node) -> None:
+    """GATHER_ND, negative indices wrapped by the sizes of the dims they index."""
+    data, indices = node.inputs
+    depth = ctx.shape(indices)[-1]
+    sizes = np.asarray(ctx.values.shape(data)[:depth], ctx.dtype(indices))
+    array = const_array(indices)
+    if array is not None:
+        index = ctx.const(np.where(array < 0, array + sizes, array).astype(array.dtype))
+    else:
+        index = _wrapped_indices(ctx, indices, ctx.const(sizes))
+    ctx.op("GATHER_ND", [ctx.input(data), index], [ctx.output(node.outputs[0])])
 
 
 def emit_split(ctx: EmitContext, node: ir.Node) -> None:
@@ -207,6 +326,33 @@ def check_split(node: ir.Node, values) -> str | None:
 
 
 def emit_expand(ctx: EmitContext, node: ir.Node) -> None:
+    if static_shape(ctx.values, node.outputs[0]) is None:
+        _expand_at_run_time(ctx, node)
+        return
+    _expand_static(ctx, node)
+
+
+def _expand_at_run_time(ctx: EmitContext, node: ir.Node) -> None:
+    """Expand broadcasts both ways: input * ones(shape) (AND with trues for bool) does
+    exactly that, with the shape known only when the model runs."""
+    dtype = ctx.dtype(node.inputs[0])
+    boolean = dtype == np.bool_
+    ones = ctx.temp("ones", dtype, None)
+    ctx.op("FILL", [ctx.input(node.inputs[1]), ctx.const(np.ones((), dtype))], [ones])
+    builtin = "LOGICAL_AND" if boolean else "MUL"
+    made = None if boolean else options("MulOptions")
+    ctx.op(builtin, [ctx.input(node.inputs[0]), ones], [ctx.output(node.outputs[0])], made)
+
+
+def check_expand(node: ir.Node, values) -> str | None:
+    if static_shape(values, node.outputs[0]) is not None:
+        return None
+    if (values.dtype(node.inputs[0]) or node.inputs[0].dtype) not in NUMERIC | {ir.DataType.BOOL}:
+        return "Expand to a shape known at run time is lowered for numbers and bools only"
+    return None
+
+
+def _expand_static(ctx: EmitContext, node: ir.Node) -> None:
     """In the input's layout where the ranks match (a pooled NHWC branch stays NHWC)."""
     source, out = node.inputs[0], node.outputs[0]
     perm = ctx.perm_of(source) if ctx.rank(source) == ctx.rank(out) else None
@@ -293,7 +439,7 @@ def emit_trilu(ctx: EmitContext, node: ir.Node) -> None:
 def entries() -> dict[str, list[Lowering]]:
     reshape = dict(dtypes=MOVE_DATA, check=check_reshape_output)
     return {
-        "Reshape": [entry("RESHAPE", emit_reshape, **reshape)],
+        "Reshape": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA, check=check_reshape)],
         "Squeeze": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA, check=check_axes_reshape)],
         "Unsqueeze": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA,
                             check=check_axes_reshape)],
@@ -308,11 +454,12 @@ def entries() -> dict[str, list[Lowering]]:
         "Concat": [entry("CONCATENATION", emit_concat, dtypes=NUMERIC, check=check_concat)],
         "Slice": [entry("STRIDED_SLICE", emit_slice, dtypes=ANY_DATA, check=check_slice)],
         "Gather": [entry("GATHER", emit_gather, dtypes=ANY_DATA, check=check_gather)],
+        "GatherND": [entry("GATHER_ND", emit_gather_nd, dtypes=ANY_DATA, check=check_gather_nd)],
         "GatherElements": [entry(("GATHER_ND", "CONCATENATION"), emit_gather_elements,
                                  dtypes=ANY_DATA, check=check_gather_elements)],
         "Split": [entry("SPLIT_V", emit_split, dtypes=NUMERIC, check=check_split)],
-        "Expand": [entry("BROADCAST_TO", emit_expand, dtypes=ANY_DATA,
-                         check=check_static_output)],
+        "Expand": [entry(("BROADCAST_TO", "FILL", "MUL"), emit_expand, dtypes=ANY_DATA,
+                         check=check_expand)],
         "Tile": [entry("TILE", emit_tile, dtypes=ANY_DATA,
                        check=lambda n, v: need_constant(n, 1, "repeats"))],
         "Trilu": [entry("SELECT_V2", emit_trilu, dtypes=ANY_DATA, check=check_trilu)],
