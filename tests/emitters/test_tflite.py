@@ -149,12 +149,12 @@ def test_resize_flags_reproduce_onnx(tmp_path, rng, mode, coords, nearest):
 def test_a_declined_node_has_the_same_sentence_in_diagnose_and_emit(tmp_path):
     model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
     g (float[1, 3, 4, 4] x) => (float[1, 3, 4, 4] y) {
-        y = LRN <size = 3> (x)
+        y = Selu(x)
     }""")
     node = next(iter(model.graph))
     node.name = "pick"
     reason = unsupported_reason(node, 17)
-    assert reason == "graphkit's TFLite emitter has no lowering for LRN yet"
+    assert reason == "graphkit's TFLite emitter has no lowering for Selu yet"
     blockers = graphkit.diagnose(model, "tflite").blockers
     assert [(f.code, f.message) for f in blockers] == [("GK101", reason)]
     with pytest.raises(InputError) as caught:
@@ -200,7 +200,7 @@ def test_cli_convert_and_validate(tmp_path, capsys):
 def test_failed_convert_leaves_the_existing_file(tmp_path):
     model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
     g (float[1, 3, 4, 4] x) => (float[1, 3, 4, 4] y) {
-        y = LRN <size = 3> (x)
+        y = Selu(x)
     }""")
     out = tmp_path / "m.tflite"
     out.write_bytes(b"before")
@@ -342,3 +342,17 @@ def test_reshape_by_a_run_time_shape_copies_zero_dims(tmp_path, rng):
         x = rng.standard_normal((batch, rows, 6)).astype(np.float32)
         (want,) = run_ort(model, {"x": x})
         np.testing.assert_array_equal(run_artifact(path, {"x": x})["y"], want)
+
+
+def test_lrn_and_instance_norm_match_onnxruntime(tmp_path, rng):
+    model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
+    g (float[2, 5, 6, 6] x) => (float[2, 5, 6, 6] y)
+    <float[5] scale = {0.5, 1.0, 1.5, 2.0, 2.5}, float[5] bias = {0.1, 0.2, 0.3, 0.4, 0.5}> {
+        n = LRN <size = 3, alpha = 0.01, beta = 0.75, bias = 2.0> (x)
+        y = InstanceNormalization <epsilon = 0.001> (n, scale, bias)
+    }""")
+    x = rng.standard_normal((2, 5, 6, 6)).astype(np.float32) * 3
+    artifact = emit(model, tmp_path / "n.tflite")
+    assert artifact.metadata["transposes"] == 2  # in and out: both ops run on NHWC
+    (want,) = run_ort(model, {"x": x})
+    assert _max_error(run_artifact(artifact.path, {"x": x})["y"], want) <= 1e-4

@@ -238,6 +238,58 @@ def emit_depth_space(builtin: str, kind: str):
     return emit
 
 
+def check_lrn(node: ir.Node, values) -> str | None:
+    if rank(values, node.inputs[0]) != 4:
+        return "LRN is lowered for 4-D NCHW input only"
+    if attr(node, "size") % 2 == 0:
+        return "LRN with an even size (a window off centre) has no TFLite builtin"
+    return None
+
+
+def emit_lrn(ctx: EmitContext, node: ir.Node) -> None:
+    """LOCAL_RESPONSE_NORMALIZATION on NHWC: ONNX divides alpha by the window size."""
+    size = attr(node, "size")
+    made = options("LocalResponseNormalizationOptions", radius=(size - 1) // 2,
+                   bias=float(attr(node, "bias", 1.0)),
+                   alpha=float(attr(node, "alpha", 1e-4)) / size,
+                   beta=float(attr(node, "beta", 0.75)))
+    ctx.op("LOCAL_RESPONSE_NORMALIZATION", [ctx.input(node.inputs[0], NHWC)],
+           [ctx.output(node.outputs[0], NHWC)], made)
+
+
+def check_instance_norm(node: ir.Node, values) -> str | None:
+    if rank(values, node.inputs[0]) != 4:
+        return "InstanceNormalization is lowered for 4-D NCHW input only"
+    return None
+
+
+def emit_instance_norm(ctx: EmitContext, node: ir.Node) -> None:
+    """Per image and channel over H, W (NHWC axes 1, 2): (x - mean) * rsqrt(var + eps)
+    * scale + bias, the scale and bias on the channel axis."""
+    out = node.outputs[0]
+    shape = ctx._stored_shape(node.inputs[0], NHWC)
+    reduced = None if shape is None else [shape[0], 1, 1, shape[3]]
+    x = ctx.input(node.inputs[0], NHWC)
+    axes = ctx.int32([1, 2])
+    keep = options("ReducerOptions", keepDims=True)
+    steps = {name: ctx.temp(f"in_{name}", np.float32, reduced if name in
+                            {"mean", "var", "eps", "inv"} else shape)
+             for name in ("mean", "centered", "square", "var", "eps", "inv", "normed", "scaled")}
+    ctx.op("MEAN", [x, axes], [steps["mean"]], keep)
+    ctx.op("SUB", [x, steps["mean"]], [steps["centered"]], options("SubOptions"))
+    ctx.op("MUL", [steps["centered"], steps["centered"]], [steps["square"]],
+           options("MulOptions"))
+    ctx.op("MEAN", [steps["square"], axes], [steps["var"]], keep)
+    epsilon = ctx.const(np.asarray(attr(node, "epsilon", 1e-5), np.float32))
+    ctx.op("ADD", [steps["var"], epsilon], [steps["eps"]], options("AddOptions"))
+    ctx.op("RSQRT", [steps["eps"]], [steps["inv"]])
+    ctx.op("MUL", [steps["centered"], steps["inv"]], [steps["normed"]], options("MulOptions"))
+    ctx.op("MUL", [steps["normed"], ctx.input(node.inputs[1])], [steps["scaled"]],
+           options("MulOptions"))
+    ctx.op("ADD", [steps["scaled"], ctx.input(node.inputs[2])], [ctx.output(out, NHWC)],
+           options("AddOptions"))
+
+
 def entries() -> dict[str, list[Lowering]]:
     return {
         "MaxPool": [entry("MAX_POOL_2D", emit_pool("MAX_POOL_2D"), check=check_pool)],
@@ -254,6 +306,9 @@ def entries() -> dict[str, list[Lowering]]:
             entry("SPACE_TO_DEPTH", emit_depth_space("SPACE_TO_DEPTH", "SpaceToDepthOptions"),
                   check=check_depth_space, since=28),
         ],
+        "LRN": [entry("LOCAL_RESPONSE_NORMALIZATION", emit_lrn, check=check_lrn)],
+        "InstanceNormalization": [entry(("MEAN", "SUB", "MUL", "ADD", "RSQRT"),
+                                        emit_instance_norm, check=check_instance_norm)],
         "Resize": [
             entry(("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"), emit_resize(True),
                   check=check_resize(True), since=10),
