@@ -157,6 +157,58 @@ def emit_softplus(ctx: EmitContext, node: ir.Node) -> None:
              out=ctx.output(node.outputs[0], perm))
 
 
+def _unary_chain(ctx: EmitContext, node: ir.Node, name: str):
+    """(chain, x, out): the input in its own layout and the output held in the same one."""
+    perm = ctx.perm_of(node.inputs[0])
+    chain = _Chain(ctx, name, ctx._stored_shape(node.inputs[0], perm))
+    return chain, ctx.input(node.inputs[0], perm), ctx.output(node.outputs[0], perm)
+
+
+def _negative_part(chain: _Chain, x: int, alpha: float) -> int:
+    """alpha * (exp(x) - 1) where x < 0, else 0: alpha * MINIMUM(ELU(x), 0)."""
+    elu = chain.op("MINIMUM", chain.op("ELU", x), chain.scalar(0.0))
+    return chain.op("MUL", elu, chain.scalar(alpha), kind="MulOptions")
+
+
+def emit_selu(ctx: EmitContext, node: ir.Node) -> None:
+    chain, x, out = _unary_chain(ctx, node, "selu")
+    alpha = attr(node, "alpha", 1.67326319217681884765625)
+    gamma = attr(node, "gamma", 1.05070102214813232421875)
+    both = chain.op("ADD", chain.op("RELU", x), _negative_part(chain, x, alpha),
+                    kind="AddOptions")
+    chain.op("MUL", both, chain.scalar(gamma), kind="MulOptions", out=out)
+
+
+def emit_celu(ctx: EmitContext, node: ir.Node) -> None:
+    chain, x, out = _unary_chain(ctx, node, "celu")
+    alpha = attr(node, "alpha", 1.0)
+    scaled = chain.op("MUL", x, chain.scalar(1.0 / alpha), kind="MulOptions")
+    chain.op("ADD", chain.op("RELU", x), _negative_part(chain, scaled, alpha),
+             kind="AddOptions", out=out)
+
+
+def emit_thresholded_relu(ctx: EmitContext, node: ir.Node) -> None:
+    chain, x, out = _unary_chain(ctx, node, "thresholded")
+    above = ctx.temp("above", np.bool_, chain.shape)
+    ctx.op("GREATER", [x, chain.scalar(attr(node, "alpha", 1.0))], [above])
+    ctx.op("SELECT_V2", [above, x, chain.scalar(0.0)], [out])
+
+
+def emit_mish(ctx: EmitContext, node: ir.Node) -> None:
+    """x * tanh(softplus(x)), softplus as max(x, 0) + log(1 + exp(-|x|))."""
+    chain, x, out = _unary_chain(ctx, node, "mish")
+    decay = chain.op("EXP", chain.op("NEG", chain.op("ABS", x)))
+    tail = chain.op("LOG", chain.op("ADD", decay, chain.scalar(1.0), kind="AddOptions"))
+    softplus = chain.op("ADD", chain.op("RELU", x), tail, kind="AddOptions")
+    chain.op("MUL", x, chain.op("TANH", softplus), kind="MulOptions", out=out)
+
+
+def emit_swish(ctx: EmitContext, node: ir.Node) -> None:
+    chain, x, out = _unary_chain(ctx, node, "swish")
+    scaled = chain.op("MUL", x, chain.scalar(attr(node, "alpha", 1.0)), kind="MulOptions")
+    chain.op("MUL", x, chain.op("LOGISTIC", scaled), kind="MulOptions", out=out)
+
+
 def entries() -> dict[str, list[Lowering]]:
     return {
         "Erf": [entry(("ABS", "MUL", "ADD", "DIV", "EXP", "NEG", "SUB", "SIGN"), emit_erf)],
@@ -165,6 +217,11 @@ def entries() -> dict[str, list[Lowering]]:
         "HardSigmoid": [entry(("MUL", "ADD", "RELU_0_TO_1"), emit_hard_sigmoid)],
         "Softsign": [entry(("ABS", "ADD", "DIV"), emit_softsign)],
         "Softplus": [entry(("ABS", "NEG", "EXP", "ADD", "LOG", "RELU"), emit_softplus)],
+        "Selu": [entry(("RELU", "ELU", "MINIMUM", "MUL", "ADD"), emit_selu)],
+        "Celu": [entry(("RELU", "ELU", "MINIMUM", "MUL", "ADD"), emit_celu)],
+        "ThresholdedRelu": [entry(("GREATER", "SELECT_V2"), emit_thresholded_relu)],
+        "Mish": [entry(("ABS", "NEG", "EXP", "ADD", "LOG", "RELU", "TANH", "MUL"), emit_mish)],
+        "Swish": [entry(("MUL", "LOGISTIC"), emit_swish)],
         "RMSNormalization": [entry(("MEAN", "MUL", "ADD", "RSQRT"), emit_rms_norm,
                                    check=check_rms_norm, since=23)],
     }
