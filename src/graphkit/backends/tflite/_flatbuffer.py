@@ -1,0 +1,183 @@
+"""Build a .tflite flatbuffer with the schema's object API (ModelT, SubGraphT, ...).
+
+No TensorFlow: the schema's generated Python classes ship inside ai-edge-litert, and the
+`flatbuffers` package packs them. One subgraph, one signature ("serving_default") that
+keeps the ONNX input and output names.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from graphkit.errors import MissingDependencyError
+
+SIGNATURE_KEY = "serving_default"
+FILE_IDENTIFIER = b"TFL3"
+# Builtin codes up to this one also go in the deprecated int8 field; later ones put this
+# placeholder there (the schema's rule for codes that no longer fit in a byte).
+PLACEHOLDER_FOR_GREATER_OP_CODES = 127
+# Builtins whose version 1 kernel LiteRT no longer registers: the lowest one it runs.
+MIN_VERSIONS = {"BROADCAST_TO": 2}
+# The flatbuffer's offsets are 32-bit: past this a model needs the external-buffer form.
+MAX_FLATBUFFER_BYTES = 2**31 - 1
+
+# numpy dtype -> the schema's TensorType (values fixed by the schema; written out so that
+# the lowering table, which diagnose reads, imports without ai-edge-litert).
+TENSOR_TYPES: dict[np.dtype, int] = {
+    np.dtype(np.float32): 0, np.dtype(np.float16): 1, np.dtype(np.int32): 2,
+    np.dtype(np.uint8): 3, np.dtype(np.int64): 4, np.dtype(np.bool_): 6,
+    np.dtype(np.int16): 7, np.dtype(np.int8): 9, np.dtype(np.float64): 10,
+    np.dtype(np.uint64): 12, np.dtype(np.uint32): 15, np.dtype(np.uint16): 16,
+}
+PADDING = {"SAME": 0, "VALID": 1}
+
+
+@functools.cache
+def schema() -> ModuleType:
+    """The TFLite schema's generated Python classes, as ai-edge-litert ships them."""
+    try:
+        from ai_edge_litert import schema_py_generated
+    except ModuleNotFoundError:
+        raise MissingDependencyError("ai_edge_litert", "tensorflow",
+                                     "the TFLite emitter") from None
+    return schema_py_generated
+
+
+class ModelBuilder:
+    """Tensors, constant buffers and operators of one subgraph, packed by `finish`."""
+
+    def __init__(self) -> None:
+        self.tensors: list[Any] = []
+        self.buffers: list[Any] = [schema().BufferT()]  # buffer 0: the empty one, by convention
+        self.operators: list[Any] = []
+        self.op_codes: list[Any] = []
+        self._code_index: dict[int, int] = {}
+        self._names: set[str] = set()
+        self.counts: dict[str, int] = {}
+
+    def tensor(self, name: str, dtype: np.dtype, shape: list[int] | None,
+               data: np.ndarray | None = None, signature: list[int] | None = None) -> int:
+        """A new tensor; `data` makes it a constant. `shape` None: the rank is unknown
+        (the kernels compute it when the model is prepared)."""
+        tensor = schema().TensorT()
+        tensor.name = self._unique(name)
+        tensor.type = tensor_type(dtype)
+        tensor.shape = [int(d) for d in shape] if shape is not None else []
+        tensor.hasRank = shape is not None
+        if signature is not None and signature != tensor.shape:
+            tensor.shapeSignature = signature
+        if data is not None:
+            buffer = schema().BufferT()
+            buffer.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8)
+            self.buffers.append(buffer)
+            tensor.buffer = len(self.buffers) - 1
+        self.tensors.append(tensor)
+        return len(self.tensors) - 1
+
+    def constant(self, name: str, array: np.ndarray) -> int:
+        array = np.asarray(array)
+        return self.tensor(name, array.dtype, list(array.shape), data=array)
+
+    def operator(self, builtin: str, inputs: list[int], outputs: list[int],
+                 options: Any = None) -> None:
+        code = getattr(schema().BuiltinOperator, builtin)
+        op = schema().OperatorT()
+        op.opcodeIndex = self._opcode(code, MIN_VERSIONS.get(builtin, 1))
+        op.inputs = inputs
+        op.outputs = outputs
+        if options is not None:
+            union = type(options).__name__.removesuffix("T")
+            op.builtinOptionsType = getattr(schema().BuiltinOptions, union)
+            op.builtinOptions = options
+        self.operators.append(op)
+        self.counts[builtin] = self.counts.get(builtin, 0) + 1
+
+    def finish(self, inputs: list[tuple[str, int]], outputs: list[tuple[str, int]],
+               description: str, metadata: dict[str, bytes] | None = None) -> bytes:
+        """The packed model; `inputs`/`outputs`: (signature name, tensor index)."""
+        subgraph = schema().SubGraphT()
+        subgraph.tensors = self.tensors
+        subgraph.operators = self.operators
+        subgraph.inputs = [index for _, index in inputs]
+        subgraph.outputs = [index for _, index in outputs]
+        subgraph.name = "main"
+        model = schema().ModelT()
+        model.version = 3
+        model.description = description
+        model.operatorCodes = self.op_codes
+        model.subgraphs = [subgraph]
+        model.buffers = self.buffers
+        model.signatureDefs = [_signature(inputs, outputs)]
+        model.metadata = [self._metadata(name, data) for name, data in (metadata or {}).items()]
+        import flatbuffers  # a dependency of ai-edge-litert
+
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+        return bytes(builder.Output())
+
+    def _metadata(self, name: str, data: bytes) -> Any:
+        buffer = schema().BufferT()
+        buffer.data = np.frombuffer(data, np.uint8)
+        self.buffers.append(buffer)
+        entry = schema().MetadataT()
+        entry.name = name
+        entry.buffer = len(self.buffers) - 1
+        return entry
+
+    def weight_bytes(self) -> int:
+        return sum(len(b.data) for b in self.buffers if b.data is not None)
+
+    def _opcode(self, code: int, version: int) -> int:
+        if code not in self._code_index:
+            entry = schema().OperatorCodeT()
+            entry.builtinCode = code
+            entry.deprecatedBuiltinCode = min(code, PLACEHOLDER_FOR_GREATER_OP_CODES)
+            entry.version = version
+            self.op_codes.append(entry)
+            self._code_index[code] = len(self.op_codes) - 1
+        return self._code_index[code]
+
+    def _unique(self, name: str) -> str:
+        candidate, suffix = name, 1
+        while candidate in self._names:
+            candidate, suffix = f"{name}_{suffix}", suffix + 1
+        self._names.add(candidate)
+        return candidate
+
+
+def tensor_type(dtype: np.dtype) -> int:
+    dtype = np.dtype(dtype)
+    if dtype not in TENSOR_TYPES:
+        raise ValueError(f"TFLite has no tensor type for {dtype}")
+    return TENSOR_TYPES[dtype]
+
+
+def _signature(inputs: list[tuple[str, int]], outputs: list[tuple[str, int]]) -> Any:
+    signature = schema().SignatureDefT()
+    signature.signatureKey = SIGNATURE_KEY
+    signature.subgraphIndex = 0
+    signature.inputs = [_tensor_map(name, index) for name, index in inputs]
+    signature.outputs = [_tensor_map(name, index) for name, index in outputs]
+    return signature
+
+
+def _tensor_map(name: str, index: int) -> Any:
+    entry = schema().TensorMapT()
+    entry.name = name
+    entry.tensorIndex = index
+    return entry
+
+
+def options(kind: str, **fields: Any) -> Any:
+    """`options("Conv2DOptions", strideW=1, ...)`: an options object with those fields."""
+    made = getattr(schema(), f"{kind}T")()
+    for key, value in fields.items():
+        if not hasattr(made, key):
+            raise AttributeError(f"{kind} has no field {key}")
+        setattr(made, key, value)
+    return made
+

@@ -1,0 +1,156 @@
+"""ONNX (onnx-ir) -> .tflite, written straight into the flatbuffer, then loaded in LiteRT.
+
+Every node goes through the lowering table (graphkit.backends.tflite.lowering); a node it
+declines stops the conversion with the same sentence `diagnose --target tflite` gives.
+Graph inputs and outputs keep their ONNX names and layout (an NCHW image input gets one
+TRANSPOSE to NHWC after it, and the output one back), and the SignatureDef carries the
+names, so `Interpreter(...).get_signature_runner()` runs the file without graphkit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import onnx_ir as ir
+
+from graphkit._output import check_output_path, publish
+from graphkit._quiet import native_logs_off
+from graphkit.backends.artifact import Artifact
+from graphkit.backends.tflite import lowering
+from graphkit.backends.tflite._flatbuffer import MAX_FLATBUFFER_BYTES, ModelBuilder
+from graphkit.backends.tflite.lowering._base import NHWC, EmitContext, Stored
+from graphkit.backends.tflite.runner import LAYOUT_METADATA, interpreter
+from graphkit.errors import InputError, first_line
+from graphkit.targets._facts import infer_value_facts
+from graphkit.targets.base import ValueFacts
+
+SUFFIXES = (".tflite",)
+
+
+def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = None) -> str | None:
+    return lowering.unsupported_reason(node, opset, values)
+
+
+def emit(model: ir.Model, output: str | os.PathLike, *, nhwc_io: bool = False) -> Artifact:
+    """Write `output` (.tflite) atomically, once LiteRT has loaded and prepared it.
+
+    `nhwc_io`: 4-D inputs and outputs are NHWC in the artifact (a CNN then needs no
+    TRANSPOSE at all); their names are recorded in the file's metadata, from which
+    graphkit's runner maps the ONNX layout when it validates."""
+    output = check_output_path(output, SUFFIXES, "the TFLite artifact")
+    values, _ = infer_value_facts(model)
+    check_lowerable(model, values)
+    builder = ModelBuilder()
+    ctx = EmitContext(builder, values)
+    inputs = _inputs(ctx, model.graph, nhwc_io)
+    for node in model.graph:
+        try:
+            lowering.entry_for(node, _opset(model)).emit(ctx, node)
+        except (ValueError, KeyError) as err:
+            raise InputError(f"node '{node.name or node.op_type}' ({node.op_type}): "
+                             f"cannot be lowered to TFLite: {first_line(err)}") from None
+    outputs = _outputs(ctx, model.graph, {index for _, index in inputs}, nhwc_io)
+    if builder.weight_bytes() > MAX_FLATBUFFER_BYTES:
+        raise InputError("the weights exceed the 2 GB a .tflite flatbuffer can hold")
+    nhwc = [name for name, index in [*inputs, *outputs]
+            if nhwc_io and len(builder.tensors[index].shape) == 4]
+    layout = json.dumps({"nhwc": nhwc}).encode()
+    data = builder.finish(inputs, outputs, "graphkit", {LAYOUT_METADATA: layout})
+    _write_checked(data, output)
+    metadata = _metadata(builder, inputs, outputs)
+    metadata["nhwc"] = nhwc
+    return Artifact(path=output, target="tflite", metadata=metadata)
+
+
+def check_lowerable(model: ir.Model, values: ValueFacts) -> None:
+    """InputError for the first node the lowering declines (nested graphs included), or
+    for an opset outside the range it lowers."""
+    opset = _opset(model)
+    low, high = lowering.opset_range()
+    if not low <= opset <= high:
+        raise InputError(f"the model uses ai.onnx opset {opset}; TFLite accepts {low}..{high} "
+                         "(graphkit fix --target tflite converts it)")
+    for node in ir.traversal.RecursiveGraphIterator(model.graph):
+        reason = lowering.unsupported_reason(node, opset, values)
+        if reason is not None:
+            raise InputError(f"node '{node.name or node.op_type}' ({node.op_type}): {reason}")
+
+
+def _opset(model: ir.Model) -> int:
+    return model.opset_imports.get("", model.opset_imports.get("ai.onnx", 1))
+
+
+def _inputs(ctx: EmitContext, graph: ir.Graph, nhwc_io: bool) -> list[tuple[str, int]]:
+    """Tensors for the graph inputs that are not initializers (those are constants)."""
+    made = []
+    for value in graph.inputs:
+        if value.name in graph.initializers:
+            continue
+        shape = ctx.values.shape(value)
+        if shape is None:
+            raise InputError(f"input '{value.name}': TFLite needs each input's rank")
+        signature = [d if isinstance(d, int) else -1 for d in shape]
+        perm = NHWC if nhwc_io and len(signature) == 4 else None
+        if perm is not None:
+            signature = [signature[axis] for axis in perm]
+        concrete = [max(d, 1) for d in signature]
+        tensor = ctx.builder.tensor(value.name, ctx.dtype(value), concrete, signature=signature)
+        ctx.stored[id(value)] = Stored(tensor, perm)
+        made.append((value.name, tensor))
+    return made
+
+
+def _outputs(ctx: EmitContext, graph: ir.Graph, inputs: set[int], nhwc_io: bool
+             ) -> list[tuple[str, int]]:
+    """Each output in the ONNX layout, in a tensor of its own (an output that is an input,
+    a constant or another output gets a copy: the interpreter needs distinct tensors)."""
+    made: list[tuple[str, int]] = []
+    used = set(inputs)
+    for value in graph.outputs:
+        perm = NHWC if nhwc_io and len(ctx.shape_or_none(value) or ()) == 4 else None
+        tensor = ctx.input(value, perm)
+        constant = ctx.builder.tensors[tensor].buffer != 0
+        if tensor in used or constant:
+            shape = ctx._stored_shape(value, perm) or []
+            copy = ctx.builder.tensor(value.name, ctx.dtype(value), shape)
+            ctx.op("RESHAPE", [tensor, ctx.int32(shape)], [copy])
+            tensor = copy
+        used.add(tensor)
+        made.append((value.name, tensor))
+    return made
+
+
+def _write_checked(data: bytes, output: Path) -> None:
+    """Stage the file beside `output`, have LiteRT load and prepare it, then publish."""
+    handle, temp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        try:
+            with native_logs_off():
+                interpreter(temp).allocate_tensors()
+        except (RuntimeError, ValueError) as err:
+            raise InputError(f"LiteRT refuses the emitted model: {first_line(err)}") from None
+        publish(temp, output)
+    except OSError as err:
+        raise InputError(f"{output}: cannot write ({err.strerror})") from None
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _metadata(builder: ModelBuilder, inputs, outputs) -> dict:
+    return {
+        "format": "tflite",
+        "operators": len(builder.operators),
+        "transposes": builder.counts.get("TRANSPOSE", 0),
+        "builtins": dict(sorted(builder.counts.items())),
+        "inputs": [name for name, _ in inputs],
+        "outputs": [name for name, _ in outputs],
+        "notes": [f"{len(builder.operators)} builtin operators, "
+                  f"{builder.counts.get('TRANSPOSE', 0)} of them TRANSPOSE"],
+    }
+

@@ -1,0 +1,143 @@
+"""The TFLite lowering table: ONNX op -> the builtin(s) it becomes, with its options.
+
+Built in one place (`lowering_table`) from one module per op family. It is the single
+source of truth for what the emitter can write: the emitter lowers exactly the nodes
+`unsupported_reason` accepts, and the tflite target (diagnose) reports the same sentence
+for the ones it declines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from types import MappingProxyType
+
+import onnx_ir as ir
+
+from graphkit.backends.tflite.lowering import (
+    _composite,
+    _conv,
+    _elementwise,
+    _generate,
+    _image,
+    _matmul,
+    _quant,
+    _reduce,
+    _tensor,
+)
+from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
+from graphkit.targets.base import ValueFacts
+
+ONNX_DOMAINS = frozenset({"", "ai.onnx"})
+# The opsets whose op definitions the entries were written against. A newer model is
+# lowered where its op's definition is still the one of CHECKED_OPSET (onnx's schemas say
+# so), and refused where ONNX changed the op since.
+MIN_OPSET = 9
+CHECKED_OPSET = 24
+
+
+def _signature(schema) -> tuple:
+    """What a lowering reads of an op's definition: its inputs, outputs and attributes
+    (names, optionality, defaults), without the element types each allows."""
+    attributes = sorted((name, a.type, a.default_value.SerializeToString())
+                        for name, a in schema.attributes.items())
+    return ([(i.name, i.option) for i in schema.inputs],
+            [(o.name, o.option) for o in schema.outputs], attributes)
+
+
+def opset_range() -> tuple[int, int]:
+    from onnx.defs import onnx_opset_version
+
+    return MIN_OPSET, max(CHECKED_OPSET, onnx_opset_version())
+
+
+def _changed_since_checked(op: str, opset: int, entry: Lowering | None) -> str | None:
+    """Why a node at an opset newer than CHECKED_OPSET is not lowered (None: same op, or
+    an entry written for the newer definition)."""
+    if opset <= CHECKED_OPSET or entry is not None and entry.since > CHECKED_OPSET:
+        return None
+    import onnx.defs
+
+    try:
+        now = onnx.defs.get_schema(op, opset).since_version
+    except onnx.defs.SchemaError:
+        return None  # not an op onnx knows: the table lookup says so
+    try:
+        checked = onnx.defs.get_schema(op, CHECKED_OPSET)
+    except onnx.defs.SchemaError:
+        checked = None
+    if checked is not None and _signature(checked) == _signature(onnx.defs.get_schema(op, opset)):
+        return None  # redefined for new element types only: the lowering checks types itself
+    return (f"ONNX redefined {op} at opset {now}; graphkit's TFLite lowering follows its "
+            f"opset-{CHECKED_OPSET} definition (convert-opset{{to={CHECKED_OPSET}}} rewrites it)")
+
+
+@cache
+def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
+    """op type -> its entries, ordered by the opset each starts at."""
+    table: dict[str, tuple[Lowering, ...]] = {}
+    for family in (_elementwise, _generate, _tensor, _reduce, _matmul, _conv, _image, _composite,
+                   _quant):
+        for op, lowerings in family.entries().items():
+            if op in table:
+                raise RuntimeError(f"two lowering families define {op}")
+            table[op] = tuple(sorted(lowerings, key=lambda entry: entry.since))
+    return MappingProxyType(table)
+
+
+def entry_for(node: ir.Node, opset: int) -> Lowering | None:
+    """The entry that handles the node's op at this opset (the latest one not after it)."""
+    if node.domain not in ONNX_DOMAINS:
+        return None
+    candidates = [e for e in lowering_table().get(node.op_type, ()) if e.since <= opset]
+    return candidates[-1] if candidates else None
+
+
+def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = None) -> str | None:
+    """None when the emitter lowers the node as written; else one sentence why not."""
+    values = values if values is not None else ValueFacts()
+    if node.domain not in ONNX_DOMAINS:
+        return f"graphkit's TFLite emitter has no ops from domain '{node.domain}'"
+    entries = lowering_table().get(node.op_type)
+    if not entries:
+        return f"graphkit's TFLite emitter has no lowering for {node.op_type} yet"
+    entry = entry_for(node, opset)
+    changed = _changed_since_checked(node.op_type, opset, entry)
+    if changed is not None:
+        return changed
+    if entry is None:
+        return (f"graphkit's TFLite emitter lowers {node.op_type} from opset "
+                f"{entries[0].since} on; this model uses opset {opset}")
+    if any(_not_a_tensor(values, v) for v in [*node.inputs, *node.outputs] if v is not None):
+        return f"{node.op_type}: graphkit's TFLite emitter takes tensors only (no sequences " \
+            "or optionals)"
+    empty = _empty_value(node, [node.inputs[i] for i in entry.dtype_inputs
+                                if i < len(node.inputs)] + list(node.outputs), values)
+    if empty is not None:
+        return f"{node.op_type}: '{empty}' has no elements, which graphkit does not lower"
+    for index in entry.dtype_inputs:
+        value = node.inputs[index] if index < len(node.inputs) else None
+        dtype = values.dtype(value) if value is not None else None
+        dtype = dtype or (value.dtype if value is not None else None)
+        if dtype is None:
+            return f"{node.op_type}: the type of input {index} is unknown"
+        if dtype not in entry.dtypes:
+            return f"graphkit's TFLite lowering of {node.op_type} takes no {dtype.name.lower()}"
+    return entry.check(node, values) if entry.check is not None else None
+
+
+def _not_a_tensor(values: ValueFacts, value: ir.Value) -> bool:
+    found = values.type(value)
+    return found is not None and not isinstance(found, ir.TensorType)
+
+
+def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:
+    for value in chosen:
+        shape = values.shape(value) if value is not None else None
+        if shape is not None and 0 in shape:
+            return value.name
+    return None
+
+
+__all__ = ["EmitContext", "Lowering", "entry_for", "lowering_table", "opset_range",
+           "unsupported_reason"]

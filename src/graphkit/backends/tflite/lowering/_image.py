@@ -1,0 +1,318 @@
+"""NCHW image ops held as NHWC: MaxPool, AveragePool, the global pools,
+BatchNormalization (folded into MUL + ADD) and Resize (nearest, bilinear)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_ir as ir
+
+from graphkit.backends.tflite._flatbuffer import PADDING, options
+from graphkit.backends.tflite.lowering._base import (
+    NHWC,
+    EmitContext,
+    Lowering,
+    attr,
+    const_array,
+    entry,
+    needed,
+    rank,
+    static_but_batch,
+)
+from graphkit.backends.tflite.lowering._conv import explicit_pad, padding_mode, spatial_pads
+
+LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
+
+
+def check_pool(node: ir.Node, values) -> str | None:
+    if rank(values, node.inputs[0]) != 4:
+        return f"{node.op_type} is lowered for 2-D images (4-D NCHW input) only"
+    if static_but_batch(values, node.inputs[0]) is None:
+        return f"{node.op_type} needs static channel and spatial input dims"
+    if any(d != 1 for d in attr(node, "dilations") or (1, 1)):
+        return f"{node.op_type} with dilations has no TFLite builtin"
+    if len(node.outputs) > 1 and needed(node.outputs[1]):
+        return "MaxPool's Indices output has no TFLite builtin"
+    if attr(node, "storage_order", 0):
+        return "MaxPool with storage_order=1 is not lowered"
+    if attr(node, "ceil_mode", 0):
+        return f"{node.op_type} with ceil_mode=1 is not lowered"
+    return None
+
+
+def _geometry(node: ir.Node, shape):
+    kernel = tuple(attr(node, "kernel_shape"))
+    strides = tuple(attr(node, "strides") or (1, 1))
+    return shape, kernel, strides, spatial_pads(node, shape[2:], kernel, strides, (1, 1))
+
+
+def emit_pool(builtin: str):
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        shape, kernel, strides, pads = _geometry(node, ctx.image_shape(node.inputs[0]))
+        source = ctx.input(node.inputs[0], NHWC)
+        mode = padding_mode(pads, shape[2:], kernel, strides, (1, 1))
+        include_pad = builtin == "AVERAGE_POOL_2D" and attr(node, "count_include_pad", 0)
+        made_pad = mode is None or (mode == "SAME" and include_pad)
+        if made_pad:
+            fill = 0.0 if builtin == "AVERAGE_POOL_2D" else LOWEST_FLOAT32
+            source = explicit_pad(ctx, source, shape, pads, fill)
+            mode = "VALID"
+        made = options("Pool2DOptions", padding=PADDING[mode], strideH=strides[0],
+                       strideW=strides[1], filterHeight=kernel[0], filterWidth=kernel[1])
+        out = node.outputs[0]
+        if not (made_pad and builtin == "AVERAGE_POOL_2D" and not include_pad):
+            ctx.op(builtin, [source], [ctx.output(out, NHWC)], made)
+            return
+        # the zeros PAD added were counted: rescale each window to its real pixels
+        pooled = ctx.temp("pooled", np.float32, ctx._stored_shape(out, NHWC))
+        ctx.op(builtin, [source], [pooled], made)
+        factor = _window_factor(shape[2:], ctx.image_shape(out)[2:], kernel, strides, pads)
+        ctx.op("MUL", [pooled, ctx.const(factor)], [ctx.output(out, NHWC)],
+               options("MulOptions"))
+
+    return emit
+
+
+def _window_factor(size, out, kernel, strides, pads) -> np.ndarray:
+    """[1, H', W', 1]: kernel area / the input pixels (not padding) in each window."""
+    counts = []
+    for axis in (0, 1):
+        starts = np.arange(out[axis]) * strides[axis] - pads[axis][0]
+        ends = np.minimum(starts + kernel[axis], size[axis])
+        counts.append(ends - np.maximum(starts, 0))
+    area = kernel[0] * kernel[1]
+    return (area / np.outer(counts[0], counts[1])).astype(np.float32)[None, :, :, None]
+
+
+def emit_global(builtin: str):
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        source = ctx.input(node.inputs[0], NHWC)
+        made = options("ReducerOptions", keepDims=True)
+        ctx.op(builtin, [source, ctx.int32([1, 2])], [ctx.output(node.outputs[0], NHWC)], made)
+
+    return emit
+
+
+def check_global(node: ir.Node, values) -> str | None:
+    if rank(values, node.inputs[0]) != 4:
+        return f"{node.op_type} is lowered for 2-D images (4-D NCHW input) only"
+    return None
+
+
+def check_batch_norm(node: ir.Node, values) -> str | None:
+    if attr(node, "training_mode", 0) or any(needed(out) for out in node.outputs[1:]):
+        return "BatchNormalization in training mode is not lowered"
+    for index in range(1, 5):
+        if const_array(node.inputs[index]) is None:
+            return f"BatchNormalization's input {index} must be a constant"
+    if (rank(values, node.inputs[0]) or 0) < 2:
+        return "BatchNormalization needs an input of rank 2 or more"
+    return None
+
+
+def emit_batch_norm(ctx: EmitContext, node: ir.Node) -> None:
+    scale, bias, mean, var = (const_array(v).astype(np.float64) for v in node.inputs[1:5])
+    factor = scale / np.sqrt(var + attr(node, "epsilon", 1e-5))
+    offset = bias - mean * factor
+    source = node.inputs[0]
+    perm = ctx.perm_of(source)
+    rank_ = ctx.rank(source)
+    channel = (perm or tuple(range(rank_))).index(1)
+    shape = [1] * rank_
+    shape[channel] = -1
+    out = node.outputs[0]
+    scaled = ctx.temp(f"{out.name}_scaled", np.float32, ctx._stored_shape(out, perm))
+    ctx.op("MUL", [ctx.input(source, perm), ctx.const(factor.astype(np.float32).reshape(shape))],
+           [scaled], options("MulOptions"))
+    ctx.op("ADD", [scaled, ctx.const(offset.astype(np.float32).reshape(shape))],
+           [ctx.output(out, perm)], options("AddOptions"))
+
+
+def resize_flags(node: ir.Node, opset_10: bool, integral: bool = False
+                 ) -> tuple[str, bool, bool] | str:
+    """(builtin, align_corners, half_pixel_centers), or why it has no builtin. `integral`:
+    each output size is a whole multiple of the input's, where ONNX's half-pixel
+    round_prefer_floor picks the pixels TFLite's half-pixel nearest picks (the source
+    coordinate (o + 0.5) / s is never a whole number, so the two roundings agree)."""
+    mode = attr(node, "mode", "nearest")
+    coords = "asymmetric" if opset_10 else attr(node, "coordinate_transformation_mode",
+                                                  "half_pixel")
+    if mode == "linear":
+        flags = {"half_pixel": (False, True), "pytorch_half_pixel": (False, True),
+                 "align_corners": (True, False), "asymmetric": (False, False)}
+        if coords not in flags:
+            return f"Resize linear with coordinate_transformation_mode={coords} has no builtin"
+        return ("RESIZE_BILINEAR", *flags[coords])
+    if mode == "nearest":
+        rounding = "floor" if opset_10 else attr(node, "nearest_mode", "round_prefer_floor")
+        flags = {("asymmetric", "floor"): (False, False),
+                 ("half_pixel", "round_prefer_ceil"): (False, True),
+                 ("tf_half_pixel_for_nn", "floor"): (False, True)}
+        if integral and coords == "half_pixel" and rounding == "round_prefer_floor":
+            return ("RESIZE_NEAREST_NEIGHBOR", False, True)
+        if (coords, rounding) not in flags:
+            return (f"Resize nearest with {coords} coordinates and nearest_mode={rounding} "
+                    "has no builtin")
+        return ("RESIZE_NEAREST_NEIGHBOR", *flags[(coords, rounding)])
+    return f"Resize mode '{mode}' has no TFLite builtin (nearest and linear do)"
+
+
+def check_resize(opset_10: bool):
+    def check(node: ir.Node, values) -> str | None:
+        if rank(values, node.inputs[0]) != 4:
+            return "Resize is lowered for 4-D NCHW images only"
+        out = static_but_batch(values, node.outputs[0])
+        source = static_but_batch(values, node.inputs[0])
+        flags = resize_flags(node, opset_10, _integral(source, out))
+        if isinstance(flags, str):
+            return flags
+        if attr(node, "antialias", 0) or attr(node, "axes") is not None:
+            return "Resize with antialias or axes is not lowered"
+        if out is None or source is None:
+            return "Resize needs static channel and spatial input and output dims"
+        if out[1] != source[1] or _batch_changes(values, node):
+            return "Resize of the batch or channel axis has no TFLite builtin"
+        if _scales_disagree(node, source, out, opset_10):
+            return ("Resize by scales that are not the output/input size ratio (TFLite maps "
+                    "coordinates by the size ratio, ONNX by the scale)")
+        if attr(node, "coordinate_transformation_mode") == "pytorch_half_pixel" \
+                and min(out[2:]) == 1:
+            return "Resize pytorch_half_pixel to a size of 1 differs from TFLite's half-pixel"
+        return None
+
+    return check
+
+
+def _batch_changes(values, node: ir.Node) -> bool:
+    before, after = values.shape(node.inputs[0])[0], values.shape(node.outputs[0])[0]
+    return before != after
+
+
+def _integral(source, out) -> bool:
+    if source is None or out is None:
+        return False
+    return all(o % i == 0 for o, i in zip(out[2:], source[2:]))
+
+
+def _scales_disagree(node: ir.Node, source, out, opset_10: bool) -> bool:
+    index = 1 if opset_10 else 2
+    value = node.inputs[index] if index < len(node.inputs) else None
+    if value is None:
+        return False
+    scales = const_array(value)
+    if scales is None:
+        return True  # known at run time only: the ratio cannot be checked
+    if scales.size != 4:
+        return False
+    ratios = [o / i for o, i in zip(out[2:], source[2:])]
+    return any(abs(float(s) - r) > 1e-6 for s, r in zip(scales[2:], ratios))
+
+
+def emit_resize(opset_10: bool):
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        integral = _integral(ctx.image_shape(node.inputs[0]), ctx.image_shape(node.outputs[0]))
+        builtin, align, half = resize_flags(node, opset_10, integral)
+        size = ctx.image_shape(node.outputs[0])[2:]
+        kind = "ResizeBilinearOptions" if builtin == "RESIZE_BILINEAR" \
+            else "ResizeNearestNeighborOptions"
+        made = options(kind, alignCorners=align, halfPixelCenters=half)
+        ctx.op(builtin, [ctx.input(node.inputs[0], NHWC), ctx.int32(list(size))],
+               [ctx.output(node.outputs[0], NHWC)], made)
+
+    return emit
+
+
+def check_depth_space(node: ir.Node, values) -> str | None:
+    if rank(values, node.inputs[0]) != 4:
+        return f"{node.op_type} is lowered for 4-D NCHW input only"
+    if attr(node, "mode", "DCR") != "DCR":
+        return f"{node.op_type} in CRD mode has no TFLite builtin (DCR mode does)"
+    return None
+
+
+def emit_depth_space(builtin: str, kind: str):
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        made = options(kind, blockSize=int(attr(node, "blocksize")))
+        ctx.op(builtin, [ctx.input(node.inputs[0], NHWC)], [ctx.output(node.outputs[0], NHWC)],
+               made)
+
+    return emit
+
+
+def check_lrn(node: ir.Node, values) -> str | None:
+    if rank(values, node.inputs[0]) != 4:
+        return "LRN is lowered for 4-D NCHW input only"
+    if attr(node, "size") % 2 == 0:
+        return "LRN with an even size (a window off centre) has no TFLite builtin"
+    return None
+
+
+def emit_lrn(ctx: EmitContext, node: ir.Node) -> None:
+    """LOCAL_RESPONSE_NORMALIZATION on NHWC: ONNX divides alpha by the window size."""
+    size = attr(node, "size")
+    made = options("LocalResponseNormalizationOptions", radius=(size - 1) // 2,
+                   bias=float(attr(node, "bias", 1.0)),
+                   alpha=float(attr(node, "alpha", 1e-4)) / size,
+                   beta=float(attr(node, "beta", 0.75)))
+    ctx.op("LOCAL_RESPONSE_NORMALIZATION", [ctx.input(node.inputs[0], NHWC)],
+           [ctx.output(node.outputs[0], NHWC)], made)
+
+
+def check_instance_norm(node: ir.Node, values) -> str | None:
+    if rank(values, node.inputs[0]) != 4:
+        return "InstanceNormalization is lowered for 4-D NCHW input only"
+    return None
+
+
+def emit_instance_norm(ctx: EmitContext, node: ir.Node) -> None:
+    """Per image and channel over H, W (NHWC axes 1, 2): (x - mean) * rsqrt(var + eps)
+    * scale + bias, the scale and bias on the channel axis."""
+    out = node.outputs[0]
+    shape = ctx._stored_shape(node.inputs[0], NHWC)
+    reduced = None if shape is None else [shape[0], 1, 1, shape[3]]
+    x = ctx.input(node.inputs[0], NHWC)
+    axes = ctx.int32([1, 2])
+    keep = options("ReducerOptions", keepDims=True)
+    steps = {name: ctx.temp(f"in_{name}", np.float32, reduced if name in
+                            {"mean", "var", "eps", "inv"} else shape)
+             for name in ("mean", "centered", "square", "var", "eps", "inv", "normed", "scaled")}
+    ctx.op("MEAN", [x, axes], [steps["mean"]], keep)
+    ctx.op("SUB", [x, steps["mean"]], [steps["centered"]], options("SubOptions"))
+    ctx.op("MUL", [steps["centered"], steps["centered"]], [steps["square"]],
+           options("MulOptions"))
+    ctx.op("MEAN", [steps["square"], axes], [steps["var"]], keep)
+    epsilon = ctx.const(np.asarray(attr(node, "epsilon", 1e-5), np.float32))
+    ctx.op("ADD", [steps["var"], epsilon], [steps["eps"]], options("AddOptions"))
+    ctx.op("RSQRT", [steps["eps"]], [steps["inv"]])
+    ctx.op("MUL", [steps["centered"], steps["inv"]], [steps["normed"]], options("MulOptions"))
+    ctx.op("MUL", [steps["normed"], ctx.input(node.inputs[1])], [steps["scaled"]],
+           options("MulOptions"))
+    ctx.op("ADD", [steps["scaled"], ctx.input(node.inputs[2])], [ctx.output(out, NHWC)],
+           options("AddOptions"))
+
+
+def entries() -> dict[str, list[Lowering]]:
+    return {
+        "MaxPool": [entry("MAX_POOL_2D", emit_pool("MAX_POOL_2D"), check=check_pool)],
+        "AveragePool": [entry("AVERAGE_POOL_2D", emit_pool("AVERAGE_POOL_2D"),
+                              check=check_pool)],
+        "GlobalAveragePool": [entry("MEAN", emit_global("MEAN"), check=check_global)],
+        "GlobalMaxPool": [entry("REDUCE_MAX", emit_global("REDUCE_MAX"), check=check_global)],
+        "BatchNormalization": [entry(("MUL", "ADD"), emit_batch_norm, check=check_batch_norm)],
+        "DepthToSpace": [entry("DEPTH_TO_SPACE", emit_depth_space(
+            "DEPTH_TO_SPACE", "DepthToSpaceOptions"), check=check_depth_space)],
+        "SpaceToDepth": [  # opset 28 gave it DepthToSpace's mode attribute
+            entry("SPACE_TO_DEPTH", emit_depth_space("SPACE_TO_DEPTH", "SpaceToDepthOptions"),
+                  check=check_depth_space),
+            entry("SPACE_TO_DEPTH", emit_depth_space("SPACE_TO_DEPTH", "SpaceToDepthOptions"),
+                  check=check_depth_space, since=28),
+        ],
+        "LRN": [entry("LOCAL_RESPONSE_NORMALIZATION", emit_lrn, check=check_lrn)],
+        "InstanceNormalization": [entry(("MEAN", "SUB", "MUL", "ADD", "RSQRT"),
+                                        emit_instance_norm, check=check_instance_norm)],
+        "Resize": [
+            entry(("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"), emit_resize(True),
+                  check=check_resize(True), since=10),
+            entry(("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"), emit_resize(False),
+                  check=check_resize(False), since=11),
+        ],
+    }

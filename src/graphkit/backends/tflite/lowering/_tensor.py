@@ -1,0 +1,485 @@
+"""Data movement: Reshape and its kin (Squeeze, Unsqueeze, Flatten), Transpose, Concat,
+Slice, Gather, Split, Expand, Tile, Pad, Identity.
+
+Reshapes write the inferred static output shape, so ONNX's 0 and -1 never reach TFLite.
+Transpose, Concat and Pad follow the layout their input is held in (no TRANSPOSE is
+emitted to bring it back first)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_ir as ir
+
+from graphkit.backends.tflite._flatbuffer import options
+from graphkit.backends.tflite.lowering._base import (
+    ANY_DATA,
+    MOVE_DATA,
+    NUMERIC,
+    EmitContext,
+    Lowering,
+    attr,
+    const_array,
+    entry,
+    need_constant,
+    need_static,
+    needed,
+    rank,
+    static_shape,
+)
+
+INT32_MAX = 2**31 - 1
+
+
+def check_static_output(node: ir.Node, values) -> str | None:
+    if static_shape(values, node.outputs[0]) is None:
+        return f"{node.op_type} needs a static output shape"
+    return None
+
+
+def reshape_target(values, value: ir.Value) -> list[int] | None:
+    """RESHAPE's new shape: the output's dims, -1 for the one dynamic dim (if any)."""
+    shape = values.shape(value)
+    if shape is None:
+        return None
+    dynamic = [i for i, d in enumerate(shape) if not isinstance(d, int)]
+    if len(dynamic) > 1:
+        return None
+    return [d if isinstance(d, int) else -1 for d in shape]
+
+
+def check_reshape_output(node: ir.Node, values) -> str | None:
+    if reshape_target(values, node.outputs[0]) is None:
+        return f"{node.op_type} needs an output shape with at most one dynamic dim"
+    return None
+
+
+def check_axes_reshape(node: ir.Node, values) -> str | None:
+    """Squeeze/Unsqueeze: the axes (an input from opset 13) must be known when converting."""
+    return need_constant(node, 1, "axes") or check_reshape_output(node, values)
+
+
+def emit_reshape(ctx: EmitContext, node: ir.Node) -> None:
+    shape = reshape_target(ctx.values, node.outputs[0])
+    source = ctx.input(node.inputs[0])
+    # None: Reshape by a shape computed at run time
+    new_shape = _run_time_shape(ctx, node) if shape is None else ctx.int32(shape)
+    ctx.op("RESHAPE", [source, new_shape], [ctx.output(node.outputs[0])])
+
+
+def check_reshape(node: ir.Node, values) -> str | None:
+    """ONNX Reshape: a static output (at most one dynamic dim), or a shape tensor of static
+    length, read at run time with ONNX's 0 (copy the input's dim) resolved by builtins."""
+    if reshape_target(values, node.outputs[0]) is not None:
+        return None
+    if attr(node, "allowzero", 0):
+        return "Reshape with allowzero=1 by a shape known only at run time is not lowered"
+    length = static_shape(values, node.inputs[1])
+    if length is None or len(length) != 1 or values.shape(node.inputs[0]) is None:
+        return "Reshape by a run-time shape needs that shape's length and the input's rank"
+    return None
+
+
+def _run_time_shape(ctx: EmitContext, node: ir.Node) -> int:
+    """int32 new shape: the shape input, a 0 replaced by the input's dim at that place."""
+    length = ctx.shape(node.inputs[1])[0]
+    rank_ = ctx.rank(node.inputs[0])
+    wanted = ctx.temp("wanted", np.int32, [length])
+    ctx.op("CAST", [ctx.input(node.inputs[1])], [wanted])
+    actual = ctx.temp("actual", np.int32, [rank_])
+    ctx.op("SHAPE", [ctx.input(node.inputs[0])], [actual], options("ShapeOptions", outType=2))
+    if length > rank_:  # a 0 past the input's rank is invalid ONNX: compare with ones
+        padded = ctx.temp("actual_padded", np.int32, [length])
+        ctx.op("CONCATENATION", [actual, ctx.int32([1] * (length - rank_))], [padded],
+               options("ConcatenationOptions", axis=0))
+        actual = padded
+    elif length < rank_:
+        prefix = ctx.temp("actual_prefix", np.int32, [length])
+        ctx.op("SLICE", [actual, ctx.int32([0]), ctx.int32([length])], [prefix])
+        actual = prefix
+    zero = ctx.temp("is_zero", np.bool_, [length])
+    ctx.op("EQUAL", [wanted, ctx.int32(0)], [zero])
+    resolved = ctx.temp("new_shape", np.int32, [length])
+    ctx.op("SELECT_V2", [zero, actual, wanted], [resolved])
+    return resolved
+
+
+def emit_identity(ctx: EmitContext, node: ir.Node) -> None:
+    ctx.alias(node.outputs[0], node.inputs[0])
+
+
+def emit_transpose(ctx: EmitContext, node: ir.Node) -> None:
+    source = node.inputs[0]
+    order = attr(node, "perm") or list(reversed(range(ctx.rank(source))))
+    held = ctx.perm_of(source) or tuple(range(ctx.rank(source)))
+    step = [held.index(axis) for axis in order]
+    ctx.op("TRANSPOSE", [ctx.input(source, ctx.perm_of(source)), ctx.int32(step)],
+           [ctx.output(node.outputs[0])])
+
+
+def emit_concat(ctx: EmitContext, node: ir.Node) -> None:
+    """In the layout most inputs are held in (a TRANSPOSE only for the others)."""
+    live = [v for v in node.inputs if const_array(v) is None]
+    held = [ctx.perm_of(v) for v in live]
+    perm = max(held, key=held.count) if held else None
+    out_rank = ctx.rank(node.outputs[0])
+    axis = attr(node, "axis") % out_rank
+    stored_axis = perm.index(axis) if perm is not None else axis
+    tensors = [ctx.input(v, perm) for v in node.inputs if ctx.shape_or_none(v) != []]
+    made = options("ConcatenationOptions", axis=stored_axis)
+    ctx.op("CONCATENATION", tensors, [ctx.output(node.outputs[0], perm)], made)
+
+
+def check_concat(node: ir.Node, values) -> str | None:
+    if any(rank(values, v) is None for v in node.inputs):
+        return "Concat needs the rank of every input"
+    return None
+
+
+def _slice_inputs(node: ir.Node):
+    starts, ends = const_array(node.inputs[1]), const_array(node.inputs[2])
+    axes = const_array(node.inputs[3]) if len(node.inputs) > 3 and node.inputs[3] else None
+    steps = const_array(node.inputs[4]) if len(node.inputs) > 4 and node.inputs[4] else None
+    if node.op_type == "Slice" and len(node.inputs) == 1:  # opset < 10: attributes
+        starts, ends, axes = (np.asarray(attr(node, k)) if attr(node, k) is not None else None
+                              for k in ("starts", "ends", "axes"))
+    axes = range(len(starts)) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    return [(int(a), int(b), int(c), int(d)) for a, b, c, d in zip(starts, ends, steps, axes)]
+
+
+def slice_params(node: ir.Node, shape: tuple):
+    """STRIDED_SLICE's begin, end, strides and masks. A dynamic dim (not an int) is sliced
+    with a positive step only: TFLite then clamps and counts from the end as ONNX does, and
+    an end past the dim becomes the end mask."""
+    rank_ = len(shape)
+    begin, end, stride = [0] * rank_, [0] * rank_, [1] * rank_
+    begin_mask, end_mask = 0, 0
+    sliced = {}
+    for start, stop, step, axis in _slice_inputs(node):
+        sliced[axis % rank_] = (start, stop, step)
+    for axis in range(rank_):
+        if axis not in sliced:
+            begin_mask, end_mask = begin_mask | 1 << axis, end_mask | 1 << axis
+            continue
+        start, stop, step = sliced[axis]
+        if not isinstance(shape[axis], int):
+            begin[axis], stride[axis] = max(min(start, INT32_MAX), -INT32_MAX), step
+            end[axis] = max(min(stop, INT32_MAX), -INT32_MAX)
+            if stop >= INT32_MAX:
+                end_mask |= 1 << axis
+            continue
+        first, last, step = slice(start, stop, step).indices(shape[axis])
+        begin[axis], end[axis], stride[axis] = first, last, step
+        if last < 0:  # before the first element: TFLite would read -1 as the last one
+            end_mask |= 1 << axis
+    return begin, end, stride, begin_mask, end_mask
+
+
+def check_slice(node: ir.Node, values) -> str | None:
+    if len(node.inputs) > 1:
+        for index, what in ((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")):
+            found = need_constant(node, index, what)
+            if found:
+                return found
+    shape = values.shape(node.inputs[0])
+    if shape is None:
+        return "Slice needs the input's rank"
+    for _, _, step, axis in _slice_inputs(node):
+        if step < 0 and not isinstance(shape[axis % len(shape)], int):
+            return "Slice with a negative step on a dynamic dim is not lowered"
+    return None
+
+
+def emit_slice(ctx: EmitContext, node: ir.Node) -> None:
+    begin, end, stride, begin_mask, end_mask = slice_params(node, ctx.values.shape(node.inputs[0]))
+    made = options("StridedSliceOptions", beginMask=begin_mask, endMask=end_mask)
+    ctx.op("STRIDED_SLICE", [ctx.input(node.inputs[0]), ctx.int32(begin), ctx.int32(end),
+                             ctx.int32(stride)], [ctx.output(node.outputs[0])], made)
+
+
+def emit_gather(ctx: EmitContext, node: ir.Node) -> None:
+    data, indices = node.inputs
+    shape = ctx.values.shape(data)
+    axis = attr(node, "axis", 0) % len(shape)
+    array = const_array(indices)
+    if array is not None:
+        size = shape[axis] if isinstance(shape[axis], int) else 0  # unused: no negatives
+        index = ctx.const(np.where(array < 0, array + size, array).astype(np.int32))
+    else:
+        dtype = ctx.dtype(indices)
+        length = ctx.const(np.asarray(shape[axis], dtype)) if isinstance(shape[axis], int) \
+            else _dim_size(ctx, data, axis, dtype)
+        index = _wrapped_indices(ctx, indices, length)
+    made = options("GatherOptions", axis=axis, batchDims=0)
+    ctx.op("GATHER", [ctx.input(data), index], [ctx.output(node.outputs[0])], made)
+
+
+def _dim_size(ctx: EmitContext, data: ir.Value, axis: int, dtype) -> int:
+    """A dynamic dim's size at run time, as a scalar of the indices' type."""
+    rank_ = ctx.rank(data)
+    shape = ctx.temp("shape", dtype, [rank_])
+    ctx.op("SHAPE", [ctx.input(data)], [shape],
+           options("ShapeOptions", outType=4 if dtype == np.int64 else 2))
+    size = ctx.temp("size", dtype, [])
+    ctx.op("GATHER", [shape, ctx.int32(axis)], [size], options("GatherOptions", axis=0))
+    return size
+
+
+def _wrapped_indices(ctx: EmitContext, indices: ir.Value, length: int) -> int:
+    """Negative indices count from the end in ONNX; TFLite's GATHER refuses them.
+    `length`: the tensor holding the axis's length (a constant, or computed for a dynamic
+    dim)."""
+    dtype = ctx.dtype(indices)
+    shape = ctx.shape_or_none(indices)
+    raw = ctx.input(indices)
+    negative = ctx.temp(f"{indices.name}_neg", np.bool_, shape)
+    ctx.op("LESS", [raw, ctx.const(np.asarray(0, dtype))], [negative])
+    shifted = ctx.temp(f"{indices.name}_wrapped", dtype, shape)
+    ctx.op("ADD", [raw, length], [shifted], options("AddOptions"))
+    chosen = ctx.temp(f"{indices.name}_index", dtype, shape)
+    ctx.op("SELECT_V2", [negative, shifted, raw], [chosen])
+    return chosen
+
+
+def check_gather(node: ir.Node, values) -> str | None:
+    """The gathered axis's size must be known where an index may count from the end."""
+    shape = values.shape(node.inputs[0])
+    if shape is None:
+        return "Gather needs the input's rank"
+    size = shape[attr(node, "axis", 0) % max(len(shape), 1)]
+    array = const_array(node.inputs[1])
+    if not isinstance(size, int) and array is not None and (array < 0).any():
+        return "Gather on a dynamic axis with constant negative indices is not lowered"
+    return None
+
+
+def check_gather_elements(node: ir.Node, values) -> str | None:
+    if static_shape(values, node.inputs[1]) is None or need_static(values, node):
+        return "GatherElements needs static data and index shapes"
+    return None
+
+
+def emit_gather_elements(ctx: EmitContext, node: ir.Node) -> None:
+    """GATHER_ND with full coordinates: the index tensor on `axis`, constant grids (the
+    element's own position) on every other axis."""
+    data, indices = node.inputs
+    shape, index_shape = ctx.shape(data), ctx.shape(indices)
+    axis = attr(node, "axis", 0) % len(shape)
+    array = const_array(indices)
+    if array is not None:
+        wrapped = ctx.const(np.where(array < 0, array + shape[axis], array).astype(np.int64))
+    else:
+        length = ctx.const(np.asarray(shape[axis], ctx.dtype(indices)))
+        wrapped = _wrapped_indices(ctx, indices, length)
+    dtype = ctx.dtype(indices) if array is None else np.dtype(np.int64)
+    column = ctx.temp("axis_coords", dtype, [*index_shape, 1])
+    ctx.op("RESHAPE", [wrapped, ctx.int32([*index_shape, 1])], [column])
+    grids = np.indices(index_shape).astype(dtype)
+    parts = [column if dim == axis else ctx.const(grids[dim][..., None]) for dim in
+             range(len(shape))]
+    coords = ctx.temp("coords", dtype, [*index_shape, len(shape)])
+    ctx.op("CONCATENATION", parts, [coords],
+           options("ConcatenationOptions", axis=len(index_shape)))
+    ctx.op("GATHER_ND", [ctx.input(data), coords], [ctx.output(node.outputs[0])])
+
+
+def check_gather_nd(node: ir.Node, values) -> str | None:
+    if attr(node, "batch_dims", 0):
+        return "GatherND with batch_dims is not lowered"
+    indices = static_shape(values, node.inputs[1])
+    data = values.shape(node.inputs[0])
+    if indices is None or data is None:
+        return "GatherND needs a static index shape and the data's rank"
+    if not all(isinstance(d, int) for d in data[:indices[-1]]):
+        return "GatherND needs static sizes for the dims it indexes"
+    return None
+
+
+def emit_gather_nd(ctx: EmitContext, node: ir.Node) -> None:
+    """GATHER_ND, negative indices wrapped by the sizes of the dims they index."""
+    data, indices = node.inputs
+    depth = ctx.shape(indices)[-1]
+    sizes = np.asarray(ctx.values.shape(data)[:depth], ctx.dtype(indices))
+    array = const_array(indices)
+    if array is not None:
+        index = ctx.const(np.where(array < 0, array + sizes, array).astype(array.dtype))
+    else:
+        index = _wrapped_indices(ctx, indices, ctx.const(sizes))
+    ctx.op("GATHER_ND", [ctx.input(data), index], [ctx.output(node.outputs[0])])
+
+
+def emit_split(ctx: EmitContext, node: ir.Node) -> None:
+    shape = ctx.shape(node.inputs[0])
+    axis = attr(node, "axis", 0) % len(shape)
+    sizes = [ctx.shape(out)[axis] for out in node.outputs]
+    made = options("SplitVOptions", numSplits=len(sizes))
+    ctx.op("SPLIT_V", [ctx.input(node.inputs[0]), ctx.int32(sizes), ctx.int32(axis)],
+           [ctx.output(out) for out in node.outputs], made)
+
+
+def check_split(node: ir.Node, values) -> str | None:
+    if len(node.inputs) > 1 and node.inputs[1] is not None and const_array(node.inputs[1]) is None:
+        return "Split's split (input 1) must be a constant"
+    if any(static_shape(values, out) is None for out in node.outputs):
+        return "Split needs static output shapes"
+    return None
+
+
+def emit_expand(ctx: EmitContext, node: ir.Node) -> None:
+    if static_shape(ctx.values, node.outputs[0]) is None:
+        _expand_at_run_time(ctx, node)
+        return
+    _expand_static(ctx, node)
+
+
+def _expand_at_run_time(ctx: EmitContext, node: ir.Node) -> None:
+    """Expand broadcasts both ways: input * ones(shape) (AND with trues for bool) does
+    exactly that, with the shape known only when the model runs."""
+    dtype = ctx.dtype(node.inputs[0])
+    boolean = dtype == np.bool_
+    ones = ctx.temp("ones", dtype, None)
+    ctx.op("FILL", [ctx.input(node.inputs[1]), ctx.const(np.ones((), dtype))], [ones])
+    builtin = "LOGICAL_AND" if boolean else "MUL"
+    made = None if boolean else options("MulOptions")
+    ctx.op(builtin, [ctx.input(node.inputs[0]), ones], [ctx.output(node.outputs[0])], made)
+
+
+def check_expand(node: ir.Node, values) -> str | None:
+    if static_shape(values, node.outputs[0]) is not None:
+        return None
+    if (values.dtype(node.inputs[0]) or node.inputs[0].dtype) not in NUMERIC | {ir.DataType.BOOL}:
+        return "Expand to a shape known at run time is lowered for numbers and bools only"
+    return None
+
+
+def _expand_static(ctx: EmitContext, node: ir.Node) -> None:
+    """In the input's layout where the ranks match (a pooled NHWC branch stays NHWC)."""
+    source, out = node.inputs[0], node.outputs[0]
+    perm = ctx.perm_of(source) if ctx.rank(source) == ctx.rank(out) else None
+    shape = ctx._stored_shape(out, perm)
+    ctx.op("BROADCAST_TO", [ctx.input(source, perm), ctx.int32(shape)],
+           [ctx.output(out, perm)])
+
+
+def emit_tile(ctx: EmitContext, node: ir.Node) -> None:
+    repeats = const_array(node.inputs[1])
+    ctx.op("TILE", [ctx.input(node.inputs[0]), ctx.int32(repeats)],
+           [ctx.output(node.outputs[0])])
+
+
+def pad_amounts(node: ir.Node, rank_: int) -> np.ndarray:
+    """[rank, 2] (before, after) per axis."""
+    pads = attr(node, "pads") if len(node.inputs) < 2 else const_array(node.inputs[1])
+    pads = np.asarray(pads, dtype=np.int64)
+    axes_value = node.inputs[3] if len(node.inputs) > 3 else None
+    axes = const_array(axes_value) if axes_value is not None else None
+    axes = list(range(rank_)) if axes is None else [int(a) % rank_ for a in axes]
+    amounts = np.zeros((rank_, 2), dtype=np.int32)
+    for index, axis in enumerate(axes):
+        amounts[axis] = (pads[index], pads[index + len(axes)])
+    return amounts
+
+
+def check_pad(node: ir.Node, values) -> str | None:
+    mode = attr(node, "mode", "constant")
+    if mode not in {"constant", "reflect"}:
+        return f"Pad mode '{mode}' has no TFLite builtin (constant and reflect do)"
+    for index, what in ((1, "pads"), (2, "constant_value"), (3, "axes")):
+        found = need_constant(node, index, what)
+        if found:
+            return found
+    pads = attr(node, "pads") if len(node.inputs) < 2 else const_array(node.inputs[1])
+    if pads is not None and np.min(pads) < 0:
+        return "Pad with negative pads (cropping) is not lowered"
+    if rank(values, node.inputs[0]) is None:
+        return "Pad needs the input's rank"
+    return None
+
+
+def emit_pad(ctx: EmitContext, node: ir.Node) -> None:
+    source = node.inputs[0]
+    perm = ctx.perm_of(source)
+    amounts = pad_amounts(node, ctx.rank(source))
+    if perm is not None:
+        amounts = amounts[list(perm)]
+    tensors = [ctx.input(source, perm), ctx.int32(amounts)]
+    out = ctx.output(node.outputs[0], perm)
+    if attr(node, "mode", "constant") == "reflect":
+        ctx.op("MIRROR_PAD", tensors, [out], options("MirrorPadOptions", mode=0))
+        return
+    value = const_array(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+    if value is None:
+        value = np.asarray(attr(node, "value", 0.0))
+    if float(value) == 0.0:
+        ctx.op("PAD", tensors, [out])
+        return
+    fill = ctx.const(np.asarray(value, ctx.dtype(source)).reshape(()))
+    ctx.op("PADV2", [*tensors, fill], [out])
+
+
+def check_trilu(node: ir.Node, values) -> str | None:
+    shape = static_shape(values, node.inputs[0])
+    if shape is None or len(shape) < 2:
+        return "Trilu needs a static input shape of rank 2 or more"
+    return need_constant(node, 1, "k")
+
+
+def emit_trilu(ctx: EmitContext, node: ir.Node) -> None:
+    """SELECT_V2 between the input and zeros, by the triangle as a constant mask."""
+    shape = ctx.shape(node.inputs[0])
+    k_value = node.inputs[1] if len(node.inputs) > 1 else None
+    k = int(const_array(k_value)) if k_value is not None else 0
+    ones = np.ones(shape[-2:], dtype=bool)
+    mask = np.triu(ones, k) if attr(node, "upper", 1) else np.tril(ones, k)
+    zero = ctx.const(np.zeros((), ctx.dtype(node.inputs[0])))
+    ctx.op("SELECT_V2", [ctx.const(mask), ctx.input(node.inputs[0]), zero],
+           [ctx.output(node.outputs[0])])
+
+
+def entries() -> dict[str, list[Lowering]]:
+    reshape = dict(dtypes=MOVE_DATA, check=check_reshape_output)
+    return {
+        "Reshape": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA, check=check_reshape)],
+        "Squeeze": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA, check=check_axes_reshape)],
+        "Unsqueeze": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA,
+                            check=check_axes_reshape)],
+        "Flatten": [entry("RESHAPE", emit_reshape, **reshape)],
+        "Identity": [entry((), emit_identity, dtypes=ANY_DATA)],
+        "CastLike": [entry("CAST", _emit_cast_like, dtypes=ANY_DATA,
+                           check=_check_cast_like)],
+        "Dropout": [entry((), emit_identity, dtypes=ANY_DATA, check=_inference_dropout)],
+        "Transpose": [entry("TRANSPOSE", emit_transpose, dtypes=MOVE_DATA,
+                            check=lambda n, v: None if rank(v, n.inputs[0]) is not None
+                            else "Transpose needs the input's rank")],
+        "Concat": [entry("CONCATENATION", emit_concat, dtypes=NUMERIC, check=check_concat)],
+        "Slice": [entry("STRIDED_SLICE", emit_slice, dtypes=ANY_DATA, check=check_slice)],
+        "Gather": [entry("GATHER", emit_gather, dtypes=ANY_DATA, check=check_gather)],
+        "GatherND": [entry("GATHER_ND", emit_gather_nd, dtypes=ANY_DATA, check=check_gather_nd)],
+        "GatherElements": [entry(("GATHER_ND", "CONCATENATION"), emit_gather_elements,
+                                 dtypes=ANY_DATA, check=check_gather_elements)],
+        "Split": [entry("SPLIT_V", emit_split, dtypes=NUMERIC, check=check_split)],
+        "Expand": [entry(("BROADCAST_TO", "FILL", "MUL"), emit_expand, dtypes=ANY_DATA,
+                         check=check_expand)],
+        "Tile": [entry("TILE", emit_tile, dtypes=ANY_DATA,
+                       check=lambda n, v: need_constant(n, 1, "repeats"))],
+        "Trilu": [entry("SELECT_V2", emit_trilu, dtypes=ANY_DATA, check=check_trilu)],
+        "Pad": [entry(("PAD", "PADV2", "MIRROR_PAD"), emit_pad, dtypes=NUMERIC,
+                      check=check_pad)],
+    }
+
+
+def _inference_dropout(node: ir.Node, values) -> str | None:
+    if len(node.outputs) > 1 and needed(node.outputs[1]):
+        return "Dropout's mask output is not lowered"
+    return need_constant(node, 2, "training_mode") if len(node.inputs) > 2 else None
+
+
+def _emit_cast_like(ctx: EmitContext, node: ir.Node) -> None:
+    ctx.op("CAST", [ctx.input(node.inputs[0])], [ctx.output(node.outputs[0])])
+
+
+def _check_cast_like(node: ir.Node, values) -> str | None:
+    target = values.dtype(node.inputs[1])
+    if target not in ANY_DATA - {ir.DataType.FLOAT16}:
+        return "CastLike to this type has no TFLite tensor type that runs it"
+    return None

@@ -1,0 +1,81 @@
+"""TensorFlow Lite through graphkit's own lowering table (opsets/tflite.toml).
+
+The table says, per ONNX op, which TFLite builtins it lowers to, or that it needs Select
+TF ops (Flex, GK107), or that it cannot be converted. Flex is a blocker under both names
+while graphkit's emitter writes builtins only (its fix, where the table names one, e.g.
+decompose{ops=Einsum}, removes the op); `tflite-builtins` is the name that keeps refusing
+Flex once the emitter can write it behind an option.
+
+Analysis and emission never disagree: where the table maps an op to builtins, graphkit's
+TFLite emitter (graphkit.backends.tflite) is asked too, and a node its lowering declines
+(no lowering for the op yet, or a dtype, rank or attribute it refuses) is a blocker with
+the emitter's own sentence. Measured on the ONNX conformance cases with
+`python tools/agreement.py --target tflite`.
+
+What "convertible" means here: every node has a lowering in the table whose dtype and
+attribute conditions hold, the emitter lowers it, and no float64 tensor remains (no
+builtin kernel takes it).
+Findings with a fix (fold-constants, float64-to-float32, ...) name the pass that
+`graphkit fix --target tflite` runs to remove them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import onnx_ir as ir
+
+from graphkit.findings import Finding, Severity
+from graphkit.targets._data import OpEntry, load_target_data
+from graphkit.targets._table import TableTarget
+from graphkit.targets.base import NodeContext
+from graphkit.targets.checks import GenericChecks
+
+
+class TFLiteTarget(TableTarget):
+    def __init__(self, allow_flex: bool = True) -> None:
+        data = load_target_data("tflite")
+        name = "tflite" if allow_flex else "tflite-builtins"
+        # No builtin kernel takes float64, wherever it appears (a Cast to double included).
+        super().__init__(
+            data, name=name, label="TFLite", generic=GenericChecks(float64=Severity.ERROR)
+        )
+        self.allow_flex = allow_flex
+        if not allow_flex:
+            self.description = f"{data.description}, builtins only (no Flex)"
+
+    def check_node(self, node: ir.Node, ctx: NodeContext) -> list[Finding]:
+        findings = super().check_node(node, ctx)
+        if not any(f.blocking for f in findings):
+            findings += self._emitter_findings(node, ctx)
+        # Flex is a blocker under both names: the emitter writes builtins only
+        return [
+            dataclasses.replace(f, severity=Severity.ERROR) if f.code == "GK107" else f
+            for f in findings
+        ]
+
+    def opset_range(self) -> tuple[int, int]:
+        """The table's lowest opset; the emitter's newest (an op ONNX redefined after the
+        opset the lowering was checked against is the emitter's finding, per node)."""
+        from graphkit.backends.tflite.lowering import opset_range
+
+        return self.data.opset[0], opset_range()[1]
+
+    def _emitter_findings(self, node: ir.Node, ctx: NodeContext) -> list[Finding]:
+        """The emitter's refusal of a node the table maps to builtins (Flex ops and nodes
+        inside functions or subgraphs are the table's to judge)."""
+        entry = self.entry_for(node, ctx)
+        if entry is None or entry.status == "unsupported" or ctx.in_subgraph:
+            return []
+        if entry.status == "flex":
+            return []  # GK107, a blocker while the emitter writes builtins only
+        from graphkit.backends.tflite.lowering import unsupported_reason
+
+        reason = unsupported_reason(node, ctx.opset, ctx.values)
+        if reason is None:
+            return []
+        return [self._finding("GK101", Severity.ERROR, reason, node)]
+
+    def lowering(self, node: ir.Node, ctx: NodeContext) -> OpEntry | None:
+        """The table entry the emitter follows for this node (None: not in the table)."""
+        return self.entry_for(node, ctx)
