@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from types import MappingProxyType
 
 import onnx_ir as ir
 
+from graphkit.backends._lowering_table import ONNX_DOMAINS, entry_at, merge_families
 from graphkit.backends.tflite.lowering import (
     _composite,
     _conv,
@@ -28,7 +28,6 @@ from graphkit.backends.tflite.lowering import (
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
 from graphkit.targets.base import ValueFacts
 
-ONNX_DOMAINS = frozenset({"", "ai.onnx"})
 # The opsets whose op definitions the entries were written against. A newer model is
 # lowered where its op's definition is still the one of CHECKED_OPSET (onnx's schemas say
 # so), and refused where ONNX changed the op since.
@@ -75,22 +74,14 @@ def _changed_since_checked(op: str, opset: int, entry: Lowering | None) -> str |
 @cache
 def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
-    table: dict[str, tuple[Lowering, ...]] = {}
-    for family in (_elementwise, _generate, _tensor, _reduce, _matmul, _conv, _image, _composite,
-                   _quant):
-        for op, lowerings in family.entries().items():
-            if op in table:
-                raise RuntimeError(f"two lowering families define {op}")
-            table[op] = tuple(sorted(lowerings, key=lambda entry: entry.since))
-    return MappingProxyType(table)
+    return merge_families((
+        _elementwise, _generate, _tensor, _reduce, _matmul, _conv, _image, _composite, _quant,
+    ))
 
 
 def entry_for(node: ir.Node, opset: int) -> Lowering | None:
     """The entry that handles the node's op at this opset (the latest one not after it)."""
-    if node.domain not in ONNX_DOMAINS:
-        return None
-    candidates = [e for e in lowering_table().get(node.op_type, ()) if e.since <= opset]
-    return candidates[-1] if candidates else None
+    return entry_at(lowering_table(), node, opset)
 
 
 def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = None) -> str | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from types import MappingProxyType
 
 import onnx_ir as ir
 
+from graphkit.backends._lowering_table import ONNX_DOMAINS, entry_at, merge_families
 from graphkit.backends.torchscript.lowering import (
     _composite,
     _control,
@@ -26,30 +26,19 @@ from graphkit.backends.torchscript.lowering import (
 )
 from graphkit.backends.torchscript.lowering._base import UNLOWERED_DTYPES, Lowering, value_dtypes
 
-ONNX_DOMAINS = frozenset({"", "ai.onnx"})
-
 
 @cache
 def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
-    table: dict[str, tuple[Lowering, ...]] = {}
-    for family in (
+    return merge_families((
         _elementwise, _shape, _tensor, _reduce, _nn, _recurrent, _sampling, _composite,
         _control,
-    ):
-        for op, lowerings in family.entries().items():
-            if op in table:
-                raise RuntimeError(f"two lowering families define {op}")
-            table[op] = tuple(sorted(lowerings, key=lambda entry: entry.since))
-    return MappingProxyType(table)
+    ))
 
 
 def entry_for(node: ir.Node, opset: int) -> Lowering | None:
     """The entry that handles the node's op at this opset (the latest one not after it)."""
-    if node.domain not in ONNX_DOMAINS:
-        return None
-    candidates = [e for e in lowering_table().get(node.op_type, ()) if e.since <= opset]
-    return candidates[-1] if candidates else None
+    return entry_at(lowering_table(), node, opset)
 
 
 def unsupported_reason(node: ir.Node, opset: int) -> str | None:
