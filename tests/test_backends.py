@@ -5,6 +5,7 @@ had before the registry existed."""
 from __future__ import annotations
 
 import pytest
+from conftest import require
 
 from graphkit.backends import (
     BACKENDS,
@@ -20,6 +21,8 @@ from graphkit.errors import InputError
 
 CLEANUP = ("eliminate-identity,lift-constants,eliminate-common-subexpressions,fold-constants,"
            "fold-shapes,remove-redundant-casts,eliminate-common-subexpressions,remove-dead-nodes")
+# The optional module each emitter imports, and the extra that brings it.
+NEEDS = {"torchscript": ("torch", "torch"), "tflite": ("ai_edge_litert", "tensorflow")}
 PORTABLE_17 = f"{CLEANUP},fuse{{rules=pad-conv+conv-bn+transposes+reshapes}},remove-dead-nodes"
 
 
@@ -28,7 +31,7 @@ def test_names_are_unique_and_each_builds_its_target():
     assert len(names) == len(set(names))
     for name in names:
         if name == "torchscript":
-            pytest.importorskip("torch")
+            require("torch", "torch")
         assert get_target(name).name == name
 
 
@@ -43,8 +46,8 @@ def test_every_runner_says_whether_it_runs_here():
 
 def test_a_runner_reads_what_its_emitter_writes():
     for name in emitter_names():
-        if name == "torchscript":
-            pytest.importorskip("torch")
+        if name in NEEDS:
+            require(*NEEDS[name])
         assert set(emitter(name).SUFFIXES) == {s for s, t in runners_by_suffix().items()
                                                if t == name}
 
