@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                     "graphkit._output", "graphkit._time_limit", "graphkit.opsets")),
     ("ir", ("graphkit.ir",)),
     ("proof and runners", ("graphkit.runner", "graphkit.validation", "graphkit._oracle",
-                           "graphkit.report", "graphkit._input_rules",
+                           "graphkit.report", "graphkit._input_rules", "graphkit._generated_inputs",
                            "graphkit._input_values", "graphkit._ort_registry")),
     ("pass infrastructure", ("graphkit.passmanager", "graphkit.rewrite")),
     ("shared target analysis", ("graphkit.targets",)),

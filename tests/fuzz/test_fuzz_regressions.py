@@ -10,8 +10,9 @@ from onnx import AttributeProto, TensorProto
 from onnx import helper as h
 
 import graphkit
+from graphkit._generated_inputs import MAX_GENERATED_ELEMENTS, make_inputs
 from graphkit.errors import InputError
-from graphkit.validation import MAX_GENERATED_ELEMENTS, candidate_shapes, make_inputs
+from graphkit.validation import candidate_shapes
 
 
 def _add_constant(constant: onnx.NodeProto, x_shape: list) -> onnx.ModelProto:

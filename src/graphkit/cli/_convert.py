@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import graphkit
+from graphkit._generated_inputs import load_npz_inputs
 from graphkit.backends import emitter_names
 from graphkit.backends.ort.emitter import LEVELS as ORT_LEVELS
 from graphkit.cli._common import (
@@ -19,7 +20,7 @@ from graphkit.cli._common import (
     progress,
 )
 from graphkit.errors import InputError
-from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL, load_npz_inputs
+from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL
 
 CONVERT_EXAMPLES = """examples:
   graphkit convert model.onnx --to ort -o model.opt.onnx

@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.table import Table
 
 import graphkit
+from graphkit._generated_inputs import load_npz_inputs
 from graphkit._output import check_output_path
 from graphkit.cli._common import (
     add_format_option,
@@ -19,7 +20,6 @@ from graphkit.cli._common import (
 )
 from graphkit.errors import InputError
 from graphkit.passmanager import count_nodes
-from graphkit.validation import load_npz_inputs
 
 EXAMPLES = """examples:
   graphkit fix model.onnx --target ort -o model.fixed.onnx
