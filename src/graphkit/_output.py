@@ -8,8 +8,10 @@ them, so every artifact gets the same mode as any other file the user creates.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from graphkit.errors import InputError
@@ -43,3 +45,20 @@ def publish(staged: str | os.PathLike, final: str | os.PathLike) -> None:
     """Give the finished staging file the umask's mode and rename it into place."""
     os.chmod(staged, umask_mode())
     os.replace(staged, final)
+
+
+@contextlib.contextmanager
+def staged_file(output: Path) -> Iterator[str]:
+    """A hidden file beside `output` (the same file system, so the last step is a rename) for
+    a writer to fill inside the block: published into place when the block ends, removed when
+    it raises. An OSError becomes an InputError naming `output`."""
+    handle, temp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    os.close(handle)
+    try:
+        yield temp
+        publish(temp, output)
+    except OSError as err:
+        raise InputError(f"{output}: cannot write ({err.strerror})") from None
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import onnx_ir as ir
 
-from graphkit._output import check_output_path, publish
+from graphkit._output import check_output_path, staged_file
 from graphkit._quiet import native_logs_off
 from graphkit.backends.artifact import Artifact
 from graphkit.backends.tflite import lowering
@@ -125,21 +124,13 @@ def _outputs(ctx: EmitContext, graph: ir.Graph, inputs: set[int], nhwc_io: bool
 
 def _write_checked(data: bytes, output: Path) -> None:
     """Stage the file beside `output`, have LiteRT load and prepare it, then publish."""
-    handle, temp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+    with staged_file(output) as temp:
+        Path(temp).write_bytes(data)
         try:
             with native_logs_off():
                 interpreter(temp).allocate_tensors()
         except (RuntimeError, ValueError) as err:
             raise InputError(f"LiteRT refuses the emitted model: {first_line(err)}") from None
-        publish(temp, output)
-    except OSError as err:
-        raise InputError(f"{output}: cannot write ({err.strerror})") from None
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
 
 
 def _metadata(builder: ModelBuilder, inputs, outputs) -> dict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 import onnx_ir as ir
 import torch
 
-from graphkit._output import check_output_path, publish
+from graphkit._output import check_output_path, staged_file
 from graphkit.backends.artifact import Artifact
 from graphkit.backends.torchscript._dtypes import to_torch
 from graphkit.backends.torchscript._fx import build_graph_module
@@ -125,16 +124,8 @@ def _trace_inputs(model, input_names, example_inputs) -> list[torch.Tensor]:
 
 
 def _save_atomic(module: torch.jit.ScriptModule, output: Path, metadata: dict[str, Any]) -> None:
-    handle, temp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    os.close(handle)
-    try:
+    with staged_file(output) as temp:
         torch.jit.save(module, temp, _extra_files={METADATA_FILE: json.dumps(metadata)})
-        publish(temp, output)
-    except OSError as err:
-        raise InputError(f"{output}: cannot write ({err.strerror})") from None
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
 
 
 def mobile_support() -> str | None:
@@ -158,15 +149,11 @@ def _save_mobile(module, output: Path, metadata: dict[str, Any]) -> dict[str, An
     else:
         result["note"] = f"optimize_for_mobile skipped: {why_not}"
     lite = output.with_suffix(".ptl")
-    handle, temp = tempfile.mkstemp(prefix=f".{lite.name}.", suffix=".tmp", dir=output.parent)
-    os.close(handle)
     try:
-        module._save_for_lite_interpreter(temp, _extra_files={METADATA_FILE: json.dumps(metadata)})
-        publish(temp, lite)
+        with staged_file(lite) as temp:
+            module._save_for_lite_interpreter(
+                temp, _extra_files={METADATA_FILE: json.dumps(metadata)})
         result["lite_path"] = str(lite)
     except Exception as err:  # the lite format rejects some ops; the .pt stays valid
         result["lite_error"] = f"lite-interpreter format failed: {first_line(err)}"
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
     return result
