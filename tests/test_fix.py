@@ -118,7 +118,7 @@ def test_a_wrong_rewrite_in_the_pipeline_is_rolled_back_and_the_rest_kept(monkey
     fix_module = sys.modules["graphkit.fix"]  # the name graphkit.fix is the function
 
     registry = pass_registry()
-    monkeypatch.setattr(fix_module, "_pipeline", lambda target, model: [
+    monkeypatch.setattr(fix_module, "target_pipeline", lambda target, model: [
         registry["eliminate-identity"](), ReluToSigmoid(), registry["remove-dead-nodes"]()])
     model = model_from_text("""
         <ir_version: 10, opset_import: ["" : 17]>

@@ -37,8 +37,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("drivers", ("graphkit.backends.conformance",)),
     ("backends", ("graphkit.backends",)),
     ("frontends", ("graphkit.frontends",)),
-    ("drivers", ("graphkit.diagnose", "graphkit.fix", "graphkit.convert", "graphkit.tables",
-                 "graphkit.partitions", "graphkit.summary")),
+    ("drivers", ("graphkit.diagnose", "graphkit.fix", "graphkit._fix_passes", "graphkit.convert",
+                 "graphkit.tables", "graphkit.partitions", "graphkit.summary")),
     ("cli", ("graphkit.cli", "graphkit.__main__")),
 )
 # The package itself (graphkit/__init__.py) re-exports the drivers' API: the top.

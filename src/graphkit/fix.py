@@ -26,8 +26,8 @@ from typing import Any
 
 import onnx_ir as ir
 
+from graphkit._fix_passes import build_pass, choose_passes, extra_passes, target_pipeline
 from graphkit._time_limit import DEFAULT_TIMEOUT, check_timeout
-from graphkit.backends import nms_form, pipeline_for
 from graphkit.errors import InputError, first_line
 from graphkit.findings import Finding
 from graphkit.frontends import load
@@ -39,8 +39,6 @@ from graphkit.passmanager import (
     PassContext,
     PassManager,
     Validation,
-    instantiate,
-    parse_pipeline,
 )
 from graphkit.report import Report
 from graphkit.runner import refuse_invalid_onnx
@@ -154,7 +152,7 @@ def _fix(model: Any, target: Any, options: FixOptions,
     from graphkit.diagnose import diagnose
 
     target_obj = get_target(target)  # an unknown name fails before any work
-    extra = _extra_passes(options)  # as does an unknown pass or option in `passes`
+    extra = extra_passes(options)  # as does an unknown pass or option in `passes`
     original = load(model)
     pinned = _pinned(original, options.pin)  # a bad pin fails before any work, proof or not
     _refuse_malformed(original)
@@ -174,12 +172,13 @@ def _fix(model: Any, target: Any, options: FixOptions,
         user_pins = round_ == 0 and bool(options.pin)
         if user_pins:
             tried.add("pin-shapes")
-        passes = _choose(diagnosis.findings, target_obj, current, options, tried,
-                         static_ok=not user_pins)
+        passes = choose_passes(diagnosis.findings, target_obj, current, options, tried,
+                               static_ok=not user_pins)
         if user_pins:
-            passes.insert(0, _build("pin-shapes", pass_registry(), target_obj, current, options))
+            pin = build_pass("pin-shapes", pass_registry(), target_obj, current, options)
+            passes.insert(0, pin)
         if round_ == 0 and not options.legalize_only:
-            passes += _pipeline(target_obj.name, current)
+            passes += target_pipeline(target_obj.name, current)
         if round_ == 0:
             passes += extra
         if not passes:
@@ -308,59 +307,6 @@ def run_chain(model: ir.Model, post_models: Sequence[ir.Model], feeds: Feeds,
     return outputs
 
 
-def _choose(findings: Sequence[Finding], target, model: ir.Model, options: FixOptions,
-            tried: set[str], static_ok: bool = True) -> list[Pass]:
-    """One pass per distinct fix the findings name, with the options fix was given.
-
-    pin-shapes becomes `pin-shapes{static=true}` where the target needs static shapes (and
-    `static_ok`): the dims the pins leave dynamic take their recorded export sizes."""
-    registry = pass_registry()
-    by_code = {code: name for name, cls in registry.items() for code in cls.fixes}
-    static = static_ok and _needs_static(findings)
-    specs: list[str] = []
-    for finding in findings:
-        spec = finding.fix or by_code.get(finding.code)
-        if spec == "pin-shapes" and static:
-            spec = "pin-shapes{static=true}"
-        if spec and spec not in specs and spec not in tried:
-            specs.append(spec)
-    tried.update(specs)
-    return [_build(spec, registry, target, model, options) for spec in specs]
-
-
-def _build(spec_text: str, registry, target, model: ir.Model, options: FixOptions) -> Pass:
-    [spec] = parse_pipeline(spec_text)
-    if spec.name not in registry:
-        raise InputError(f"finding names fix '{spec.name}', which is not a known pass")
-    extra: dict[str, str] = {}
-    if spec.name == "pin-shapes" and options.pin and "static" not in spec.options:
-        # pin-shapes{static=true} comes after the user's pins ran: it fills what they left.
-        extra["pin"] = "+".join(options.pin)
-    if spec.name == "nms" and "mode" not in spec.options:
-        extra["mode"] = options.nms or nms_form(target.name)
-    if spec.name == "fold-constants" and "max-bytes" not in spec.options:
-        extra["max-bytes"] = "0"  # a finding asks for constants the target needs, of any size
-    if spec.name == "convert-opset" and "to" not in spec.options:
-        low, high = target.opset_range()
-        extra["to"] = str(min(max(model.opset_imports.get("", low), low), high))
-    return instantiate(registry[spec.name], {**spec.options, **extra})
-
-
-def _pipeline(target: str, model: ir.Model) -> list[Pass]:
-    from graphkit.passmanager import build_pipeline
-
-    return build_pipeline(pipeline_for(target, model.opset_imports.get("", 1)))
-
-
-def _extra_passes(options: FixOptions) -> list[Pass]:
-    from graphkit.passmanager import build_pipeline
-
-    try:
-        return build_pipeline(options.passes) if options.passes else []
-    except ValueError as err:
-        raise InputError(f"--passes: {err}") from None
-
-
 def _pins(pin: Sequence[str] | str) -> tuple[str, ...]:
     """fix's `pin`: one "batch=1" string, or a sequence of them (never a str's characters)."""
     if isinstance(pin, str):
@@ -371,12 +317,6 @@ def _pins(pin: Sequence[str] | str) -> tuple[str, ...]:
             raise TypeError(f"fix: pin takes strings like 'batch=1' or 'x=1x3x224x224', "
                             f"got {type(item).__name__} {item!r}")
     return pins
-
-
-def _needs_static(findings: Sequence[Finding]) -> bool:
-    """The target asks for static shapes (GK301; GK108 where an EP would take the node if it
-    were static), not merely for folding a Shape subgraph (GK304)."""
-    return any(f.fix == "pin-shapes" and f.code in ("GK301", "GK108") for f in findings)
 
 
 def _keys(findings: Sequence[Finding]) -> set[tuple[str, str | None]]:

@@ -1,0 +1,74 @@
+"""Which passes fix runs: one per distinct fix its findings name, built with the options
+fix was given (the user's pins, the NMS form, the target's opset range), plus the target's
+cleanup pipeline and the user's own `--passes`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import onnx_ir as ir
+
+from graphkit.backends import nms_form, pipeline_for
+from graphkit.errors import InputError
+from graphkit.findings import Finding
+from graphkit.passes import pass_registry
+from graphkit.passmanager import Pass, build_pipeline, instantiate, parse_pipeline
+
+if TYPE_CHECKING:
+    from graphkit.fix import FixOptions
+
+
+def choose_passes(findings: Sequence[Finding], target, model: ir.Model, options: FixOptions,
+                  tried: set[str], static_ok: bool = True) -> list[Pass]:
+    """One pass per distinct fix the findings name, with the options fix was given.
+
+    pin-shapes becomes `pin-shapes{static=true}` where the target needs static shapes (and
+    `static_ok`): the dims the pins leave dynamic take their recorded export sizes."""
+    registry = pass_registry()
+    by_code = {code: name for name, cls in registry.items() for code in cls.fixes}
+    static = static_ok and _needs_static(findings)
+    specs: list[str] = []
+    for finding in findings:
+        spec = finding.fix or by_code.get(finding.code)
+        if spec == "pin-shapes" and static:
+            spec = "pin-shapes{static=true}"
+        if spec and spec not in specs and spec not in tried:
+            specs.append(spec)
+    tried.update(specs)
+    return [build_pass(spec, registry, target, model, options) for spec in specs]
+
+
+def build_pass(spec_text: str, registry, target, model: ir.Model, options: FixOptions) -> Pass:
+    [spec] = parse_pipeline(spec_text)
+    if spec.name not in registry:
+        raise InputError(f"finding names fix '{spec.name}', which is not a known pass")
+    extra: dict[str, str] = {}
+    if spec.name == "pin-shapes" and options.pin and "static" not in spec.options:
+        # pin-shapes{static=true} comes after the user's pins ran: it fills what they left.
+        extra["pin"] = "+".join(options.pin)
+    if spec.name == "nms" and "mode" not in spec.options:
+        extra["mode"] = options.nms or nms_form(target.name)
+    if spec.name == "fold-constants" and "max-bytes" not in spec.options:
+        extra["max-bytes"] = "0"  # a finding asks for constants the target needs, of any size
+    if spec.name == "convert-opset" and "to" not in spec.options:
+        low, high = target.opset_range()
+        extra["to"] = str(min(max(model.opset_imports.get("", low), low), high))
+    return instantiate(registry[spec.name], {**spec.options, **extra})
+
+
+def target_pipeline(target: str, model: ir.Model) -> list[Pass]:
+    return build_pipeline(pipeline_for(target, model.opset_imports.get("", 1)))
+
+
+def extra_passes(options: FixOptions) -> list[Pass]:
+    try:
+        return build_pipeline(options.passes) if options.passes else []
+    except ValueError as err:
+        raise InputError(f"--passes: {err}") from None
+
+
+def _needs_static(findings: Sequence[Finding]) -> bool:
+    """The target asks for static shapes (GK301; GK108 where an EP would take the node if it
+    were static), not merely for folding a Shape subgraph (GK304)."""
+    return any(f.fix == "pin-shapes" and f.code in ("GK301", "GK108") for f in findings)
