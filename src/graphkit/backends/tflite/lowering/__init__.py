@@ -18,6 +18,7 @@ from graphkit.backends.tflite.lowering import (
     _composite,
     _conv,
     _elementwise,
+    _gather,
     _generate,
     _image,
     _matmul,
@@ -75,7 +76,8 @@ def _changed_since_checked(op: str, opset: int, entry: Lowering | None) -> str |
 def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     return merge_families((
-        _elementwise, _generate, _tensor, _reduce, _matmul, _conv, _image, _composite, _quant,
+        _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
+        _quant,
     ))
 
 

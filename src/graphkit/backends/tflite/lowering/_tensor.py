@@ -1,5 +1,5 @@
 """Data movement: Reshape and its kin (Squeeze, Unsqueeze, Flatten), Transpose, Concat,
-Slice, Gather, Split, Expand, Tile, Pad, Identity.
+Slice, Split, Expand, Tile, Pad, Identity (Gather and its kin: _gather.py).
 
 Reshapes write the inferred static output shape, so ONNX's 0 and -1 never reach TFLite.
 Transpose, Concat and Pad follow the layout their input is held in (no TRANSPOSE is
@@ -21,7 +21,6 @@ from graphkit.backends.tflite.lowering._base import (
     const_array,
     entry,
     need_constant,
-    need_static,
     needed,
     rank,
     static_shape,
@@ -197,117 +196,6 @@ def emit_slice(ctx: EmitContext, node: ir.Node) -> None:
                              ctx.int32(stride)], [ctx.output(node.outputs[0])], made)
 
 
-def emit_gather(ctx: EmitContext, node: ir.Node) -> None:
-    data, indices = node.inputs
-    shape = ctx.values.shape(data)
-    axis = attr(node, "axis", 0) % len(shape)
-    array = const_array(indices)
-    if array is not None:
-        size = shape[axis] if isinstance(shape[axis], int) else 0  # unused: no negatives
-        index = ctx.const(np.where(array < 0, array + size, array).astype(np.int32))
-    else:
-        dtype = ctx.dtype(indices)
-        length = ctx.const(np.asarray(shape[axis], dtype)) if isinstance(shape[axis], int) \
-            else _dim_size(ctx, data, axis, dtype)
-        index = _wrapped_indices(ctx, indices, length)
-    made = options("GatherOptions", axis=axis, batchDims=0)
-    ctx.op("GATHER", [ctx.input(data), index], [ctx.output(node.outputs[0])], made)
-
-
-def _dim_size(ctx: EmitContext, data: ir.Value, axis: int, dtype) -> int:
-    """A dynamic dim's size at run time, as a scalar of the indices' type."""
-    rank_ = ctx.rank(data)
-    shape = ctx.temp("shape", dtype, [rank_])
-    ctx.op("SHAPE", [ctx.input(data)], [shape],
-           options("ShapeOptions", outType=4 if dtype == np.int64 else 2))
-    size = ctx.temp("size", dtype, [])
-    ctx.op("GATHER", [shape, ctx.int32(axis)], [size], options("GatherOptions", axis=0))
-    return size
-
-
-def _wrapped_indices(ctx: EmitContext, indices: ir.Value, length: int) -> int:
-    """Negative indices count from the end in ONNX; TFLite's GATHER refuses them.
-    `length`: the tensor holding the axis's length (a constant, or computed for a dynamic
-    dim)."""
-    dtype = ctx.dtype(indices)
-    shape = ctx.shape_or_none(indices)
-    raw = ctx.input(indices)
-    negative = ctx.temp(f"{indices.name}_neg", np.bool_, shape)
-    ctx.op("LESS", [raw, ctx.const(np.asarray(0, dtype))], [negative])
-    shifted = ctx.temp(f"{indices.name}_wrapped", dtype, shape)
-    ctx.op("ADD", [raw, length], [shifted], options("AddOptions"))
-    chosen = ctx.temp(f"{indices.name}_index", dtype, shape)
-    ctx.op("SELECT_V2", [negative, shifted, raw], [chosen])
-    return chosen
-
-
-def check_gather(node: ir.Node, values) -> str | None:
-    """The gathered axis's size must be known where an index may count from the end."""
-    shape = values.shape(node.inputs[0])
-    if shape is None:
-        return "Gather needs the input's rank"
-    size = shape[attr(node, "axis", 0) % max(len(shape), 1)]
-    array = const_array(node.inputs[1])
-    if not isinstance(size, int) and array is not None and (array < 0).any():
-        return "Gather on a dynamic axis with constant negative indices is not lowered"
-    return None
-
-
-def check_gather_elements(node: ir.Node, values) -> str | None:
-    if static_shape(values, node.inputs[1]) is None or need_static(values, node):
-        return "GatherElements needs static data and index shapes"
-    return None
-
-
-def emit_gather_elements(ctx: EmitContext, node: ir.Node) -> None:
-    """GATHER_ND with full coordinates: the index tensor on `axis`, constant grids (the
-    element's own position) on every other axis."""
-    data, indices = node.inputs
-    shape, index_shape = ctx.shape(data), ctx.shape(indices)
-    axis = attr(node, "axis", 0) % len(shape)
-    array = const_array(indices)
-    if array is not None:
-        wrapped = ctx.const(np.where(array < 0, array + shape[axis], array).astype(np.int64))
-    else:
-        length = ctx.const(np.asarray(shape[axis], ctx.dtype(indices)))
-        wrapped = _wrapped_indices(ctx, indices, length)
-    dtype = ctx.dtype(indices) if array is None else np.dtype(np.int64)
-    column = ctx.temp("axis_coords", dtype, [*index_shape, 1])
-    ctx.op("RESHAPE", [wrapped, ctx.int32([*index_shape, 1])], [column])
-    grids = np.indices(index_shape).astype(dtype)
-    parts = [column if dim == axis else ctx.const(grids[dim][..., None]) for dim in
-             range(len(shape))]
-    coords = ctx.temp("coords", dtype, [*index_shape, len(shape)])
-    ctx.op("CONCATENATION", parts, [coords],
-           options("ConcatenationOptions", axis=len(index_shape)))
-    ctx.op("GATHER_ND", [ctx.input(data), coords], [ctx.output(node.outputs[0])])
-
-
-def check_gather_nd(node: ir.Node, values) -> str | None:
-    if attr(node, "batch_dims", 0):
-        return "GatherND with batch_dims is not lowered"
-    indices = static_shape(values, node.inputs[1])
-    data = values.shape(node.inputs[0])
-    if indices is None or data is None:
-        return "GatherND needs a static index shape and the data's rank"
-    if not all(isinstance(d, int) for d in data[:indices[-1]]):
-        return "GatherND needs static sizes for the dims it indexes"
-    return None
-
-
-def emit_gather_nd(ctx: EmitContext, node: ir.Node) -> None:
-    """GATHER_ND, negative indices wrapped by the sizes of the dims they index."""
-    data, indices = node.inputs
-    depth = ctx.shape(indices)[-1]
-    sizes = np.asarray(ctx.values.shape(data)[:depth], ctx.dtype(indices))
-    array = const_array(indices)
-    if array is not None:
-        index = ctx.const(np.where(array < 0, array + sizes, array).astype(array.dtype))
-    else:
-        index = _wrapped_indices(ctx, indices, ctx.const(sizes))
-    ctx.op("GATHER_ND", [ctx.input(data), index], [ctx.output(node.outputs[0])])
-
-
 def emit_split(ctx: EmitContext, node: ir.Node) -> None:
     shape = ctx.shape(node.inputs[0])
     axis = attr(node, "axis", 0) % len(shape)
@@ -453,10 +341,6 @@ def entries() -> dict[str, list[Lowering]]:
                             else "Transpose needs the input's rank")],
         "Concat": [entry("CONCATENATION", emit_concat, dtypes=NUMERIC, check=check_concat)],
         "Slice": [entry("STRIDED_SLICE", emit_slice, dtypes=ANY_DATA, check=check_slice)],
-        "Gather": [entry("GATHER", emit_gather, dtypes=ANY_DATA, check=check_gather)],
-        "GatherND": [entry("GATHER_ND", emit_gather_nd, dtypes=ANY_DATA, check=check_gather_nd)],
-        "GatherElements": [entry(("GATHER_ND", "CONCATENATION"), emit_gather_elements,
-                                 dtypes=ANY_DATA, check=check_gather_elements)],
         "Split": [entry("SPLIT_V", emit_split, dtypes=NUMERIC, check=check_split)],
         "Expand": [entry(("BROADCAST_TO", "FILL", "MUL"), emit_expand, dtypes=ANY_DATA,
                          check=check_expand)],
