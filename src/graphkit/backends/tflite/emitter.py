@@ -29,10 +29,6 @@ from graphkit.targets.base import ValueFacts
 SUFFIXES = (".tflite",)
 
 
-def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = None) -> str | None:
-    return lowering.unsupported_reason(node, opset, values)
-
-
 def emit(model: ir.Model, output: str | os.PathLike, *, nhwc_io: bool = False) -> Artifact:
     """Write `output` (.tflite) atomically, once LiteRT has loaded and prepared it.
 
