@@ -7,7 +7,9 @@ nearest neighbour that ORT runs (diagnose must pass it, ORT must run it).
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import onnx_ir as ir
+import onnxruntime as ort
 import pytest
 from _helpers import header
 from conftest import model_from_text, run_ort
@@ -192,3 +194,97 @@ def test_max_unpool_with_output_shape_warns_that_ort_differs_from_the_reference(
     [want] = ReferenceEvaluator(ir.to_proto(model)).run(None, feeds)
     assert not np.array_equal(got, want)
     assert verdict(text) == (True, ["GK111"])
+
+
+# Attribute values ORT's kernel constructors refuse when the session is created. The fuzzer
+# found the first of each (mutants the ONNX checker passes and onnx's reference evaluator
+# runs anyway); each row of this grid is a node ORT either loads or refuses, and diagnose
+# must say the same.
+def _attr_case(op: str, opset: int, attrs: dict, inputs: list) -> onnx.ModelProto:
+    """One `op` node; `inputs`: (name, shape, constant or None for a graph input)."""
+    vi = onnx.helper.make_tensor_value_info
+    outputs = ["", "y"] if op in GATES else ["y"]  # the recurrent ops' last hidden state
+    node = onnx.helper.make_node(op, [name for name, *_ in inputs], outputs, **attrs)
+    graph = onnx.helper.make_graph(
+        [node], "g", [vi(name, onnx.TensorProto.FLOAT, shape) for name, shape, const in inputs
+                      if const is None],
+        [vi("y", onnx.TensorProto.FLOAT, None)],
+        initializer=[onnx.numpy_helper.from_array(const, name)
+                     for name, _, const in inputs if const is not None])
+    return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
+
+
+def _grid_sample(opset, **attrs):
+    return _attr_case("GridSample", opset, attrs, [("x", [1, 1, 4, 4], None),
+                                                   ("grid", [1, 2, 2, 2], None)])
+
+
+def _cumulative(op, **attrs):
+    return _attr_case(op, 26 if op == "CumProd" else 14, attrs, [("x", [2, 3], None),
+                                      ("axis", [], np.array(1, np.int64))])
+
+
+def _recurrent(op, **attrs):
+    gates = GATES[op] * 2
+    return _attr_case(op, 26 if op == "CumProd" else 14, attrs, [("x", [4, 1, 3], None),
+                                      ("w", [1, gates, 3], np.ones((1, gates, 3), np.float32)),
+                                      ("r", [1, gates, 2], np.ones((1, gates, 2), np.float32))])
+
+
+def _resize(opset, **attrs):
+    return _attr_case("Resize", opset, attrs, [
+        ("x", [1, 1, 4, 4], None), ("roi", [0], np.zeros(0, np.float32)),
+        ("scales", [4], np.array([1, 1, 2, 2], np.float32))])
+
+
+KERNEL_ATTRIBUTE_CASES = {
+    **{f"GridSample-{opset}-{mode}": _grid_sample(opset, mode=mode)
+       for opset in (16, 20) for mode in ("bilinear", "bicubic", "linear", "cubic", "nearest")},
+    "GridSample-16-padding": _grid_sample(16, padding_mode="wrap"),
+    **{f"{op}-{attr}-{value}": _cumulative(op, **{attr: value})
+       for op in ("CumProd", "CumSum") for attr in ("exclusive", "reverse")
+       for value in (1, -1, 2)},
+    **{f"{op}-hidden_size-{size}": _recurrent(op, **({} if size is None else {"hidden_size": size}))
+       for op in GATES for size in (None, 0, 2)},
+    **{f"Resize-{opset}-{mode}-aa{aa}": _resize(opset, mode=mode, exclude_outside=1,
+                                                **({} if aa is None else {"antialias": aa}))
+       for opset, aas in ((13, (None,)), (19, (0, 1))) for mode in ("nearest", "linear", "cubic")
+       for aa in aas},
+    "Resize-19-nearest-antialias": _resize(19, mode="nearest", antialias=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERNEL_ATTRIBUTE_CASES))
+def test_kernel_attribute_limits_block_as_ort_refuses_them(name):
+    proto = KERNEL_ATTRIBUTE_CASES[name]
+    try:
+        ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+        loads = True
+    except Exception as err:
+        assert "Exception during initialization" in str(err)  # a kernel constructor's refusal
+        loads = False
+    report = graphkit.diagnose(ir.serde.deserialize_model(proto), "ort")
+    assert report.convertible is loads, [f.message for f in report.findings]
+    if not loads:
+        assert {f.code for f in report.findings} == {"GK104"}
+
+
+def test_convert_refuses_what_diagnose_blocks_in_diagnoses_words(tmp_path):
+    """ORT itself would refuse the artifact with a C++ assertion; convert names the node
+    and the finding first, and writes nothing."""
+    output = tmp_path / "cumprod.onnx"
+    model = ir.serde.deserialize_model(KERNEL_ATTRIBUTE_CASES["CumProd-exclusive--1"])
+    refusal = r"ort cannot run the model: GK104 at .*CumProd.*exclusive=-1"
+    with pytest.raises(InputError, match=refusal):
+        graphkit.convert(model, "ort", output)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fix_says_when_the_proof_ran_on_the_reference_evaluator(tmp_path, capsys):
+    from graphkit.cli import main
+
+    source = tmp_path / "grid_sample.onnx"
+    onnx.save(KERNEL_ATTRIBUTE_CASES["GridSample-16-linear"], source)
+    assert main(["fix", str(source), "--target", "tflite", "-o", str(tmp_path / "out.onnx")]) == 1
+    said = capsys.readouterr().out
+    assert "the proof ran on onnx's reference evaluator" in said

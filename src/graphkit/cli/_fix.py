@@ -139,6 +139,9 @@ def _print_text(report, output: str, nodes_before: int, nodes_after: int) -> Non
                   f"vs {against} {_mark(diff)}")
     if report.post_models and report.validation:
         out.print("(outputs of the main model followed by its post-processing model)")
+    if report.validation and report.runtime == "onnx-reference":
+        out.print("[yellow]note[/]: the proof ran on onnx's reference evaluator, since ONNX "
+                  "Runtime does not run this model (`graphkit diagnose --target ort` says why)")
     if not report.validation:
         why = report.reference if report.reference != "original" else \
             "the original model could not be run on generated inputs"

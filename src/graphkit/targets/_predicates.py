@@ -61,6 +61,18 @@ def attr_absent(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     return f"attribute {present[0]} is not accepted" if present else None
 
 
+def attr_given(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """An attribute the schema leaves optional with no default that a kernel needs (at
+    least `min`, where the check gives one)."""
+    value = attr_value(node, args["attr"], ctx)
+    if value is None:
+        return f"attribute {args['attr']} is not given"
+    low = args.get("min")
+    if low is None or value >= low:
+        return None
+    return f"{args['attr']}={value!r}; accepted: {low} or more"
+
+
 def const_input(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     """The inputs must be constants; `unless_dtypes` exempts inputs of those dtypes,
     `dtypes` checks only inputs of those. With `quantized` (the target runs Q/DQ), a
@@ -232,15 +244,6 @@ def slope_per_channel(node: ir.Node, ctx: NodeContext, args: Args) -> str | None
     return f"slope shape {slope}; accepted: a single element or [C, 1, 1]"
 
 
-def conv_group(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
-    """Plain (group 1) or depthwise (one group per input channel); other groupings are not."""
-    group = attr_value(node, "group", ctx) or 1
-    shape = ctx.values.shape(node_input(node, 0))
-    if group == 1 or shape is None or len(shape) < 2 or not isinstance(shape[1], int):
-        return None
-    return None if group == shape[1] else f"group={group} is neither 1 nor depthwise ({shape[1]})"
-
-
 def one_element(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     """A per-tensor parameter: a scalar or a one-element vector, not one value per channel."""
     for index in args["inputs"]:
@@ -259,6 +262,7 @@ PREDICATES: dict[str, Predicate] = {
     "attr-in": attr_in,
     "attr-all-in": attr_all_in,
     "attr-absent": attr_absent,
+    "attr-given": attr_given,
     "const-input": const_input,
     "input-absent": input_absent,
     "input-zero": input_zero,
@@ -274,7 +278,6 @@ PREDICATES: dict[str, Predicate] = {
     "split-even": split_even,
     "pad-last-two-dims": pad_last_two_dims,
     "slope-per-channel": slope_per_channel,
-    "conv-group": conv_group,
     "one-element": one_element,
     "empty-reduction": empty_reduction,
     "attention-mask-length": attention_mask_length,
