@@ -226,7 +226,6 @@ def _nn() -> list[Row]:
             F + ["int8", "int16"],
             rank(3, 5),
             const(1),
-            {"kind": "conv-group"},
             SYMMETRIC,
         ),
         b(

@@ -73,6 +73,7 @@ def convert(
         # The proof runs on the caller's inputs too: generated ones may not suit the model.
         model, fix_report = fix_model(
             model, target, **{"inputs": inputs, "timeout": timeout, **(fix_options or {})})
+        _refuse_blocked(fix_report, target)
     else:  # fix refuses what the ONNX checker rejects; without it, so does convert
         refuse_invalid_onnx(LightModel.of(model).proto)
     # Before anything is written: a model that does not run (or not in time) fails here.
@@ -102,6 +103,18 @@ def validate(
     reference_model = load(reference)
     feeds = inputs if inputs is not None else _inputs_for(reference_model, timeout)
     return _compare(reference_model, path, feeds, rtol, atol, timeout)
+
+
+def _refuse_blocked(report, target: str) -> None:
+    """What diagnose calls unsupported after every fix, the emitter cannot emit: say which
+    node and why in diagnose's words, not in the words of the emitter or runtime failing."""
+    if not report.unresolved:
+        return
+    finding, _ = report.unresolved[0]
+    more = f" (and {len(report.unresolved) - 1} more)" if len(report.unresolved) > 1 else ""
+    raise InputError(f"{target} cannot run the model: {finding.code} at "
+                     f"{finding.node or 'model'}: {finding.message}{more}; "
+                     f"`graphkit diagnose --target {target}` lists every finding")
 
 
 def _refuse_overwriting_the_source(source: Any, output: Path) -> None:
