@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,24 @@ def test_internal_errors_are_one_line_unless_debug(monkeypatch, capsys):
     assert "internal error: ZeroDivisionError: boom" in err and "Traceback" not in err
     with pytest.raises(ZeroDivisionError):
         main(["--debug", "inspect", "x.onnx"])
+
+
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "tiny_cnn.onnx")
+
+
+def test_fix_text_never_cuts_a_pass_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["fix", EXAMPLE, "--target", "tflite", "-o", str(tmp_path / "f.onnx")]) == 0
+    said = capsys.readouterr().out
+    assert " eliminate-common-subexpressions " in said  # the longest pass it runs here
+    assert "…" not in said.split("output ")[0]
+
+
+def test_fix_text_says_when_no_pass_changed_the_model(tmp_path, capsys):
+    fixed = tmp_path / "f.onnx"
+    assert main(["fix", EXAMPLE, "--target", "tflite", "-o", str(fixed)]) == 0
+    capsys.readouterr()
+    assert main(["fix", str(fixed), "--target", "tflite", "-o", str(tmp_path / "g.onnx")]) == 0
+    said = capsys.readouterr().out
+    assert "no pass changed the model" in said
+    assert "seconds" not in said  # no empty table header

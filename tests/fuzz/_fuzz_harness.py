@@ -9,7 +9,8 @@ per-mutant limit (a hang) and notices one that dies (a signal).
 Outcomes: exit 0, 1 and 2 are fine. Failures: exit 3 (an exception escaping graphkit: the
 commands run with --debug so that its type and place name the failure class), a traceback
 in the output, a signal, a hang, peak memory over the limit, and a fixed model written that
-the ONNX checker or ONNX Runtime rejects. Every failing mutant is saved for reproduction.
+the ONNX checker or ONNX Runtime rejects (unless ORT rejects the input alike and diagnose
+--target ort says why). Every failing mutant is saved for reproduction.
 """
 
 from __future__ import annotations
@@ -220,7 +221,8 @@ def _run_mutant(main: Callable, mutant: Mutant, folder: Path, run_timeout: float
             outcome.failures.append(failure)
     if outcome.exits.get("fix") in (0, 1) and output.exists():
         rejected = _rejected(output)
-        if rejected:  # whether graphkit broke a valid model or passed an invalid one along
+        if rejected and not (_rejected(model) and _ort_blocked(model)):
+            # graphkit broke a valid model, or passed an invalid one along without saying so
             input_too = " (and the input)" if _rejected(model) else " (not the input)"
             outcome.failures.append((rejected[0] + input_too, rejected[1]))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -299,6 +301,17 @@ def _rejected(path: Path) -> tuple[str, str] | None:
             return None
         return "fix wrote a model ONNX Runtime rejects", str(err)[:2000]
     return None
+
+
+def _ort_blocked(path: Path) -> bool:
+    """diagnose --target ort says why ORT refuses the input (a kernel's attribute limit): then
+    fix passing the model along as it came is what it reported, not a silent failure."""
+    import graphkit
+
+    try:
+        return not graphkit.diagnose(str(path), "ort").convertible
+    except Exception:  # diagnose refusing the input is no verdict on ORT
+        return False
 
 
 def _lacks_kernel(err: Exception) -> bool:

@@ -118,15 +118,22 @@ def _print_text(report, output: str, nodes_before: int, nodes_after: int) -> Non
     out = console()
     out.print(f"[bold]{report.model}[/] for {report.target}: {nodes_before} -> {nodes_after} "
               f"nodes in {report.rounds} round(s), written to {output}")
-    passes = Table("pass", "nodes", "seconds", "what changed", box=None)
-    for record in report.passes:
-        if not record.modified and not record.rolled_back:
-            continue
-        what = "ROLLED BACK" if record.rolled_back else "; ".join(record.changes[:3])
-        more = f" (+{len(record.changes) - 3} more)" if len(record.changes) > 3 else ""
-        passes.add_row(record.name, f"{record.nodes_before} -> {record.nodes_after}",
-                       f"{record.seconds:.3f}", what + more)
-    out.print(passes)
+    shown = [record for record in report.passes if record.modified or record.rolled_back]
+    if shown:
+        passes = Table(box=None)
+        passes.add_column("pass", no_wrap=True)  # a name to type in --passes: never cut
+        passes.add_column("nodes", no_wrap=True)
+        passes.add_column("seconds")
+        passes.add_column("what changed", ratio=1)
+        for record in shown:
+            what = "ROLLED BACK" if record.rolled_back else "; ".join(record.changes[:3])
+            more = f" (+{len(record.changes) - 3} more)" if len(record.changes) > 3 else ""
+            passes.add_row(record.name, f"{record.nodes_before} -> {record.nodes_after}",
+                           f"{record.seconds:.3f}", what + more)
+        out.print(passes)
+    else:
+        ran = len({record.name for record in report.passes})
+        out.print(f"no pass changed the model ({ran} tried)" if ran else "no pass was needed")
     for finding, why in report.unresolved:
         out.print(f"[red]blocker[/] {finding.code} {finding.slug} at {finding.node or 'model'}: "
                   f"{finding.message} — {why}")
