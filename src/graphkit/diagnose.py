@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, overload
 
 import onnx_ir as ir
@@ -77,6 +77,7 @@ class DiagnosisSet:
     # and per target (None when not asked for).
     min_opset: dict[str, Any] | None = None
     nodes: int = 0
+    op_types: list[str] = field(default_factory=list)  # every op type, subgraphs included
 
     @property
     def convertible(self) -> bool:
@@ -149,7 +150,8 @@ def diagnose_targets(model: Any, targets: Sequence[str | Target], *, min_opset: 
             report.findings.insert(0, assumed)
         reports[target.name] = report
     floor = model_min_opset(loaded, values) if min_opset else None
-    return DiagnosisSet(name, reports, floor, len(sites))
+    op_types = sorted({site.node.op_type for site in sites})
+    return DiagnosisSet(name, reports, floor, len(sites), op_types)
 
 
 def _diagnose_one(model: ir.Model, sites: list[Site], target: Target) -> Diagnosis:

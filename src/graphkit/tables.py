@@ -35,6 +35,7 @@ class Table:
     targets: list[str]
     rows: dict[str, dict[str, Cell]] = field(default_factory=dict)  # op -> target -> cell
     notes: list[str] = field(default_factory=list)
+    row_label: str = "op"  # what a row is: an op, or a model (graphkit.folders)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,7 +59,7 @@ def model_table(model: Any, targets: Sequence[str]) -> Table:
     for name, report in diagnoses.reports.items():
         for finding in report.findings:
             if finding.op in table.rows:
-                table.rows[finding.op][name] = _worse(table.rows[finding.op][name], finding)
+                table.rows[finding.op][name] = worse_cell(table.rows[finding.op][name], finding)
     return table
 
 
@@ -75,7 +76,10 @@ def _model_ops(model: Any) -> list[str]:
 _RANK = {"ok": 0, "warn": 1, "fix": 2, "no": 3}
 
 
-def _worse(cell: Cell, finding) -> Cell:
+def worse_cell(cell: Cell, finding: Any) -> Cell:
+    """The worse of `cell` and what `finding` (or another cell) says."""
+    if isinstance(finding, Cell):
+        return finding if _RANK.get(finding.status, 0) > _RANK.get(cell.status, 0) else cell
     if not finding.blocking:
         candidate = Cell("warn", finding.message)
     elif finding.fix:
@@ -147,7 +151,8 @@ def _cell(table: Table, op: str, target: str) -> str:
 
 
 def to_markdown(table: Table) -> str:
-    lines = [f"# {table.title}", "", "| op | " + " | ".join(table.targets) + " |",
+    header = f"| {table.row_label} | " + " | ".join(table.targets) + " |"
+    lines = [f"# {table.title}", "", header,
              "|---|" + "---|" * len(table.targets)]
     for op in table.rows:
         cells = [_cell(table, op, t).replace("|", "\\|") for t in table.targets]
@@ -159,17 +164,31 @@ def to_markdown(table: Table) -> str:
 def to_csv(table: Table) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["op", *table.targets])
+    writer.writerow([table.row_label, *table.targets])
     for op in table.rows:
         writer.writerow([op, *(_cell(table, op, t) for t in table.targets)])
     return out.getvalue()
 
 
 _COLORS = {"ok": "#d9f2d9", "partial": "#fff3c4", "warn": "#fff3c4", "fix": "#ffe0b3",
-           "no": "#f8d0d0"}
+           "no": "#f8d0d0", "error": "#e0b0ff"}
 
 
 def to_html(table: Table) -> str:
+    return html_document([table])
+
+
+def html_document(tables: Sequence[Table]) -> str:
+    """One self-contained page holding each table with its notes."""
+    return (
+        "<!doctype html><meta charset='utf-8'><title>graphkit table</title>"
+        "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px;text-align:left}</style>"
+        + "".join(_html_table(table) for table in tables) + "\n"
+    )
+
+
+def _html_table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(t)}</th>" for t in table.targets)
     body = []
     for op, cells in table.rows.items():
@@ -180,10 +199,6 @@ def to_html(table: Table) -> str:
             tds.append(f'<td style="background:{color}">{html.escape(cell.text())}</td>')
         body.append(f"<tr><th>{html.escape(op)}</th>{''.join(tds)}</tr>")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in table.notes)
-    return (
-        "<!doctype html><meta charset='utf-8'><title>graphkit table</title>"
-        "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px;text-align:left}</style>"
-        f"<h1>{html.escape(table.title)}</h1><table><tr><th>op</th>{head}</tr>"
-        f"{''.join(body)}</table><ul>{notes}</ul>\n"
-    )
+    return (f"<h1>{html.escape(table.title)}</h1>"
+            f"<table><tr><th>{html.escape(table.row_label)}</th>{head}</tr>"
+            f"{''.join(body)}</table><ul>{notes}</ul>")

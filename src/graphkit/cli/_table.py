@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table as RichTable
 
 from graphkit.cli._common import console, progress
+from graphkit.cli._folders import FOLDER_HELP, add_folder_options, run_folder
+from graphkit.folders import is_saved_model
 from graphkit.tables import Table, model_table, operator_set_table, render
 
 EXAMPLES = """examples:
   graphkit table model.onnx --targets ort,tflite,tensorrt
   graphkit table model.onnx --targets tflite --format md > report.md
   graphkit table --targets ort,torchscript --format html > ops.html   # whole ONNX op set
+  graphkit table models/ --targets ort,tflite --jobs 4 --format csv > models.csv
+  graphkit table models/ --targets tflite --ray auto --format json   # on a Ray cluster
 
 without a model, cells come from the conformance runs in opsets/generated/ (tools/conformance.py)
 """
@@ -29,17 +34,20 @@ def add_parser(subparsers) -> None:
                     "ONNX operator set per target, from generated conformance data.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", nargs="?", help="model to tabulate (optional)")
+    parser.add_argument("model", nargs="?", help=f"model to tabulate (optional), or {FOLDER_HELP}")
     parser.add_argument("--targets", default=None,
                         help="comma-separated targets (default: ort,tflite,tensorrt,torchscript "
                              "with a model; ort,torchscript,tflite without)")
     parser.add_argument("--format", choices=("text", "md", "html", "csv", "json"), default="text")
+    add_folder_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     default = "ort,tflite,tensorrt,torchscript" if args.model else "ort,torchscript,tflite"
     targets = [t.strip() for t in (args.targets or default).split(",") if t.strip()]
+    if args.model and Path(args.model).is_dir() and not is_saved_model(Path(args.model)):
+        return run_folder(args, targets, args.format)
     if args.model:
         with progress(f"diagnosing {args.model}"):
             table = model_table(args.model, targets)
