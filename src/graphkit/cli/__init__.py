@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from graphkit import __version__
 from graphkit._quiet import cli_output
-from graphkit.cli import _convert, _diagnose, _fix, _inspect, _table
+from graphkit.cli import _convert, _diagnose, _fix, _inspect, _table, _view
 from graphkit.cli._common import fail
 from graphkit.errors import GraphkitError
 
-COMMANDS = (_inspect, _diagnose, _fix, _convert, _table)
+COMMANDS = (_inspect, _diagnose, _fix, _convert, _table, _view)
 
 EPILOG = """examples:
   graphkit inspect model.onnx
@@ -25,6 +25,7 @@ EPILOG = """examples:
   graphkit convert model.onnx --to torchscript -o model.pt
   graphkit validate model.pt --reference model.onnx
   graphkit table model.onnx --targets ort,tflite,tensorrt
+  graphkit view model.onnx --target tflite --html report.html
 
 exit codes: 0 ok, 1 the model does not convert / blockers remain, 2 bad input or usage,
             3 internal error (a bug in graphkit: please report it with --debug output)
