@@ -25,7 +25,8 @@ SOURCES = (
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # _time_limit is main's (merged from the fuzz branch after this one started).
     ("foundation", ("graphkit.errors", "graphkit.findings", "graphkit._quiet",
-                    "graphkit._output", "graphkit._time_limit", "graphkit.opsets")),
+                    "graphkit._output", "graphkit._time_limit", "graphkit.opsets",
+                    "graphkit._progress")),
     ("ir", ("graphkit.ir",)),
     ("proof and runners", ("graphkit.runner", "graphkit.validation", "graphkit._oracle",
                            "graphkit.report", "graphkit._input_rules", "graphkit._generated_inputs",

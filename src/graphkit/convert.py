@@ -19,6 +19,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit._output import check_output_path, publish
+from graphkit._progress import step
 from graphkit._time_limit import DEFAULT_TIMEOUT, check_timeout
 from graphkit.backends import emitter, runner_for
 from graphkit.backends.artifact import Artifact
@@ -70,6 +71,7 @@ def convert(
     if fix:
         from graphkit.fix import fix as fix_model
 
+        step(f"fixing for {target}")
         # The proof runs on the caller's inputs too: generated ones may not suit the model.
         model, fix_report = fix_model(
             model, target, **{"inputs": inputs, "timeout": timeout, **(fix_options or {})})
@@ -79,9 +81,11 @@ def convert(
     # Before anything is written: a model that does not run (or not in time) fails here.
     feeds = inputs if inputs is not None else _inputs_for(model, timeout)
     with _staging_folder(output) as staging:
+        step(f"emitting the {target} artifact")
         artifact = target_emitter.emit(model, staging / output.name, **emit_options)
         if fix_report is not None:
             artifact.metadata["fix"] = fix_report.to_json()
+        step("validating it against ONNX Runtime")
         artifact.validation = _compare(original, artifact.path, feeds, rtol, atol, timeout)
         return _publish(artifact, staging, output)
 

@@ -18,6 +18,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit._oracle import Oracle, Validation, check_rewrite, looser
+from graphkit._progress import step
 from graphkit.errors import first_line
 from graphkit.findings import Finding, Severity
 from graphkit.ir._gc import collector_paused
@@ -130,9 +131,11 @@ class PassManager:
             crashed = False
         except Exception:
             crashed = True
+        step("running the original model for the proof")
         report.runtime = oracle.wait().runtime  # raises if the original cannot be run
         proof = None
         if not crashed and not fast.replaced_outputs:
+            step("proving the rewrites on ONNX Runtime")
             proof = oracle.check(model, fast.post_models, fast.tolerance)
         if proof is not None and proof.ok:
             _merge(report, fast)
@@ -142,6 +145,7 @@ class PassManager:
             return model, report
         model = self._run_careful(oracle.start.restore(), ctx, oracle, report)
         if oracle.enabled:
+            step("proving the rewrites on ONNX Runtime")
             final = oracle.check(model)
             report.validation, report.capture = final.diffs, final.light
         return model, report
@@ -150,6 +154,7 @@ class PassManager:
         """Every pass, no proofs (validation off, or the optimistic first try)."""
         nodes = None  # each pass starts with the count the one before it ended with
         for index, pass_ in enumerate(self.passes):
+            step(f"pass {pass_.name}")
             if self.progress:
                 self.progress(pass_.name, index, len(self.passes))
             result, record = _timed(pass_, model, ctx, nodes)
@@ -169,6 +174,7 @@ class PassManager:
         # Rare (the optimistic proof failed) and full of rollbacks: every pass infers afresh.
         ctx = replace(ctx, shapes_current=False)
         for index, pass_ in enumerate(self.passes):
+            step(f"pass {pass_.name}")
             if self.progress:
                 self.progress(pass_.name, index, len(self.passes))
             model = self._run_one(pass_, model, ctx, oracle, report)

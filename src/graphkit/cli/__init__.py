@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from graphkit import __version__
 from graphkit._quiet import cli_output
 from graphkit.cli import _convert, _diagnose, _fix, _inspect, _table, _view
-from graphkit.cli._common import fail
+from graphkit.cli._common import QUIET, fail
 from graphkit.errors import GraphkitError
 
 COMMANDS = (_inspect, _diagnose, _fix, _convert, _table, _view)
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"graphkit {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show tracebacks of internal errors, and the libraries' own logs")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress on stderr (it shows only on a terminal anyway)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(subparsers)
@@ -54,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    QUIET["on"] = args.quiet
     try:
         with cli_output(args.debug):  # library logs and warnings off, unless --debug
             return int(args.run(args))

@@ -12,6 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from graphkit._progress import listening
+
 FORMATS = ("text", "json")
 
 
@@ -60,11 +62,15 @@ def console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
+QUIET = {"on": False}  # `graphkit --quiet`: no progress at all, even on a terminal
+
+
 @contextlib.contextmanager
 def progress(description: str, *, enabled: bool = True) -> Iterator[Any]:
-    """A spinner on stderr for work that may take over a second; silent when not a terminal."""
+    """A spinner on stderr for work that may take over a second, showing the library's
+    latest step (graphkit._progress); silent when not a terminal, or with --quiet."""
     err = Console(stderr=True)
-    if not enabled or not err.is_terminal:
+    if not enabled or QUIET["on"] or not err.is_terminal:
         yield lambda *_args, **_kw: None
         return
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -74,4 +80,5 @@ def progress(description: str, *, enabled: bool = True) -> Iterator[Any]:
         def update(text: str, *_args: Any) -> None:
             bar.update(task, description=f"{description}: {text}")
 
-        yield update
+        with listening(update):
+            yield update

@@ -26,6 +26,7 @@ from typing import Any
 
 import onnx_ir as ir
 
+from graphkit._progress import step
 from graphkit.errors import InputError, UnsafeModelError
 from graphkit.frontends._common import check_opset, check_option_names, default_names, first_line
 from graphkit.frontends._provenance import Provenance, stamp
@@ -145,6 +146,7 @@ def _is_hdf5(path: Path) -> bool:
 
 
 def _convert(traced: Traced, options: Mapping[str, Any]) -> ir.Model:
+    step("exporting to ONNX through tf2onnx")
     tf, tf2onnx = import_tensorflow()
     opset = check_opset(options.get("opset"))
     ranks = {spec.name: spec.shape.rank for spec in traced.specs}
