@@ -74,3 +74,19 @@ def test_fix_text_says_when_no_pass_changed_the_model(tmp_path, capsys):
     said = capsys.readouterr().out
     assert "no pass changed the model" in said
     assert "seconds" not in said  # no empty table header
+
+
+def test_inspect_never_cuts_an_input_name_or_dim(tmp_path, capsys, monkeypatch):
+    import onnx
+    from onnx import TensorProto, helper
+
+    monkeypatch.setenv("COLUMNS", "60")
+    name = "encoder_input_ids_with_a_very_long_exporter_generated_name_0"
+    value = helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch_size_dimension", 768])
+    graph = helper.make_graph([helper.make_node("Relu", [name], ["y"])], "g", [value],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = tmp_path / "long.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    assert main(["inspect", str(path)]) == 0
+    said = capsys.readouterr().out
+    assert f"{name}  float  [batch_size_dimension, 768]" in said

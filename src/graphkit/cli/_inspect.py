@@ -54,12 +54,13 @@ def _print_text(info: dict) -> None:
     out.print(f"parameters: {params['count']:,} in {params['tensors']} tensors "
               f"({params['bytes'] / 2**20:.2f} MiB); subgraphs: {info['subgraphs']}; "
               f"functions: {len(info['functions'])}")
-    io = Table("", "name", "dtype", "shape", box=None)
+    # One line per value, not a table: names and dims are what users type after --pin and
+    # --inputs, so no column may cut them at any terminal width (a long line wraps whole).
+    width = max((len(v["name"]) for kind in ("inputs", "outputs") for v in info[kind]), default=0)
     for kind in ("inputs", "outputs"):
         for value in info[kind]:
-            io.add_row(kind[:-1], escape(value["name"]), str(value["dtype"]),
-                       _shape(value["shape"]))
-    out.print(io)
+            name = escape(value["name"].ljust(min(width, 40)))
+            out.print(f"{kind[:-1]:<6}  {name}  {value['dtype']}  {_shape(value['shape'])}")
     ops = Table("op", "count", box=None)
     for op, count in info["ops"].items():
         ops.add_row(escape(op), str(count))
