@@ -6,13 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from graphkit._output import check_output_path, staged_file
-from graphkit.backends import get_target
 from graphkit.cli._common import console, progress
-from graphkit.diagnose import diagnose_targets
-from graphkit.frontends import load
-from graphkit.ir import save_onnx
-from graphkit.view import annotate, render_html, serve_in_netron
 
 EXAMPLES = """examples:
   graphkit view model.onnx --target tflite             # Netron, findings in each node's panel
@@ -47,6 +41,14 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: `graphkit --help` must not pay for onnx (the CLI's start-up budget).
+    from graphkit._output import check_output_path, staged_file
+    from graphkit.backends import get_target
+    from graphkit.diagnose import diagnose_targets
+    from graphkit.frontends import load
+    from graphkit.ir import save_onnx
+    from graphkit.view import annotate, render_html, serve_in_netron
+
     names = list(dict.fromkeys(args.targets or ["ort"]))
     targets = [get_target(name) for name in names]
     html_path = check_output_path(args.html, (".html", ".htm"), "the report") if args.html \
