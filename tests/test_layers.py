@@ -37,7 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("drivers", ("graphkit.backends.conformance",)),
     ("backends", ("graphkit.backends",)),
     ("frontends", ("graphkit.frontends",)),
-    ("drivers", ("graphkit.diagnose", "graphkit.fix", "graphkit._fix_passes", "graphkit.convert",
+    ("drivers", ("graphkit.diagnose", "graphkit.fixing", "graphkit._fix_passes", "graphkit.convert",
                  "graphkit.tables", "graphkit.partitions", "graphkit.summary")),
     ("cli", ("graphkit.cli", "graphkit.__main__")),
 )

@@ -16,7 +16,7 @@ from graphkit.passes import pass_registry
 from graphkit.passmanager import Pass, build_pipeline, instantiate, parse_pipeline
 
 if TYPE_CHECKING:
-    from graphkit.fix import FixOptions
+    from graphkit.fixing import FixOptions
 
 
 def choose_passes(findings: Sequence[Finding], target, model: ir.Model, options: FixOptions,

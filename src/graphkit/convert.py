@@ -53,7 +53,7 @@ def convert(
     """Fix `source` for `target`, write the artifact to `output`, and validate it.
 
     `inputs`: what the fix's proofs and the final validation run on (else generated ones).
-    `timeout`: seconds one run of a model may take (see graphkit.fix).
+    `timeout`: seconds one run of a model may take (see graphkit.fix; its module is graphkit.fixing).
 
     `output` is checked before any work. The artifact is written and checked in a staging
     folder beside it, and moved into place once the check has run: an artifact whose outputs
@@ -68,7 +68,7 @@ def convert(
     model = copy_model(original)
     fix_report = None
     if fix:
-        from graphkit.fix import fix as fix_model
+        from graphkit.fixing import fix as fix_model
 
         # The proof runs on the caller's inputs too: generated ones may not suit the model.
         model, fix_report = fix_model(

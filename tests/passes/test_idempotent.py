@@ -33,7 +33,7 @@ from test_lift_constants import BEFORE as CONSTANTS
 from test_pin_shapes import DYNAMIC
 from test_remove_redundant_casts import ROUND_TRIP
 
-from graphkit.fix import run_chain
+from graphkit.fixing import run_chain
 from graphkit.passes import BUILTIN_PASSES, pass_registry
 from graphkit.passes.adapt_input_dtypes import AdaptInputDtypes
 from graphkit.passes.convert_opset import ConvertOpset

@@ -2,6 +2,8 @@
 
     model, report = graphkit.fix("model.onnx", "tensorrt", pin=("batch=1",))
 
+This module is graphkit.fixing: the name graphkit.fix is the function, not a module.
+
 Each round diagnoses the model for the target, chooses passes from the findings (the
 finding's `fix`, else the passes that declare its code in `fixes`), runs them through
 the PassManager (which proves every rewrite and rolls back a bad one), and diagnoses
