@@ -113,9 +113,8 @@ def test_a_wrong_rewrite_in_the_pipeline_is_rolled_back_and_the_rest_kept(monkey
     # reference captured and proves pass by pass.
     from test_passmanager import ReluToSigmoid
 
-    from graphkit.passes import pass_registry
-
     import graphkit.fixing as fix_module
+    from graphkit.passes import pass_registry
 
     registry = pass_registry()
     monkeypatch.setattr(fix_module, "target_pipeline", lambda target, model: [

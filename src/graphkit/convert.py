@@ -53,7 +53,7 @@ def convert(
     """Fix `source` for `target`, write the artifact to `output`, and validate it.
 
     `inputs`: what the fix's proofs and the final validation run on (else generated ones).
-    `timeout`: seconds one run of a model may take (see graphkit.fix; its module is graphkit.fixing).
+    `timeout`: seconds one run of a model may take (see graphkit.fix).
 
     `output` is checked before any work. The artifact is written and checked in a staging
     folder beside it, and moved into place once the check has run: an artifact whose outputs
