@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                            "graphkit._reference",
                            "graphkit.report", "graphkit._input_rules", "graphkit._generated_inputs",
                            "graphkit._input_values", "graphkit._ort_registry")),
-    ("pass infrastructure", ("graphkit.passmanager", "graphkit._pipeline_text",
+    ("pass infrastructure", ("graphkit.passmanager", "graphkit._pipeline_text", "graphkit.adapters",
                              "graphkit.rewrite")),
     ("shared target analysis", ("graphkit.targets",)),
     ("passes", ("graphkit.passes",)),
