@@ -107,3 +107,20 @@ class Dishonest(Pass):
 def test_a_pass_inside_is_held_to_the_contract():
     with pytest.raises(PassContractError, match="dishonest"):
         Pipeline((Dishonest(),)).run(model_from_text(ADD_RELU), PassContext())
+
+
+def test_it_declares_what_its_passes_declare():
+    from graphkit.passes.adapt_input_dtypes import AdaptInputDtypes
+    from graphkit.passes.nms import Nms
+
+    assert Pipeline((Nms(mode="native"),)).replaces_outputs
+    assert not Pipeline((Nms(mode="cut"),)).replaces_outputs
+    image = model_from_text("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, 3, 2, 2] image) => (float[1, 3, 2, 2] y) {
+            scale = Constant <value = float {0.0039215686}> ()
+            y = Mul(image, scale)
+        }""")
+    pipeline = Pipeline((*build_pipeline("remove-dead-nodes"), AdaptInputDtypes()))
+    domains = pipeline.input_domains(image)
+    assert domains == {"image": np.dtype(np.uint8)}

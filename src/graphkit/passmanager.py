@@ -1,10 +1,10 @@
-"""The pass manager: runs passes, times them, and proves every rewrite numerically.
+"""The pass manager: runs passes, times them, and calls its instruments around each.
 
 A pass is analysis (reads the model, returns findings) or rewrite (changes the model
-in place, returns whether it did and what it changed). After each rewrite that says it
-modified the model the manager runs the ONNX checker and compares the model's outputs
-with the original's on the same inputs; a rewrite that breaks either is rolled back and
-reported (GK501/GK503).
+in place, returns whether it did and what it changed). The default instrument is the proof
+(graphkit.proof.Proof): it runs the ONNX checker on what the rewrites made and compares the
+model's outputs with the original's on the same inputs; a rewrite that breaks either is
+rolled back and reported (GK501/GK503). A Pipeline is a list of passes run as one pass.
 """
 
 from __future__ import annotations
@@ -248,6 +248,14 @@ class Pipeline(Pass):
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         return self.combine(self.steps(model, ctx), ctx)
+
+    @property
+    def replaces_outputs(self) -> bool:
+        return any(pass_.replaces_outputs for pass_ in self.passes)
+
+    def input_domains(self, model: ir.Model) -> dict[str, np.dtype]:
+        return {name: dtype for pass_ in self.passes
+                for name, dtype in pass_.input_domains(model).items()}
 
     def steps(self, model: ir.Model, ctx: PassContext) -> Iterator[tuple[Pass, PassResult]]:
         """Each pass run and what it returned, in order (the caller may tally them)."""
