@@ -68,6 +68,14 @@ def test_nested_in_the_manager_it_is_one_pass_proven_once(rng):
     np.testing.assert_array_equal(run_ort(fixed, {"x": x})[0], np.maximum(x, 0))
 
 
+def test_a_manager_nests_in_another_as_one_pass(rng):
+    count: list = []
+    inner = PassManager([PeelOne(count), *build_pipeline("remove-dead-nodes")])
+    fixed, report = PassManager([inner.as_pass(max_steps=2)]).run(model_from_text(CHAIN))
+    assert [p.name for p in report.passes] == ["pipeline"] and report.validated
+    assert ops(fixed).count("Identity") == 1 and len(count) == 2  # the step limit held
+
+
 def test_a_wrong_pass_inside_is_rolled_back_with_the_whole_pipeline():
     model = model_from_text(ADD_RELU)
     nested = Pipeline((*build_pipeline("lift-constants"), ReluToSigmoid()))

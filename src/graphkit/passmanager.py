@@ -172,6 +172,11 @@ class PassManager:
         self.progress = progress
         self.instruments = list(instruments) if instruments is not None else None
 
+    def as_pass(self, max_steps: int = 1) -> Pipeline:
+        """This manager's passes as one pass, to nest in another manager's list (repeated
+        until stable, at most `max_steps` times); the outer manager's instruments prove it."""
+        return Pipeline(tuple(self.passes), max_steps=max_steps)
+
     def run(self, model: ir.Model, ctx: PassContext | None = None) -> tuple[ir.Model, Report]:
         """Run every pass; with the proof, each rewrite ends up proven or rolled back."""
         ctx = ctx or PassContext()
