@@ -6,6 +6,7 @@ replace a built-in pass of the same name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 
 from graphkit.passes.adapt_input_dtypes import AdaptInputDtypes
@@ -25,7 +26,7 @@ from graphkit.passes.nms import Nms
 from graphkit.passes.pin_shapes import PinShapes
 from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
 from graphkit.passes.remove_redundant_casts import RemoveRedundantCasts
-from graphkit.passmanager import Pass
+from graphkit.passmanager import Pass, instantiate, parse_pipeline
 
 BUILTIN_PASSES: tuple[type[Pass], ...] = (
     AdaptInputDtypes,
@@ -60,3 +61,16 @@ def pass_registry() -> dict[str, type[Pass]]:
             raise ValueError(f"plugin pass '{entry.name}' clashes with a built-in pass")
         registry[entry.name] = cls
     return registry
+
+
+def build_pipeline(text: str, registry: Mapping[str, type[Pass]] | None = None) -> list[Pass]:
+    """The passes a pipeline string names ("fold-constants,fuse{rules=conv-bn}"), each built
+    from its options; `registry`: name -> pass class (default: pass_registry())."""
+    registry = registry if registry is not None else pass_registry()
+    passes = []
+    for spec in parse_pipeline(text):
+        if spec.name not in registry:
+            known = ", ".join(sorted(registry))
+            raise ValueError(f"unknown pass '{spec.name}'; known passes: {known}")
+        passes.append(instantiate(registry[spec.name], spec.options))
+    return passes

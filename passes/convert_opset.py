@@ -16,8 +16,9 @@ back written in opset N's form. Adapters, each for a gap found in onnx's convert
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import onnx
 import onnx_ir as ir
@@ -26,7 +27,7 @@ from onnx import version_converter
 from graphkit.errors import InputError
 from graphkit.ir._load import keep_base_dirs
 from graphkit.passes.decompose import REPLACEMENT_MIN_OPSET, Decompose
-from graphkit.passmanager import Pass, PassContext, PassResult
+from graphkit.passmanager import Pass, PassContext, PassResult, Request, instantiate
 
 HOLD_DOMAIN = "graphkit.held"
 REDUCE_13 = ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare",
@@ -99,6 +100,15 @@ class ConvertOpset(Pass):
     kind = "rewrite"
     fixes = ("GK103",)
     to: int = 17
+
+    @classmethod
+    def for_target(cls, target: Any, model: ir.Model, options: Mapping[str, str],
+                   request: Request) -> Pass:
+        """Unless told where to: the model's opset, moved into the target's range."""
+        if "to" not in options:
+            low, high = target.opset_range()
+            options = {**options, "to": str(min(max(model.opset_imports.get("", low), low), high))}
+        return instantiate(cls, options)
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         source = model.opset_imports.get("", 1)

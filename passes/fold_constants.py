@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
 import onnx_ir as ir
 
-from graphkit.passmanager import Pass, PassContext, PassResult
+from graphkit.passmanager import Pass, PassContext, PassResult, Request, instantiate
 from graphkit.rewrite import constant_value
 
 # Folding these would freeze one random draw into the model.
@@ -33,6 +35,12 @@ class FoldConstants(Pass):
     # A target names the ones it cannot take: dequantize=int32 folds those whose data is
     # int32 (quantized biases), dequantize=all every one.
     dequantize: tuple[str, ...] = ()
+
+    @classmethod
+    def for_target(cls, target: Any, model: ir.Model, options: Mapping[str, str],
+                   request: Request) -> Pass:
+        """A finding asks for the constants the target needs: of any size, unless told."""
+        return instantiate(cls, {"max-bytes": "0", **options})
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         """All foldable nodes are evaluated in one run of the reference evaluator (one

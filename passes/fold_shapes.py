@@ -31,7 +31,7 @@ from graphkit.passes._graph_edit import (
 )
 from graphkit.passes.fold_constants import FoldConstants
 from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
-from graphkit.passmanager import Pass, PassContext, PassResult
+from graphkit.passmanager import Pass, PassContext, PassResult, Pipeline
 
 SHAPE_READERS = ("Shape", "Gather", "Slice", "Size")
 SHAPE_TAKERS = ("Reshape", "Expand", "ConstantOfShape")
@@ -45,18 +45,16 @@ class FoldShapes(Pass):
     max_rounds: int = 6
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
-        folded = specs = constants = 0
-        settled = False  # the last inference saw the graph as it is left
-        for _ in range(self.max_rounds):
-            infer_shapes(model)
-            round_folded, round_specs = fold_shapes_once(model.graph)
-            if not (round_folded or round_specs):
-                settled = True
-                break
-            folded += round_folded
-            specs += round_specs
-            constants += len(FoldConstants().run(model, ctx).changes)
-            RemoveDeadNodes().run(model, ctx)
+        sweeps: list[tuple[int, int]] = []
+        # Each fold may make more shapes static: fold, then fold the constants that made and
+        # drop what is dead, again while the folds find something.
+        pipeline = Pipeline((_FoldShapesOnce(sweeps), FoldConstants(), RemoveDeadNodes()),
+                            max_steps=self.max_rounds, follow_up=True)
+        steps = list(pipeline.steps(model, ctx))
+        folded = sum(count for count, _ in sweeps)
+        specs = sum(count for _, count in sweeps)
+        constants = sum(len(result.changes) for pass_, result in steps
+                        if isinstance(pass_, FoldConstants))
         changes = []
         if folded:
             changes.append(f"replaced {folded} Shape/Gather/Slice/Size result(s) with constants")
@@ -64,7 +62,24 @@ class FoldShapes(Pass):
             changes.append(f"gave {specs} Reshape/Expand/ConstantOfShape node(s) a constant shape")
         if constants:
             changes.append(f"folded {constants} node(s) whose inputs became constant")
+        settled = Pipeline.combine(steps, ctx).shapes_current
         return PassResult(modified=folded + specs > 0, changes=changes, shapes_current=settled)
+
+
+@dataclass(frozen=True)
+class _FoldShapesOnce(Pass):
+    """One sweep of fold_shapes_once on freshly inferred shapes; `sweeps` gets its counts."""
+
+    name = "fold-shapes-once"
+    kind = "rewrite"
+    sweeps: list[tuple[int, int]]
+
+    def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
+        infer_shapes(model)
+        folded, specs = fold_shapes_once(model.graph)
+        self.sweeps.append((folded, specs))
+        # Nothing folded: the inference just made saw the graph as it is left.
+        return PassResult(modified=folded + specs > 0, shapes_current=not (folded or specs))
 
 
 def fold_shapes_once(graph: ir.Graph) -> tuple[int, int]:

@@ -16,8 +16,9 @@ outputs (`PassResult.outputs_replaced`); cut hands back the post model
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import onnx_ir as ir
 from onnx_ir.passes.common import RemoveUnusedNodesPass
@@ -33,7 +34,7 @@ from graphkit.passes._nms_forms import (
     plugin,
     read_nms,
 )
-from graphkit.passmanager import Pass, PassContext, PassResult
+from graphkit.passmanager import Pass, PassContext, PassResult, Request, instantiate
 from graphkit.rewrite import Builder, Decline
 
 MODES = ("keep", "native", "plugin", "cut")
@@ -58,6 +59,16 @@ class Nms(Pass):
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InputError(f"nms: mode '{self.mode}' is not one of {', '.join(MODES)}")
+
+    @classmethod
+    def for_target(cls, target: Any, model: ir.Model, options: Mapping[str, str],
+                   request: Request) -> Pass:
+        """Unless told which: the form the user asked for, else the target's."""
+        return instantiate(cls, {"mode": request.nms, **options})
+
+    @property
+    def replaces_outputs(self) -> bool:
+        return self.mode in ("native", "plugin")  # cut keeps them, through its post model
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         nodes = [n for n in model.graph

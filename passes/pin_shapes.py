@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import onnx_ir as ir
 
 from graphkit.errors import InputError
 from graphkit.passes._graph_edit import dim_symbol
 from graphkit.passes.fold_shapes import FoldShapes
-from graphkit.passmanager import Pass, PassContext, PassResult
+from graphkit.passmanager import Pass, PassContext, PassResult, Request, instantiate
 from graphkit.validation import declared_inputs, record_example_shapes, recorded_example_shapes
 
 Dim = int | ir.SymbolicDim
@@ -39,6 +40,15 @@ class PinShapes(Pass):
     fixes = ("GK301", "GK303", "GK304")
     pin: tuple[str, ...] = ()  # "x=1x3x224x224" or "batch=1"
     static: bool = False  # the dims the pins leave dynamic get their recorded export sizes
+
+    @classmethod
+    def for_target(cls, target: Any, model: ir.Model, options: Mapping[str, str],
+                   request: Request) -> Pass:
+        """The user's pins, exactly as given. pin-shapes{static=true} comes after they ran:
+        it fills in what they left dynamic."""
+        if request.pin and "static" not in options:
+            options = {**options, "pin": "+".join(request.pin)}
+        return instantiate(cls, options)
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         plans = {name: plan for name, plan in _plan(model, self.pin, self.static).items()

@@ -17,8 +17,8 @@ import pytest
 
 import graphkit
 from graphkit.cli import main
+from graphkit.proof import Reference
 from graphkit.runner import LightModel, ModelRunner
-from graphkit.validation import Reference
 
 X = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
 

@@ -18,7 +18,7 @@ from ir3_models import light_model, small_ir3_model, small_ir3_proto
 import graphkit
 from graphkit.cli import main
 from graphkit.passmanager import count_nodes
-from graphkit.validation import Reference
+from graphkit.proof import Reference
 
 SQUEEZENET = light_model("squeezenet")
 SQUEEZENET_INPUT = "data_0"  # its one input that is not an initializer

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from conftest import model_from_text, ops, run_ort
 
+from graphkit.passes import build_pipeline
 from graphkit.passmanager import (
     Pass,
     PassContext,
     PassManager,
     PassResult,
     Validation,
-    build_pipeline,
     parse_pipeline,
 )
 

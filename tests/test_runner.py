@@ -14,8 +14,8 @@ from conftest import model_from_text, run_ort
 
 import graphkit
 from graphkit.errors import InputError
+from graphkit.proof import Reference
 from graphkit.runner import LightModel, ModelRunner
-from graphkit.validation import Reference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import models  # noqa: E402

@@ -16,7 +16,7 @@ from graphkit.convert import convert, validate
 from graphkit.diagnose import diagnose
 from graphkit.errors import GraphkitError, InputError
 from graphkit.findings import Finding, Severity
-from graphkit.fix import fix
+from graphkit.fixing import fix
 from graphkit.frontends import load
 from graphkit.report import Report
 

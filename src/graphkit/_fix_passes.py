@@ -12,11 +12,11 @@ import onnx_ir as ir
 from graphkit.backends import nms_form, pipeline_for
 from graphkit.errors import InputError
 from graphkit.findings import Finding
-from graphkit.passes import pass_registry
-from graphkit.passmanager import Pass, build_pipeline, instantiate, parse_pipeline
+from graphkit.passes import build_pipeline, pass_registry
+from graphkit.passmanager import Pass, Request, parse_pipeline
 
 if TYPE_CHECKING:
-    from graphkit.fix import FixOptions
+    from graphkit.fixing import FixOptions
 
 
 def choose_passes(findings: Sequence[Finding], target, model: ir.Model, options: FixOptions,
@@ -40,21 +40,12 @@ def choose_passes(findings: Sequence[Finding], target, model: ir.Model, options:
 
 
 def build_pass(spec_text: str, registry, target, model: ir.Model, options: FixOptions) -> Pass:
+    """The pass a finding names, as it configures itself for the target (Pass.for_target)."""
     [spec] = parse_pipeline(spec_text)
     if spec.name not in registry:
         raise InputError(f"finding names fix '{spec.name}', which is not a known pass")
-    extra: dict[str, str] = {}
-    if spec.name == "pin-shapes" and options.pin and "static" not in spec.options:
-        # pin-shapes{static=true} comes after the user's pins ran: it fills what they left.
-        extra["pin"] = "+".join(options.pin)
-    if spec.name == "nms" and "mode" not in spec.options:
-        extra["mode"] = options.nms or nms_form(target.name)
-    if spec.name == "fold-constants" and "max-bytes" not in spec.options:
-        extra["max-bytes"] = "0"  # a finding asks for constants the target needs, of any size
-    if spec.name == "convert-opset" and "to" not in spec.options:
-        low, high = target.opset_range()
-        extra["to"] = str(min(max(model.opset_imports.get("", low), low), high))
-    return instantiate(registry[spec.name], {**spec.options, **extra})
+    request = Request(pin=options.pin, nms=options.nms or nms_form(target.name))
+    return registry[spec.name].for_target(target, model, spec.options, request)
 
 
 def target_pipeline(target: str, model: ir.Model) -> list[Pass]:

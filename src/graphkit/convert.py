@@ -69,7 +69,7 @@ def convert(
     model = copy_model(original)
     fix_report = None
     if fix:
-        from graphkit.fix import fix as fix_model
+        from graphkit.fixing import fix as fix_model
 
         step(f"fixing for {target}")
         # The proof runs on the caller's inputs too: generated ones may not suit the model.

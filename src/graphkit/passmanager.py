@@ -1,29 +1,28 @@
-"""The pass manager: runs passes, times them, and proves every rewrite numerically.
+"""The pass manager: runs passes, times them, and calls its instruments around each.
 
 A pass is analysis (reads the model, returns findings) or rewrite (changes the model
-in place, returns whether it did and what it changed). After each rewrite that says it
-modified the model the manager runs the ONNX checker and compares the model's outputs
-with the original's on the same inputs; a rewrite that breaks either is rolled back and
-reported (GK501/GK503).
+in place, returns whether it did and what it changed). The default instrument is the proof
+(graphkit.proof.Proof): it runs the ONNX checker on what the rewrites made and compares the
+model's outputs with the original's on the same inputs; a rewrite that breaks either is
+rolled back and reported (GK501/GK503). A Pipeline is a list of passes run as one pass.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import onnx_ir as ir
 
-from graphkit._oracle import Oracle, Validation, check_rewrite, looser
+from graphkit._pipeline_text import PassSpec, instantiate, parse_pipeline
 from graphkit._progress import step
-from graphkit.errors import first_line
-from graphkit.findings import Finding, Severity
+from graphkit.findings import Finding
 from graphkit.ir._gc import collector_paused
 from graphkit.ir._initializers import allow_initializers_apart
-from graphkit.ir._load import copy_model  # not graphkit.ir: its GraphSurgeonPass imports us
+from graphkit.proof import Proof, Validation, merge_tolerances
 from graphkit.report import PassRecord, Report
 
 PassKind = Literal["analysis", "rewrite"]
@@ -67,7 +66,12 @@ class PassResult:
 
 
 class Pass:
-    """Base class. Subclasses are frozen dataclasses whose fields are the pass's options."""
+    """Base class. Subclasses are frozen dataclasses whose fields are the pass's options.
+
+    A pass declares what it does, so that drivers need not know passes by name: `kind`, the
+    finding codes it `fixes`, what it preserves (`preserves_shapes`), whether it replaces
+    the model's outputs by design (`replaces_outputs`), and how a finding for a target
+    configures it (`for_target`)."""
 
     name: ClassVar[str]
     kind: ClassVar[PassKind]
@@ -79,11 +83,33 @@ class Pass:
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         raise NotImplementedError
 
+    @classmethod
+    def for_target(cls, target: Any, model: ir.Model, options: Mapping[str, str],
+                   request: Request) -> Pass:
+        """The pass as a driver builds it when a finding for `target` (a backends Target) asks
+        for it with `options` (strings, as in a pipeline): by default, as the options say. A
+        pass overrides this to fill in what the target or the user's `request` decides."""
+        return instantiate(cls, options)
+
+    @property
+    def replaces_outputs(self) -> bool:
+        """The rewrite replaces the model's outputs by design (nms native/plugin), so fix runs
+        it last in its round, after the rest is proven against the original."""
+        return False
+
     def input_domains(self, model: ir.Model) -> dict[str, np.dtype]:
         """Graph inputs this rewrite narrows by design to the values of another dtype (a float
         image that will arrive as uint8). The proof draws those inputs from that dtype, since
         on other values the outputs differ by design."""
         return {}
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked a driver for, that shapes the passes it builds (Pass.for_target)."""
+
+    pin: tuple[str, ...] = ()  # the user's pins, "batch=1" or "x=1x3x224x224"
+    nms: str = "keep"  # the NMS form: the user's, else the target's
 
 
 ProgressFn = Callable[[str, int, int], None]
@@ -93,125 +119,201 @@ class PassContractError(RuntimeError):
     """A pass broke the contract of PassResult: a graphkit (or plugin) bug, not bad input."""
 
 
+class PassInstrument:
+    """Hooks the PassManager calls around the passes (MLIR's PassInstrumentation): the proof
+    (graphkit.proof.Proof) is one. Any object with these methods will do; this class gives
+    the no-op defaults. Hooks that return a model hand the manager the model to go on with."""
+
+    def before_run(self, model: ir.Model, passes: Sequence[Pass], report: Report) -> None:
+        """Before the first pass of a run."""
+
+    def before_pass(self, pass_: Pass, model: ir.Model) -> None:
+        """Before each pass."""
+
+    def after_pass(self, pass_: Pass, model: ir.Model, result: PassResult, record: PassRecord,
+                   report: Report) -> ir.Model:
+        """After each pass that returned: the model to go on with (rolled back, or as is)."""
+        return model
+
+    def after_pass_failed(self, pass_: Pass, model: ir.Model, error: Exception,
+                          report: Report) -> ir.Model | None:
+        """After a pass that raised: the model to go on with, or None: the error stands."""
+        return None
+
+    def after_run(self, model: ir.Model, report: Report,
+                  error: Exception | None) -> ir.Model | None:
+        """After the last pass (or the error that ended the run): None, the run stands; or a
+        model to run all the passes again from (the proof's checkpoint)."""
+        return None
+
+
 class PassManager:
+    """Runs passes in order, with instruments around each; by default the proof.
+
+    The proof is optimistic: one checkpoint, all passes, one proof of the result. Only when
+    that proof fails (or a pass replaces the outputs by design, or crashes) does it send the
+    manager back to the checkpoint to run the passes again, proven one by one, to find and
+    undo the culprit. A proof costs a serialization and an ORT session: once per list, not
+    once per pass. To run a list of passes as one pass (nested, repeated until stable), see
+    Pipeline.
+    """
+
     def __init__(
         self,
         passes: Sequence[Pass],
         *,
         validation: Validation | None = None,
         progress: ProgressFn | None = None,
+        instruments: Sequence[Any] | None = None,
     ) -> None:
+        """`instruments`: the hooks to call (PassInstrument); None: a Proof as `validation`
+        says (graphkit.proof.Validation: generated inputs unless given)."""
         self.passes = list(passes)
         self.validation = validation or Validation()
         self.progress = progress
+        self.instruments = list(instruments) if instruments is not None else None
+
+    def as_pass(self, max_steps: int = 1) -> Pipeline:
+        """This manager's passes as one pass, to nest in another manager's list (repeated
+        until stable, at most `max_steps` times); the outer manager's instruments prove it."""
+        return Pipeline(tuple(self.passes), max_steps=max_steps)
 
     def run(self, model: ir.Model, ctx: PassContext | None = None) -> tuple[ir.Model, Report]:
-        """Run every pass; each rewrite ends up proven or rolled back.
-
-        Optimistic first: one checkpoint, all passes, one proof of the result. Only when
-        that proof fails (or a pass replaces the outputs by design, or crashes) does it go
-        back to the checkpoint and prove pass by pass, to find and undo the culprit. A
-        proof costs a serialization and an ORT session: once per list, not once per pass.
-        """
+        """Run every pass; with the proof, each rewrite ends up proven or rolled back."""
         ctx = ctx or PassContext()
         report = Report(model=model.graph.name or "model", target=ctx.target)
+        instruments = self.instruments
+        if instruments is None:
+            instruments = [Proof(validation=self.validation)]
         with collector_paused():
-            return self._run(model, ctx, report)
+            return self._run(model, ctx, report, instruments), report
 
-    def _run(self, model: ir.Model, ctx: PassContext, report: Report) -> tuple[ir.Model, Report]:
-        domains = {name: dtype for pass_ in self.passes
-                   for name, dtype in pass_.input_domains(model).items()}
-        oracle = Oracle.build(model, self.validation, report, domains)
-        if oracle is None or not oracle.enabled:
-            model = self._run_all(model, ctx, report)
-            return model, report
-        fast = Report(model=report.model, target=report.target)
-        try:
-            model = self._run_all(model, ctx, fast)
-            crashed = False
-        except Exception:
-            crashed = True
-        step("running the original model for the proof")
-        report.runtime = oracle.wait().runtime  # raises if the original cannot be run
-        proof = None
-        if not crashed and not fast.replaced_outputs:
-            step("proving the rewrites on ONNX Runtime")
-            proof = oracle.check(model, fast.post_models, fast.tolerance)
-        if proof is not None and proof.ok:
-            _merge(report, fast)
-            oracle.post_models.extend(fast.post_models)
-            oracle.tolerance = looser(oracle.tolerance, fast.tolerance)
-            report.validation, report.capture = proof.diffs, proof.light  # of this very model
-            return model, report
-        model = self._run_careful(oracle.start.restore(), ctx, oracle, report)
-        if oracle.enabled:
-            step("proving the rewrites on ONNX Runtime")
-            final = oracle.check(model)
-            report.validation, report.capture = final.diffs, final.light
-        return model, report
+    def _run(self, model: ir.Model, ctx: PassContext, report: Report,
+             instruments: list[Any]) -> ir.Model:
+        for instrument in instruments:
+            instrument.before_run(model, self.passes, report)
+        careful = False
+        while True:
+            attempt = Report(model=report.model, target=report.target)
+            error = None
+            try:
+                model = self._sweep(model, ctx, attempt, instruments, track_shapes=not careful)
+            except Exception as err:  # an instrument may take it back to a checkpoint
+                error = err
+            restart = None
+            for instrument in instruments:
+                restart = instrument.after_run(model, attempt, error) or restart
+            if restart is None:
+                if error is not None:
+                    raise error
+                _merge(report, attempt)
+                return model
+            # Back to the checkpoint, where rollbacks are likely: every pass infers afresh.
+            model, ctx, careful = restart, replace(ctx, shapes_current=False), True
 
-    def _run_all(self, model: ir.Model, ctx: PassContext, report: Report) -> ir.Model:
-        """Every pass, no proofs (validation off, or the optimistic first try)."""
+    def _sweep(self, model: ir.Model, ctx: PassContext, report: Report,
+               instruments: list[Any], *, track_shapes: bool = True) -> ir.Model:
         nodes = None  # each pass starts with the count the one before it ended with
         for index, pass_ in enumerate(self.passes):
             step(f"pass {pass_.name}")
             if self.progress:
                 self.progress(pass_.name, index, len(self.passes))
-            result, record = _timed(pass_, model, ctx, nodes)
-            ctx = _shapes_after(pass_, result, ctx)
-            nodes = record.nodes_after
+            for instrument in instruments:
+                instrument.before_pass(pass_, model)
+            try:
+                result, record = _timed(pass_, model, ctx, nodes)
+            except Exception as err:  # a pass bug must not take the user's job down with it
+                model = _recover(instruments, pass_, model, err, report)
+                nodes = None
+                continue
+            ctx = _shapes_after(pass_, result, ctx) if track_shapes else ctx
             report.passes.append(record)
             report.findings.extend(result.findings)
-            report.post_models.extend(result.post_models)
-            report.replaced_outputs |= result.outputs_replaced and not result.post_models
-            if result.modified and result.tolerance is not None:
-                report.tolerance = looser(report.tolerance, result.tolerance)
+            for instrument in instruments:
+                model = instrument.after_pass(pass_, model, result, record, report)
+            nodes = record.nodes_after
+            if not record.rolled_back:
+                _keep(report, result)
         return model
 
-    def _run_careful(
-        self, model: ir.Model, ctx: PassContext, oracle: Oracle, report: Report
-    ) -> ir.Model:
-        # Rare (the optimistic proof failed) and full of rollbacks: every pass infers afresh.
-        ctx = replace(ctx, shapes_current=False)
-        for index, pass_ in enumerate(self.passes):
-            step(f"pass {pass_.name}")
-            if self.progress:
-                self.progress(pass_.name, index, len(self.passes))
-            model = self._run_one(pass_, model, ctx, oracle, report)
-        return model
 
-    def _run_one(self, pass_, model, ctx, oracle, report) -> ir.Model:
-        snapshot = copy_model(model) if pass_.kind == "rewrite" else None
-        try:
-            result, record = _timed(pass_, model, ctx)
-        except Exception as err:  # a pass bug must not take the user's job down with it
-            report.findings.append(
-                Finding(
-                    "GK501",
-                    Severity.ERROR,
-                    f"pass '{pass_.name}' failed ({type(err).__name__}: "
-                    f"{first_line(err)}); its changes were rolled back",
-                )
-            )
-            return snapshot if snapshot is not None else model
-        report.passes.append(record)
-        report.findings.extend(result.findings)
-        if snapshot is None or not result.modified:
-            return model
-        if result.outputs_replaced and not result.post_models:
-            report.findings.extend(oracle.rebase(model, pass_.name))
-            return model
-        problem = check_rewrite(model, oracle, result.post_models, result.tolerance)
-        if problem is None:
-            oracle.post_models.extend(result.post_models)
-            oracle.tolerance = looser(oracle.tolerance, result.tolerance)
-            report.tolerance = looser(report.tolerance, result.tolerance)
-            report.post_models.extend(result.post_models)
-            return model
-        record.rolled_back = True
-        record.nodes_after = record.nodes_before
-        report.findings.append(problem(pass_.name))
-        return snapshot
+@dataclass(frozen=True)
+class Pipeline(Pass):
+    """Passes run in order as one pass, repeated until stable: the pass manager's sequence as
+    a pass, to nest in another list (its passes are proven together, as one rewrite).
+
+    `max_steps`: how many times at most to run the whole sequence; it stops earlier after a
+    step in which no pass changed the model. `follow_up`: the passes after the first only
+    follow up on what it did (fold-shapes: fold the constants its folds made), so a step
+    whose first pass changes nothing ends it there."""
+
+    name = "pipeline"
+    kind = "rewrite"
+    passes: tuple[Pass, ...] = ()
+    max_steps: int = 1
+    follow_up: bool = False
+
+    def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
+        return self.combine(self.steps(model, ctx), ctx)
+
+    @property
+    def replaces_outputs(self) -> bool:
+        return any(pass_.replaces_outputs for pass_ in self.passes)
+
+    def input_domains(self, model: ir.Model) -> dict[str, np.dtype]:
+        return {name: dtype for pass_ in self.passes
+                for name, dtype in pass_.input_domains(model).items()}
+
+    def steps(self, model: ir.Model, ctx: PassContext) -> Iterator[tuple[Pass, PassResult]]:
+        """Each pass run and what it returned, in order (the caller may tally them)."""
+        for _ in range(self.max_steps):
+            changed = False
+            for index, pass_ in enumerate(self.passes):
+                result = pass_.run(model, ctx)
+                if result.changes and not result.modified:
+                    raise PassContractError(f"pass '{pass_.name}' lists changes but says it "
+                                            "modified nothing")
+                ctx = _shapes_after(pass_, result, ctx)
+                yield pass_, result
+                changed |= result.modified
+                if index == 0 and self.follow_up and not result.modified:
+                    return
+            if not changed:
+                return
+
+    @staticmethod
+    def combine(steps: Iterable[tuple[Pass, PassResult]], ctx: PassContext) -> PassResult:
+        """The steps' results as one PassResult: the nested passes as a single pass."""
+        total = PassResult(shapes_current=ctx.shapes_current)
+        for pass_, result in steps:
+            total.modified |= result.modified
+            total.findings.extend(result.findings)
+            total.changes.extend(result.changes)
+            total.post_models.extend(result.post_models)
+            total.outputs_replaced |= result.outputs_replaced
+            if result.modified:
+                total.tolerance = merge_tolerances(total.tolerance, result.tolerance)
+            total.shapes_current = _shapes_after(pass_, result, ctx).shapes_current
+            ctx = replace(ctx, shapes_current=total.shapes_current)
+        return total
+
+
+def _recover(instruments: list[Any], pass_: Pass, model: ir.Model, error: Exception,
+             report: Report) -> ir.Model:
+    """The model an instrument goes on with after `pass_` raised; else the error stands."""
+    for instrument in instruments:
+        recovered = instrument.after_pass_failed(pass_, model, error, report)
+        if recovered is not None:
+            return recovered
+    raise error
+
+
+def _keep(report: Report, result: PassResult) -> None:
+    """What a pass that stands adds to the report besides its record and findings."""
+    report.post_models.extend(result.post_models)
+    report.replaced_outputs |= result.outputs_replaced and not result.post_models
+    if result.modified and result.tolerance is not None:
+        report.tolerance = merge_tolerances(report.tolerance, result.tolerance)
 
 
 def _shapes_after(pass_: Pass, result: PassResult, ctx: PassContext) -> PassContext:
@@ -247,7 +349,10 @@ def _merge(report: Report, part: Report) -> None:
     report.passes.extend(part.passes)
     report.findings.extend(part.findings)
     report.post_models.extend(part.post_models)
-    report.tolerance = looser(report.tolerance, part.tolerance)
+    report.tolerance = merge_tolerances(report.tolerance, part.tolerance)
+    report.replaced_outputs |= part.replaced_outputs
+    report.validation, report.capture = part.validation, part.capture
+    report.runtime = part.runtime or report.runtime
 
 
 def count_nodes(model: ir.Model) -> int:
@@ -275,98 +380,6 @@ def _subgraphs(node: ir.Node):
             yield from attr.value
 
 
-# --- pipelines: "fold-constants,fuse{rules=conv-bn}" -----------------------------------
-
-
-@dataclass(frozen=True)
-class PassSpec:
-    name: str
-    options: Mapping[str, str] = field(default_factory=dict)
-
-
-def parse_pipeline(text: str) -> list[PassSpec]:
-    """Parse the pipeline string the CLI and the code share."""
-    specs: list[PassSpec] = []
-    for item in _split_top_level(text):
-        name, _, rest = item.partition("{")
-        name = name.strip()
-        if not name:
-            raise ValueError(f"empty pass name in pipeline {text!r}")
-        options: dict[str, str] = {}
-        if rest:
-            if not rest.endswith("}"):
-                raise ValueError(f"pass '{name}': options must end with '}}' in {item!r}")
-            for pair in filter(None, (p.strip() for p in rest[:-1].split(","))):
-                key, sep, value = pair.partition("=")
-                if not sep:
-                    raise ValueError(f"pass '{name}': option {pair!r} is not key=value")
-                options[key.strip()] = value.strip()
-        specs.append(PassSpec(name, options))
-    return specs
-
-
-def _split_top_level(text: str) -> list[str]:
-    items, depth, current = [], 0, []
-    for char in text:
-        if char == "," and depth == 0:
-            items.append("".join(current))
-            current = []
-            continue
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        current.append(char)
-    items.append("".join(current))
-    return [item.strip() for item in items if item.strip()]
-
-
-def build_pipeline(text: str, registry: Mapping[str, type[Pass]] | None = None) -> list[Pass]:
-    from graphkit.passes import pass_registry
-
-    registry = registry if registry is not None else pass_registry()
-    passes = []
-    for spec in parse_pipeline(text):
-        if spec.name not in registry:
-            known = ", ".join(sorted(registry))
-            raise ValueError(f"unknown pass '{spec.name}'; known passes: {known}")
-        passes.append(instantiate(registry[spec.name], spec.options))
-    return passes
-
-
-def instantiate(cls: type[Pass], options: Mapping[str, str]) -> Pass:
-    """Build a pass from string options, converting each to its dataclass field's type."""
-    declared = {f.name.replace("_", "-"): f for f in fields(cls)} if _is_dataclass(cls) else {}
-    kwargs: dict[str, Any] = {}
-    for key, raw in options.items():
-        if key not in declared:
-            allowed = ", ".join(sorted(declared)) or "none"
-            raise ValueError(f"pass '{cls.name}' has no option '{key}' (options: {allowed})")
-        kwargs[declared[key].name] = _convert(raw, declared[key].type, cls.name, key)
-    return cls(**kwargs)
-
-
-def _is_dataclass(cls: type) -> bool:
-    return hasattr(cls, "__dataclass_fields__")
-
-
-def _convert(raw: str, annotation: Any, pass_name: str, key: str) -> Any:
-    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "str")
-    try:
-        if kind.startswith("int"):
-            return int(raw)
-        if kind.startswith("float"):
-            return float(raw)
-        if kind.startswith("bool"):
-            if raw.lower() not in {"true", "false", "1", "0"}:
-                raise ValueError(raw)
-            return raw.lower() in {"true", "1"}
-        if kind.startswith("tuple"):
-            return tuple(part for part in raw.split("+") if part)
-    except ValueError:
-        raise ValueError(
-            f"pass '{pass_name}': option '{key}' expects {kind}, got {raw!r}"
-        ) from None
-    return raw
-
-
 __all__ = [
     "Pass",
     "PassContext",
@@ -376,7 +389,9 @@ __all__ = [
     "PassResult",
     "PassSpec",
     "Validation",
-    "build_pipeline",
+    "PassInstrument",
+    "Pipeline",
+    "Request",
     "count_nodes",
     "instantiate",
     "parse_pipeline",

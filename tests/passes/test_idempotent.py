@@ -33,7 +33,6 @@ from test_lift_constants import BEFORE as CONSTANTS
 from test_pin_shapes import DYNAMIC
 from test_remove_redundant_casts import ROUND_TRIP
 
-from graphkit.fix import run_chain
 from graphkit.passes import BUILTIN_PASSES, pass_registry
 from graphkit.passes.adapt_input_dtypes import AdaptInputDtypes
 from graphkit.passes.convert_opset import ConvertOpset
@@ -53,6 +52,7 @@ from graphkit.passes.pin_shapes import PinShapes
 from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
 from graphkit.passes.remove_redundant_casts import RemoveRedundantCasts
 from graphkit.passmanager import Pass, PassContext
+from graphkit.proof import run_chain
 
 R = np.random.default_rng(11)
 

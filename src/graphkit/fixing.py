@@ -2,6 +2,8 @@
 
     model, report = graphkit.fix("model.onnx", "tensorrt", pin=("batch=1",))
 
+This module is graphkit.fixing: the name graphkit.fix is the function, not a module.
+
 Each round diagnoses the model for the target, chooses passes from the findings (the
 finding's `fix`, else the passes that declare its code in `fixes`), runs them through
 the PassManager (which proves every rewrite and rolls back a bad one), and diagnoses
@@ -28,30 +30,17 @@ import onnx_ir as ir
 
 from graphkit._fix_passes import build_pass, choose_passes, extra_passes, target_pipeline
 from graphkit._time_limit import DEFAULT_TIMEOUT, check_timeout
-from graphkit.errors import InputError, first_line
+from graphkit.errors import InputError
 from graphkit.findings import Finding
 from graphkit.frontends import load
 from graphkit.ir import copy_model
 from graphkit.ir._gc import collector_paused
 from graphkit.passes import pass_registry
-from graphkit.passmanager import (
-    Pass,
-    PassContext,
-    PassManager,
-    Validation,
-)
+from graphkit.passmanager import Pass, PassContext, PassManager
+from graphkit.proof import Proof, Validation, merge_tolerances
 from graphkit.report import Report
-from graphkit.runner import refuse_invalid_onnx
-from graphkit.validation import (
-    DEFAULT_ATOL,
-    DEFAULT_RTOL,
-    Feeds,
-    LightModel,
-    ModelRunner,
-    OutputDiff,
-    Reference,
-    compare_outputs,
-)
+from graphkit.runner import LightModel, refuse_invalid_onnx
+from graphkit.validation import OutputDiff
 
 ORIGINAL = "original"
 NAMELESS_GRAPH = "graph"  # the name fix gives a graph that has none
@@ -93,35 +82,6 @@ class FixOptions:
     max_rounds: int = 4
     passes: str = ""  # a pipeline the user asks for besides the fixes ("float16")
     timeout: float | None = DEFAULT_TIMEOUT  # seconds one run of the model may take
-
-
-@dataclass
-class _Proof:
-    """The inputs every check uses and the outputs the fixed model must reproduce.
-
-    `reference` is None when fix does not validate. It starts as the ORIGINAL model's run,
-    computed on a worker thread while the first passes run."""
-
-    reference: Reference | None
-    runnable: bool = True  # False once a swap left outputs this machine cannot run
-    timeout: float | None = DEFAULT_TIMEOUT
-
-    @property
-    def feeds(self) -> Feeds | None:
-        return None if self.reference is None else self.reference.result().feeds
-
-    @property
-    def expected(self) -> Feeds | None:
-        if self.reference is None or not self.runnable:
-            return None
-        return self.reference.result().outputs
-
-    def compare(self, model: ir.Model, post_models: Sequence[ir.Model],
-                tolerance: tuple[float, float] | None) -> list[OutputDiff]:
-        assert self.feeds is not None and self.expected is not None
-        rtol, atol = tolerance or (DEFAULT_RTOL, DEFAULT_ATOL)
-        actual = run_chain(model, post_models, self.feeds, self.timeout)
-        return compare_outputs(self.expected, actual, rtol=rtol, atol=atol)
 
 
 def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] | str = (), nms: str | None = None,
@@ -184,10 +144,10 @@ def _fix(model: Any, target: Any, options: FixOptions,
         if not passes:
             break
         report.rounds += 1
-        swaps = [p for p in passes if _replaces_outputs(p)]
+        swaps = [p for p in passes if p.replaces_outputs]
         rest = [p for p in passes if p not in swaps]
         # The first round starts from the model the reference captured: reuse that capture.
-        start = proof.reference.light if round_ == 0 and proof.reference is not None else None
+        start = light if round_ == 0 else None
         current = _run(rest, current, proof, target_obj.name, report, start)
         for swap in swaps:
             current = _swap_outputs(swap, current, proof, target_obj.name, report)
@@ -198,9 +158,8 @@ def _fix(model: Any, target: Any, options: FixOptions,
     report.findings = list(diagnosis.findings) + report.findings
     dynamic = _dynamic_input_dims(current)
     report.unresolved = [(f, _why(f, tried, dynamic)) for f in diagnosis.blockers]
-    if proof.expected is not None:
-        report.validation = report.last_check or proof.compare(
-            current, report.post_models, report.tolerance)
+    if proof.active:
+        report.validation = report.last_check or proof.compare(current, report.tolerance)
     if proof.feeds is not None:
         # Sequence-typed inputs come as lists: they have no one shape to report.
         report.input_shapes = {name: tuple(array.shape) for name, array in proof.feeds.items()
@@ -228,83 +187,51 @@ def _refuse_malformed(model: ir.Model) -> None:
 
 def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any] | None,
                domains: Mapping[str, Any], pinned: Mapping[str, tuple[Any, ...]] | None
-               ) -> _Proof:
+               ) -> Proof:
     """Start running the ORIGINAL model on the inputs every check will use."""
     if not options.validate:
         refuse_invalid_onnx(LightModel.of(original).proto)
-        return _Proof(None)
+        return Proof(validation=Validation(enabled=False))
     if inputs is not None:
         if pinned:
             from graphkit.passes.pin_shapes import check_pins_fit
 
             check_pins_fit(pinned, {name: getattr(array, "shape", ()) for name, array
                                     in inputs.items()})
-        return _Proof(Reference.of(original, inputs=dict(inputs), timeout=options.timeout),
-                      timeout=options.timeout)
-    return _Proof(Reference.of(original, pinned=pinned, domains=domains, timeout=options.timeout),
-                  timeout=options.timeout)
+        return Proof.start(original, inputs=dict(inputs), timeout=options.timeout)
+    return Proof.start(original, pinned=pinned, domains=domains, timeout=options.timeout)
 
 
-def _run(passes: list[Pass], model: ir.Model, proof: _Proof, target: str,
+def _run(passes: list[Pass], model: ir.Model, proof: Proof, target: str,
          report: FixReport, start: LightModel | None = None) -> ir.Model:
     report.capture = None  # set again below when this run's proof captures the model it returns
     if not passes:
         return model
-    validation = Validation(enabled=False)
-    if proof.reference is not None and proof.runnable:
-        # After a cut, this model's own outputs feed the post models: let the manager run it.
-        validation = (Validation(inputs=proof.feeds, timeout=proof.timeout) if report.post_models
-                      else Validation(reference=proof.reference, start=start,
-                                      timeout=proof.timeout))
-    model, run = PassManager(passes, validation=validation).run(model, PassContext(target=target))
+    proof.start_from(start)
+    model, run = PassManager(passes, instruments=[proof]).run(model, PassContext(target=target))
     # The manager just compared this model with the reference: fix need not run it again.
-    proven = validation.reference is not None
-    report.last_check = run.validation if proven else []
-    report.capture = run.capture if proven else None
+    report.last_check, report.capture = proof.last_check, proof.last_capture
     report.runtime = run.runtime or report.runtime
     report.passes.extend(run.passes)
     report.findings.extend(f for f in run.findings if f.code.startswith("GK5"))
     report.post_models.extend(run.post_models)
-    if run.tolerance is not None:
-        report.tolerance = run.tolerance if report.tolerance is None else (
-            max(report.tolerance[0], run.tolerance[0]), max(report.tolerance[1], run.tolerance[1]))
+    report.tolerance = merge_tolerances(report.tolerance, run.tolerance)
     return model
 
 
-def _replaces_outputs(pass_: Pass) -> bool:
-    return pass_.name == "nms" and getattr(pass_, "mode", "keep") in ("native", "plugin")
-
-
-def _swap_outputs(pass_: Pass, model: ir.Model, proof: _Proof, target: str,
+def _swap_outputs(pass_: Pass, model: ir.Model, proof: Proof, target: str,
                   report: FixReport) -> ir.Model:
-    """Prove everything so far against the original; the swap's outputs become the reference."""
-    if proof.expected is not None:
-        report.before_replacement = proof.compare(model, report.post_models, report.tolerance)
+    """Prove everything so far against the original; the swap's outputs become the reference
+    (the proof rebases on them as the manager runs the swap)."""
+    if proof.active:
+        report.before_replacement = proof.compare(model, report.tolerance)
     model = _run([pass_], model, proof, target, report)
-    if not report.passes[-1].modified or report.passes[-1].rolled_back:
-        return model
     label = f"the model right after nms {getattr(pass_, 'mode', '')} (outputs replaced by design)"
-    if proof.feeds is None:
-        return model
-    try:
-        proof.reference = Reference.known(proof.feeds, run_chain(model, report.post_models,
-                                                                 proof.feeds, proof.timeout))
+    if proof.rebased:
         report.reference = label
-    except Exception as err:  # a TensorRT plugin does not run here: nothing after it can be proven
-        proof.runnable = False
-        report.reference = f"{label}; not runnable here ({first_line(err, 200)})"
+    elif proof.unrunnable:  # a TensorRT plugin does not run here: nothing after it is proven
+        report.reference = f"{label}; not runnable here ({proof.unrunnable})"
     return model
-
-
-def run_chain(model: ir.Model, post_models: Sequence[ir.Model], feeds: Feeds,
-              timeout: float | None = DEFAULT_TIMEOUT) -> Feeds:
-    """Outputs of `model`, then of each post model fed from them (and the graph inputs)."""
-    outputs = ModelRunner(LightModel.of(model), timeout=timeout).run(_feeds_for(model, feeds))
-    for post in post_models:
-        names = [value.name for value in post.graph.inputs]
-        runner = ModelRunner(post, timeout=timeout)
-        outputs.update(runner.run({n: outputs.get(n, feeds.get(n)) for n in names}))
-    return outputs
 
 
 def _pins(pin: Sequence[str] | str) -> tuple[str, ...]:
@@ -342,12 +269,3 @@ def _dynamic_input_dims(model: ir.Model) -> list[str]:
 
     names = [dim_symbol(d) for value in model.graph.inputs for d in (value.shape or ())]
     return list(dict.fromkeys(name for name in names if name))
-
-
-def _feeds_for(model: ir.Model, feeds: Feeds) -> Feeds:
-    """The same data in the dtypes the fixed model declares (an input may have been adapted)."""
-    out = {}
-    for value in model.graph.inputs:
-        if value.name in feeds and value.dtype is not None:
-            out[value.name] = feeds[value.name].astype(value.dtype.numpy(), copy=False)
-    return out
