@@ -229,22 +229,30 @@ def _on_ray(address: str):
             timeout: float) -> Iterator[tuple[int, ModelRow]]:
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
                  logging_level="ERROR")
-        task = ray.remote(max_retries=0)(diagnose_model)
-        refs = {task.remote(path, targets): index for index, path in enumerate(paths)}
-        deadline = time.monotonic() + timeout * max(1, len(paths) / max(jobs, 1))
-        while refs:
-            done, _ = ray.wait(list(refs), num_returns=1,
-                               timeout=max(0.0, deadline - time.monotonic()))
-            if not done:  # past the whole run's budget: the rest are reported, not awaited
-                for ref, index in refs.items():
-                    ray.cancel(ref, force=True)
-                    yield index, ModelRow(paths[index], error="timed out on the Ray cluster")
-                return
-            for ref in done:
-                index = refs.pop(ref)
-                try:
-                    yield index, ray.get(ref)
-                except Exception as err:  # a task that died on its node
-                    yield index, ModelRow(paths[index], error=f"Ray task failed: {first_line(err)}")
+        try:
+            yield from _ray_rows(ray, paths, targets, jobs, timeout)
+        finally:  # leave the cluster: a driver still attached hears of its shutdown later
+            ray.shutdown()
 
     return run
+
+
+def _ray_rows(ray: Any, paths: list[str], targets: list[str], jobs: int,
+              timeout: float) -> Iterator[tuple[int, ModelRow]]:
+    task = ray.remote(max_retries=0)(diagnose_model)
+    refs = {task.remote(path, targets): index for index, path in enumerate(paths)}
+    deadline = time.monotonic() + timeout * max(1, len(paths) / max(jobs, 1))
+    while refs:
+        done, _ = ray.wait(list(refs), num_returns=1,
+                           timeout=max(0.0, deadline - time.monotonic()))
+        if not done:  # past the whole run's budget: the rest are reported, not awaited
+            for ref, index in refs.items():
+                ray.cancel(ref, force=True)
+                yield index, ModelRow(paths[index], error="timed out on the Ray cluster")
+            return
+        for ref in done:
+            index = refs.pop(ref)
+            try:
+                yield index, ray.get(ref)
+            except Exception as err:  # a task that died on its node
+                yield index, ModelRow(paths[index], error=f"Ray task failed: {first_line(err)}")
