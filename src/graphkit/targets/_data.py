@@ -98,6 +98,7 @@ CHECK_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "attr-absent": (frozenset({"attrs"}), frozenset()),
     "const-input": (frozenset({"inputs"}), frozenset({"unless_dtypes", "dtypes"})),
     "input-absent": (frozenset({"inputs"}), frozenset()),
+    "input-present": (frozenset({"inputs"}), frozenset()),
     "input-zero": (frozenset({"inputs"}), frozenset()),
     "input-nonneg": (frozenset({"inputs"}), frozenset()),
     "input-max": (frozenset({"input", "max"}), frozenset()),

@@ -1,8 +1,9 @@
-"""TensorRT 10.x through its ONNX parser: the operator matrix in opsets/tensorrt.toml.
+"""TensorRT through its ONNX parser: the operator matrix in opsets/tensorrt.toml.
 
-The version is part of the target: `tensorrt` is 10.15 (opsets 9-24), `tensorrt@10.1` the
-10.1 table (opsets 9-20). Global dtype rules are data too: float64 is cast down (warning),
-int8/int4/fp8/fp4 enter only through Q/DQ, uint8 only at network inputs and outputs.
+The version is part of the target: `tensorrt` is 11.5 (opsets 9-25), `tensorrt@10.15` the
+10.15 table (opsets 9-24), `tensorrt@10.1` the 10.1 table (opsets 9-20). Global dtype
+rules are data too: float64 is cast down (warning), int8/int4/fp8/fp4 enter only through
+Q/DQ, uint8 only at network inputs and outputs.
 
 What "convertible" means here: TensorRT's ONNX parser, at that version, accepts every node
 (op listed, its dtypes and documented restrictions met) and the model's opset is inside
@@ -18,7 +19,7 @@ from graphkit.targets._data import load_target_data
 from graphkit.targets._table import TableTarget
 from graphkit.targets.checks import GenericChecks
 
-DEFAULT_VERSION = "10.15"
+DEFAULT_VERSION = "11.5"
 
 
 class TensorRTTarget(TableTarget):
