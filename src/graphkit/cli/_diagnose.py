@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from graphkit.backends import get_target, target_table
+from graphkit.backends import target_table
 from graphkit.cli._common import add_format_option, console, print_json, progress
 from graphkit.cli._diagnose_render import print_text, render_html, render_markdown
+from graphkit.cli._tensorrt import add_precision_option, targets_with_precision
 from graphkit.diagnose import diagnose_targets
 
 EXAMPLES = """examples:
@@ -15,6 +16,7 @@ EXAMPLES = """examples:
   graphkit diagnose model.onnx --target ort --target tflite --target tensorrt
   graphkit diagnose model.tflite --target ort --format json | jq '.targets.ort.findings'
   graphkit diagnose model.onnx --target tensorrt --format html > report.html
+  graphkit diagnose model.onnx --target tensorrt --precision fp16   # FP16 wanted: GK204
 
 exit codes: 0 every target named takes the model, 1 some target has blockers,
             2 bad input (unreadable model, unknown target)
@@ -33,13 +35,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("model", help="ONNX, TFLite, Keras (.keras/.h5) file or SavedModel folder")
     parser.add_argument("--target", "-t", action="append", dest="targets", metavar="T",
                         help=f"target to check (repeatable; default: ort). Known: {targets}")
+    add_precision_option(parser)
     add_format_option(parser, choices=("text", "json", "md", "html"))
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys(args.targets or ["ort"]))
-    targets = [get_target(name) for name in names]  # an unknown name fails here (exit 2)
+    targets = targets_with_precision(names, args.precision)  # an unknown name fails here (exit 2)
     with progress(f"diagnosing {args.model}", enabled=args.format == "text"):
         result = diagnose_targets(args.model, targets)
     result.model = args.model  # the path the user typed says more than a graph name
