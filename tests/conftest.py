@@ -41,3 +41,25 @@ def require(module: str, extra: str):
         return importlib.import_module(module)
     return pytest.importorskip(
         module, reason=f"{module} comes with the '{extra}' extra: pip install -e '.[{extra}]'")
+
+
+def tensorrt_import_error() -> str | None:
+    """Why `import tensorrt` fails here, or None when it imports."""
+    try:
+        importlib.import_module("tensorrt")
+    except ImportError as err:
+        return str(err) or type(err).__name__
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The one skip CI allows besides none: a test marked requires_tensorrt where the
+    `tensorrt` package cannot be imported. TensorRT is no graphkit extra (its wheels fetch
+    NVIDIA's libraries from outside PyPI), so .ci/run cannot install it and
+    GRAPHKIT_ALL_EXTRAS does not cover it; anything else that fails inside such a test
+    (no GPU once tensorrt imports, a build error) fails, never skips."""
+    if item.get_closest_marker("requires_tensorrt") is None:
+        return
+    why = tensorrt_import_error()
+    if why is not None:
+        pytest.skip(f"requires_tensorrt: tensorrt cannot be imported ({why})")

@@ -1,7 +1,8 @@
 """Regenerate opsets/<target>.toml from the reference CSVs (run: python tools/import_reference.py
 /work/shared/reference). The reference folder is not in the repo; the TOML it writes is.
 
-- tensorrt.toml: the TensorRT ONNX-parser matrix, 10.15 (default) and 10.1 columns; rows
+- tensorrt.toml: the TensorRT ONNX-parser matrix: 11.5 (default; the 10.15 column with the
+  changes tools/_tensorrt11.py lists from NVIDIA's release notes), 10.15 and 10.1; rows
   that agree between versions become one entry, rows that differ one entry per version.
 - ort-nnapi.toml, ort-coreml.toml, ort-coreml-mlprogram.toml: onnxruntime's mobile EP lists.
 - tflite.toml: graphkit's lowering table (tools/_tflite_table.py), with every builtin name
@@ -21,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _tensorrt11 as TRT11  # noqa: E402
 from _reference_checks import (  # noqa: E402
     MOBILE,
     TENSORRT,
@@ -160,23 +162,55 @@ def _trt_row(row: dict[str, str], suffix: str) -> dict[str, Any] | None:
     return entry
 
 
-def tensorrt(reference: Path) -> Path:
+def _trt_versions(row: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """One op's entries per TensorRT version: 11.5 is 10.15 with the 11.x changes."""
+    new, old = _trt_row(row, ""), _trt_row(row, "_trt10_1")
+    entries = {TRT11.VERSION: [new] if new else [], "10.15": [new] if new else [],
+               "10.1": [old] if old else []}
+    if row["op"] == "Squeeze":
+        entries = {v: [s for e in rows for s in TRT11.squeeze_entries(e, v)]
+                   for v, rows in entries.items()}
+    return entries
+
+
+def _trt_merged(per_op: list[dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """Entries that agree across versions become one entry; others carry their versions."""
     ops = []
-    for row in read_csv(reference / "tensorrt_onnx_ops.csv"):
-        new, old = _trt_row(row, ""), _trt_row(row, "_trt10_1")
-        if new == old:
-            ops.append(new)
+    for entries in per_op:
+        distinct: list[tuple[list[dict[str, Any]], list[str]]] = []
+        for version, rows in entries.items():
+            match = next((group for group in distinct if group[0] == rows), None)
+            if match is None:
+                distinct.append((rows, [version]))
+            else:
+                match[1].append(version)
+        if len(distinct) == 1 and len(distinct[0][1]) == len(TRT_VERSIONS):
+            ops += distinct[0][0]
             continue
-        ops += [{**e, "versions": [v]} for e, v in ((new, "10.15"), (old, "10.1")) if e is not None]
+        ops += [{**e, "versions": versions} for rows, versions in distinct for e in rows]
+    return ops
+
+
+# TensorRT versions the table covers, the default first, with the ai.onnx opsets each takes.
+TRT_VERSIONS = {TRT11.VERSION: TRT11.OPSET, "10.15": [9, 24], "10.1": [9, 20]}
+
+
+def tensorrt(reference: Path) -> Path:
+    per_op = [_trt_versions(row) for row in read_csv(reference / "tensorrt_onnx_ops.csv")]
+    only_11 = {TRT11.VERSION: [TRT11.SWISH, *TRT11.CUSTOM_OPS], "10.15": [], "10.1": []}
+    plugins = {v: TRT11.removed_plugin_entries(v) for v in TRT_VERSIONS}
+    ops = _trt_merged([*per_op, only_11]) + _trt_merged([plugins])
+    default, *older = TRT_VERSIONS
     target = {
         "name": "tensorrt",
-        "description": "NVIDIA TensorRT 10.x through its ONNX parser",
+        "description": "NVIDIA TensorRT through its ONNX parser (11.5; 10.15 and 10.1 selectable)",
         "source": "onnx/onnx-tensorrt docs/operators.md: TensorRT 10.15 table and tag "
-        "release/10.1-GA (96e78110); see shared/reference/README.md",
-        "opset": [9, 24],
+        "release/10.1-GA (96e78110), see shared/reference/README.md; 11.5 = 10.15 with "
+        f"the changes of NVIDIA's release notes: {TRT11.SOURCES}",
+        "opset": TRT_VERSIONS[default],
         "unlisted": "unsupported",
-        "default_version": "10.15",
-        "versions": {"10.1": {"opset": [9, 20]}},
+        "default_version": default,
+        "versions": {v: {"opset": TRT_VERSIONS[v]} for v in older},
     }
     qdq = "TensorRT takes {} only through QuantizeLinear/DequantizeLinear from a wider float"
     rules = [

@@ -34,6 +34,8 @@ CODES: dict[str, tuple[str, str]] = {
     "GK201": ("int64-tensor", "an int64 tensor the target does not handle"),
     "GK202": ("float64-tensor", "a float64 tensor the target does not handle"),
     "GK203": ("unsupported-dtype", "an input or output dtype the target does not accept"),
+    "GK204": ("precision-from-types", "the target builds in the graph's own tensor types "
+                                      "(TensorRT 11: no FP16 flag): float16 needs a float16 graph"),
     "GK301": ("dynamic-shape", "a dynamic dimension the target needs static"),
     "GK302": ("data-dependent-shape", "an output shape that depends on tensor values"),
     "GK303": ("frozen-dynamic-dim", "a dim declared dynamic that the graph cannot vary"),
@@ -41,6 +43,8 @@ CODES: dict[str, tuple[str, str]] = {
     "GK305": ("inference-failed", "ONNX shape inference failed, so dtype checks are partial"),
     "GK306": ("overridable-initializer", "initializers that are also graph inputs: a caller "
                                          "may feed them, so they are not constants"),
+    "GK307": ("needs-profile", "inputs with dynamic dims need an optimization profile "
+                               "(min/opt/max shapes) to build an engine"),
     "GK401": ("min-opset", "the lowest opset at which the node as written is valid"),
     "GK501": ("rewrite-rolled-back", "a rewrite changed outputs and was undone"),
     "GK502": ("validation-mismatch", "outputs differ from the reference beyond tolerance"),

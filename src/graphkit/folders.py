@@ -118,14 +118,16 @@ def is_saved_model(path: Path) -> bool:
     return path.is_dir() and (path / "saved_model.pb").is_file()
 
 
-def diagnose_folder(folder: str | Path, targets: Sequence[str], *, jobs: int = 1,
+def diagnose_folder(folder: str | Path, targets: Sequence[Any], *, jobs: int = 1,
                     timeout: float = DEFAULT_MODEL_TIMEOUT, ray_address: str | None = None,
                     on_model: Callable[[ModelRow], None] | None = None) -> FolderResult:
     """Diagnose every model under `folder` for `targets`. `on_model` is called as each
-    model finishes (progress); rows come back in the folder's sorted order."""
+    model finishes (progress); rows come back in the folder's sorted order. `targets`:
+    names or Target objects (a TensorRT target that knows the precision wanted)."""
     from graphkit.backends import get_target
 
-    names = [get_target(name).name for name in targets]  # unknown names fail before any work
+    resolved = [get_target(target) for target in targets]  # unknown names fail before any work
+    names = [target.name for target in resolved]
     if jobs < 1:
         raise InputError(f"--jobs must be 1 or more, got {jobs}")
     root = Path(folder)
@@ -136,7 +138,7 @@ def diagnose_folder(folder: str | Path, targets: Sequence[str], *, jobs: int = 1
     start = time.monotonic()
     run = _on_ray(ray_address) if ray_address else _in_children
     rows = {}
-    for index, row in run([str(p) for p in paths], names, jobs, timeout):
+    for index, row in run([str(p) for p in paths], resolved, jobs, timeout):
         row.path = str(paths[index].relative_to(root)) if paths[index] != root else row.path
         rows[index] = row
         if on_model:
@@ -145,7 +147,7 @@ def diagnose_folder(folder: str | Path, targets: Sequence[str], *, jobs: int = 1
                         time.monotonic() - start)
 
 
-def diagnose_model(path: str, targets: Sequence[str]) -> ModelRow:
+def diagnose_model(path: str, targets: Sequence[Any]) -> ModelRow:
     """One model's row (what each child runs). Any error becomes the row's error: one bad
     model never ends the run."""
     from graphkit.diagnose import diagnose_targets
@@ -170,7 +172,7 @@ def diagnose_model(path: str, targets: Sequence[str]) -> ModelRow:
     for op in result.op_types:
         row.ops.setdefault(op, {})
     for cells in row.ops.values():
-        for target in targets:
+        for target in result.reports:
             cells.setdefault(target, Cell("ok"))
     return row
 
@@ -178,7 +180,7 @@ def diagnose_model(path: str, targets: Sequence[str]) -> ModelRow:
 # --- running the jobs ---------------------------------------------------------------------
 
 
-def _in_children(paths: list[str], targets: list[str], jobs: int,
+def _in_children(paths: list[str], targets: list[Any], jobs: int,
                  timeout: float) -> Iterator[tuple[int, ModelRow]]:
     """(index, row) per model as each finishes, at most `jobs` children at a time."""
     context = multiprocessing.get_context("fork")
@@ -204,7 +206,7 @@ def _in_children(paths: list[str], targets: list[str], jobs: int,
                 yield index, ModelRow(paths[index], error=f"diagnose took over {timeout:g} s")
 
 
-def _child(path: str, targets: list[str], send: Connection) -> None:
+def _child(path: str, targets: list[Any], send: Connection) -> None:
     send.send(diagnose_model(path, targets))
     send.close()
 
@@ -225,7 +227,7 @@ def _on_ray(address: str):
     except ImportError:
         raise InputError("--ray needs the ray package (pip install 'graphkit[ray]')") from None
 
-    def run(paths: list[str], targets: list[str], jobs: int,
+    def run(paths: list[str], targets: list[Any], jobs: int,
             timeout: float) -> Iterator[tuple[int, ModelRow]]:
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
                  logging_level="ERROR")
@@ -237,7 +239,7 @@ def _on_ray(address: str):
     return run
 
 
-def _ray_rows(ray: Any, paths: list[str], targets: list[str], jobs: int,
+def _ray_rows(ray: Any, paths: list[str], targets: list[Any], jobs: int,
               timeout: float) -> Iterator[tuple[int, ModelRow]]:
     task = ray.remote(max_retries=0)(diagnose_model)
     refs = {task.remote(path, targets): index for index, path in enumerate(paths)}

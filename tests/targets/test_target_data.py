@@ -37,10 +37,11 @@ def test_every_check_kind_has_a_predicate():
 
 def test_tensorrt_versions_and_ranges():
     data = load_target_data("tensorrt")
-    assert data.version_opsets == {"10.15": (9, 24), "10.1": (9, 20)}
-    # Attention is new in 10.15: only a 10.15 entry exists.
+    assert data.default_version == "11.5"
+    assert data.version_opsets == {"11.5": (9, 25), "10.15": (9, 24), "10.1": (9, 20)}
+    # Attention is new in 10.15 and kept in 11.5: no 10.1 entry exists.
     attention = [op for op in data.ops if op.op == "Attention"]
-    assert [op.versions for op in attention] == [("10.15",)]
+    assert [op.versions for op in attention] == [("11.5", "10.15")]
 
 
 @pytest.mark.parametrize(

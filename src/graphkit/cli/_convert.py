@@ -19,6 +19,7 @@ from graphkit.cli._common import (
     print_json,
     progress,
 )
+from graphkit.cli._tensorrt import add_engine_options, engine_options, inputs_at_opt
 from graphkit.errors import InputError
 from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL
 
@@ -27,9 +28,13 @@ CONVERT_EXAMPLES = """examples:
   graphkit convert model.onnx --to ort -o model.ort          # ORT format + reduced-build config
   graphkit convert model.onnx --to torchscript -o model.pt --inputs sample.npz
   graphkit convert model.onnx --to ort -o out.onnx --no-fix --format json
+  graphkit convert model.onnx --to tensorrt -o model.engine --precision fp16 \
+      --shapes input=1x3x224x224:8x3x224x224:32x3x224x224
 
 exit codes: 0 artifact written and matches the reference, 1 it does not match (it is
-            written, to inspect), 2 bad input or the model cannot be converted (nothing
+            written, to inspect) or, for tensorrt, no engine was built here (no TensorRT
+            or GPU: model.trt.onnx, model.profile.json and build_engine.sh are written,
+            nothing is validated), 2 bad input or the model cannot be converted (nothing
             is written; a file already at the output stays as it was)
 """
 
@@ -55,6 +60,7 @@ def add_parser(subparsers) -> None:
                          help="ORT optimization level (ort target; default extended)")
     convert.add_argument("--nhwc-io", action="store_true",
                          help="tflite: 4-D inputs and outputs in NHWC (no TRANSPOSE for a CNN)")
+    add_engine_options(convert)
     _add_check_options(convert)
     convert.set_defaults(run=run_convert)
 
@@ -87,18 +93,27 @@ def run_convert(args: argparse.Namespace) -> int:
         if args.target != "tflite":
             raise InputError("--nhwc-io is an option of the tflite target")
         emit_options["nhwc_io"] = True
-    inputs = _inputs(args, args.model)
+    engine_emit, fix_options = engine_options(args)
+    emit_options.update(engine_emit)
+    inputs = _inputs(args, args.model) if args.inputs else inputs_at_opt(args.model, args.shapes)
     with progress(f"converting {args.model} to {args.target}"):
         artifact = graphkit.convert(
             args.model, args.target, output, fix=not args.no_fix, inputs=inputs,
-            rtol=args.rtol, atol=args.atol, timeout=args.timeout, **emit_options,
+            rtol=args.rtol, atol=args.atol, timeout=args.timeout, fix_options=fix_options,
+            **emit_options,
         )
     if args.format == "json":
         print_json(artifact.to_json())
     else:
-        _print_diffs(artifact.validation, f"wrote {artifact.path} ({args.target})")
+        title = f"wrote {artifact.path} ({args.target})"
+        if artifact.validation:
+            _print_diffs(artifact.validation, title)
+        else:
+            console().print(escape(title))
         for note in artifact.metadata.get("notes", []):
             console().print(f"note: {escape(note)}")
+        if not artifact.validation:
+            console().print("[yellow]not validated[/]: nothing was run against the reference")
     return 0 if artifact.validated else 1
 
 

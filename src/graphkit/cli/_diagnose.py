@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from graphkit.backends import get_target, target_table
+from graphkit.backends import target_table
 from graphkit.cli._common import add_format_option, console, print_json, progress
 from graphkit.cli._diagnose_render import print_text, render_html, render_markdown
 from graphkit.cli._folders import FOLDER_HELP, add_folder_options, run_folder
+from graphkit.cli._tensorrt import add_precision_option, targets_with_precision
 from graphkit.diagnose import diagnose_targets
 from graphkit.errors import InputError
 from graphkit.folders import is_saved_model
@@ -20,6 +21,7 @@ EXAMPLES = """examples:
   graphkit diagnose model.tflite --target ort --format json | jq '.targets.ort.findings'
   graphkit diagnose model.onnx --target tensorrt --format html > report.html
   graphkit diagnose models/ -t tflite -t tensorrt --jobs 4    # every model in a folder
+  graphkit diagnose model.onnx --target tensorrt --precision fp16   # FP16 wanted: GK204
 
 exit codes: 0 every target named takes the model, 1 some target has blockers,
             2 bad input (unreadable model, unknown target)
@@ -39,6 +41,7 @@ def add_parser(subparsers) -> None:
                                       f"folder; or {FOLDER_HELP}")
     parser.add_argument("--target", "-t", action="append", dest="targets", metavar="T",
                         help=f"target to check (repeatable; default: ort). Known: {targets}")
+    add_precision_option(parser)
     add_format_option(parser, choices=("text", "json", "md", "html", "csv"))
     add_folder_options(parser)
     parser.set_defaults(run=run)
@@ -46,9 +49,9 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys(args.targets or ["ort"]))
-    targets = [get_target(name) for name in names]  # an unknown name fails here (exit 2)
+    targets = targets_with_precision(names, args.precision)  # an unknown name fails here (exit 2)
     if Path(args.model).is_dir() and not is_saved_model(Path(args.model)):
-        return run_folder(args, names, args.format)
+        return run_folder(args, targets, args.format)
     if args.format == "csv":
         raise InputError("--format csv is for a folder of models (one row per model)")
     with progress(f"diagnosing {args.model}", enabled=args.format == "text"):

@@ -18,6 +18,7 @@ from graphkit.cli._common import (
     print_json,
     progress,
 )
+from graphkit.cli._tensorrt import add_precision_option, with_precision
 from graphkit.errors import InputError
 from graphkit.passmanager import count_nodes
 
@@ -26,7 +27,7 @@ EXAMPLES = """examples:
   graphkit fix model.onnx --target tensorrt -o trt.onnx --pin batch=1 --pin seq=128
   graphkit fix model.onnx --target tflite -o out.onnx --pin x=1x3x224x224 --legalize-only
   graphkit fix detector.onnx --target tensorrt -o out.onnx --nms plugin --inputs data.npz
-  graphkit fix model.onnx --target tensorrt -o half.onnx --passes float16
+  graphkit fix model.onnx --target tensorrt -o half.onnx --precision fp16
   graphkit fix model.onnx --target ort -o out.onnx --format json | jq .unresolved
 
 exit codes: 0 no blocker left, 1 blockers remain (each listed with why), 2 bad input
@@ -56,6 +57,7 @@ def add_parser(subparsers) -> None:
                         help="passes to run as well, proven like the rest: 'float16' "
                              "(float32 -> float16, sensitive ops kept float32), "
                              "'fuse{rules=conv-bn}', ...")
+    add_precision_option(parser)
     add_timeout_option(parser)
     add_format_option(parser)
     parser.set_defaults(run=run)
@@ -70,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
     with progress(f"fixing for {args.target}"):
         fixed, report = graphkit.fix(model, args.target, pin=args.pin, nms=args.nms,
                                      legalize_only=args.legalize_only, inputs=inputs,
-                                     passes=args.passes, timeout=args.timeout)
+                                     passes=with_precision(args.passes, args.target,
+                                                           args.precision),
+                                     timeout=args.timeout)
     graphkit.save(fixed, args.output)
     post_paths = _save_post_models(report.post_models, args.model, args.output)
     if args.format == "json":

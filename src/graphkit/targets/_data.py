@@ -99,6 +99,7 @@ CHECK_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "attr-given": (frozenset({"attr"}), frozenset({"min"})),
     "const-input": (frozenset({"inputs"}), frozenset({"unless_dtypes", "dtypes"})),
     "input-absent": (frozenset({"inputs"}), frozenset()),
+    "input-present": (frozenset({"inputs"}), frozenset()),
     "input-zero": (frozenset({"inputs"}), frozenset()),
     "input-nonneg": (frozenset({"inputs"}), frozenset()),
     "input-max": (frozenset({"input", "max"}), frozenset()),

@@ -104,6 +104,13 @@ def input_absent(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     return f"{_label(node, given[0])} is not accepted" if given else None
 
 
+def input_present(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
+    """The inputs must be given: an optional input whose absence the target cannot read
+    (Squeeze without axes, before TensorRT 11.5)."""
+    missing = [i for i in args["inputs"] if node_input(node, i) is None]
+    return f"input {missing[0]} must be given" if missing else None
+
+
 def _constant_values_fail(
     node: ir.Node, args: Args, bad: Callable[[np.ndarray], bool], wanted: str
 ) -> str | None:
@@ -265,6 +272,7 @@ PREDICATES: dict[str, Predicate] = {
     "attr-given": attr_given,
     "const-input": const_input,
     "input-absent": input_absent,
+    "input-present": input_present,
     "input-zero": input_zero,
     "input-nonneg": input_nonneg,
     "input-max": input_max,

@@ -1,28 +1,47 @@
-"""TensorRT 10.x through its ONNX parser: the operator matrix in opsets/tensorrt.toml.
+"""TensorRT through its ONNX parser: the operator matrix in opsets/tensorrt.toml.
 
-The version is part of the target: `tensorrt` is 10.15 (opsets 9-24), `tensorrt@10.1` the
-10.1 table (opsets 9-20). Global dtype rules are data too: float64 is cast down (warning),
-int8/int4/fp8/fp4 enter only through Q/DQ, uint8 only at network inputs and outputs.
+The version is part of the target: `tensorrt` is 11.5 (opsets 9-25), `tensorrt@10.15` the
+10.15 table (opsets 9-24), `tensorrt@10.1` the 10.1 table (opsets 9-20). Global dtype
+rules are data too: float64 is cast down (warning), int8/int4/fp8/fp4 enter only through
+Q/DQ, uint8 only at network inputs and outputs.
 
 What "convertible" means here: TensorRT's ONNX parser, at that version, accepts every node
 (op listed, its dtypes and documented restrictions met) and the model's opset is inside
 the version's range, so that `trtexec --onnx` parses the network. Whether the engine then
 builds for a given GPU and optimization profile (memory, tactics, plugins) is beyond what
 the parser's support matrix states; graphkit checks no more than that matrix.
+
+Model-level facts besides the matrix (_engine_facts.py): TensorRT 11 networks are strongly
+typed, so a float32 graph builds a float32 engine (GK204: info, or a warning with the
+float16 fix when the user asks for FP16), and every input with dynamic dims needs an
+optimization profile (GK307, info).
 """
 
 from __future__ import annotations
 
-from graphkit.findings import Severity
+import dataclasses
+
+import onnx_ir as ir
+
+from graphkit.backends.tensorrt._engine_facts import precision_finding, profile_finding
+from graphkit.findings import Finding, Severity
 from graphkit.targets._data import load_target_data
 from graphkit.targets._table import TableTarget
 from graphkit.targets.checks import GenericChecks
 
-DEFAULT_VERSION = "10.15"
+DEFAULT_VERSION = "11.5"
+
+
+PRECISIONS = ("fp32", "fp16")
 
 
 class TensorRTTarget(TableTarget):
-    def __init__(self, version: str = DEFAULT_VERSION) -> None:
+    """`precision`: what the user wants the engine in (None: not asked). Asking for fp16 of a
+    float32 graph turns GK204 into a warning whose fix is the float16 rewrite."""
+
+    def __init__(self, version: str = DEFAULT_VERSION, precision: str | None = None) -> None:
+        if precision is not None and precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}: use one of {PRECISIONS}")
         data = load_target_data("tensorrt")
         name = "tensorrt" if version == data.default_version else f"tensorrt@{version}"
         super().__init__(
@@ -34,3 +53,16 @@ class TensorRTTarget(TableTarget):
             generic=GenericChecks(float64=Severity.WARNING),
         )
         self.description = f"{data.description} (version {version})"
+        self.precision = precision
+
+    @property
+    def strongly_typed(self) -> bool:
+        """TensorRT 11 removed the precision builder flags: the ONNX types are the precision."""
+        return int(self.version.split(".")[0]) >= 11
+
+    def check_model(self, model: ir.Model) -> list[Finding]:
+        found = super().check_model(model)
+        facts = [profile_finding(model)]
+        if self.strongly_typed:
+            facts.insert(0, precision_finding(model, self.precision))
+        return found + [dataclasses.replace(f, target=self.name) for f in facts if f is not None]
