@@ -38,7 +38,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("backends", ("graphkit.backends",)),
     ("frontends", ("graphkit.frontends",)),
     ("drivers", ("graphkit.diagnose", "graphkit.fix", "graphkit._fix_passes", "graphkit.convert",
-                 "graphkit.tables", "graphkit.partitions", "graphkit.summary")),
+                 "graphkit.tables", "graphkit.partitions", "graphkit.summary",
+                 "graphkit.layerwise", "graphkit.reduce", "graphkit.export")),
     ("cli", ("graphkit.cli", "graphkit.__main__")),
 )
 # The package itself (graphkit/__init__.py) re-exports the drivers' API: the top.

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from graphkit import __version__
 from graphkit._quiet import cli_output
-from graphkit.cli import _convert, _diagnose, _fix, _inspect, _table
+from graphkit.cli import _compare, _convert, _diagnose, _fix, _inspect, _table
 from graphkit.cli._common import fail
 from graphkit.errors import GraphkitError
 
-COMMANDS = (_inspect, _diagnose, _fix, _convert, _table)
+COMMANDS = (_inspect, _diagnose, _fix, _convert, _table, _compare)
 
 EPILOG = """examples:
   graphkit inspect model.onnx
@@ -24,6 +24,7 @@ EPILOG = """examples:
   graphkit fix model.onnx --target tensorrt -o fixed.onnx --pin batch=1
   graphkit convert model.onnx --to torchscript -o model.pt
   graphkit validate model.pt --reference model.onnx
+  graphkit compare model.onnx model.tflite                 # the first node that drifts
   graphkit table model.onnx --targets ort,tflite,tensorrt
 
 exit codes: 0 ok, 1 the model does not convert / blockers remain, 2 bad input or usage,

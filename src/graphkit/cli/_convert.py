@@ -36,6 +36,7 @@ exit codes: 0 artifact written and matches the reference, 1 it does not match (i
 VALIDATE_EXAMPLES = """examples:
   graphkit validate model.pt --reference model.onnx
   graphkit validate model.ort --reference model.onnx --inputs sample.npz --atol 1e-5
+  graphkit validate model.tflite --reference model.onnx --layerwise   # name the node that drifts
 """
 
 
@@ -66,6 +67,9 @@ def add_parser(subparsers) -> None:
     )
     validate.add_argument("artifact", help=".onnx, .ort, .pt or .tflite file")
     validate.add_argument("--reference", required=True, help="the model it was made from")
+    validate.add_argument("--layerwise", action="store_true",
+                          help="compare every intermediate value too, and name the first node "
+                               "that drifts (as `graphkit compare`)")
     _add_check_options(validate)
     validate.set_defaults(run=run_validate)
 
@@ -103,6 +107,10 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    if args.layerwise:
+        from graphkit.cli._compare import run_layerwise
+
+        return run_layerwise(args.reference, args.artifact, args)
     inputs = _inputs(args, args.reference)
     with progress(f"validating {args.artifact}"):
         diffs = graphkit.validate(args.artifact, args.reference, inputs=inputs,

@@ -54,7 +54,8 @@ def emit(
         raise InputError(f"unknown TorchScript method '{method}' (use auto, script or trace)")
     output = check_output_path(output, SUFFIXES, "the TorchScript artifact")
     check_lowerable(model)
-    module, input_names, output_names = build_graph_module(model)
+    sources: dict[str, str] = {}
+    module, input_names, output_names = build_graph_module(model, sources)
     compiled, used, notes = _compile(model, module, input_names, method, example_inputs)
     metadata = {
         "format": "torchscript",
@@ -63,6 +64,7 @@ def emit(
         "inputs": input_names,
         "outputs": output_names,
         "torch": torch.__version__,
+        "values": sources,  # fx name -> ONNX value, for `graphkit compare`
     }
     _save_atomic(compiled, output, metadata)
     if mobile:
