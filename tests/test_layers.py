@@ -39,7 +39,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("frontends", ("graphkit.frontends",)),
     ("drivers", ("graphkit.diagnose", "graphkit.fix", "graphkit._fix_passes", "graphkit.convert",
                  "graphkit.tables", "graphkit.partitions", "graphkit.summary",
-                 "graphkit.layerwise", "graphkit.reduce", "graphkit.export")),
+                 "graphkit.layerwise", "graphkit.reduce", "graphkit._reduce_checks",
+                 "graphkit._subgraph", "graphkit.export")),
     ("cli", ("graphkit.cli", "graphkit.__main__")),
 )
 # The package itself (graphkit/__init__.py) re-exports the drivers' API: the top.

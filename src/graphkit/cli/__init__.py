@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from graphkit import __version__
 from graphkit._quiet import cli_output
-from graphkit.cli import _compare, _convert, _diagnose, _fix, _inspect, _table
+from graphkit.cli import _compare, _convert, _diagnose, _fix, _inspect, _reduce, _table
 from graphkit.cli._common import fail
 from graphkit.errors import GraphkitError
 
-COMMANDS = (_inspect, _diagnose, _fix, _convert, _table, _compare)
+COMMANDS = (_inspect, _diagnose, _fix, _convert, _table, _compare, _reduce)
 
 EPILOG = """examples:
   graphkit inspect model.onnx
@@ -25,6 +25,7 @@ EPILOG = """examples:
   graphkit convert model.onnx --to torchscript -o model.pt
   graphkit validate model.pt --reference model.onnx
   graphkit compare model.onnx model.tflite                 # the first node that drifts
+  graphkit reduce model.onnx --target tflite               # the smallest part that fails
   graphkit table model.onnx --targets ort,tflite,tensorrt
 
 exit codes: 0 ok, 1 the model does not convert / blockers remain, 2 bad input or usage,
