@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from graphkit import __version__
 from graphkit._quiet import cli_output
-from graphkit.cli import _compare, _convert, _diagnose, _fix, _inspect, _reduce, _table
+from graphkit.cli import _compare, _convert, _diagnose, _export, _fix, _inspect, _reduce, _table
 from graphkit.cli._common import fail
 from graphkit.errors import GraphkitError
 
-COMMANDS = (_inspect, _diagnose, _fix, _convert, _table, _compare, _reduce)
+COMMANDS = (_inspect, _diagnose, _fix, _convert, _table, _compare, _reduce, _export)
 
 EPILOG = """examples:
   graphkit inspect model.onnx
@@ -26,6 +26,7 @@ EPILOG = """examples:
   graphkit validate model.pt --reference model.onnx
   graphkit compare model.onnx model.tflite                 # the first node that drifts
   graphkit reduce model.onnx --target tflite               # the smallest part that fails
+  graphkit export model.keras -o model.onnx                # skip tf2onnx from then on
   graphkit table model.onnx --targets ort,tflite,tensorrt
 
 exit codes: 0 ok, 1 the model does not convert / blockers remain, 2 bad input or usage,
