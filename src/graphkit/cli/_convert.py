@@ -103,6 +103,7 @@ def run_convert(args: argparse.Namespace) -> int:
         _print_diffs(artifact.validation, f"wrote {artifact.path} ({args.target})")
         for note in artifact.metadata.get("notes", []):
             console().print(f"note: {escape(note)}")
+        _print_warnings(artifact.metadata.get("warnings", []))
     return 0 if artifact.validated else 1
 
 
@@ -112,15 +113,17 @@ def run_validate(args: argparse.Namespace) -> int:
 
         return run_layerwise(args.reference, args.artifact, args)
     inputs = _inputs(args, args.reference)
+    warnings: list[str] = []
     with progress(f"validating {args.artifact}"):
-        diffs = graphkit.validate(args.artifact, args.reference, inputs=inputs,
-                                  rtol=args.rtol, atol=args.atol, timeout=args.timeout)
+        diffs = graphkit.validate(args.artifact, args.reference, inputs=inputs, rtol=args.rtol,
+                                  atol=args.atol, timeout=args.timeout, warnings=warnings)
     ok = bool(diffs) and all(diff.ok for diff in diffs)
     if args.format == "json":
         print_json({"artifact": args.artifact, "reference": args.reference, "ok": ok,
-                    "outputs": [diff.to_json() for diff in diffs]})
+                    "outputs": [diff.to_json() for diff in diffs], "warnings": warnings})
     else:
         _print_diffs(diffs, f"{args.artifact} against {args.reference}")
+        _print_warnings(warnings)
     return 0 if ok else 1
 
 
@@ -128,6 +131,11 @@ def _inputs(args: argparse.Namespace, model_path: str):
     if not args.inputs:
         return None
     return load_npz_inputs(args.inputs, graphkit.load(model_path))
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:  # a warning, not a failure: the exit code stays 0
+        console().print(f"[yellow]warning[/]: {escape(warning)}")
 
 
 def _print_diffs(diffs, title: str) -> None:
