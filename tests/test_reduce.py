@@ -86,6 +86,30 @@ def test_graphkits_own_convert_is_reduced_to_the_node_the_emitter_refuses(
     _assert_only_the_tanh(result.model)
 
 
+def test_a_wrong_lowering_is_reduced_to_the_node_whose_outputs_differ(model_path, monkeypatch):
+    """Conversion succeeds, validation fails: the emitter lowers Tanh as a Sigmoid."""
+    require("torch", "torch")
+    original = lowering.entry_for
+
+    def sigmoid_for_tanh(node, opset):
+        if node.op_type != "Tanh":
+            return original(node, opset)
+        return lowering.entry_at(lowering.lowering_table(), _as_sigmoid(node), opset)
+
+    monkeypatch.setattr(lowering, "entry_for", sigmoid_for_tanh)
+    check = convert_check("torchscript", timeout=60, rtol=1e-3, atol=1e-4)
+    result = reduce_model(model_path, check)
+    assert result.reason.startswith("mismatch: output 't' differs")
+    assert result.node == "bad_tanh"
+    _assert_only_the_tanh(result.model)
+
+
+def _as_sigmoid(node):
+    import onnx_ir as ir
+
+    return ir.Node("", "Sigmoid", inputs=[])
+
+
 def test_a_model_that_passes_has_nothing_to_reduce(model_path):
     passing = f"{shlex.quote(sys.executable)} -c pass {{model}}"
     with pytest.raises(NothingToReduce):

@@ -11,10 +11,12 @@ import re
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from graphkit.errors import GraphkitError, InputError, first_line
-from graphkit.reduce import Check
+
+Check = Callable[[Path], "str | None"]  # a model's path -> why it fails, None if it passes
 
 # Messages that say the part itself cannot run, whatever the target: not the failure sought.
 UNRUNNABLE = ("could not find input shapes", "does not run on the given inputs",

@@ -25,12 +25,14 @@ from typing import Any
 
 import onnx
 
+from graphkit._reduce_checks import Check, command_check, convert_check
 from graphkit._subgraph import Slicer
 from graphkit.errors import InputError
 from graphkit.frontends import load
 from graphkit.ir._save import inline_proto
 
-Check = Callable[[Path], "str | None"]  # a model's path -> why it fails, None if it passes
+__all__ = ["Check", "NothingToReduce", "Reduction", "command_check", "convert_check",
+           "reduce_model", "write_model"]
 
 
 @dataclass

@@ -56,9 +56,14 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from graphkit._output import check_output_path
-    from graphkit._reduce_checks import command_check, convert_check
     from graphkit.errors import InputError
-    from graphkit.reduce import NothingToReduce, reduce_model, write_model
+    from graphkit.reduce import (
+        NothingToReduce,
+        command_check,
+        convert_check,
+        reduce_model,
+        write_model,
+    )
 
     if (args.check is None) == (args.target is None):
         raise InputError("reduce needs one of --target T (graphkit's convert decides) "
