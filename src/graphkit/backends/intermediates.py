@@ -129,10 +129,14 @@ def torchscript_values(path: Path, feeds: Feeds) -> tuple[Feeds, str]:
     if missing:
         raise InputError(f"{path}: no value for input(s) {missing}")
     args = [_to_arg(feeds[name]) for name in metadata["inputs"]]
-    sources: dict[str, str] = metadata.get("values") or {}
+    # Scripting keeps the fx names as TorchScript value names; a trace names values its own
+    # way, so a name there proves nothing about which value it is.
+    scripted = metadata.get("method") == "script"
+    sources: dict[str, str] = (metadata.get("values") or {}) if scripted else {}
     graph = module.graph.copy()
     exposed = _expose(torch, graph, sources)
-    note = "" if exposed else "the .pt records no intermediate values: outputs only"
+    note = "" if exposed else (f"the .pt ({metadata.get('method', 'unknown')}) exposes no "
+                               "intermediate values graphkit can name: outputs only")
     function = torch._C._create_function_from_graph("graphkit_compare", graph)
     with torch.no_grad():
         results = function(module._c, *args)

@@ -64,11 +64,13 @@ def emit(
         "inputs": input_names,
         "outputs": output_names,
         "torch": torch.__version__,
-        "values": sources,  # fx name -> ONNX value, for `graphkit compare`
     }
-    _save_atomic(compiled, output, metadata)
+    # In the archive only (not in the Artifact, which reports print): fx name -> ONNX
+    # value, by which `graphkit compare` reads the intermediate values back.
+    archived = {**metadata, "values": sources}
+    _save_atomic(compiled, output, archived)
     if mobile:
-        metadata["mobile"] = _save_mobile(compiled, output, metadata)
+        metadata["mobile"] = _save_mobile(compiled, output, archived)
     return Artifact(path=output, target="torchscript", metadata=metadata)
 
 
