@@ -14,7 +14,6 @@ from graphkit.cli._common import (
     print_json,
     progress,
 )
-from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL
 
 EXAMPLES = """examples:
   graphkit compare model.onnx model.tflite
@@ -47,10 +46,23 @@ def add_parser(subparsers) -> None:
 
 def add_compare_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inputs", help=".npz of input arrays (default: generated, seed 0)")
-    parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
-    parser.add_argument("--atol", type=float, default=DEFAULT_ATOL)
+    add_tolerance_options(parser)
     add_timeout_option(parser)
     add_format_option(parser)
+
+
+def add_tolerance_options(parser: argparse.ArgumentParser) -> None:
+    # Defaults resolved when the command runs (tolerances()): building the parser must not
+    # import graphkit.validation, which every `graphkit` start would pay for.
+    parser.add_argument("--rtol", type=float, help="relative tolerance (default: 1e-3)")
+    parser.add_argument("--atol", type=float, help="absolute tolerance (default: 1e-4)")
+
+
+def tolerances(args: argparse.Namespace) -> tuple[float, float]:
+    from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL
+
+    rtol = DEFAULT_RTOL if args.rtol is None else args.rtol
+    return rtol, DEFAULT_ATOL if args.atol is None else args.atol
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,8 +76,9 @@ def run_layerwise(model: str, artifact: str, args: argparse.Namespace) -> int:
     from graphkit.layerwise import compare
 
     inputs = load_npz_inputs(args.inputs, graphkit.load(model)) if args.inputs else None
+    rtol, atol = tolerances(args)
     with progress(f"comparing {artifact} with {model}, value by value"):
-        result = compare(model, artifact, inputs=inputs, rtol=args.rtol, atol=args.atol,
+        result = compare(model, artifact, inputs=inputs, rtol=rtol, atol=atol,
                          timeout=args.timeout)
     if args.format == "json":
         print_json(result.to_json())

@@ -14,6 +14,7 @@ from graphkit.cli._common import (
     print_json,
     progress,
 )
+from graphkit.cli._compare import add_tolerance_options, tolerances
 
 EXAMPLES = """examples:
   graphkit reduce model.onnx --target tflite                  # writes model.min.onnx
@@ -47,8 +48,7 @@ def add_parser(subparsers) -> None:
                         help="longest one run of --check may take; past it the part fails "
                              "(default: 300)")
     parser.add_argument("-o", "--output", help="where to write the part (default: MODEL.min.onnx)")
-    parser.add_argument("--rtol", type=float, default=1e-3)
-    parser.add_argument("--atol", type=float, default=1e-4)
+    add_tolerance_options(parser)
     add_timeout_option(parser)
     add_format_option(parser)
     parser.set_defaults(run=run)
@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if args.check is not None:
         check = command_check(args.check, timeout=args.check_timeout)
     else:
-        check = convert_check(args.target, timeout=args.timeout, rtol=args.rtol, atol=args.atol)
+        rtol, atol = tolerances(args)
+        check = convert_check(args.target, timeout=args.timeout, rtol=rtol, atol=atol)
     with progress(f"reducing {args.model}") as update:
         try:
             result = reduce_model(args.model, check, on_try=lambda n: update(f"try {n}"))
