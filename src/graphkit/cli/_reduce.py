@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from graphkit.cli._common import (
+    _seconds,
     add_format_option,
     add_timeout_option,
     console,
@@ -44,7 +45,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--target", help="convert to this target as the check (e.g. tflite)")
     parser.add_argument("--check", metavar="COMMAND",
                         help="a command that exits non-zero when the model at {model} fails")
-    parser.add_argument("--check-timeout", type=float, default=300.0, metavar="SECONDS",
+    parser.add_argument("--check-timeout", type=_seconds, default=300.0, metavar="SECONDS",
                         help="longest one run of --check may take; past it the part fails "
                              "(default: 300)")
     parser.add_argument("-o", "--output", help="where to write the part (default: MODEL.min.onnx)")
