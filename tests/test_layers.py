@@ -31,7 +31,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("proof and runners", ("graphkit.runner", "graphkit.validation", "graphkit.proof",
                            "graphkit._reference",
                            "graphkit.report", "graphkit._input_rules", "graphkit._generated_inputs",
-                           "graphkit._input_values", "graphkit._ort_registry")),
+                           "graphkit._input_values", "graphkit._ort_registry",
+                           "graphkit._vacuous")),
     ("pass infrastructure", ("graphkit.passmanager", "graphkit._pipeline_text", "graphkit.adapters",
                              "graphkit.rewrite")),
     ("shared target analysis", ("graphkit.targets",)),
@@ -42,7 +43,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("frontends", ("graphkit.frontends",)),
     ("drivers", ("graphkit.diagnose", "graphkit.fixing", "graphkit._fix_passes", "graphkit.convert",
                  "graphkit.tables", "graphkit.partitions", "graphkit.summary",
-                 "graphkit.folders", "graphkit.view")),
+                 "graphkit.folders", "graphkit.view",
+                 "graphkit.layerwise", "graphkit.reduce", "graphkit._reduce_checks",
+                 "graphkit._subgraph", "graphkit.export")),
     ("cli", ("graphkit.cli", "graphkit.__main__")),
 )
 # The package itself (graphkit/__init__.py) re-exports the drivers' API: the top.

@@ -30,7 +30,8 @@ def choose_passes(findings: Sequence[Finding], target, model: ir.Model, options:
     static = static_ok and _needs_static(findings)
     specs: list[str] = []
     for finding in findings:
-        spec = finding.fix or by_code.get(finding.code)
+        # fix "" says no pass fixes this finding; None, that the code's own pass does
+        spec = finding.fix if finding.fix is not None else by_code.get(finding.code)
         if spec == "pin-shapes" and static:
             spec = "pin-shapes{static=true}"
         if spec and spec not in specs and spec not in tried:

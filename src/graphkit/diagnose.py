@@ -32,6 +32,7 @@ from graphkit.report import Report
 from graphkit.runner import LightModel
 from graphkit.targets._facts import infer_value_facts
 from graphkit.targets.base import NodeContext, ValueFacts
+from graphkit.targets.frozen_shapes import frozen_shape_findings
 from graphkit.targets.min_opset import model_min_opset
 
 FunctionKey = tuple[str, str, str]  # (domain, name, overload), as ir.Model.functions keys
@@ -141,8 +142,10 @@ def diagnose_targets(model: Any, targets: Sequence[str | Target], *, min_opset: 
     sites = list(walk(loaded, values))
     name = loaded.graph.name or (str(model) if isinstance(model, str) else "model")
     reports = {}
+    frozen = frozen_shape_findings(loaded)  # GK303, whatever the target
     for target in resolved:
         report = _diagnose_one(loaded, sites, target)
+        report.findings.extend(dataclasses.replace(f, target=target.name) for f in frozen)
         if inference_error:
             report.findings.insert(0, _inference_warning(inference_error, target.name))
         assumed = _overridable_initializers_warning(loaded, target.name)

@@ -51,6 +51,8 @@ CODES: dict[str, tuple[str, str]] = {
     "GK503": ("checker-failed", "the ONNX checker rejected the model after a rewrite"),
     "GK504": ("validation-skipped", "outputs could not be compared"),
     "GK505": ("rewrite-declined", "a rewrite rule matched but a condition kept it from applying"),
+    "GK506": ("vacuous-check", "the outputs hardly change with the input, so comparing them "
+                               "proves little"),
 }
 
 

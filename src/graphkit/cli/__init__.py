@@ -11,11 +11,21 @@ from collections.abc import Sequence
 
 from graphkit import __version__
 from graphkit._quiet import cli_output
-from graphkit.cli import _convert, _diagnose, _fix, _inspect, _table, _view
+from graphkit.cli import (
+    _compare,
+    _convert,
+    _diagnose,
+    _export,
+    _fix,
+    _inspect,
+    _reduce,
+    _table,
+    _view,
+)
 from graphkit.cli._common import QUIET, fail
 from graphkit.errors import GraphkitError
 
-COMMANDS = (_inspect, _diagnose, _fix, _convert, _table, _view)
+COMMANDS = (_inspect, _diagnose, _fix, _convert, _table, _compare, _reduce, _export, _view)
 
 EPILOG = """examples:
   graphkit inspect model.onnx
@@ -24,6 +34,9 @@ EPILOG = """examples:
   graphkit fix model.onnx --target tensorrt -o fixed.onnx --pin batch=1
   graphkit convert model.onnx --to torchscript -o model.pt
   graphkit validate model.pt --reference model.onnx
+  graphkit compare model.onnx model.tflite                 # the first node that drifts
+  graphkit reduce model.onnx --target tflite               # the smallest part that fails
+  graphkit export model.keras -o model.onnx                # skip tf2onnx from then on
   graphkit table model.onnx --targets ort,tflite,tensorrt
   graphkit view model.onnx --target tflite --html report.html
 

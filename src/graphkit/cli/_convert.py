@@ -41,6 +41,7 @@ exit codes: 0 artifact written and matches the reference, 1 it does not match (i
 VALIDATE_EXAMPLES = """examples:
   graphkit validate model.pt --reference model.onnx
   graphkit validate model.ort --reference model.onnx --inputs sample.npz --atol 1e-5
+  graphkit validate model.tflite --reference model.onnx --layerwise   # name the node that drifts
 """
 
 
@@ -72,6 +73,9 @@ def add_parser(subparsers) -> None:
     )
     validate.add_argument("artifact", help=".onnx, .ort, .pt or .tflite file")
     validate.add_argument("--reference", required=True, help="the model it was made from")
+    validate.add_argument("--layerwise", action="store_true",
+                          help="compare every intermediate value too, and name the first node "
+                               "that drifts (as `graphkit compare`)")
     _add_check_options(validate)
     validate.set_defaults(run=run_validate)
 
@@ -112,22 +116,29 @@ def run_convert(args: argparse.Namespace) -> int:
             console().print(escape(title))
         for note in artifact.metadata.get("notes", []):
             console().print(f"note: {escape(note)}")
+        _print_warnings(artifact.metadata.get("warnings", []))
         if not artifact.validation:
             console().print("[yellow]not validated[/]: nothing was run against the reference")
     return 0 if artifact.validated else 1
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    if args.layerwise:
+        from graphkit.cli._compare import run_layerwise
+
+        return run_layerwise(args.reference, args.artifact, args)
     inputs = _inputs(args, args.reference)
+    warnings: list[str] = []
     with progress(f"validating {args.artifact}"):
-        diffs = graphkit.validate(args.artifact, args.reference, inputs=inputs,
-                                  rtol=args.rtol, atol=args.atol, timeout=args.timeout)
+        diffs = graphkit.validate(args.artifact, args.reference, inputs=inputs, rtol=args.rtol,
+                                  atol=args.atol, timeout=args.timeout, warnings=warnings)
     ok = bool(diffs) and all(diff.ok for diff in diffs)
     if args.format == "json":
         print_json({"artifact": args.artifact, "reference": args.reference, "ok": ok,
-                    "outputs": [diff.to_json() for diff in diffs]})
+                    "outputs": [diff.to_json() for diff in diffs], "warnings": warnings})
     else:
         _print_diffs(diffs, f"{args.artifact} against {args.reference}")
+        _print_warnings(warnings)
     return 0 if ok else 1
 
 
@@ -135,6 +146,11 @@ def _inputs(args: argparse.Namespace, model_path: str):
     if not args.inputs:
         return None
     return load_npz_inputs(args.inputs, graphkit.load(model_path))
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:  # a warning, not a failure: the exit code stays 0
+        console().print(f"[yellow]warning[/]: {escape(warning)}")
 
 
 def _print_diffs(diffs, title: str) -> None:

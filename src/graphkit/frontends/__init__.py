@@ -63,6 +63,10 @@ def _load_path(path: Path, **options: Any) -> ir.Model:
 
         with native_logs_off():
             return tflite.load_tflite(path, **options)
+    if suffix == ".pt2":  # torch.export.save's archive: read without unpickling
+        from graphkit.frontends import pt2
+
+        return pt2.load_pt2(path, **options)
     if suffix in {".keras", ".h5"}:
         from graphkit.frontends import tensorflow
 

@@ -48,6 +48,9 @@ class FxBuilder:
         self._packed: fx.Node | None = None  # a body's single List[Tensor] input
         self._n_formal = 0
         self._names: set[str] = set()
+        # fx node name -> the ONNX value it computes (`graphkit compare` reads the artifact's
+        # intermediate values back by these names)
+        self.sources: dict[str, str] = {}
 
     # --- inputs -----------------------------------------------------------------------
 
@@ -136,6 +139,8 @@ class FxBuilder:
             for value, result in zip(node.outputs, results):
                 if value is not None and value.name != "":
                     self.values[value] = result
+                    if isinstance(result, fx.Node):
+                        self.sources.setdefault(result.name, value.name)
 
     def _unique(self, name: str) -> str:
         candidate, n = name, 1
@@ -157,8 +162,10 @@ def _annotation(value: ir.Value) -> Any:
     return torch.Tensor
 
 
-def build_graph_module(model: ir.Model) -> tuple[fx.GraphModule, list[str], list[str]]:
-    """The model as a GraphModule, with its input and output names in order."""
+def build_graph_module(model: ir.Model, sources: dict[str, str] | None = None
+                       ) -> tuple[fx.GraphModule, list[str], list[str]]:
+    """The model as a GraphModule, with its input and output names in order. `sources`, when
+    given, receives the main graph's fx node names and the ONNX values they compute."""
     opset = model.opset_imports.get("", model.opset_imports.get("ai.onnx", 1))
     root = torch.nn.Module()
     builder = FxBuilder(root, opset)
@@ -168,5 +175,7 @@ def build_graph_module(model: ir.Model) -> tuple[fx.GraphModule, list[str], list
     builder.add_initializers(graph)
     builder.lower_nodes(graph)
     builder.graph.output(tuple(builder.lookup(v) for v in graph.outputs))
+    if sources is not None:
+        sources.update(builder.sources)
     module = fx.GraphModule(root, builder.graph, class_name="OnnxModel")
     return module, [v.name for v in inputs], [v.name for v in graph.outputs]

@@ -54,7 +54,8 @@ def emit(
         raise InputError(f"unknown TorchScript method '{method}' (use auto, script or trace)")
     output = check_output_path(output, SUFFIXES, "the TorchScript artifact")
     check_lowerable(model)
-    module, input_names, output_names = build_graph_module(model)
+    sources: dict[str, str] = {}
+    module, input_names, output_names = build_graph_module(model, sources)
     compiled, used, notes = _compile(model, module, input_names, method, example_inputs)
     metadata = {
         "format": "torchscript",
@@ -64,9 +65,12 @@ def emit(
         "outputs": output_names,
         "torch": torch.__version__,
     }
-    _save_atomic(compiled, output, metadata)
+    # In the archive only (not in the Artifact, which reports print): fx name -> ONNX
+    # value, by which `graphkit compare` reads the intermediate values back.
+    archived = {**metadata, "values": sources}
+    _save_atomic(compiled, output, archived)
     if mobile:
-        metadata["mobile"] = _save_mobile(compiled, output, metadata)
+        metadata["mobile"] = _save_mobile(compiled, output, archived)
     return Artifact(path=output, target="torchscript", metadata=metadata)
 
 
