@@ -10,7 +10,7 @@ from conftest import require
 import graphkit
 from graphkit._fix_passes import choose_passes
 from graphkit.backends import get_target
-from graphkit.fix import FixOptions
+from graphkit.fixing import FixOptions
 from graphkit.runner import ModelRunner
 from graphkit.validation import choose_input_shapes
 

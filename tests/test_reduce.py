@@ -149,8 +149,10 @@ def test_cli_reduce_usage_errors_are_one_line_exit_2(model_path, capsys):
     assert "{model}" in capsys.readouterr().err
     assert main(["reduce", str(model_path), "--check", "no-such-tool-xyz {model}"]) == 2
     assert "no-such-tool-xyz" in capsys.readouterr().err
-    assert main(["reduce", str(model_path), "--target", "tensorrt"]) == 2
+    assert main(["reduce", str(model_path), "--target", "ort-nnapi"]) == 2
     assert "no emitter" in capsys.readouterr().err
+    assert main(["reduce", str(model_path), "--target", "tensorrt"]) == 2  # no TensorRT here
+    assert "cannot be run here" in capsys.readouterr().err
     passing = f"{shlex.quote(sys.executable)} -c pass {{model}}"
     assert main(["reduce", str(model_path), "--check", passing]) == 1
     assert "nothing to reduce" in capsys.readouterr().out

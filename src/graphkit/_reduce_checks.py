@@ -26,10 +26,14 @@ DEFAULT_CHECK_TIMEOUT = 300.0
 
 def convert_check(target: str, *, timeout: float | None, rtol: float, atol: float) -> Check:
     """Fails where `graphkit convert --to target` fails, or writes an artifact that differs."""
-    from graphkit.backends import emitter
+    from graphkit.backends import emitter, runner
     from graphkit.convert import convert
 
     suffix = emitter(target).SUFFIXES[0]  # InputError for a target without an emitter
+    missing = runner(target).available()
+    if missing:  # an artifact that cannot run here fails no check: it would reduce to nothing
+        raise InputError(f"{target} artifacts cannot be run here ({missing}); reduce against a "
+                         "command that can, with --check \"cmd {model}\"")
 
     def fails(path: Path) -> str | None:
         with tempfile.TemporaryDirectory(prefix="graphkit-reduce-") as folder:
