@@ -75,14 +75,6 @@ def _already(value: ir.Value, tensor_type: onnx.TypeProto.Tensor) -> bool:
     return True
 
 
-def const_array(value: ir.Value | None) -> np.ndarray | None:
-    """The value's array if it is a constant (initializer or Constant node), else None."""
-    if value is None or value.is_graph_input():
-        return None
-    tensor = ir.convenience.get_const_tensor(value)
-    return None if tensor is None else tensor.numpy()
-
-
 def add_constant(graph: ir.Graph, array: np.ndarray, name: str) -> ir.Value:
     """Register `array` as an initializer under a name not yet used in the graph."""
     taken = graph.initializers

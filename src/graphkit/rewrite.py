@@ -8,7 +8,7 @@ name; a `Var` or a sub-pattern used twice must match the same value or node twic
 patterns describe DAGs (LayerNorm's `x - mean` feeds both the variance and the divide).
 Matching starts at the nodes of the root's op type (one index per round) and walks
 use-def chains upward; inner nodes must be used only inside the match, so the whole
-match can be replaced. A `Check` that declines carries the message saying why.
+match can be replaced. A `Constraint` that declines carries the message saying why.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class Decline(Exception):
 
 
 @dataclass(frozen=True)
-class Check:
+class Constraint:
     """A named condition on a match; `message` says why the rule declined when it fails."""
 
     message: str
@@ -194,16 +194,16 @@ Replacement = Callable[[Match, Builder], "ir.Value | Sequence[ir.Value] | None"]
 
 @dataclass(frozen=True)
 class Rule:
-    """pattern -> replacement, where every check holds and the opset is at least `min_opset`.
+    """pattern -> replacement, where every constraint holds and the opset is at least `min_opset`.
 
     `build` returns the values that replace the root's outputs, or None to decline
-    (for reasons only the build step can see; it then should have been a Check).
+    (for reasons only the build step can see; it then should have been a Constraint).
     """
 
     name: str
     pattern: Op
     build: Replacement
-    checks: tuple[Check, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
     min_opset: int = 1  # the lowest opset where the replacement's ops exist as used
 
 
@@ -249,14 +249,14 @@ def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog,
 
 def find_match(rule: Rule, node: ir.Node, opset: int,
                log: RewriteLog | None = None) -> Match | None:
-    """The first way `rule.pattern` matches with `node` as root, whose checks all hold."""
+    """The first way `rule.pattern` matches with `node` as root, whose constraints all hold."""
     declined: str | None = None
     for bound in _match_node(rule.pattern, node, {}):
         match = Match(node, bound, opset)
         if not _self_contained(match):
             declined = declined or "an intermediate result is used outside the pattern"
             continue
-        failed = next((check for check in rule.checks if not check.holds(match)), None)
+        failed = next((check for check in rule.constraints if not check.holds(match)), None)
         if failed is None:
             return match
         declined = failed.message
@@ -364,7 +364,7 @@ def replace_nodes(graph: ir.Graph, root: ir.Node, nodes: Sequence[ir.Node], buil
     if builder.nodes:
         graph.insert_before(root, builder.nodes)
     for old, new in zip(root.outputs, new_values):
-        replace_value(graph, old, new, builder)
+        _route_output(graph, old, new, builder)
     graph.remove(nodes, safe=True)
 
 
@@ -376,8 +376,11 @@ def static_shape(value: ir.Value) -> tuple[int, ...] | None:
     return tuple(shape)
 
 
-def replace_value(graph: ir.Graph, old: ir.Value, new: ir.Value, builder: Builder) -> None:
-    """Point every use of `old` at `new`; `new` takes over old's name, shape and type."""
+def _route_output(graph: ir.Graph, old: ir.Value, new: ir.Value, builder: Builder) -> None:
+    """Point every use of `old` at `new`; `new` takes over old's name, shape and type.
+
+    Unlike passes._graph_edit.replace_value this never declines: a graph output that an
+    existing value cannot take over is routed through a new Identity."""
     if new.shape is None:
         new.shape = old.shape
     if new.type is None:
