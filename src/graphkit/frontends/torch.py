@@ -29,13 +29,12 @@ from typing import Any
 
 import onnx_ir as ir
 
-from graphkit.errors import InputError, MissingDependencyError
+from graphkit.errors import InputError, MissingDependencyError, first_line
 from graphkit.frontends._common import (
     check_names,
     check_opset,
     check_option_names,
     default_names,
-    first_line,
     rename_outputs,
 )
 from graphkit.frontends._provenance import Provenance, stamp
