@@ -23,6 +23,7 @@ from graphkit.findings import Finding, Severity
 from graphkit.ir._gc import collector_paused
 from graphkit.ir._initializers import allow_initializers_apart
 from graphkit.ir._load import copy_model  # not graphkit.ir: its GraphSurgeonPass imports us
+from graphkit.ir._walk import CONTROL_FLOW as _CONTROL_FLOW
 from graphkit.report import PassRecord, Report
 
 PassKind = Literal["analysis", "rewrite"]
@@ -256,9 +257,6 @@ def _count_graph(graph: ir.Graph) -> int:
         if node.op_type in _CONTROL_FLOW or node.domain not in ("", "ai.onnx"):
             total += sum(_count_graph(g) for g in _subgraphs(node))
     return total
-
-
-_CONTROL_FLOW = frozenset({"If", "Loop", "Scan", "SequenceMap"})
 
 
 def _subgraphs(node: ir.Node):

@@ -26,9 +26,9 @@ from graphkit.backends.torchscript._fx import build_graph_module
 from graphkit.backends.torchscript.lowering import unsupported_reason  # conformance reads it here
 from graphkit.backends.torchscript.runner import METADATA_FILE
 from graphkit.errors import InputError, first_line
+from graphkit.ir._walk import CONTROL_FLOW
 
 SUFFIXES = (".pt",)
-CONTROL_FLOW = frozenset({"If", "Loop", "Scan", "SequenceMap"})
 TRACE_NOTE = "tracing recorded the example input shapes: the artifact runs only at those shapes"
 
 
