@@ -19,6 +19,7 @@ from functools import cache
 import onnx
 import onnx_ir as ir
 
+from graphkit.ir._schema import onnx_schema
 from graphkit.passmanager import Pass, PassContext, PassResult, count_nodes
 
 
@@ -124,11 +125,8 @@ def _inference_batch_norm(node: ir.Node, opset: int) -> bool:
 @cache
 def _optional_outputs(domain: str, op_type: str, opset: int) -> tuple[bool, ...]:
     """Per output, whether the schema lets it be omitted; () when there is nothing to drop."""
-    if domain not in ("", "ai.onnx"):
-        return ()
-    try:
-        schema = onnx.defs.get_schema(op_type, opset, domain="")
-    except onnx.defs.SchemaError:
+    schema = onnx_schema(op_type, opset) if domain in ("", "ai.onnx") else None
+    if schema is None:
         return ()
     options = [out.option for out in schema.outputs]
     if onnx.defs.OpSchema.FormalParameterOption.Variadic in options:

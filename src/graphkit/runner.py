@@ -26,6 +26,7 @@ from graphkit._quiet import ort_log_severity
 from graphkit._time_limit import DEFAULT_TIMEOUT, run_ort, run_python
 from graphkit.errors import InputError, first_line
 from graphkit.ir._light import inference_proto, keep_value
+from graphkit.ir._schema import onnx_schema
 
 Feeds = dict[str, np.ndarray]
 
@@ -184,7 +185,7 @@ def _refuse_empty_required_inputs(proto: onnx.ModelProto) -> None:
     for node in _nodes(proto.graph):
         if node.domain not in ("", "ai.onnx") or "" not in node.input:
             continue
-        schema = _schema(node.op_type, opset)
+        schema = onnx_schema(node.op_type, opset)
         if schema is None or not schema.inputs:
             continue
         for index, name in enumerate(node.input):
@@ -193,14 +194,6 @@ def _refuse_empty_required_inputs(proto: onnx.ModelProto) -> None:
                 named = f"'{node.name}'" if node.name else "(unnamed)"
                 raise InputError(f"{node.op_type} node {named} leaves its input {index} "
                                  f"('{formal.name}') empty, which the op requires")
-
-
-@functools.cache
-def _schema(op_type: str, opset: int) -> onnx.defs.OpSchema | None:
-    try:
-        return onnx.defs.get_schema(op_type, opset, "")
-    except onnx.defs.SchemaError:
-        return None
 
 
 def _nodes(graph: onnx.GraphProto):
