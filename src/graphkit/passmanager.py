@@ -20,9 +20,9 @@ import onnx_ir as ir
 from graphkit._oracle import Oracle, Validation, check_rewrite, looser
 from graphkit.errors import first_line
 from graphkit.findings import Finding, Severity
+from graphkit.ir import copy_model
 from graphkit.ir._gc import collector_paused
 from graphkit.ir._initializers import allow_initializers_apart
-from graphkit.ir._load import copy_model  # not graphkit.ir: its GraphSurgeonPass imports us
 from graphkit.ir._walk import CONTROL_FLOW as _CONTROL_FLOW
 from graphkit.report import PassRecord, Report
 
