@@ -27,12 +27,12 @@ from graphkit.errors import quoted
 from graphkit.findings import Finding, Severity
 from graphkit.frontends import load
 from graphkit.ir._initializers import overridable_initializers
+from graphkit.min_opset import model_min_opset
 from graphkit.partitions import Partitions, partition
 from graphkit.report import Report
 from graphkit.runner import LightModel
 from graphkit.targets._facts import infer_value_facts
 from graphkit.targets.base import NodeContext, ValueFacts
-from graphkit.targets.min_opset import model_min_opset
 
 FunctionKey = tuple[str, str, str]  # (domain, name, overload), as ir.Model.functions keys
 
@@ -73,7 +73,7 @@ class DiagnosisSet:
 
     model: str
     reports: dict[str, Diagnosis]
-    # targets.min_opset.model_min_opset's answer: declared, as_written, reachable, per node
+    # min_opset.model_min_opset's answer: declared, as_written, reachable, per node
     # and per target (None when not asked for).
     min_opset: dict[str, Any] | None = None
     nodes: int = 0
