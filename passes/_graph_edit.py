@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit.ir._light import inference_proto
 from graphkit.passmanager import PassContext
 from graphkit.rewrite import constant_value
 
@@ -32,8 +33,6 @@ def infer_shapes(model: ir.Model) -> None:
     stay, since data propagation reads them): serializing 150 MB of weights each time was
     most of the cost of a fix on a large model.
     """
-    from graphkit.ir._light import inference_proto
-
     for value in model.graph.initializers.values():  # weights are sent by declared type
         if value.const_value is not None and value.dtype != value.const_value.dtype:
             value.dtype = value.const_value.dtype

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx_ir as ir
 
 from graphkit.errors import InputError, MissingDependencyError, first_line
@@ -114,7 +115,6 @@ def _import_torch():
 
 
 def _check_example_inputs(example: Any) -> tuple[Any, ...]:
-    import numpy as np
     import torch
 
     items = tuple(example) if isinstance(example, (tuple, list)) else (example,)
