@@ -90,10 +90,12 @@ def replace_value(old: ir.Value, new: ir.Value) -> bool:
     """Point every use of `old` at `new`, keeping graph output names; False if impossible.
 
     A graph output keeps its name: `new` takes it over, which is only possible when `new`
-    is an ordinary intermediate value (not an input, initializer or another output).
+    is an ordinary intermediate value of the same graph (not an input, initializer, another
+    output, or a value of the graph around a subgraph).
     """
     if old.is_graph_output():
-        if new.is_graph_input() or new.is_initializer() or new.is_graph_output():
+        if new.is_graph_input() or new.is_initializer() or new.is_graph_output() \
+                or new.graph is not old.graph:
             return False
         name = old.name
         old.name = f"{name}__replaced"

@@ -28,6 +28,7 @@ class RemoveDeadNodes(Pass):
     name = "remove-dead-nodes"
     kind = "rewrite"
     preserves_shapes = True
+    reaches_subgraphs = True  # sweeps If/Loop/Scan bodies and functions (diagnose reads it)
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         before = count_nodes(model)

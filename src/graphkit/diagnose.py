@@ -14,6 +14,7 @@ path through subgraphs), say why in one sentence, and name the pass that fixes i
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from graphkit.frontends import load
 from graphkit.ir._initializers import overridable_initializers
 from graphkit.min_opset import model_min_opset
 from graphkit.partitions import Partitions, partition
+from graphkit.passes import pass_registry
+from graphkit.passmanager import parse_pipeline
 from graphkit.report import Report
 from graphkit.runner import LightModel
 from graphkit.targets._facts import infer_value_facts
@@ -210,8 +213,35 @@ def _call_key(node: ir.Node) -> FunctionKey:
 
 def _labelled(finding: Finding, site: Site, target: str) -> Finding:
     node = site.label if finding.node in (None, "", site.node.name) else finding.node
-    return dataclasses.replace(finding, node=node, op=finding.op or site.node.op_type,
-                               target=target)
+    finding = dataclasses.replace(finding, node=node, op=finding.op or site.node.op_type,
+                                  target=target)
+    return _beyond_its_fix(finding) if site.ctx.in_subgraph else finding
+
+
+def _beyond_its_fix(finding: Finding) -> Finding:
+    """A finding inside a subgraph or function whose fix names a pass that rewrites only the
+    main graph says so, rather than promise a fix that would leave the node as it is."""
+    if not finding.fix:
+        return finding
+    try:
+        names = [spec.name for spec in parse_pipeline(finding.fix)]
+    except ValueError:
+        return finding
+    short = [name for name in names if not _reaches_subgraphs(name)]
+    if not short:
+        return finding
+    return dataclasses.replace(
+        finding, fix=None,
+        message=f"{finding.message} (inside a subgraph or function: the '{short[0]}' pass "
+                "rewrites only the main graph, so fix leaves this node as it is)")
+
+
+@functools.cache
+def _reaches_subgraphs(pass_name: str) -> bool:
+    """Whether the pass declares that it rewrites If/Loop/Scan bodies and functions (an
+    unknown name is not ours to judge: its finding keeps the fix it names)."""
+    cls = pass_registry().get(pass_name)
+    return cls is None or bool(getattr(cls, "reaches_subgraphs", False))
 
 
 def _partitions(model: ir.Model, sites: list[Site], blocked: set[int]) -> Partitions:

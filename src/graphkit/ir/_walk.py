@@ -4,6 +4,7 @@ its functions. Rewrites that must reach every node walk `every_graph`, as diagno
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import onnx_ir as ir
 
@@ -20,20 +21,29 @@ def subgraphs(node: ir.Node) -> Iterator[ir.Graph]:
             yield from attr.value
 
 
-def every_graph(model: ir.Model) -> list[tuple[ir.Graph, int]]:
-    """The main graph, then every subgraph and every function's graph (theirs too), each once,
-    with the ai.onnx opset its nodes are read under (a function's own, else the model's).
+class Scope(NamedTuple):
+    """A graph of the model, the ai.onnx opset its nodes are read under, and whether it is a
+    function's body (or inside one): a function holds no initializers, only Constant nodes."""
+
+    graph: ir.Graph
+    opset: int
+    in_function: bool
+
+
+def every_graph(model: ir.Model) -> list[Scope]:
+    """The main graph, then every subgraph and every function's graph (theirs too), each once.
 
     A list, not a generator: a rewrite changes the graphs it is given, and the walk must not
     see the nodes it has just added."""
     opset = _onnx_opset(model.opset_imports, 1)
-    roots = [(model.graph, opset)] + [(function.graph, _onnx_opset(function.opset_imports, opset))
-                                      for function in model.functions.values()]
-    found: list[tuple[ir.Graph, int]] = []
-    for root, root_opset in roots:
-        found.append((root, root_opset))
-        for node in ir.traversal.RecursiveGraphIterator(root):  # nested nodes too
-            found.extend((graph, root_opset) for graph in subgraphs(node))
+    roots = [Scope(model.graph, opset, False)] + [
+        Scope(function.graph, _onnx_opset(function.opset_imports, opset), True)
+        for function in model.functions.values()]
+    found: list[Scope] = []
+    for root in roots:
+        found.append(root)
+        for node in ir.traversal.RecursiveGraphIterator(root.graph):  # nested nodes too
+            found.extend(root._replace(graph=graph) for graph in subgraphs(node))
     return found
 
 
