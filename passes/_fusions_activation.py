@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from graphkit.rewrite import Check, Match, Op, P, Pattern, Rule, Var
+from graphkit.rewrite import Constraint, Match, Op, P, Pattern, Rule, Var
 
 SQRT2 = float(np.sqrt(2.0))
 SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
@@ -82,10 +82,11 @@ def hard_swish_rules() -> tuple[Rule, ...]:
     def build(m: Match, op) -> object:
         return op.HardSwish(m[x])
 
-    gate_check = Check("HardSigmoid is not x/6 + 1/2 (alpha 1/6, beta 0.5)", is_hard_swish_gate)
+    gate_constraint = Constraint("HardSigmoid is not x/6 + 1/2 (alpha 1/6, beta 0.5)",
+                                 is_hard_swish_gate)
     return (
         # x * HardSigmoid(x, 1/6, 0.5)  ->  HardSwish(x)
-        Rule("hard-swish", P.Mul(x, gate), build, (gate_check,), min_opset=14),
+        Rule("hard-swish", P.Mul(x, gate), build, (gate_constraint,), min_opset=14),
         # x * Clip(x + 3, 0, 6) / 6  ->  HardSwish(x)
         Rule("hard-swish", P.Div(P.Mul(x, _relu6_of_x_plus_3(x)), 6.0), build, min_opset=14),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
-from graphkit.rewrite import Builder, Check, Match, Op, P, Rule, Var
+from graphkit.rewrite import Builder, Constraint, Match, Op, P, Rule, Var
 
 
 def _perm(m: Match, node_pattern: Op, rank: int | None) -> list[int] | None:
@@ -33,12 +33,12 @@ def transpose_rules() -> tuple[Rule, ...]:
             return m[x]  # the two cancel
         return op.Transpose(m[x], perm=perm)
 
-    checks = (
-        Check("a Transpose has no perm and the rank is unknown",
-              lambda m: composed(m) is not None),
+    constraints = (
+        Constraint("a Transpose has no perm and the rank is unknown",
+                   lambda m: composed(m) is not None),
     )
     # Transpose(Transpose(x, p), q) -> Transpose(x, p[q])   (-> x when p[q] is the identity)
-    return (Rule("transposes", outer, build, checks),)
+    return (Rule("transposes", outer, build, constraints),)
 
 
 def reshape_rules() -> tuple[Rule, ...]:
@@ -51,14 +51,14 @@ def reshape_rules() -> tuple[Rule, ...]:
             return m[x]  # back to where it started
         return op.Reshape(m[x], m[second])
 
-    checks = (
+    constraints = (
         # A 0 in the outer shape copies a dim of the inner result, which the fused form no longer
         # has.
-        Check("the outer shape copies a dim (0) of the inner result",
-              lambda m: 0 not in m.const(second)),
+        Constraint("the outer shape copies a dim (0) of the inner result",
+                   lambda m: 0 not in m.const(second)),
     )
     # Reshape(Reshape(x, s1), s2) -> Reshape(x, s2)   (s2 constant, without 0 entries)
-    return (Rule("reshapes", outer, build, checks, min_opset=5),)
+    return (Rule("reshapes", outer, build, constraints, min_opset=5),)
 
 
 # --- LayerNormalization ---------------------------------------------------------------
@@ -112,15 +112,15 @@ def _layer_norm_rule(axes_input: bool, with_bias: bool) -> Rule:
                                      epsilon=float(m.const(eps).reshape(())))
 
     keepdims = lambda m: m.attr(mean, "keepdims", 1) == 1 and m.attr(variance, "keepdims", 1) == 1  # noqa: E731
-    checks = (
-        Check("the reductions do not keep dims", keepdims),
-        Check("the reductions are not over the same trailing axes", trailing_axes),
-        Check("epsilon is not a scalar", lambda m: m.const(eps).size == 1),
-        Check("scale/bias do not fit the (static) normalized shape", params_fit),
+    constraints = (
+        Constraint("the reductions do not keep dims", keepdims),
+        Constraint("the reductions are not over the same trailing axes", trailing_axes),
+        Constraint("epsilon is not a scalar", lambda m: m.const(eps).size == 1),
+        Constraint("scale/bias do not fit the (static) normalized shape", params_fit),
     )
     # (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) * scale + bias
     #     -> LayerNormalization(x, scale, bias)
-    return Rule("layer-norm", pattern, build, checks, min_opset=17)
+    return Rule("layer-norm", pattern, build, constraints, min_opset=17)
 
 
 def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
-from graphkit.rewrite import Builder, Check, Match, Op, P, Rule, Var, static_shape
+from graphkit.rewrite import Builder, Constraint, Match, Op, P, Rule, Var, static_shape
 
 FLOAT_TYPES = frozenset({ir.DataType.FLOAT, ir.DataType.DOUBLE, ir.DataType.FLOAT16})
 
@@ -43,16 +43,16 @@ def _conv_bn_rule(conv_op: str, with_bias: bool) -> Rule:
         return op.op(conv_op, m[x], op.const(new_weight.astype(weight.dtype)),
                      op.const(new_bias.astype(weight.dtype)), **copy_attrs(node))
 
-    checks = (
-        Check("BatchNormalization is in training mode",
-              lambda m: not m.attr(bn, "training_mode", 0)),
-        Check("BatchNormalization's running statistics are used",
-              lambda m: len(m.node(bn).outputs) == 1),
-        Check("weights are not floating point", lambda m: m.const(w).dtype.kind == "f"),
+    constraints = (
+        Constraint("BatchNormalization is in training mode",
+                   lambda m: not m.attr(bn, "training_mode", 0)),
+        Constraint("BatchNormalization's running statistics are used",
+                   lambda m: len(m.node(bn).outputs) == 1),
+        Constraint("weights are not floating point", lambda m: m.const(w).dtype.kind == "f"),
     )
     # BatchNormalization(Conv(x, w, b)) -> Conv(x, w * s, (b - mean) * s + shift),
     # s = scale / sqrt(var + eps)
-    return Rule(f"{conv_op.lower()}-bn", bn, build, checks)
+    return Rule(f"{conv_op.lower()}-bn", bn, build, constraints)
 
 
 def _scale_out_channels(weight: np.ndarray, factor: np.ndarray, conv_op: str,
@@ -83,15 +83,15 @@ def gemm_rules() -> tuple[Rule, ...]:
         target = (out[0], static_shape(m[b])[1])
         return all(d == 1 or d == t for d, t in zip(tuple(bias)[::-1], target[::-1]))
 
-    checks = (
-        Check("MatMul inputs are not both 2-D (Gemm is 2-D only)",
-              lambda m: _rank(m[a]) == 2 and _rank(m[b]) == 2),
-        Check("the bias does not broadcast one-way to [M, N]", bias_broadcasts),
-        Check("the dtype is not floating point", lambda m: m[a].dtype in FLOAT_TYPES),
+    constraints = (
+        Constraint("MatMul inputs are not both 2-D (Gemm is 2-D only)",
+                   lambda m: _rank(m[a]) == 2 and _rank(m[b]) == 2),
+        Constraint("the bias does not broadcast one-way to [M, N]", bias_broadcasts),
+        Constraint("the dtype is not floating point", lambda m: m[a].dtype in FLOAT_TYPES),
     )
     # Add(MatMul(a, b), c) -> Gemm(a, b, c)   where a, b are 2-D and c broadcasts to [M, N]
-    return (Rule("matmul-add", P.Add(matmul, c), lambda m, op: op.Gemm(m[a], m[b], m[c]), checks,
-                 min_opset=7),)
+    return (Rule("matmul-add", P.Add(matmul, c), lambda m, op: op.Gemm(m[a], m[b], m[c]),
+                 constraints, min_opset=7),)
 
 
 def _rank(value: ir.Value) -> int | None:
@@ -127,11 +127,12 @@ def _pad_conv_rule(with_value: bool, with_bias: bool) -> Rule:
         inputs = (m[x], m[w], m[b]) if with_bias else (m[x], m[w])
         return op.Conv(*inputs, **copy_attrs(m.node(conv), pads=new))
 
-    checks = (
-        Check("Pad mode is not constant", lambda m: m.attr(pad, "mode", "constant") == "constant"),
-        Check("Pad value is not zero", lambda m: not with_value or not m.const(fill).any()),
-        Check("Pad touches batch/channel dims or crops", spatial_zero_pad),
-        Check("Conv uses auto_pad", lambda m: m.attr(conv, "auto_pad", "NOTSET") == "NOTSET"),
+    constraints = (
+        Constraint("Pad mode is not constant",
+                   lambda m: m.attr(pad, "mode", "constant") == "constant"),
+        Constraint("Pad value is not zero", lambda m: not with_value or not m.const(fill).any()),
+        Constraint("Pad touches batch/channel dims or crops", spatial_zero_pad),
+        Constraint("Conv uses auto_pad", lambda m: m.attr(conv, "auto_pad", "NOTSET") == "NOTSET"),
     )
     # Conv(Pad(x, p, 0), w) -> Conv(x, w, pads = pads + p)   (constant zero pad on spatial dims)
-    return Rule("pad-conv", conv, build, checks, min_opset=11)
+    return Rule("pad-conv", conv, build, constraints, min_opset=11)

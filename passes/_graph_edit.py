@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit.ir._light import inference_proto
 from graphkit.passmanager import PassContext
 from graphkit.rewrite import constant_value
 
@@ -32,8 +33,6 @@ def infer_shapes(model: ir.Model) -> None:
     stay, since data propagation reads them): serializing 150 MB of weights each time was
     most of the cost of a fix on a large model.
     """
-    from graphkit.ir._light import inference_proto
-
     for value in model.graph.initializers.values():  # weights are sent by declared type
         if value.const_value is not None and value.dtype != value.const_value.dtype:
             value.dtype = value.const_value.dtype
@@ -75,14 +74,6 @@ def _already(value: ir.Value, tensor_type: onnx.TypeProto.Tensor) -> bool:
     return True
 
 
-def const_array(value: ir.Value | None) -> np.ndarray | None:
-    """The value's array if it is a constant (initializer or Constant node), else None."""
-    if value is None or value.is_graph_input():
-        return None
-    tensor = ir.convenience.get_const_tensor(value)
-    return None if tensor is None else tensor.numpy()
-
-
 def add_constant(graph: ir.Graph, array: np.ndarray, name: str) -> ir.Value:
     """Register `array` as an initializer under a name not yet used in the graph."""
     taken = graph.initializers
@@ -99,10 +90,12 @@ def replace_value(old: ir.Value, new: ir.Value) -> bool:
     """Point every use of `old` at `new`, keeping graph output names; False if impossible.
 
     A graph output keeps its name: `new` takes it over, which is only possible when `new`
-    is an ordinary intermediate value (not an input, initializer or another output).
+    is an ordinary intermediate value of the same graph (not an input, initializer, another
+    output, or a value of the graph around a subgraph).
     """
     if old.is_graph_output():
-        if new.is_graph_input() or new.is_initializer() or new.is_graph_output():
+        if new.is_graph_input() or new.is_initializer() or new.is_graph_output() \
+                or new.graph is not old.graph:
             return False
         name = old.name
         old.name = f"{name}__replaced"

@@ -16,6 +16,7 @@ import onnx_ir as ir
 
 from graphkit.errors import InputError
 from graphkit.findings import Finding, Severity
+from graphkit.ir._walk import every_graph
 from graphkit.passes._decompose_activation import (
     gelu,
     hard_sigmoid,
@@ -30,7 +31,7 @@ from graphkit.passes._decompose_index import gather_elements, mod, scatter_nd
 from graphkit.passes._decompose_norm import group_normalization, layer_normalization
 from graphkit.passes._graph_edit import ensure_shapes
 from graphkit.passmanager import Pass, PassContext, PassResult
-from graphkit.rewrite import Builder, Decline, names_in, replace_nodes
+from graphkit.rewrite import Builder, Decline, names_in_model, replace_nodes
 
 Decomposer = Callable[[ir.Node, Builder], "ir.Value | Sequence[ir.Value]"]
 
@@ -84,6 +85,7 @@ class Decompose(Pass):
     name = "decompose"
     kind = "rewrite"
     fixes = ("GK101",)
+    reaches_subgraphs = True  # rewrites If/Loop/Scan bodies and functions (diagnose reads it)
     ops: tuple[str, ...] = ()  # empty: every op in DECOMPOSITIONS
 
     def __post_init__(self) -> None:
@@ -93,7 +95,7 @@ class Decompose(Pass):
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         chosen = {op: decomposition_for(op) for op in self.ops} if self.ops else \
             {d.op: d for d in DECOMPOSITIONS}
-        targets = [node for node in model.graph
+        targets = [node for scope in every_graph(model) for node in scope.graph
                    if node.op_type in chosen and node.domain in ("", "ai.onnx")]
         if not targets:
             return PassResult()
@@ -104,11 +106,14 @@ class Decompose(Pass):
 
 def decompose_nodes(model: ir.Model, nodes: Sequence[ir.Node],
                     chosen: Mapping[str, Decomposition]) -> PassResult:
-    graph, opset = model.graph, model.opset_imports.get("", 1)
-    taken = names_in(graph)
+    """Replace each node (of any graph of the model: subgraphs and functions too)."""
+    scopes = {id(scope.graph): scope for scope in every_graph(model)}
+    taken = names_in_model(model)
     result = PassResult()
     for node in nodes:
-        builder = Builder(graph, opset, f"decompose/{node.name or node.outputs[0].name}", taken)
+        graph, opset, in_function = scopes[id(node.graph)]
+        builder = Builder(graph, opset, f"decompose/{node.name or node.outputs[0].name}", taken,
+                          constant_nodes=in_function)
         try:
             replacement = chosen[node.op_type].build(node, builder)
         except Decline as why:

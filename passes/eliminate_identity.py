@@ -14,6 +14,7 @@ from graphkit.passmanager import Pass, PassContext, PassResult, count_nodes
 class EliminateIdentity(Pass):
     name = "eliminate-identity"
     kind = "rewrite"
+    reaches_subgraphs = True  # If/Loop/Scan bodies and functions too (diagnose reads it)
     preserves_shapes = True
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:

@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit.ir._schema import onnx_schema
 from graphkit.passes._graph_edit import (
     STANDARD_DOMAINS,
     cast_before_output,
@@ -87,12 +88,7 @@ class Float16(Pass):
 
 
 def _schema(node: ir.Node, opset: int) -> onnx.defs.OpSchema | None:
-    if node.domain not in STANDARD_DOMAINS:
-        return None
-    try:
-        return onnx.defs.get_schema(node.op_type, opset, "")
-    except onnx.defs.SchemaError:
-        return None
+    return onnx_schema(node.op_type, opset) if node.domain in STANDARD_DOMAINS else None
 
 
 def _slot(params, index: int):

@@ -22,7 +22,6 @@ import onnx_ir as ir
 
 from graphkit.passes._graph_edit import (
     add_constant,
-    const_array,
     dim_symbol,
     index_by_op,
     infer_shapes,
@@ -32,6 +31,7 @@ from graphkit.passes._graph_edit import (
 from graphkit.passes.fold_constants import FoldConstants
 from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
 from graphkit.passmanager import Pass, PassContext, PassResult, Pipeline
+from graphkit.rewrite import const_array
 
 SHAPE_READERS = ("Shape", "Gather", "Slice", "Size")
 SHAPE_TAKERS = ("Reshape", "Expand", "ConstantOfShape")

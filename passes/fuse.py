@@ -17,6 +17,7 @@ import onnx_ir as ir
 
 from graphkit.errors import InputError
 from graphkit.findings import Finding, Severity
+from graphkit.ir._walk import every_graph
 from graphkit.passes._fusions_activation import (
     gelu_rules,
     hard_sigmoid_rules,
@@ -28,7 +29,7 @@ from graphkit.passes._fusions_layout import layer_norm_rules, reshape_rules, tra
 from graphkit.passes._fusions_linear import conv_bn_rules, gemm_rules, pad_conv_rules
 from graphkit.passes._graph_edit import ensure_shapes
 from graphkit.passmanager import Pass, PassContext, PassResult
-from graphkit.rewrite import Rule, rewrite
+from graphkit.rewrite import RewriteLog, Rule, names_in_model, rewrite
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class Fuse(Pass):
     name = "fuse"
     kind = "rewrite"
     fixes = ()  # fusions make models faster and smaller; no finding requires them
+    reaches_subgraphs = True  # rewrites If/Loop/Scan bodies and functions (diagnose reads it)
     rules: tuple[str, ...] = ()  # empty: every fusion in FUSIONS
     infer_shapes: bool = True  # gemm and layer-norm need shapes of intermediate values
 
@@ -98,7 +100,14 @@ class Fuse(Pass):
         if self.infer_shapes and any(f.needs_shapes for f in runnable):
             ensure_shapes(model, ctx)  # best effort: what onnx cannot infer stays as is
         rules = [rule for fusion in runnable for rule in fusion.rules()]
-        log = rewrite(model.graph, rules, opset)
+        log = RewriteLog()
+        taken = names_in_model(model)
+        for scope in every_graph(model):  # If/Loop/Scan bodies and functions too
+            part = rewrite(scope.graph, rules, scope.opset, taken=taken,
+                           in_function=scope.in_function)
+            log.rewrites += part.rewrites
+            log.changes += part.changes
+            log.declines += [why for why in part.declines if why not in log.declines]
         findings = [Finding("GK505", Severity.INFO, f"fuse: {why}") for why in log.declines]
         findings += [
             Finding("GK505", Severity.INFO,

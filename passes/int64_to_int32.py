@@ -26,10 +26,10 @@ from graphkit.passes._graph_edit import (
     cast_after_input,
     cast_before_output,
     cast_node,
-    const_array,
     ensure_shapes,
 )
 from graphkit.passmanager import Pass, PassContext, PassResult
+from graphkit.rewrite import const_array
 
 I64, I32 = ir.DataType.INT64, ir.DataType.INT32
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1

@@ -19,6 +19,7 @@ from functools import cache
 import onnx
 import onnx_ir as ir
 
+from graphkit.ir._schema import onnx_schema
 from graphkit.passmanager import Pass, PassContext, PassResult, count_nodes
 
 
@@ -27,6 +28,7 @@ class RemoveDeadNodes(Pass):
     name = "remove-dead-nodes"
     kind = "rewrite"
     preserves_shapes = True
+    reaches_subgraphs = True  # sweeps If/Loop/Scan bodies and functions (diagnose reads it)
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         before = count_nodes(model)
@@ -124,11 +126,8 @@ def _inference_batch_norm(node: ir.Node, opset: int) -> bool:
 @cache
 def _optional_outputs(domain: str, op_type: str, opset: int) -> tuple[bool, ...]:
     """Per output, whether the schema lets it be omitted; () when there is nothing to drop."""
-    if domain not in ("", "ai.onnx"):
-        return ()
-    try:
-        schema = onnx.defs.get_schema(op_type, opset, domain="")
-    except onnx.defs.SchemaError:
+    schema = onnx_schema(op_type, opset) if domain in ("", "ai.onnx") else None
+    if schema is None:
         return ()
     options = [out.option for out in schema.outputs]
     if onnx.defs.OpSchema.FormalParameterOption.Variadic in options:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import onnx_ir as ir
 
+from graphkit.ir._walk import every_graph
 from graphkit.passes._graph_edit import ensure_shapes, index_by_op, replace_value
 from graphkit.passmanager import Pass, PassContext, PassResult
 
@@ -38,17 +39,19 @@ class RemoveRedundantCasts(Pass):
     name = "remove-redundant-casts"
     kind = "rewrite"
     preserves_shapes = True
+    reaches_subgraphs = True  # rewrites If/Loop/Scan bodies and functions (diagnose reads it)
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
-        casts = index_by_op(model.graph, ["Cast"]).get("Cast", [])
+        casts = [(scope.graph, node) for scope in every_graph(model)  # bodies, functions too
+                 for node in index_by_op(scope.graph, ["Cast"]).get("Cast", [])]
         if not casts:
             return PassResult()  # spare the shape inference
         ensure_shapes(model, ctx)  # the rules need each Cast input's type
         simplified: list[str] = []  # what _simplify did to each Cast it changed
-        for node in casts:
-            if node.graph is not model.graph:
+        for graph, node in casts:
+            if node.graph is not graph:
                 continue  # removed earlier in this sweep as the inner half of a pair
-            done = _simplify(model.graph, node)
+            done = _simplify(graph, node)
             if done is not None:
                 simplified.append(done)
         return PassResult(modified=len(simplified) > 0, changes=simplified)

@@ -191,7 +191,7 @@ def test_min_opset_sees_the_dtypes_shape_inference_found():
         g (int32[3] x) => (int32[3] y) { a = Neg(x)
           b = Relu(a)
           y = Neg(b) }"""
-    from graphkit.targets.min_opset import model_min_opset
+    from graphkit.min_opset import model_min_opset
 
     assert model_min_opset(model_from_text(text))["as_written"] == 6  # blind to 'a' and 'b'
     found = diagnose_targets(model_from_text(text), ["ort"]).min_opset

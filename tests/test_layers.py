@@ -5,6 +5,10 @@ each is a dependency) are read with ast, and each module is given a layer by the
 prefix in LAYERS it matches. A module may import its own layer and the ones below; an
 import upward fails, unless KNOWN_UPWARD lists it with why it is still there. That list may
 only shrink: an entry that no longer matches an import fails too, so a fix removes it.
+
+A graphkit module imported inside a function must be on FUNCTION_LEVEL, with why: only the
+lazy backend registry and modules that need an optional heavy extra (torch, TensorFlow,
+LiteRT) earn a place. One that hides an import cycle is a cycle to fix, not to list.
 """
 
 from __future__ import annotations
@@ -34,16 +38,17 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                            "graphkit._input_values", "graphkit._ort_registry",
                            "graphkit._vacuous")),
     ("pass infrastructure", ("graphkit.passmanager", "graphkit._pipeline_text", "graphkit.adapters",
-                             "graphkit.rewrite")),
+                             "graphkit.pass_adapters", "graphkit.rewrite")),
     ("shared target analysis", ("graphkit.targets",)),
     ("passes", ("graphkit.passes",)),
     # The conformance harness runs diagnose and the emitters: a driver, kept beside them.
     ("drivers", ("graphkit.backends.conformance",)),
     ("backends", ("graphkit.backends",)),
     ("frontends", ("graphkit.frontends",)),
+    # min_opset reads what the decompose pass can reach: above the passes, beside diagnose.
     ("drivers", ("graphkit.diagnose", "graphkit.fixing", "graphkit._fix_passes", "graphkit.convert",
                  "graphkit.tables", "graphkit.partitions", "graphkit.summary",
-                 "graphkit.folders", "graphkit.view",
+                 "graphkit.min_opset", "graphkit.folders", "graphkit.view",
                  "graphkit.layerwise", "graphkit.reduce", "graphkit._reduce_checks",
                  "graphkit._subgraph", "graphkit.export")),
     ("cli", ("graphkit.cli", "graphkit.__main__")),
@@ -56,13 +61,35 @@ ORDER = ("foundation", "ir", "proof and runners", "pass infrastructure",
 # (importer, imported): upward imports still in the code, each with why. Remove an entry
 # when its import goes; never add one without a reason the lead agrees with.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("graphkit.ir._graphsurgeon", "graphkit.passmanager"):
-        "GraphSurgeonPass adapts an onnx-graphsurgeon script to a Pass; it belongs with the "
-        "onnx-ir/onnxscript pass adapter of issue 11, above the pass manager (graphkit.ir "
-        "itself imports it only on first use)",
-    ("graphkit.targets.min_opset", "graphkit.passes.decompose"):
-        "reachable opsets read REPLACEMENT_MIN_OPSET from the decompose pass so the two "
-        "cannot disagree; goes when passes declare what they do (issue 11, passes part)",
+}
+
+_TORCH = "the TorchScript backend's torch-side code: imports torch, an optional extra"
+_FRAMEWORK = "a framework frontend: imports TensorFlow or torch, optional extras"
+_REGISTRY = ("the backend registry builds a target on first use, so `import graphkit` stays "
+             "fast and a backend whose table fails to load breaks only itself")
+_TENSORRT = "imports tensorrt or the CUDA runtime, present only where a GPU and TensorRT are"
+# (importer, imported) imported inside a function, each with why. May only shrink.
+FUNCTION_LEVEL: dict[tuple[str, str], str] = {
+    ("graphkit.backends", "graphkit.backends.ort.target"): _REGISTRY,
+    ("graphkit.backends", "graphkit.backends.ort_eps.target"): _REGISTRY,
+    ("graphkit.backends", "graphkit.backends.tensorrt.target"): _REGISTRY,
+    ("graphkit.backends", "graphkit.backends.tflite.target"): _REGISTRY,
+    ("graphkit.backends", "graphkit.backends.torchscript.target"): _REGISTRY,
+    ("graphkit.backends.torchscript.target", "graphkit.backends.torchscript.lowering"):
+        _TORCH + "; the target says torch is missing instead of failing to import",
+    ("graphkit.backends.torchscript.lowering._base", "graphkit.backends.torchscript._dtypes"):
+        _TORCH,
+    ("graphkit.backends.torchscript.lowering._base",
+     "graphkit.backends.torchscript.kernels.creation"): _TORCH,
+    ("graphkit.backends.torchscript.runner", "graphkit.backends.torchscript._dtypes"): _TORCH,
+    ("graphkit.frontends", "graphkit.frontends.tensorflow"): _FRAMEWORK,
+    ("graphkit.frontends", "graphkit.frontends.tflite"): _FRAMEWORK,
+    ("graphkit.frontends", "graphkit.frontends.torch"): _FRAMEWORK,
+    ("graphkit.frontends", "graphkit.frontends.pt2"): _FRAMEWORK,
+    ("graphkit.frontends.pt2", "graphkit.frontends.torch"): _FRAMEWORK,
+    ("graphkit.backends.intermediates", "graphkit.backends.torchscript.runner"): _TORCH,
+    ("graphkit.backends.tensorrt.emitter", "graphkit.backends.tensorrt._build"): _TENSORRT,
+    ("graphkit.backends.tensorrt.runner", "graphkit.backends.tensorrt._cuda"): _TENSORRT,
 }
 
 
@@ -77,11 +104,16 @@ def module_files() -> dict[str, Path]:
     return found
 
 
-def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
-    """The graphkit modules `name` imports, anywhere in its file."""
+def imported_modules(name: str, path: Path, known: set[str],
+                     in_functions: bool = False) -> set[str]:
+    """The graphkit modules `name` imports, anywhere in its file (only inside functions when
+    `in_functions`)."""
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    tree = ast.parse(path.read_text(), str(path))
+    scopes = [tree] if not in_functions else [
+        node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in (inner for scope in scopes for inner in ast.walk(scope)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -114,6 +146,19 @@ def upward_imports() -> dict[tuple[str, str], str]:
     return found
 
 
+# The CLI imports a command's machinery when that command runs: `graphkit --help` and
+# `--version` must start without onnx, onnx-ir or numpy (issue 13's start-up budget), so its
+# modules may import anything in functions.
+LAZY_IMPORTERS = ("graphkit.cli",)
+
+
+def function_level_imports() -> set[tuple[str, str]]:
+    files = module_files()
+    return {(name, imported) for name, path in sorted(files.items())
+            if not any(name == p or name.startswith(p + ".") for p in LAZY_IMPORTERS)
+            for imported in imported_modules(name, path, set(files), in_functions=True)}
+
+
 def test_every_layer_is_in_the_order():
     assert {layer for layer, _ in LAYERS} == set(ORDER)
 
@@ -139,3 +184,20 @@ def test_the_reader_sees_relative_and_function_level_imports(tmp_path):
     source.write_text("from . import sibling\n\n\ndef f():\n    from graphkit.fix import fix\n")
     found = imported_modules("graphkit.pkg.mod", source, {"graphkit.pkg.sibling"})
     assert found == {"graphkit.pkg.sibling", "graphkit.fix"}
+
+
+def test_no_graphkit_module_is_imported_in_a_function_but_the_listed_ones():
+    new = sorted(function_level_imports() - set(FUNCTION_LEVEL))
+    assert not new, f"import these at module level (or fix the cycle that forbids it): {new}"
+
+
+def test_the_listed_function_level_imports_are_all_still_there():
+    gone = sorted(set(FUNCTION_LEVEL) - function_level_imports())
+    assert not gone, f"now at module level: remove from FUNCTION_LEVEL in {__file__}: {gone}"
+
+
+def test_the_reader_tells_function_level_imports_apart(tmp_path):
+    source = tmp_path / "mod.py"
+    source.write_text("import graphkit.errors\n\n\ndef f():\n    from graphkit.fix import fix\n")
+    found = imported_modules("graphkit.pkg.mod", source, set(), in_functions=True)
+    assert found == {"graphkit.fix"}

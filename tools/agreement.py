@@ -78,7 +78,7 @@ def ort_runs(case: Any) -> tuple[bool | None, str]:
                                        providers=["CPUExecutionProvider"])
         _run(session, feeds)
     except Exception as err:  # any failure to load or run is the answer "does not run"
-        return False, _first_line(err)
+        return False, _one_line(err)
     return True, ""
 
 
@@ -256,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if result["agree"] == result["cases"] else 1
 
 
-def _first_line(err: BaseException) -> str:
+def _one_line(err: BaseException) -> str:
     text = str(err).strip() or type(err).__name__
     return " ".join(text.split())[:300]
 

@@ -18,6 +18,7 @@ from graphkit.errors import GraphkitError, InputError
 from graphkit.findings import Finding, Severity
 from graphkit.fixing import fix
 from graphkit.frontends import load
+from graphkit.ir import save_onnx
 from graphkit.report import Report
 
 __version__ = "0.1.0"
@@ -25,8 +26,6 @@ __version__ = "0.1.0"
 
 def save(model: ir.Model, path: str | os.PathLike, **options: Any):
     """Write the model to `path` atomically (external data beside it when large)."""
-    from graphkit.ir import save_onnx
-
     return save_onnx(model, path, **options)
 
 

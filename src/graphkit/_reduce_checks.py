@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from graphkit.backends import emitter, runner
+from graphkit.convert import convert
 from graphkit.errors import GraphkitError, InputError, first_line
 
 Check = Callable[[Path], "str | None"]  # a model's path -> why it fails, None if it passes
@@ -26,8 +28,6 @@ DEFAULT_CHECK_TIMEOUT = 300.0
 
 def convert_check(target: str, *, timeout: float | None, rtol: float, atol: float) -> Check:
     """Fails where `graphkit convert --to target` fails, or writes an artifact that differs."""
-    from graphkit.backends import emitter, runner
-    from graphkit.convert import convert
 
     suffix = emitter(target).SUFFIXES[0]  # InputError for a target without an emitter
     missing = runner(target).available()

@@ -25,6 +25,7 @@ from graphkit._vacuous import vacuous_check
 from graphkit.backends import emitter, runner_for
 from graphkit.backends.artifact import Artifact
 from graphkit.errors import InputError
+from graphkit.fixing import fix as fix_model
 from graphkit.frontends import load
 from graphkit.ir import copy_model
 from graphkit.runner import LightModel, ModelRunner, refuse_invalid_onnx
@@ -70,8 +71,6 @@ def convert(
     model = copy_model(original)
     fix_report = None
     if fix:
-        from graphkit.fixing import fix as fix_model
-
         step(f"fixing for {target}")
         # The proof runs on the caller's inputs too: generated ones may not suit the model.
         model, fix_report = fix_model(

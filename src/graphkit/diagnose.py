@@ -14,6 +14,7 @@ path through subgraphs), say why in one sentence, and name the pass that fixes i
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,13 +28,15 @@ from graphkit.errors import quoted
 from graphkit.findings import Finding, Severity
 from graphkit.frontends import load
 from graphkit.ir._initializers import overridable_initializers
+from graphkit.min_opset import model_min_opset
 from graphkit.partitions import Partitions, partition
+from graphkit.passes import pass_registry
+from graphkit.passmanager import parse_pipeline
 from graphkit.report import Report
 from graphkit.runner import LightModel
 from graphkit.targets._facts import infer_value_facts
 from graphkit.targets.base import NodeContext, ValueFacts
 from graphkit.targets.frozen_shapes import frozen_shape_findings
-from graphkit.targets.min_opset import model_min_opset
 
 FunctionKey = tuple[str, str, str]  # (domain, name, overload), as ir.Model.functions keys
 
@@ -74,7 +77,7 @@ class DiagnosisSet:
 
     model: str
     reports: dict[str, Diagnosis]
-    # targets.min_opset.model_min_opset's answer: declared, as_written, reachable, per node
+    # min_opset.model_min_opset's answer: declared, as_written, reachable, per node
     # and per target (None when not asked for).
     min_opset: dict[str, Any] | None = None
     nodes: int = 0
@@ -215,8 +218,35 @@ def _call_key(node: ir.Node) -> FunctionKey:
 
 def _labelled(finding: Finding, site: Site, target: str) -> Finding:
     node = site.label if finding.node in (None, "", site.node.name) else finding.node
-    return dataclasses.replace(finding, node=node, op=finding.op or site.node.op_type,
-                               target=target)
+    finding = dataclasses.replace(finding, node=node, op=finding.op or site.node.op_type,
+                                  target=target)
+    return _beyond_its_fix(finding) if site.ctx.in_subgraph else finding
+
+
+def _beyond_its_fix(finding: Finding) -> Finding:
+    """A finding inside a subgraph or function whose fix names a pass that rewrites only the
+    main graph says so, rather than promise a fix that would leave the node as it is."""
+    if not finding.fix:
+        return finding
+    try:
+        names = [spec.name for spec in parse_pipeline(finding.fix)]
+    except ValueError:
+        return finding
+    short = [name for name in names if not _reaches_subgraphs(name)]
+    if not short:
+        return finding
+    return dataclasses.replace(
+        finding, fix=None,
+        message=f"{finding.message} (inside a subgraph or function: the '{short[0]}' pass "
+                "rewrites only the main graph, so fix leaves this node as it is)")
+
+
+@functools.cache
+def _reaches_subgraphs(pass_name: str) -> bool:
+    """Whether the pass declares that it rewrites If/Loop/Scan bodies and functions (an
+    unknown name is not ours to judge: its finding keeps the fix it names)."""
+    cls = pass_registry().get(pass_name)
+    return cls is None or bool(getattr(cls, "reaches_subgraphs", False))
 
 
 def _partitions(model: ir.Model, sites: list[Site], blocked: set[int]) -> Partitions:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # terminal colours, which tf and torch errors carry
+
 
 def first_line(err: BaseException | str | None, limit: int = 300) -> str:
-    """The first line of an error's message (its type name when it has none), cut to `limit`
-    characters: how graphkit quotes a library's error inside its own one-line messages."""
+    """The first line of an error's message (its type name when it has none), without
+    terminal colour codes, cut to `limit` characters: how graphkit quotes a library's
+    error inside its own one-line messages."""
     if err is None:
         return ""
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0][:limit]
+    text = _ANSI.sub("", str(err)).strip() or type(err).__name__
+    return text.splitlines()[0].strip()[:limit]
 
 
 def quoted(names: list[str], limit: int = 3) -> str:

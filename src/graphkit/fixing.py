@@ -30,12 +30,16 @@ import onnx_ir as ir
 
 from graphkit._fix_passes import build_pass, choose_passes, extra_passes, target_pipeline
 from graphkit._time_limit import DEFAULT_TIMEOUT, check_timeout
+from graphkit.backends import get_target
+from graphkit.diagnose import diagnose
 from graphkit.errors import InputError
 from graphkit.findings import Finding
 from graphkit.frontends import load
 from graphkit.ir import copy_model
 from graphkit.ir._gc import collector_paused
 from graphkit.passes import pass_registry
+from graphkit.passes._graph_edit import dim_symbol
+from graphkit.passes.pin_shapes import check_pins_fit, pinned_shapes
 from graphkit.passmanager import Pass, PassContext, PassManager
 from graphkit.proof import Proof, Validation, merge_tolerances
 from graphkit.report import Report
@@ -108,9 +112,6 @@ def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] | str = (), nms: 
 
 def _fix(model: Any, target: Any, options: FixOptions,
          inputs: Mapping[str, Any] | None) -> tuple[ir.Model, FixReport]:
-    from graphkit.backends import get_target
-    from graphkit.diagnose import diagnose
-
     target_obj = get_target(target)  # an unknown name fails before any work
     extra = extra_passes(options)  # as does an unknown pass or option in `passes`
     original = load(model)
@@ -171,7 +172,6 @@ def _pinned(original: ir.Model, pins: tuple[str, ...]) -> dict[str, tuple[Any, .
     """The input shapes the user's pins give (dims they leave dynamic stay symbolic)."""
     if not pins:
         return None
-    from graphkit.passes.pin_shapes import pinned_shapes
 
     return pinned_shapes(original, pins)
 
@@ -194,8 +194,6 @@ def _reference(original: ir.Model, options: FixOptions, inputs: Mapping[str, Any
         return Proof(validation=Validation(enabled=False))
     if inputs is not None:
         if pinned:
-            from graphkit.passes.pin_shapes import check_pins_fit
-
             check_pins_fit(pinned, {name: getattr(array, "shape", ()) for name, array
                                     in inputs.items()})
         return Proof.start(original, inputs=dict(inputs), timeout=options.timeout)
@@ -265,7 +263,6 @@ def _why(finding: Finding, tried: set[str], dynamic: Sequence[str] = ()) -> str:
 
 def _dynamic_input_dims(model: ir.Model) -> list[str]:
     """The named dims the graph inputs still leave dynamic, in order."""
-    from graphkit.passes._graph_edit import dim_symbol
 
     names = [dim_symbol(d) for value in model.graph.inputs for d in (value.shape or ())]
     return list(dict.fromkeys(name for name in names if name))

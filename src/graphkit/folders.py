@@ -19,6 +19,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from graphkit.backends import get_target
+from graphkit.diagnose import diagnose_targets
 from graphkit.errors import InputError, first_line
 from graphkit.tables import Cell, Table, worse_cell
 
@@ -124,7 +126,6 @@ def diagnose_folder(folder: str | Path, targets: Sequence[Any], *, jobs: int = 1
     """Diagnose every model under `folder` for `targets`. `on_model` is called as each
     model finishes (progress); rows come back in the folder's sorted order. `targets`:
     names or Target objects (a TensorRT target that knows the precision wanted)."""
-    from graphkit.backends import get_target
 
     resolved = [get_target(target) for target in targets]  # unknown names fail before any work
     names = [target.name for target in resolved]
@@ -150,7 +151,6 @@ def diagnose_folder(folder: str | Path, targets: Sequence[Any], *, jobs: int = 1
 def diagnose_model(path: str, targets: Sequence[Any]) -> ModelRow:
     """One model's row (what each child runs). Any error becomes the row's error: one bad
     model never ends the run."""
-    from graphkit.diagnose import diagnose_targets
 
     row = ModelRow(path)
     try:

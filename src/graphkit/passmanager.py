@@ -22,6 +22,8 @@ from graphkit._progress import step
 from graphkit.findings import Finding
 from graphkit.ir._gc import collector_paused
 from graphkit.ir._initializers import allow_initializers_apart
+from graphkit.ir._walk import CONTROL_FLOW as _CONTROL_FLOW
+from graphkit.ir._walk import subgraphs as _subgraphs
 from graphkit.proof import Proof, Validation, merge_tolerances
 from graphkit.report import PassRecord, Report
 
@@ -367,17 +369,6 @@ def _count_graph(graph: ir.Graph) -> int:
         if node.op_type in _CONTROL_FLOW or node.domain not in ("", "ai.onnx"):
             total += sum(_count_graph(g) for g in _subgraphs(node))
     return total
-
-
-_CONTROL_FLOW = frozenset({"If", "Loop", "Scan", "SequenceMap"})
-
-
-def _subgraphs(node: ir.Node):
-    for attr in node.attributes.values():
-        if attr.type == ir.AttributeType.GRAPH:
-            yield attr.value
-        elif attr.type == ir.AttributeType.GRAPHS:
-            yield from attr.value
 
 
 __all__ = [

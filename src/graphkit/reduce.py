@@ -25,6 +25,7 @@ from typing import Any
 
 import onnx
 
+from graphkit._output import check_output_path, staged_file
 from graphkit._reduce_checks import Check, command_check, convert_check
 from graphkit._subgraph import Slicer
 from graphkit.errors import InputError
@@ -155,7 +156,6 @@ def failure_kind(reason: str) -> str:
 
 def write_model(model: onnx.ModelProto, output: str | os.PathLike) -> Path:
     """Check and write the reduced model atomically."""
-    from graphkit._output import check_output_path, staged_file
 
     output = check_output_path(output, (".onnx",), "the reduced model")
     onnx.checker.check_model(model)

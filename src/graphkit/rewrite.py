@@ -8,7 +8,7 @@ name; a `Var` or a sub-pattern used twice must match the same value or node twic
 patterns describe DAGs (LayerNorm's `x - mean` feeds both the variance and the divide).
 Matching starts at the nodes of the root's op type (one index per round) and walks
 use-def chains upward; inner nodes must be used only inside the match, so the whole
-match can be replaced. A `Check` that declines carries the message saying why.
+match can be replaced. A `Constraint` that declines carries the message saying why.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import onnx_ir as ir
+
+from graphkit.ir._walk import every_graph
 
 
 def constant_value(array: np.ndarray, name: str) -> ir.Value:
@@ -122,7 +124,7 @@ class Decline(Exception):
 
 
 @dataclass(frozen=True)
-class Check:
+class Constraint:
     """A named condition on a match; `message` says why the rule declined when it fails."""
 
     message: str
@@ -133,10 +135,11 @@ class Builder:
     """Creates the replacement's nodes: `op.Gemm(a, b, c, transB=1)` returns its output value."""
 
     def __init__(self, graph: ir.Graph, opset: int, prefix: str,
-                 taken: set[str] | None = None) -> None:
+                 taken: set[str] | None = None, constant_nodes: bool = False) -> None:
         self.graph = graph
         self.opset = opset
         self.prefix = prefix
+        self.constant_nodes = constant_nodes  # a function body: constants as Constant nodes
         self.nodes: list[ir.Node] = []
         self.initializers: list[ir.Value] = []
         self.taken = taken if taken is not None else names_in(graph)
@@ -154,6 +157,11 @@ class Builder:
     def const(self, array: Any, dtype: Any = None) -> ir.Value:
         """A new initializer holding `array` (cast to `dtype` when given)."""
         array = np.asarray(array, dtype=dtype)
+        if self.constant_nodes:  # a function has no initializers
+            value = self.op("Constant", value=ir.Tensor(array, name=self._name("const")))
+            value.const_value = value.producer().attributes["value"].value
+            value.shape, value.dtype = ir.Shape(array.shape), ir.DataType.from_numpy(array.dtype)
+            return value
         value = constant_value(array, self._name("const"))
         self.initializers.append(value)  # registered when the replacement is committed
         return value
@@ -189,21 +197,26 @@ def names_in(graph: ir.Graph) -> set[str]:
     return names
 
 
+def names_in_model(model: ir.Model) -> set[str]:
+    """Every name of every graph: a subgraph's new value must not reuse an outer scope's."""
+    return set().union(*(names_in(scope.graph) for scope in every_graph(model)))
+
+
 Replacement = Callable[[Match, Builder], "ir.Value | Sequence[ir.Value] | None"]
 
 
 @dataclass(frozen=True)
 class Rule:
-    """pattern -> replacement, where every check holds and the opset is at least `min_opset`.
+    """pattern -> replacement, where every constraint holds and the opset is at least `min_opset`.
 
     `build` returns the values that replace the root's outputs, or None to decline
-    (for reasons only the build step can see; it then should have been a Check).
+    (for reasons only the build step can see; it then should have been a Constraint).
     """
 
     name: str
     pattern: Op
     build: Replacement
-    checks: tuple[Check, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
     min_opset: int = 1  # the lowest opset where the replacement's ops exist as used
 
 
@@ -214,20 +227,23 @@ class RewriteLog:
     declines: list[str] = field(default_factory=list)  # "rule at node: why"
 
 
-def rewrite(graph: ir.Graph, rules: Sequence[Rule], opset: int, max_rounds: int = 8) -> RewriteLog:
-    """Apply `rules` until none matches (at most `max_rounds` sweeps over the graph)."""
+def rewrite(graph: ir.Graph, rules: Sequence[Rule], opset: int, max_rounds: int = 8,
+            taken: set[str] | None = None, in_function: bool = False) -> RewriteLog:
+    """Apply `rules` until none matches (at most `max_rounds` sweeps over the graph).
+    `taken`: the names new values must avoid (default: the graph's own); `in_function`: the
+    graph is a function body, where new constants are Constant nodes."""
     log = RewriteLog()
     active = [rule for rule in rules if opset >= rule.min_opset]
-    taken = names_in(graph)
+    taken = names_in(graph) if taken is None else taken
     for _ in range(max_rounds):
-        if not _sweep(graph, active, opset, log, taken):
+        if not _sweep(graph, active, opset, log, taken, in_function):
             break
     log.declines = list(dict.fromkeys(log.declines))
     return log
 
 
 def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog,
-           taken: set[str]) -> bool:
+           taken: set[str], in_function: bool) -> bool:
     by_op: dict[str, list[ir.Node]] = defaultdict(list)
     for node in graph:
         by_op[node.op_type].append(node)
@@ -238,7 +254,7 @@ def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog,
             if id(node) in removed or node.graph is not graph:
                 continue
             match = find_match(rule, node, opset, log)
-            if match is None or not _apply(graph, rule, match, taken):
+            if match is None or not _apply(graph, rule, match, taken, in_function):
                 continue
             removed.update(id(n) for n in match.nodes)
             log.rewrites += 1
@@ -249,14 +265,17 @@ def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog,
 
 def find_match(rule: Rule, node: ir.Node, opset: int,
                log: RewriteLog | None = None) -> Match | None:
-    """The first way `rule.pattern` matches with `node` as root, whose checks all hold."""
+    """The first way `rule.pattern` matches with `node` as root, whose constraints all hold."""
     declined: str | None = None
     for bound in _match_node(rule.pattern, node, {}):
         match = Match(node, bound, opset)
+        if any(inner.graph is not node.graph for inner in match.nodes):
+            declined = declined or "the pattern reaches out of a subgraph into the graph around it"
+            continue
         if not _self_contained(match):
             declined = declined or "an intermediate result is used outside the pattern"
             continue
-        failed = next((check for check in rule.checks if not check.holds(match)), None)
+        failed = next((check for check in rule.constraints if not check.holds(match)), None)
         if failed is None:
             return match
         declined = failed.message
@@ -345,9 +364,9 @@ def _self_contained(match: Match) -> bool:
     return True
 
 
-def _apply(graph: ir.Graph, rule: Rule, match: Match, taken: set[str]) -> bool:
+def _apply(graph: ir.Graph, rule: Rule, match: Match, taken: set[str], in_function: bool) -> bool:
     root = match.root.name or match.root.outputs[0].name
-    builder = Builder(graph, match.opset, f"{rule.name}/{root}", taken)
+    builder = Builder(graph, match.opset, f"{rule.name}/{root}", taken, in_function)
     result = rule.build(match, builder)
     if result is None:
         return False
@@ -364,7 +383,7 @@ def replace_nodes(graph: ir.Graph, root: ir.Node, nodes: Sequence[ir.Node], buil
     if builder.nodes:
         graph.insert_before(root, builder.nodes)
     for old, new in zip(root.outputs, new_values):
-        replace_value(graph, old, new, builder)
+        _route_output(graph, old, new, builder)
     graph.remove(nodes, safe=True)
 
 
@@ -376,8 +395,11 @@ def static_shape(value: ir.Value) -> tuple[int, ...] | None:
     return tuple(shape)
 
 
-def replace_value(graph: ir.Graph, old: ir.Value, new: ir.Value, builder: Builder) -> None:
-    """Point every use of `old` at `new`; `new` takes over old's name, shape and type."""
+def _route_output(graph: ir.Graph, old: ir.Value, new: ir.Value, builder: Builder) -> None:
+    """Point every use of `old` at `new`; `new` takes over old's name, shape and type.
+
+    Unlike passes._graph_edit.replace_value this never declines: a graph output that an
+    existing value cannot take over is routed through a new Identity."""
     if new.shape is None:
         new.shape = old.shape
     if new.type is None:

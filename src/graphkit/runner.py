@@ -22,10 +22,14 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit._ort_registry import ort_registry
 from graphkit._quiet import ort_log_severity
 from graphkit._time_limit import DEFAULT_TIMEOUT, run_ort, run_python
 from graphkit.errors import InputError, first_line
+from graphkit.ir._gc import collector_paused
 from graphkit.ir._light import inference_proto, keep_value
+from graphkit.ir._save import inline_proto
+from graphkit.ir._schema import onnx_schema
 
 Feeds = dict[str, np.ndarray]
 
@@ -70,8 +74,6 @@ class LightModel:
         """The model as an independent IR again. The weights are the same tensor objects
         (external ones still read from their folder): passes replace tensors, never write
         into them. Only the fed initializers' order changes (they come last)."""
-        from graphkit.ir._gc import collector_paused  # graphkit.ir imports the pass manager
-
         with collector_paused():
             model = ir.serde.deserialize_model(self.proto)
         graph = model.graph
@@ -184,7 +186,7 @@ def _refuse_empty_required_inputs(proto: onnx.ModelProto) -> None:
     for node in _nodes(proto.graph):
         if node.domain not in ("", "ai.onnx") or "" not in node.input:
             continue
-        schema = _schema(node.op_type, opset)
+        schema = onnx_schema(node.op_type, opset)
         if schema is None or not schema.inputs:
             continue
         for index, name in enumerate(node.input):
@@ -193,14 +195,6 @@ def _refuse_empty_required_inputs(proto: onnx.ModelProto) -> None:
                 named = f"'{node.name}'" if node.name else "(unnamed)"
                 raise InputError(f"{node.op_type} node {named} leaves its input {index} "
                                  f"('{formal.name}') empty, which the op requires")
-
-
-@functools.cache
-def _schema(op_type: str, opset: int) -> onnx.defs.OpSchema | None:
-    try:
-        return onnx.defs.get_schema(op_type, opset, "")
-    except onnx.defs.SchemaError:
-        return None
 
 
 def _nodes(graph: onnx.GraphProto):
@@ -228,8 +222,6 @@ class ModelRunner:
         elif isinstance(model, onnx.ModelProto):
             self.proto = model
         else:  # with its data: the runtimes would look for external data in the cwd
-            from graphkit.ir._save import inline_proto  # graphkit.ir imports the pass manager
-
             self.proto = inline_proto(model)
         self._serialized = serialized
         self.runtime = ""
@@ -312,8 +304,6 @@ def _cannot_run(proto: onnx.ModelProto, ort_error: Exception | None,
 def _first_unknown_op(proto: onnx.ModelProto) -> str | None:
     """'node NAME (domain:Op)' for the first main-graph node whose op neither ONNX Runtime
     nor onnx knows, nor the model defines as a function."""
-    from graphkit._ort_registry import ort_registry
-
     known = ort_registry().schemas
     local = {(function.domain, function.name) for function in proto.functions}
     for node in proto.graph.node:

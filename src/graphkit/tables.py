@@ -17,7 +17,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+import onnx_ir as ir
+
+from graphkit.diagnose import diagnose_targets
 from graphkit.errors import InputError
+from graphkit.frontends import load
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,6 @@ class Table:
 
 def model_table(model: Any, targets: Sequence[str]) -> Table:
     """A row per op type in the model, a column per target."""
-    from graphkit.diagnose import diagnose_targets
-
     diagnoses = diagnose_targets(model, list(targets))
     table = Table(title=f"ops of {diagnoses.model}", targets=list(targets))
     ops = _model_ops(model)
@@ -64,10 +66,6 @@ def model_table(model: Any, targets: Sequence[str]) -> Table:
 
 
 def _model_ops(model: Any) -> list[str]:
-    import onnx_ir as ir
-
-    from graphkit.frontends import load
-
     loaded = load(model)
     ops = {node.op_type for node in ir.traversal.RecursiveGraphIterator(loaded.graph)}
     return sorted(ops)

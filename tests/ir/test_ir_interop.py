@@ -12,13 +12,13 @@ from conftest import model_from_text, run_ort
 
 from graphkit.errors import MissingDependencyError
 from graphkit.ir import (
-    GraphSurgeonPass,
     from_graphsurgeon,
     load_onnx,
     save_onnx,
     to_graphsurgeon,
     to_networkx,
 )
+from graphkit.pass_adapters import GraphSurgeonPass
 from graphkit.passmanager import PassManager, Validation
 
 DOUBLE_RELU = """

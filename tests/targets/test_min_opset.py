@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import model_from_text
 
 from graphkit.findings import Severity
-from graphkit.targets.min_opset import min_opset_findings, model_min_opset
+from graphkit.min_opset import min_opset_findings, model_min_opset
 
 
 def model(body: str, opset: int = 17, ir_version: int = 8):
@@ -104,7 +104,7 @@ def test_findings_name_the_floor_node():
 
 
 def test_schema_lookups_are_cached_per_signature():
-    from graphkit.targets.min_opset import valid_ranges
+    from graphkit.min_opset import valid_ranges
 
     body = "\n".join(f"  r{i} = Relu(r{i - 1})" for i in range(1, 200))
     text = f"g (float[4] r0) => (float[4] r199) {{\n{body}\n}}"

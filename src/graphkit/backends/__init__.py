@@ -49,9 +49,9 @@ def _ort() -> Target:
 
 def _tensorrt(version: str | None = None) -> Callable[[], Target]:
     def factory() -> Target:
-        from graphkit.backends.tensorrt.target import DEFAULT_VERSION, TensorRTTarget
+        from graphkit.backends.tensorrt.target import TensorRTTarget
 
-        return TensorRTTarget(version or DEFAULT_VERSION)
+        return TensorRTTarget(version)
 
     return factory
 
@@ -90,13 +90,14 @@ BACKENDS: tuple[Backend, ...] = (
     Backend("ort", "ONNX Runtime CPU execution provider (the installed onnxruntime)", _ort,
             **_ORT, emitter="graphkit.backends.ort.emitter",
             runner="graphkit.backends.ort.runner", suffixes=(".onnx", ".ort")),
-    Backend("tensorrt", "TensorRT 11.5 through its ONNX parser (opsets 9-25)", _tensorrt(),
-            **_TENSORRT, emitter="graphkit.backends.tensorrt.emitter",
+    # The default version and each version's opsets are data: opsets/tensorrt.toml.
+    Backend("tensorrt", "TensorRT through its ONNX parser, the newest version graphkit's "
+            "table covers", _tensorrt(), **_TENSORRT, emitter="graphkit.backends.tensorrt.emitter",
             runner="graphkit.backends.tensorrt.runner", suffixes=(".engine", ".plan")),
-    Backend("tensorrt@10.15", "TensorRT 10.15 through its ONNX parser (opsets 9-24)",
-            _tensorrt("10.15"), **_TENSORRT),
-    Backend("tensorrt@10.1", "TensorRT 10.1 through its ONNX parser (opsets 9-20)",
-            _tensorrt("10.1"), **_TENSORRT),
+    Backend("tensorrt@10.15", "TensorRT 10.15 through its ONNX parser", _tensorrt("10.15"),
+            **_TENSORRT),
+    Backend("tensorrt@10.1", "TensorRT 10.1 through its ONNX parser", _tensorrt("10.1"),
+            **_TENSORRT),
     Backend("tflite", "TensorFlow Lite: graphkit's lowering table and its emitter (builtins)",
             _tflite(allow_flex=True), **_TFLITE, emitter="graphkit.backends.tflite.emitter",
             runner="graphkit.backends.tflite.runner", suffixes=(".tflite",)),

@@ -24,7 +24,9 @@ import onnx
 import onnx_ir as ir
 
 from graphkit.backends import emitter, runner
+from graphkit.diagnose import diagnose
 from graphkit.errors import first_line
+from graphkit.ir import model_from_proto
 
 RTOL = 1e-3
 ATOL = 1e-4
@@ -142,8 +144,6 @@ def _data_dtypes(case: Any) -> set[str]:
 
 
 def run_case(case: Any, target: TargetAdapter, workdir: Path) -> CaseResult:
-    from graphkit.ir import model_from_proto
-
     model = model_from_proto(case.model, origin=case.name)
     opset = model.opset_imports.get("", 1)
     result = CaseResult(case.name, op_types(case.model.graph), opset, is_standard(case), False)
@@ -171,8 +171,6 @@ def predict(model: ir.Model, target: TargetAdapter, opset: int) -> str | None:
 
 def _diagnosed(model: ir.Model, target: str) -> str | None:
     """Without a per-node table (ort), the analysis is diagnose's model-level verdict."""
-    from graphkit.diagnose import diagnose
-
     blockers = diagnose(model, target).blockers
     return f"{blockers[0].op}: {blockers[0].message}" if blockers else None
 

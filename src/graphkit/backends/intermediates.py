@@ -23,8 +23,11 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit._quiet import native_logs_off
 from graphkit._time_limit import DEFAULT_TIMEOUT
-from graphkit.errors import InputError
+from graphkit.backends.ort.runner import run_artifact
+from graphkit.backends.tflite import runner as tflite
+from graphkit.errors import InputError, MissingDependencyError
 from graphkit.ir import load_onnx
 from graphkit.runner import Feeds, LightModel, ModelRunner
 
@@ -66,8 +69,6 @@ def artifact_values(path: Path, feeds: Feeds, *, timeout: float | None = DEFAULT
     if suffix == ".pt":
         return torchscript_values(path, feeds)
     if suffix == ".ort":
-        from graphkit.backends.ort.runner import run_artifact
-
         return (_arrays(run_artifact(path, feeds, timeout=timeout)),
                 "an .ort file cannot expose its intermediate values: outputs only")
     raise InputError(f"{path}: graphkit compares .onnx, .ort, .pt and .tflite artifacts")
@@ -87,8 +88,6 @@ def _arrays(values: Mapping[str, Any]) -> Feeds:
 
 def tflite_values(path: Path, feeds: Feeds) -> Feeds:
     """Every tensor LiteRT kept, by name, after one run through the signature."""
-    from graphkit._quiet import native_logs_off
-    from graphkit.backends.tflite import runner as tflite
 
     inputs, _outputs, nhwc = tflite.signature_names(path)
     missing = [name for name in inputs if name not in feeds]
@@ -97,8 +96,6 @@ def tflite_values(path: Path, feeds: Feeds) -> Feeds:
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ModuleNotFoundError:
-        from graphkit.errors import MissingDependencyError
-
         raise MissingDependencyError("ai_edge_litert", "tensorflow",
                                      "running a .tflite file") from None
     with native_logs_off(), warnings.catch_warnings():

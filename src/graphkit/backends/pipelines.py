@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from graphkit.passes.fuse import fusion_named
+
 
 def cleanup() -> list[str]:
     return [
@@ -32,7 +34,5 @@ def portable(opset: int) -> list[str]:
 
 
 def fuse(rules: Sequence[str], opset: int) -> list[str]:
-    from graphkit.passes.fuse import fusion_named
-
     usable = [rule for rule in rules if fusion_named(rule).min_opset <= opset]
     return [f"fuse{{rules={'+'.join(usable)}}}"] if usable else []

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from graphkit._progress import listening
+from graphkit._time_limit import DEFAULT_TIMEOUT
 
 FORMATS = ("text", "json")
 
@@ -28,8 +29,6 @@ def add_format_option(parser: argparse.ArgumentParser, choices=FORMATS) -> None:
 
 
 def add_timeout_option(parser: argparse.ArgumentParser) -> None:
-    from graphkit._time_limit import DEFAULT_TIMEOUT
-
     parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help="longest one run of a model may take; past it graphkit stops "
                              f"and names the node still running (default: {DEFAULT_TIMEOUT:g})")

@@ -9,7 +9,6 @@ would otherwise surface much later as an unloadable model.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -17,14 +16,6 @@ import onnx
 import onnx_ir as ir
 
 from graphkit.errors import InputError
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def first_line(err: BaseException | str) -> str:
-    """The first non-empty line of an error, without terminal colour codes."""
-    text = _ANSI.sub("", str(err)).strip() or type(err).__name__
-    return text.splitlines()[0].strip()[:300]
 
 
 def check_option_names(options: Mapping[str, Any], accepted: Iterable[str], what: str) -> None:

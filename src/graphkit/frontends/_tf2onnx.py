@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
-from graphkit.errors import InputError, MissingDependencyError
-from graphkit.frontends._common import check_fully_converted, first_line
+from graphkit.errors import InputError, MissingDependencyError, first_line
+from graphkit.frontends._common import check_fully_converted
 from graphkit.ir import model_from_proto
 
 

@@ -22,11 +22,18 @@ from pathlib import Path
 import onnx_ir as ir
 
 from graphkit.errors import GraphkitError, InputError
+from graphkit.frontends._provenance import Provenance, stamp
+from graphkit.frontends._tf2onnx import (
+    check_nchw_names,
+    import_tensorflow,
+    name_unknown_dims,
+    run_tf2onnx,
+)
 from graphkit.ir import load_onnx, save_onnx
 
 
 def convert_in_child(path: Path, opset: int | None, nchw: list[str] | None) -> ir.Model:
-    """The ONNX model tflite.convert makes of `path`, converted in a child process."""
+    """The ONNX model convert_tflite makes of `path`, converted in a child process."""
     with tempfile.TemporaryDirectory(prefix="graphkit-tflite-") as folder:
         out = Path(folder) / "model.onnx"
         request = {"path": str(path), "opset": opset, "inputs_as_nchw": nchw, "out": str(out)}
@@ -79,14 +86,32 @@ def verify_flatbuffer(path: Path) -> None:
         return
 
 
-def main(argv: list[str]) -> int:
-    from graphkit.frontends.tflite import convert
+def convert_tflite(path: Path, opset: int | None, nchw: list[str] | None) -> ir.Model:
+    """The conversion itself, with tf2onnx: what the child process runs."""
+    tf, tf2onnx = import_tensorflow()
+    model = run_tf2onnx(
+        tf2onnx.convert.from_tflite,
+        str(path),
+        tflite_path=str(path),
+        opset=opset,
+        inputs_as_nchw=nchw,
+    )
+    if nchw:
+        # tf2onnx skips names it does not know: check them against the inputs it made
+        # (NCHW and NHWC have the same rank, so the converted shape answers for both).
+        ranks = {v.name: None if v.shape is None else len(v.shape) for v in model.graph.inputs}
+        check_nchw_names(nchw, ranks)
+    name_unknown_dims(model, batch_first=False)
+    provenance = Provenance("tflite", tf.__version__, "tf2onnx", tf2onnx.__version__, str(path))
+    return stamp(model, provenance)
 
+
+def main(argv: list[str]) -> int:
     request = json.loads(argv[1])
     path = Path(request["path"])
     try:
         verify_flatbuffer(path)
-        model = convert(path, request["opset"], request["inputs_as_nchw"])
+        model = convert_tflite(path, request["opset"], request["inputs_as_nchw"])
         save_onnx(model, request["out"])
     except GraphkitError as err:
         print(json.dumps({"error": str(err)}))

@@ -27,8 +27,8 @@ from typing import Any
 import onnx_ir as ir
 
 from graphkit._progress import step
-from graphkit.errors import InputError, UnsafeModelError
-from graphkit.frontends._common import check_opset, check_option_names, default_names, first_line
+from graphkit.errors import InputError, UnsafeModelError, first_line
+from graphkit.frontends._common import check_opset, check_option_names, default_names
 from graphkit.frontends._provenance import Provenance, stamp
 from graphkit.frontends._tf2onnx import (
     check_nchw_names,

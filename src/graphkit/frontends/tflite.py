@@ -20,14 +20,7 @@ import onnx_ir as ir
 
 from graphkit.errors import InputError
 from graphkit.frontends._common import check_opset, check_option_names
-from graphkit.frontends._provenance import Provenance, stamp
-from graphkit.frontends._tf2onnx import (
-    check_nchw_names,
-    check_tensorflow_installed,
-    import_tensorflow,
-    name_unknown_dims,
-    run_tf2onnx,
-)
+from graphkit.frontends._tf2onnx import check_tensorflow_installed
 from graphkit.frontends._tflite_child import convert_in_child
 from graphkit.ir._files import read_head
 
@@ -47,26 +40,6 @@ def load_tflite(path: str | os.PathLike, **options: Any) -> ir.Model:
         raise InputError(f"option 'inputs_as_nchw' must be a list of input names, got {nchw!r}")
     check_tensorflow_installed()
     return convert_in_child(path, opset, list(nchw) if nchw else None)
-
-
-def convert(path: Path, opset: int | None, nchw: list[str] | None) -> ir.Model:
-    """The conversion itself, run by the child process (see _tflite_child)."""
-    tf, tf2onnx = import_tensorflow()
-    model = run_tf2onnx(
-        tf2onnx.convert.from_tflite,
-        str(path),
-        tflite_path=str(path),
-        opset=opset,
-        inputs_as_nchw=nchw,
-    )
-    if nchw:
-        # tf2onnx skips names it does not know: check them against the inputs it made
-        # (NCHW and NHWC have the same rank, so the converted shape answers for both).
-        ranks = {v.name: None if v.shape is None else len(v.shape) for v in model.graph.inputs}
-        check_nchw_names(nchw, ranks)
-    name_unknown_dims(model, batch_first=False)
-    provenance = Provenance("tflite", tf.__version__, "tf2onnx", tf2onnx.__version__, str(path))
-    return stamp(model, provenance)
 
 
 def _check_file(path: Path) -> None:

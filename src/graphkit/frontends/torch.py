@@ -27,15 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx_ir as ir
 
-from graphkit.errors import InputError, MissingDependencyError
+from graphkit.errors import InputError, MissingDependencyError, first_line
 from graphkit.frontends._common import (
     check_names,
     check_opset,
     check_option_names,
     default_names,
-    first_line,
     rename_outputs,
 )
 from graphkit.frontends._provenance import Provenance, stamp
@@ -115,7 +115,6 @@ def _import_torch():
 
 
 def _check_example_inputs(example: Any) -> tuple[Any, ...]:
-    import numpy as np
     import torch
 
     items = tuple(example) if isinstance(example, (tuple, list)) else (example,)

@@ -4,32 +4,18 @@
   external data first (one clear InputError line naming the node or tensor); load_onnx
   leaves a file's large weights in the file, as read-only arrays over its memory map;
 - save_onnx: atomic writes, weights inline or in one data file inside the output's folder;
-- to_graphsurgeon / from_graphsurgeon / GraphSurgeonPass: run onnx-graphsurgeon scripts as passes;
+- to_graphsurgeon / from_graphsurgeon: the model as an onnx-graphsurgeon Graph and back
+  (graphkit.pass_adapters.GraphSurgeonPass runs a graphsurgeon script as a pass);
 - to_networkx: the node graph for graph algorithms.
 """
 
-from typing import Any
-
+from graphkit.ir._graphsurgeon import from_graphsurgeon, to_graphsurgeon
 from graphkit.ir._load import copy_model, load_onnx, load_onnx_bytes, model_from_proto
 from graphkit.ir._networkx import to_networkx
 from graphkit.ir._save import save_onnx
 from graphkit.ir._wellformed import check_well_formed
 
-_GRAPHSURGEON = ("GraphSurgeonPass", "from_graphsurgeon", "to_graphsurgeon")
-
-
-def __getattr__(name: str) -> Any:
-    """The graphsurgeon interop on first use: its pass adapter needs graphkit.passmanager, a
-    layer above the IR, so importing graphkit.ir (which the runner and the proof do) must
-    not import it (tests/test_layers.py)."""
-    if name not in _GRAPHSURGEON:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from graphkit.ir import _graphsurgeon
-
-    return getattr(_graphsurgeon, name)
-
 __all__ = [
-    "GraphSurgeonPass",
     "check_well_formed",
     "copy_model",
     "from_graphsurgeon",

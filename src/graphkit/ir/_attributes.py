@@ -9,12 +9,12 @@ every attribute must have a type: onnx-ir reads an untyped one as no value at al
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 
 import onnx
 
 from graphkit.errors import InputError
+from graphkit.ir._schema import onnx_schema
 
 _A = onnx.AttributeProto
 # The value field each attribute type keeps its value in.
@@ -43,7 +43,7 @@ def check_attributes(proto: onnx.ModelProto, origin: str) -> None:
         if version is None:
             raise InputError(f"{origin}: {where} ({node.op_type}) is an ONNX op, but no opset of "
                              "'ai.onnx' is imported to say which version")
-        schema = _schema(node.op_type, version)
+        schema = onnx_schema(node.op_type, version)
         if schema is not None:
             _check_node(node, schema, version, f"{origin}: {where} ({node.op_type})")
 
@@ -113,14 +113,6 @@ def _check_value_field(attr: onnx.AttributeProto, label: str) -> None:
 
 def _type_name(kind: int) -> str:
     return _A.AttributeType.Name(kind) if kind in _A.AttributeType.values() else str(kind)
-
-
-@functools.cache
-def _schema(op_type: str, version: int) -> onnx.defs.OpSchema | None:
-    try:
-        return onnx.defs.get_schema(op_type, version, "")
-    except onnx.defs.SchemaError:
-        return None
 
 
 def _nodes(

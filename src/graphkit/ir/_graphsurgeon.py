@@ -1,25 +1,19 @@
-"""model <-> onnx_graphsurgeon.Graph, and a Pass that runs a user's graphsurgeon script.
-
-Users of TensorRT tooling have edits written against onnx-graphsurgeon; `GraphSurgeonPass(fn)`
-lets such an edit run inside graphkit's PassManager, which then proves it numerically like
-any other rewrite (and rolls it back if the outputs change).
+"""model <-> onnx_graphsurgeon.Graph (graphkit.pass_adapters.GraphSurgeonPass runs a user's
+graphsurgeon script as a pass). onnx_graphsurgeon is an optional extra, imported on first use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import onnx_ir as ir
 
 from graphkit.errors import MissingDependencyError
 from graphkit.ir._load import model_from_proto
 from graphkit.ir._save import inline_proto
-from graphkit.passmanager import Pass, PassContext, PassKind, PassResult, count_nodes
 
 
-def _gs() -> Any:
+def graphsurgeon_module() -> Any:
     try:
         import onnx_graphsurgeon
     except ImportError:
@@ -31,44 +25,10 @@ def _gs() -> Any:
 
 def to_graphsurgeon(model: ir.Model) -> Any:
     """An onnx_graphsurgeon.Graph holding a copy of the model (weights read into memory)."""
-    return _gs().import_onnx(inline_proto(model))
+    return graphsurgeon_module().import_onnx(inline_proto(model))
 
 
 def from_graphsurgeon(graph: Any, *, origin: str = "<graphsurgeon>") -> ir.Model:
     """The IR of a graphsurgeon Graph, checked like any loaded model."""
-    proto = _gs().export_onnx(graph, do_type_check=False)
+    proto = graphsurgeon_module().export_onnx(graph, do_type_check=False)
     return model_from_proto(proto, origin=origin)
-
-
-@dataclass(frozen=True)
-class GraphSurgeonPass(Pass):
-    """fn(gs.Graph) -> None edits the graph in place; the model takes the edited graph.
-
-    Not in the pass registry: it needs a Python callable, which a pipeline string cannot name.
-    """
-
-    name: ClassVar[str] = "graphsurgeon"
-    kind: ClassVar[PassKind] = "rewrite"
-    fn: Callable[[Any], None]
-
-    def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
-        gs = _gs()
-        graph = to_graphsurgeon(model)
-        before = gs.export_onnx(graph, do_type_check=False).graph
-        self.fn(graph)
-        after_proto = gs.export_onnx(graph, do_type_check=False)
-        if after_proto.graph == before:
-            return PassResult()
-        label = getattr(self.fn, "__name__", "graphsurgeon script")
-        nodes_before = count_nodes(model)
-        edited = model_from_proto(after_proto, origin=f"graphsurgeon script {label!r}")
-        _adopt(model, edited)
-        return PassResult(modified=True,
-                          changes=[f"{label}: {nodes_before} -> {count_nodes(model)} nodes"])
-
-
-def _adopt(model: ir.Model, edited: ir.Model) -> None:
-    """Give `model` the edited graph and functions in place; keep its model-level metadata."""
-    model.graph = edited.graph
-    model.functions.clear()
-    model.functions.update(edited.functions)

@@ -164,7 +164,9 @@ SEVERITIES = frozenset({"error", "warning", "info"})
 
 
 @dataclass(frozen=True)
-class Check:
+class OpCheck:
+    """One [[op.checks]] row of a target's table: a predicate kind (PREDICATES) and its keys."""
+
     kind: str
     args: dict[str, Any]  # the kind's own keys (attr, values, inputs, ...)
     when: dict[str, Any] = field(default_factory=dict)
@@ -189,7 +191,7 @@ class OpEntry:
     fix: str | None = None
     code: str | None = None
     message: str | None = None
-    checks: tuple[Check, ...] = ()
+    checks: tuple[OpCheck, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,7 @@ def _severity(value: Any, where: _Where) -> str:
     return value
 
 
-def _parse_check(raw: Any, where: _Where) -> Check:
+def _parse_check(raw: Any, where: _Where) -> OpCheck:
     if not isinstance(raw, dict) or raw.get("kind") not in CHECK_KINDS:
         kind = raw.get("kind") if isinstance(raw, dict) else raw
         raise where.fail(f"unknown check kind {kind!r} (known: {', '.join(CHECK_KINDS)})")
@@ -280,7 +282,7 @@ def _parse_check(raw: Any, where: _Where) -> Check:
     own = {k: v for k, v in raw.items() if k not in COMMON_CHECK_KEYS}
     if raw["kind"] in ("never", "note"):
         own["message"] = raw["message"]
-    return Check(
+    return OpCheck(
         kind=raw["kind"],
         args=own,
         when=dict(raw.get("when", {})),

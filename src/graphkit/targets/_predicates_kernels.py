@@ -5,6 +5,7 @@ from the ONNX reference. The tables name them by kind like the others (_predicat
 from __future__ import annotations
 
 import functools
+import locale
 
 import numpy as np
 import onnx_ir as ir
@@ -51,8 +52,6 @@ def attention_mask_length(node: ir.Node, ctx: NodeContext, args: Args) -> str | 
 @functools.cache
 def _locale_installed(name: str) -> bool:
     """Whether this machine has the C library locale `name` (what std::locale loads)."""
-    import locale
-
     # setlocale is the portable probe; restore at once, since it changes process state.
     saved = locale.setlocale(locale.LC_CTYPE)
     try:

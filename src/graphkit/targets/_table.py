@@ -15,7 +15,7 @@ from collections import defaultdict
 import onnx_ir as ir
 
 from graphkit.findings import Finding, Severity
-from graphkit.targets._data import DTYPES, Check, OpEntry, TargetData
+from graphkit.targets._data import DTYPES, OpCheck, OpEntry, TargetData
 from graphkit.targets._predicates import DEFAULT_FINDING, PREDICATES, matches_when, node_input
 from graphkit.targets.base import NodeContext
 from graphkit.targets.checks import GenericChecks, dynamic_input
@@ -199,7 +199,7 @@ class TableTarget:
         }.get(name, ("GK203", None))
         return self._finding(code, Severity.ERROR, what, node, fix)
 
-    def _run(self, check: Check, node: ir.Node, ctx: NodeContext) -> Finding | None:
+    def _run(self, check: OpCheck, node: ir.Node, ctx: NodeContext) -> Finding | None:
         if check.when and not matches_when(node, ctx, check.when):
             return None
         args = {**check.args, "quantized": self.takes_qdq} if check.kind == "const-input" \

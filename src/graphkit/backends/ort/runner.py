@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 from graphkit._quiet import ort_log_severity
+from graphkit._time_limit import run_ort
 
 # onnxruntime's Python API takes and returns numpy arrays, and numpy has no bfloat16, float8,
 # int4 or int2 that it accepts: conformance cases with such data cannot be run from here.
@@ -31,8 +33,6 @@ def run_artifact(path: str | os.PathLike, feeds: dict[str, np.ndarray], *,
     `timeout`: seconds the run may take (graphkit._time_limit)."""
     import onnxruntime as ort
 
-    from graphkit._time_limit import run_ort
-
     path = Path(path)
     unsafe = FLOAT16_UNSAFE_OPTIMIZERS if _file_has_float16(path) else ()
     options = ort.SessionOptions()
@@ -48,8 +48,6 @@ def _file_has_float16(path: Path) -> bool:
     was written, so it is not checked)."""
     if path.suffix.lower() != ".onnx":
         return False
-    import onnx
-
     graph = onnx.load(str(path), load_external_data=False).graph
     half = onnx.TensorProto.FLOAT16
     typed = [*graph.input, *graph.output, *graph.value_info]

@@ -23,6 +23,7 @@ import onnx_ir as ir
 
 from graphkit._ort_registry import Formal, Kernel, OrtRegistry, Schema, ort_registry
 from graphkit.findings import Finding, Severity
+from graphkit.passes.decompose import REPLACEMENT_MIN_OPSET
 from graphkit.targets import _schema_functions
 from graphkit.targets._data import load_target_data
 from graphkit.targets._table import TableTarget
@@ -150,10 +151,6 @@ class OrtTarget:
 
 def _decompose_fix(node: ir.Node, domain: str) -> str | None:
     """'decompose' when that pass knows how to rewrite this op into others."""
-    try:
-        from graphkit.passes.decompose import REPLACEMENT_MIN_OPSET
-    except ImportError:
-        return None
     return "decompose" if domain == "" and node.op_type in REPLACEMENT_MIN_OPSET else None
 
 

@@ -32,9 +32,10 @@ from graphkit.backends.tensorrt.profiles import (
     parse_shapes,
     profile_json,
 )
-from graphkit.backends.tensorrt.target import DEFAULT_VERSION
+from graphkit.backends.tensorrt.target import default_version
 from graphkit.errors import InputError
 from graphkit.ir import save_onnx
+from graphkit.validation import ModelRunner, choose_input_shapes
 
 SUFFIXES = (".engine", ".plan")
 SCRIPT = "build_engine.sh"
@@ -60,7 +61,7 @@ def emit(model: ir.Model, output: str | os.PathLike, *, shapes: Sequence[str] = 
     profile = complete_profile(model, parse_shapes(shapes, model), _validation_shapes(model))
     names = bundle_names(output)
     save_onnx(model, names["onnx"])
-    _write_text(names["profile"], json.dumps(profile_json(profile, DEFAULT_VERSION), indent=2))
+    _write_text(names["profile"], json.dumps(profile_json(profile, default_version()), indent=2))
     # Absolute: the script runs from its own folder, and the build may run from anywhere.
     cache = str(Path(timing_cache).resolve()) if timing_cache is not None else None
     why_not = runner.available()
@@ -69,7 +70,7 @@ def emit(model: ir.Model, output: str | os.PathLike, *, shapes: Sequence[str] = 
                                               not_built_because=why_not))
     metadata: dict[str, Any] = {
         "format": "engine", "strongly_typed": True, "precision": _precision(model),
-        "profile": profile_json(profile, DEFAULT_VERSION)["profiles"][0],
+        "profile": profile_json(profile, default_version())["profiles"][0],
         "files": [str(path) for path in names.values()],
     }
     if why_not is not None:
@@ -96,7 +97,6 @@ def _validation_shapes(model: ir.Model) -> Mapping[str, tuple[int, ...]]:
     (computed only when one exists: it may run the model)."""
     if not any(not isinstance(d, int) for v in model.graph.inputs for d in (v.shape or (None,))):
         return {}
-    from graphkit.validation import ModelRunner, choose_input_shapes
 
     try:
         return choose_input_shapes(model, ModelRunner(model)).shapes

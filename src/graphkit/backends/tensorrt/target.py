@@ -1,8 +1,9 @@
 """TensorRT through its ONNX parser: the operator matrix in opsets/tensorrt.toml.
 
-The version is part of the target: `tensorrt` is 11.5 (opsets 9-25), `tensorrt@10.15` the
-10.15 table (opsets 9-24), `tensorrt@10.1` the 10.1 table (opsets 9-20). Global dtype
-rules are data too: float64 is cast down (warning), int8/int4/fp8/fp4 enter only through
+The version is part of the target: `tensorrt` is the table's `default_version` (the newest
+it covers: 11.5, opsets 9-25), `tensorrt@10.15` and `tensorrt@10.1` the older tables; each
+version's opset range is data too. So are global dtype rules: float64 is cast down
+(warning), int8/int4/fp8/fp4 enter only through
 Q/DQ, uint8 only at network inputs and outputs.
 
 What "convertible" means here: TensorRT's ONNX parser, at that version, accepts every node
@@ -29,20 +30,24 @@ from graphkit.targets._data import load_target_data
 from graphkit.targets._table import TableTarget
 from graphkit.targets.checks import GenericChecks
 
-DEFAULT_VERSION = "11.5"
-
-
 PRECISIONS = ("fp32", "fp16")
 
 
-class TensorRTTarget(TableTarget):
-    """`precision`: what the user wants the engine in (None: not asked). Asking for fp16 of a
-    float32 graph turns GK204 into a warning whose fix is the float16 rewrite."""
+def default_version() -> str:
+    """The TensorRT version `tensorrt` means (opsets/tensorrt.toml's default_version)."""
+    return load_target_data("tensorrt").default_version
 
-    def __init__(self, version: str = DEFAULT_VERSION, precision: str | None = None) -> None:
+
+class TensorRTTarget(TableTarget):
+    """`version` None: the table's default_version. `precision`: what the user wants the
+    engine in (None: not asked); asking for fp16 of a float32 graph turns GK204 into a
+    warning whose fix is the float16 rewrite."""
+
+    def __init__(self, version: str | None = None, precision: str | None = None) -> None:
         if precision is not None and precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r}: use one of {PRECISIONS}")
         data = load_target_data("tensorrt")
+        version = version or data.default_version
         name = "tensorrt" if version == data.default_version else f"tensorrt@{version}"
         super().__init__(
             data,

@@ -25,6 +25,7 @@ import dataclasses
 
 import onnx_ir as ir
 
+from graphkit.backends.tflite.lowering import opset_range, unsupported_reason
 from graphkit.findings import Finding, Severity
 from graphkit.targets._data import OpEntry, load_target_data
 from graphkit.targets._table import TableTarget
@@ -57,8 +58,6 @@ class TFLiteTarget(TableTarget):
     def opset_range(self) -> tuple[int, int]:
         """The table's lowest opset; the emitter's newest (an op ONNX redefined after the
         opset the lowering was checked against is the emitter's finding, per node)."""
-        from graphkit.backends.tflite.lowering import opset_range
-
         return self.data.opset[0], opset_range()[1]
 
     def _emitter_findings(self, node: ir.Node, ctx: NodeContext) -> list[Finding]:
@@ -69,8 +68,6 @@ class TFLiteTarget(TableTarget):
             return []
         if entry.status == "flex":
             return []  # GK107, a blocker while the emitter writes builtins only
-        from graphkit.backends.tflite.lowering import unsupported_reason
-
         reason = unsupported_reason(node, ctx.opset, ctx.values)
         if reason is None:
             return []

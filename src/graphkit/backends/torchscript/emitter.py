@@ -26,9 +26,10 @@ from graphkit.backends.torchscript._fx import build_graph_module
 from graphkit.backends.torchscript.lowering import unsupported_reason  # conformance reads it here
 from graphkit.backends.torchscript.runner import METADATA_FILE
 from graphkit.errors import InputError, first_line
+from graphkit.ir._walk import CONTROL_FLOW
+from graphkit.validation import declared_inputs, make_inputs
 
 SUFFIXES = (".pt",)
-CONTROL_FLOW = frozenset({"If", "Loop", "Scan", "SequenceMap"})
 TRACE_NOTE = "tracing recorded the example input shapes: the artifact runs only at those shapes"
 
 
@@ -105,8 +106,6 @@ def _trace_inputs(model, input_names, example_inputs) -> list[torch.Tensor]:
         if missing:
             raise InputError(f"example_inputs lacks model input(s) {missing}")
         return [to_torch(example_inputs[name]) for name in input_names]
-    from graphkit.validation import declared_inputs, make_inputs
-
     shapes = {}
     for value in declared_inputs(model):
         if value.dtype not in {ir.DataType.FLOAT, ir.DataType.DOUBLE, ir.DataType.FLOAT16}:

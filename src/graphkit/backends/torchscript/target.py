@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import onnx
 import onnx_ir as ir
 
 from graphkit.errors import GraphkitError, MissingDependencyError
@@ -71,9 +72,7 @@ class TorchScriptTarget:
         self._reason_fn = reason_fn
 
     def opset_range(self) -> tuple[int, int]:
-        from onnx.defs import onnx_opset_version
-
-        return 1, onnx_opset_version()
+        return 1, onnx.defs.onnx_opset_version()
 
     def check_model(self, model: ir.Model) -> list[Finding]:
         return []

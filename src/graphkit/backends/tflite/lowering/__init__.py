@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
+import onnx
 import onnx_ir as ir
 
 from graphkit.backends._lowering_table import ONNX_DOMAINS, entry_at, merge_families
@@ -46,9 +47,7 @@ def _signature(schema) -> tuple:
 
 
 def opset_range() -> tuple[int, int]:
-    from onnx.defs import onnx_opset_version
-
-    return MIN_OPSET, max(CHECKED_OPSET, onnx_opset_version())
+    return MIN_OPSET, max(CHECKED_OPSET, onnx.defs.onnx_opset_version())
 
 
 def _changed_since_checked(op: str, opset: int, entry: Lowering | None) -> str | None:
@@ -56,8 +55,6 @@ def _changed_since_checked(op: str, opset: int, entry: Lowering | None) -> str |
     an entry written for the newer definition)."""
     if opset <= CHECKED_OPSET or entry is not None and entry.since > CHECKED_OPSET:
         return None
-    import onnx.defs
-
     try:
         now = onnx.defs.get_schema(op, opset).since_version
     except onnx.defs.SchemaError:

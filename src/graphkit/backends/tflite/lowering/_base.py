@@ -38,7 +38,8 @@ BOOL = frozenset({ir.DataType.BOOL})
 ANY_DATA = frozenset({ir.DataType.FLOAT, ir.DataType.INT32, ir.DataType.INT64, ir.DataType.BOOL})
 MOVE_DATA = ANY_DATA | {ir.DataType.INT8, ir.DataType.UINT8, ir.DataType.INT16}
 
-Check = Callable[[ir.Node, ValueFacts], "str | None"]
+# node, value facts -> why the entry cannot lower the node (None: it can)
+LoweringCheck = Callable[[ir.Node, ValueFacts], "str | None"]
 Emit = Callable[["EmitContext", ir.Node], None]
 
 
@@ -48,7 +49,7 @@ class Lowering:
     emit: Emit
     dtypes: frozenset[ir.DataType] = F32
     dtype_inputs: tuple[int, ...] = (0,)
-    check: Check | None = None
+    check: LoweringCheck | None = None
     since: int = 1  # the first opset whose semantics `emit` follows
 
 
@@ -69,8 +70,10 @@ def needed(value: ir.Value | None) -> bool:
     return value is not None and (bool(value.uses()) or value.is_graph_output())
 
 
-def const_array(value: ir.Value | None) -> np.ndarray | None:
-    """The value's data when it is a constant: an initializer, or a Constant node's output."""
+def const_or_dequantized(value: ir.Value | None) -> np.ndarray | None:
+    """The data the flatbuffer can hold for the value: an initializer (one that is also a graph
+    input too: the emitter bakes initializers), a Constant node's output, or a DequantizeLinear
+    of constants, dequantized. rewrite.const_array is the passes' stricter question."""
     if value is None:
         return None
     if value.const_value is not None:
@@ -90,7 +93,7 @@ def dequantized(node: ir.Node) -> np.ndarray | None:
     (x - zero_point) * scale, per tensor or per `axis`. None: not all constant, or blocked."""
     if attr(node, "block_size", 0):
         return None
-    arrays = [const_array(v) if v is not None else None for v in node.inputs]
+    arrays = [const_or_dequantized(v) if v is not None else None for v in node.inputs]
     if arrays[0] is None or arrays[1] is None or len(arrays) > 2 and node.inputs[2] is not None \
             and arrays[2] is None:
         return None
@@ -141,7 +144,7 @@ def rank(values: ValueFacts, value: ir.Value | None) -> int | None:
 
 def need_constant(node: ir.Node, index: int, what: str) -> str | None:
     if index < len(node.inputs) and node.inputs[index] is not None \
-            and const_array(node.inputs[index]) is None:
+            and const_or_dequantized(node.inputs[index]) is None:
         return f"{node.op_type}'s {what} (input {index}) must be a constant"
     return None
 
@@ -213,7 +216,7 @@ class EmitContext:
     def input(self, value: ir.Value, perm: Perm = None) -> int:
         """The tensor holding `value` in layout `perm` (a TRANSPOSE when it is held in
         another one; constants are transposed here instead)."""
-        array = const_array(value)
+        array = const_or_dequantized(value)
         if array is not None and id(value) not in self.stored:
             return self.const(_apply(array, perm), value.name or "const")
         known = self.stored[id(value)]

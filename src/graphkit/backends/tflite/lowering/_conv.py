@@ -16,7 +16,7 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
-    const_array,
+    const_or_dequantized,
     entry,
     rank,
     static_but_batch,
@@ -59,10 +59,10 @@ def check_conv(node: ir.Node, values) -> str | None:
         return f"{node.op_type} is lowered for 2-D images (4-D NCHW input) only"
     if static_but_batch(values, node.inputs[0]) is None:
         return f"{node.op_type} needs static channel and spatial input dims"
-    if const_array(node.inputs[1]) is None:
+    if const_or_dequantized(node.inputs[1]) is None:
         return f"{node.op_type}'s weights (input 1) must be a constant"
     bias = node.inputs[2] if len(node.inputs) > 2 else None
-    if bias is not None and const_array(bias) is None:
+    if bias is not None and const_or_dequantized(bias) is None:
         return f"{node.op_type}'s bias (input 2) must be a constant"
     return None
 
@@ -95,7 +95,7 @@ def emit_conv(ctx: EmitContext, node: ir.Node) -> None:
         filters = ctx.input(weights, (1, 2, 3, 0))
         _depthwise(ctx, source, filters, bias, out, geometry, units // group)
     else:
-        arrays = const_array(weights).astype(np.float32), _bias_array(node, units)
+        arrays = const_or_dequantized(weights).astype(np.float32), _bias_array(node, units)
         _grouped(ctx, source, *arrays, out, geometry, group)
 
 
@@ -107,7 +107,7 @@ def _bias(ctx: EmitContext, node: ir.Node, units: int) -> int:
 
 
 def _bias_array(node: ir.Node, units: int) -> np.ndarray:
-    bias = const_array(node.inputs[2]) if len(node.inputs) > 2 else None
+    bias = const_or_dequantized(node.inputs[2]) if len(node.inputs) > 2 else None
     return np.zeros(units, np.float32) if bias is None else bias.astype(np.float32)
 
 

@@ -19,7 +19,7 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
-    const_array,
+    const_or_dequantized,
     entry,
     rank,
 )
@@ -65,14 +65,14 @@ def emit_unary(builtin: str):
 def binary_inputs(ctx: EmitContext, node: ir.Node, values: list[ir.Value]):
     """Tensors for a broadcasting op's inputs, and the layout they share."""
     out_rank = ctx.rank(node.outputs[0])
-    perms = {ctx.perm_of(v) for v in values if const_array(v) is None}
+    perms = {ctx.perm_of(v) for v in values if const_or_dequantized(v) is None}
     perm = perms.pop() if len(perms) == 1 else None
-    if perm is not None and any(const_array(v) is None and ctx.rank(v) != out_rank
+    if perm is not None and any(const_or_dequantized(v) is None and ctx.rank(v) != out_rank
                                 for v in values):
         perm = None
     tensors = []
     for value in values:
-        array = const_array(value)
+        array = const_or_dequantized(value)
         if array is not None and perm is not None:
             full = array.reshape((1,) * (out_rank - array.ndim) + array.shape)
             tensors.append(ctx.const(np.transpose(full, perm), value.name or "const"))
@@ -243,7 +243,7 @@ def clip_bounds(node: ir.Node) -> tuple[float | None, float | None]:
     bounds = []
     for index in (1, 2):
         value = node.inputs[index] if index < len(node.inputs) else None
-        array = const_array(value)
+        array = const_or_dequantized(value)
         bounds.append(None if array is None else float(array))
     return bounds[0], bounds[1]
 
@@ -253,7 +253,7 @@ def check_clip(node: ir.Node, values) -> str | None:
 
 
 def emit_clip(ctx: EmitContext, node: ir.Node) -> None:
-    if any(const_array(v) is None for v in node.inputs[1:] if v is not None):
+    if any(const_or_dequantized(v) is None for v in node.inputs[1:] if v is not None):
         _clip_by_tensors(ctx, node)
         return
     low, high = clip_bounds(node)

@@ -12,7 +12,7 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
-    const_array,
+    const_or_dequantized,
     entry,
     need_static,
     static_shape,
@@ -23,7 +23,7 @@ def emit_gather(ctx: EmitContext, node: ir.Node) -> None:
     data, indices = node.inputs
     shape = ctx.values.shape(data)
     axis = attr(node, "axis", 0) % len(shape)
-    array = const_array(indices)
+    array = const_or_dequantized(indices)
     if array is not None:
         size = shape[axis] if isinstance(shape[axis], int) else 0  # unused: no negatives
         index = ctx.const(np.where(array < 0, array + size, array).astype(np.int32))
@@ -69,7 +69,7 @@ def check_gather(node: ir.Node, values) -> str | None:
     if shape is None:
         return "Gather needs the input's rank"
     size = shape[attr(node, "axis", 0) % max(len(shape), 1)]
-    array = const_array(node.inputs[1])
+    array = const_or_dequantized(node.inputs[1])
     if not isinstance(size, int) and array is not None and (array < 0).any():
         return "Gather on a dynamic axis with constant negative indices is not lowered"
     return None
@@ -87,7 +87,7 @@ def emit_gather_elements(ctx: EmitContext, node: ir.Node) -> None:
     data, indices = node.inputs
     shape, index_shape = ctx.shape(data), ctx.shape(indices)
     axis = attr(node, "axis", 0) % len(shape)
-    array = const_array(indices)
+    array = const_or_dequantized(indices)
     if array is not None:
         wrapped = ctx.const(np.where(array < 0, array + shape[axis], array).astype(np.int64))
     else:
@@ -122,7 +122,7 @@ def emit_gather_nd(ctx: EmitContext, node: ir.Node) -> None:
     data, indices = node.inputs
     depth = ctx.shape(indices)[-1]
     sizes = np.asarray(ctx.values.shape(data)[:depth], ctx.dtype(indices))
-    array = const_array(indices)
+    array = const_or_dequantized(indices)
     if array is not None:
         index = ctx.const(np.where(array < 0, array + sizes, array).astype(array.dtype))
     else:

@@ -22,7 +22,7 @@ from graphkit.backends.tflite.lowering._base import (
 
 
 def emit_constant(ctx: EmitContext, node: ir.Node) -> None:
-    """Nothing to emit: consumers read the value through const_array and write it as a
+    """Nothing to emit: consumers read the value through const_or_dequantized and write it as a
     constant tensor in the layout they want."""
 
 

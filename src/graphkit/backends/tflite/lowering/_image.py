@@ -12,7 +12,7 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
-    const_array,
+    const_or_dequantized,
     entry,
     needed,
     rank,
@@ -102,7 +102,7 @@ def check_batch_norm(node: ir.Node, values) -> str | None:
     if attr(node, "training_mode", 0) or any(needed(out) for out in node.outputs[1:]):
         return "BatchNormalization in training mode is not lowered"
     for index in range(1, 5):
-        if const_array(node.inputs[index]) is None:
+        if const_or_dequantized(node.inputs[index]) is None:
             return f"BatchNormalization's input {index} must be a constant"
     if (rank(values, node.inputs[0]) or 0) < 2:
         return "BatchNormalization needs an input of rank 2 or more"
@@ -110,7 +110,7 @@ def check_batch_norm(node: ir.Node, values) -> str | None:
 
 
 def emit_batch_norm(ctx: EmitContext, node: ir.Node) -> None:
-    scale, bias, mean, var = (const_array(v).astype(np.float64) for v in node.inputs[1:5])
+    scale, bias, mean, var = (const_or_dequantized(v).astype(np.float64) for v in node.inputs[1:5])
     factor = scale / np.sqrt(var + attr(node, "epsilon", 1e-5))
     offset = bias - mean * factor
     source = node.inputs[0]
@@ -198,7 +198,7 @@ def _scales_disagree(node: ir.Node, source, out, opset_10: bool) -> bool:
     value = node.inputs[index] if index < len(node.inputs) else None
     if value is None:
         return False
-    scales = const_array(value)
+    scales = const_or_dequantized(value)
     if scales is None:
         return True  # known at run time only: the ratio cannot be checked
     if scales.size != 4:

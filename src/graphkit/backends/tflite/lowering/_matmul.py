@@ -11,7 +11,7 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
-    const_array,
+    const_or_dequantized,
     entry,
     rank,
 )
@@ -23,7 +23,7 @@ def check_matmul(node: ir.Node, values) -> str | None:
     ranks = [rank(values, v) for v in node.inputs]
     if any(r is None for r in ranks):
         return "MatMul needs the rank of both inputs"
-    if min(ranks) < 2 and not (ranks[1] == 2 and const_array(node.inputs[1]) is not None):
+    if min(ranks) < 2 and not (ranks[1] == 2 and const_or_dequantized(node.inputs[1]) is not None):
         return "MatMul of a 1-D operand is not lowered"
     if max(ranks) > MAX_BATCH_RANK:
         return f"MatMul of rank over {MAX_BATCH_RANK} has no TFLite builtin"
@@ -32,7 +32,7 @@ def check_matmul(node: ir.Node, values) -> str | None:
 
 def emit_matmul(ctx: EmitContext, node: ir.Node) -> None:
     a, b = node.inputs
-    weights = const_array(b)
+    weights = const_or_dequantized(b)
     if weights is not None and weights.ndim == 2:
         fully_connected(ctx, a, weights.T, None, ctx.output(node.outputs[0]))
         return
@@ -58,9 +58,9 @@ def check_gemm(node: ir.Node, values) -> str | None:
 def emit_gemm(ctx: EmitContext, node: ir.Node) -> None:
     """FULLY_CONNECTED for constant B (alpha and beta folded into the weights and bias),
     else BATCH_MATMUL, then MUL by alpha and ADD of beta * C where they are not 1 and 0."""
-    b = const_array(node.inputs[1])
+    b = const_or_dequantized(node.inputs[1])
     c_value = node.inputs[2] if len(node.inputs) > 2 else None
-    c = const_array(c_value)
+    c = const_or_dequantized(c_value)
     alpha = np.float32(attr(node, "alpha", 1.0))
     beta = np.float32(attr(node, "beta", 1.0))
     out = node.outputs[0]

@@ -1,7 +1,7 @@
 """QuantizeLinear / DequantizeLinear as the float arithmetic ONNX defines them.
 
 A DequantizeLinear of constants is folded into a float32 constant when converting (see
-_base.const_array), so a Q/DQ model's Conv or MatMul gets ordinary float weights; on
+_base.const_or_dequantized), so a Q/DQ model's Conv or MatMul gets ordinary float weights; on
 activations, Q is DIV, ROUND (half to even, as ONNX), ADD, clamp and CAST, and DQ is
 CAST, SUB and MUL. The artifact computes what ONNX Runtime computes on the Q/DQ graph:
 it is not an int8-kernel TFLite model (that lowering is still to come)."""
@@ -17,7 +17,7 @@ from graphkit.backends.tflite.lowering._base import (
     Lowering,
     Stored,
     attr,
-    const_array,
+    const_or_dequantized,
     dequantized,
     entry,
     rank,
@@ -32,7 +32,7 @@ def check_quant(node: ir.Node, values) -> str | None:
         return f"{node.op_type} with blocks (block_size) is not lowered"
     for index in (1, 2):
         value = node.inputs[index] if index < len(node.inputs) else None
-        if value is not None and const_array(value) is None:
+        if value is not None and const_or_dequantized(value) is None:
             return f"{node.op_type}'s scale and zero point must be constants"
     if rank(values, node.inputs[0]) is None:
         return f"{node.op_type} needs the input's rank"
@@ -45,7 +45,7 @@ def check_quant(node: ir.Node, values) -> str | None:
 def _broadcast(ctx: EmitContext, node: ir.Node, index: int, dtype, default: float) -> int:
     """Scale or zero point as a float32 constant shaped to broadcast along `axis`."""
     value = node.inputs[index] if index < len(node.inputs) else None
-    array = const_array(value) if value is not None else None
+    array = const_or_dequantized(value) if value is not None else None
     array = np.asarray(default if array is None else array).astype(dtype)
     rank_ = ctx.rank(node.inputs[0])
     if array.ndim == 1 and rank_ > 0:
@@ -74,7 +74,7 @@ def emit_quantize(ctx: EmitContext, node: ir.Node) -> None:
 def emit_dequantize(ctx: EmitContext, node: ir.Node) -> None:
     out = node.outputs[0]
     folded = dequantized(node)
-    if folded is not None:  # constants: a float32 constant, as const_array gives it
+    if folded is not None:  # constants: a float32 constant, as const_or_dequantized gives it
         ctx.stored[id(out)] = Stored(ctx.const(folded, out.name or "weights"))
         return
     shape = ctx.shape_or_none(node.inputs[0])

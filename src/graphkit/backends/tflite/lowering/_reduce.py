@@ -15,7 +15,7 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
-    const_array,
+    const_or_dequantized,
     entry,
     rank,
     static_shape,
@@ -34,7 +34,7 @@ def reduce_axes(node: ir.Node, rank_: int) -> list[int] | None:
     """The axes reduced; None: none (noop_with_empty_axes)."""
     axes = attr(node, "axes")
     if axes is None and len(node.inputs) > 1 and node.inputs[1] is not None:
-        axes = const_array(node.inputs[1]).tolist()
+        axes = const_or_dequantized(node.inputs[1]).tolist()
     if not axes:
         return None if attr(node, "noop_with_empty_axes", 0) else list(range(rank_))
     return sorted({int(a) % rank_ for a in axes})
@@ -42,7 +42,7 @@ def reduce_axes(node: ir.Node, rank_: int) -> list[int] | None:
 
 def check_reduce(node: ir.Node, values) -> str | None:
     axes = node.inputs[1] if len(node.inputs) > 1 else None
-    if axes is not None and const_array(axes) is None:
+    if axes is not None and const_or_dequantized(axes) is None:
         return f"{node.op_type}'s axes (input 1) must be a constant"
     if rank(values, node.inputs[0]) is None:
         return f"{node.op_type} needs the input's rank"
@@ -200,7 +200,7 @@ def _k_tensor(ctx: EmitContext, node: ir.Node) -> int:
     """k as TOPK_V2 takes it: an int32 scalar (ONNX gives a 1-element int64 tensor)."""
     if len(node.inputs) < 2:  # before opset 10: an attribute
         return ctx.int32(attr(node, "k"))
-    known = const_array(node.inputs[1])
+    known = const_or_dequantized(node.inputs[1])
     if known is not None:
         return ctx.int32(int(known.reshape(-1)[0]))
     scalar = ctx.temp("k", np.int64, [])
@@ -211,7 +211,7 @@ def _k_tensor(ctx: EmitContext, node: ir.Node) -> int:
 
 
 def emit_cumsum(ctx: EmitContext, node: ir.Node) -> None:
-    axis = int(const_array(node.inputs[1])) % ctx.rank(node.inputs[0])
+    axis = int(const_or_dequantized(node.inputs[1])) % ctx.rank(node.inputs[0])
     made = options("CumsumOptions", exclusive=bool(attr(node, "exclusive", 0)),
                    reverse=bool(attr(node, "reverse", 0)))
     ctx.op("CUMSUM", [ctx.input(node.inputs[0]), ctx.int32(axis)],
@@ -219,7 +219,7 @@ def emit_cumsum(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def check_cumsum(node: ir.Node, values) -> str | None:
-    if const_array(node.inputs[1]) is None:
+    if const_or_dequantized(node.inputs[1]) is None:
         return "CumSum's axis (input 1) must be a constant"
     return None if rank(values, node.inputs[0]) is not None else "CumSum needs the input's rank"
 

@@ -18,7 +18,7 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
-    const_array,
+    const_or_dequantized,
     entry,
     need_constant,
     needed,
@@ -117,7 +117,7 @@ def emit_transpose(ctx: EmitContext, node: ir.Node) -> None:
 
 def emit_concat(ctx: EmitContext, node: ir.Node) -> None:
     """In the layout most inputs are held in (a TRANSPOSE only for the others)."""
-    live = [v for v in node.inputs if const_array(v) is None]
+    live = [v for v in node.inputs if const_or_dequantized(v) is None]
     held = [ctx.perm_of(v) for v in live]
     perm = max(held, key=held.count) if held else None
     out_rank = ctx.rank(node.outputs[0])
@@ -135,9 +135,9 @@ def check_concat(node: ir.Node, values) -> str | None:
 
 
 def _slice_inputs(node: ir.Node):
-    starts, ends = const_array(node.inputs[1]), const_array(node.inputs[2])
-    axes = const_array(node.inputs[3]) if len(node.inputs) > 3 and node.inputs[3] else None
-    steps = const_array(node.inputs[4]) if len(node.inputs) > 4 and node.inputs[4] else None
+    starts, ends = const_or_dequantized(node.inputs[1]), const_or_dequantized(node.inputs[2])
+    axes, steps = (const_or_dequantized(node.inputs[i]) if len(node.inputs) > i and node.inputs[i]
+                   else None for i in (3, 4))
     if node.op_type == "Slice" and len(node.inputs) == 1:  # opset < 10: attributes
         starts, ends, axes = (np.asarray(attr(node, k)) if attr(node, k) is not None else None
                               for k in ("starts", "ends", "axes"))
@@ -206,7 +206,8 @@ def emit_split(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def check_split(node: ir.Node, values) -> str | None:
-    if len(node.inputs) > 1 and node.inputs[1] is not None and const_array(node.inputs[1]) is None:
+    split = node.inputs[1] if len(node.inputs) > 1 else None
+    if split is not None and const_or_dequantized(split) is None:
         return "Split's split (input 1) must be a constant"
     if any(static_shape(values, out) is None for out in node.outputs):
         return "Split needs static output shapes"
@@ -250,17 +251,17 @@ def _expand_static(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def emit_tile(ctx: EmitContext, node: ir.Node) -> None:
-    repeats = const_array(node.inputs[1])
+    repeats = const_or_dequantized(node.inputs[1])
     ctx.op("TILE", [ctx.input(node.inputs[0]), ctx.int32(repeats)],
            [ctx.output(node.outputs[0])])
 
 
 def pad_amounts(node: ir.Node, rank_: int) -> np.ndarray:
     """[rank, 2] (before, after) per axis."""
-    pads = attr(node, "pads") if len(node.inputs) < 2 else const_array(node.inputs[1])
+    pads = attr(node, "pads") if len(node.inputs) < 2 else const_or_dequantized(node.inputs[1])
     pads = np.asarray(pads, dtype=np.int64)
     axes_value = node.inputs[3] if len(node.inputs) > 3 else None
-    axes = const_array(axes_value) if axes_value is not None else None
+    axes = const_or_dequantized(axes_value) if axes_value is not None else None
     axes = list(range(rank_)) if axes is None else [int(a) % rank_ for a in axes]
     amounts = np.zeros((rank_, 2), dtype=np.int32)
     for index, axis in enumerate(axes):
@@ -276,7 +277,7 @@ def check_pad(node: ir.Node, values) -> str | None:
         found = need_constant(node, index, what)
         if found:
             return found
-    pads = attr(node, "pads") if len(node.inputs) < 2 else const_array(node.inputs[1])
+    pads = attr(node, "pads") if len(node.inputs) < 2 else const_or_dequantized(node.inputs[1])
     if pads is not None and np.min(pads) < 0:
         return "Pad with negative pads (cropping) is not lowered"
     if rank(values, node.inputs[0]) is None:
@@ -295,7 +296,8 @@ def emit_pad(ctx: EmitContext, node: ir.Node) -> None:
     if attr(node, "mode", "constant") == "reflect":
         ctx.op("MIRROR_PAD", tensors, [out], options("MirrorPadOptions", mode=0))
         return
-    value = const_array(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+    fill = node.inputs[2] if len(node.inputs) > 2 else None
+    value = const_or_dequantized(fill) if fill else None
     if value is None:
         value = np.asarray(attr(node, "value", 0.0))
     if float(value) == 0.0:
@@ -316,7 +318,7 @@ def emit_trilu(ctx: EmitContext, node: ir.Node) -> None:
     """SELECT_V2 between the input and zeros, by the triangle as a constant mask."""
     shape = ctx.shape(node.inputs[0])
     k_value = node.inputs[1] if len(node.inputs) > 1 else None
-    k = int(const_array(k_value)) if k_value is not None else 0
+    k = int(const_or_dequantized(k_value)) if k_value is not None else 0
     ones = np.ones(shape[-2:], dtype=bool)
     mask = np.triu(ones, k) if attr(node, "upper", 1) else np.tril(ones, k)
     zero = ctx.const(np.zeros((), ctx.dtype(node.inputs[0])))

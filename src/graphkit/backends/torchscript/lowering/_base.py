@@ -74,7 +74,8 @@ class EmitContext(Protocol):
 
 
 Emit = Callable[[EmitContext, ir.Node], list[Any]]
-Check = Callable[[ir.Node, int], "str | None"]
+# node, opset -> why the entry cannot lower the node (None: it can)
+LoweringCheck = Callable[[ir.Node, int], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Lowering:
     emit: Emit
     since: int = 1  # lowest ai.onnx opset whose form of the op this entry handles
     dtypes: frozenset[ir.DataType] = ALL_TORCH  # allowed element types of inputs and outputs
-    check: Check | None = None  # attribute forms and other constraints
+    check: LoweringCheck | None = None  # attribute forms and other constraints
 
 
 # --- attribute access -------------------------------------------------------------------

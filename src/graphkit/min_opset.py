@@ -11,9 +11,10 @@ their intersection (`as_written`).
 older schema where the inputs that the old schema had as attributes (same name: Squeeze
 axes, Split split, Reduce* axes, Clip min/max, ...) are constants and every attribute it
 sets exists there or has its default; `lift-constants` makes Constant nodes initializers;
-`decompose` replaces an op by older ops, at the
-opsets `graphkit.passes.decompose.REPLACEMENT_MIN_OPSET` declares (read from that pass,
-so the two cannot disagree). Conversion upwards is assumed possible for every node.
+`decompose` replaces an op by older ops, at the opsets
+`graphkit.passes.decompose.REPLACEMENT_MIN_OPSET` declares (read from that pass, so the
+two cannot disagree: hence this module sits above the passes, beside diagnose).
+Conversion upwards is assumed possible for every node.
 Nodes outside ai.onnx (other domains, local functions) are not counted.
 """
 
@@ -29,6 +30,9 @@ import onnx
 import onnx_ir as ir
 
 from graphkit.findings import Finding, Severity
+from graphkit.passes.decompose import REPLACEMENT_MIN_OPSET
+from graphkit.targets._data import load_target_data
+from graphkit.targets._predicates import schema_default
 from graphkit.targets.base import ValueFacts
 
 Ranges = tuple[tuple[int, int], ...]
@@ -167,19 +171,10 @@ def reachable_floor(sig: Signature) -> int | None:
             break
     if sig.op == "Constant":
         floors.append(1)  # lift-constants turns it into an initializer, valid at any opset
-    replacement = _replacement_floors().get(sig.op)
+    replacement = REPLACEMENT_MIN_OPSET.get(sig.op)
     if replacement is not None:
         floors.append(replacement)
     return min(floors) if floors else None
-
-
-@functools.cache
-def _replacement_floors() -> Mapping[str, int]:
-    try:
-        from graphkit.passes.decompose import REPLACEMENT_MIN_OPSET
-    except ImportError:  # the decompose pass is part of the package; guard a broken install
-        return {}
-    return REPLACEMENT_MIN_OPSET
 
 
 # ---- from nodes and models ----
@@ -218,8 +213,6 @@ def _same_shapes(node: ir.Node, values: ValueFacts) -> bool:
 
 
 def _defaults(node: ir.Node, opset: int) -> frozenset[str]:
-    from graphkit.targets._predicates import schema_default
-
     same = set()
     for name, attr in node.attributes.items():
         value = attr.value
@@ -290,8 +283,6 @@ def node_opsets(model: ir.Model, values: ValueFacts | None = None) -> list[NodeO
 
 def target_ranges() -> dict[str, tuple[int, int]]:
     """The opset range of every target whose facts are a table under opsets/."""
-    from graphkit.targets._data import load_target_data
-
     ranges: dict[str, tuple[int, int]] = {}
     for name in ("tensorrt", "tflite", "ort-nnapi", "ort-coreml", "ort-coreml-mlprogram"):
         data = load_target_data(name)
