@@ -246,7 +246,7 @@ def _reaches_subgraphs(pass_name: str) -> bool:
     """Whether the pass declares that it rewrites If/Loop/Scan bodies and functions (an
     unknown name is not ours to judge: its finding keeps the fix it names)."""
     cls = pass_registry().get(pass_name)
-    return cls is None or bool(getattr(cls, "reaches_subgraphs", False))
+    return cls is None or bool(getattr(cls, "reaches_subgraphs", False))  # plugins too
 
 
 def _partitions(model: ir.Model, sites: list[Site], blocked: set[int]) -> Partitions:

@@ -81,6 +81,9 @@ class Pass:
     # The rewrite only removes nodes or points uses at values of the same type and shape, so
     # shapes inferred before it are still what inference would give after it.
     preserves_shapes: ClassVar[bool] = False
+    # Rewrites If/Loop/Scan bodies and functions too (graphkit.ir._walk.every_graph); where
+    # False, diagnose says a finding inside a subgraph is beyond this pass.
+    reaches_subgraphs: ClassVar[bool] = False
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         raise NotImplementedError
