@@ -23,6 +23,7 @@ from graphkit.backends.tflite.lowering import (
     _image,
     _matmul,
     _quant,
+    _recurrent,
     _reduce,
     _tensor,
 )
@@ -77,7 +78,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
-        _quant,
+        _quant, _recurrent,
     ))
 
 
