@@ -22,6 +22,7 @@ from graphkit.backends.tflite.lowering import (
     _generate,
     _image,
     _matmul,
+    _nms,
     _quant,
     _recurrent,
     _reduce,
@@ -78,7 +79,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
-        _quant, _recurrent,
+        _quant, _recurrent, _nms,
     ))
 
 
