@@ -22,8 +22,12 @@ FILE_IDENTIFIER = b"TFL3"
 PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 # Builtins whose version 1 kernel LiteRT no longer registers: the lowest one it runs.
 MIN_VERSIONS = {"BROADCAST_TO": 2}
-# The flatbuffer's offsets are 32-bit: past this a model needs the external-buffer form.
+# The flatbuffer's offsets are 32-bit: it holds at most this. Weights over INLINE_WEIGHT_BYTES
+# go after it instead, each constant buffer naming its bytes by `offset` and `size` from the
+# start of the file (the schema's form for models over 2 GB), leaving room for the rest.
 MAX_FLATBUFFER_BYTES = 2**31 - 1
+INLINE_WEIGHT_BYTES = MAX_FLATBUFFER_BYTES - 2**27
+BUFFER_ALIGNMENT = 16
 
 # numpy dtype -> the schema's TensorType (values fixed by the schema; written out so that
 # the lowering table, which diagnose reads, imports without ai-edge-litert).
@@ -97,8 +101,10 @@ class ModelBuilder:
         self.counts[builtin] = self.counts.get(builtin, 0) + 1
 
     def finish(self, inputs: list[tuple[str, int]], outputs: list[tuple[str, int]],
-               description: str, metadata: dict[str, bytes] | None = None) -> bytes:
-        """The packed model; `inputs`/`outputs`: (signature name, tensor index)."""
+               description: str, metadata: dict[str, bytes] | None = None,
+               external: bool | None = None) -> bytes:
+        """The packed model; `inputs`/`outputs`: (signature name, tensor index). `external`:
+        the weights after the flatbuffer (None: when they are over INLINE_WEIGHT_BYTES)."""
         subgraph = schema().SubGraphT()
         subgraph.tensors = self.tensors
         subgraph.operators = self.operators
@@ -112,12 +118,13 @@ class ModelBuilder:
         model.subgraphs = [subgraph]
         model.buffers = self.buffers
         model.signatureDefs = [_signature(inputs, outputs)]
+        weights = sorted({t.buffer for t in self.tensors if t.buffer})
         model.metadata = [self._metadata(name, data) for name, data in (metadata or {}).items()]
-        import flatbuffers  # a dependency of ai-edge-litert
-
-        builder = flatbuffers.Builder(1024)
-        builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
-        return bytes(builder.Output())
+        if external is None:
+            external = self.weight_bytes() > INLINE_WEIGHT_BYTES
+        if external:
+            return _with_external_buffers(model, [self.buffers[i] for i in weights])
+        return _packed(model)
 
     def _metadata(self, name: str, data: bytes) -> Any:
         buffer = schema().BufferT()
@@ -147,6 +154,40 @@ class ModelBuilder:
             candidate, suffix = f"{name}_{suffix}", suffix + 1
         self._names.add(candidate)
         return candidate
+
+
+def _packed(model: Any) -> bytes:
+    import flatbuffers  # a dependency of ai-edge-litert
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    if builder.Offset() > MAX_FLATBUFFER_BYTES:
+        raise ValueError(f"the flatbuffer is {builder.Offset():,} bytes, over the "
+                         f"{MAX_FLATBUFFER_BYTES:,} its 32-bit offsets reach")
+    return bytes(builder.Output())
+
+
+def _with_external_buffers(model: Any, buffers: list[Any]) -> bytes:
+    """The flatbuffer, then each buffer's bytes (aligned), which the buffer names by offset
+    and size. Packed twice: the offsets depend on the flatbuffer's length, and since every
+    offset is non-zero in both packings (a zero field is left out), the length stays."""
+    blobs = [bytes(buffer.data) for buffer in buffers]
+    for buffer, blob in zip(buffers, blobs, strict=True):
+        buffer.data, buffer.offset, buffer.size = None, 1, len(blob)
+    position = _aligned(len(_packed(model)))
+    for buffer, blob in zip(buffers, blobs, strict=True):
+        buffer.offset = position
+        position = _aligned(position + len(blob))
+    head = _packed(model)
+    out = bytearray(head)
+    for buffer, blob in zip(buffers, blobs, strict=True):
+        out += bytes(buffer.offset - len(out))
+        out += blob
+    return bytes(out)
+
+
+def _aligned(size: int) -> int:
+    return -(-size // BUFFER_ALIGNMENT) * BUFFER_ALIGNMENT
 
 
 def tensor_type(dtype: np.dtype) -> int:

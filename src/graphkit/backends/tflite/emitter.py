@@ -19,7 +19,7 @@ from graphkit._output import check_output_path, staged_file
 from graphkit._quiet import native_logs_off
 from graphkit.backends.artifact import Artifact
 from graphkit.backends.tflite import lowering
-from graphkit.backends.tflite._flatbuffer import MAX_FLATBUFFER_BYTES, ModelBuilder
+from graphkit.backends.tflite._flatbuffer import ModelBuilder
 from graphkit.backends.tflite.lowering._base import NHWC, EmitContext, Stored
 from graphkit.backends.tflite.runner import LAYOUT_METADATA, interpreter
 from graphkit.errors import InputError, first_line
@@ -48,12 +48,13 @@ def emit(model: ir.Model, output: str | os.PathLike, *, nhwc_io: bool = False) -
             raise InputError(f"node '{node.name or node.op_type}' ({node.op_type}): "
                              f"cannot be lowered to TFLite: {first_line(err)}") from None
     outputs = _outputs(ctx, model.graph, {index for _, index in inputs}, nhwc_io)
-    if builder.weight_bytes() > MAX_FLATBUFFER_BYTES:
-        raise InputError("the weights exceed the 2 GB a .tflite flatbuffer can hold")
     nhwc = [name for name, index in [*inputs, *outputs]
             if nhwc_io and len(builder.tensors[index].shape) == 4]
     layout = json.dumps({"nhwc": nhwc}).encode()
-    data = builder.finish(inputs, outputs, "graphkit", {LAYOUT_METADATA: layout})
+    try:
+        data = builder.finish(inputs, outputs, "graphkit", {LAYOUT_METADATA: layout})
+    except ValueError as err:
+        raise InputError(f"the model is too large for a .tflite file: {err}") from None
     _write_checked(data, output)
     metadata = _metadata(builder, inputs, outputs)
     metadata["nhwc"] = nhwc
