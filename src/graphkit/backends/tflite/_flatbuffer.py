@@ -1,8 +1,9 @@
 """Build a .tflite flatbuffer with the schema's object API (ModelT, SubGraphT, ...).
 
 No TensorFlow: the schema's generated Python classes ship inside ai-edge-litert, and the
-`flatbuffers` package packs them. One subgraph, one signature ("serving_default") that
-keeps the ONNX input and output names.
+`flatbuffers` package packs them. The main subgraph (0), then one per control-flow body
+(IF branches, WHILE condition and body); one signature ("serving_default") on the main
+one, keeping the ONNX input and output names.
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ def schema() -> ModuleType:
 
 
 class ModelBuilder:
-    """Tensors, constant buffers and operators of one subgraph, packed by `finish`."""
+    """Tensors, constant buffers and operators, packed by `finish`. `tensors` and
+    `operators` are those of the subgraph being written: the main one, or the body between
+    `begin_subgraph` and `end_subgraph` (which may nest)."""
 
     def __init__(self) -> None:
         self.tensors: list[Any] = []
@@ -62,6 +65,8 @@ class ModelBuilder:
         self._code_index: dict[int, int] = {}
         self._names: set[str] = set()
         self.counts: dict[str, int] = {}
+        self.bodies: list[Any] = []  # finished control-flow subgraphs: index 1, 2, ...
+        self._outer: list[tuple[list[Any], list[Any], set[str]]] = []
 
     def tensor(self, name: str, dtype: np.dtype, shape: list[int] | None,
                data: np.ndarray | None = None, signature: list[int] | None = None) -> int:
@@ -100,6 +105,20 @@ class ModelBuilder:
         self.operators.append(op)
         self.counts[builtin] = self.counts.get(builtin, 0) + 1
 
+    def begin_subgraph(self) -> None:
+        """Start a body: the tensors and operators written next are its own."""
+        self._outer.append((self.tensors, self.operators, self._names))
+        self.tensors, self.operators, self._names = [], [], set()
+
+    def end_subgraph(self, name: str, inputs: list[int], outputs: list[int]) -> int:
+        """Close the body begun last; its subgraph index (for IF and WHILE options)."""
+        body = schema().SubGraphT()
+        body.tensors, body.operators = self.tensors, self.operators
+        body.inputs, body.outputs, body.name = inputs, outputs, name
+        self.bodies.append(body)
+        self.tensors, self.operators, self._names = self._outer.pop()
+        return len(self.bodies)
+
     def finish(self, inputs: list[tuple[str, int]], outputs: list[tuple[str, int]],
                description: str, metadata: dict[str, bytes] | None = None,
                external: bool | None = None) -> bytes:
@@ -115,10 +134,11 @@ class ModelBuilder:
         model.version = 3
         model.description = description
         model.operatorCodes = self.op_codes
-        model.subgraphs = [subgraph]
+        model.subgraphs = [subgraph, *self.bodies]
         model.buffers = self.buffers
         model.signatureDefs = [_signature(inputs, outputs)]
-        weights = sorted({t.buffer for t in self.tensors if t.buffer})
+        weights = sorted({t.buffer for graph in model.subgraphs for t in graph.tensors
+                          if t.buffer})
         model.metadata = [self._metadata(name, data) for name, data in (metadata or {}).items()]
         if external is None:
             external = self.weight_bytes() > INLINE_WEIGHT_BYTES
