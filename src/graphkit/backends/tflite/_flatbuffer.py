@@ -63,6 +63,7 @@ class ModelBuilder:
         self.operators: list[Any] = []
         self.op_codes: list[Any] = []
         self._code_index: dict[int, int] = {}
+        self._custom_index: dict[str, int] = {}
         self._names: set[str] = set()
         self.counts: dict[str, int] = {}
         self.bodies: list[Any] = []  # finished control-flow subgraphs: index 1, 2, ...
@@ -104,6 +105,22 @@ class ModelBuilder:
             op.builtinOptions = options
         self.operators.append(op)
         self.counts[builtin] = self.counts.get(builtin, 0) + 1
+
+    def custom_operator(self, name: str, inputs: list[int], outputs: list[int],
+                        custom_options: bytes) -> None:
+        """A custom op (a Flex op: "Flex<TF op>"), its options a FlexBuffer."""
+        if name not in self._custom_index:
+            entry = schema().OperatorCodeT()
+            entry.builtinCode = entry.deprecatedBuiltinCode = schema().BuiltinOperator.CUSTOM
+            entry.customCode, entry.version = name, 1
+            self.op_codes.append(entry)
+            self._custom_index[name] = len(self.op_codes) - 1
+        op = schema().OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = self._custom_index[name], inputs, outputs
+        op.customOptions = np.frombuffer(custom_options, np.uint8)
+        op.customOptionsFormat = schema().CustomOptionsFormat.FLEXBUFFERS
+        self.operators.append(op)
+        self.counts[name] = self.counts.get(name, 0) + 1
 
     def begin_subgraph(self) -> None:
         """Start a body: the tensors and operators written next are its own."""
