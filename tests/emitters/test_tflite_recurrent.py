@@ -25,37 +25,38 @@ HIDDEN, DEPTH, BATCH, SEQ = 5, 3, 2, 4
 
 
 def _recurrent(op: str, *, seq: int | str = SEQ, initial: bool = False, peephole: bool = False,
-               outputs: tuple[str, ...] = ("Y", "Y_h"), seed: int = 0, **attrs):
-    """One recurrent node with random constant weights; `initial`: initial states are
-    graph inputs."""
+               outputs: tuple[str, ...] = ("Y", "Y_h"), seed: int = 0, fed: bool = False,
+               **attrs):
+    """One recurrent node with random weights; `initial`: initial states are graph inputs;
+    `fed`: the weights are graph inputs too (else constants); attrs["layout"] 1: batch
+    first."""
     rng = np.random.default_rng(seed)
     dirs = 2 if attrs.get("direction") == "bidirectional" else 1
     rows = GATES[op] * HIDDEN
-    inits = [
-        helper.make_tensor("W", TensorProto.FLOAT, [dirs, rows, DEPTH],
-                           rng.uniform(-1, 1, (dirs, rows, DEPTH)).ravel()),
-        helper.make_tensor("R", TensorProto.FLOAT, [dirs, rows, HIDDEN],
-                           rng.uniform(-1, 1, (dirs, rows, HIDDEN)).ravel()),
-        helper.make_tensor("B", TensorProto.FLOAT, [dirs, 2 * rows],
-                           rng.uniform(-1, 1, (dirs, 2 * rows)).ravel()),
-    ]
-    names = ["X", "W", "R", "B", ""]
-    inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, [seq, BATCH, DEPTH])]
-    states = ["h0", "c0"] if op == "LSTM" else ["h0"]
-    for state in states:
-        names.append(state if initial else "")
-        if initial:
-            inputs.append(helper.make_tensor_value_info(state, TensorProto.FLOAT,
-                                                        [dirs, BATCH, HIDDEN]))
+    first = attrs.get("layout", 0) == 1
+    weights = {"W": [dirs, rows, DEPTH], "R": [dirs, rows, HIDDEN], "B": [dirs, 2 * rows]}
     if peephole:
-        inits.append(helper.make_tensor("P", TensorProto.FLOAT, [dirs, 3 * HIDDEN],
-                                        rng.uniform(-1, 1, (dirs, 3 * HIDDEN)).ravel()))
-        names.append("P")
+        weights["P"] = [dirs, 3 * HIDDEN]
+    inits, inputs = [], [helper.make_tensor_value_info(
+        "X", TensorProto.FLOAT, [BATCH, seq, DEPTH] if first else [seq, BATCH, DEPTH])]
+    for name, shape in weights.items():
+        if fed:
+            inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+        else:
+            data = rng.uniform(-1, 1, shape).ravel()
+            inits.append(helper.make_tensor(name, TensorProto.FLOAT, shape, data))
+    state = [BATCH, dirs, HIDDEN] if first else [dirs, BATCH, HIDDEN]
+    names = ["X", "W", "R", "B", ""]
+    for name in ["h0", "c0"] if op == "LSTM" else ["h0"]:
+        names.append(name if initial else "")
+        if initial:
+            inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, state))
+    names += ["P"] if peephole else []
     all_outputs = ["Y", "Y_h", "Y_c"][:2 if op != "LSTM" else 3]
     node = helper.make_node(op, names, [o if o in outputs else "" for o in all_outputs],
                             hidden_size=HIDDEN, **attrs)
-    shapes = {"Y": [seq, dirs, BATCH, HIDDEN], "Y_h": [dirs, BATCH, HIDDEN],
-              "Y_c": [dirs, BATCH, HIDDEN]}
+    shapes = {"Y": [BATCH, seq, dirs, HIDDEN] if first else [seq, dirs, BATCH, HIDDEN],
+              "Y_h": state, "Y_c": state}
     graph = helper.make_graph([node], "g", inputs, [
         helper.make_tensor_value_info(o, TensorProto.FLOAT, shapes[o]) for o in outputs], inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -129,6 +130,28 @@ def test_gru_unrolled(tmp_path, rng, direction, before, initial):
     assert "FULLY_CONNECTED" in _check(model, tmp_path, rng)
 
 
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_weights_given_as_inputs_are_unrolled(tmp_path, rng, op):
+    extra = {"linear_before_reset": 1} if op == "GRU" else {}
+    model = _recurrent(op, fed=True, initial=True, direction="bidirectional",
+                       peephole=op == "LSTM", **extra)
+    builtins = _check(model, tmp_path, rng)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in builtins and "STRIDED_SLICE" in builtins
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_batch_first_layout_matches_the_same_weights_time_first(tmp_path, rng, op):
+    """ONNX Runtime runs no layout=1: the reference is the layout=0 node on swapped data."""
+    model = _recurrent(op, layout=1, initial=True, direction="bidirectional", seed=4)
+    reference = _recurrent(op, initial=True, direction="bidirectional", seed=4)
+    feeds = _feeds(model, rng)
+    got = run_artifact(emit(model, tmp_path / "m.tflite").path, feeds)
+    want = run_ort(reference, {name: value.transpose(1, 0, 2) for name, value in feeds.items()})
+    np.testing.assert_allclose(got["Y"], want[0].transpose(2, 0, 1, 3), atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(got["Y_h"], want[1].transpose(1, 0, 2), atol=1e-5, rtol=1e-5)
+    assert graphkit.diagnose(model, "tflite").blockers == []
+
+
 @pytest.mark.parametrize("activations", [None, ["Relu"], ["Relu", "Sigmoid"]])
 def test_rnn_unrolled(tmp_path, rng, activations):
     direction = "bidirectional" if activations and len(activations) == 2 else "forward"
@@ -138,7 +161,7 @@ def test_rnn_unrolled(tmp_path, rng, activations):
 
 @pytest.mark.parametrize("op, attrs, reason", [
     ("GRU", {"seq": "T"}, "GRU is unrolled: it needs a static sequence length"),
-    ("LSTM", {"layout": 1}, "LSTM with layout=1 (batch first) is not lowered"),
+    ("LSTM", {"input_forget": 1}, "LSTM with input_forget=1 (coupled gates) is not lowered"),
     ("RNN", {"clip": 1.0}, "RNN's clip is not lowered"),
     ("GRU", {"activations": ["HardSigmoid", "Tanh"]},
      "GRU's activations must be among ['Relu', 'Sigmoid', 'Tanh']"),

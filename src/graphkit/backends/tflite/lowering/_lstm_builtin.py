@@ -39,6 +39,10 @@ def fits(node: ir.Node, values) -> bool:
         return False
     if len(node.outputs) > 2 and needed(node.outputs[2]):
         return False  # the final cell state stays inside the builtin
+    if attr(node, "layout", 0) or any(
+            optional_input(node, i) is not None and const_array(optional_input(node, i)) is None
+            for i in (1, 2, 3, 7)):
+        return False  # weights the builtin takes are constants
     shape = values.shape(node.inputs[0])
     return shape is not None and len(shape) == 3 and isinstance(shape[1], int)
 
