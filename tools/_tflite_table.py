@@ -477,7 +477,7 @@ def _other() -> list[Row]:
             # one NON_MAX_SUPPRESSION_V4 per image and class, ONNX's triplets built around
             # them (the emitter's _nms.py); the nms pass gives the fixed-size form on request
             ["NON_MAX_SUPPRESSION_V4", "UNPACK", "RESHAPE", "RANGE", "GATHER", "MUL", "ADD",
-             "PACK", "CONCATENATION", "CAST", "FULLY_CONNECTED"],
+             "PACK", "CONCATENATION", "CAST", "FULLY_CONNECTED", "MINIMUM", "BITCAST"],
             F,
         ),
         b("QuantizeLinear", "QUANTIZE", F, const(1, 2), attr("block_size", 0)),

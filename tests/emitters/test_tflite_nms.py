@@ -20,14 +20,18 @@ from graphkit.ir import model_from_proto  # noqa: E402
 
 
 def _nms(batch: int | str = 2, classes: int = 3, count: int = 20, *, center: int = 0,
-         limit: int | None = 4, iou: float | None = 0.4, score: float | None = 0.2):
-    """NMS on graph-input boxes [batch, count, 4] and scores [batch, classes, count]."""
-    inits, names = [], ["boxes", "scores"]
+         limit: int | None = 4, iou: float | None = 0.4, score: float | None = 0.2,
+         fed: bool = False):
+    """NMS on graph-input boxes [batch, count, 4] and scores [batch, classes, count];
+    `fed`: the limit and thresholds are graph inputs too (else constants)."""
+    inits, names, given = [], ["boxes", "scores"], []
     for name, value, kind in (("limit", limit, TensorProto.INT64),
                               ("iou", iou, TensorProto.FLOAT),
                               ("score", score, TensorProto.FLOAT)):
         names.append("" if value is None else name)
-        if value is not None:
+        if value is not None and fed:
+            given.append(helper.make_tensor_value_info(name, kind, [1]))
+        elif value is not None:
             inits.append(helper.make_tensor(name, kind, [1], [value]))
     while names and names[-1] == "":
         names.pop()
@@ -35,6 +39,7 @@ def _nms(batch: int | str = 2, classes: int = 3, count: int = 20, *, center: int
     graph = helper.make_graph([node], "g", [
         helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [batch, count, 4]),
         helper.make_tensor_value_info("scores", TensorProto.FLOAT, [batch, classes, count]),
+        *given,
     ], [helper.make_tensor_value_info("selected", TensorProto.INT64, ["n", 3])], inits)
     return model_from_proto(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
 
@@ -73,6 +78,18 @@ def test_nms_selects_what_onnxruntime_selects(tmp_path, rng, batch, classes, cen
         got = run_artifact(artifact.path, feeds)["selected"]
         assert len(want) > 0 and got.dtype == np.int64
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("iou", [0.0, 0.4])
+def test_nms_limit_and_thresholds_given_at_run_time(tmp_path, rng, iou):
+    model = _nms(2, 3, limit=4, iou=iou, score=0.2, fed=True)
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    path = emit(model, tmp_path / "nms.tflite").path
+    for limit, score in ((4, 0.2), (2, 0.5), (50, 0.0), (0, 0.0)):
+        feeds = {**_feeds(rng, 2, 3, 20, 0), "limit": np.array([limit], np.int64),
+                 "iou": np.array([iou], np.float32), "score": np.array([score], np.float32)}
+        (want,) = run_ort(model, feeds)
+        np.testing.assert_array_equal(run_artifact(path, feeds)["selected"], want)
 
 
 @pytest.mark.parametrize("model, reason", [

@@ -32,8 +32,8 @@ MAX_CALLS = 1024  # batch * classes: one builtin each
 CENTER_TO_CORNERS = np.array([[1, 0, -0.5, 0], [0, 1, 0, -0.5], [1, 0, 0.5, 0], [0, 1, 0, 0.5]],
                              np.float32)
 CUT = "graphkit fix --nms cut"
-BUILTINS = ("NON_MAX_SUPPRESSION_V4", "UNPACK", "RESHAPE", "RANGE", "GATHER", "MUL", "ADD", "PACK",
-            "CONCATENATION", "CAST", "FULLY_CONNECTED")
+BUILTINS = ("NON_MAX_SUPPRESSION_V4", "UNPACK", "RESHAPE", "RANGE", "GATHER", "MUL", "ADD",
+            "PACK", "CONCATENATION", "CAST", "FULLY_CONNECTED", "MINIMUM", "BITCAST")
 
 
 def _scalar(node: ir.Node, index: int) -> np.ndarray | None:
@@ -51,12 +51,13 @@ def check_nms(node: ir.Node, values) -> str | None:
     for index, what in ((2, "max_output_boxes_per_class"), (3, "iou_threshold"),
                         (4, "score_threshold")):
         value = node.inputs[index] if index < len(node.inputs) else None
-        if value is not None and _scalar(node, index) is None:
-            return f"NonMaxSuppression's {what} (input {index}) must be a constant"
-        if value is not None and _scalar(node, index).size != 1:
+        array = _scalar(node, index)
+        one = array.size == 1 if array is not None else \
+            values.shape(value) in ((), (1,)) if value is not None else True
+        if not one:
             return f"NonMaxSuppression's {what} (input {index}) must hold one value"
     limit = _scalar(node, 2)
-    if limit is None or int(limit[0]) <= 0:
+    if len(node.inputs) < 3 or node.inputs[2] is None or limit is not None and limit[0] <= 0:
         return "NonMaxSuppression with max_output_boxes_per_class 0 selects nothing"
     if boxes[0] * scores[1] > MAX_CALLS:
         return (f"NonMaxSuppression over {boxes[0]} images x {scores[1]} classes is over "
@@ -71,13 +72,9 @@ def emit_nms(ctx: EmitContext, node: ir.Node) -> None:
     scores = ctx.temp("nms_scores", np.float32, [batch * classes, count])
     ctx.op("RESHAPE", [ctx.input(node.inputs[1]), ctx.int32([batch * classes, count])], [scores])
     per_class = _unpack(ctx, scores, batch * classes, [count], np.float32)
-    keep = min(int(_scalar(node, 2)[0]), count)
-    iou = _scalar(node, 3)
-    threshold = _scalar(node, 4)
-    arguments = [ctx.const(np.asarray(keep, np.int32), "nms_max"),
-                 ctx.const(_suppressing(iou[0] if iou is not None else 0.0), "iou"),
-                 ctx.const(np.asarray(threshold[0] if threshold is not None
-                                      else np.finfo(np.float32).min, np.float32), "score")]
+    limit = _scalar(node, 2)
+    keep = min(int(limit[0]), count) if limit is not None else count
+    arguments = [_max_output(ctx, node, keep), _iou(ctx, node), _score(ctx, node)]
     rows = [_triplets(ctx, per_image[b], per_class[b * classes + c], arguments, keep, b, c)
             for b in range(batch) for c in range(classes)]
     found = rows[0]
@@ -87,11 +84,56 @@ def emit_nms(ctx: EmitContext, node: ir.Node) -> None:
     ctx.op("CAST", [found], [ctx.output(node.outputs[0])])
 
 
-def _suppressing(threshold: float) -> np.ndarray:
+def _given(ctx: EmitContext, node: ir.Node, index: int, dtype) -> int | None:
+    """A non-constant one-value input as a scalar of `dtype` (None: absent or constant)."""
+    value = node.inputs[index] if index < len(node.inputs) else None
+    if value is None or const_array(value) is not None:
+        return None
+    tensor = ctx.input(value)
+    if ctx.dtype(value) != np.dtype(dtype):
+        cast = ctx.temp("nms_cast", dtype, ctx.shape_or_none(value))
+        ctx.op("CAST", [tensor], [cast])
+        tensor = cast
+    scalar = ctx.temp("nms_scalar", dtype, [])
+    ctx.op("RESHAPE", [tensor, ctx.int32([])], [scalar])
+    return scalar
+
+
+def _max_output(ctx: EmitContext, node: ir.Node, keep: int) -> int:
+    given = _given(ctx, node, 2, np.int32)
+    if given is None:
+        return ctx.const(np.asarray(keep, np.int32), "nms_max")
+    capped = ctx.temp("nms_max", np.int32, [])  # at most the box count
+    ctx.op("MINIMUM", [given, ctx.const(np.asarray(keep, np.int32))], [capped])
+    return capped
+
+
+def _iou(ctx: EmitContext, node: ir.Node) -> int:
     """ONNX suppresses a box whose IoU is over the threshold, the builtin one whose IoU is
     at least its threshold: the next float32 up gives ONNX's (disjoint boxes, IoU 0, stay
-    under ONNX's default threshold 0)."""
-    return np.nextafter(np.float32(threshold), np.float32(np.inf), dtype=np.float32)
+    under ONNX's default threshold 0). A threshold given at run time is stepped up the same
+    way, on its bits (BITCAST, + 1: the next float for a threshold >= 0)."""
+    given = _given(ctx, node, 3, np.float32)
+    if given is None:
+        iou = _scalar(node, 3)
+        threshold = np.float32(iou[0] if iou is not None else 0.0)
+        return ctx.const(np.nextafter(threshold, np.float32(np.inf), dtype=np.float32), "iou")
+    bits = ctx.temp("iou_bits", np.int32, [])
+    ctx.op("BITCAST", [given], [bits])
+    stepped = ctx.temp("iou_next_bits", np.int32, [])
+    ctx.op("ADD", [bits, ctx.const(np.asarray(1, np.int32))], [stepped], options("AddOptions"))
+    out = ctx.temp("iou", np.float32, [])
+    ctx.op("BITCAST", [stepped], [out])
+    return out
+
+
+def _score(ctx: EmitContext, node: ir.Node) -> int:
+    given = _given(ctx, node, 4, np.float32)
+    if given is not None:
+        return given
+    threshold = _scalar(node, 4)  # none: every score counts
+    value = threshold[0] if threshold is not None else np.finfo(np.float32).min
+    return ctx.const(np.asarray(value, np.float32), "score")
 
 
 def _boxes(ctx: EmitContext, node: ir.Node, batch: int, count: int) -> list[int]:
