@@ -22,6 +22,9 @@ BOOL = ["bool"]
 REDUCE = F + ["int32", "int64", "int8", "uint8"]
 
 Row = dict[str, Any]
+# LSTM, GRU and RNN unrolled over their time steps
+UNROLLED = ["FULLY_CONNECTED", "UNPACK", "SPLIT", "LOGISTIC", "TANH", "RELU", "MUL", "ADD",
+            "SUB", "PACK"]
 
 
 def b(
@@ -264,17 +267,10 @@ def _nn() -> list[Row]:
         b("LpNormalization", ["L2_NORMALIZATION", "ABS", "SUM", "DIV"], F, attr("p", 1, 2)),
         b("LpPool", ["ABS", "POW", "AVERAGE_POOL_2D", "MUL"], F, rank(4, 4), all_ones("dilations")),
         b("LRN", "LOCAL_RESPONSE_NORMALIZATION", F, rank(4, 4)),
-        b(
-            "LSTM",
-            ["UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM", "STRIDED_SLICE"],
-            F,
-            attr("layout", 0),
-            attr("input_forget", 0),
-            {"kind": "attr-absent", "attrs": ["activations", "clip"]},
-            const(1, 2, 3),
-            {"kind": "input-absent", "inputs": [4]},
-            unused(2),
-        ),
+        # the emitter's lowering (_recurrent.py) checks layout, clip, constant weights and
+        # sequence_lens: UNIDIRECTIONAL_SEQUENCE_LSTM where it fits, else unrolled
+        b("LSTM", ["UNIDIRECTIONAL_SEQUENCE_LSTM", "REVERSE_V2", "FILL", "STRIDED_SLICE"]
+          + UNROLLED, F),
         b("MatMul", ["BATCH_MATMUL", "FULLY_CONNECTED"], F + ["int8", "int16"], SYMMETRIC),
         b(
             "MaxPool",
@@ -291,17 +287,9 @@ def _nn() -> list[Row]:
             F,
         ),
         b("RMSNormalization", ["MUL", "MEAN", "ADD", "RSQRT"], F),
-        b(
-            "RNN",
-            ["UNIDIRECTIONAL_SEQUENCE_RNN", "STRIDED_SLICE"],
-            F,
-            attr("direction", "forward"),
-            {"kind": "attr-absent", "attrs": ["activations", "clip"]},
-            const(1, 2, 3),
-            {"kind": "input-absent", "inputs": [4]},
-        ),
+        b("RNN", UNROLLED, F),
         b("Softmax", ["SOFTMAX", "TRANSPOSE", "RESHAPE"], FQ),
-        no("GRU", "no GRU builtin, and graphkit's table has no unrolled form"),
+        b("GRU", UNROLLED, F),
         # decompose inlines onnx's function body of these (MatMul, Softmax, Mul, ...).
         no("Attention", "no attention builtin; decompose it into MatMul/Softmax", "decompose"),
         no("RotaryEmbedding", "no rotary-embedding builtin; decompose it first", "decompose"),
@@ -485,21 +473,11 @@ def _other() -> list[Row]:
         b("Multinomial", "MULTINOMIAL", F),
         b(
             "NonMaxSuppression",
-            [
-                "NON_MAX_SUPPRESSION_V4",
-                "NON_MAX_SUPPRESSION_V5",
-                "GATHER",
-                "CONCATENATION",
-                "RESHAPE",
-                "CAST",
-            ],
+            # one NON_MAX_SUPPRESSION_V4 per image and class, ONNX's triplets built around
+            # them (the emitter's _nms.py); the nms pass gives the fixed-size form on request
+            ["NON_MAX_SUPPRESSION_V4", "UNPACK", "RESHAPE", "RANGE", "GATHER", "MUL", "ADD",
+             "PACK", "CONCATENATION", "CAST", "FULLY_CONNECTED", "MINIMUM", "BITCAST"],
             F,
-            {
-                "kind": "note",
-                "code": "GK109",
-                "fix": "nms",
-                "message": "TFLite's NMS builtins take one batch and one class per call",
-            },
         ),
         b("QuantizeLinear", "QUANTIZE", F, const(1, 2), attr("block_size", 0)),
         b(
@@ -541,7 +519,9 @@ def _other() -> list[Row]:
         no("MatMulInteger", NO_QUANT),
         no("QLinearConv", NO_QUANT),
         no("QLinearMatMul", NO_QUANT),
-        no("Loop", "graphkit's table has no Loop lowering (WHILE with scan outputs)"),
+        # WHILE with condition and body subgraphs (the emitter's _control.py); scan
+        # outputs are refused there
+        b("Loop", ["WHILE", "LESS", "LOGICAL_AND", "ADD", "RESHAPE"], None, dtype_inputs=[]),
         no("Scan", "no Scan lowering"),
         no("DFT", "no DFT lowering"),
         no("STFT", "no STFT lowering"),

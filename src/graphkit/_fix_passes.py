@@ -36,6 +36,9 @@ def choose_passes(findings: Sequence[Finding], target, model: ir.Model, options:
             spec = "pin-shapes{static=true}"
         if spec and spec not in specs and spec not in tried:
             specs.append(spec)
+    if options.nms not in (None, "keep") and "nms" not in specs + list(tried) \
+            and _has_nms(model):
+        specs.append("nms")  # the form the user asked for, even where the target lowers NMS
     tried.update(specs)
     return [build_pass(spec, registry, target, model, options) for spec in specs]
 
@@ -58,6 +61,11 @@ def extra_passes(options: FixOptions) -> list[Pass]:
         return build_pipeline(options.passes) if options.passes else []
     except ValueError as err:
         raise InputError(f"--passes: {err}") from None
+
+
+def _has_nms(model: ir.Model) -> bool:
+    return any(node.op_type == "NonMaxSuppression"
+               for node in ir.traversal.RecursiveGraphIterator(model.graph))
 
 
 def _needs_static(findings: Sequence[Finding]) -> bool:

@@ -85,9 +85,9 @@ def convert(
         artifact = target_emitter.emit(model, staging / output.name, **emit_options)
         if fix_report is not None:
             artifact.metadata["fix"] = fix_report.to_json()
-        # An emitter that could not make the artifact here (a TensorRT engine without
-        # TensorRT) says so: nothing was run, so nothing is validated.
-        if artifact.metadata.get("built", True):
+        # An artifact this machine cannot run (a TensorRT engine without TensorRT, Flex ops
+        # without a Flex delegate) says why: nothing was run, so nothing is validated.
+        if not artifact.metadata.get("not_runnable_here"):
             step("validating it against ONNX Runtime")
             warnings: list[str] = []
             artifact.validation = _compare(original, artifact.path, feeds, rtol, atol, timeout,

@@ -12,8 +12,8 @@ round also runs the target's cleanup and fusion pipeline (its backend's pipeline
 through graphkit.backends.pipeline_for) unless legalize_only. The final model is validated
 against the ORIGINAL model's outputs.
 
-NMS: the form comes from `nms=`, else from the target (graphkit.backends.nms_form) when
-a GK109 finding asks for one. `cut` splits the post-processing off into
+NMS: `nms=` gives any NonMaxSuppression that form; else the target's form (graphkit.
+backends.nms_form) where a GK109 finding asks for one. `cut` splits the post-processing off into
 `report.post_models`; the proof runs main then post. `native` and `plugin` replace the
 outputs by design, so they run last in their round, after everything before them is
 proven against the original (`report.before_replacement`); from there on the reference is

@@ -61,6 +61,8 @@ def add_parser(subparsers) -> None:
                          help="ORT optimization level (ort target; default extended)")
     convert.add_argument("--nhwc-io", action="store_true",
                          help="tflite: 4-D inputs and outputs in NHWC (no TRANSPOSE for a CNN)")
+    convert.add_argument("--allow-flex", action="store_true",
+                         help="tflite: write ops no builtin has as Select TF ops (Flex)")
     add_engine_options(convert)
     _add_check_options(convert)
     convert.set_defaults(run=run_convert)
@@ -97,6 +99,10 @@ def run_convert(args: argparse.Namespace) -> int:
         if args.target != "tflite":
             raise InputError("--nhwc-io is an option of the tflite target")
         emit_options["nhwc_io"] = True
+    if args.allow_flex:
+        if args.target != "tflite":
+            raise InputError("--allow-flex is an option of the tflite target")
+        emit_options["allow_flex"] = True
     engine_emit, fix_options = engine_options(args)
     emit_options.update(engine_emit)
     inputs = _inputs(args, args.model) if args.inputs else inputs_at_opt(args.model, args.shapes)

@@ -8,8 +8,9 @@ For `-o model.engine` it writes, beside the output:
 - `build_engine.sh`: the equivalent `trtexec` build and a `polygraphy run --trt --onnxrt`
   check;
 - `model.engine`, built with TensorRT's Python API (_build.py), only where the runner is
-  available. Elsewhere the artifact is the .trt.onnx, `metadata["built"]` is False and the
-  notes say plainly that no engine was built or validated.
+  available. Elsewhere the artifact is the .trt.onnx, `metadata["built"]` is False,
+  `not_runnable_here` says why (convert then validates nothing), and the notes say plainly
+  that no engine was built or validated.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ def emit(model: ir.Model, output: str | os.PathLike, *, shapes: Sequence[str] = 
         "files": [str(path) for path in names.values()],
     }
     if why_not is not None:
-        metadata.update(built=False, not_built_because=why_not, notes=[
-            f"engine NOT built and NOT validated: {why_not}",
-            f"on a machine with TensorRT and a GPU, run: bash {SCRIPT}"])
+        notes = [f"engine NOT built and NOT validated: {why_not}",
+                 f"on a machine with TensorRT and a GPU, run: bash {SCRIPT}"]
+        metadata.update(built=False, not_built_because=why_not, not_runnable_here=why_not,
+                        notes=notes)
         return Artifact(path=names["onnx"], target="tensorrt", metadata=metadata)
     from graphkit.backends.tensorrt._build import build_engine
 

@@ -1,8 +1,9 @@
 """Build a .tflite flatbuffer with the schema's object API (ModelT, SubGraphT, ...).
 
 No TensorFlow: the schema's generated Python classes ship inside ai-edge-litert, and the
-`flatbuffers` package packs them. One subgraph, one signature ("serving_default") that
-keeps the ONNX input and output names.
+`flatbuffers` package packs them. The main subgraph (0), then one per control-flow body
+(IF branches, WHILE condition and body); one signature ("serving_default") on the main
+one, keeping the ONNX input and output names.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ FILE_IDENTIFIER = b"TFL3"
 PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 # Builtins whose version 1 kernel LiteRT no longer registers: the lowest one it runs.
 MIN_VERSIONS = {"BROADCAST_TO": 2}
-# The flatbuffer's offsets are 32-bit: past this a model needs the external-buffer form.
+# The flatbuffer's offsets are 32-bit: it holds at most this. Weights over INLINE_WEIGHT_BYTES
+# go after it instead, each constant buffer naming its bytes by `offset` and `size` from the
+# start of the file (the schema's form for models over 2 GB), leaving room for the rest.
 MAX_FLATBUFFER_BYTES = 2**31 - 1
+INLINE_WEIGHT_BYTES = MAX_FLATBUFFER_BYTES - 2**27
+BUFFER_ALIGNMENT = 16
 
 # numpy dtype -> the schema's TensorType (values fixed by the schema; written out so that
 # the lowering table, which diagnose reads, imports without ai-edge-litert).
@@ -48,7 +53,9 @@ def schema() -> ModuleType:
 
 
 class ModelBuilder:
-    """Tensors, constant buffers and operators of one subgraph, packed by `finish`."""
+    """Tensors, constant buffers and operators, packed by `finish`. `tensors` and
+    `operators` are those of the subgraph being written: the main one, or the body between
+    `begin_subgraph` and `end_subgraph` (which may nest)."""
 
     def __init__(self) -> None:
         self.tensors: list[Any] = []
@@ -56,8 +63,11 @@ class ModelBuilder:
         self.operators: list[Any] = []
         self.op_codes: list[Any] = []
         self._code_index: dict[int, int] = {}
+        self._custom_index: dict[str, int] = {}
         self._names: set[str] = set()
         self.counts: dict[str, int] = {}
+        self.bodies: list[Any] = []  # finished control-flow subgraphs: index 1, 2, ...
+        self._outer: list[tuple[list[Any], list[Any], set[str]]] = []
 
     def tensor(self, name: str, dtype: np.dtype, shape: list[int] | None,
                data: np.ndarray | None = None, signature: list[int] | None = None) -> int:
@@ -96,9 +106,41 @@ class ModelBuilder:
         self.operators.append(op)
         self.counts[builtin] = self.counts.get(builtin, 0) + 1
 
+    def custom_operator(self, name: str, inputs: list[int], outputs: list[int],
+                        custom_options: bytes) -> None:
+        """A custom op (a Flex op: "Flex<TF op>"), its options a FlexBuffer."""
+        if name not in self._custom_index:
+            entry = schema().OperatorCodeT()
+            entry.builtinCode = entry.deprecatedBuiltinCode = schema().BuiltinOperator.CUSTOM
+            entry.customCode, entry.version = name, 1
+            self.op_codes.append(entry)
+            self._custom_index[name] = len(self.op_codes) - 1
+        op = schema().OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = self._custom_index[name], inputs, outputs
+        op.customOptions = np.frombuffer(custom_options, np.uint8)
+        op.customOptionsFormat = schema().CustomOptionsFormat.FLEXBUFFERS
+        self.operators.append(op)
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def begin_subgraph(self) -> None:
+        """Start a body: the tensors and operators written next are its own."""
+        self._outer.append((self.tensors, self.operators, self._names))
+        self.tensors, self.operators, self._names = [], [], set()
+
+    def end_subgraph(self, name: str, inputs: list[int], outputs: list[int]) -> int:
+        """Close the body begun last; its subgraph index (for IF and WHILE options)."""
+        body = schema().SubGraphT()
+        body.tensors, body.operators = self.tensors, self.operators
+        body.inputs, body.outputs, body.name = inputs, outputs, name
+        self.bodies.append(body)
+        self.tensors, self.operators, self._names = self._outer.pop()
+        return len(self.bodies)
+
     def finish(self, inputs: list[tuple[str, int]], outputs: list[tuple[str, int]],
-               description: str, metadata: dict[str, bytes] | None = None) -> bytes:
-        """The packed model; `inputs`/`outputs`: (signature name, tensor index)."""
+               description: str, metadata: dict[str, bytes] | None = None,
+               external: bool | None = None) -> bytes:
+        """The packed model; `inputs`/`outputs`: (signature name, tensor index). `external`:
+        the weights after the flatbuffer (None: when they are over INLINE_WEIGHT_BYTES)."""
         subgraph = schema().SubGraphT()
         subgraph.tensors = self.tensors
         subgraph.operators = self.operators
@@ -109,15 +151,17 @@ class ModelBuilder:
         model.version = 3
         model.description = description
         model.operatorCodes = self.op_codes
-        model.subgraphs = [subgraph]
+        model.subgraphs = [subgraph, *self.bodies]
         model.buffers = self.buffers
         model.signatureDefs = [_signature(inputs, outputs)]
+        weights = sorted({t.buffer for graph in model.subgraphs for t in graph.tensors
+                          if t.buffer})
         model.metadata = [self._metadata(name, data) for name, data in (metadata or {}).items()]
-        import flatbuffers  # a dependency of ai-edge-litert
-
-        builder = flatbuffers.Builder(1024)
-        builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
-        return bytes(builder.Output())
+        if external is None:
+            external = self.weight_bytes() > INLINE_WEIGHT_BYTES
+        if external:
+            return _with_external_buffers(model, [self.buffers[i] for i in weights])
+        return _packed(model)
 
     def _metadata(self, name: str, data: bytes) -> Any:
         buffer = schema().BufferT()
@@ -147,6 +191,40 @@ class ModelBuilder:
             candidate, suffix = f"{name}_{suffix}", suffix + 1
         self._names.add(candidate)
         return candidate
+
+
+def _packed(model: Any) -> bytes:
+    import flatbuffers  # a dependency of ai-edge-litert
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    if builder.Offset() > MAX_FLATBUFFER_BYTES:
+        raise ValueError(f"the flatbuffer is {builder.Offset():,} bytes, over the "
+                         f"{MAX_FLATBUFFER_BYTES:,} its 32-bit offsets reach")
+    return bytes(builder.Output())
+
+
+def _with_external_buffers(model: Any, buffers: list[Any]) -> bytes:
+    """The flatbuffer, then each buffer's bytes (aligned), which the buffer names by offset
+    and size. Packed twice: the offsets depend on the flatbuffer's length, and since every
+    offset is non-zero in both packings (a zero field is left out), the length stays."""
+    blobs = [bytes(buffer.data) for buffer in buffers]
+    for buffer, blob in zip(buffers, blobs, strict=True):
+        buffer.data, buffer.offset, buffer.size = None, 1, len(blob)
+    position = _aligned(len(_packed(model)))
+    for buffer, blob in zip(buffers, blobs, strict=True):
+        buffer.offset = position
+        position = _aligned(position + len(blob))
+    head = _packed(model)
+    out = bytearray(head)
+    for buffer, blob in zip(buffers, blobs, strict=True):
+        out += bytes(buffer.offset - len(out))
+        out += blob
+    return bytes(out)
+
+
+def _aligned(size: int) -> int:
+    return -(-size // BUFFER_ALIGNMENT) * BUFFER_ALIGNMENT
 
 
 def tensor_type(dtype: np.dtype) -> int:

@@ -19,59 +19,81 @@ from graphkit._output import check_output_path, staged_file
 from graphkit._quiet import native_logs_off
 from graphkit.backends.artifact import Artifact
 from graphkit.backends.tflite import lowering
-from graphkit.backends.tflite._flatbuffer import MAX_FLATBUFFER_BYTES, ModelBuilder
+from graphkit.backends.tflite._flatbuffer import ModelBuilder
 from graphkit.backends.tflite.lowering._base import NHWC, EmitContext, Stored
+from graphkit.backends.tflite.lowering._flex import emit_flex, flex_reason
 from graphkit.backends.tflite.runner import LAYOUT_METADATA, interpreter
 from graphkit.errors import InputError, first_line
 from graphkit.targets._facts import infer_value_facts
 from graphkit.targets.base import ValueFacts
 
 SUFFIXES = (".tflite",)
+FLEX_REFUSED = "Select TensorFlow op(s)"  # LiteRT's error for Flex ops it cannot run
 
 
-def emit(model: ir.Model, output: str | os.PathLike, *, nhwc_io: bool = False) -> Artifact:
+def emit(model: ir.Model, output: str | os.PathLike, *, nhwc_io: bool = False,
+         allow_flex: bool = False) -> Artifact:
     """Write `output` (.tflite) atomically, once LiteRT has loaded and prepared it.
 
     `nhwc_io`: 4-D inputs and outputs are NHWC in the artifact (a CNN then needs no
     TRANSPOSE at all); their names are recorded in the file's metadata, from which
-    graphkit's runner maps the ONNX layout when it validates."""
+    graphkit's runner maps the ONNX layout when it validates.
+    `allow_flex`: a node no builtin lowers but a TensorFlow op computes is written as a
+    Select TF op (Flex), listed in the metadata; such a file needs LiteRT's Flex delegate."""
     output = check_output_path(output, SUFFIXES, "the TFLite artifact")
     values, _ = infer_value_facts(model)
-    check_lowerable(model, values)
+    flex_nodes = check_lowerable(model, values, allow_flex)
     builder = ModelBuilder()
     ctx = EmitContext(builder, values)
     inputs = _inputs(ctx, model.graph, nhwc_io)
+    flex: list[str] = []
     for node in model.graph:
         try:
+            if id(node) in flex_nodes:
+                flex.append(emit_flex(ctx, node))
+                continue
             lowering.entry_for(node, _opset(model)).emit(ctx, node)
         except (ValueError, KeyError) as err:
             raise InputError(f"node '{node.name or node.op_type}' ({node.op_type}): "
                              f"cannot be lowered to TFLite: {first_line(err)}") from None
     outputs = _outputs(ctx, model.graph, {index for _, index in inputs}, nhwc_io)
-    if builder.weight_bytes() > MAX_FLATBUFFER_BYTES:
-        raise InputError("the weights exceed the 2 GB a .tflite flatbuffer can hold")
     nhwc = [name for name, index in [*inputs, *outputs]
             if nhwc_io and len(builder.tensors[index].shape) == 4]
     layout = json.dumps({"nhwc": nhwc}).encode()
-    data = builder.finish(inputs, outputs, "graphkit", {LAYOUT_METADATA: layout})
-    _write_checked(data, output)
+    try:
+        data = builder.finish(inputs, outputs, "graphkit", {LAYOUT_METADATA: layout})
+    except ValueError as err:
+        raise InputError(f"the model is too large for a .tflite file: {err}") from None
+    unrunnable = _write_checked(data, output, flex)
     metadata = _metadata(builder, inputs, outputs)
     metadata["nhwc"] = nhwc
+    if flex:
+        metadata["flex"] = sorted(set(flex))
+        metadata["notes"].append(f"Select TF ops (Flex): {', '.join(metadata['flex'])}")
+    if unrunnable:
+        metadata["not_runnable_here"] = unrunnable
+        metadata["notes"].append(f"not validated: {unrunnable}")
     return Artifact(path=output, target="tflite", metadata=metadata)
 
 
-def check_lowerable(model: ir.Model, values: ValueFacts) -> None:
+def check_lowerable(model: ir.Model, values: ValueFacts, allow_flex: bool = False) -> set[int]:
     """InputError for the first node the lowering declines (nested graphs included), or
-    for an opset outside the range it lowers."""
+    for an opset outside the range it lowers. With `allow_flex`, a main-graph node that
+    only a Flex op computes is accepted: the ids of those nodes."""
     opset = _opset(model)
     low, high = lowering.opset_range()
     if not low <= opset <= high:
         raise InputError(f"the model uses ai.onnx opset {opset}; TFLite accepts {low}..{high} "
                          "(graphkit fix --target tflite converts it)")
+    flex = set()
     for node in ir.traversal.RecursiveGraphIterator(model.graph):
         reason = lowering.unsupported_reason(node, opset, values)
-        if reason is not None:
+        if reason is not None and allow_flex and node.graph is model.graph \
+                and flex_reason(node, values) is None:
+            flex.add(id(node))
+        elif reason is not None:
             raise InputError(f"node '{node.name or node.op_type}' ({node.op_type}): {reason}")
+    return flex
 
 
 def _opset(model: ir.Model) -> int:
@@ -118,15 +140,20 @@ def _outputs(ctx: EmitContext, graph: ir.Graph, inputs: set[int], nhwc_io: bool
     return made
 
 
-def _write_checked(data: bytes, output: Path) -> None:
-    """Stage the file beside `output`, have LiteRT load and prepare it, then publish."""
+def _write_checked(data: bytes, output: Path, flex: list[str]) -> str | None:
+    """Stage the file beside `output`, have LiteRT load and prepare it, then publish.
+    Returns why the file cannot run here (Flex ops where LiteRT has no Flex delegate)."""
     with staged_file(output) as temp:
         Path(temp).write_bytes(data)
         try:
             with native_logs_off():
                 interpreter(temp).allocate_tensors()
         except (RuntimeError, ValueError) as err:
+            if flex and FLEX_REFUSED in str(err):
+                return ("LiteRT here has no Flex delegate to run the Select TF ops "
+                        f"({', '.join(sorted(set(flex)))})")
             raise InputError(f"LiteRT refuses the emitted model: {first_line(err)}") from None
+    return None
 
 
 def _metadata(builder: ModelBuilder, inputs, outputs) -> dict:

@@ -93,8 +93,15 @@ def run_artifact(path: str | os.PathLike, feeds: Mapping[str, Any]) -> dict[str,
     given = {name: np.asarray(feeds[name]) for name in inputs}
     given = {name: value.transpose(0, 2, 3, 1) if name in nhwc else value
              for name, value in given.items()}
-    # (np.ascontiguousarray would make a 0-d input 1-d)
-    with native_logs_off():  # the delegate is announced when tensors are allocated
-        results = runner(**{name: np.array(value, order="C") for name, value in given.items()})
+    try:
+        # (np.ascontiguousarray would make a 0-d input 1-d)
+        with native_logs_off():  # the delegate is announced when tensors are allocated
+            results = runner(**{name: np.array(value, order="C")
+                                for name, value in given.items()})
+    except RuntimeError as err:
+        if "Select TensorFlow op(s)" not in str(err):
+            raise
+        raise InputError(f"{path}: its Select TF ops (Flex) need a Flex delegate, which this "
+                         "LiteRT lacks") from None
     return {name: np.asarray(results[name]).transpose(0, 3, 1, 2) if name in nhwc
             else np.asarray(results[name]) for name in outputs}

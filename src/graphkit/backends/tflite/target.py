@@ -61,10 +61,10 @@ class TFLiteTarget(TableTarget):
         return self.data.opset[0], opset_range()[1]
 
     def _emitter_findings(self, node: ir.Node, ctx: NodeContext) -> list[Finding]:
-        """The emitter's refusal of a node the table maps to builtins (Flex ops and nodes
-        inside functions or subgraphs are the table's to judge)."""
+        """The emitter's refusal of a node the table maps to builtins, If and Loop bodies
+        included (Flex ops and nodes inside functions are the table's to judge)."""
         entry = self.entry_for(node, ctx)
-        if entry is None or entry.status == "unsupported" or ctx.in_subgraph:
+        if entry is None or entry.status == "unsupported" or isinstance(ctx.graph, ir.Function):
             return []
         if entry.status == "flex":
             return []  # GK107, a blocker while the emitter writes builtins only

@@ -108,10 +108,10 @@ def emit_gather_elements(ctx: EmitContext, node: ir.Node) -> None:
 def check_gather_nd(node: ir.Node, values) -> str | None:
     if attr(node, "batch_dims", 0):
         return "GatherND with batch_dims is not lowered"
-    indices = static_shape(values, node.inputs[1])
+    indices = values.shape(node.inputs[1])  # a dynamic count of rows (NMS's) is fine
     data = values.shape(node.inputs[0])
-    if indices is None or data is None:
-        return "GatherND needs a static index shape and the data's rank"
+    if not indices or not isinstance(indices[-1], int) or data is None:
+        return "GatherND needs a static index depth (last dim) and the data's rank"
     if not all(isinstance(d, int) for d in data[:indices[-1]]):
         return "GatherND needs static sizes for the dims it indexes"
     return None
@@ -120,7 +120,7 @@ def check_gather_nd(node: ir.Node, values) -> str | None:
 def emit_gather_nd(ctx: EmitContext, node: ir.Node) -> None:
     """GATHER_ND, negative indices wrapped by the sizes of the dims they index."""
     data, indices = node.inputs
-    depth = ctx.shape(indices)[-1]
+    depth = ctx.values.shape(indices)[-1]
     sizes = np.asarray(ctx.values.shape(data)[:depth], ctx.dtype(indices))
     array = const_or_dequantized(indices)
     if array is not None:
