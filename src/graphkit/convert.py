@@ -75,7 +75,8 @@ def convert(
         # The proof runs on the caller's inputs too: generated ones may not suit the model.
         model, fix_report = fix_model(
             model, target, **{"inputs": inputs, "timeout": timeout, **(fix_options or {})})
-        _refuse_blocked(fix_report, target)
+        accepted = getattr(target_emitter, "accepted_findings", lambda **_: frozenset())
+        _refuse_blocked(fix_report, target, accepted(**emit_options))
     else:  # fix refuses what the ONNX checker rejects; without it, so does convert
         refuse_invalid_onnx(LightModel.of(model).proto)
     # Before anything is written: a model that does not run (or not in time) fails here.
@@ -118,13 +119,15 @@ def validate(
     return _compare(reference_model, path, feeds, rtol, atol, timeout, warnings)
 
 
-def _refuse_blocked(report, target: str) -> None:
+def _refuse_blocked(report, target: str, accepted: frozenset[str] = frozenset()) -> None:
     """What diagnose calls unsupported after every fix, the emitter cannot emit: say which
-    node and why in diagnose's words, not in the words of the emitter or runtime failing."""
-    if not report.unresolved:
+    node and why in diagnose's words, not in the words of the emitter or runtime failing.
+    `accepted`: finding codes the emitter's options take on (GK107 with --allow-flex)."""
+    left = [(finding, why) for finding, why in report.unresolved if finding.code not in accepted]
+    if not left:
         return
-    finding, _ = report.unresolved[0]
-    more = f" (and {len(report.unresolved) - 1} more)" if len(report.unresolved) > 1 else ""
+    finding, _ = left[0]
+    more = f" (and {len(left) - 1} more)" if len(left) > 1 else ""
     raise InputError(f"{target} cannot run the model: {finding.code} at "
                      f"{finding.node or 'model'}: {finding.message}{more}; "
                      f"`graphkit diagnose --target {target}` lists every finding")

@@ -28,7 +28,7 @@ from graphkit.backends.tflite.lowering._base import (
     Lowering,
     Stored,
     attr,
-    const_array,
+    const_or_dequantized,
     entry,
     static_shape,
 )
@@ -75,7 +75,8 @@ def captured(graphs: list[ir.Graph]) -> list[ir.Value]:
         inside = _defined(graph)
         reads = [v for node in ir.traversal.RecursiveGraphIterator(graph) for v in node.inputs]
         for value in [*reads, *graph.outputs]:
-            if value is not None and id(value) not in inside and const_array(value) is None:
+            captured = value is not None and id(value) not in inside
+            if captured and const_or_dequantized(value) is None:
                 seen.setdefault(id(value), value)
     return list(seen.values())
 

@@ -18,7 +18,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit.backends.tflite._flatbuffer import options, schema
-from graphkit.backends.tflite.lowering._base import EmitContext, attr, const_array, needed
+from graphkit.backends.tflite.lowering._base import EmitContext, attr, const_or_dequantized, needed
 from graphkit.backends.tflite.lowering._recurrent_base import (
     Weights,
     directions,
@@ -39,9 +39,9 @@ def fits(node: ir.Node, values) -> bool:
         return False
     if len(node.outputs) > 2 and needed(node.outputs[2]):
         return False  # the final cell state stays inside the builtin
+    given = [optional_input(node, i) for i in (1, 2, 3, 7)]
     if attr(node, "layout", 0) or any(
-            optional_input(node, i) is not None and const_array(optional_input(node, i)) is None
-            for i in (1, 2, 3, 7)):
+            value is not None and const_or_dequantized(value) is None for value in given):
         return False  # weights the builtin takes are constants
     shape = values.shape(node.inputs[0])
     return shape is not None and len(shape) == 3 and isinstance(shape[1], int)
@@ -50,7 +50,7 @@ def fits(node: ir.Node, values) -> bool:
 def emit(ctx: EmitContext, node: ir.Node) -> None:
     x = ctx.input(node.inputs[0])
     seq, batch, depth = ctx.shape_or_none(node.inputs[0])
-    hidden = const_array(node.inputs[2]).shape[-1]
+    hidden = const_or_dequantized(node.inputs[2]).shape[-1]
     count = len(directions(node))
     states = [[_state(ctx, f"{kind}_{d}", [batch, hidden]) for d in range(count)]
               for kind in ("h", "c")]

@@ -22,7 +22,7 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
-    const_array,
+    const_or_dequantized,
     entry,
     static_shape,
 )
@@ -38,7 +38,7 @@ BUILTINS = ("NON_MAX_SUPPRESSION_V4", "UNPACK", "RESHAPE", "RANGE", "GATHER", "M
 
 def _scalar(node: ir.Node, index: int) -> np.ndarray | None:
     value = node.inputs[index] if index < len(node.inputs) else None
-    array = const_array(value)
+    array = const_or_dequantized(value)
     return None if array is None else array.reshape(-1)
 
 
@@ -87,7 +87,7 @@ def emit_nms(ctx: EmitContext, node: ir.Node) -> None:
 def _given(ctx: EmitContext, node: ir.Node, index: int, dtype) -> int | None:
     """A non-constant one-value input as a scalar of `dtype` (None: absent or constant)."""
     value = node.inputs[index] if index < len(node.inputs) else None
-    if value is None or const_array(value) is not None:
+    if value is None or const_or_dequantized(value) is not None:
         return None
     tensor = ctx.input(value)
     if ctx.dtype(value) != np.dtype(dtype):

@@ -24,7 +24,7 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
-    const_array,
+    const_or_dequantized,
     entry,
     needed,
 )
@@ -90,7 +90,7 @@ def _lengths_are_full(node: ir.Node, seq) -> bool:
     lengths = optional_input(node, 4)
     if lengths is None:
         return True
-    array = const_array(lengths)
+    array = const_or_dequantized(lengths)
     return array is not None and isinstance(seq, int) and bool(np.all(array == seq))
 
 

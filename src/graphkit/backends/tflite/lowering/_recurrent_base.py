@@ -10,7 +10,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit.backends.tflite._flatbuffer import options
-from graphkit.backends.tflite.lowering._base import EmitContext, attr, const_array
+from graphkit.backends.tflite.lowering._base import EmitContext, attr, const_or_dequantized
 
 
 def directions(node: ir.Node) -> list[str]:
@@ -23,7 +23,7 @@ def is_zeros(value: ir.Value | None) -> bool:
     zeros, ConstantOfShape of 0."""
     if value is None:
         return True
-    array = const_array(value)
+    array = const_or_dequantized(value)
     if array is not None:
         return not np.any(array)
     producer = value.producer()
@@ -52,14 +52,14 @@ class Weights:
 
 
 def weights(node: ir.Node, index: int) -> Weights:
-    w = const_array(node.inputs[1])[index].astype(np.float32)
-    r = const_array(node.inputs[2])[index].astype(np.float32)
+    w = const_or_dequantized(node.inputs[1])[index].astype(np.float32)
+    r = const_or_dequantized(node.inputs[2])[index].astype(np.float32)
     rows = w.shape[0]
     bias = optional_input(node, 3)
-    b = const_array(bias)[index].astype(np.float32) if bias is not None \
+    b = const_or_dequantized(bias)[index].astype(np.float32) if bias is not None \
         else np.zeros(2 * rows, np.float32)
     peephole = optional_input(node, 7)
-    p = const_array(peephole)[index].astype(np.float32) if peephole is not None else None
+    p = const_or_dequantized(peephole)[index].astype(np.float32) if peephole is not None else None
     return Weights(w, r, b[:rows], b[rows:], p)
 
 
@@ -103,7 +103,7 @@ class DirectionWeights:
         value = optional_input(self.node, input_index)
         if value is None:
             return None
-        array = const_array(value)
+        array = const_or_dequantized(value)
         if array is not None:
             return np.ascontiguousarray(array[self.index, start:stop], np.float32)
         rank = self.ctx.rank(value)
