@@ -131,6 +131,8 @@ def ray_cluster(tmp_path_factory):
     """A one-node Ray cluster on this machine, as `ray start --head` starts one for users."""
     require("ray", "ray")
     ray = Path(sys.executable).with_name("ray")
+    if not ray.exists():  # a venv that borrows its packages from another one
+        ray = Path(shutil.which("ray") or ray)
     port = "6391"
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     subprocess.run([str(ray), "start", "--head", f"--port={port}", "--num-cpus=1",

@@ -24,8 +24,8 @@ from typing import Any
 
 import onnx_ir as ir
 
-from graphkit.errors import InputError, MissingDependencyError, UnsafeModelError
-from graphkit.frontends._common import default_names, first_line, rename_outputs
+from graphkit.errors import InputError, MissingDependencyError, UnsafeModelError, first_line
+from graphkit.frontends._common import default_names, rename_outputs
 from graphkit.frontends._provenance import Provenance, stamp
 from graphkit.ir import load_onnx
 
