@@ -88,6 +88,9 @@ FUNCTION_LEVEL: dict[tuple[str, str], str] = {
     ("graphkit.frontends", "graphkit.frontends.pt2"): _FRAMEWORK,
     ("graphkit.frontends.pt2", "graphkit.frontends.torch"): _FRAMEWORK,
     ("graphkit.backends.intermediates", "graphkit.backends.torchscript.runner"): _TORCH,
+    ("graphkit.backends.tflite.lowering._control", "graphkit.backends.tflite.lowering"):
+        "an If/Loop body is lowered node by node through the lowering registry, which itself "
+        "imports the control-flow lowering",
     ("graphkit.backends.tensorrt.emitter", "graphkit.backends.tensorrt._build"): _TENSORRT,
     ("graphkit.backends.tensorrt.runner", "graphkit.backends.tensorrt._cuda"): _TENSORRT,
 }

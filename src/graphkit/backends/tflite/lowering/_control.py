@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_ir as ir
 
-from graphkit.backends.tflite._flatbuffer import options
+from graphkit.backends.tflite._flatbuffer import TENSOR_TYPES, options
 from graphkit.backends.tflite.lowering._base import (
     ANY_DATA,
     EmitContext,
@@ -116,7 +116,6 @@ def _distinct(ctx: EmitContext, tensors: list[int], taken: set[int]) -> list[int
 
 
 def _np_type(code: int) -> np.dtype:
-    from graphkit.backends.tflite._flatbuffer import TENSOR_TYPES
 
     return next(dtype for dtype, value in TENSOR_TYPES.items() if value == code)
 

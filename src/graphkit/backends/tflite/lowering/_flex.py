@@ -17,6 +17,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit.backends.tflite.lowering._base import EmitContext, attr
+from graphkit.targets._data import load_target_data
 
 # numpy dtype -> TensorFlow's DataType enum (types.proto)
 TF_TYPES = {np.dtype(np.float32): 1, np.dtype(np.float64): 2, np.dtype(np.int32): 3,
@@ -46,7 +47,6 @@ ATTRIBUTES: dict[str, Callable[[EmitContext, ir.Node], Attrs]] = {
 @cache
 def flex_names() -> dict[str, str]:
     """ONNX op -> the TF op its Flex form runs, for the table's `flex` rows graphkit writes."""
-    from graphkit.targets._data import load_target_data
 
     found = {}
     for entry in load_target_data("tflite").ops:
