@@ -60,11 +60,12 @@ def _print(result: FolderResult, fmt: str) -> None:
     elif fmt == "html":
         sys.stdout.write(html_document([models, matrix]))
     else:
-        _print_text(models)
-        _print_text(matrix)
+        print_table(models)
+        print_table(matrix)
 
 
-def _print_text(table: Table) -> None:
+def print_table(table: Table) -> None:
+    """A table (ops or models x targets) on the terminal; its row names are never cut."""
     out = console()
     grid = RichTable(title=escape(table.title), box=None)
     grid.add_column(table.row_label, no_wrap=True)  # a path or op name is never cut

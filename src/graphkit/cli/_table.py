@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.markup import escape
-from rich.table import Table as RichTable
-
-from graphkit.cli._common import console, progress
-from graphkit.cli._folders import FOLDER_HELP, add_folder_options, run_folder
+from graphkit.cli._common import progress
+from graphkit.cli._folders import FOLDER_HELP, add_folder_options, print_table, run_folder
 from graphkit.folders import is_saved_model
-from graphkit.tables import Table, model_table, operator_set_table, render
+from graphkit.tables import model_table, operator_set_table, render
 
 EXAMPLES = """examples:
   graphkit table model.onnx --targets ort,tflite,tensorrt
@@ -23,7 +20,6 @@ EXAMPLES = """examples:
 without a model, cells come from the conformance runs in opsets/generated/ (tools/conformance.py)
 """
 
-STYLES = {"ok": "green", "partial": "yellow", "warn": "yellow", "fix": "dark_orange", "no": "red"}
 
 
 def add_parser(subparsers) -> None:
@@ -54,23 +50,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         table = operator_set_table(targets)
     if args.format == "text":
-        _print_text(table)
+        print_table(table)
     else:
         print(render(table, args.format), end="")
     return 0
 
-
-def _print_text(table: Table) -> None:
-    out = console()
-    grid = RichTable("op", *table.targets, title=escape(table.title), box=None)
-    for op, cells in table.rows.items():
-        row = []
-        for target in table.targets:
-            cell = cells.get(target)
-            text = escape(cell.text()) if cell else "untested"
-            style = STYLES.get(cell.status, "") if cell else "dim"
-            row.append(f"[{style}]{text}[/]" if style else text)
-        grid.add_row(escape(op), *row)
-    out.print(grid)
-    for note in table.notes:
-        out.print(f"note: {escape(note)}")
