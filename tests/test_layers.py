@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                            "graphkit._input_values", "graphkit._ort_registry",
                            "graphkit._vacuous")),
     ("pass infrastructure", ("graphkit.passmanager", "graphkit._pipeline_text", "graphkit.adapters",
-                             "graphkit.pass_adapters", "graphkit.rewrite")),
+                             "graphkit.pass_adapters", "graphkit.patterns", "graphkit.rewrite")),
     ("shared target analysis", ("graphkit.targets",)),
     ("passes", ("graphkit.passes",)),
     # The conformance harness runs diagnose and the emitters: a driver, kept beside them.
