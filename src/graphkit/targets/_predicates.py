@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import onnx_ir as ir
 
+from graphkit.ir._constants import const_array
 from graphkit.targets._data import DTYPES
 from graphkit.targets._predicates_common import (  # noqa: F401 - re-exported for the tables
     Args,
@@ -23,7 +24,6 @@ from graphkit.targets._predicates_common import (  # noqa: F401 - re-exported fo
     _label,
     _shown,
     attr_value,
-    constant_array,
     matches_when,
     node_input,
     schema_default,
@@ -115,7 +115,7 @@ def _constant_values_fail(
     node: ir.Node, args: Args, bad: Callable[[np.ndarray], bool], wanted: str
 ) -> str | None:
     for index in args["inputs"]:
-        array = constant_array(node_input(node, index))
+        array = const_array(node_input(node, index))
         if array is not None and bad(array):
             return f"{_label(node, index)} must be {wanted}, holds {_few(array)}"
     return None
@@ -131,7 +131,7 @@ def _few(array: np.ndarray) -> str:
 def input_zero(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     for index in args["inputs"]:
         value = node_input(node, index)
-        if value is not None and constant_array(value) is None:
+        if value is not None and const_array(value) is None:
             return f"{_label(node, index)} must be a constant zero"
     return _constant_values_fail(node, args, lambda a: bool(np.any(a != 0)), "zero")
 
@@ -226,11 +226,11 @@ def split_even(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
 
 
 def pad_last_two_dims(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
-    pads = constant_array(node_input(node, 1))
+    pads = const_array(node_input(node, 1))
     shape = ctx.values.shape(node_input(node, 0))
     if pads is None or shape is None:
         return None
-    axes_array = constant_array(node_input(node, 3))
+    axes_array = const_array(node_input(node, 3))
     rank_ = len(shape)
     axes = [int(a) % rank_ for a in axes_array] if axes_array is not None else list(range(rank_))
     count = len(axes)

@@ -1,5 +1,5 @@
 """What the predicates share: attribute values with their schema defaults, inputs the node
-gives, constant contents, and the labels their reasons use."""
+gives, and the labels their reasons use."""
 
 from __future__ import annotations
 
@@ -54,19 +54,6 @@ def node_input(node: ir.Node, index: int) -> ir.Value | None:
         return None
     value = node.inputs[index]
     return value if value is not None and value.name != "" else None
-
-
-def constant_array(value: ir.Value | None) -> np.ndarray | None:
-    """The value's contents when it is a constant the graph cannot change."""
-    if value is None or value.is_graph_input():
-        return None
-    if value.const_value is not None:
-        return value.const_value.numpy()
-    producer = value.producer()
-    if producer is None or producer.op_type != "Constant" or producer.domain != "":
-        return None
-    attr = producer.attributes.get("value")
-    return attr.value.numpy() if attr is not None else None
 
 
 def _label(node: ir.Node, index: int) -> str:

@@ -10,13 +10,13 @@ import locale
 import numpy as np
 import onnx_ir as ir
 
+from graphkit.ir._constants import const_array
 from graphkit.targets._data import DTYPES
 from graphkit.targets._predicates_common import (
     Args,
     _elements,
     _label,
     attr_value,
-    constant_array,
     node_input,
 )
 from graphkit.targets.base import NodeContext
@@ -92,10 +92,10 @@ def output_used(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
 
 def resize_downsamples(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     """Whether a Resize shrinks some axis, from its constant scales or sizes."""
-    scales = constant_array(node_input(node, 2))
+    scales = const_array(node_input(node, 2))
     if scales is not None and scales.size and np.any(scales < 1):
         return f"scales {[float(s) for s in scales.ravel()]} shrink the image"
-    sizes = constant_array(node_input(node, 3))
+    sizes = const_array(node_input(node, 3))
     dims = ctx.values.shape(node.inputs[0]) if node.inputs and node.inputs[0] else None
     if sizes is None or dims is None or len(dims) != sizes.size:
         return None
@@ -108,12 +108,12 @@ def resize_spatial_only(node: ir.Node, ctx: NodeContext, args: Args) -> str | No
     """Whether a Resize (or Upsample) changes the batch or channel axis (axes 0 and 1), from
     its constant scales or sizes; unknown values are no evidence. `scales` and `sizes` name
     the inputs that hold them (Resize: 2 and 3; Upsample: 1 and none)."""
-    scales = constant_array(node_input(node, args.get("scales", 2)))
+    scales = const_array(node_input(node, args.get("scales", 2)))
     if scales is not None:
         pairs = zip(_resized_axes(node, ctx, scales.size), scales.ravel())
         if any(axis in (0, 1) and scale != 1 for axis, scale in pairs):
             return f"scales {[float(s) for s in scales.ravel()]} resize the batch or channel axis"
-    sizes = constant_array(node_input(node, args["sizes"])) if "sizes" in args else None
+    sizes = const_array(node_input(node, args["sizes"])) if "sizes" in args else None
     dims = ctx.values.shape(node_input(node, 0))
     if sizes is None or dims is None:
         return None
@@ -153,8 +153,8 @@ def symmetric_weight(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
         producer = _dequantize_of(node_input(node, index))
         if producer is None:
             continue
-        data = constant_array(node_input(producer, 0))
-        zero = constant_array(node_input(producer, 2))
+        data = const_array(node_input(producer, 0))
+        zero = const_array(node_input(producer, 2))
         dtype = ctx.values.dtype(node_input(producer, 0))
         if data is None or zero is None or dtype not in SYMMETRIC_WEIGHT_DTYPES:
             continue
