@@ -26,7 +26,7 @@ import onnx_ir as ir
 from graphkit.errors import InputError
 from graphkit.passes._graph_edit import dim_symbol
 from graphkit.passes.fold_shapes import FoldShapes
-from graphkit.passmanager import Pass, PassContext, PassResult, Request, instantiate
+from graphkit.passmanager import Pass, PassContext, PassResult, Pipeline, Request, instantiate
 from graphkit.validation import declared_inputs, record_example_shapes, recorded_example_shapes
 
 Dim = int | ir.SymbolicDim
@@ -51,6 +51,24 @@ class PinShapes(Pass):
         return instantiate(cls, options)
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
+        # Pin, then fold what the pins made static (fold-shapes repeats until stable): one
+        # rewrite, proven as one. Nothing pinned anew: nothing to fold either.
+        pin_then_fold = Pipeline((_PinInputs(self.pin, self.static), FoldShapes()),
+                                 follow_up=True)
+        return pin_then_fold.run(model, ctx)
+
+
+@dataclass(frozen=True)
+class _PinInputs(Pass):
+    """The inputs take the shapes the pins give them; what was inferred under the old dims
+    is forgotten. pin-shapes runs it before fold-shapes."""
+
+    name = "pin-inputs"
+    kind = "rewrite"
+    pin: tuple[str, ...]
+    static: bool
+
+    def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
         plans = {name: plan for name, plan in _plan(model, self.pin, self.static).items()
                  if _is_new(model, name, plan.dims)}
         if not plans:
@@ -67,7 +85,6 @@ class PinShapes(Pass):
             model.metadata_props[PINNED_DIMS_KEY] = json.dumps(named, sort_keys=True)
         _forget_inferred_shapes(model.graph)
         _update_recorded_shapes(model, {name: plan.dims for name, plan in plans.items()})
-        changes += FoldShapes().run(model, ctx).changes
         return PassResult(modified=True, changes=changes)
 
 
