@@ -26,7 +26,7 @@ from onnx import version_converter
 
 from graphkit.errors import InputError
 from graphkit.ir._load import keep_base_dirs
-from graphkit.passes.decompose import REPLACEMENT_MIN_OPSET, Decompose
+from graphkit.passes.decompose import REPLACEMENT_MIN_OPSET, decompose_ops
 from graphkit.passmanager import Pass, PassContext, PassResult, Request, instantiate
 
 HOLD_DOMAIN = "graphkit.held"
@@ -136,7 +136,7 @@ class ConvertOpset(Pass):
             if count:
                 return f"held {count} {op} node(s) out of onnx's converter (graphkit adapter)"
         if op in REPLACEMENT_MIN_OPSET and REPLACEMENT_MIN_OPSET[op] <= self.to:
-            Decompose(ops=(op,)).run(model, ctx)
+            decompose_ops(model, ctx, (op,))
             return f"decomposed {op} (no {op} at opset {self.to})"
         raise InputError(f"convert-opset: onnx's converter cannot take this model to opset "
                          f"{self.to} and graphkit has no adapter: {error.splitlines()[0][:200]}")

@@ -93,15 +93,22 @@ class Decompose(Pass):
             decomposition_for(op)  # fail fast, naming the known ops, on a typo
 
     def run(self, model: ir.Model, ctx: PassContext) -> PassResult:
-        chosen = {op: decomposition_for(op) for op in self.ops} if self.ops else \
-            {d.op: d for d in DECOMPOSITIONS}
-        targets = [node for scope in every_graph(model) for node in scope.graph
-                   if node.op_type in chosen and node.domain in ("", "ai.onnx")]
-        if not targets:
-            return PassResult()
-        if any(node.op_type in NEEDS_SHAPES for node in targets):
-            ensure_shapes(model, ctx)  # a decomposition that needs them and lacks them declines
-        return decompose_nodes(model, targets, chosen)
+        return decompose_ops(model, ctx, self.ops)
+
+
+def decompose_ops(model: ir.Model, ctx: PassContext, ops: Sequence[str] = ()) -> PassResult:
+    """Decompose every node of `ops` (empty: of every op in DECOMPOSITIONS), in every graph:
+    the decompose pass, as a function for convert-opset, which learns only from onnx's
+    converter which op it must take apart."""
+    chosen = {op: decomposition_for(op) for op in ops} if ops else \
+        {d.op: d for d in DECOMPOSITIONS}
+    targets = [node for scope in every_graph(model) for node in scope.graph
+               if node.op_type in chosen and node.domain in ("", "ai.onnx")]
+    if not targets:
+        return PassResult()
+    if any(node.op_type in NEEDS_SHAPES for node in targets):
+        ensure_shapes(model, ctx)  # a decomposition that needs them and lacks them declines
+    return decompose_nodes(model, targets, chosen)
 
 
 def decompose_nodes(model: ir.Model, nodes: Sequence[ir.Node],
