@@ -24,7 +24,7 @@ import onnx
 import onnx_ir as ir
 from onnx import version_converter
 
-from graphkit.errors import InputError
+from graphkit.errors import InputError, first_line
 from graphkit.ir._load import keep_base_dirs
 from graphkit.passes.decompose import REPLACEMENT_MIN_OPSET, decompose_ops
 from graphkit.passmanager import Pass, PassContext, PassResult, Request, instantiate
@@ -139,7 +139,7 @@ class ConvertOpset(Pass):
             decompose_ops(model, ctx, (op,))
             return f"decomposed {op} (no {op} at opset {self.to})"
         raise InputError(f"convert-opset: onnx's converter cannot take this model to opset "
-                         f"{self.to} and graphkit has no adapter: {error.splitlines()[0][:200]}")
+                         f"{self.to} and graphkit has no adapter: {first_line(error, 200)}")
 
 
 def _missing_op(err: Exception) -> str | None:
@@ -158,7 +158,7 @@ def _check(model: ir.Model, to: int) -> None:
         onnx.checker.check_model(ir.to_proto(model))
     except onnx.checker.ValidationError as err:
         raise InputError(f"convert-opset: the model at opset {to} fails the ONNX checker: "
-                         f"{str(err).splitlines()[0][:200]}") from None
+                         f"{first_line(err, 200)}") from None
 
 
 def _hold(model: ir.Model, op: str) -> int:

@@ -18,6 +18,7 @@ import onnx
 import onnx_ir as ir
 
 from graphkit.ir._schema import onnx_schema
+from graphkit.ir._walk import CONTROL_FLOW
 from graphkit.passes._graph_edit import (
     STANDARD_DOMAINS,
     cast_before_output,
@@ -45,7 +46,7 @@ KEEP_FLOAT32 = frozenset({
     "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "EyeLike",
     "Multinomial", "Bernoulli",
     # subgraphs are not converted; their bodies see the values they capture as float32.
-    "If", "Loop", "Scan",
+    *CONTROL_FLOW,
 })
 ATTRIBUTE_TENSORS = {"Constant": "value", "ConstantOfShape": "value"}
 

@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit.ir._walk import CONTROL_FLOW
 from graphkit.passmanager import Pass, PassContext, PassResult, Request, instantiate
 from graphkit.rewrite import constant_value
 
@@ -19,8 +20,8 @@ NONDETERMINISTIC = frozenset(
      "Bernoulli"}
 )
 # Ops whose evaluation needs more than their inputs (control flow, sequences, state).
-NOT_FOLDABLE = NONDETERMINISTIC | {"If", "Loop", "Scan", "Constant", "Optional",
-                                   "SequenceConstruct", "SequenceEmpty"}
+NOT_FOLDABLE = NONDETERMINISTIC | CONTROL_FLOW | {"Constant", "Optional", "SequenceConstruct",
+                                                 "SequenceEmpty"}
 
 
 @dataclass(frozen=True)
