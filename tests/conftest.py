@@ -1,9 +1,15 @@
-"""Shared test helpers: models from ONNX text, and running them with ONNX Runtime."""
+"""Shared test helpers: models from ONNX text, running them with ONNX Runtime, graphkit's
+CLI in a process of its own, and the scripts under tools/."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import onnx
@@ -26,6 +32,26 @@ def run_ort(model: ir.Model | onnx.ModelProto, feeds: dict[str, np.ndarray]) -> 
 
 def ops(model: ir.Model) -> list[str]:
     return [node.op_type for node in model.graph]
+
+
+def run_graphkit(*args: str | Path, cwd: Path | None = None,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """graphkit as users run it, in a process of its own (stdout and stderr as text); the
+    timeout only guards the suite against a hang."""
+    return subprocess.run([sys.executable, "-m", "graphkit", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+
+
+def load_tool(name: str) -> ModuleType:
+    """The script tools/<name>.py, imported as a module (as graphkit_<name>)."""
+    spec = importlib.util.spec_from_file_location(f"graphkit_{name}", TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

@@ -1,30 +1,16 @@
 """diagnose's ort verdict against ONNX Runtime itself, over every ONNX node conformance case."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-from conftest import require
-
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "agreement.py"
+from conftest import load_tool, require
 
 # Cases where ORT fails for a reason only tensor values show (none today: the limits its
 # registry does not state are in opsets/ort.toml). A case may leave this set; none may join.
 EXPLAINED: set[str] = set()
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("graphkit_agreement", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_ort_verdict_matches_onnxruntime_on_every_conformance_case():
-    tool = load_tool()
+    tool = load_tool("agreement")
     verdicts = tool.measure(tool.load_cases(), "ort")
     result = tool.summary(verdicts)
     assert result["cases"] > 1500  # the whole corpus was measured, not a handful
@@ -40,7 +26,7 @@ def test_torchscript_verdict_matches_the_emitter_on_a_sample_of_cases():
     expected outputs (the whole corpus takes minutes: `tools/agreement.py --target
     torchscript`; here a seeded sample)."""
     require("torch", "torch")
-    tool = load_tool()
+    tool = load_tool("agreement")
     verdicts = tool.measure(tool.load_cases(sample=40, seed=1), "torchscript")
     result = tool.summary(verdicts)
     assert result["cases"] == 40

@@ -8,23 +8,19 @@ Resize scale, made valid models look broken (exit 2, "could not find input shape
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import onnx
 import onnx_ir as ir
 import pytest
-from conftest import model_from_text, run_ort
+from conftest import load_tool, model_from_text, run_ort
 
 import graphkit
 from graphkit.cli import main
 from graphkit.validation import ModelRunner, make_inputs
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "generated_inputs.py"
 HEADER = '<ir_version: 10, opset_import: ["" : 18]>'
 SEEDS = range(6)
 
@@ -36,14 +32,6 @@ def conformance_case(name: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the case generators' own numpy overflow warnings
         return next(case for case in collect_testcases(None) if case.name == name)
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("graphkit_generated_inputs", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- the three conformance models fix refused (issue 10) ---
@@ -59,7 +47,7 @@ def test_valid_conformance_models_are_fixed_without_inputs(name, tmp_path, capsy
     report = json.loads(capsys.readouterr().out)
     assert report["validation"]["ok"] and report["validation"]["outputs"]
     # The fixed model computes what the case expects, on the case's own inputs.
-    feeds = load_tool().case_inputs(case)
+    feeds = load_tool("generated_inputs").case_inputs(case)
     for actual, expected in zip(run_ort(onnx.load(output), feeds), case.data_sets[0][1]):
         np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
 
@@ -198,7 +186,7 @@ SAMPLE_OPS = ["Gather", "GatherElements", "GatherND", "ScatterND", "ScatterEleme
 
 
 def test_the_conformance_sample_passes_with_generated_inputs_wherever_with_its_own():
-    tool = load_tool()
+    tool = load_tool("generated_inputs")
     cases = tool.one_case_per_op(SAMPLE_OPS)
     assert sorted(cases) == sorted(SAMPLE_OPS)
     outcomes = tool.measure(cases)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from conftest import run_graphkit
 
 from graphkit.cli import main
 
@@ -129,20 +128,10 @@ def test_good_model_is_still_inspected(tmp_path, capsys):
 def test_real_process_prints_no_traceback(tmp_path):
     path = tmp_path / "model.onnx"
     path.write_bytes(_bytes_of("cycle"))
-    done = subprocess.run(
-        [sys.executable, "-m", "graphkit", "inspect", str(path)], capture_output=True, text=True
-    )
+    done = run_graphkit("inspect", path)
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert "main graph has a cycle" in line
-
-
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """graphkit as users run it; the timeout only guards the suite against a hang."""
-    return subprocess.run(
-        [sys.executable, "-m", "graphkit", *args],
-        capture_output=True, text=True, timeout=120, cwd=cwd,
-    )
 
 
 @pytest.mark.parametrize("command", ["inspect", "diagnose", "fix"])
@@ -151,7 +140,7 @@ def test_fifo_is_refused_not_waited_on(tmp_path, command, name):
     path = tmp_path / name
     os.mkfifo(path)  # opening it for reading would wait for a writer forever
     extra = {"inspect": [], "diagnose": ["-t", "ort"]}.get(command, ["-t", "ort", "-o", "out.onnx"])
-    done = _cli(command, str(path), *extra, cwd=tmp_path)
+    done = run_graphkit(command, str(path), *extra, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.splitlines()
     assert f"{path}: is a FIFO (named pipe), not a model file" in line

@@ -4,13 +4,10 @@ before anything is allocated."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import onnx
 import pytest
-from conftest import run_ort
+from conftest import run_graphkit, run_ort
 from onnx import helper
 
 import graphkit
@@ -152,12 +149,6 @@ def test_fitting_tensors_of_every_storage_still_load_and_run():
     np.testing.assert_array_equal(y, [2.5, -1.0])
 
 
-def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
-    """graphkit as users run it; the timeout only guards the suite against a hang."""
-    return subprocess.run([sys.executable, "-m", "graphkit", *args], capture_output=True,
-                          text=True, timeout=300, cwd=cwd)
-
-
 @pytest.mark.parametrize(
     ("case", "said"),
     [("2GB-claim", "holds 4 bytes of raw data"), ("negative-dims", "negative dims [-4]")],
@@ -166,7 +157,7 @@ def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
 def test_cli_refuses_before_allocating_and_writes_nothing(tmp_path, case, said, command):
     onnx.save(_with_constant(BAD_TENSORS[case][0]), tmp_path / "m.onnx")
     extra = ["-o", "out.onnx"] if command == "fix" else []
-    done = _cli(command, "m.onnx", "-t", "ort", *extra, cwd=tmp_path)
+    done = run_graphkit(command, "m.onnx", "-t", "ort", *extra, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.splitlines()
     assert "node 'const' (Constant) attribute 'value'" in line and said in line
@@ -201,7 +192,7 @@ def test_recursive_functions_are_refused_at_load(tmp_path, case, command):
     )
     onnx.save(proto, tmp_path / "m.onnx")
     extra = {"inspect": [], "diagnose": ["-t", "ort"]}.get(command, ["-t", "ort", "-o", "o.onnx"])
-    done = _cli(command, "m.onnx", *extra, cwd=tmp_path)
+    done = run_graphkit(command, "m.onnx", *extra, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.splitlines()
     assert f"m.onnx: function 'local.f' calls itself ({cycle})" in line
