@@ -33,6 +33,11 @@ def portable(opset: int) -> list[str]:
         + ["remove-dead-nodes"]
 
 
+def pipeline(opset: int) -> list[str]:
+    """What `fix` runs for a target without a pipeline.py of its own."""
+    return portable(opset)
+
+
 def fuse(rules: Sequence[str], opset: int) -> list[str]:
     usable = [rule for rule in rules if fusion_named(rule).min_opset <= opset]
     return [f"fuse{{rules={'+'.join(usable)}}}"] if usable else []

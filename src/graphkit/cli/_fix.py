@@ -9,7 +9,6 @@ from pathlib import Path
 from rich.table import Table
 
 import graphkit
-from graphkit._generated_inputs import load_npz_inputs
 from graphkit._output import check_output_path
 from graphkit.cli._common import (
     add_format_option,
@@ -20,7 +19,6 @@ from graphkit.cli._common import (
 )
 from graphkit.cli._tensorrt import add_precision_option, with_precision
 from graphkit.errors import InputError
-from graphkit.passmanager import count_nodes
 
 EXAMPLES = """examples:
   graphkit fix model.onnx --target ort -o model.fixed.onnx
@@ -64,6 +62,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from graphkit._generated_inputs import load_npz_inputs
+    from graphkit.passmanager import count_nodes
+
     _refuse_overwrite(args.model, args.output)
     with progress(f"loading {args.model}"):
         model = graphkit.load(args.model)
