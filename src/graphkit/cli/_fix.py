@@ -154,10 +154,17 @@ def _print_text(report, output: str, nodes_before: int, nodes_after: int) -> Non
     if report.validation and report.runtime == "onnx-reference":
         out.print("[yellow]note[/]: the proof ran on onnx's reference evaluator, since ONNX "
                   "Runtime does not run this model (`graphkit diagnose --target ort` says why)")
+    if report.validation:
+        out.print(f"fix took {report.seconds:.2f} s, of which the proof "
+                  f"{report.proof_seconds:.2f} s ({_share(report)})")
     if not report.validation:
         why = report.reference if report.reference != "original" else \
             "the original model could not be run on generated inputs"
         out.print(f"[yellow]not validated[/]: {why}")
+
+
+def _share(report) -> str:
+    return f"{100 * report.proof_seconds / report.seconds:.0f}%" if report.seconds else "-"
 
 
 def _mark(diff) -> str:
