@@ -127,11 +127,13 @@ def _fix(model: Any, target: Any, options: FixOptions,
     _refuse_malformed(original)
     domains = {name: dtype for p in extra for name, dtype in p.input_domains(original).items()}
     proof = _reference(original, options, inputs, domains, pinned)  # before any rewrite touches it
+    light = proof.reference.light if proof.reference is not None else None
     # The caller's own model object is never modified; one loaded here from a file is ours.
-    current = copy_model(original) if original is model else original
+    # The reference's capture is a copy already: restoring it skips serializing the weights.
+    current = original if original is not model else \
+        light.restore() if light is not None else copy_model(original)
     current.graph.name = current.graph.name or NAMELESS_GRAPH  # the ONNX checker wants one
     report = FixReport(model=original.graph.name or "model", target=target_obj.name)
-    light = proof.reference.light if proof.reference is not None else None
     diagnosis = diagnose(current, target_obj, light=light)
     report.blockers_before = len(diagnosis.blockers)
     tried: set[str] = set()
