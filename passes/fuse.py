@@ -69,8 +69,8 @@ FUSIONS: tuple[Fusion, ...] = (
     Fusion("hard-swish", "HardSwish", 14, hard_swish_rules),
     # Transpose(Transpose(x, p), q) -> Transpose(x, p[q])
     Fusion("transposes", "Transpose", 1, transpose_rules),
-    # Reshape(Reshape(x, s), t) -> Reshape(x, t)
-    Fusion("reshapes", "Reshape", 5, reshape_rules),
+    # Reshape(Reshape(x, s), t) -> Reshape(x, t); Reshape(x, shape of x) -> x
+    Fusion("reshapes", "Reshape", 5, reshape_rules, needs_shapes=True),
 )
 
 

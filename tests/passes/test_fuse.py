@@ -208,6 +208,34 @@ def test_conv_scale_declines_a_constant_that_varies_along_space(rng):
                for f in result.findings)
 
 
+NO_OP_RESHAPE = header(17) + """
+g (float[N, 6, 1, 1] x) => (float[N, 6, 1, 1] y) {
+    m = Mul(x, x)
+    s = Constant <value = int64[4] {-1, 6, 1, 1}> ()
+    r = Reshape(m, s)
+    y = Relu(r)
+}"""
+
+
+def test_a_reshape_to_its_input_shape_goes(rng):
+    # As tf2onnx writes a squeeze-excite block: the dynamic batch is the -1.
+    model = model_from_text(NO_OP_RESHAPE)
+    feeds = {"x": rng.standard_normal((3, 6, 1, 1)).astype(np.float32)}
+    before = run_ort(model, feeds)
+    assert Fuse(rules=("reshapes",)).run(model, PassContext()).modified
+    assert "Reshape" not in ops(model)  # its shape Constant stays, for remove-dead-nodes
+    np.testing.assert_array_equal(run_ort(model, feeds)[0], before[0])
+
+
+@pytest.mark.parametrize("target", ["{-1, 3, 2, 1}", "{-1, -1, 1, 1}", "{2, 6, 1, 1}"])
+def test_a_reshape_that_may_change_the_shape_stays(target, rng):
+    model = model_from_text(NO_OP_RESHAPE.replace("{-1, 6, 1, 1}", target).replace(
+        "=> (float[N, 6, 1, 1] y)", "=> (float y)"))
+    result = Fuse(rules=("reshapes",)).run(model, PassContext())
+    assert not result.modified and "Reshape" in ops(model)
+    assert any("changes the shape" in f.message for f in result.findings)
+
+
 def test_gelu_kept_below_opset_20(rng):
     model = model_from_text(header(17) + GELU_ERF.replace("{\n", "{\n" + GELU_SQ, 1))
     result = fuse_and_compare(model, "gelu", rng)
