@@ -32,6 +32,7 @@ from graphkit.passes._fusions_linear import (
     gemm_rules,
     pad_conv_rules,
 )
+from graphkit.passes._fusions_neutral import neutral_rules
 from graphkit.passes._graph_edit import ensure_shapes
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import RewriteLog, Rule, names_in_model, rewrite
@@ -69,6 +70,8 @@ FUSIONS: tuple[Fusion, ...] = (
     Fusion("hard-swish", "HardSwish", 14, hard_swish_rules),
     # Transpose(Transpose(x, p), q) -> Transpose(x, p[q])
     Fusion("transposes", "Transpose", 1, transpose_rules),
+    # Add(x, 0), Sub(x, 0), Mul(x, 1), Div(x, 1) -> x (no op is written: Identity stands for it)
+    Fusion("neutral", "Identity", 1, neutral_rules, needs_shapes=True),
     # Reshape(Reshape(x, s), t) -> Reshape(x, t); Reshape(x, shape of x) -> x
     Fusion("reshapes", "Reshape", 5, reshape_rules, needs_shapes=True),
 )

@@ -236,6 +236,43 @@ def test_a_reshape_that_may_change_the_shape_stays(target, rng):
     assert any("changes the shape" in f.message for f in result.findings)
 
 
+NEUTRAL = header(17) + """
+g (float[N, 4] x) => (float[N, 3] y) {
+    w = Constant <value = float[4, 3] {1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3}> ()
+    zeros = Constant <value = float[3] {0, 0, 0}> ()
+    ones = Constant <value = float[1, 3] {1, 1, 1}> ()
+    one = Constant <value = float {1}> ()
+    m = MatMul(x, w)
+    a = Add(zeros, m)
+    b = Mul(a, ones)
+    c = Div(b, one)
+    d = Sub(c, zeros)
+    y = Relu(d)
+}"""
+
+
+def test_neutral_arithmetic_goes(rng):
+    model = model_from_text(NEUTRAL)
+    feeds = {"x": rng.standard_normal((5, 4)).astype(np.float32)}
+    before = run_ort(model, feeds)
+    result = Fuse(rules=("neutral",)).run(model, PassContext())
+    assert result.modified and len(result.changes) == 4
+    assert not {"Add", "Mul", "Div", "Sub"} & set(ops(model))
+    np.testing.assert_array_equal(run_ort(model, feeds)[0], before[0])
+
+
+@pytest.mark.parametrize(("old", "new", "why"), [
+    ("float[3] {0, 0, 0}", "float[3] {0, 1, 0}", "not all 0"),
+    # Adding [2, 3] zeros to an [N, 3] value broadcasts it when N is 1: the shape may change.
+    ("float[3] {0, 0, 0}", "float[2, 3] {0, 0, 0, 0, 0, 0}", "larger shape"),
+])
+def test_arithmetic_that_may_change_a_value_stays(old, new, why, rng):
+    model = model_from_text(NEUTRAL.replace(old, new).replace("(float[N, 3] y)", "(float y)"))
+    result = Fuse(rules=("neutral",)).run(model, PassContext())
+    assert "Add" in ops(model)
+    assert any(why in f.message for f in result.findings)
+
+
 def test_gelu_kept_below_opset_20(rng):
     model = model_from_text(header(17) + GELU_ERF.replace("{\n", "{\n" + GELU_SQ, 1))
     result = fuse_and_compare(model, "gelu", rng)

@@ -29,7 +29,7 @@ def cleanup() -> list[str]:
 def portable(opset: int) -> list[str]:
     # Targets whose op lists we do not read here: only fusions that write ops every
     # runtime has (Conv, Transpose, Reshape).
-    rules = ("pad-conv", "conv-bn", "conv-scale", "transposes", "reshapes")
+    rules = ("neutral", "pad-conv", "conv-bn", "conv-scale", "transposes", "reshapes")
     return cleanup() + fuse(rules, opset) + ["remove-dead-nodes"]
 
 
