@@ -293,10 +293,9 @@ def op_by_op_transformer(blocks: int = 48):
         p = f"b{b}"
         h = layer_norm(x, f"{p}_ln1")
         shape = node("Shape", [h], f"{p}_shape")
-        batch = node("Unsqueeze", [node("Gather", [shape, "axis0"], f"{p}_B0"), "axis0"],
+        batch = node("Unsqueeze", [node("Gather", [shape, "i0"], f"{p}_B0"), "axis0"],
                      f"{p}_B")
-        seq = node("Unsqueeze", [node("Gather", [shape, "one_i"], f"{p}_S0"), "axis0"],
-                   f"{p}_S")
+        seq = node("Unsqueeze", [node("Gather", [shape, "i1"], f"{p}_S0"), "axis0"], f"{p}_S")
         split = node("Concat", [batch, seq, "heads", "head"], f"{p}_split", axis=0)
         merged = node("Concat", [batch, seq, "width"], f"{p}_merge", axis=0)
         q, k, v = (node("Reshape", [linear(h, f"{p}_{n}", D_MODEL, D_MODEL), split],
@@ -315,12 +314,12 @@ def op_by_op_transformer(blocks: int = 48):
                             "half"], f"{p}_gelu")
         x = node("Add", [x, linear(gelu, f"{p}_down", 4 * D_MODEL, D_MODEL)], f"{p}_res2")
     nodes.append(helper.make_node("Identity", [x], ["y"], name="output"))
-    weights["one_i"] = np.array([1], np.int64)
+    weights["i0"], weights["i1"] = np.array(0, np.int64), np.array(1, np.int64)
     graph = helper.make_graph(
         nodes, "op_by_op_transformer",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", D_MODEL])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq", D_MODEL])],
         [numpy_helper.from_array(array, name) for name, array in weights.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    onnx.checker.check_model(model)
+    onnx.checker.check_model(model, full_check=True)
     return model
