@@ -58,7 +58,26 @@ def reshape_rules() -> tuple[Rule, ...]:
                    lambda m: 0 not in m.const(second)),
     )
     # Reshape(Reshape(x, s1), s2) -> Reshape(x, s2)   (s2 constant, without 0 entries)
-    return (Rule("reshapes", outer, build, constraints, min_opset=5),)
+    return (Rule("reshapes", outer, build, constraints, min_opset=5), _no_op_reshape_rule())
+
+
+def _no_op_reshape_rule() -> Rule:
+    x, target = Var("x"), Var("shape", const=True)
+    reshape = P.Reshape(x, target)
+
+    def keeps_shape(m: Match) -> bool:
+        shape, wanted = m[x].shape, [int(v) for v in m.const(target)]
+        if shape is None or len(shape) != len(wanted) or wanted.count(-1) > 1:
+            return False
+        copies = not m.attr(reshape, "allowzero", 0)  # a 0 copies the input's dim
+        # With every other dim equal to the input's, a -1 can only stand for its own dim.
+        return all(t == -1 or (t == 0 and copies) or (isinstance(d, int) and d == t)
+                   for d, t in zip(shape, wanted, strict=True))
+
+    constraints = (Constraint("the Reshape changes the shape (or the input's is not known)",
+                              keeps_shape),)
+    # Reshape(x, s) -> x   where s gives x's own shape (-1 and 0 entries included)
+    return Rule("no-op-reshape", reshape, lambda m, op: m[x], constraints, min_opset=5)
 
 
 # --- LayerNormalization ---------------------------------------------------------------

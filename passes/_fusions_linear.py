@@ -68,6 +68,51 @@ def _scale_out_channels(weight: np.ndarray, factor: np.ndarray, conv_op: str,
     return grouped.reshape(weight.shape)
 
 
+# --- Conv followed by a per-channel Mul or Add ------------------------------------------
+
+
+def conv_scale_rules() -> tuple[Rule, ...]:
+    return tuple(_conv_affine_rule(op, with_bias) for op in ("Mul", "Add")
+                 for with_bias in (False, True))
+
+
+def _conv_affine_rule(op_type: str, with_bias: bool) -> Rule:
+    x, w, b, c = Var("x"), Var("w", const=True), Var("b", const=True), Var("c", const=True)
+    conv = P.Conv(x, w, b) if with_bias else P.Conv(x, w)
+
+    def channels(m: Match) -> np.ndarray | None:
+        """c as one number per output channel, when it broadcasts along the channel only."""
+        const, out_channels = m.const(c), m.const(w).shape[0]
+        rank = m.const(w).ndim  # the Conv's output rank: [N, C, spatial...]
+        if const.ndim > rank:
+            return None
+        shape = (1,) * (rank - const.ndim) + const.shape
+        if shape[0] != 1 or any(d != 1 for d in shape[2:]) or shape[1] not in (1, out_channels):
+            return None
+        return np.broadcast_to(const.reshape(-1), (out_channels,))
+
+    def build(m: Match, op: Builder) -> ir.Value:
+        weight, per_channel = m.const(w), channels(m)
+        bias = m.const(b) if with_bias else np.zeros(weight.shape[0], weight.dtype)
+        if op_type == "Mul":
+            weight, bias = _scale_out_channels(weight, per_channel, "Conv", 1), bias * per_channel
+        else:
+            bias = bias + per_channel
+        return op.Conv(m[x], op.const(weight.astype(m.const(w).dtype)),
+                       op.const(bias.astype(m.const(w).dtype)), **copy_attrs(m.node(conv)))
+
+    constraints = (
+        Constraint("weights are not floating point", lambda m: m.const(w).dtype.kind == "f"),
+        Constraint(f"the {op_type} constant's dtype is not the weights'",
+                   lambda m: m.const(c).dtype == m.const(w).dtype),
+        Constraint(f"the {op_type} constant varies along more than the output channel",
+                   lambda m: channels(m) is not None),
+    )
+    # Mul(Conv(x, w, b), s) -> Conv(x, w * s, b * s);  Add(Conv(x, w, b), t) -> Conv(x, w, b + t)
+    # for s, t constant per output channel (as tf2onnx writes a BatchNorm after a Conv)
+    return Rule(f"conv-{op_type.lower()}", Op(op_type, (conv, c)), build, constraints)
+
+
 # --- MatMul + Add -> Gemm -------------------------------------------------------------
 
 

@@ -26,7 +26,13 @@ from graphkit.passes._fusions_activation import (
     silu_rules,
 )
 from graphkit.passes._fusions_layout import layer_norm_rules, reshape_rules, transpose_rules
-from graphkit.passes._fusions_linear import conv_bn_rules, gemm_rules, pad_conv_rules
+from graphkit.passes._fusions_linear import (
+    conv_bn_rules,
+    conv_scale_rules,
+    gemm_rules,
+    pad_conv_rules,
+)
+from graphkit.passes._fusions_neutral import neutral_rules
 from graphkit.passes._graph_edit import ensure_shapes
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import RewriteLog, Rule, names_in_model, rewrite
@@ -46,6 +52,8 @@ FUSIONS: tuple[Fusion, ...] = (
     Fusion("pad-conv", "Conv", 11, pad_conv_rules),
     # BN(Conv(x, w, b)) -> Conv(x, w*s, (b-m)*s+t)
     Fusion("conv-bn", "Conv", 1, conv_bn_rules),
+    # Mul(Conv(x, w, b), s) -> Conv(x, w*s, b*s); Add(Conv(x, w, b), t) -> Conv(x, w, b+t)
+    Fusion("conv-scale", "Conv", 1, conv_scale_rules),
     # Add(MatMul(a, b), c) -> Gemm(a, b, c), 2-D
     Fusion("gemm", "Gemm", 7, gemm_rules, needs_shapes=True),
     # x/2 * (1 + erf(x/sqrt2)) -> Gelu(x) (+ tanh form)
@@ -62,8 +70,10 @@ FUSIONS: tuple[Fusion, ...] = (
     Fusion("hard-swish", "HardSwish", 14, hard_swish_rules),
     # Transpose(Transpose(x, p), q) -> Transpose(x, p[q])
     Fusion("transposes", "Transpose", 1, transpose_rules),
-    # Reshape(Reshape(x, s), t) -> Reshape(x, t)
-    Fusion("reshapes", "Reshape", 5, reshape_rules),
+    # Add(x, 0), Sub(x, 0), Mul(x, 1), Div(x, 1) -> x (no op is written: Identity stands for it)
+    Fusion("neutral", "Identity", 1, neutral_rules, needs_shapes=True),
+    # Reshape(Reshape(x, s), t) -> Reshape(x, t); Reshape(x, shape of x) -> x
+    Fusion("reshapes", "Reshape", 5, reshape_rules, needs_shapes=True),
 )
 
 

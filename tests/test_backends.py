@@ -23,7 +23,8 @@ CLEANUP = ("eliminate-identity,lift-constants,eliminate-common-subexpressions,fo
            "fold-shapes,remove-redundant-casts,eliminate-common-subexpressions,remove-dead-nodes")
 # The optional module each emitter imports, and the extra that brings it.
 NEEDS = {"torchscript": ("torch", "torch"), "tflite": ("ai_edge_litert", "tensorflow")}
-PORTABLE_17 = f"{CLEANUP},fuse{{rules=pad-conv+conv-bn+transposes+reshapes}},remove-dead-nodes"
+PORTABLE_17 = (f"{CLEANUP},fuse{{rules=neutral+pad-conv+conv-bn+conv-scale+transposes+reshapes}},"
+               "remove-dead-nodes")
 
 
 def test_names_are_unique_and_each_builds_its_target():
@@ -64,7 +65,7 @@ def test_nms_form_per_target(target, form):
 
 def test_ort_gets_its_fusions_and_the_others_the_portable_ones():
     ort = pipeline_for("ort", 17)
-    assert ort.startswith(CLEANUP + ",fuse{rules=pad-conv+conv-bn+gemm+")
+    assert ort.startswith(CLEANUP + ",fuse{rules=neutral+pad-conv+conv-bn+conv-scale+gemm+")
     assert "+layer-norm+" in ort and "+transposes+reshapes}" in ort
     for name in ("tensorrt", "tflite", "ort-coreml", "torchscript", "a-plugin-target"):
         assert pipeline_for(name, 17) == PORTABLE_17

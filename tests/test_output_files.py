@@ -3,8 +3,8 @@ fail, files with the umask's mode, and exit 2 (not 3) for a model nothing here c
 
 from __future__ import annotations
 
+import importlib
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ RELU = """<ir_version: 8, opset_import: ["" : 17]>
 g (float[2, 3] x) => (float[2, 3] y) { y = Relu(x) }"""
 UNKNOWN_DOMAIN = """<ir_version: 8, opset_import: ["" : 17, "com.acme" : 1]>
 g (float[2, 3] x) => (float[2, 3] y) { t = Relu(x)  y = com.acme.Foo(t) }"""
-CONVERT = sys.modules["graphkit.convert"]  # the module; graphkit.convert is the function
+CONVERT = importlib.import_module("graphkit.convert")  # graphkit.convert is the function
 
 
 def _write(folder: Path, text: str, name: str = "m.onnx") -> Path:

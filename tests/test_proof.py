@@ -127,3 +127,34 @@ def test_feeds_follow_the_dtypes_the_rewritten_model_declares():
     feeds = {"x": np.ones((1, 4), np.float32), "extra": [np.zeros(2)]}
     adapted = feeds_for(model, feeds)
     assert adapted["x"].dtype == np.float64 and adapted["extra"] is feeds["extra"]
+
+
+IDENTITY_CHAIN = """
+<ir_version: 10, opset_import: ["" : 17]>
+g (float[2, 4] x) => (float[2, 4] y) {
+    a = Identity(x)
+    b = Relu(a)
+    y = Identity(b)
+}
+"""
+
+
+def test_fix_reports_the_proof_as_a_part_of_its_time(rng):
+    import graphkit
+
+    model = model_from_text(IDENTITY_CHAIN)
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    fixed, report = graphkit.fix(model, "ort", inputs={"x": x})
+    np.testing.assert_array_equal(run_ort(fixed, {"x": x})[0], run_ort(model, {"x": x})[0])
+    assert ops(fixed) == ["Relu"] and report.validated
+    # The proof ran (the original and the rewritten model), inside fix's time.
+    assert 0 < report.proof_seconds <= report.seconds
+    assert report.to_json()["timing"] == {"fix_seconds": round(report.seconds, 4),
+                                          "proof_seconds": round(report.proof_seconds, 4)}
+
+
+def test_without_the_proof_its_share_is_nothing(rng):
+    import graphkit
+
+    _, report = graphkit.fix(model_from_text(IDENTITY_CHAIN), "ort", validate=False)
+    assert report.proof_seconds == 0 and report.seconds > 0

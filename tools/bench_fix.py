@@ -1,6 +1,13 @@
 """Benchmark: `graphkit.fix --target ort` vs onnxslim and onnxsim on the 8,064-node transformer.
 
     python tools/bench_fix.py [blocks] [rounds]
+    python tools/bench_fix.py --models [rounds] [NAME ...]   # issue 13's model set, as users run it
+
+With --models, each tool runs in a process of its own per model, from its command line as
+a user runs it (`graphkit fix M --target ort -o out.onnx`, proof on; `onnxslim M out.onnx`;
+`onnxsim M out.onnx`), rounds interleaved; the wall time of the whole process is what is
+compared (start-up and saving included, for all three). Nodes are the main graph's nodes of
+the file each wrote. Models: tools/bench_models.py.
 
 onnxslim and onnxsim are benchmark-only tools (pip install onnxslim onnxsim); they are not
 graphkit dependencies. Every tool starts from the same file (loading is timed, saving is
@@ -34,6 +41,11 @@ PROVEN, PLAIN = "graphkit fix (proven)", "graphkit fix (no proof)"
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--models"]:
+        from bench_fix_models import bench_models
+
+        bench_models(sys.argv[2:])
+        return
     import graphkit
     from graphkit.passmanager import count_nodes
 

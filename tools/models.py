@@ -245,3 +245,81 @@ def export_zoo_model(name: str, path: str | os.PathLike, opset: int = 17) -> Pat
                       dynamic_axes={**(dynamic or {}),
                                     **({"output": {0: "batch"}} if dynamic else {})})
     return path
+
+
+def op_by_op_transformer(blocks: int = 48):
+    """A pre-norm transformer written out node by node (as older exporters wrote one), truly
+    dynamic: batch and sequence are read with Shape at run time in every block, LayerNorm
+    and GELU are their decompositions. d=256, 4 heads, opset 17. Returns a ModelProto."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    heads, head = HEADS, D_MODEL // HEADS
+    nodes: list = []
+    weights: dict[str, np.ndarray] = {
+        "axis0": np.array([0], np.int64), "heads": np.array([heads], np.int64),
+        "head": np.array([head], np.int64), "width": np.array([D_MODEL], np.int64),
+        "eps": np.array(1e-5, np.float32), "scale": np.array(1 / head**0.5, np.float32),
+        "sqrt2": np.array(2**0.5, np.float32), "one": np.array(1, np.float32),
+        "half": np.array(0.5, np.float32),
+    }
+
+    def node(op: str, inputs: list[str], out: str, **attrs) -> str:
+        nodes.append(helper.make_node(op, inputs, [out], name=f"{op}_{len(nodes)}", **attrs))
+        return out
+
+    def weight(name: str, shape: tuple[int, ...], std: float = 0.05) -> str:
+        weights[name] = (rng.standard_normal(shape) * std).astype(np.float32)
+        return name
+
+    def layer_norm(x: str, p: str) -> str:
+        mean = node("ReduceMean", [x], f"{p}_mean", axes=[-1])
+        centered = node("Sub", [x, mean], f"{p}_c")
+        var = node("ReduceMean", [node("Mul", [centered, centered], f"{p}_sq")], f"{p}_var",
+                   axes=[-1])
+        std = node("Sqrt", [node("Add", [var, "eps"], f"{p}_ve")], f"{p}_sd")
+        normed = node("Div", [centered, std], f"{p}_n")
+        scaled = node("Mul", [normed, weight(f"{p}_g", (D_MODEL,), 1.0)], f"{p}_s")
+        return node("Add", [scaled, weight(f"{p}_b", (D_MODEL,))], f"{p}_out")
+
+    def linear(x: str, p: str, cin: int, cout: int) -> str:
+        product = node("MatMul", [x, weight(f"{p}_w", (cin, cout))], f"{p}_mm")
+        return node("Add", [product, weight(f"{p}_bias", (cout,))], f"{p}_out")
+
+    x = "x"
+    for b in range(blocks):
+        p = f"b{b}"
+        h = layer_norm(x, f"{p}_ln1")
+        shape = node("Shape", [h], f"{p}_shape")
+        batch = node("Unsqueeze", [node("Gather", [shape, "i0"], f"{p}_B0"), "axis0"],
+                     f"{p}_B")
+        seq = node("Unsqueeze", [node("Gather", [shape, "i1"], f"{p}_S0"), "axis0"], f"{p}_S")
+        split = node("Concat", [batch, seq, "heads", "head"], f"{p}_split", axis=0)
+        merged = node("Concat", [batch, seq, "width"], f"{p}_merge", axis=0)
+        q, k, v = (node("Reshape", [linear(h, f"{p}_{n}", D_MODEL, D_MODEL), split],
+                        f"{p}_{n}_r") for n in "qkv")
+        q = node("Transpose", [q], f"{p}_qt", perm=[0, 2, 1, 3])
+        k = node("Transpose", [k], f"{p}_kt", perm=[0, 2, 3, 1])
+        v = node("Transpose", [v], f"{p}_vt", perm=[0, 2, 1, 3])
+        scores = node("Mul", [node("MatMul", [q, k], f"{p}_qk"), "scale"], f"{p}_scores")
+        context = node("MatMul", [node("Softmax", [scores], f"{p}_p", axis=-1), v], f"{p}_ctx")
+        context = node("Reshape", [node("Transpose", [context], f"{p}_ctxt", perm=[0, 2, 1, 3]),
+                                   merged], f"{p}_ctxr")
+        x = node("Add", [x, linear(context, f"{p}_o", D_MODEL, D_MODEL)], f"{p}_res1")
+        h = linear(layer_norm(x, f"{p}_ln2"), f"{p}_up", D_MODEL, 4 * D_MODEL)
+        erf = node("Erf", [node("Div", [h, "sqrt2"], f"{p}_gd")], f"{p}_erf")
+        gelu = node("Mul", [node("Mul", [h, node("Add", [erf, "one"], f"{p}_e1")], f"{p}_gm"),
+                            "half"], f"{p}_gelu")
+        x = node("Add", [x, linear(gelu, f"{p}_down", 4 * D_MODEL, D_MODEL)], f"{p}_res2")
+    nodes.append(helper.make_node("Identity", [x], ["y"], name="output"))
+    weights["i0"], weights["i1"] = np.array(0, np.int64), np.array(1, np.int64)
+    graph = helper.make_graph(
+        nodes, "op_by_op_transformer",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", D_MODEL])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq", D_MODEL])],
+        [numpy_helper.from_array(array, name) for name, array in weights.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model, full_check=True)
+    return model

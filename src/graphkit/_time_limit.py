@@ -21,12 +21,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, TypeVar
-
-import onnx
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphkit._quiet import ort_log_severity
 from graphkit.errors import InputError
+
+if TYPE_CHECKING:  # onnx costs ~0.7 s to import; the CLI's --help reads DEFAULT_TIMEOUT
+    import onnx
 
 DEFAULT_TIMEOUT = 120.0  # seconds: generous; an 8,064-node transformer runs in ~1 s
 
@@ -161,6 +162,7 @@ def _describe(op_type: str, name: str, graph: onnx.GraphProto | None) -> str:
 
 def _evaluator_running_node(trace: TracebackType | None) -> str:
     """The outermost node the reference evaluator was running (a Loop, not its body's Add)."""
+    import onnx
     from onnx.reference.op_run import OpRun
 
     while trace is not None:

@@ -22,6 +22,7 @@ the model right after the swap (`report.reference` says which).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,8 @@ class FixReport(Report):
     reference: str = ORIGINAL
     before_replacement: list[OutputDiff] = field(default_factory=list)
     last_check: list[OutputDiff] = field(default_factory=list, repr=False)  # not in the JSON
+    seconds: float = 0.0  # fix's whole time, from the model given to the model returned
+    proof_seconds: float = 0.0  # the part of it the proof took (graphkit.proof.Proof.seconds)
 
     @property
     def fixed(self) -> bool:
@@ -74,6 +77,8 @@ class FixReport(Report):
         data["unresolved"] = [{**f.to_json(), "why": why} for f, why in self.unresolved]
         data["validation"]["reference"] = self.reference
         data["validation"]["before_replacement"] = [d.to_json() for d in self.before_replacement]
+        data["timing"] = {"fix_seconds": round(self.seconds, 4),
+                          "proof_seconds": round(self.proof_seconds, 4)}
         return data
 
 
@@ -106,8 +111,11 @@ def fix(model: Any, target: Any = "ort", *, pin: Sequence[str] | str = (), nms: 
     # The passes build and drop IR objects by the hundred thousand: without the cyclic
     # collector walking them all again and again, the 8,064-node benchmark runs 0.4-0.9 s
     # faster. Collection resumes when fix returns.
+    began = time.perf_counter()
     with collector_paused():
-        return _fix(model, target, options, inputs)
+        fixed, report = _fix(model, target, options, inputs)
+    report.seconds = time.perf_counter() - began
+    return fixed, report
 
 
 def _fix(model: Any, target: Any, options: FixOptions,
@@ -119,11 +127,13 @@ def _fix(model: Any, target: Any, options: FixOptions,
     _refuse_malformed(original)
     domains = {name: dtype for p in extra for name, dtype in p.input_domains(original).items()}
     proof = _reference(original, options, inputs, domains, pinned)  # before any rewrite touches it
+    light = proof.reference.light if proof.reference is not None else None
     # The caller's own model object is never modified; one loaded here from a file is ours.
-    current = copy_model(original) if original is model else original
+    # The reference's capture is a copy already: restoring it skips serializing the weights.
+    current = original if original is not model else \
+        light.restore() if light is not None else copy_model(original)
     current.graph.name = current.graph.name or NAMELESS_GRAPH  # the ONNX checker wants one
     report = FixReport(model=original.graph.name or "model", target=target_obj.name)
-    light = proof.reference.light if proof.reference is not None else None
     diagnosis = diagnose(current, target_obj, light=light)
     report.blockers_before = len(diagnosis.blockers)
     tried: set[str] = set()
@@ -165,6 +175,7 @@ def _fix(model: Any, target: Any, options: FixOptions,
         # Sequence-typed inputs come as lists: they have no one shape to report.
         report.input_shapes = {name: tuple(array.shape) for name, array in proof.feeds.items()
                                if hasattr(array, "shape")}
+    report.proof_seconds = proof.seconds
     return current, report
 
 

@@ -19,13 +19,13 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from graphkit._defaults import DEFAULT_MODEL_TIMEOUT
 from graphkit.backends import get_target
 from graphkit.diagnose import diagnose_targets
 from graphkit.errors import InputError, first_line
 from graphkit.tables import Cell, Table, worse_cell
 
 MODEL_SUFFIXES = frozenset({".onnx", ".tflite", ".keras", ".h5"})
-DEFAULT_MODEL_TIMEOUT = 300.0  # seconds one model's diagnosis may take
 
 
 @dataclass

@@ -13,12 +13,15 @@ its hooks around the passes, and the Proof decides what is kept.
                     checkpoint to run the passes again, proven one by one
 
 fix keeps one Proof for all its rounds: the original runs once, on a worker thread, and each
-round's manager proves against it.
+round's manager proves against it. `seconds` is what the proof cost the caller's thread
+(copies, checks, waiting for the reference), the number fix's report gives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +47,23 @@ from graphkit.validation import (
 )
 
 Tolerance = tuple[float, float]  # (rtol, atol)
+
+
+def _clocked(method: Callable) -> Callable:
+    """Add the method's time to the Proof's `seconds`, counted once when methods nest."""
+
+    @functools.wraps(method)
+    def clocked(self: Proof, *args: Any, **kwargs: Any) -> Any:
+        if self._clock_depth or not self.validation.enabled:
+            return method(self, *args, **kwargs)
+        self._clock_depth, start = 1, time.perf_counter()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._clock_depth = 0
+            self.seconds += time.perf_counter() - start
+
+    return clocked
 
 
 def merge_tolerances(*tolerances: Tolerance | None) -> Tolerance | None:
@@ -145,6 +165,8 @@ class Proof:
         self.last_capture: LightModel | None = None
         self._start: LightModel | None = None
         self._run: _Run | None = None
+        self.seconds = 0.0  # the caller's time spent proving (see the module docstring)
+        self._clock_depth = 0
 
     @classmethod
     def start(cls, model: ir.Model, *, inputs: Feeds | None = None,
@@ -152,9 +174,12 @@ class Proof:
               domains: Mapping[str, np.dtype] | None = None,
               timeout: float | None = DEFAULT_TIMEOUT) -> Proof:
         """Start running `model` on the worker: the reference every later run proves against."""
+        began = time.perf_counter()
         reference = Reference.of(model, inputs=inputs, pinned=pinned, domains=domains,
                                  timeout=timeout)
-        return cls(reference, validation=Validation(timeout=timeout))
+        proof = cls(reference, validation=Validation(timeout=timeout))
+        proof.seconds = time.perf_counter() - began
+        return proof
 
     def start_from(self, capture: LightModel | None) -> None:
         """The next run's checkpoint is `capture`, a copy of the model it gets taken already
@@ -176,6 +201,7 @@ class Proof:
 
     # --- the hooks the PassManager calls ---------------------------------------------------
 
+    @_clocked
     def before_run(self, model: ir.Model, passes: Sequence[Any], report: Report) -> None:
         self._run, self.last_check, self.last_capture = None, [], None
         start, self._start = self._start, None
@@ -186,11 +212,13 @@ class Proof:
             return
         self._run = self._own_reference(model, passes, report)
 
+    @_clocked
     def before_pass(self, pass_: Any, model: ir.Model) -> None:
         run = self._run
         if run is not None and run.careful:
             run.snapshot = copy_model(model) if pass_.kind == "rewrite" else None
 
+    @_clocked
     def after_pass(self, pass_: Any, model: ir.Model, result: Any, record: PassRecord,
                    report: Report) -> ir.Model:
         run = self._run
@@ -211,6 +239,7 @@ class Proof:
         report.findings.append(_rollback_finding(verdict, pass_.name))
         return run.snapshot
 
+    @_clocked
     def after_pass_failed(self, pass_: Any, model: ir.Model, error: Exception,
                           report: Report) -> ir.Model | None:
         run = self._run
@@ -223,6 +252,7 @@ class Proof:
         run.proven = None
         return run.snapshot if run.snapshot is not None else model
 
+    @_clocked
     def after_run(self, model: ir.Model, report: Report,
                   error: Exception | None) -> ir.Model | None:
         """None: the run stands, proven; else the checkpoint to run the passes again from."""
@@ -255,6 +285,7 @@ class Proof:
 
     # --- checks --------------------------------------------------------------------------
 
+    @_clocked
     def check(self, model: ir.Model, post_models: Sequence[ir.Model] = (),
               tolerance: Tolerance | None = None) -> Verdict:
         """`model` (then the run's post models and `post_models`) against this run's reference."""
@@ -276,6 +307,7 @@ class Proof:
         return Verdict(compare_outputs(reference.outputs, actual, rtol=rtol, atol=atol),
                        light=light)
 
+    @_clocked
     def compare(self, model: ir.Model, tolerance: Tolerance | None = None) -> list[OutputDiff]:
         """`model` and the post models kept so far against the reference (fix's last word)."""
         reference = self.reference.result() if self.active else None
@@ -297,6 +329,7 @@ class Proof:
             run.start_checker_ok = _checker_passes(run.start.proto)
         return run.start_checker_ok
 
+    @_clocked
     def _own_reference(self, model: ir.Model, passes: Sequence[Any],
                        report: Report) -> _Run | None:
         """This run's reference: the model as the manager got it, on the inputs given (or the
@@ -324,6 +357,7 @@ class Proof:
             return None
         return _Run(Reference.known(feeds, expected, runner.runtime), start)
 
+    @_clocked
     def _rebase(self, model: ir.Model, pass_name: str) -> list[Finding]:
         """After a rewrite that replaced the outputs by design: its outputs (with the post
         models kept so far) become the reference, for this run and the later ones."""

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
+from graphkit._defaults import DEFAULT_ATOL, DEFAULT_RTOL
 from graphkit._generated_inputs import (
     declared_inputs,
     make_inputs,
@@ -30,8 +31,6 @@ from graphkit.findings import Finding, Severity
 from graphkit.runner import Feeds, ModelRunner
 
 EXAMPLE_SHAPES_KEY = "graphkit.example_shapes"
-DEFAULT_RTOL = 1e-3
-DEFAULT_ATOL = 1e-4
 
 
 

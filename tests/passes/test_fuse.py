@@ -97,6 +97,19 @@ g (float[1, 2, 6, 6] x) => (float[1, 3, 9, 6] y) {
     p = Pad(x, pads)
     y = Conv <pads = [1, 0, 0, 0]> (p, w)
 }"""
+CONV_SCALE = header(17) + """
+g (float[1, 2, 5, 5] x) => (float[1, 3, 4, 4] y) {
+    w = Constant <value = float[3, 2, 2, 2] {1, 2, 3, 4, 5, 6, 7, 8, 1, 1, 1, 1, 2, 2, 2, 2,
+                                             0, 1, 0, 1, 1, 0, 1, 0}> ()
+    b = Constant <value = float[3] {0.5, -1, 2}> ()
+    s = Constant <value = float[1, 3, 1, 1] {2, -0.5, 3}> ()
+    t = Constant <value = float[3, 1, 1] {1, 2, -3}> ()
+    c = Conv(x, w, b)
+    m = Mul(s, c)
+    w2 = Constant <value = float[3, 3, 1, 1] {1, 0, 1, 0, 1, 0, 2, 2, 2}> ()
+    c2 = Conv(m, w2)
+    y = Add(c2, t)
+}"""
 LAYER_NORM = header(17) + """
 g (float[2, 3, 8] x) => (float[2, 3, 8] y) {
     mean = ReduceMean <axes = [-1]> (x)
@@ -130,6 +143,7 @@ CASES = [
     (TRANSPOSES, "transposes", "Transpose", set()),
     (RESHAPES, "reshapes", "Reshape", set()),
     (PAD_CONV, "pad-conv", "Conv", {"Pad"}),
+    (CONV_SCALE, "conv-scale", "Conv", {"Mul", "Add"}),
     (LAYER_NORM, "layer-norm", "LayerNormalization", {"ReduceMean", "Sqrt"}),
     (LAYER_NORM_18, "layer-norm", "LayerNormalization", {"ReduceMean", "Sqrt"}),
 ]
@@ -183,6 +197,82 @@ def test_gemm_declines_3d_matmul_and_says_why(rng):
     assert any("2-D" in f.message and f.code == "GK505" for f in result.findings)
 
 
+def test_conv_scale_declines_a_constant_that_varies_along_space(rng):
+    # One number per pixel, not per channel: no Conv weight can hold it.
+    text = CONV_SCALE.replace("float[1, 3, 1, 1] {2, -0.5, 3}", "float[4, 4] {" +
+                              ", ".join(str(i) for i in range(16)) + "}")
+    model = model_from_text(text)
+    result = fuse_and_compare(model, "conv-scale", rng)
+    assert "Mul" in ops(model) and "Add" not in ops(model)
+    assert any("varies along more than the output channel" in f.message
+               for f in result.findings)
+
+
+NO_OP_RESHAPE = header(17) + """
+g (float[N, 6, 1, 1] x) => (float[N, 6, 1, 1] y) {
+    m = Mul(x, x)
+    s = Constant <value = int64[4] {-1, 6, 1, 1}> ()
+    r = Reshape(m, s)
+    y = Relu(r)
+}"""
+
+
+def test_a_reshape_to_its_input_shape_goes(rng):
+    # As tf2onnx writes a squeeze-excite block: the dynamic batch is the -1.
+    model = model_from_text(NO_OP_RESHAPE)
+    feeds = {"x": rng.standard_normal((3, 6, 1, 1)).astype(np.float32)}
+    before = run_ort(model, feeds)
+    assert Fuse(rules=("reshapes",)).run(model, PassContext()).modified
+    assert "Reshape" not in ops(model)  # its shape Constant stays, for remove-dead-nodes
+    np.testing.assert_array_equal(run_ort(model, feeds)[0], before[0])
+
+
+@pytest.mark.parametrize("target", ["{-1, 3, 2, 1}", "{-1, -1, 1, 1}", "{2, 6, 1, 1}"])
+def test_a_reshape_that_may_change_the_shape_stays(target, rng):
+    model = model_from_text(NO_OP_RESHAPE.replace("{-1, 6, 1, 1}", target).replace(
+        "=> (float[N, 6, 1, 1] y)", "=> (float y)"))
+    result = Fuse(rules=("reshapes",)).run(model, PassContext())
+    assert not result.modified and "Reshape" in ops(model)
+    assert any("changes the shape" in f.message for f in result.findings)
+
+
+NEUTRAL = header(17) + """
+g (float[N, 4] x) => (float[N, 3] y) {
+    w = Constant <value = float[4, 3] {1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3}> ()
+    zeros = Constant <value = float[3] {0, 0, 0}> ()
+    ones = Constant <value = float[1, 3] {1, 1, 1}> ()
+    one = Constant <value = float {1}> ()
+    m = MatMul(x, w)
+    a = Add(zeros, m)
+    b = Mul(a, ones)
+    c = Div(b, one)
+    d = Sub(c, zeros)
+    y = Relu(d)
+}"""
+
+
+def test_neutral_arithmetic_goes(rng):
+    model = model_from_text(NEUTRAL)
+    feeds = {"x": rng.standard_normal((5, 4)).astype(np.float32)}
+    before = run_ort(model, feeds)
+    result = Fuse(rules=("neutral",)).run(model, PassContext())
+    assert result.modified and len(result.changes) == 4
+    assert not {"Add", "Mul", "Div", "Sub"} & set(ops(model))
+    np.testing.assert_array_equal(run_ort(model, feeds)[0], before[0])
+
+
+@pytest.mark.parametrize(("old", "new", "why"), [
+    ("float[3] {0, 0, 0}", "float[3] {0, 1, 0}", "not all 0"),
+    # Adding [2, 3] zeros to an [N, 3] value broadcasts it when N is 1: the shape may change.
+    ("float[3] {0, 0, 0}", "float[2, 3] {0, 0, 0, 0, 0, 0}", "larger shape"),
+])
+def test_arithmetic_that_may_change_a_value_stays(old, new, why, rng):
+    model = model_from_text(NEUTRAL.replace(old, new).replace("(float[N, 3] y)", "(float y)"))
+    result = Fuse(rules=("neutral",)).run(model, PassContext())
+    assert "Add" in ops(model)
+    assert any(why in f.message for f in result.findings)
+
+
 def test_gelu_kept_below_opset_20(rng):
     model = model_from_text(header(17) + GELU_ERF.replace("{\n", "{\n" + GELU_SQ, 1))
     result = fuse_and_compare(model, "gelu", rng)
@@ -214,9 +304,9 @@ def test_fusions_for_filters_by_target_and_opset():
     names = fusions_for(lambda op, opset: op != "Swish", 20)
     assert "gelu" in names and "silu" not in names and "layer-norm" in names
     assert "gelu" not in fusions_for(lambda op, opset: True, 17)
-    assert {f.name for f in FUSIONS} >= {"conv-bn", "gemm", "gelu", "layer-norm", "silu",
-                                         "hard-swish", "hard-sigmoid", "pad-conv", "transposes",
-                                         "reshapes"}
+    assert {f.name for f in FUSIONS} >= {"conv-bn", "conv-scale", "gemm", "gelu", "layer-norm",
+                                         "silu", "hard-swish", "hard-sigmoid", "pad-conv",
+                                         "transposes", "reshapes"}
 
 
 def _export(module, *args, opset=17):

@@ -7,10 +7,11 @@ artifacts, the emitter and runner modules with the suffixes the runner reads. A 
 code lives in its own folder, backends/<name>/ (target.py, pipeline.py, emitter.py,
 runner.py); adding one is a folder and a row here (docs/architecture.md, "Add a target").
 
-Modules are imported lazily, so `import graphkit` stays fast, torch loads only when
-needed, and a backend whose data fails to load breaks only itself. Plugins add targets
-(analysis only) through the `graphkit.targets` entry point group (the entry point names a
-zero-argument factory); a plugin may not replace a built-in target.
+Modules are imported lazily (a row names its pipeline, emitter and runner modules), so
+`import graphkit` and `graphkit --help` stay fast, torch loads only when needed, and a
+backend whose data fails to load breaks only itself. Plugins add targets (analysis only)
+through the `graphkit.targets` entry point group (the entry point names a zero-argument
+factory); a plugin may not replace a built-in target.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from graphkit.backends import pipelines
-from graphkit.backends.base import Target
-from graphkit.backends.ort import pipeline as ort_pipeline
-from graphkit.backends.tensorrt import pipeline as tensorrt_pipeline
 from graphkit.errors import InputError
+
+if TYPE_CHECKING:
+    from graphkit.backends.base import Target
+
+PORTABLE = "graphkit.backends.pipelines"
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,10 @@ class Backend:
     name: str  # as typed after --target (and --to, where it has an emitter)
     description: str  # one line for --help
     factory: Callable[[], Target]  # its analysis, built on first use
-    pipeline: Callable[[int], list[str]] = pipelines.portable  # model opset -> pass names
-    nms_form: str = "keep"  # the NMS mode `fix` picks when a finding asks for one
+    # module with pipeline(opset) -> pass names, and NMS_FORM: the NMS mode `fix` picks when
+    # a finding asks for one (default "keep")
+    pipeline: str = PORTABLE
+    nms_form: str | None = None  # where the row's NMS_FORM is not its pipeline module's
     emitter: str | None = None  # module with emit(model, out, **options) and SUFFIXES
     runner: str | None = None  # module with run_artifact(path, feeds) and available()
     suffixes: tuple[str, ...] = ()  # artifact suffixes its runner reads
@@ -80,11 +85,11 @@ def _torchscript() -> Target:
     return TorchScriptTarget()
 
 
-_ORT = dict(pipeline=ort_pipeline.pipeline, nms_form=ort_pipeline.NMS_FORM)
-_TENSORRT = dict(pipeline=tensorrt_pipeline.pipeline, nms_form=tensorrt_pipeline.NMS_FORM)
+_ORT = dict(pipeline="graphkit.backends.ort.pipeline")
+_TENSORRT = dict(pipeline="graphkit.backends.tensorrt.pipeline")
 # TFLite's NMS builtins take one batch and one class per call: the padded form (ONNX NMS
 # then a top-K to a fixed size) lowers to them and keeps every output shape static.
-_TFLITE = dict(pipeline=pipelines.portable, nms_form="native")
+_TFLITE = dict(pipeline=PORTABLE, nms_form="native")
 
 BACKENDS: tuple[Backend, ...] = (
     Backend("ort", "ONNX Runtime CPU execution provider (the installed onnxruntime)", _ort,
@@ -104,7 +109,7 @@ BACKENDS: tuple[Backend, ...] = (
     # Keeps the model's NMS, as before the registry (the family was the name before '@'):
     # whether it should take tflite's native form too is for the TFLite emitter to settle.
     Backend("tflite-builtins", "TensorFlow Lite, builtin ops only (Flex blocks)",
-            _tflite(allow_flex=False), pipeline=pipelines.portable),
+            _tflite(allow_flex=False), pipeline=PORTABLE),
     Backend("ort-nnapi", "ONNX Runtime NNAPI EP: which nodes run on NNAPI, which on CPU",
             _ort_ep("ort-nnapi")),
     Backend("ort-coreml", "ONNX Runtime CoreML EP (NeuralNetwork): CoreML vs CPU nodes",
@@ -157,15 +162,17 @@ def _family_row(target: str) -> Backend | None:
 def pipeline_for(target: str, opset: int) -> str:
     """The cleanup and fusion pipeline `fix` runs for the target, as a pipeline string."""
     row = _builtin(target)
-    pipeline = row.pipeline if row is not None else pipelines.portable
-    return ",".join(pipeline(opset))
+    module = importlib.import_module(row.pipeline if row is not None else PORTABLE)
+    return ",".join(module.pipeline(opset))
 
 
 def nms_form(target: str) -> str:
     """The NMS mode `fix` uses when the target's GK109 finding asks for one and the user
     chose none (see each backend's pipeline.py); elsewhere the model's own NMS stays."""
     row = _family_row(target)
-    return row.nms_form if row is not None else "keep"
+    if row is None:
+        return "keep"
+    return row.nms_form or getattr(importlib.import_module(row.pipeline), "NMS_FORM", "keep")
 
 
 def emitter_names() -> list[str]:

@@ -29,8 +29,13 @@ def cleanup() -> list[str]:
 def portable(opset: int) -> list[str]:
     # Targets whose op lists we do not read here: only fusions that write ops every
     # runtime has (Conv, Transpose, Reshape).
-    return cleanup() + fuse(("pad-conv", "conv-bn", "transposes", "reshapes"), opset) \
-        + ["remove-dead-nodes"]
+    rules = ("neutral", "pad-conv", "conv-bn", "conv-scale", "transposes", "reshapes")
+    return cleanup() + fuse(rules, opset) + ["remove-dead-nodes"]
+
+
+def pipeline(opset: int) -> list[str]:
+    """What `fix` runs for a target without a pipeline.py of its own."""
+    return portable(opset)
 
 
 def fuse(rules: Sequence[str], opset: int) -> list[str]:

@@ -59,7 +59,7 @@ def add_tolerance_options(parser: argparse.ArgumentParser) -> None:
 
 
 def tolerances(args: argparse.Namespace) -> tuple[float, float]:
-    from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL
+    from graphkit._defaults import DEFAULT_ATOL, DEFAULT_RTOL
 
     rtol = DEFAULT_RTOL if args.rtol is None else args.rtol
     return rtol, DEFAULT_ATOL if args.atol is None else args.atol

@@ -9,9 +9,9 @@ from rich.markup import escape
 from rich.table import Table
 
 import graphkit
-from graphkit._generated_inputs import load_npz_inputs
+from graphkit._defaults import DEFAULT_ATOL, DEFAULT_RTOL
 from graphkit.backends import emitter_names
-from graphkit.backends.ort.emitter import LEVELS as ORT_LEVELS
+from graphkit.backends.ort import LEVELS as ORT_LEVELS
 from graphkit.cli._common import (
     add_format_option,
     add_timeout_option,
@@ -21,7 +21,6 @@ from graphkit.cli._common import (
 )
 from graphkit.cli._tensorrt import add_engine_options, engine_options, inputs_at_opt
 from graphkit.errors import InputError
-from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL
 
 CONVERT_EXAMPLES = """examples:
   graphkit convert model.onnx --to ort -o model.opt.onnx
@@ -149,6 +148,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def _inputs(args: argparse.Namespace, model_path: str):
+    from graphkit._generated_inputs import load_npz_inputs
+
     if not args.inputs:
         return None
     return load_npz_inputs(args.inputs, graphkit.load(model_path))

@@ -8,12 +8,9 @@ from pathlib import Path
 
 from graphkit.backends import target_table
 from graphkit.cli._common import add_format_option, console, print_json, progress
-from graphkit.cli._diagnose_render import print_text, render_html, render_markdown
 from graphkit.cli._folders import FOLDER_HELP, add_folder_options, run_folder
 from graphkit.cli._tensorrt import add_precision_option, targets_with_precision
-from graphkit.diagnose import diagnose_targets
 from graphkit.errors import InputError
-from graphkit.folders import is_saved_model
 
 EXAMPLES = """examples:
   graphkit diagnose model.onnx --target ort
@@ -48,6 +45,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from graphkit.cli._diagnose_render import print_text, render_html, render_markdown
+    from graphkit.diagnose import diagnose_targets
+    from graphkit.folders import is_saved_model
+
     names = list(dict.fromkeys(args.targets or ["ort"]))
     targets = targets_with_precision(names, args.precision)  # an unknown name fails here (exit 2)
     if Path(args.model).is_dir() and not is_saved_model(Path(args.model)):

@@ -9,7 +9,6 @@ from pathlib import Path
 from rich.table import Table
 
 import graphkit
-from graphkit._generated_inputs import load_npz_inputs
 from graphkit._output import check_output_path
 from graphkit.cli._common import (
     add_format_option,
@@ -20,7 +19,6 @@ from graphkit.cli._common import (
 )
 from graphkit.cli._tensorrt import add_precision_option, with_precision
 from graphkit.errors import InputError
-from graphkit.passmanager import count_nodes
 
 EXAMPLES = """examples:
   graphkit fix model.onnx --target ort -o model.fixed.onnx
@@ -64,6 +62,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from graphkit._generated_inputs import load_npz_inputs
+    from graphkit.passmanager import count_nodes
+
     _refuse_overwrite(args.model, args.output)
     with progress(f"loading {args.model}"):
         model = graphkit.load(args.model)
@@ -153,10 +154,17 @@ def _print_text(report, output: str, nodes_before: int, nodes_after: int) -> Non
     if report.validation and report.runtime == "onnx-reference":
         out.print("[yellow]note[/]: the proof ran on onnx's reference evaluator, since ONNX "
                   "Runtime does not run this model (`graphkit diagnose --target ort` says why)")
+    if report.validation:
+        out.print(f"fix took {report.seconds:.2f} s, of which the proof "
+                  f"{report.proof_seconds:.2f} s ({_share(report)})")
     if not report.validation:
         why = report.reference if report.reference != "original" else \
             "the original model could not be run on generated inputs"
         out.print(f"[yellow]not validated[/]: {why}")
+
+
+def _share(report) -> str:
+    return f"{100 * report.proof_seconds / report.seconds:.0f}%" if report.seconds else "-"
 
 
 def _mark(diff) -> str:

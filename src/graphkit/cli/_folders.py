@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table as RichTable
 
+from graphkit._defaults import DEFAULT_MODEL_TIMEOUT
 from graphkit.cli._common import console, print_json, progress
-from graphkit.folders import DEFAULT_MODEL_TIMEOUT, FolderResult, diagnose_folder
-from graphkit.tables import Table, html_document, render
+
+if TYPE_CHECKING:
+    from graphkit.folders import FolderResult
+    from graphkit.tables import Table
 
 FOLDER_HELP = ("a folder: every model under it (.onnx, .tflite, .keras, .h5, SavedModel "
                "folders), a row per model plus the op x target matrix")
@@ -36,6 +40,8 @@ def add_folder_options(parser: argparse.ArgumentParser) -> None:
 def run_folder(args: argparse.Namespace, targets: list[str], fmt: str) -> int:
     """Exit 0 when every model is accepted by every target, 1 when some target blocks a
     model or a model could not be diagnosed, 2 for a bad folder or option."""
+    from graphkit.folders import diagnose_folder
+
     with progress(f"diagnosing the models under {args.model}", enabled=fmt == "text") as step:
         done: list[int] = []
 
@@ -50,6 +56,8 @@ def run_folder(args: argparse.Namespace, targets: list[str], fmt: str) -> int:
 
 
 def _print(result: FolderResult, fmt: str) -> None:
+    from graphkit.tables import html_document, render
+
     models, matrix = result.model_table(), result.op_matrix()
     if fmt == "json":
         print_json(result.to_json())

@@ -9,7 +9,6 @@ from rich.table import Table
 
 import graphkit
 from graphkit.cli._common import add_format_option, console, print_json, progress
-from graphkit.summary import summarize
 
 EXAMPLES = """examples:
   graphkit inspect model.onnx
@@ -29,6 +28,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from graphkit.summary import summarize
+
     with progress(f"loading {args.model}"):
         model = graphkit.load(args.model)
     info = summarize(model)

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from graphkit.cli._common import progress
 from graphkit.cli._folders import FOLDER_HELP, add_folder_options, print_table, run_folder
-from graphkit.folders import is_saved_model
-from graphkit.tables import model_table, operator_set_table, render
 
 EXAMPLES = """examples:
   graphkit table model.onnx --targets ort,tflite,tensorrt
@@ -40,6 +38,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from graphkit.folders import is_saved_model
+    from graphkit.tables import model_table, operator_set_table, render
+
     default = "ort,tflite,tensorrt,torchscript" if args.model else "ort,torchscript,tflite"
     targets = [t.strip() for t in (args.targets or default).split(",") if t.strip()]
     if args.model and Path(args.model).is_dir() and not is_saved_model(Path(args.model)):

@@ -77,8 +77,8 @@ def engine_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
 def _widen_to_float16_tolerance(args: argparse.Namespace) -> None:
     """An FP16 engine is checked against the float32 model within the tolerance the float16
     rewrite declares (and is proven with), unless the user chose --rtol/--atol."""
+    from graphkit._defaults import DEFAULT_ATOL, DEFAULT_RTOL
     from graphkit.passes.float16 import Float16
-    from graphkit.validation import DEFAULT_ATOL, DEFAULT_RTOL
 
     if args.rtol == DEFAULT_RTOL and args.atol == DEFAULT_ATOL:
         args.rtol, args.atol = Float16.rtol, Float16.atol

@@ -21,13 +21,13 @@ import onnx_ir as ir
 from graphkit._output import check_output_path, publish
 from graphkit._quiet import ort_log_severity
 from graphkit.backends.artifact import Artifact
+from graphkit.backends.ort import LEVELS
 from graphkit.backends.ort.runner import FLOAT16_UNSAFE_OPTIMIZERS
 from graphkit.errors import InputError, first_line, quoted
 from graphkit.ir import save_onnx
 from graphkit.ir._initializers import overridable_initializers
 from graphkit.validation import declared_inputs
 
-LEVELS = ("disable", "basic", "extended", "all")
 SUFFIXES = (".onnx", ".ort")
 
 

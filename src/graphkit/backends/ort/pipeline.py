@@ -9,6 +9,6 @@ NMS_FORM = "keep"  # onnxruntime runs ONNX NonMaxSuppression as it is
 
 def pipeline(opset: int) -> list[str]:
     # ONNX Runtime's CPU EP has kernels for every fused op these rules write.
-    rules = ("pad-conv", "conv-bn", "gemm", "gelu", "layer-norm", "silu", "mish",
-             "hard-sigmoid", "hard-swish", "transposes", "reshapes")
+    rules = ("neutral", "pad-conv", "conv-bn", "conv-scale", "gemm", "gelu", "layer-norm",
+             "silu", "mish", "hard-sigmoid", "hard-swish", "transposes", "reshapes")
     return cleanup() + fuse(rules, opset) + ["remove-dead-nodes"]
