@@ -89,7 +89,9 @@ def conv_transpose(
                 begin.append(0)
                 end.append(total)
                 continue
-            upper = auto_pad != "SAME_LOWER"
+            # Spec: SAME_UPPER puts the smaller half first; NOTSET (an output_shape) and
+            # SAME_LOWER the larger.
+            upper = auto_pad == "SAME_UPPER"
             begin.append(total // 2 if upper else total - total // 2)
             end.append(total - total // 2 if upper else total // 2)
     out = torch.convolution(x, w, b, strides, [0] * n, dilations, True, extra, group)
