@@ -166,3 +166,33 @@ def test_artifacts_are_frozen_unless_asked_not_to_be(tmp_path, rng):
     assert [name for name, _ in load_metadata(plain.path)[0].named_buffers()] == ["c"]
     with pytest.raises(InputError, match="unknown TorchScript optimize 'max'"):
         emit(model, tmp_path / "m.pt", optimize="max")
+
+
+SHAPE_OPS = """g (float[2, 1, 3] x) => (float[A, B, C, D] y, float[E, F] s, float[G, H] r,
+                                      float[I] p, float[J, K] q) {{
+  axes_u = Constant <value = int64[2] {{-1, 0}}> ()
+  y = Unsqueeze (x, axes_u)
+  axes_s = Constant <value = int64[1] {{-2}}> ()
+  s = Squeeze (x, axes_s)
+  shape = Constant <value = int64[2] {shape}> ()
+  r = Reshape (x, shape)
+  index = Constant <value = int64 {{-1}}> ()
+  p = Gather <axis = 1> (s, index)
+  rows = Constant <value = int64[3] {rows}> ()
+  q = Gather <axis = -1> (s, rows)
+}}"""
+
+
+@pytest.mark.parametrize(("shape", "rows", "native"), [
+    ("{3, -1}", "{2, 0, 2}", True),
+    ("{0, -1}", "{-1, 0, 1}", False),  # a 0 in Reshape's shape, a negative index: kernels
+])
+def test_shape_ops_with_constant_operands_are_single_torch_calls(shape, rows, native,
+                                                                  tmp_path, rng):
+    model = _model(SHAPE_OPS.format(shape=shape, rows=rows), {})
+    x = rng.standard_normal((2, 1, 3)).astype(np.float32)
+    kinds = _emit_and_compare(model, {"x": x}, tmp_path / "shape.pt")
+    assert {"aten::unsqueeze", "aten::squeeze", "aten::select"} <= kinds
+    assert "aten::sorted" not in kinds  # the Unsqueeze kernel sorts axes at run time
+    assert ("aten::where" in kinds) != native  # the Gather kernel wraps negative indices
+    assert ("prim::Loop" in kinds) != native  # the Reshape kernel's loop over the dims

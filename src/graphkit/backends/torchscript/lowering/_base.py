@@ -218,3 +218,11 @@ def static_rank(value: ir.Value | None) -> int | None:
     if value.const_value is not None:
         return len(value.const_value.shape)
     return len(value.shape) if value.shape is not None else None
+
+
+def constant(value: ir.Value | None) -> ir.TensorProtocol | None:
+    """The value's tensor when it is fixed at emit time (an initializer or a Constant
+    node's output), else None."""
+    if value is None or value.name == "":
+        return None
+    return ir.convenience.get_const_tensor(value)

@@ -20,6 +20,7 @@ from graphkit.backends.torchscript.lowering._base import (
     Lowering,
     attr_float,
     attr_str,
+    constant,
     kernel,
     variadic,
     widen_unsigned,
@@ -69,8 +70,8 @@ def _constant_bounds(node: ir.Node) -> list[float | None] | None:
         if value is None or value.name == "":
             bounds.append(None)
             continue
-        const = value.const_value
-        if const is None or value.dtype != x.dtype or const.size != 1:
+        const = constant(value)
+        if const is None or const.dtype != x.dtype or const.size != 1:
             return None
         bound = float(const.numpy().reshape(-1)[0])
         if math.isnan(bound):
