@@ -3,7 +3,8 @@
     python tools/bench_emit.py [--models resnet,bert] [--threads 1] [--repeats 40]
 
 Per model (tools/emit_models.py: torch, Keras via tf2onnx, an IR-3 zoo CNN), on the same
-inputs, 1 thread, candidates interleaved within each repeat, medians:
+inputs, 1 thread, candidates interleaved within each round; median times, and ratios that
+are medians of the per-round ratios:
 - graphkit's TorchScript .pt (`graphkit.convert(onnx, "torchscript")`) against
   ONNX Runtime at ORT_ENABLE_ALL on the same ONNX (goal <= 1.3x), onnx2torch's module of
   that ONNX where onnx2torch converts it (goal <= 1.0x), and the original torch module
@@ -40,8 +41,10 @@ RATIOS = ((PT, ORT_ALL, 1.3), (PT, ONNX2TORCH, 1.0), (PT, TORCH, 1.05),
           (ORT_ARTIFACT, ORT_ALL, 1.0))
 
 
-def median_seconds(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Interleave the candidates so that machine noise hits them alike."""
+def interleaved_seconds(fns: dict[str, Callable[[], object]], repeats: int
+                        ) -> dict[str, list[float]]:
+    """Each candidate's times, one per round, the candidates interleaved within a round so
+    that machine noise hits them alike."""
     for fn in fns.values():
         for _ in range(3):  # warm up (TorchScript's profiling executor optimizes on run 2)
             fn()
@@ -51,11 +54,11 @@ def median_seconds(fns: dict[str, Callable[[], object]], repeats: int) -> dict[s
             start = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return samples
 
 
 def bench_model(name: str, threads: int, repeats: int, folder: Path) -> dict:
-    """Child process: {"times": candidate -> median s, "notes": [...]} for one model."""
+    """Child process: {"samples": candidate -> seconds per round, "notes": [...]}."""
     import emit_models
     import numpy as np
     import onnxruntime as ort
@@ -92,8 +95,8 @@ def bench_model(name: str, threads: int, repeats: int, folder: Path) -> dict:
     else:
         notes.append(f"onnx2torch: {why_not}")
     with torch.inference_mode():
-        times = median_seconds(candidates, repeats)
-    return {"times": times, "notes": notes}
+        samples = interleaved_seconds(candidates, repeats)
+    return {"samples": samples, "notes": notes}
 
 
 def _ort_options(ort, threads: int, level: str | None):
@@ -138,22 +141,25 @@ def run_child(name: str, threads: int, repeats: int) -> dict:
 
 
 def print_table(results: dict[str, dict]) -> None:
+    """Median ms per candidate; each ratio is the median of the per-round ratios (a busy
+    moment of a shared machine slows one round's candidates alike)."""
     names = [PT, ORT_ALL, ONNX2TORCH, TORCH, ORT_ARTIFACT]
     print(f"{'model':15}" + "".join(f"{n:>22}" for n in names) + "   (median ms)")
     for model, result in results.items():
-        times = result.get("times", {})
-        cells = [f"{times[n] * 1e3:22.3f}" if n in times else f"{'-':>22}" for n in names]
+        samples = result.get("samples", {})
+        cells = [f"{statistics.median(samples[n]) * 1e3:22.3f}" if n in samples
+                 else f"{'-':>22}" for n in names]
         print(f"{model:15}" + "".join(cells))
     print()
-    print(f"{'model':15} {'ratio':42} {'value':>7}  goal")
+    print(f"{'model':15} {'ratio (median of per-round ratios)':42} {'value':>7}  goal")
     for model, result in results.items():
         if "error" in result:
             print(f"{model:15} {result['error']}")
             continue
-        times = result["times"]
+        samples = result["samples"]
         for ours, theirs, goal in RATIOS:
-            if ours in times and theirs in times:
-                ratio = times[ours] / times[theirs]
+            if ours in samples and theirs in samples:
+                ratio = statistics.median(a / b for a, b in zip(samples[ours], samples[theirs]))
                 verdict = "ok" if ratio <= goal else "over"
                 print(f"{model:15} {ours + ' / ' + theirs:42} {ratio:7.3f}  <= {goal} {verdict}")
         for note in result["notes"]:
