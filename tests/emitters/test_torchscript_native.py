@@ -73,6 +73,7 @@ def test_conv_calls_conv2d_where_its_padding_fits(attrs, native, tmp_path, rng):
     x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
     kinds = _emit_and_compare(model, {"x": x}, tmp_path / "conv.pt")
     assert ("aten::conv2d" in kinds) == native
+    assert ("aten::contiguous" in kinds) == native  # to channels-last first
     assert ("aten::convolution" in kinds) != native  # the general kernel's call
 
 
