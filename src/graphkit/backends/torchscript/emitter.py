@@ -30,6 +30,13 @@ from graphkit.ir._walk import CONTROL_FLOW
 from graphkit.validation import declared_inputs, make_inputs
 
 SUFFIXES = (".pt",)
+# How far the compiled module is optimized: torch.jit.freeze inlines the weights as
+# constants and folds the kernels' branches on attributes, conv+batch_norm and
+# conv+add/mul pairs. torch.jit.optimize_for_inference (oneDNN layouts, prepacked weights)
+# is not applied: its prim::ConstantMKLDNNTensor weights do not survive torch.jit.save
+# (torch.jit.load fails: "required keyword attribute 'value' is undefined"); a user may
+# apply it after loading. Measured by tools/bench_emit.py (README).
+OPTIMIZE = ("freeze", "none")
 TRACE_NOTE = "tracing recorded the example input shapes: the artifact runs only at those shapes"
 
 
@@ -49,19 +56,25 @@ def emit(
     method: str = "auto",
     example_inputs: Mapping[str, np.ndarray] | None = None,
     mobile: bool = False,
+    optimize: str = "freeze",
 ) -> Artifact:
-    """Write `output` (.pt); method is 'auto' (script, else trace), 'script' or 'trace'."""
+    """Write `output` (.pt); method is 'auto' (script, else trace), 'script' or 'trace';
+    optimize is 'freeze' or 'none' (see OPTIMIZE)."""
     if method not in {"auto", "script", "trace"}:
         raise InputError(f"unknown TorchScript method '{method}' (use auto, script or trace)")
+    if optimize not in OPTIMIZE:
+        raise InputError(f"unknown TorchScript optimize '{optimize}' (use {', '.join(OPTIMIZE)})")
     output = check_output_path(output, SUFFIXES, "the TorchScript artifact")
     check_lowerable(model)
     sources: dict[str, str] = {}
     module, input_names, output_names = build_graph_module(model, sources)
     compiled, used, notes = _compile(model, module, input_names, method, example_inputs)
+    compiled, optimized = _optimize(compiled, optimize, notes)
     metadata = {
         "format": "torchscript",
         "method": used,
         "notes": notes,
+        "optimized": optimized,
         "inputs": input_names,
         "outputs": output_names,
         "torch": torch.__version__,
@@ -98,6 +111,21 @@ def _compile(model, module, input_names, method, example_inputs):
         traced = torch.jit.trace(module, tuple(feeds), check_trace=False)
     notes.append(TRACE_NOTE)
     return traced, "trace", notes
+
+
+def _optimize(compiled, optimize: str, notes: list[str]):
+    """The module frozen as asked, and whether it was; a module that torch cannot freeze
+    stays as it is, with a note."""
+    if optimize == "none":
+        return compiled, "none"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frozen = torch.jit.freeze(compiled.eval())
+    except Exception as err:  # freezing rejects some module forms; the plain one still runs
+        notes.append(f"torch.jit.freeze failed ({first_line(err)}); not frozen")
+        return compiled, "none"
+    return frozen, "freeze"
 
 
 def _trace_inputs(model, input_names, example_inputs) -> list[torch.Tensor]:

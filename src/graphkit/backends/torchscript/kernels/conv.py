@@ -89,7 +89,9 @@ def conv_transpose(
                 begin.append(0)
                 end.append(total)
                 continue
-            upper = auto_pad != "SAME_LOWER"
+            # Spec: SAME_UPPER puts the smaller half first; NOTSET (an output_shape) and
+            # SAME_LOWER the larger.
+            upper = auto_pad == "SAME_UPPER"
             begin.append(total // 2 if upper else total - total // 2)
             end.append(total - total // 2 if upper else total // 2)
     out = torch.convolution(x, w, b, strides, [0] * n, dilations, True, extra, group)
@@ -209,3 +211,9 @@ def causal_conv_with_state(x: Tensor, weight: Tensor, bias: Optional[Tensor],
     if activation in ("silu", "swish"):
         out = out * torch.sigmoid(out)
     return out, joined[:, :, joined.size(2) - keep:]
+
+
+def channels_last(x: Tensor) -> Tensor:
+    """The same values laid out NHWC (no copy when they already are): torch's CPU convolutions
+    run faster on it, and the layout carries through the ops that follow."""
+    return x.contiguous(memory_format=torch.channels_last)

@@ -72,6 +72,18 @@ def layer_norm(
     return out, mean, inv_std
 
 
+def layer_norm_native(
+    x: Tensor, scale: Tensor, bias: Optional[Tensor], axis: int, epsilon: float
+) -> Tensor:
+    """torch.layer_norm where scale (and bias) have the normalized shape, which it requires;
+    ONNX also lets them broadcast, and those go through layer_norm above."""
+    axis = axis + x.dim() if axis < 0 else axis
+    shape: List[int] = list(x.shape[axis:])
+    if list(scale.shape) == shape and (bias is None or list(bias.shape) == shape):
+        return torch.layer_norm(x, shape, scale, bias, epsilon)
+    return layer_norm(x, scale, bias, axis, epsilon)[0]
+
+
 def rms_norm(x: Tensor, scale: Tensor, axis: int, epsilon: float) -> Tensor:
     axis = axis + x.dim() if axis < 0 else axis
     dims = list(range(axis, x.dim()))

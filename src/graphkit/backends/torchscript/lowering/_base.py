@@ -209,3 +209,20 @@ def value_dtypes(node: ir.Node) -> list[ir.DataType]:
 
 def any_attr(node: ir.Node, *names: str) -> bool:
     return any(name in node.attributes for name in names)
+
+
+def static_rank(value: ir.Value | None) -> int | None:
+    """The value's rank when the model states it (a declared shape or a constant), else None."""
+    if value is None:
+        return None
+    if value.const_value is not None:
+        return len(value.const_value.shape)
+    return len(value.shape) if value.shape is not None else None
+
+
+def constant(value: ir.Value | None) -> ir.TensorProtocol | None:
+    """The value's tensor when it is fixed at emit time (an initializer or a Constant
+    node's output), else None."""
+    if value is None or value.name == "":
+        return None
+    return ir.convenience.get_const_tensor(value)

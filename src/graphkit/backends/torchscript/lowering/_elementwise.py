@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import onnx_ir as ir
 import torch
 
@@ -18,6 +20,7 @@ from graphkit.backends.torchscript.lowering._base import (
     Lowering,
     attr_float,
     attr_str,
+    constant,
     kernel,
     variadic,
     widen_unsigned,
@@ -50,7 +53,31 @@ def _clip(cx: EmitContext, node: ir.Node) -> list:
         lo = attr_float(node, "min", float("-inf"))
         hi = attr_float(node, "max", float("inf"))
         return cx.call(ew.clip_attrs, [*cx.inputs(node, 1), lo, hi])
+    bounds = _constant_bounds(node)
+    if bounds is not None:  # torch.clamp with numbers: one op frozen TorchScript can fuse
+        return cx.call(torch.clamp, [cx.inputs(node)[0], *bounds])
     return cx.call(ew.clip, cx.inputs(node, 3))
+
+
+def _constant_bounds(node: ir.Node) -> list[float | None] | None:
+    """Clip's min and max as numbers, when both are absent or one-element constants of the
+    input's float type (and not both absent: torch.clamp needs one); else None."""
+    x = node.inputs[0]
+    if x is None or x.dtype not in FLOATS:
+        return None
+    bounds: list[float | None] = []
+    for value in (*node.inputs[1:3], None, None)[:2]:
+        if value is None or value.name == "":
+            bounds.append(None)
+            continue
+        const = constant(value)
+        if const is None or const.dtype != x.dtype or const.size != 1:
+            return None
+        bound = float(const.numpy().reshape(-1)[0])
+        if math.isnan(bound):
+            return None
+        bounds.append(bound)
+    return bounds if any(b is not None for b in bounds) else None
 
 
 def _gelu(cx: EmitContext, node: ir.Node) -> list:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx_ir as ir
+import torch
 
 from graphkit.backends.torchscript.kernels import shape as sk
 from graphkit.backends.torchscript.lowering._base import (
@@ -15,7 +16,9 @@ from graphkit.backends.torchscript.lowering._base import (
     attr_int,
     attr_ints,
     attr_str,
+    constant,
     kernel,
+    static_rank,
 )
 
 
@@ -32,12 +35,50 @@ def _ints_input(cx: EmitContext, node: ir.Node, name: str, index: int):
     return inputs[index]
 
 
+def constant_ints(node: ir.Node, name: str, index: int) -> list[int] | None:
+    """An ints attribute, or the constant input that replaced it (opset 13 on): the values
+    the emitter can write into the call itself; None when they are only known at run time."""
+    values = attr(node, name)
+    if values is not None:
+        return [int(v) for v in values]
+    tensor = constant(node.inputs[index]) if len(node.inputs) > index else None
+    if tensor is None:
+        return None
+    return [int(v) for v in tensor.numpy().reshape(-1)]
+
+
+def _known_axes(node: ir.Node, rank: int | None) -> list[int] | None:
+    """Constant axes made non-negative against `rank` (the rank they count in), sorted."""
+    axes = constant_ints(node, "axes", 1)
+    if axes is None or (rank is None and any(a < 0 for a in axes)):
+        return None
+    return sorted(a + rank if a < 0 else a for a in axes) if rank is not None else sorted(axes)
+
+
 def _squeeze(cx: EmitContext, node: ir.Node) -> list:
+    axes = _known_axes(node, static_rank(node.inputs[0]))
+    if axes:  # torch.squeeze(x, dims), which the interpreter runs as one call
+        return cx.call(torch.squeeze, [cx.inputs(node)[0], axes])
     return cx.call(sk.squeeze, [cx.inputs(node)[0], _ints_input(cx, node, "axes", 1)])
 
 
 def _unsqueeze(cx: EmitContext, node: ir.Node) -> list:
+    rank = static_rank(node.inputs[0])
+    count = len(constant_ints(node, "axes", 1) or [])
+    axes = _known_axes(node, None if rank is None else rank + count)
+    if axes:  # ascending, so that each axis counts in the rank the earlier ones made
+        out = cx.inputs(node)[0]
+        for axis in axes:
+            out = cx.call(torch.unsqueeze, [out, axis])[0]
+        return [out]
     return cx.call(sk.unsqueeze, [cx.inputs(node)[0], _ints_input(cx, node, "axes", 1)])
+
+
+def _reshape(cx: EmitContext, node: ir.Node) -> list:
+    dims = constant_ints(node, "shape", 1)
+    if dims is not None and 0 not in dims:  # no 0 to copy (or keep): torch.reshape as is
+        return cx.call(torch.reshape, [cx.inputs(node)[0], dims])
+    return cx.call(sk.reshape, [*cx.inputs(node, 2), attr_int(node, "allowzero", 0)])
 
 
 def _concat(cx: EmitContext, node: ir.Node) -> list:
@@ -90,7 +131,7 @@ def _center_crop_pad(cx: EmitContext, node: ir.Node) -> list:
 def entries() -> dict[str, tuple[Lowering, ...]]:
     return {
         "Identity": (Lowering(_identity, dtypes=ALL_TORCH),),
-        "Reshape": (Lowering(kernel(sk.reshape, 2, ("allowzero", 0)), since=5, dtypes=ALL_TORCH),),
+        "Reshape": (Lowering(_reshape, since=5, dtypes=ALL_TORCH),),
         "Flatten": (Lowering(kernel(sk.flatten, 1, ("axis", 1)), dtypes=ALL_TORCH),),
         "Transpose": (Lowering(kernel(sk.transpose, 1, ("perm", [])), dtypes=ALL_TORCH),),
         "Squeeze": (Lowering(_squeeze, dtypes=ALL_TORCH),),

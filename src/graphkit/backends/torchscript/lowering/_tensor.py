@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx_ir as ir
+import torch
 
 from graphkit.backends.torchscript._dtypes import TORCH_DTYPES
 from graphkit.backends.torchscript.kernels import creation as ck
@@ -18,7 +19,9 @@ from graphkit.backends.torchscript.lowering._base import (
     attr,
     attr_int,
     attr_str,
+    constant,
     kernel,
+    static_rank,
 )
 
 TORCH_ONLY = ALL_TORCH - SHELL_DTYPES
@@ -121,6 +124,25 @@ def _check_window(node: ir.Node, opset: int) -> str | None:
     return None
 
 
+def _gather(cx: EmitContext, node: ir.Node) -> list:
+    """A constant scalar index is torch.select (which takes a negative index as ONNX does),
+    constant non-negative indices index_select; others the kernel, which wraps them."""
+    indices = constant(node.inputs[1])
+    axis = attr_int(node, "axis", 0)
+    rank = static_rank(node.inputs[0])
+    if indices is None or (axis < 0 and rank is None):
+        return cx.call(ik.gather, [*cx.inputs(node, 2), axis])
+    axis = axis + rank if axis < 0 else axis
+    array = indices.numpy()
+    data = cx.inputs(node)[0]
+    if array.ndim == 0:
+        return cx.call(torch.select, [data, axis, int(array)])
+    if array.ndim == 1 and array.size > 0 and array.min() >= 0:
+        index = cx.const(array.astype(np.int64), f"{node.name}_indices")
+        return cx.call(torch.index_select, [data, axis, index])
+    return cx.call(ik.gather, [*cx.inputs(node, 2), axis])
+
+
 def entries() -> dict[str, tuple[Lowering, ...]]:
     windows = {
         f"{kind.capitalize()}Window": (Lowering(_window(kind), since=17, dtypes=NUMERIC,
@@ -138,7 +160,7 @@ def entries() -> dict[str, tuple[Lowering, ...]]:
         "Trilu": (Lowering(kernel(ck.trilu, 2, ("upper", 1)), since=14, dtypes=TORCH_ONLY),),
         "NonZero": (Lowering(kernel(ck.nonzero, 1), since=9, dtypes=TORCH_ONLY),),
         "Det": (Lowering(kernel(ck.det, 1), since=11, dtypes=NUMERIC),),
-        "Gather": (Lowering(kernel(ik.gather, 2, ("axis", 0)), dtypes=TORCH_ONLY),),
+        "Gather": (Lowering(_gather, dtypes=TORCH_ONLY),),
         "GatherElements": (Lowering(kernel(ik.gather_elements, 2, ("axis", 0)), since=11,
                                     dtypes=TORCH_ONLY),),
         "GatherND": (Lowering(kernel(ik.gather_nd, 2, ("batch_dims", 0)), since=11,
