@@ -87,7 +87,9 @@ def unused(*outputs: int) -> Row:
     return {"kind": "output-unused", "outputs": list(outputs)}
 
 
-REDUCE_CHECKS = (const(1), attr("noop_with_empty_axes", 0))
+# axes given at run time are taken (the reducers read them as a tensor); the emitter's
+# lowering (_reduce.py) asks for their length when converting
+REDUCE_CHECKS: tuple[Row, ...] = ()
 # TFLite's quantization spec: int8 weights (Conv, FullyConnected) have zero point 0; its
 # kernels ignore any other, so a Q/DQ weight with one cannot be taken as it is.
 SYMMETRIC = {

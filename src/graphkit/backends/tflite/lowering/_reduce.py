@@ -34,16 +34,27 @@ def reduce_axes(node: ir.Node, rank_: int) -> list[int] | None:
     """The axes reduced; None: none (noop_with_empty_axes)."""
     axes = attr(node, "axes")
     if axes is None and len(node.inputs) > 1 and node.inputs[1] is not None:
-        axes = const_or_dequantized(node.inputs[1]).tolist()
+        known = const_or_dequantized(node.inputs[1])
+        axes = known.tolist() if known is not None else []  # run-time axes known empty
     if not axes:
         return None if attr(node, "noop_with_empty_axes", 0) else list(range(rank_))
     return sorted({int(a) % rank_ for a in axes})
 
 
+def run_time_axes(node: ir.Node, values) -> ir.Value | None:
+    """The axes input when only the run gives its values (and it has some: a run-time
+    axes input of static length 0 is known empty when converting)."""
+    axes = node.inputs[1] if len(node.inputs) > 1 else None
+    if axes is None or const_or_dequantized(axes) is not None:
+        return None
+    return axes if static_shape(values, axes) != (0,) else None
+
+
 def check_reduce(node: ir.Node, values) -> str | None:
     axes = node.inputs[1] if len(node.inputs) > 1 else None
-    if axes is not None and const_or_dequantized(axes) is None:
-        return f"{node.op_type}'s axes (input 1) must be a constant"
+    if axes is not None and const_or_dequantized(axes) is None \
+            and static_shape(values, axes) is None:
+        return f"{node.op_type}'s axes (input 1) must be a constant or of static length"
     if rank(values, node.inputs[0]) is None:
         return f"{node.op_type} needs the input's rank"
     shape = static_shape(values, node.inputs[0])
@@ -58,6 +69,9 @@ def emit_reduce(builtin: str, before: str | None = None, after: str | None = Non
 
     def emit(ctx: EmitContext, node: ir.Node) -> None:
         source, out = node.inputs[0], node.outputs[0]
+        if run_time_axes(node, ctx.values) is not None:
+            _reduce_by_run_time_axes(ctx, node, builtin, before, after)
+            return
         rank_ = ctx.rank(source)
         axes = reduce_axes(node, rank_)
         perm = ctx.perm_of(source)
@@ -81,6 +95,25 @@ def emit_reduce(builtin: str, before: str | None = None, after: str | None = Non
                    [ctx.output(out, perm)])
 
     return emit
+
+
+def _reduce_by_run_time_axes(ctx: EmitContext, node: ir.Node, builtin: str,
+                             before: str | None, after: str | None) -> None:
+    """Axes given at run time: the reducers take them as an int32 tensor (negative axes
+    count from the end, as in ONNX), so the input is read in the ONNX order and the
+    kernel sizes the output when it runs."""
+    source, out = node.inputs[0], node.outputs[0]
+    data = ctx.input(source)
+    if before is not None:
+        data = _elementwise(ctx, before, data, ctx.shape_or_none(source))
+    axes = ctx.temp("axes", np.int32, ctx.shape_or_none(node.inputs[1]))
+    ctx.op("CAST", [ctx.input(node.inputs[1])], [axes])
+    made = options("ReducerOptions", keepDims=bool(attr(node, "keepdims", 1)))
+    reduced = ctx.output(out) if after is None else \
+        ctx.temp("reduced", ctx.dtype(out), ctx.shape_or_none(out))
+    ctx.op(builtin, [data, axes], [reduced], made)
+    if after is not None:
+        ctx.op(after, [reduced], [ctx.output(out)])
 
 
 def _elementwise(ctx: EmitContext, builtin: str, tensor: int, shape) -> int:
