@@ -31,6 +31,7 @@ from graphkit.backends.tflite.lowering import (
     _tensor,
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
+from graphkit.backends.tflite.lowering._fold import node_folds
 from graphkit.targets.base import ValueFacts
 
 # The opsets whose op definitions the entries were written against. A newer model is
@@ -86,9 +87,18 @@ def entry_for(node: ir.Node, opset: int) -> Lowering | None:
     return entry_at(lowering_table(), node, opset)
 
 
+def emit_node(ctx: EmitContext, node: ir.Node, opset: int) -> None:
+    """Lower one node the table accepts; a node that folds needs nothing written (its
+    outputs become constants where they are read)."""
+    if not node_folds(node, ctx.values):
+        entry_for(node, opset).emit(ctx, node)
+
+
 def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = None) -> str | None:
     """None when the emitter lowers the node as written; else one sentence why not."""
     values = values if values is not None else ValueFacts()
+    if node_folds(node, values):
+        return None  # computed when converting: written as constants (_fold)
     if node.domain not in ONNX_DOMAINS:
         return f"graphkit's TFLite emitter has no ops from domain '{node.domain}'"
     entries = lowering_table().get(node.op_type)
@@ -132,5 +142,5 @@ def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:
     return None
 
 
-__all__ = ["EmitContext", "Lowering", "entry_for", "lowering_table", "opset_range",
-           "unsupported_reason"]
+__all__ = ["EmitContext", "Lowering", "emit_node", "entry_for", "lowering_table", "node_folds",
+           "opset_range", "unsupported_reason"]

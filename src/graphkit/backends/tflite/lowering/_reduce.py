@@ -15,8 +15,8 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
-    const_or_dequantized,
     entry,
+    known,
     rank,
     static_shape,
 )
@@ -30,12 +30,12 @@ COMPOSED = {"ReduceL1": ("ABS", "SUM", None), "ReduceL2": ("SQUARE", "SUM", "SQR
             "ReduceLogSumExp": ("EXP", "SUM", "LOG")}
 
 
-def reduce_axes(node: ir.Node, rank_: int) -> list[int] | None:
+def reduce_axes(node: ir.Node, rank_: int, values) -> list[int] | None:
     """The axes reduced; None: none (noop_with_empty_axes)."""
     axes = attr(node, "axes")
     if axes is None and len(node.inputs) > 1 and node.inputs[1] is not None:
-        known = const_or_dequantized(node.inputs[1])
-        axes = known.tolist() if known is not None else []  # run-time axes known empty
+        given = known(node.inputs[1], values)
+        axes = given.tolist() if given is not None else []  # run-time axes known empty
     if not axes:
         return None if attr(node, "noop_with_empty_axes", 0) else list(range(rank_))
     return sorted({int(a) % rank_ for a in axes})
@@ -45,14 +45,14 @@ def run_time_axes(node: ir.Node, values) -> ir.Value | None:
     """The axes input when only the run gives its values (and it has some: a run-time
     axes input of static length 0 is known empty when converting)."""
     axes = node.inputs[1] if len(node.inputs) > 1 else None
-    if axes is None or const_or_dequantized(axes) is not None:
+    if axes is None or known(axes, values) is not None:
         return None
     return axes if static_shape(values, axes) != (0,) else None
 
 
 def check_reduce(node: ir.Node, values) -> str | None:
     axes = node.inputs[1] if len(node.inputs) > 1 else None
-    if axes is not None and const_or_dequantized(axes) is None \
+    if axes is not None and known(axes, values) is None \
             and static_shape(values, axes) is None:
         return f"{node.op_type}'s axes (input 1) must be a constant or of static length"
     if rank(values, node.inputs[0]) is None:
@@ -73,7 +73,7 @@ def emit_reduce(builtin: str, before: str | None = None, after: str | None = Non
             _reduce_by_run_time_axes(ctx, node, builtin, before, after)
             return
         rank_ = ctx.rank(source)
-        axes = reduce_axes(node, rank_)
+        axes = reduce_axes(node, rank_, ctx.values)
         perm = ctx.perm_of(source)
         held = perm or tuple(range(rank_))
         data = ctx.input(source, perm)
@@ -233,9 +233,9 @@ def _k_tensor(ctx: EmitContext, node: ir.Node) -> int:
     """k as TOPK_V2 takes it: an int32 scalar (ONNX gives a 1-element int64 tensor)."""
     if len(node.inputs) < 2:  # before opset 10: an attribute
         return ctx.int32(attr(node, "k"))
-    known = const_or_dequantized(node.inputs[1])
-    if known is not None:
-        return ctx.int32(int(known.reshape(-1)[0]))
+    given = known(node.inputs[1], ctx.values)
+    if given is not None:
+        return ctx.int32(int(given.reshape(-1)[0]))
     scalar = ctx.temp("k", np.int64, [])
     ctx.op("RESHAPE", [ctx.input(node.inputs[1]), ctx.int32([])], [scalar])
     narrow = ctx.temp("k32", np.int32, [])
@@ -244,7 +244,7 @@ def _k_tensor(ctx: EmitContext, node: ir.Node) -> int:
 
 
 def emit_cumsum(ctx: EmitContext, node: ir.Node) -> None:
-    axis = int(const_or_dequantized(node.inputs[1])) % ctx.rank(node.inputs[0])
+    axis = int(known(node.inputs[1], ctx.values)) % ctx.rank(node.inputs[0])
     made = options("CumsumOptions", exclusive=bool(attr(node, "exclusive", 0)),
                    reverse=bool(attr(node, "reverse", 0)))
     ctx.op("CUMSUM", [ctx.input(node.inputs[0]), ctx.int32(axis)],
@@ -252,7 +252,7 @@ def emit_cumsum(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def check_cumsum(node: ir.Node, values) -> str | None:
-    if const_or_dequantized(node.inputs[1]) is None:
+    if known(node.inputs[1], values) is None:
         return "CumSum's axis (input 1) must be a constant"
     return None if rank(values, node.inputs[0]) is not None else "CumSum needs the input's rank"
 

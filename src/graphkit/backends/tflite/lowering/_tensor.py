@@ -18,8 +18,8 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
-    const_or_dequantized,
     entry,
+    known,
     need_constant,
     needed,
     rank,
@@ -54,7 +54,7 @@ def check_reshape_output(node: ir.Node, values) -> str | None:
 
 def check_axes_reshape(node: ir.Node, values) -> str | None:
     """Squeeze/Unsqueeze: the axes (an input from opset 13) must be known when converting."""
-    return need_constant(node, 1, "axes") or check_reshape_output(node, values)
+    return need_constant(node, 1, "axes", values) or check_reshape_output(node, values)
 
 
 def emit_reshape(ctx: EmitContext, node: ir.Node) -> None:
@@ -117,7 +117,7 @@ def emit_transpose(ctx: EmitContext, node: ir.Node) -> None:
 
 def emit_concat(ctx: EmitContext, node: ir.Node) -> None:
     """In the layout most inputs are held in (a TRANSPOSE only for the others)."""
-    live = [v for v in node.inputs if const_or_dequantized(v) is None]
+    live = [v for v in node.inputs if known(v, ctx.values) is None]
     held = [ctx.perm_of(v) for v in live]
     perm = max(held, key=held.count) if held else None
     out_rank = ctx.rank(node.outputs[0])
@@ -134,9 +134,9 @@ def check_concat(node: ir.Node, values) -> str | None:
     return None
 
 
-def _slice_inputs(node: ir.Node):
-    starts, ends = const_or_dequantized(node.inputs[1]), const_or_dequantized(node.inputs[2])
-    axes, steps = (const_or_dequantized(node.inputs[i]) if len(node.inputs) > i and node.inputs[i]
+def _slice_inputs(node: ir.Node, values):
+    starts, ends = known(node.inputs[1], values), known(node.inputs[2], values)
+    axes, steps = (known(node.inputs[i], values) if len(node.inputs) > i and node.inputs[i]
                    else None for i in (3, 4))
     if node.op_type == "Slice" and len(node.inputs) == 1:  # opset < 10: attributes
         starts, ends, axes = (np.asarray(attr(node, k)) if attr(node, k) is not None else None
@@ -146,7 +146,7 @@ def _slice_inputs(node: ir.Node):
     return [(int(a), int(b), int(c), int(d)) for a, b, c, d in zip(starts, ends, steps, axes)]
 
 
-def slice_params(node: ir.Node, shape: tuple):
+def slice_params(node: ir.Node, shape: tuple, values):
     """STRIDED_SLICE's begin, end, strides and masks. A dynamic dim (not an int) is sliced
     with a positive step only: TFLite then clamps and counts from the end as ONNX does, and
     an end past the dim becomes the end mask."""
@@ -154,7 +154,7 @@ def slice_params(node: ir.Node, shape: tuple):
     begin, end, stride = [0] * rank_, [0] * rank_, [1] * rank_
     begin_mask, end_mask = 0, 0
     sliced = {}
-    for start, stop, step, axis in _slice_inputs(node):
+    for start, stop, step, axis in _slice_inputs(node, values):
         sliced[axis % rank_] = (start, stop, step)
     for axis in range(rank_):
         if axis not in sliced:
@@ -177,20 +177,21 @@ def slice_params(node: ir.Node, shape: tuple):
 def check_slice(node: ir.Node, values) -> str | None:
     if len(node.inputs) > 1:
         for index, what in ((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")):
-            found = need_constant(node, index, what)
+            found = need_constant(node, index, what, values)
             if found:
                 return found
     shape = values.shape(node.inputs[0])
     if shape is None:
         return "Slice needs the input's rank"
-    for _, _, step, axis in _slice_inputs(node):
+    for _, _, step, axis in _slice_inputs(node, values):
         if step < 0 and not isinstance(shape[axis % len(shape)], int):
             return "Slice with a negative step on a dynamic dim is not lowered"
     return None
 
 
 def emit_slice(ctx: EmitContext, node: ir.Node) -> None:
-    begin, end, stride, begin_mask, end_mask = slice_params(node, ctx.values.shape(node.inputs[0]))
+    shape = ctx.values.shape(node.inputs[0])
+    begin, end, stride, begin_mask, end_mask = slice_params(node, shape, ctx.values)
     made = options("StridedSliceOptions", beginMask=begin_mask, endMask=end_mask)
     ctx.op("STRIDED_SLICE", [ctx.input(node.inputs[0]), ctx.int32(begin), ctx.int32(end),
                              ctx.int32(stride)], [ctx.output(node.outputs[0])], made)
@@ -207,7 +208,7 @@ def emit_split(ctx: EmitContext, node: ir.Node) -> None:
 
 def check_split(node: ir.Node, values) -> str | None:
     split = node.inputs[1] if len(node.inputs) > 1 else None
-    if split is not None and const_or_dequantized(split) is None:
+    if split is not None and known(split, values) is None:
         return "Split's split (input 1) must be a constant"
     if any(static_shape(values, out) is None for out in node.outputs):
         return "Split needs static output shapes"
@@ -251,17 +252,17 @@ def _expand_static(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def emit_tile(ctx: EmitContext, node: ir.Node) -> None:
-    repeats = const_or_dequantized(node.inputs[1])
+    repeats = known(node.inputs[1], ctx.values)
     ctx.op("TILE", [ctx.input(node.inputs[0]), ctx.int32(repeats)],
            [ctx.output(node.outputs[0])])
 
 
-def pad_amounts(node: ir.Node, rank_: int) -> np.ndarray:
+def pad_amounts(node: ir.Node, rank_: int, values) -> np.ndarray:
     """[rank, 2] (before, after) per axis."""
-    pads = attr(node, "pads") if len(node.inputs) < 2 else const_or_dequantized(node.inputs[1])
+    pads = attr(node, "pads") if len(node.inputs) < 2 else known(node.inputs[1], values)
     pads = np.asarray(pads, dtype=np.int64)
     axes_value = node.inputs[3] if len(node.inputs) > 3 else None
-    axes = const_or_dequantized(axes_value) if axes_value is not None else None
+    axes = known(axes_value, values) if axes_value is not None else None
     axes = list(range(rank_)) if axes is None else [int(a) % rank_ for a in axes]
     amounts = np.zeros((rank_, 2), dtype=np.int32)
     for index, axis in enumerate(axes):
@@ -274,10 +275,10 @@ def check_pad(node: ir.Node, values) -> str | None:
     if mode not in {"constant", "reflect"}:
         return f"Pad mode '{mode}' has no TFLite builtin (constant and reflect do)"
     for index, what in ((1, "pads"), (2, "constant_value"), (3, "axes")):
-        found = need_constant(node, index, what)
+        found = need_constant(node, index, what, values)
         if found:
             return found
-    pads = attr(node, "pads") if len(node.inputs) < 2 else const_or_dequantized(node.inputs[1])
+    pads = attr(node, "pads") if len(node.inputs) < 2 else known(node.inputs[1], values)
     if pads is not None and np.min(pads) < 0:
         return "Pad with negative pads (cropping) is not lowered"
     if rank(values, node.inputs[0]) is None:
@@ -288,7 +289,7 @@ def check_pad(node: ir.Node, values) -> str | None:
 def emit_pad(ctx: EmitContext, node: ir.Node) -> None:
     source = node.inputs[0]
     perm = ctx.perm_of(source)
-    amounts = pad_amounts(node, ctx.rank(source))
+    amounts = pad_amounts(node, ctx.rank(source), ctx.values)
     if perm is not None:
         amounts = amounts[list(perm)]
     tensors = [ctx.input(source, perm), ctx.int32(amounts)]
@@ -297,7 +298,7 @@ def emit_pad(ctx: EmitContext, node: ir.Node) -> None:
         ctx.op("MIRROR_PAD", tensors, [out], options("MirrorPadOptions", mode=0))
         return
     fill = node.inputs[2] if len(node.inputs) > 2 else None
-    value = const_or_dequantized(fill) if fill else None
+    value = known(fill, ctx.values) if fill else None
     if value is None:
         value = np.asarray(attr(node, "value", 0.0))
     if float(value) == 0.0:
@@ -311,14 +312,14 @@ def check_trilu(node: ir.Node, values) -> str | None:
     shape = static_shape(values, node.inputs[0])
     if shape is None or len(shape) < 2:
         return "Trilu needs a static input shape of rank 2 or more"
-    return need_constant(node, 1, "k")
+    return need_constant(node, 1, "k", values)
 
 
 def emit_trilu(ctx: EmitContext, node: ir.Node) -> None:
     """SELECT_V2 between the input and zeros, by the triangle as a constant mask."""
     shape = ctx.shape(node.inputs[0])
     k_value = node.inputs[1] if len(node.inputs) > 1 else None
-    k = int(const_or_dequantized(k_value)) if k_value is not None else 0
+    k = int(known(k_value, ctx.values)) if k_value is not None else 0
     ones = np.ones(shape[-2:], dtype=bool)
     mask = np.triu(ones, k) if attr(node, "upper", 1) else np.tril(ones, k)
     zero = ctx.const(np.zeros((), ctx.dtype(node.inputs[0])))
@@ -347,7 +348,7 @@ def entries() -> dict[str, list[Lowering]]:
         "Expand": [entry(("BROADCAST_TO", "FILL", "MUL"), emit_expand, dtypes=ANY_DATA,
                          check=check_expand)],
         "Tile": [entry("TILE", emit_tile, dtypes=ANY_DATA,
-                       check=lambda n, v: need_constant(n, 1, "repeats"))],
+                       check=lambda n, v: need_constant(n, 1, "repeats", v))],
         "Trilu": [entry("SELECT_V2", emit_trilu, dtypes=ANY_DATA, check=check_trilu)],
         "Pad": [entry(("PAD", "PADV2", "MIRROR_PAD"), emit_pad, dtypes=NUMERIC,
                       check=check_pad)],
@@ -357,7 +358,7 @@ def entries() -> dict[str, list[Lowering]]:
 def _inference_dropout(node: ir.Node, values) -> str | None:
     if len(node.outputs) > 1 and needed(node.outputs[1]):
         return "Dropout's mask output is not lowered"
-    return need_constant(node, 2, "training_mode") if len(node.inputs) > 2 else None
+    return need_constant(node, 2, "training_mode", values) if len(node.inputs) > 2 else None
 
 
 def _emit_cast_like(ctx: EmitContext, node: ir.Node) -> None:
