@@ -102,6 +102,7 @@ NO_QUANT = (
     "quantized ONNX ops are not in graphkit's TFLite table; quantize with the TFLite converter"
 )
 NO_SEQ = "sequence and optional values have no TFLite builtin form"
+BODY = "no builtin; lowered as its ONNX function body where every node of that body lowers"
 
 
 def _elementwise() -> list[Row]:
@@ -292,9 +293,10 @@ def _nn() -> list[Row]:
         b("RNN", UNROLLED, F),
         b("Softmax", ["SOFTMAX", "TRANSPOSE", "RESHAPE"], FQ),
         b("GRU", UNROLLED, F),
-        # decompose inlines onnx's function body of these (MatMul, Softmax, Mul, ...).
-        no("Attention", "no attention builtin; decompose it into MatMul/Softmax", "decompose"),
-        no("RotaryEmbedding", "no rotary-embedding builtin; decompose it first", "decompose"),
+        # The emitter lowers these as onnx's function body where every node of it lowers
+        # (lowering/_function.py); decompose would inline the same body, so it is no fix.
+        no("Attention", BODY),
+        no("RotaryEmbedding", BODY),
         no("DeformConv", "no deformable-convolution builtin"),
         no("GridSample", "no grid-sample builtin"),
         no("RoiAlign", "no RoI-align builtin"),
@@ -302,8 +304,8 @@ def _nn() -> list[Row]:
         no("MaxUnpool", "no unpooling builtin"),
         no("Col2Im", "no col2im builtin"),
         no("AffineGrid", "not in graphkit's TFLite table"),
-        no("NegativeLogLikelihoodLoss", "training loss; decompose it first", "decompose"),
-        no("SoftmaxCrossEntropyLoss", "training loss; decompose it first", "decompose"),
+        no("NegativeLogLikelihoodLoss", BODY),
+        no("SoftmaxCrossEntropyLoss", BODY),
     ]
 
 

@@ -124,3 +124,40 @@ def test_a_run_time_value_does_not_fold(tmp_path):
     g (int64[3] a, int64[3] b) => (int64[3] y) { y = Div(a, b) }"""
     _refused(text, "Div takes no int64")
 
+
+
+# Ops ONNX defines as functions ---------------------------------------------------------
+
+ATTENTION = """<ir_version: 10, opset_import: ["" : 23]>
+g (float[2,3,4,8] q, float[2,3,6,8] k, float[2,3,6,8] v) => (float[2,3,4,8] y) {
+    y = Attention<is_causal=1>(q, k, v)
+}"""
+
+LAYER_NORM_STATS = """<ir_version: 9, opset_import: ["" : 18]>
+g (float[2,5,6] x, float[6] scale, float[6] bias) => (float[2,5,6] y, float[2,5,1] mean,
+                                                      float[2,5,1] inv) {
+    y, mean, inv = LayerNormalization<axis=-1, epsilon=0.001>(x, scale, bias)
+}"""
+
+
+def test_attention_is_lowered_as_its_function_body(tmp_path, rng):
+    feeds = {"q": rng.standard_normal((2, 3, 4, 8)).astype(np.float32),
+             "k": rng.standard_normal((2, 3, 6, 8)).astype(np.float32),
+             "v": rng.standard_normal((2, 3, 6, 8)).astype(np.float32)}
+    _emitted_matches(tmp_path, ATTENTION, feeds, evaluator=True)
+
+
+def test_layer_norm_statistics_come_from_the_function_body(tmp_path, rng):
+    """The LAYER_NORM-style entry declines the mean and inverse deviation outputs; the
+    body computes all three."""
+    feeds = {"x": rng.standard_normal((2, 5, 6)).astype(np.float32),
+             "scale": rng.standard_normal(6).astype(np.float32),
+             "bias": rng.standard_normal(6).astype(np.float32)}
+    _emitted_matches(tmp_path, LAYER_NORM_STATS, feeds)
+
+
+def test_a_body_with_a_node_that_does_not_lower_is_refused(tmp_path):
+    """GridSample has no body and no builtin: diagnose and the emitter both refuse it."""
+    text = """<ir_version: 9, opset_import: ["" : 20]>
+    g (float[1,1,4,4] x, float[1,2,2,2] grid) => (float[1,1,2,2] y) { y = GridSample(x, grid) }"""
+    _refused(text, "GridSample")

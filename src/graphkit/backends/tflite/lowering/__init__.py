@@ -32,6 +32,7 @@ from graphkit.backends.tflite.lowering import (
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
 from graphkit.backends.tflite.lowering._fold import node_folds
+from graphkit.backends.tflite.lowering._function import body_lowers, emit_body
 from graphkit.targets.base import ValueFacts
 
 # The opsets whose op definitions the entries were written against. A newer model is
@@ -88,10 +89,15 @@ def entry_for(node: ir.Node, opset: int) -> Lowering | None:
 
 
 def emit_node(ctx: EmitContext, node: ir.Node, opset: int) -> None:
-    """Lower one node the table accepts; a node that folds needs nothing written (its
-    outputs become constants where they are read)."""
-    if not node_folds(node, ctx.values):
+    """Lower one node unsupported_reason accepts: a node that folds needs nothing written
+    (its outputs become constants where they are read); one its entry declines is an op
+    ONNX defines as a function, lowered as its body (_function)."""
+    if node_folds(node, ctx.values):
+        return
+    if _direct_reason(node, opset, ctx.values) is None:
         entry_for(node, opset).emit(ctx, node)
+        return
+    emit_body(ctx, node, opset, emit_node)
 
 
 def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = None) -> str | None:
@@ -99,6 +105,20 @@ def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = No
     values = values if values is not None else ValueFacts()
     if node_folds(node, values):
         return None  # computed when converting: written as constants (_fold)
+    reason = _direct_reason(node, opset, values)
+    if reason is None or not body_lowers(node, opset, values, unsupported_reason):
+        return reason
+    return None  # lowered as its ONNX function body (_function)
+
+
+def lowers_by_body(node: ir.Node, opset: int, values: ValueFacts) -> bool:
+    """Whether the node is lowered as its function body (the table's row does not apply)."""
+    return _direct_reason(node, opset, values) is not None \
+        and body_lowers(node, opset, values, unsupported_reason)
+
+
+def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
+    """Why the op's own entry does not lower the node (None: it does)."""
     if node.domain not in ONNX_DOMAINS:
         return f"graphkit's TFLite emitter has no ops from domain '{node.domain}'"
     entries = lowering_table().get(node.op_type)
@@ -142,5 +162,5 @@ def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:
     return None
 
 
-__all__ = ["EmitContext", "Lowering", "emit_node", "entry_for", "lowering_table", "node_folds",
-           "opset_range", "unsupported_reason"]
+__all__ = ["EmitContext", "Lowering", "emit_node", "entry_for", "lowering_table",
+           "lowers_by_body", "node_folds", "opset_range", "unsupported_reason"]

@@ -57,8 +57,22 @@ def check_axes_reshape(node: ir.Node, values) -> str | None:
     return need_constant(node, 1, "axes", values) or check_reshape_output(node, values)
 
 
+def known_target(node: ir.Node, values) -> list[int] | None:
+    """Reshape's new shape from a shape input known when converting (a constant, or
+    folded) and a static input: ONNX's 0 (copy the input's dim) resolved, -1 kept."""
+    if node.op_type != "Reshape" or len(node.inputs) < 2:
+        return None
+    wanted, shape = known(node.inputs[1], values), static_shape(values, node.inputs[0])
+    if wanted is None or shape is None or attr(node, "allowzero", 0):
+        return None
+    target = [shape[i] if d == 0 and i < len(shape) else int(d)
+              for i, d in enumerate(wanted.reshape(-1).tolist())]
+    return target if target.count(-1) <= 1 else None
+
+
 def emit_reshape(ctx: EmitContext, node: ir.Node) -> None:
     shape = reshape_target(ctx.values, node.outputs[0])
+    shape = known_target(node, ctx.values) if shape is None else shape
     source = ctx.input(node.inputs[0])
     # None: Reshape by a shape computed at run time
     new_shape = _run_time_shape(ctx, node) if shape is None else ctx.int32(shape)
@@ -68,7 +82,8 @@ def emit_reshape(ctx: EmitContext, node: ir.Node) -> None:
 def check_reshape(node: ir.Node, values) -> str | None:
     """ONNX Reshape: a static output (at most one dynamic dim), or a shape tensor of static
     length, read at run time with ONNX's 0 (copy the input's dim) resolved by builtins."""
-    if reshape_target(values, node.outputs[0]) is not None:
+    if reshape_target(values, node.outputs[0]) is not None \
+            or known_target(node, values) is not None:
         return None
     if attr(node, "allowzero", 0):
         return "Reshape with allowzero=1 by a shape known only at run time is not lowered"
