@@ -161,3 +161,17 @@ def test_a_body_with_a_node_that_does_not_lower_is_refused(tmp_path):
     text = """<ir_version: 9, opset_import: ["" : 20]>
     g (float[1,1,4,4] x, float[1,2,2,2] grid) => (float[1,1,2,2] y) { y = GridSample(x, grid) }"""
     _refused(text, "GridSample")
+
+
+LOSS = """<ir_version: 9, opset_import: ["" : 18]>
+g (float[3,5] x, int64[3] t) => (float y) {
+    y = SoftmaxCrossEntropyLoss<reduction="mean">(x, t)
+}"""
+
+
+def test_shapes_after_a_folded_reshape_are_inferred_again(tmp_path, rng):
+    """The loss's body reshapes by Shape(x): inference cannot follow it, the folded
+    value can, and the GatherElements after it needs those static shapes."""
+    feeds = {"x": rng.standard_normal((3, 5)).astype(np.float32),
+             "t": np.asarray([0, 4, 2], np.int64)}
+    _emitted_matches(tmp_path, LOSS, feeds, evaluator=True)

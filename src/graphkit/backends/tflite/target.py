@@ -29,6 +29,7 @@ from graphkit.backends.tflite.lowering import (
     lowers_by_body,
     node_folds,
     opset_range,
+    refined,
     unsupported_reason,
 )
 from graphkit.findings import Finding, Severity
@@ -51,8 +52,9 @@ class TFLiteTarget(TableTarget):
             self.description = f"{data.description}, builtins only (no Flex)"
 
     def check_node(self, node: ir.Node, ctx: NodeContext) -> list[Finding]:
+        values = refined(node.graph, ctx.values)
         if not isinstance(ctx.graph, ir.Function) and (
-                node_folds(node, ctx.values) or lowers_by_body(node, ctx.opset, ctx.values)):
+                node_folds(node, values) or lowers_by_body(node, ctx.opset, values)):
             # computed when converting (lowering/_fold.py), or lowered as its ONNX function
             # body, each node of which the lowering accepts (lowering/_function.py)
             return []

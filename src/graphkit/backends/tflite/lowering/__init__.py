@@ -31,7 +31,7 @@ from graphkit.backends.tflite.lowering import (
     _tensor,
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
-from graphkit.backends.tflite.lowering._fold import node_folds
+from graphkit.backends.tflite.lowering._fold import node_folds, refined
 from graphkit.backends.tflite.lowering._function import body_lowers, emit_body
 from graphkit.targets.base import ValueFacts
 
@@ -92,6 +92,7 @@ def emit_node(ctx: EmitContext, node: ir.Node, opset: int) -> None:
     """Lower one node unsupported_reason accepts: a node that folds needs nothing written
     (its outputs become constants where they are read); one its entry declines is an op
     ONNX defines as a function, lowered as its body (_function)."""
+    ctx.values = refined(node.graph, ctx.values)
     if node_folds(node, ctx.values):
         return
     if _direct_reason(node, opset, ctx.values) is None:
@@ -102,7 +103,7 @@ def emit_node(ctx: EmitContext, node: ir.Node, opset: int) -> None:
 
 def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = None) -> str | None:
     """None when the emitter lowers the node as written; else one sentence why not."""
-    values = values if values is not None else ValueFacts()
+    values = refined(node.graph, values if values is not None else ValueFacts())
     if node_folds(node, values):
         return None  # computed when converting: written as constants (_fold)
     reason = _direct_reason(node, opset, values)
@@ -113,6 +114,7 @@ def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = No
 
 def lowers_by_body(node: ir.Node, opset: int, values: ValueFacts) -> bool:
     """Whether the node is lowered as its function body (the table's row does not apply)."""
+    values = refined(node.graph, values)
     return _direct_reason(node, opset, values) is not None \
         and body_lowers(node, opset, values, unsupported_reason)
 
@@ -163,4 +165,4 @@ def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:
 
 
 __all__ = ["EmitContext", "Lowering", "emit_node", "entry_for", "lowering_table",
-           "lowers_by_body", "node_folds", "opset_range", "unsupported_reason"]
+           "lowers_by_body", "node_folds", "opset_range", "refined", "unsupported_reason"]

@@ -11,6 +11,10 @@ know their opset); If/Loop bodies are lowered as they are.
 The results live in the model's ValueFacts (`folded`), filled for a whole graph in one
 pass in node order the first time any value of it is asked about: analysis and emission
 ask the same facts, and so they see the same constants.
+
+Shapes downstream of a folded value (a Reshape by a computed shape) are then inferred
+again with the folded values as initializers (`refined`): what onnx's data propagation
+cannot follow (Div, Where, ConstantOfShape, ...) the evaluator has computed.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import onnx
 import onnx_ir as ir
 
 from graphkit.backends.tflite.lowering._constants import const_or_dequantized
+from graphkit.ir._light import keep_value
+from graphkit.targets._facts import facts_from_graph_proto
 from graphkit.targets.base import ValueFacts
 
 # Ops that must run when the model runs: random draws, and the quantization steps the
@@ -33,10 +39,81 @@ UNFOLDED = frozenset({
     "If", "Loop", "Scan", "SequenceMap",
 })
 READS_SHAPE_ONLY = frozenset({"Shape", "Size"})
+REFINE_ROUNDS = 3  # each round can make more Shape nodes static, and so fold
 MAX_ELEMENTS = 1 << 20  # larger results stay computed at run time (the file stays small)
 FOLDABLE_DTYPES = frozenset({np.dtype(t) for t in (
     np.float32, np.float64, np.float16, np.int8, np.int16, np.int32, np.int64, np.uint8,
     np.uint16, np.uint32, np.uint64, np.bool_)})
+
+
+def refined(graph: ir.Graph | None, values: ValueFacts) -> ValueFacts:
+    """The facts with the shapes that folding makes known (`values` itself where nothing
+    folds, or the graph gives no opset). Computed once per graph and kept in `values`."""
+    if graph is None or _opset(graph) is None or values.folded.get("refined") is values:
+        return values
+    key = ("refined", id(graph))
+    found = values.folded.get(key)
+    if found is not None and found[0] is graph:
+        return found[1]
+    current = values
+    for _ in range(REFINE_ROUNDS):
+        better = _reinferred(graph, current)
+        if better is None:
+            break
+        current = better
+    current.folded["refined"] = current
+    values.folded[key] = (graph, current)
+    return current
+
+
+def _reinferred(graph: ir.Graph, values: ValueFacts) -> ValueFacts | None:
+    """Inference once more, folded nodes replaced by their values; None: nothing new."""
+    table = _graph_folds(graph, values)
+    if not table:
+        return None
+    proto = _folded_proto(graph, table)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, check_type=False,
+                                                     strict_mode=False, data_prop=True)
+    except Exception:  # noqa: BLE001 - the facts as they were stay right
+        return None
+    fresh = facts_from_graph_proto(inferred.graph)
+    shapes = dict(values.shapes)
+    gained = False
+    for name, shape in fresh.shapes.items():
+        if _more_static(shape, shapes.get(name)):
+            shapes[name], gained = shape, True
+    if not gained:
+        return None
+    types = {**fresh.types, **values.types}
+    return ValueFacts(types, shapes)
+
+
+def _more_static(new: tuple | None, old: tuple | None) -> bool:
+    if new is None:
+        return False
+    if old is None:
+        return True
+    count = sum(isinstance(d, int) for d in new)
+    return len(new) == len(old) and count > sum(isinstance(d, int) for d in old)
+
+
+def _folded_proto(graph: ir.Graph, table: dict[ir.Value, np.ndarray]) -> onnx.ModelProto:
+    """The graph for inference: folded nodes left out, their outputs as initializers, large
+    weights as typed inputs (their values never decide a shape)."""
+    constants = [ir.Value(name=v.name, type=v.type, const_value=ir.tensor(a))
+                 for v, a in table.items() if v.name]
+    small = [v for v in graph.initializers.values() if keep_value(v)]
+    large = [v for v in graph.initializers.values()
+             if not keep_value(v) and not v.is_graph_input()]
+    nodes = [n for n in graph if not (n.outputs and all(o in table for o in n.outputs))]
+    view = ir.GraphView(inputs=[*graph.inputs, *large], outputs=list(graph.outputs),
+                        nodes=nodes, initializers=[*small, *constants], name=graph.name)
+    proto = onnx.ModelProto(ir_version=10)
+    for domain, version in graph.opset_imports.items():
+        proto.opset_import.add(domain=domain, version=version)
+    ir.serde.serialize_graph_into(proto.graph, view)
+    return proto
 
 
 def folded(value: ir.Value | None, values: ValueFacts) -> np.ndarray | None:
