@@ -201,15 +201,13 @@ def _nn() -> list[Row]:
     return [
         b(
             "ArgMax",
-            ["ARG_MAX", "RESHAPE"],
+            ["ARG_MAX", "REVERSE_V2", "SUB", "RESHAPE"],
             F + ["int8", "uint8", "int32"],
-            attr("select_last_index", 0),
         ),
         b(
             "ArgMin",
-            ["ARG_MIN", "RESHAPE"],
+            ["ARG_MIN", "REVERSE_V2", "SUB", "RESHAPE"],
             F + ["int8", "uint8", "int32"],
-            attr("select_last_index", 0),
         ),
         b(
             "AveragePool",
@@ -258,7 +256,7 @@ def _nn() -> list[Row]:
             ["RESHAPE", "MEAN", "SQUARED_DIFFERENCE", "ADD", "RSQRT", "MUL"],
             F,
         ),
-        b("Hardmax", ["ARG_MAX", "ONE_HOT", "TRANSPOSE"], F),
+        b("Hardmax", ["ARG_MAX", "ONE_HOT"], F),
         b("InstanceNormalization", ["MEAN", "SQUARED_DIFFERENCE", "ADD", "RSQRT", "MUL", "SUB"], F),
         b(
             "LayerNormalization",
@@ -267,7 +265,8 @@ def _nn() -> list[Row]:
             unused(1, 2),
         ),
         b("LogSoftmax", ["LOG_SOFTMAX", "TRANSPOSE", "RESHAPE"], F),
-        b("LpNormalization", ["L2_NORMALIZATION", "ABS", "SUM", "DIV"], F, attr("p", 1, 2)),
+        b("LpNormalization", ["ABS", "SQUARE", "SUM", "SQRT", "EQUAL", "SELECT_V2", "DIV"], F,
+          attr("p", 1, 2)),
         b("LpPool", ["ABS", "POW", "AVERAGE_POOL_2D", "MUL"], F, rank(4, 4), all_ones("dilations")),
         b("LRN", "LOCAL_RESPONSE_NORMALIZATION", F, rank(4, 4)),
         # the emitter's lowering (_recurrent.py) checks layout, clip, constant weights and
@@ -339,7 +338,8 @@ def _shape_ops() -> list[Row]:
         b("ConstantOfShape", "FILL", None, dtype_inputs=[]),
         b("CumSum", "CUMSUM", ["float32", "int32", "int64"]),
         b("DepthToSpace", ["DEPTH_TO_SPACE", "RESHAPE", "TRANSPOSE"], MOVE, rank(4, 4)),
-        b("Dropout", [], None, {"kind": "input-zero", "inputs": [2]}, unused(1)),
+        # the lowering (_tensor.py) passes it through where it cannot train, mask included
+        b("Dropout", [], None),
         b("Expand", "BROADCAST_TO", MOVE),
         b("EyeLike", [], None, {"kind": "static-shape", "inputs": [0]}),
         b("Flatten", "RESHAPE", MOVE),

@@ -175,3 +175,49 @@ def test_shapes_after_a_folded_reshape_are_inferred_again(tmp_path, rng):
     feeds = {"x": rng.standard_normal((3, 5)).astype(np.float32),
              "t": np.asarray([0, 4, 2], np.int64)}
     _emitted_matches(tmp_path, LOSS, feeds, evaluator=True)
+
+
+# Ops over one axis ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])
+@pytest.mark.parametrize("keep", [0, 1])
+def test_arg_extreme_selects_the_last_index(tmp_path, op, keep):
+    text = f"""<ir_version: 9, opset_import: ["" : 13]>
+    g (float[2,5] x) => (int64{'[2,1]' if keep else '[2]'} y) {{
+        y = {op}<axis=1, keepdims={keep}, select_last_index=1>(x)
+    }}"""
+    x = np.asarray([[1, 3, 3, 0, 3], [2, 2, 0, 0, 1]], np.float32)  # ties on both rows
+    _emitted_matches(tmp_path, text, {"x": x})
+
+
+def test_hardmax_and_lp_normalization(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[3,4,5] x) => (float[3,4,5] h, float[3,4,5] l1, float[3,4,5] l2) {
+        h = Hardmax<axis=1>(x)
+        l1 = LpNormalization<axis=0, p=1>(x)
+        l2 = LpNormalization<axis=-1, p=2>(x)
+    }"""
+    x = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    x[:, :, 0] = 0.0  # a zero norm along the last axis: ONNX gives 0 there
+    # ONNX Runtime: onnx's reference evaluator sums x, not |x|, for p = 1
+    _emitted_matches(tmp_path, text, {"x": x})
+
+
+@pytest.mark.parametrize("upper", [0, 1])
+@pytest.mark.parametrize("k", [-7, -1, 0, 2, 40])
+def test_trilu_with_k_given_at_run_time(tmp_path, rng, upper, k):
+    text = f"""<ir_version: 9, opset_import: ["" : 14]>
+    g (float[2,3,5] x, int64 k) => (float[2,3,5] y) {{ y = Trilu<upper={upper}>(x, k) }}"""
+    x = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x, "k": np.asarray(k, np.int64)})
+
+
+def test_pad_value_given_at_run_time_and_dropout_mask(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[2,3] x, float v) => (float[4,6] y, float[2,3] z, bool[2,3] mask) {
+        pads = Constant<value = int64[4] {1, 2, 1, 1}>()
+        y = Pad<mode="constant">(x, pads, v)
+        z, mask = Dropout(x)
+    }"""
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x, "v": np.asarray(2.5, np.float32)})

@@ -130,26 +130,39 @@ def _remaining(held: tuple[int, ...], axes: list[int]):
 
 
 def emit_arg(builtin: str, kind: str):
+    """select_last_index=1: the first extreme of the input reversed along the axis is the
+    last one of the input, at (dim - 1) - its index."""
+
     def emit(ctx: EmitContext, node: ir.Node) -> None:
         source = node.inputs[0]
         shape = ctx.shape(source)
         axis = attr(node, "axis", 0) % len(shape)
         out = node.outputs[0]
         made = options(kind, outputType=4)  # int64, ONNX's index type
-        if not attr(node, "keepdims", 1):
-            ctx.op(builtin, [ctx.input(source), ctx.int32([axis])], [ctx.output(out)], made)
-            return
+        data = ctx.input(source)
+        last = bool(attr(node, "select_last_index", 0))
+        if last:
+            reversed_ = ctx.temp("reversed", ctx.dtype(source), list(shape))
+            ctx.op("REVERSE_V2", [data, ctx.int32([axis])], [reversed_])
+            data = reversed_
+        keep = bool(attr(node, "keepdims", 1))
         reduced = [d for i, d in enumerate(shape) if i != axis]
-        flat = ctx.temp(f"{out.name}_flat", np.int64, reduced)
-        ctx.op(builtin, [ctx.input(source), ctx.int32([axis])], [flat], made)
-        ctx.op("RESHAPE", [flat, ctx.int32(ctx.shape(out))], [ctx.output(out)])
+        found = ctx.temp(f"{out.name}_flat", np.int64, reduced) if keep or last \
+            else ctx.output(out)
+        ctx.op(builtin, [data, ctx.int32([axis])], [found], made)
+        if last:
+            counted = ctx.temp(f"{out.name}_last", np.int64, reduced) if keep \
+                else ctx.output(out)
+            ctx.op("SUB", [ctx.const(np.asarray(shape[axis] - 1, np.int64)), found], [counted],
+                   options("SubOptions"))
+            found = counted
+        if keep:
+            ctx.op("RESHAPE", [found, ctx.int32(ctx.shape(out))], [ctx.output(out)])
 
     return emit
 
 
 def check_arg(node: ir.Node, values) -> str | None:
-    if attr(node, "select_last_index", 0):
-        return f"{node.op_type} with select_last_index=1 is not lowered"
     if static_shape(values, node.inputs[0]) is None:
         return f"{node.op_type} needs a static input shape"
     return None
@@ -277,10 +290,10 @@ def entries() -> dict[str, list[Lowering]]:
     table["TopK"] = [entry(("TOPK_V2", "CAST"), emit_topk, dtypes=NUMERIC,
                            check=check_topk)]
     table["CumSum"] = [entry("CUMSUM", emit_cumsum, dtypes=NUMERIC, check=check_cumsum)]
-    table["ArgMax"] = [entry("ARG_MAX", emit_arg("ARG_MAX", "ArgMaxOptions"), dtypes=NUMERIC,
-                             check=check_arg)]
-    table["ArgMin"] = [entry("ARG_MIN", emit_arg("ARG_MIN", "ArgMinOptions"), dtypes=NUMERIC,
-                             check=check_arg)]
+    for op, builtin, kind in (("ArgMax", "ARG_MAX", "ArgMaxOptions"),
+                              ("ArgMin", "ARG_MIN", "ArgMinOptions")):
+        table[op] = [entry((builtin, "REVERSE_V2", "SUB"), emit_arg(builtin, kind),
+                           dtypes=NUMERIC, check=check_arg)]
     for op, builtin in (("Softmax", "SOFTMAX"), ("LogSoftmax", "LOG_SOFTMAX")):
         table[op] = [
             entry(builtin, emit_softmax(builtin, flattens=True), check=check_softmax_2d),

@@ -17,6 +17,7 @@ from graphkit.backends.tflite.lowering._base import (
     NUMERIC,
     EmitContext,
     Lowering,
+    Stored,
     attr,
     entry,
     known,
@@ -289,7 +290,7 @@ def check_pad(node: ir.Node, values) -> str | None:
     mode = attr(node, "mode", "constant")
     if mode not in {"constant", "reflect"}:
         return f"Pad mode '{mode}' has no TFLite builtin (constant and reflect do)"
-    for index, what in ((1, "pads"), (2, "constant_value"), (3, "axes")):
+    for index, what in ((1, "pads"), (3, "axes")):  # PADV2 reads the value at run time
         found = need_constant(node, index, what, values)
         if found:
             return found
@@ -314,6 +315,11 @@ def emit_pad(ctx: EmitContext, node: ir.Node) -> None:
         return
     fill = node.inputs[2] if len(node.inputs) > 2 else None
     value = known(fill, ctx.values) if fill else None
+    if value is None and fill:
+        scalar = ctx.temp("pad_value", ctx.dtype(source), [])
+        ctx.op("RESHAPE", [ctx.input(fill), ctx.int32([])], [scalar])
+        ctx.op("PADV2", [*tensors, scalar], [out])
+        return
     if value is None:
         value = np.asarray(attr(node, "value", 0.0))
     if float(value) == 0.0:
@@ -327,19 +333,43 @@ def check_trilu(node: ir.Node, values) -> str | None:
     shape = static_shape(values, node.inputs[0])
     if shape is None or len(shape) < 2:
         return "Trilu needs a static input shape of rank 2 or more"
-    return need_constant(node, 1, "k", values)
+    return None
 
 
 def emit_trilu(ctx: EmitContext, node: ir.Node) -> None:
-    """SELECT_V2 between the input and zeros, by the triangle as a constant mask."""
+    """SELECT_V2 between the input and zeros, by the triangle as a mask: a constant, or
+    for k given at run time, (column - row) compared with k (upper: >= k, lower: <= k)."""
     shape = ctx.shape(node.inputs[0])
     k_value = node.inputs[1] if len(node.inputs) > 1 else None
-    k = int(known(k_value, ctx.values)) if k_value is not None else 0
-    ones = np.ones(shape[-2:], dtype=bool)
-    mask = np.triu(ones, k) if attr(node, "upper", 1) else np.tril(ones, k)
+    k = known(k_value, ctx.values) if k_value is not None else np.asarray(0)
+    upper = attr(node, "upper", 1)
+    if k is not None:
+        ones = np.ones(shape[-2:], dtype=bool)
+        mask = ctx.const(np.triu(ones, int(k)) if upper else np.tril(ones, int(k)))
+    else:
+        mask = _run_time_triangle(ctx, k_value, shape[-2:], upper)
     zero = ctx.const(np.zeros((), ctx.dtype(node.inputs[0])))
-    ctx.op("SELECT_V2", [ctx.const(mask), ctx.input(node.inputs[0]), zero],
+    ctx.op("SELECT_V2", [mask, ctx.input(node.inputs[0]), zero],
            [ctx.output(node.outputs[0])])
+
+
+def _run_time_triangle(ctx: EmitContext, k_value: ir.Value, size, upper: bool) -> int:
+    rows, cols = size
+    offsets = np.arange(cols)[None, :] - np.arange(rows)[:, None]  # column - row
+    # k beyond +-(rows + cols) selects all or nothing: clamped, it fits int32
+    bound = rows + cols
+    wide = ctx.temp("k", np.int64, [])
+    ctx.op("RESHAPE", [ctx.input(k_value), ctx.int32([])], [wide])
+    low = ctx.temp("k_low", np.int64, [])
+    ctx.op("MAXIMUM", [wide, ctx.const(np.asarray(-bound, np.int64))], [low])
+    high = ctx.temp("k_clamped", np.int64, [])
+    ctx.op("MINIMUM", [low, ctx.const(np.asarray(bound, np.int64))], [high])
+    narrow = ctx.temp("k32", np.int32, [])
+    ctx.op("CAST", [high], [narrow])
+    mask = ctx.temp("triangle", np.bool_, [rows, cols])
+    ctx.op("GREATER_EQUAL" if upper else "LESS_EQUAL",
+           [ctx.const(offsets.astype(np.int32)), narrow], [mask])
+    return mask
 
 
 def entries() -> dict[str, list[Lowering]]:
@@ -353,7 +383,7 @@ def entries() -> dict[str, list[Lowering]]:
         "Identity": [entry((), emit_identity, dtypes=ANY_DATA)],
         "CastLike": [entry("CAST", _emit_cast_like, dtypes=ANY_DATA,
                            check=_check_cast_like)],
-        "Dropout": [entry((), emit_identity, dtypes=ANY_DATA, check=_inference_dropout)],
+        "Dropout": [entry((), emit_dropout, dtypes=ANY_DATA, check=_inference_dropout)],
         "Transpose": [entry("TRANSPOSE", emit_transpose, dtypes=MOVE_DATA,
                             check=lambda n, v: None if rank(v, n.inputs[0]) is not None
                             else "Transpose needs the input's rank")],
@@ -371,9 +401,28 @@ def entries() -> dict[str, list[Lowering]]:
 
 
 def _inference_dropout(node: ir.Node, values) -> str | None:
+    """Dropout passes its input through (and a mask of trues) where it is known not to
+    train, or to drop nothing: ratio 0."""
+    ratio_value = node.inputs[1] if len(node.inputs) > 1 else None
+    ratio = known(ratio_value, values) if ratio_value is not None \
+        else np.asarray(attr(node, "ratio", 0.5))
+    training_value = node.inputs[2] if len(node.inputs) > 2 else None
+    training = known(training_value, values) if training_value is not None \
+        else np.asarray(False)
+    drops_nothing = ratio is not None and float(ratio) == 0.0
+    if not drops_nothing and (training is None or bool(training)):
+        return "Dropout is lowered only where training_mode is a constant false (or ratio 0)"
+    if len(node.outputs) > 1 and needed(node.outputs[1]) \
+            and static_shape(values, node.outputs[1]) is None:
+        return "Dropout's mask output needs a static shape"
+    return None
+
+
+def emit_dropout(ctx: EmitContext, node: ir.Node) -> None:
+    ctx.alias(node.outputs[0], node.inputs[0])
     if len(node.outputs) > 1 and needed(node.outputs[1]):
-        return "Dropout's mask output is not lowered"
-    return need_constant(node, 2, "training_mode", values) if len(node.inputs) > 2 else None
+        mask = np.ones(ctx.shape(node.outputs[1]), dtype=bool)
+        ctx.stored[id(node.outputs[1])] = Stored(ctx.const(mask, "dropout_mask"))
 
 
 def _emit_cast_like(ctx: EmitContext, node: ir.Node) -> None:
