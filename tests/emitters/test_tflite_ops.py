@@ -221,3 +221,18 @@ def test_pad_value_given_at_run_time_and_dropout_mask(tmp_path, rng):
     }"""
     x = rng.standard_normal((2, 3)).astype(np.float32)
     _emitted_matches(tmp_path, text, {"x": x, "v": np.asarray(2.5, np.float32)})
+
+
+# Opsets before 9 -----------------------------------------------------------------------
+
+def test_opset_7_op_unchanged_since_is_lowered_and_a_changed_one_is_not(tmp_path, rng):
+    same = """<ir_version: 3, opset_import: ["" : 7]>
+    g (bool[3,4] a, bool[4] b) => (bool[3,4] y) { y = Xor(a, b) }"""
+    feeds = {"a": rng.random((3, 4)) > 0.5, "b": rng.random(4) > 0.5}
+    _emitted_matches(tmp_path, same, feeds)
+    # BatchNormalization-7 has the spatial attribute that opset 9 dropped
+    changed = """<ir_version: 3, opset_import: ["" : 7]>
+    g (float[1,2,3] x, float[2] s, float[2] b, float[2] m, float[2] v) => (float[1,2,3] y) {
+        y = BatchNormalization(x, s, b, m, v)
+    }"""
+    _refused(changed, "redefined BatchNormalization at opset 9")

@@ -38,8 +38,10 @@ from graphkit.targets.base import ValueFacts
 
 # The opsets whose op definitions the entries were written against. A newer model is
 # lowered where its op's definition is still the one of CHECKED_OPSET (onnx's schemas say
-# so), and refused where ONNX changed the op since.
-MIN_OPSET = 9
+# so), and refused where ONNX changed the op since; an older one (from MIN_OPSET) where
+# its op's definition is still the one of opset WRITTEN_FROM.
+MIN_OPSET = 7
+WRITTEN_FROM = 9
 CHECKED_OPSET = 24
 
 
@@ -54,6 +56,23 @@ def _signature(schema) -> tuple:
 
 def opset_range() -> tuple[int, int]:
     return MIN_OPSET, max(CHECKED_OPSET, onnx.defs.onnx_opset_version())
+
+
+def _changed_before_written(op: str, opset: int) -> str | None:
+    """Why a node at an opset before WRITTEN_FROM is not lowered (None: the op's definition
+    at that opset is the one of WRITTEN_FROM, as for And, Or, Xor and Not)."""
+    if opset >= WRITTEN_FROM:
+        return None
+    try:
+        then = onnx.defs.get_schema(op, opset).since_version
+        later = onnx.defs.get_schema(op, WRITTEN_FROM).since_version
+    except onnx.defs.SchemaError:
+        return None  # not an op onnx knows at that opset: the table lookup says so
+    if then == later:
+        return None
+    return (f"ONNX redefined {op} at opset {later}; graphkit's TFLite lowering follows the "
+            f"definitions from opset {WRITTEN_FROM} on (convert-opset{{to={WRITTEN_FROM}}} "
+            "rewrites it)")
 
 
 def _changed_since_checked(op: str, opset: int, entry: Lowering | None) -> str | None:
@@ -128,7 +147,8 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     if not entries:
         return f"graphkit's TFLite emitter has no lowering for {node.op_type} yet"
     entry = entry_for(node, opset)
-    changed = _changed_since_checked(node.op_type, opset, entry)
+    changed = _changed_since_checked(node.op_type, opset, entry) \
+        or _changed_before_written(node.op_type, opset)
     if changed is not None:
         return changed
     if entry is None:
