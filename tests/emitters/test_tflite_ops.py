@@ -272,3 +272,15 @@ def test_conv2d_with_weights_and_bias_given_at_run_time(tmp_path, rng):
              "w": rng.standard_normal((5, 3, 3, 3)).astype(np.float32),
              "b": rng.standard_normal(5).astype(np.float32)}
     _emitted_matches(tmp_path, text, feeds)
+
+
+@pytest.mark.parametrize(("p", "attrs", "out"), [
+    (2, "kernel_shape=[3, 3]", "[1,3,5,5]"),
+    (1, "kernel_shape=[2, 2], strides=[2, 2], pads=[1, 0, 1, 1]", "[1,3,4,4]"),
+    (3, "kernel_shape=[3, 3], auto_pad=\"SAME_UPPER\"", "[1,3,7,7]"),
+])
+def test_lp_pool(tmp_path, rng, p, attrs, out):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (float[1,3,7,7] x) => (float{out} y) {{ y = LpPool<p={p}, {attrs}>(x) }}"""
+    x = rng.standard_normal((1, 3, 7, 7)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x})
