@@ -87,7 +87,9 @@ def unused(*outputs: int) -> Row:
     return {"kind": "output-unused", "outputs": list(outputs)}
 
 
-REDUCE_CHECKS = (const(1), attr("noop_with_empty_axes", 0))
+# axes given at run time are taken (the reducers read them as a tensor); the emitter's
+# lowering (_reduce.py) asks for their length when converting
+REDUCE_CHECKS: tuple[Row, ...] = ()
 # TFLite's quantization spec: int8 weights (Conv, FullyConnected) have zero point 0; its
 # kernels ignore any other, so a Q/DQ weight with one cannot be taken as it is.
 SYMMETRIC = {
@@ -100,6 +102,7 @@ NO_QUANT = (
     "quantized ONNX ops are not in graphkit's TFLite table; quantize with the TFLite converter"
 )
 NO_SEQ = "sequence and optional values have no TFLite builtin form"
+BODY = "no builtin; lowered as its ONNX function body where every node of that body lowers"
 
 
 def _elementwise() -> list[Row]:
@@ -195,18 +198,18 @@ def _elementwise() -> list[Row]:
 
 
 def _nn() -> list[Row]:
+    # Conv and ConvTranspose weights may come at run time: the emitter's lowering
+    # (_conv.py) asks for constants only where it slices them per group
     return [
         b(
             "ArgMax",
-            ["ARG_MAX", "RESHAPE"],
+            ["ARG_MAX", "REVERSE_V2", "SUB", "RESHAPE"],
             F + ["int8", "uint8", "int32"],
-            attr("select_last_index", 0),
         ),
         b(
             "ArgMin",
-            ["ARG_MIN", "RESHAPE"],
+            ["ARG_MIN", "REVERSE_V2", "SUB", "RESHAPE"],
             F + ["int8", "uint8", "int32"],
-            attr("select_last_index", 0),
         ),
         b(
             "AveragePool",
@@ -228,7 +231,6 @@ def _nn() -> list[Row]:
             ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "EXPAND_DIMS", "SQUEEZE", "PAD"],
             F + ["int8", "int16"],
             rank(3, 5),
-            const(1),
             SYMMETRIC,
         ),
         b(
@@ -236,7 +238,6 @@ def _nn() -> list[Row]:
             ["TRANSPOSE_CONV", "CONV_3D_TRANSPOSE", "ADD"],
             F,
             rank(4, 5),
-            const(1),
             attr("group", 1),
             all_ones("dilations"),
             SYMMETRIC,
@@ -255,7 +256,7 @@ def _nn() -> list[Row]:
             ["RESHAPE", "MEAN", "SQUARED_DIFFERENCE", "ADD", "RSQRT", "MUL"],
             F,
         ),
-        b("Hardmax", ["ARG_MAX", "ONE_HOT", "TRANSPOSE"], F),
+        b("Hardmax", ["ARG_MAX", "ONE_HOT"], F),
         b("InstanceNormalization", ["MEAN", "SQUARED_DIFFERENCE", "ADD", "RSQRT", "MUL", "SUB"], F),
         b(
             "LayerNormalization",
@@ -264,8 +265,10 @@ def _nn() -> list[Row]:
             unused(1, 2),
         ),
         b("LogSoftmax", ["LOG_SOFTMAX", "TRANSPOSE", "RESHAPE"], F),
-        b("LpNormalization", ["L2_NORMALIZATION", "ABS", "SUM", "DIV"], F, attr("p", 1, 2)),
-        b("LpPool", ["ABS", "POW", "AVERAGE_POOL_2D", "MUL"], F, rank(4, 4), all_ones("dilations")),
+        b("LpNormalization", ["ABS", "SQUARE", "SUM", "SQRT", "EQUAL", "SELECT_V2", "DIV"], F,
+          attr("p", 1, 2)),
+        b("LpPool", ["SQUARE", "ABS", "POW", "PAD", "AVERAGE_POOL_2D", "MUL", "SQRT"], F,
+          rank(4, 4), all_ones("dilations")),
         b("LRN", "LOCAL_RESPONSE_NORMALIZATION", F, rank(4, 4)),
         # the emitter's lowering (_recurrent.py) checks layout, clip, constant weights and
         # sequence_lens: UNIDIRECTIONAL_SEQUENCE_LSTM where it fits, else unrolled
@@ -290,9 +293,10 @@ def _nn() -> list[Row]:
         b("RNN", UNROLLED, F),
         b("Softmax", ["SOFTMAX", "TRANSPOSE", "RESHAPE"], FQ),
         b("GRU", UNROLLED, F),
-        # decompose inlines onnx's function body of these (MatMul, Softmax, Mul, ...).
-        no("Attention", "no attention builtin; decompose it into MatMul/Softmax", "decompose"),
-        no("RotaryEmbedding", "no rotary-embedding builtin; decompose it first", "decompose"),
+        # The emitter lowers these as onnx's function body where every node of it lowers
+        # (lowering/_function.py); decompose would inline the same body, so it is no fix.
+        no("Attention", BODY),
+        no("RotaryEmbedding", BODY),
         no("DeformConv", "no deformable-convolution builtin"),
         no("GridSample", "no grid-sample builtin"),
         no("RoiAlign", "no RoI-align builtin"),
@@ -300,12 +304,15 @@ def _nn() -> list[Row]:
         no("MaxUnpool", "no unpooling builtin"),
         no("Col2Im", "no col2im builtin"),
         no("AffineGrid", "not in graphkit's TFLite table"),
-        no("NegativeLogLikelihoodLoss", "training loss; decompose it first", "decompose"),
-        no("SoftmaxCrossEntropyLoss", "training loss; decompose it first", "decompose"),
+        no("NegativeLogLikelihoodLoss", BODY),
+        no("SoftmaxCrossEntropyLoss", BODY),
     ]
 
 
 def _shape_ops() -> list[Row]:
+    # CumSum's axis, Pad's pads, Split's sizes and the Squeeze/Unsqueeze axes: the lowering
+    # asks for them when converting (a constant, or computed from constants and static
+    # shapes), so the emitter's check is the one diagnose reports
     return [
         b(
             "Cast",
@@ -330,9 +337,10 @@ def _shape_ops() -> list[Row]:
         b("Concat", "CONCATENATION", MOVE),
         b("Constant", [], None, {"kind": "attr-absent", "attrs": ["sparse_value"]}),
         b("ConstantOfShape", "FILL", None, dtype_inputs=[]),
-        b("CumSum", "CUMSUM", ["float32", "int32", "int64"], const(1)),
+        b("CumSum", "CUMSUM", ["float32", "int32", "int64"]),
         b("DepthToSpace", ["DEPTH_TO_SPACE", "RESHAPE", "TRANSPOSE"], MOVE, rank(4, 4)),
-        b("Dropout", [], None, {"kind": "input-zero", "inputs": [2]}, unused(1)),
+        # the lowering (_tensor.py) passes it through where it cannot train, mask included
+        b("Dropout", [], None),
         b("Expand", "BROADCAST_TO", MOVE),
         b("EyeLike", [], None, {"kind": "static-shape", "inputs": [0]}),
         b("Flatten", "RESHAPE", MOVE),
@@ -357,7 +365,6 @@ def _shape_ops() -> list[Row]:
             ["PAD", "PADV2", "MIRROR_PAD"],
             MOVE,
             attr("mode", "constant", "reflect"),
-            const(1, 3),
         ),
         b("Range", "RANGE", ["float32", "int32", "int64"]),
         b("Reshape", "RESHAPE", MOVE),
@@ -372,8 +379,8 @@ def _shape_ops() -> list[Row]:
         b("Size", ["SHAPE", "REDUCE_PROD"], None, dtype_inputs=[]),
         b("Slice", "STRIDED_SLICE", MOVE),
         b("SpaceToDepth", "SPACE_TO_DEPTH", MOVE, rank(4, 4)),
-        b("Split", ["SPLIT", "SPLIT_V"], MOVE, const(1)),
-        b("Squeeze", "SQUEEZE", MOVE, const(1)),
+        b("Split", ["SPLIT", "SPLIT_V"], MOVE),
+        b("Squeeze", "SQUEEZE", MOVE),
         b("Tile", "TILE", MOVE),
         b(
             "TopK",
@@ -397,7 +404,7 @@ def _shape_ops() -> list[Row]:
             {"kind": "attr-absent", "attrs": ["axis"]},
             unused(1, 3),
         ),
-        b("Unsqueeze", ["EXPAND_DIMS", "RESHAPE"], MOVE, const(1)),
+        b("Unsqueeze", ["EXPAND_DIMS", "RESHAPE"], MOVE),
         b("Where", "SELECT_V2", MOVE, dtype_inputs=[1]),
     ]
 
@@ -467,7 +474,8 @@ def _reduce() -> list[Row]:
 
 
 def _other() -> list[Row]:
-    window = "no lowering; with a constant size it folds to a constant"
+    # with constant inputs the emitter computes them when converting (lowering/_fold.py)
+    window = "no builtin; only a size known when converting (a constant) is lowered"
     return [
         b("If", "IF", None),
         b("Multinomial", "MULTINOMIAL", F),
@@ -508,10 +516,10 @@ def _other() -> list[Row]:
         flex("Einsum", ["Einsum"], F + ["int32"], fix="decompose"),
         flex("RegexFullMatch", ["RegexFullMatch"], ["string"]),
         no("Bernoulli", "random op without a builtin"),
-        no("BlackmanWindow", window, "fold-constants"),
-        no("HammingWindow", window, "fold-constants"),
-        no("HannWindow", window, "fold-constants"),
-        no("MelWeightMatrix", window, "fold-constants"),
+        no("BlackmanWindow", window),
+        no("HammingWindow", window),
+        no("HannWindow", window),
+        no("MelWeightMatrix", window),
         # decompose can inline its body, but the Pad it leaves takes computed pads (GK105).
         no("CenterCropPad", "no center-crop builtin in graphkit's table"),
         no("DynamicQuantizeLinear", NO_QUANT),

@@ -23,10 +23,20 @@ def infer_value_facts(model: ir.Model, proto: onnx.ModelProto | None = None
     `proto`: the model's inference_proto, when the caller has it already."""
     proto = proto if proto is not None else inference_proto(model)
     try:
-        inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False)
+        inferred = _infer(proto)
     except Exception as err:  # onnx raises several types; the model is still worth walking
         return ValueFacts(), first_line(err)
     return facts_from_graph_proto(inferred.graph, _subgraph_positions(model.graph)), None
+
+
+def _infer(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Inference with data propagation (a Reshape by a shape computed from Shape, Gather
+    and Concat gets its static output shape), or without it where propagation fails."""
+    try:
+        return onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False,
+                                                 data_prop=True)
+    except Exception:  # noqa: BLE001 - plain inference below reports its own error
+        return onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False)
 
 
 def _subgraph_positions(graph: ir.Graph) -> list[int]:

@@ -72,12 +72,21 @@ def _expand_cached(node_bytes: bytes, domain: str, opset: int,
     model = _calling_model(node, function, input_types)
     try:
         inlined = onnx.inliner.inline_local_functions(model)
-        inferred = onnx.shape_inference.infer_shapes(inlined)
+        inferred = _infer(inlined)
         graph = ir.serde.deserialize_graph(inferred.graph)
     except Exception:  # a body onnx cannot inline or type: treat the op as having none
         return None
     opsets = {entry.domain: entry.version for entry in function.opset_import}
     return Body(graph, opsets, facts_from_graph_proto(inferred.graph))
+
+
+def _infer(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Types and shapes, with data propagated where onnx can (a body's Reshape by a shape
+    it computes from Shape then has a static output)."""
+    try:
+        return onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception:  # noqa: BLE001 - plain inference decides, as before
+        return onnx.shape_inference.infer_shapes(model)
 
 
 def _add_default_attributes(node: onnx.NodeProto, domain: str, opset: int) -> None:

@@ -28,6 +28,9 @@ class ValueFacts:
 
     types: Mapping[str, ir.TypeProtocol] = field(default_factory=dict)
     shapes: Mapping[str, tuple[Dim, ...]] = field(default_factory=dict)
+    # what a target computes from these facts once per model and keeps with them (the
+    # TFLite lowering's folded constants); not a fact itself, so never compared
+    folded: dict = field(default_factory=dict, compare=False, repr=False)
 
     def type(self, value: ir.Value | None) -> ir.TypeProtocol | None:
         if value is None:

@@ -52,7 +52,7 @@ def emit(model: ir.Model, output: str | os.PathLike, *, nhwc_io: bool = False,
             if id(node) in flex_nodes:
                 flex.append(emit_flex(ctx, node))
                 continue
-            lowering.entry_for(node, _opset(model)).emit(ctx, node)
+            lowering.emit_node(ctx, node, _opset(model))
         except (ValueError, KeyError) as err:
             raise InputError(f"node '{node.name or node.op_type}' ({node.op_type}): "
                              f"cannot be lowered to TFLite: {first_line(err)}") from None

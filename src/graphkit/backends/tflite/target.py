@@ -25,7 +25,13 @@ import dataclasses
 
 import onnx_ir as ir
 
-from graphkit.backends.tflite.lowering import opset_range, unsupported_reason
+from graphkit.backends.tflite.lowering import (
+    lowers_by_body,
+    node_folds,
+    opset_range,
+    refined,
+    unsupported_reason,
+)
 from graphkit.findings import Finding, Severity
 from graphkit.targets._data import OpEntry, load_target_data
 from graphkit.targets._table import TableTarget
@@ -46,6 +52,12 @@ class TFLiteTarget(TableTarget):
             self.description = f"{data.description}, builtins only (no Flex)"
 
     def check_node(self, node: ir.Node, ctx: NodeContext) -> list[Finding]:
+        values = refined(node.graph, ctx.values)
+        if not isinstance(ctx.graph, ir.Function) and (
+                node_folds(node, values) or lowers_by_body(node, ctx.opset, values)):
+            # computed when converting (lowering/_fold.py), or lowered as its ONNX function
+            # body, each node of which the lowering accepts (lowering/_function.py)
+            return []
         findings = super().check_node(node, ctx)
         if not any(f.blocking for f in findings):
             findings += self._emitter_findings(node, ctx)

@@ -16,6 +16,7 @@ import onnx_ir as ir
 
 from graphkit.backends._lowering_table import ONNX_DOMAINS, entry_at, merge_families
 from graphkit.backends.tflite.lowering import (
+    _axis_ops,
     _composite,
     _control,
     _conv,
@@ -31,12 +32,16 @@ from graphkit.backends.tflite.lowering import (
     _tensor,
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
+from graphkit.backends.tflite.lowering._fold import node_folds, refined
+from graphkit.backends.tflite.lowering._function import body_lowers, emit_body
 from graphkit.targets.base import ValueFacts
 
 # The opsets whose op definitions the entries were written against. A newer model is
 # lowered where its op's definition is still the one of CHECKED_OPSET (onnx's schemas say
-# so), and refused where ONNX changed the op since.
-MIN_OPSET = 9
+# so), and refused where ONNX changed the op since; an older one (from MIN_OPSET) where
+# its op's definition is still the one of opset WRITTEN_FROM.
+MIN_OPSET = 7
+WRITTEN_FROM = 9
 CHECKED_OPSET = 24
 
 
@@ -51,6 +56,23 @@ def _signature(schema) -> tuple:
 
 def opset_range() -> tuple[int, int]:
     return MIN_OPSET, max(CHECKED_OPSET, onnx.defs.onnx_opset_version())
+
+
+def _changed_before_written(op: str, opset: int) -> str | None:
+    """Why a node at an opset before WRITTEN_FROM is not lowered (None: the op's definition
+    at that opset is the one of WRITTEN_FROM, as for And, Or, Xor and Not)."""
+    if opset >= WRITTEN_FROM:
+        return None
+    try:
+        then = onnx.defs.get_schema(op, opset).since_version
+        later = onnx.defs.get_schema(op, WRITTEN_FROM).since_version
+    except onnx.defs.SchemaError:
+        return None  # not an op onnx knows at that opset: the table lookup says so
+    if then == later:
+        return None
+    return (f"ONNX redefined {op} at opset {later}; graphkit's TFLite lowering follows the "
+            f"definitions from opset {WRITTEN_FROM} on (convert-opset{{to={WRITTEN_FROM}}} "
+            "rewrites it)")
 
 
 def _changed_since_checked(op: str, opset: int, entry: Lowering | None) -> str | None:
@@ -77,7 +99,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
-        _quant, _recurrent, _nms, _control,
+        _quant, _recurrent, _nms, _control, _axis_ops,
     ))
 
 
@@ -86,16 +108,47 @@ def entry_for(node: ir.Node, opset: int) -> Lowering | None:
     return entry_at(lowering_table(), node, opset)
 
 
+def emit_node(ctx: EmitContext, node: ir.Node, opset: int) -> None:
+    """Lower one node unsupported_reason accepts: a node that folds needs nothing written
+    (its outputs become constants where they are read); one its entry declines is an op
+    ONNX defines as a function, lowered as its body (_function)."""
+    ctx.values = refined(node.graph, ctx.values)
+    if node_folds(node, ctx.values):
+        return
+    if _direct_reason(node, opset, ctx.values) is None:
+        entry_for(node, opset).emit(ctx, node)
+        return
+    emit_body(ctx, node, opset, emit_node)
+
+
 def unsupported_reason(node: ir.Node, opset: int, values: ValueFacts | None = None) -> str | None:
     """None when the emitter lowers the node as written; else one sentence why not."""
-    values = values if values is not None else ValueFacts()
+    values = refined(node.graph, values if values is not None else ValueFacts())
+    if node_folds(node, values):
+        return None  # computed when converting: written as constants (_fold)
+    reason = _direct_reason(node, opset, values)
+    if reason is None or not body_lowers(node, opset, values, unsupported_reason):
+        return reason
+    return None  # lowered as its ONNX function body (_function)
+
+
+def lowers_by_body(node: ir.Node, opset: int, values: ValueFacts) -> bool:
+    """Whether the node is lowered as its function body (the table's row does not apply)."""
+    values = refined(node.graph, values)
+    return _direct_reason(node, opset, values) is not None \
+        and body_lowers(node, opset, values, unsupported_reason)
+
+
+def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
+    """Why the op's own entry does not lower the node (None: it does)."""
     if node.domain not in ONNX_DOMAINS:
         return f"graphkit's TFLite emitter has no ops from domain '{node.domain}'"
     entries = lowering_table().get(node.op_type)
     if not entries:
         return f"graphkit's TFLite emitter has no lowering for {node.op_type} yet"
     entry = entry_for(node, opset)
-    changed = _changed_since_checked(node.op_type, opset, entry)
+    changed = _changed_since_checked(node.op_type, opset, entry) \
+        or _changed_before_written(node.op_type, opset)
     if changed is not None:
         return changed
     if entry is None:
@@ -132,5 +185,5 @@ def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:
     return None
 
 
-__all__ = ["EmitContext", "Lowering", "entry_for", "lowering_table", "opset_range",
-           "unsupported_reason"]
+__all__ = ["EmitContext", "Lowering", "emit_node", "entry_for", "lowering_table",
+           "lowers_by_body", "node_folds", "opset_range", "refined", "unsupported_reason"]

@@ -21,6 +21,13 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit.backends.tflite._flatbuffer import ModelBuilder
+from graphkit.backends.tflite.lowering._constants import (  # noqa: F401 - the modules import them here
+    attr,
+    const_or_dequantized,
+    constant_node_value,
+    dequantized,
+)
+from graphkit.backends.tflite.lowering._fold import folded
 from graphkit.targets.base import ValueFacts
 
 Perm = tuple[int, ...] | None
@@ -60,64 +67,16 @@ def entry(builtins: str | tuple[str, ...], emit: Emit, **kwargs: Any) -> Lowerin
 
 # Helpers the checks share -------------------------------------------------------------
 
-def attr(node: ir.Node, name: str, default: Any = None) -> Any:
-    attribute = node.attributes.get(name)
-    return default if attribute is None else attribute.value
-
-
 def needed(value: ir.Value | None) -> bool:
     """Whether anything reads the value: a node or the graph's outputs."""
     return value is not None and (bool(value.uses()) or value.is_graph_output())
 
 
-def const_or_dequantized(value: ir.Value | None) -> np.ndarray | None:
-    """The data the flatbuffer can hold for the value: an initializer (one that is also a graph
-    input too: the emitter bakes initializers), a Constant node's output, or a DequantizeLinear
-    of constants, dequantized. rewrite.const_array is the passes' stricter question."""
-    if value is None:
-        return None
-    if value.const_value is not None:
-        return value.const_value.numpy()
-    producer = value.producer()
-    if producer is None or producer.domain not in {"", "ai.onnx"}:
-        return None
-    if producer.op_type == "Constant":
-        return constant_node_value(producer)
-    if producer.op_type == "DequantizeLinear":
-        return dequantized(producer)
-    return None
-
-
-def dequantized(node: ir.Node) -> np.ndarray | None:
-    """A DequantizeLinear of constants, computed as ONNX defines it: float32
-    (x - zero_point) * scale, per tensor or per `axis`. None: not all constant, or blocked."""
-    if attr(node, "block_size", 0):
-        return None
-    arrays = [const_or_dequantized(v) if v is not None else None for v in node.inputs]
-    if arrays[0] is None or arrays[1] is None or len(arrays) > 2 and node.inputs[2] is not None \
-            and arrays[2] is None:
-        return None
-    data, scale = arrays[0], arrays[1].astype(np.float32)
-    zero = arrays[2] if len(arrays) > 2 and arrays[2] is not None else np.zeros_like(scale)
-    if scale.ndim == 1 and data.ndim > 0:
-        shape = [1] * data.ndim
-        shape[attr(node, "axis", 1) % data.ndim] = -1
-        scale, zero = scale.reshape(shape), zero.reshape(shape)
-    centered = data.astype(np.float32) - zero.astype(np.float32)
-    return (centered * scale).astype(np.float32)
-
-
-CONSTANT_SCALARS = {"value_float": np.float32, "value_floats": np.float32,
-                    "value_int": np.int64, "value_ints": np.int64}
-
-
-def constant_node_value(node: ir.Node) -> np.ndarray | None:
-    for name, attribute in node.attributes.items():
-        if name == "value":
-            return attribute.value.numpy()
-        if name in CONSTANT_SCALARS:
-            return np.asarray(attribute.value, dtype=CONSTANT_SCALARS[name])
-    return None  # sparse_value, value_string(s): not lowered
+def known(value: ir.Value | None, values: ValueFacts | None) -> np.ndarray | None:
+    """The value's data when converting: a constant (const_or_dequantized), or computed
+    from constants and static shapes (_fold: those nodes are not emitted)."""
+    array = const_or_dequantized(value)
+    return array if array is not None or values is None else folded(value, values)
 
 
 def static_shape(values: ValueFacts, value: ir.Value | None) -> tuple[int, ...] | None:
@@ -142,9 +101,10 @@ def rank(values: ValueFacts, value: ir.Value | None) -> int | None:
     return None if shape is None else len(shape)
 
 
-def need_constant(node: ir.Node, index: int, what: str) -> str | None:
+def need_constant(node: ir.Node, index: int, what: str,
+                  values: ValueFacts | None = None) -> str | None:
     if index < len(node.inputs) and node.inputs[index] is not None \
-            and const_or_dequantized(node.inputs[index]) is None:
+            and known(node.inputs[index], values) is None:
         return f"{node.op_type}'s {what} (input {index}) must be a constant"
     return None
 
@@ -216,24 +176,24 @@ class EmitContext:
     def input(self, value: ir.Value, perm: Perm = None) -> int:
         """The tensor holding `value` in layout `perm` (a TRANSPOSE when it is held in
         another one; constants are transposed here instead)."""
-        array = const_or_dequantized(value)
+        array = known(value, self.values)
         if array is not None and id(value) not in self.stored:
             return self.const(_apply(array, perm), value.name or "const")
-        known = self.stored[id(value)]
-        if known.perm == perm:
-            return known.tensor
+        stored = self.stored[id(value)]
+        if stored.perm == perm:
+            return stored.tensor
         key = (id(value), perm)
         if key not in self.transposed:
-            step = _compose(known.perm, perm, self.rank(value))
+            step = _compose(stored.perm, perm, self.rank(value))
             shape = self._stored_shape(value, perm)
             out = self.builder.tensor(f"{value.name}_t", self.dtype(value), shape)
-            held = self._stored_shape(value, known.perm)
+            held = self._stored_shape(value, stored.perm)
             target = _same_bytes_shape(self.values, value, perm, held, step)
             if target is not None:
                 # [N,1,1,C] <-> [N,C,1,1]: the same bytes, a RESHAPE and no TRANSPOSE
-                self.builder.operator("RESHAPE", [known.tensor, self.int32(target)], [out])
+                self.builder.operator("RESHAPE", [stored.tensor, self.int32(target)], [out])
             else:
-                self.builder.operator("TRANSPOSE", [known.tensor, self.int32(step)], [out])
+                self.builder.operator("TRANSPOSE", [stored.tensor, self.int32(step)], [out])
             self.transposed[key] = out
         return self.transposed[key]
 

@@ -55,16 +55,32 @@ def padding_mode(pads, size, kernel, strides, dilations) -> str | None:
 
 
 def check_conv(node: ir.Node, values) -> str | None:
-    if rank(values, node.inputs[0]) != 4:
-        return f"{node.op_type} is lowered for 2-D images (4-D NCHW input) only"
+    ranks = (3, 4) if node.op_type == "Conv" else (4,)
+    if rank(values, node.inputs[0]) not in ranks:
+        images = "1-D and 2-D images (3-D or 4-D" if node.op_type == "Conv" else \
+            "2-D images (4-D"
+        return f"{node.op_type} is lowered for {images} NCHW input) only"
     if static_but_batch(values, node.inputs[0]) is None:
         return f"{node.op_type} needs static channel and spatial input dims"
-    if const_or_dequantized(node.inputs[1]) is None:
-        return f"{node.op_type}'s weights (input 1) must be a constant"
-    bias = node.inputs[2] if len(node.inputs) > 2 else None
-    if bias is not None and const_or_dequantized(bias) is None:
-        return f"{node.op_type}'s bias (input 2) must be a constant"
+    # weights and bias given at run time are read by the builtin (a TRANSPOSE to its
+    # layout); the grouped form slices constant weights per group when converting
+    if static_but_batch(values, node.inputs[1]) is None \
+            or rank(values, node.inputs[1]) != rank(values, node.inputs[0]):
+        return f"{node.op_type}'s weights (input 1) need a static shape"
+    if _grouped_form(node, values):
+        if const_or_dequantized(node.inputs[1]) is None:
+            return f"grouped {node.op_type}'s weights (input 1) must be a constant"
+        bias = node.inputs[2] if len(node.inputs) > 2 else None
+        if bias is not None and const_or_dequantized(bias) is None:
+            return f"grouped {node.op_type}'s bias (input 2) must be a constant"
     return None
+
+
+def _grouped_form(node: ir.Node, values) -> bool:
+    """Groups that are neither 1 nor one per channel (depthwise): SPLIT + CONV_2D."""
+    group = attr(node, "group", 1)
+    shape = static_but_batch(values, node.inputs[0])
+    return node.op_type == "Conv" and group != 1 and shape is not None and group != shape[1]
 
 
 def conv_geometry(ctx: EmitContext, node: ir.Node):
@@ -78,6 +94,9 @@ def conv_geometry(ctx: EmitContext, node: ir.Node):
 
 
 def emit_conv(ctx: EmitContext, node: ir.Node) -> None:
+    if ctx.rank(node.inputs[0]) == 3:
+        emit_conv1d(ctx, node)
+        return
     shape, weights, kernel, strides, dilations, pads = conv_geometry(ctx, node)
     source = ctx.input(node.inputs[0], NHWC)
     mode = padding_mode(pads, shape[2:], kernel, strides, dilations)
@@ -97,6 +116,55 @@ def emit_conv(ctx: EmitContext, node: ir.Node) -> None:
     else:
         arrays = const_or_dequantized(weights).astype(np.float32), _bias_array(node, units)
         _grouped(ctx, source, *arrays, out, geometry, group)
+
+
+ROWS_LAST = (0, 2, 1)  # [N, C, L] held as [N, L, C]
+
+
+def emit_conv1d(ctx: EmitContext, node: ir.Node) -> None:
+    """A 1-D Conv as a 2-D one on images of height 1: [N, L, C] (the input held with its
+    channels last) reshaped to [N, 1, L, C], the weights to [O, 1, k, I], and the result
+    held as [N, L', O] (channels last again)."""
+    batch, channels, length = ctx.image_shape(node.inputs[0])
+    weights = node.inputs[1]
+    units, per_group, size = ctx.shape(weights)
+    strides = (1, *(attr(node, "strides") or (1,)))
+    dilations = (1, *(attr(node, "dilations") or (1,)))
+    pads = attr(node, "pads") or [0, 0]
+    auto_pad = attr(node, "auto_pad", "NOTSET")
+    if auto_pad != "NOTSET":
+        found = spatial_pads(node, (1, length), (1, size), strides, dilations)[1]
+        pads = [found[0], found[1]] if auto_pad != "SAME_LOWER" else [found[1], found[0]]
+    image = (batch, channels, 1, length)
+    source = _height_one(ctx, ctx.input(node.inputs[0], ROWS_LAST), [batch, 1, length, channels])
+    two_d = [[0, 0], [pads[0], pads[1]]] if auto_pad != "VALID" else [[0, 0], [0, 0]]
+    mode = padding_mode(two_d, image[2:], (1, size), strides, dilations)
+    if mode is None:
+        source = explicit_pad(ctx, source, image, two_d, 0.0)
+        mode = "VALID"
+    out_length = ctx.image_shape(node.outputs[0])[2]
+    result = ctx.temp("conv1d", np.float32, [batch, 1, out_length, units])
+    geometry = dict(paddingMode=mode, strides=strides, dilations=dilations)
+    bias = _bias(ctx, node, units)
+    group = attr(node, "group", 1)
+    if group == 1:
+        filters = _height_one(ctx, ctx.input(weights, ROWS_LAST), [units, 1, size, per_group])
+        _conv2d(ctx, source, filters, bias, result, geometry)
+    elif group == channels:
+        filters = _height_one(ctx, ctx.input(weights, (1, 2, 0)), [1, 1, size, units])
+        _depthwise(ctx, source, filters, bias, result, geometry, units // group)
+    else:
+        arrays = const_or_dequantized(weights).astype(np.float32), _bias_array(node, units)
+        _grouped(ctx, source, arrays[0][:, :, None, :], arrays[1], result, geometry, group)
+    out = ctx.output(node.outputs[0], ROWS_LAST)
+    ctx.op("RESHAPE", [result, ctx.int32([-1, out_length, units])], [out])
+
+
+def _height_one(ctx: EmitContext, tensor: int, shape: list[int]) -> int:
+    """The 3-D tensor as 4-D with a height of 1 (the batch left to the run: -1)."""
+    made = ctx.temp("height_one", np.float32, shape)
+    ctx.op("RESHAPE", [tensor, ctx.int32([-1, *shape[1:]])], [made])
+    return made
 
 
 def _bias(ctx: EmitContext, node: ir.Node, units: int) -> int:

@@ -72,6 +72,45 @@ def emit_pool(builtin: str):
     return emit
 
 
+def check_lp_pool(node: ir.Node, values) -> str | None:
+    if attr(node, "p", 2) < 1:
+        return "LpPool is lowered for p >= 1"
+    return check_pool(node, values)
+
+
+def emit_lp_pool(ctx: EmitContext, node: ir.Node) -> None:
+    """(sum of |x|^p over each window)^(1/p): |x|^p zero-padded where ONNX pads, a VALID
+    AVERAGE_POOL_2D times the window's size (padding counts as zeros), then the root."""
+    shape, kernel, strides, pads = _geometry(node, ctx.image_shape(node.inputs[0]))
+    p = attr(node, "p", 2)
+    stored = [shape[0], shape[2], shape[3], shape[1]]
+    powered = ctx.temp("lp_abs", np.float32, stored)
+    ctx.op("SQUARE" if p == 2 else "ABS", [ctx.input(node.inputs[0], NHWC)], [powered])
+    if p > 2:
+        raised = ctx.temp("lp_pow", np.float32, stored)
+        ctx.op("POW", [powered, ctx.const(np.asarray(p, np.float32))], [raised])
+        powered = raised
+    if any(amount for pair in pads for amount in pair):
+        powered = explicit_pad(ctx, powered, shape, pads, 0.0)
+    out = node.outputs[0]
+    out_stored = ctx._stored_shape(out, NHWC)
+    pooled = ctx.temp("lp_mean", np.float32, out_stored)
+    ctx.op("AVERAGE_POOL_2D", [powered], [pooled],
+           options("Pool2DOptions", padding=PADDING["VALID"], strideH=strides[0],
+                   strideW=strides[1], filterHeight=kernel[0], filterWidth=kernel[1]))
+    window = np.asarray(kernel[0] * kernel[1], np.float32)
+    if p == 1:
+        ctx.op("MUL", [pooled, ctx.const(window)], [ctx.output(out, NHWC)], options("MulOptions"))
+        return
+    summed = ctx.temp("lp_sum", np.float32, out_stored)
+    ctx.op("MUL", [pooled, ctx.const(window)], [summed], options("MulOptions"))
+    if p == 2:
+        ctx.op("SQRT", [summed], [ctx.output(out, NHWC)])
+        return
+    ctx.op("POW", [summed, ctx.const(np.asarray(1.0 / p, np.float32))],
+           [ctx.output(out, NHWC)])
+
+
 def _window_factor(size, out, kernel, strides, pads) -> np.ndarray:
     """[1, H', W', 1]: kernel area / the input pixels (not padding) in each window."""
     counts = []
@@ -295,6 +334,8 @@ def entries() -> dict[str, list[Lowering]]:
         "MaxPool": [entry("MAX_POOL_2D", emit_pool("MAX_POOL_2D"), check=check_pool)],
         "AveragePool": [entry("AVERAGE_POOL_2D", emit_pool("AVERAGE_POOL_2D"),
                               check=check_pool)],
+        "LpPool": [entry(("SQUARE", "ABS", "POW", "PAD", "AVERAGE_POOL_2D", "MUL", "SQRT"),
+                         emit_lp_pool, check=check_lp_pool)],
         "GlobalAveragePool": [entry("MEAN", emit_global("MEAN"), check=check_global)],
         "GlobalMaxPool": [entry("REDUCE_MAX", emit_global("REDUCE_MAX"), check=check_global)],
         "BatchNormalization": [entry(("MUL", "ADD"), emit_batch_norm, check=check_batch_norm)],

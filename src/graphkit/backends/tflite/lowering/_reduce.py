@@ -15,8 +15,8 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
-    const_or_dequantized,
     entry,
+    known,
     rank,
     static_shape,
 )
@@ -30,20 +30,31 @@ COMPOSED = {"ReduceL1": ("ABS", "SUM", None), "ReduceL2": ("SQUARE", "SUM", "SQR
             "ReduceLogSumExp": ("EXP", "SUM", "LOG")}
 
 
-def reduce_axes(node: ir.Node, rank_: int) -> list[int] | None:
+def reduce_axes(node: ir.Node, rank_: int, values) -> list[int] | None:
     """The axes reduced; None: none (noop_with_empty_axes)."""
     axes = attr(node, "axes")
     if axes is None and len(node.inputs) > 1 and node.inputs[1] is not None:
-        axes = const_or_dequantized(node.inputs[1]).tolist()
+        given = known(node.inputs[1], values)
+        axes = given.tolist() if given is not None else []  # run-time axes known empty
     if not axes:
         return None if attr(node, "noop_with_empty_axes", 0) else list(range(rank_))
     return sorted({int(a) % rank_ for a in axes})
 
 
+def run_time_axes(node: ir.Node, values) -> ir.Value | None:
+    """The axes input when only the run gives its values (and it has some: a run-time
+    axes input of static length 0 is known empty when converting)."""
+    axes = node.inputs[1] if len(node.inputs) > 1 else None
+    if axes is None or known(axes, values) is not None:
+        return None
+    return axes if static_shape(values, axes) != (0,) else None
+
+
 def check_reduce(node: ir.Node, values) -> str | None:
     axes = node.inputs[1] if len(node.inputs) > 1 else None
-    if axes is not None and const_or_dequantized(axes) is None:
-        return f"{node.op_type}'s axes (input 1) must be a constant"
+    if axes is not None and known(axes, values) is None \
+            and static_shape(values, axes) is None:
+        return f"{node.op_type}'s axes (input 1) must be a constant or of static length"
     if rank(values, node.inputs[0]) is None:
         return f"{node.op_type} needs the input's rank"
     shape = static_shape(values, node.inputs[0])
@@ -58,8 +69,11 @@ def emit_reduce(builtin: str, before: str | None = None, after: str | None = Non
 
     def emit(ctx: EmitContext, node: ir.Node) -> None:
         source, out = node.inputs[0], node.outputs[0]
+        if run_time_axes(node, ctx.values) is not None:
+            _reduce_by_run_time_axes(ctx, node, builtin, before, after)
+            return
         rank_ = ctx.rank(source)
-        axes = reduce_axes(node, rank_)
+        axes = reduce_axes(node, rank_, ctx.values)
         perm = ctx.perm_of(source)
         held = perm or tuple(range(rank_))
         data = ctx.input(source, perm)
@@ -83,6 +97,25 @@ def emit_reduce(builtin: str, before: str | None = None, after: str | None = Non
     return emit
 
 
+def _reduce_by_run_time_axes(ctx: EmitContext, node: ir.Node, builtin: str,
+                             before: str | None, after: str | None) -> None:
+    """Axes given at run time: the reducers take them as an int32 tensor (negative axes
+    count from the end, as in ONNX), so the input is read in the ONNX order and the
+    kernel sizes the output when it runs."""
+    source, out = node.inputs[0], node.outputs[0]
+    data = ctx.input(source)
+    if before is not None:
+        data = _elementwise(ctx, before, data, ctx.shape_or_none(source))
+    axes = ctx.temp("axes", np.int32, ctx.shape_or_none(node.inputs[1]))
+    ctx.op("CAST", [ctx.input(node.inputs[1])], [axes])
+    made = options("ReducerOptions", keepDims=bool(attr(node, "keepdims", 1)))
+    reduced = ctx.output(out) if after is None else \
+        ctx.temp("reduced", ctx.dtype(out), ctx.shape_or_none(out))
+    ctx.op(builtin, [data, axes], [reduced], made)
+    if after is not None:
+        ctx.op(after, [reduced], [ctx.output(out)])
+
+
 def _elementwise(ctx: EmitContext, builtin: str, tensor: int, shape) -> int:
     result = ctx.temp(builtin.lower(), np.float32, shape)
     ctx.op(builtin, [tensor], [result])
@@ -97,26 +130,39 @@ def _remaining(held: tuple[int, ...], axes: list[int]):
 
 
 def emit_arg(builtin: str, kind: str):
+    """select_last_index=1: the first extreme of the input reversed along the axis is the
+    last one of the input, at (dim - 1) - its index."""
+
     def emit(ctx: EmitContext, node: ir.Node) -> None:
         source = node.inputs[0]
         shape = ctx.shape(source)
         axis = attr(node, "axis", 0) % len(shape)
         out = node.outputs[0]
         made = options(kind, outputType=4)  # int64, ONNX's index type
-        if not attr(node, "keepdims", 1):
-            ctx.op(builtin, [ctx.input(source), ctx.int32([axis])], [ctx.output(out)], made)
-            return
+        data = ctx.input(source)
+        last = bool(attr(node, "select_last_index", 0))
+        if last:
+            reversed_ = ctx.temp("reversed", ctx.dtype(source), list(shape))
+            ctx.op("REVERSE_V2", [data, ctx.int32([axis])], [reversed_])
+            data = reversed_
+        keep = bool(attr(node, "keepdims", 1))
         reduced = [d for i, d in enumerate(shape) if i != axis]
-        flat = ctx.temp(f"{out.name}_flat", np.int64, reduced)
-        ctx.op(builtin, [ctx.input(source), ctx.int32([axis])], [flat], made)
-        ctx.op("RESHAPE", [flat, ctx.int32(ctx.shape(out))], [ctx.output(out)])
+        found = ctx.temp(f"{out.name}_flat", np.int64, reduced) if keep or last \
+            else ctx.output(out)
+        ctx.op(builtin, [data, ctx.int32([axis])], [found], made)
+        if last:
+            counted = ctx.temp(f"{out.name}_last", np.int64, reduced) if keep \
+                else ctx.output(out)
+            ctx.op("SUB", [ctx.const(np.asarray(shape[axis] - 1, np.int64)), found], [counted],
+                   options("SubOptions"))
+            found = counted
+        if keep:
+            ctx.op("RESHAPE", [found, ctx.int32(ctx.shape(out))], [ctx.output(out)])
 
     return emit
 
 
 def check_arg(node: ir.Node, values) -> str | None:
-    if attr(node, "select_last_index", 0):
-        return f"{node.op_type} with select_last_index=1 is not lowered"
     if static_shape(values, node.inputs[0]) is None:
         return f"{node.op_type} needs a static input shape"
     return None
@@ -200,9 +246,9 @@ def _k_tensor(ctx: EmitContext, node: ir.Node) -> int:
     """k as TOPK_V2 takes it: an int32 scalar (ONNX gives a 1-element int64 tensor)."""
     if len(node.inputs) < 2:  # before opset 10: an attribute
         return ctx.int32(attr(node, "k"))
-    known = const_or_dequantized(node.inputs[1])
-    if known is not None:
-        return ctx.int32(int(known.reshape(-1)[0]))
+    given = known(node.inputs[1], ctx.values)
+    if given is not None:
+        return ctx.int32(int(given.reshape(-1)[0]))
     scalar = ctx.temp("k", np.int64, [])
     ctx.op("RESHAPE", [ctx.input(node.inputs[1]), ctx.int32([])], [scalar])
     narrow = ctx.temp("k32", np.int32, [])
@@ -211,7 +257,7 @@ def _k_tensor(ctx: EmitContext, node: ir.Node) -> int:
 
 
 def emit_cumsum(ctx: EmitContext, node: ir.Node) -> None:
-    axis = int(const_or_dequantized(node.inputs[1])) % ctx.rank(node.inputs[0])
+    axis = int(known(node.inputs[1], ctx.values)) % ctx.rank(node.inputs[0])
     made = options("CumsumOptions", exclusive=bool(attr(node, "exclusive", 0)),
                    reverse=bool(attr(node, "reverse", 0)))
     ctx.op("CUMSUM", [ctx.input(node.inputs[0]), ctx.int32(axis)],
@@ -219,7 +265,7 @@ def emit_cumsum(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def check_cumsum(node: ir.Node, values) -> str | None:
-    if const_or_dequantized(node.inputs[1]) is None:
+    if known(node.inputs[1], values) is None:
         return "CumSum's axis (input 1) must be a constant"
     return None if rank(values, node.inputs[0]) is not None else "CumSum needs the input's rank"
 
@@ -244,10 +290,10 @@ def entries() -> dict[str, list[Lowering]]:
     table["TopK"] = [entry(("TOPK_V2", "CAST"), emit_topk, dtypes=NUMERIC,
                            check=check_topk)]
     table["CumSum"] = [entry("CUMSUM", emit_cumsum, dtypes=NUMERIC, check=check_cumsum)]
-    table["ArgMax"] = [entry("ARG_MAX", emit_arg("ARG_MAX", "ArgMaxOptions"), dtypes=NUMERIC,
-                             check=check_arg)]
-    table["ArgMin"] = [entry("ARG_MIN", emit_arg("ARG_MIN", "ArgMinOptions"), dtypes=NUMERIC,
-                             check=check_arg)]
+    for op, builtin, kind in (("ArgMax", "ARG_MAX", "ArgMaxOptions"),
+                              ("ArgMin", "ARG_MIN", "ArgMinOptions")):
+        table[op] = [entry((builtin, "REVERSE_V2", "SUB"), emit_arg(builtin, kind),
+                           dtypes=NUMERIC, check=check_arg)]
     for op, builtin in (("Softmax", "SOFTMAX"), ("LogSoftmax", "LOG_SOFTMAX")):
         table[op] = [
             entry(builtin, emit_softmax(builtin, flattens=True), check=check_softmax_2d),

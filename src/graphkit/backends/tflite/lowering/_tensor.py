@@ -17,9 +17,10 @@ from graphkit.backends.tflite.lowering._base import (
     NUMERIC,
     EmitContext,
     Lowering,
+    Stored,
     attr,
-    const_or_dequantized,
     entry,
+    known,
     need_constant,
     needed,
     rank,
@@ -54,11 +55,25 @@ def check_reshape_output(node: ir.Node, values) -> str | None:
 
 def check_axes_reshape(node: ir.Node, values) -> str | None:
     """Squeeze/Unsqueeze: the axes (an input from opset 13) must be known when converting."""
-    return need_constant(node, 1, "axes") or check_reshape_output(node, values)
+    return need_constant(node, 1, "axes", values) or check_reshape_output(node, values)
+
+
+def known_target(node: ir.Node, values) -> list[int] | None:
+    """Reshape's new shape from a shape input known when converting (a constant, or
+    folded) and a static input: ONNX's 0 (copy the input's dim) resolved, -1 kept."""
+    if node.op_type != "Reshape" or len(node.inputs) < 2:
+        return None
+    wanted, shape = known(node.inputs[1], values), static_shape(values, node.inputs[0])
+    if wanted is None or shape is None or attr(node, "allowzero", 0):
+        return None
+    target = [shape[i] if d == 0 and i < len(shape) else int(d)
+              for i, d in enumerate(wanted.reshape(-1).tolist())]
+    return target if target.count(-1) <= 1 else None
 
 
 def emit_reshape(ctx: EmitContext, node: ir.Node) -> None:
     shape = reshape_target(ctx.values, node.outputs[0])
+    shape = known_target(node, ctx.values) if shape is None else shape
     source = ctx.input(node.inputs[0])
     # None: Reshape by a shape computed at run time
     new_shape = _run_time_shape(ctx, node) if shape is None else ctx.int32(shape)
@@ -68,7 +83,8 @@ def emit_reshape(ctx: EmitContext, node: ir.Node) -> None:
 def check_reshape(node: ir.Node, values) -> str | None:
     """ONNX Reshape: a static output (at most one dynamic dim), or a shape tensor of static
     length, read at run time with ONNX's 0 (copy the input's dim) resolved by builtins."""
-    if reshape_target(values, node.outputs[0]) is not None:
+    if reshape_target(values, node.outputs[0]) is not None \
+            or known_target(node, values) is not None:
         return None
     if attr(node, "allowzero", 0):
         return "Reshape with allowzero=1 by a shape known only at run time is not lowered"
@@ -117,7 +133,7 @@ def emit_transpose(ctx: EmitContext, node: ir.Node) -> None:
 
 def emit_concat(ctx: EmitContext, node: ir.Node) -> None:
     """In the layout most inputs are held in (a TRANSPOSE only for the others)."""
-    live = [v for v in node.inputs if const_or_dequantized(v) is None]
+    live = [v for v in node.inputs if known(v, ctx.values) is None]
     held = [ctx.perm_of(v) for v in live]
     perm = max(held, key=held.count) if held else None
     out_rank = ctx.rank(node.outputs[0])
@@ -134,9 +150,9 @@ def check_concat(node: ir.Node, values) -> str | None:
     return None
 
 
-def _slice_inputs(node: ir.Node):
-    starts, ends = const_or_dequantized(node.inputs[1]), const_or_dequantized(node.inputs[2])
-    axes, steps = (const_or_dequantized(node.inputs[i]) if len(node.inputs) > i and node.inputs[i]
+def _slice_inputs(node: ir.Node, values):
+    starts, ends = known(node.inputs[1], values), known(node.inputs[2], values)
+    axes, steps = (known(node.inputs[i], values) if len(node.inputs) > i and node.inputs[i]
                    else None for i in (3, 4))
     if node.op_type == "Slice" and len(node.inputs) == 1:  # opset < 10: attributes
         starts, ends, axes = (np.asarray(attr(node, k)) if attr(node, k) is not None else None
@@ -146,7 +162,7 @@ def _slice_inputs(node: ir.Node):
     return [(int(a), int(b), int(c), int(d)) for a, b, c, d in zip(starts, ends, steps, axes)]
 
 
-def slice_params(node: ir.Node, shape: tuple):
+def slice_params(node: ir.Node, shape: tuple, values):
     """STRIDED_SLICE's begin, end, strides and masks. A dynamic dim (not an int) is sliced
     with a positive step only: TFLite then clamps and counts from the end as ONNX does, and
     an end past the dim becomes the end mask."""
@@ -154,7 +170,7 @@ def slice_params(node: ir.Node, shape: tuple):
     begin, end, stride = [0] * rank_, [0] * rank_, [1] * rank_
     begin_mask, end_mask = 0, 0
     sliced = {}
-    for start, stop, step, axis in _slice_inputs(node):
+    for start, stop, step, axis in _slice_inputs(node, values):
         sliced[axis % rank_] = (start, stop, step)
     for axis in range(rank_):
         if axis not in sliced:
@@ -177,20 +193,21 @@ def slice_params(node: ir.Node, shape: tuple):
 def check_slice(node: ir.Node, values) -> str | None:
     if len(node.inputs) > 1:
         for index, what in ((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")):
-            found = need_constant(node, index, what)
+            found = need_constant(node, index, what, values)
             if found:
                 return found
     shape = values.shape(node.inputs[0])
     if shape is None:
         return "Slice needs the input's rank"
-    for _, _, step, axis in _slice_inputs(node):
+    for _, _, step, axis in _slice_inputs(node, values):
         if step < 0 and not isinstance(shape[axis % len(shape)], int):
             return "Slice with a negative step on a dynamic dim is not lowered"
     return None
 
 
 def emit_slice(ctx: EmitContext, node: ir.Node) -> None:
-    begin, end, stride, begin_mask, end_mask = slice_params(node, ctx.values.shape(node.inputs[0]))
+    shape = ctx.values.shape(node.inputs[0])
+    begin, end, stride, begin_mask, end_mask = slice_params(node, shape, ctx.values)
     made = options("StridedSliceOptions", beginMask=begin_mask, endMask=end_mask)
     ctx.op("STRIDED_SLICE", [ctx.input(node.inputs[0]), ctx.int32(begin), ctx.int32(end),
                              ctx.int32(stride)], [ctx.output(node.outputs[0])], made)
@@ -207,7 +224,7 @@ def emit_split(ctx: EmitContext, node: ir.Node) -> None:
 
 def check_split(node: ir.Node, values) -> str | None:
     split = node.inputs[1] if len(node.inputs) > 1 else None
-    if split is not None and const_or_dequantized(split) is None:
+    if split is not None and known(split, values) is None:
         return "Split's split (input 1) must be a constant"
     if any(static_shape(values, out) is None for out in node.outputs):
         return "Split needs static output shapes"
@@ -251,17 +268,17 @@ def _expand_static(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def emit_tile(ctx: EmitContext, node: ir.Node) -> None:
-    repeats = const_or_dequantized(node.inputs[1])
+    repeats = known(node.inputs[1], ctx.values)
     ctx.op("TILE", [ctx.input(node.inputs[0]), ctx.int32(repeats)],
            [ctx.output(node.outputs[0])])
 
 
-def pad_amounts(node: ir.Node, rank_: int) -> np.ndarray:
+def pad_amounts(node: ir.Node, rank_: int, values) -> np.ndarray:
     """[rank, 2] (before, after) per axis."""
-    pads = attr(node, "pads") if len(node.inputs) < 2 else const_or_dequantized(node.inputs[1])
+    pads = attr(node, "pads") if len(node.inputs) < 2 else known(node.inputs[1], values)
     pads = np.asarray(pads, dtype=np.int64)
     axes_value = node.inputs[3] if len(node.inputs) > 3 else None
-    axes = const_or_dequantized(axes_value) if axes_value is not None else None
+    axes = known(axes_value, values) if axes_value is not None else None
     axes = list(range(rank_)) if axes is None else [int(a) % rank_ for a in axes]
     amounts = np.zeros((rank_, 2), dtype=np.int32)
     for index, axis in enumerate(axes):
@@ -273,11 +290,11 @@ def check_pad(node: ir.Node, values) -> str | None:
     mode = attr(node, "mode", "constant")
     if mode not in {"constant", "reflect"}:
         return f"Pad mode '{mode}' has no TFLite builtin (constant and reflect do)"
-    for index, what in ((1, "pads"), (2, "constant_value"), (3, "axes")):
-        found = need_constant(node, index, what)
+    for index, what in ((1, "pads"), (3, "axes")):  # PADV2 reads the value at run time
+        found = need_constant(node, index, what, values)
         if found:
             return found
-    pads = attr(node, "pads") if len(node.inputs) < 2 else const_or_dequantized(node.inputs[1])
+    pads = attr(node, "pads") if len(node.inputs) < 2 else known(node.inputs[1], values)
     if pads is not None and np.min(pads) < 0:
         return "Pad with negative pads (cropping) is not lowered"
     if rank(values, node.inputs[0]) is None:
@@ -288,7 +305,7 @@ def check_pad(node: ir.Node, values) -> str | None:
 def emit_pad(ctx: EmitContext, node: ir.Node) -> None:
     source = node.inputs[0]
     perm = ctx.perm_of(source)
-    amounts = pad_amounts(node, ctx.rank(source))
+    amounts = pad_amounts(node, ctx.rank(source), ctx.values)
     if perm is not None:
         amounts = amounts[list(perm)]
     tensors = [ctx.input(source, perm), ctx.int32(amounts)]
@@ -297,7 +314,12 @@ def emit_pad(ctx: EmitContext, node: ir.Node) -> None:
         ctx.op("MIRROR_PAD", tensors, [out], options("MirrorPadOptions", mode=0))
         return
     fill = node.inputs[2] if len(node.inputs) > 2 else None
-    value = const_or_dequantized(fill) if fill else None
+    value = known(fill, ctx.values) if fill else None
+    if value is None and fill:
+        scalar = ctx.temp("pad_value", ctx.dtype(source), [])
+        ctx.op("RESHAPE", [ctx.input(fill), ctx.int32([])], [scalar])
+        ctx.op("PADV2", [*tensors, scalar], [out])
+        return
     if value is None:
         value = np.asarray(attr(node, "value", 0.0))
     if float(value) == 0.0:
@@ -311,19 +333,43 @@ def check_trilu(node: ir.Node, values) -> str | None:
     shape = static_shape(values, node.inputs[0])
     if shape is None or len(shape) < 2:
         return "Trilu needs a static input shape of rank 2 or more"
-    return need_constant(node, 1, "k")
+    return None
 
 
 def emit_trilu(ctx: EmitContext, node: ir.Node) -> None:
-    """SELECT_V2 between the input and zeros, by the triangle as a constant mask."""
+    """SELECT_V2 between the input and zeros, by the triangle as a mask: a constant, or
+    for k given at run time, (column - row) compared with k (upper: >= k, lower: <= k)."""
     shape = ctx.shape(node.inputs[0])
     k_value = node.inputs[1] if len(node.inputs) > 1 else None
-    k = int(const_or_dequantized(k_value)) if k_value is not None else 0
-    ones = np.ones(shape[-2:], dtype=bool)
-    mask = np.triu(ones, k) if attr(node, "upper", 1) else np.tril(ones, k)
+    k = known(k_value, ctx.values) if k_value is not None else np.asarray(0)
+    upper = attr(node, "upper", 1)
+    if k is not None:
+        ones = np.ones(shape[-2:], dtype=bool)
+        mask = ctx.const(np.triu(ones, int(k)) if upper else np.tril(ones, int(k)))
+    else:
+        mask = _run_time_triangle(ctx, k_value, shape[-2:], upper)
     zero = ctx.const(np.zeros((), ctx.dtype(node.inputs[0])))
-    ctx.op("SELECT_V2", [ctx.const(mask), ctx.input(node.inputs[0]), zero],
+    ctx.op("SELECT_V2", [mask, ctx.input(node.inputs[0]), zero],
            [ctx.output(node.outputs[0])])
+
+
+def _run_time_triangle(ctx: EmitContext, k_value: ir.Value, size, upper: bool) -> int:
+    rows, cols = size
+    offsets = np.arange(cols)[None, :] - np.arange(rows)[:, None]  # column - row
+    # k beyond +-(rows + cols) selects all or nothing: clamped, it fits int32
+    bound = rows + cols
+    wide = ctx.temp("k", np.int64, [])
+    ctx.op("RESHAPE", [ctx.input(k_value), ctx.int32([])], [wide])
+    low = ctx.temp("k_low", np.int64, [])
+    ctx.op("MAXIMUM", [wide, ctx.const(np.asarray(-bound, np.int64))], [low])
+    high = ctx.temp("k_clamped", np.int64, [])
+    ctx.op("MINIMUM", [low, ctx.const(np.asarray(bound, np.int64))], [high])
+    narrow = ctx.temp("k32", np.int32, [])
+    ctx.op("CAST", [high], [narrow])
+    mask = ctx.temp("triangle", np.bool_, [rows, cols])
+    ctx.op("GREATER_EQUAL" if upper else "LESS_EQUAL",
+           [ctx.const(offsets.astype(np.int32)), narrow], [mask])
+    return mask
 
 
 def entries() -> dict[str, list[Lowering]]:
@@ -337,7 +383,7 @@ def entries() -> dict[str, list[Lowering]]:
         "Identity": [entry((), emit_identity, dtypes=ANY_DATA)],
         "CastLike": [entry("CAST", _emit_cast_like, dtypes=ANY_DATA,
                            check=_check_cast_like)],
-        "Dropout": [entry((), emit_identity, dtypes=ANY_DATA, check=_inference_dropout)],
+        "Dropout": [entry((), emit_dropout, dtypes=ANY_DATA, check=_inference_dropout)],
         "Transpose": [entry("TRANSPOSE", emit_transpose, dtypes=MOVE_DATA,
                             check=lambda n, v: None if rank(v, n.inputs[0]) is not None
                             else "Transpose needs the input's rank")],
@@ -347,7 +393,7 @@ def entries() -> dict[str, list[Lowering]]:
         "Expand": [entry(("BROADCAST_TO", "FILL", "MUL"), emit_expand, dtypes=ANY_DATA,
                          check=check_expand)],
         "Tile": [entry("TILE", emit_tile, dtypes=ANY_DATA,
-                       check=lambda n, v: need_constant(n, 1, "repeats"))],
+                       check=lambda n, v: need_constant(n, 1, "repeats", v))],
         "Trilu": [entry("SELECT_V2", emit_trilu, dtypes=ANY_DATA, check=check_trilu)],
         "Pad": [entry(("PAD", "PADV2", "MIRROR_PAD"), emit_pad, dtypes=NUMERIC,
                       check=check_pad)],
@@ -355,9 +401,28 @@ def entries() -> dict[str, list[Lowering]]:
 
 
 def _inference_dropout(node: ir.Node, values) -> str | None:
+    """Dropout passes its input through (and a mask of trues) where it is known not to
+    train, or to drop nothing: ratio 0."""
+    ratio_value = node.inputs[1] if len(node.inputs) > 1 else None
+    ratio = known(ratio_value, values) if ratio_value is not None \
+        else np.asarray(attr(node, "ratio", 0.5))
+    training_value = node.inputs[2] if len(node.inputs) > 2 else None
+    training = known(training_value, values) if training_value is not None \
+        else np.asarray(False)
+    drops_nothing = ratio is not None and float(ratio) == 0.0
+    if not drops_nothing and (training is None or bool(training)):
+        return "Dropout is lowered only where training_mode is a constant false (or ratio 0)"
+    if len(node.outputs) > 1 and needed(node.outputs[1]) \
+            and static_shape(values, node.outputs[1]) is None:
+        return "Dropout's mask output needs a static shape"
+    return None
+
+
+def emit_dropout(ctx: EmitContext, node: ir.Node) -> None:
+    ctx.alias(node.outputs[0], node.inputs[0])
     if len(node.outputs) > 1 and needed(node.outputs[1]):
-        return "Dropout's mask output is not lowered"
-    return need_constant(node, 2, "training_mode") if len(node.inputs) > 2 else None
+        mask = np.ones(ctx.shape(node.outputs[1]), dtype=bool)
+        ctx.stored[id(node.outputs[1])] = Stored(ctx.const(mask, "dropout_mask"))
 
 
 def _emit_cast_like(ctx: EmitContext, node: ir.Node) -> None:

@@ -1,0 +1,221 @@
+"""Values known when converting: constant-only subgraphs, computed once and written as
+constants, so none of their nodes reaches the .tflite file.
+
+A node folds where every input is known (an initializer, a Constant, a dequantized
+constant, or an output that folds itself) or where it reads only the static shape of its
+input (Shape, Size). onnx's reference evaluator computes it, with the model's opset: the
+value is ONNX's by definition, whatever builtin the op would have needed (integer Div,
+BitShift, a float64 step of a shape computation). Only the main graph folds (its nodes
+know their opset); If/Loop bodies are lowered as they are.
+
+The results live in the model's ValueFacts (`folded`), filled for a whole graph in one
+pass in node order the first time any value of it is asked about: analysis and emission
+ask the same facts, and so they see the same constants.
+
+Shapes downstream of a folded value (a Reshape by a computed shape) are then inferred
+again with the folded values as initializers (`refined`): what onnx's data propagation
+cannot follow (Div, Where, ConstantOfShape, ...) the evaluator has computed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import onnx
+import onnx_ir as ir
+
+from graphkit.backends.tflite.lowering._constants import const_or_dequantized
+from graphkit.ir._light import keep_value
+from graphkit.targets._facts import facts_from_graph_proto
+from graphkit.targets.base import ValueFacts
+
+# Ops that must run when the model runs: random draws, and the quantization steps the
+# lowering keeps as they are (a Q/DQ weight is read as an int8 weight by Conv and MatMul).
+UNFOLDED = frozenset({
+    "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Bernoulli",
+    "Multinomial", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+    "If", "Loop", "Scan", "SequenceMap",
+})
+READS_SHAPE_ONLY = frozenset({"Shape", "Size"})
+REFINE_ROUNDS = 3  # each round can make more Shape nodes static, and so fold
+MAX_ELEMENTS = 1 << 20  # larger results stay computed at run time (the file stays small)
+FOLDABLE_DTYPES = frozenset({np.dtype(t) for t in (
+    np.float32, np.float64, np.float16, np.int8, np.int16, np.int32, np.int64, np.uint8,
+    np.uint16, np.uint32, np.uint64, np.bool_)})
+
+
+def refined(graph: ir.Graph | None, values: ValueFacts) -> ValueFacts:
+    """The facts with the shapes that folding makes known (`values` itself where nothing
+    folds, or the graph gives no opset). Computed once per graph and kept in `values`."""
+    if graph is None or _opset(graph) is None or values.folded.get("refined") is values:
+        return values
+    key = ("refined", id(graph))
+    found = values.folded.get(key)
+    if found is not None and found[0] is graph:
+        return found[1]
+    current = values
+    for _ in range(REFINE_ROUNDS):
+        better = _reinferred(graph, current)
+        if better is None:
+            break
+        current = better
+    current.folded["refined"] = current
+    values.folded[key] = (graph, current)
+    return current
+
+
+def _reinferred(graph: ir.Graph, values: ValueFacts) -> ValueFacts | None:
+    """Inference once more, folded nodes replaced by their values; None: nothing new."""
+    table = _graph_folds(graph, values)
+    if not table:
+        return None
+    proto = _folded_proto(graph, table)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, check_type=False,
+                                                     strict_mode=False, data_prop=True)
+    except Exception:  # noqa: BLE001 - the facts as they were stay right
+        return None
+    fresh = facts_from_graph_proto(inferred.graph)
+    shapes = dict(values.shapes)
+    gained = False
+    for name, shape in fresh.shapes.items():
+        if _more_static(shape, shapes.get(name)):
+            shapes[name], gained = shape, True
+    if not gained:
+        return None
+    types = {**fresh.types, **values.types}
+    return ValueFacts(types, shapes)
+
+
+def _more_static(new: tuple | None, old: tuple | None) -> bool:
+    if new is None:
+        return False
+    if old is None:
+        return True
+    count = sum(isinstance(d, int) for d in new)
+    return len(new) == len(old) and count > sum(isinstance(d, int) for d in old)
+
+
+def _folded_proto(graph: ir.Graph, table: dict[ir.Value, np.ndarray]) -> onnx.ModelProto:
+    """The graph for inference: folded nodes left out, their outputs as initializers, large
+    weights as typed inputs (their values never decide a shape)."""
+    constants = [ir.Value(name=v.name, type=v.type, const_value=ir.tensor(a))
+                 for v, a in table.items() if v.name]
+    small = [v for v in graph.initializers.values() if keep_value(v)]
+    large = [v for v in graph.initializers.values()
+             if not keep_value(v) and not v.is_graph_input()]
+    nodes = [n for n in graph if not (n.outputs and all(o in table for o in n.outputs))]
+    view = ir.GraphView(inputs=[*graph.inputs, *large], outputs=list(graph.outputs),
+                        nodes=nodes, initializers=[*small, *constants], name=graph.name)
+    proto = onnx.ModelProto(ir_version=10)
+    for domain, version in graph.opset_imports.items():
+        proto.opset_import.add(domain=domain, version=version)
+    ir.serde.serialize_graph_into(proto.graph, view)
+    return proto
+
+
+def folded(value: ir.Value | None, values: ValueFacts) -> np.ndarray | None:
+    """The value's data when it is known when converting (None: only the run knows it)."""
+    if value is None:
+        return None
+    producer = value.producer()
+    if producer is None or _opset(producer.graph) is None:
+        return None
+    return _graph_folds(producer.graph, values).get(value)
+
+
+def node_folds(node: ir.Node, values: ValueFacts) -> bool:
+    """Whether every output of the node is known when converting (an empty graph output
+    is not: LiteRT cannot hold a tensor without elements, so the lowering judges it)."""
+    arrays = [folded(v, values) for v in node.outputs]
+    return bool(arrays) and all(
+        a is not None and (a.size or not v.is_graph_output())
+        for a, v in zip(arrays, node.outputs, strict=True))
+
+
+def _opset(graph: ir.Graph | None) -> int | None:
+    if graph is None:
+        return None
+    return graph.opset_imports.get("", graph.opset_imports.get("ai.onnx"))
+
+
+def _graph_folds(graph: ir.Graph, values: ValueFacts) -> dict[ir.Value, np.ndarray]:
+    key = ("graph", id(graph))
+    found = values.folded.get(key)
+    if found is not None and found[0] is graph:
+        return found[1]
+    table: dict[ir.Value, np.ndarray] = {}
+    values.folded[key] = (graph, table)  # the same graph's lookups read it as it fills
+    opset = _opset(graph)
+    for node in graph:
+        results = _fold_node(node, values, opset)
+        if results is not None:
+            table.update(zip(node.outputs, results, strict=True))
+    return table
+
+
+def _fold_node(node: ir.Node, values: ValueFacts, opset: int) -> list[np.ndarray] | None:
+    if node.domain not in ("", "ai.onnx") or node.op_type in UNFOLDED or not node.outputs:
+        return None
+    if any(a.type in (ir.AttributeType.GRAPH, ir.AttributeType.GRAPHS)
+           for a in node.attributes.values()):
+        return None
+    if node.op_type in READS_SHAPE_ONLY:
+        return _shape_only(node, values)
+    arrays = [None if v is None else _known(v, values) for v in node.inputs]
+    if any(a is None for a, v in zip(arrays, node.inputs, strict=True) if v is not None):
+        return None
+    if not arrays and node.op_type != "Constant":
+        return None  # generators without inputs (EyeLike has one) are lowered as they are
+    return _evaluate(node, arrays, opset)
+
+
+def _known(value: ir.Value, values: ValueFacts) -> np.ndarray | None:
+    array = const_or_dequantized(value)
+    return array if array is not None else folded(value, values)
+
+
+def _shape_only(node: ir.Node, values: ValueFacts) -> list[np.ndarray] | None:
+    shape = values.shape(node.inputs[0])
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        return None
+    if node.op_type == "Size":
+        return [np.asarray(int(np.prod(shape)), dtype=np.int64)]
+    start = node.attributes.get("start")
+    end = node.attributes.get("end")
+    dims = np.asarray(shape, dtype=np.int64)
+    low = start.value if start is not None else 0
+    high = end.value if end is not None else len(dims)
+    return [dims[slice(max(low, -len(dims)), high)]]
+
+
+def _evaluate(node: ir.Node, arrays: list[Any], opset: int) -> list[np.ndarray] | None:
+    """The node run by onnx's reference evaluator (None where it cannot run it)."""
+    from onnx.reference import ReferenceEvaluator
+
+    names = [f"in{i}" if a is not None else "" for i, a in enumerate(arrays)]
+    outputs = [f"out{i}" for i in range(len(node.outputs))]
+    proto = ir.serde.serialize_node(node)
+    del proto.input[:], proto.output[:]
+    proto.input.extend(names)
+    proto.output.extend(outputs)
+    untyped = onnx.TypeProto()
+    graph = onnx.helper.make_graph(
+        [proto], "fold", [onnx.helper.make_value_info(n, untyped) for n in names if n],
+        [onnx.helper.make_value_info(n, untyped) for n in outputs])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
+    feeds = {n: a for n, a in zip(names, arrays, strict=True) if n}
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            results = ReferenceEvaluator(model).run(None, feeds)
+    except Exception:  # noqa: BLE001 - an op the evaluator cannot run stays a node
+        return None
+    arrays_out = [np.asarray(r) if isinstance(r, (np.ndarray, np.generic)) else None
+                  for r in results]
+    if any(a is None or a.dtype not in FOLDABLE_DTYPES or a.size > MAX_ELEMENTS
+           for a in arrays_out):
+        return None
+    return arrays_out

@@ -1,0 +1,286 @@
+"""The TFLite lowering, op family by op family: each emitted .tflite runs in LiteRT on real
+inputs and is compared with ONNX Runtime (or onnx's reference evaluator where ORT has no
+kernel), and diagnose --target tflite says the same as the emitter."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from conftest import model_from_text, require, run_ort
+
+require("ai_edge_litert.interpreter", "tensorflow")
+
+import graphkit  # noqa: E402
+from graphkit.backends.tflite.emitter import emit  # noqa: E402
+from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
+from graphkit.errors import InputError  # noqa: E402
+
+
+def _reference(text: str, feeds: dict[str, np.ndarray], evaluator: bool) -> list[np.ndarray]:
+    model = model_from_text(text)
+    if not evaluator:
+        return run_ort(model, feeds)
+    from onnx.reference import ReferenceEvaluator
+
+    return ReferenceEvaluator(onnx.parser.parse_model(text)).run(None, feeds)
+
+
+def _emitted_matches(tmp_path, text: str, feeds: dict[str, np.ndarray],
+                     evaluator: bool = False) -> None:
+    """The model converts, diagnose agrees, and every output matches the reference."""
+    model = model_from_text(text)
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    artifact = emit(model, tmp_path / "m.tflite")
+    got = run_artifact(artifact.path, feeds)
+    want = _reference(text, feeds, evaluator)
+    for value, expected in zip(model.graph.outputs, want, strict=True):
+        actual = got[value.name]
+        assert actual.shape == expected.shape, value.name
+        assert actual.dtype == expected.dtype, value.name
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5, err_msg=value.name)
+
+
+def _refused(text: str, words: str) -> None:
+    """Diagnose blocks the model and the emitter refuses it, saying why."""
+    model = model_from_text(text)
+    assert graphkit.diagnose(model, "tflite").blockers
+    with pytest.raises(InputError, match=words):
+        emit(model, "never.tflite")
+
+
+# Reductions ---------------------------------------------------------------------------
+
+REDUCE = """<ir_version: 9, opset_import: ["" : 18]>
+g (float[2,3,4] x, int64[{n}] axes) => (float{out} y) {{
+    y = {op}<keepdims={keep}>(x, axes)
+}}"""
+
+
+@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceL2",
+                                "ReduceLogSumExp", "ReduceSumSquare"])
+@pytest.mark.parametrize(("axes", "keep", "out"), [
+    ([1], 1, "[2,1,4]"), ([-1, 0], 0, "[3]"), ([2, 0, 1], 1, "[1,1,1]")])
+def test_reduction_with_axes_given_at_run_time(tmp_path, rng, op, axes, keep, out):
+    text = REDUCE.format(n=len(axes), op=op, keep=keep, out=out)
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x, "axes": np.asarray(axes, np.int64)})
+
+
+@pytest.mark.parametrize(("noop", "out"), [(0, "[1,1,1]"), (1, "[2,3,4]")])
+def test_reduction_by_run_time_axes_known_empty(tmp_path, rng, noop, out):
+    """An axes input of length 0 is known empty when converting: all axes, or none."""
+    text = REDUCE.format(n=0, op="ReduceSum", keep=1, out=out).replace(
+        "keepdims=1", f"keepdims=1, noop_with_empty_axes={noop}")
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x, "axes": np.zeros(0, np.int64)})
+
+
+# Values known when converting ---------------------------------------------------------
+
+SHAPE_ARITHMETIC = """<ir_version: 9, opset_import: ["" : 18]>
+g (float[2,6,4] x) => (float[2,3,8] y) {
+    s = Shape(x)
+    two = Constant<value = int64[1] {2}>()
+    half = Div(s, two)
+    i1 = Constant<value = int64[1] {1}>()
+    heads = Gather<axis=0>(half, i1)
+    i0 = Constant<value = int64[1] {0}>()
+    batch = Slice(s, i0, i1)
+    minus = Constant<value = int64[1] {-1}>()
+    target = Concat<axis=0>(batch, heads, minus)
+    y = Reshape(x, target)
+}"""
+
+
+def test_shape_arithmetic_is_computed_when_converting(tmp_path, rng):
+    """Integer Div (no int64 builtin) on a static shape folds: only the RESHAPE is left."""
+    model = model_from_text(SHAPE_ARITHMETIC)
+    artifact = emit(model, tmp_path / "m.tflite")
+    assert set(artifact.metadata["builtins"]) == {"RESHAPE"}
+    x = rng.standard_normal((2, 6, 4)).astype(np.float32)
+    _emitted_matches(tmp_path, SHAPE_ARITHMETIC, {"x": x})
+
+
+CONSTANT_ONLY = """<ir_version: 9, opset_import: ["" : 18]>
+g (int32[3] x) => (int32[3] y) {
+    a = Constant<value = uint8[3] {1, 2, 3}>()
+    b = Constant<value = uint8[3] {4, 1, 0}>()
+    c = BitShift<direction="LEFT">(a, b)
+    d = Cast<to=6>(c)
+    y = Add(x, d)
+}"""
+
+
+def test_constant_only_subgraph_of_an_op_without_builtin_folds(tmp_path):
+    """A left BitShift (no builtin) and a uint8 Cast of constants become one constant."""
+    x = np.asarray([7, 8, 9], np.int32)
+    _emitted_matches(tmp_path, CONSTANT_ONLY, {"x": x})
+
+
+def test_a_run_time_value_does_not_fold(tmp_path):
+    """The same op on a graph input stays a node, and is judged as one."""
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (int64[3] a, int64[3] b) => (int64[3] y) { y = Div(a, b) }"""
+    _refused(text, "Div takes no int64")
+
+
+
+# Ops ONNX defines as functions ---------------------------------------------------------
+
+ATTENTION = """<ir_version: 10, opset_import: ["" : 23]>
+g (float[2,3,4,8] q, float[2,3,6,8] k, float[2,3,6,8] v) => (float[2,3,4,8] y) {
+    y = Attention<is_causal=1>(q, k, v)
+}"""
+
+LAYER_NORM_STATS = """<ir_version: 9, opset_import: ["" : 18]>
+g (float[2,5,6] x, float[6] scale, float[6] bias) => (float[2,5,6] y, float[2,5,1] mean,
+                                                      float[2,5,1] inv) {
+    y, mean, inv = LayerNormalization<axis=-1, epsilon=0.001>(x, scale, bias)
+}"""
+
+
+def test_attention_is_lowered_as_its_function_body(tmp_path, rng):
+    feeds = {"q": rng.standard_normal((2, 3, 4, 8)).astype(np.float32),
+             "k": rng.standard_normal((2, 3, 6, 8)).astype(np.float32),
+             "v": rng.standard_normal((2, 3, 6, 8)).astype(np.float32)}
+    _emitted_matches(tmp_path, ATTENTION, feeds, evaluator=True)
+
+
+def test_layer_norm_statistics_come_from_the_function_body(tmp_path, rng):
+    """The LAYER_NORM-style entry declines the mean and inverse deviation outputs; the
+    body computes all three."""
+    feeds = {"x": rng.standard_normal((2, 5, 6)).astype(np.float32),
+             "scale": rng.standard_normal(6).astype(np.float32),
+             "bias": rng.standard_normal(6).astype(np.float32)}
+    _emitted_matches(tmp_path, LAYER_NORM_STATS, feeds)
+
+
+def test_a_body_with_a_node_that_does_not_lower_is_refused(tmp_path):
+    """GridSample has no body and no builtin: diagnose and the emitter both refuse it."""
+    text = """<ir_version: 9, opset_import: ["" : 20]>
+    g (float[1,1,4,4] x, float[1,2,2,2] grid) => (float[1,1,2,2] y) { y = GridSample(x, grid) }"""
+    _refused(text, "GridSample")
+
+
+LOSS = """<ir_version: 9, opset_import: ["" : 18]>
+g (float[3,5] x, int64[3] t) => (float y) {
+    y = SoftmaxCrossEntropyLoss<reduction="mean">(x, t)
+}"""
+
+
+def test_shapes_after_a_folded_reshape_are_inferred_again(tmp_path, rng):
+    """The loss's body reshapes by Shape(x): inference cannot follow it, the folded
+    value can, and the GatherElements after it needs those static shapes."""
+    feeds = {"x": rng.standard_normal((3, 5)).astype(np.float32),
+             "t": np.asarray([0, 4, 2], np.int64)}
+    _emitted_matches(tmp_path, LOSS, feeds, evaluator=True)
+
+
+# Ops over one axis ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])
+@pytest.mark.parametrize("keep", [0, 1])
+def test_arg_extreme_selects_the_last_index(tmp_path, op, keep):
+    text = f"""<ir_version: 9, opset_import: ["" : 13]>
+    g (float[2,5] x) => (int64{'[2,1]' if keep else '[2]'} y) {{
+        y = {op}<axis=1, keepdims={keep}, select_last_index=1>(x)
+    }}"""
+    x = np.asarray([[1, 3, 3, 0, 3], [2, 2, 0, 0, 1]], np.float32)  # ties on both rows
+    _emitted_matches(tmp_path, text, {"x": x})
+
+
+def test_hardmax_and_lp_normalization(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[3,4,5] x) => (float[3,4,5] h, float[3,4,5] l1, float[3,4,5] l2) {
+        h = Hardmax<axis=1>(x)
+        l1 = LpNormalization<axis=0, p=1>(x)
+        l2 = LpNormalization<axis=-1, p=2>(x)
+    }"""
+    x = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    x[:, :, 0] = 0.0  # a zero norm along the last axis: ONNX gives 0 there
+    # ONNX Runtime: onnx's reference evaluator sums x, not |x|, for p = 1
+    _emitted_matches(tmp_path, text, {"x": x})
+
+
+@pytest.mark.parametrize("upper", [0, 1])
+@pytest.mark.parametrize("k", [-7, -1, 0, 2, 40])
+def test_trilu_with_k_given_at_run_time(tmp_path, rng, upper, k):
+    text = f"""<ir_version: 9, opset_import: ["" : 14]>
+    g (float[2,3,5] x, int64 k) => (float[2,3,5] y) {{ y = Trilu<upper={upper}>(x, k) }}"""
+    x = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x, "k": np.asarray(k, np.int64)})
+
+
+def test_pad_value_given_at_run_time_and_dropout_mask(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[2,3] x, float v) => (float[4,6] y, float[2,3] z, bool[2,3] mask) {
+        pads = Constant<value = int64[4] {1, 2, 1, 1}>()
+        y = Pad<mode="constant">(x, pads, v)
+        z, mask = Dropout(x)
+    }"""
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x, "v": np.asarray(2.5, np.float32)})
+
+
+# Opsets before 9 -----------------------------------------------------------------------
+
+def test_opset_7_op_unchanged_since_is_lowered_and_a_changed_one_is_not(tmp_path, rng):
+    same = """<ir_version: 3, opset_import: ["" : 7]>
+    g (bool[3,4] a, bool[4] b) => (bool[3,4] y) { y = Xor(a, b) }"""
+    feeds = {"a": rng.random((3, 4)) > 0.5, "b": rng.random(4) > 0.5}
+    _emitted_matches(tmp_path, same, feeds)
+    # BatchNormalization-7 has the spatial attribute that opset 9 dropped
+    changed = """<ir_version: 3, opset_import: ["" : 7]>
+    g (float[1,2,3] x, float[2] s, float[2] b, float[2] m, float[2] v) => (float[1,2,3] y) {
+        y = BatchNormalization(x, s, b, m, v)
+    }"""
+    _refused(changed, "redefined BatchNormalization at opset 9")
+
+
+# Convolutions ----------------------------------------------------------------------------
+
+CONV1D = """<ir_version: 9, opset_import: ["" : 18]>
+g (float[2,4,11] x, float[{o},{i},3] w) => (float[2,{o},{n}] y) {{
+    y = Conv<{attrs}>(x, w)
+}}"""
+
+
+@pytest.mark.parametrize(("o", "i", "n", "attrs"), [
+    (6, 4, 11, "pads=[1, 1]"),
+    (6, 4, 6, "pads=[2, 1], strides=[2], dilations=[1]"),
+    (6, 4, 7, "dilations=[2]"),
+    (4, 1, 11, "group=4, auto_pad=\"SAME_UPPER\""),  # depthwise
+    (6, 2, 9, "group=2"),
+])
+def test_conv1d_with_weights_given_at_run_time(tmp_path, rng, o, i, n, attrs):
+    text = CONV1D.format(o=o, i=i, n=n, attrs=attrs)
+    feeds = {"x": rng.standard_normal((2, 4, 11)).astype(np.float32),
+             "w": rng.standard_normal((o, i, 3)).astype(np.float32)}
+    if "group=2" in attrs:  # the grouped form slices its weights when converting
+        _refused(text, "must be a constant")
+        return
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_conv2d_with_weights_and_bias_given_at_run_time(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[1,3,6,6] x, float[5,3,3,3] w, float[5] b) => (float[1,5,6,6] y) {
+        y = Conv<pads=[1, 1, 1, 1]>(x, w, b)
+    }"""
+    feeds = {"x": rng.standard_normal((1, 3, 6, 6)).astype(np.float32),
+             "w": rng.standard_normal((5, 3, 3, 3)).astype(np.float32),
+             "b": rng.standard_normal(5).astype(np.float32)}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+@pytest.mark.parametrize(("p", "attrs", "out"), [
+    (2, "kernel_shape=[3, 3]", "[1,3,5,5]"),
+    (1, "kernel_shape=[2, 2], strides=[2, 2], pads=[1, 0, 1, 1]", "[1,3,4,4]"),
+    (3, "kernel_shape=[3, 3], auto_pad=\"SAME_UPPER\"", "[1,3,7,7]"),
+])
+def test_lp_pool(tmp_path, rng, p, attrs, out):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (float[1,3,7,7] x) => (float{out} y) {{ y = LpPool<p={p}, {attrs}>(x) }}"""
+    x = rng.standard_normal((1, 3, 7, 7)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x})
