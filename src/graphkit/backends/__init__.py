@@ -26,6 +26,7 @@ from graphkit.backends import pipelines
 from graphkit.backends.base import Target
 from graphkit.backends.ort import pipeline as ort_pipeline
 from graphkit.backends.tensorrt import pipeline as tensorrt_pipeline
+from graphkit.backends.tflite import pipeline as tflite_pipeline
 from graphkit.errors import InputError
 
 
@@ -82,9 +83,7 @@ def _torchscript() -> Target:
 
 _ORT = dict(pipeline=ort_pipeline.pipeline, nms_form=ort_pipeline.NMS_FORM)
 _TENSORRT = dict(pipeline=tensorrt_pipeline.pipeline, nms_form=tensorrt_pipeline.NMS_FORM)
-# TFLite's NMS builtins take one batch and one class per call: the padded form (ONNX NMS
-# then a top-K to a fixed size) lowers to them and keeps every output shape static.
-_TFLITE = dict(pipeline=pipelines.portable, nms_form="native")
+_TFLITE = dict(pipeline=tflite_pipeline.pipeline, nms_form=tflite_pipeline.NMS_FORM)
 
 BACKENDS: tuple[Backend, ...] = (
     Backend("ort", "ONNX Runtime CPU execution provider (the installed onnxruntime)", _ort,
@@ -104,7 +103,7 @@ BACKENDS: tuple[Backend, ...] = (
     # Keeps the model's NMS, as before the registry (the family was the name before '@'):
     # whether it should take tflite's native form too is for the TFLite emitter to settle.
     Backend("tflite-builtins", "TensorFlow Lite, builtin ops only (Flex blocks)",
-            _tflite(allow_flex=False), pipeline=pipelines.portable),
+            _tflite(allow_flex=False), pipeline=tflite_pipeline.pipeline),
     Backend("ort-nnapi", "ONNX Runtime NNAPI EP: which nodes run on NNAPI, which on CPU",
             _ort_ep("ort-nnapi")),
     Backend("ort-coreml", "ONNX Runtime CoreML EP (NeuralNetwork): CoreML vs CPU nodes",
