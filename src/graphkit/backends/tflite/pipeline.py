@@ -19,4 +19,6 @@ RULES = ("pad-conv", "conv-bn", "gelu", "layer-norm", "hard-swish", "transposes"
 
 
 def pipeline(opset: int) -> list[str]:
-    return cleanup() + fuse(RULES, opset) + ["remove-dead-nodes"]
+    # convert-layout after the fusions (pad-conv and conv-bn read NCHW Convs): NHWC image
+    # ops, Transposes pushed to the edges and cancelled, proven in ONNX Runtime
+    return cleanup() + fuse(RULES, opset) + ["convert-layout{to=NHWC}", "remove-dead-nodes"]
