@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 import pytest
-from conftest import model_from_text, run_ort
+from conftest import model_from_text, require, run_ort
 
 from graphkit.passes.convert_layout import NHWC_DOMAIN, ConvertLayout
 from graphkit.passmanager import PassContext
@@ -86,3 +86,23 @@ def test_a_model_without_image_ops_is_left_alone():
 def test_only_nhwc_is_a_layout_it_converts_to():
     with pytest.raises(ValueError, match="only NHWC"):
         ConvertLayout(to="NCHW").run(model_from_text(cnn_text()), PassContext())
+
+
+def test_the_tflite_emitter_writes_the_nhwc_ops_with_no_transpose_between(tmp_path, rng):
+    """What convert-layout writes lowers straight to builtins: one TRANSPOSE at the NCHW
+    input (the one before Flatten is [N,1,1,C] to [N,C,1,1], a RESHAPE), none inside."""
+    require("ai_edge_litert.interpreter", "tensorflow")
+    from graphkit.backends.tflite.emitter import emit
+    from graphkit.backends.tflite.runner import run_artifact
+
+    model = model_from_text(cnn_text())
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    expected = run_ort(model, {"x": x})[0]
+    assert _run(model).modified
+    artifact = emit(model, tmp_path / "cnn.tflite")
+    np.testing.assert_allclose(run_artifact(artifact.path, {"x": x})["y"], expected,
+                               rtol=1e-4, atol=1e-4)
+    builtins = artifact.metadata["builtins"]
+    assert builtins["TRANSPOSE"] == 1, builtins
+    assert builtins["CONV_2D"] == 2 and builtins["DEPTHWISE_CONV_2D"] == 1, builtins
+    assert builtins["MAX_POOL_2D"] == 1 and builtins["CONCATENATION"] == 1, builtins

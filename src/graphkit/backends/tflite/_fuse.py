@@ -217,8 +217,9 @@ def absorb_pad(graph: Graph, host: Any, reader: Any) -> bool:
     amounts = graph.builder.tensors[int(host.inputs[1])]
     data = graph.builder.buffers[amounts.buffer].data if amounts.buffer else None
     source = graph.builder.tensors[int(host.inputs[0])]
-    if data is None or amounts.type != INT32 or len(source.shape) != 4:
-        return False
+    if data is None or amounts.type != INT32 or len(source.shape) != 4 \
+            or any(d < 0 for d in _signature(source)[1:3]):
+        return False  # SAME's pads depend on the spatial size: it must be static
     pads = np.frombuffer(np.asarray(data, np.uint8).tobytes(), np.int32).reshape(-1, 2)
     made = reader.builtinOptions
     kernel = graph.builder.tensors[int(reader.inputs[1])].shape[1:3]
