@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 
 from graphkit.passes.adapt_input_dtypes import AdaptInputDtypes
+from graphkit.passes.convert_layout import ConvertLayout
 from graphkit.passes.convert_opset import ConvertOpset
 from graphkit.passes.decompose import Decompose
 from graphkit.passes.eliminate_common_subexpressions import EliminateCommonSubexpressions
@@ -30,6 +31,7 @@ from graphkit.passmanager import Pass, instantiate, parse_pipeline
 
 BUILTIN_PASSES: tuple[type[Pass], ...] = (
     AdaptInputDtypes,
+    ConvertLayout,
     ConvertOpset,
     Decompose,
     EliminateCommonSubexpressions,

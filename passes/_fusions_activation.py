@@ -89,4 +89,6 @@ def hard_swish_rules() -> tuple[Rule, ...]:
         Rule("hard-swish", P.Mul(x, gate), build, (gate_constraint,), min_opset=14),
         # x * Clip(x + 3, 0, 6) / 6  ->  HardSwish(x)
         Rule("hard-swish", P.Div(P.Mul(x, _relu6_of_x_plus_3(x)), 6.0), build, min_opset=14),
+        # x * (Clip(x + 3, 0, 6) * (1/6))  ->  HardSwish(x)   (tf2onnx's form of Keras')
+        Rule("hard-swish", P.Mul(x, P.Mul(_relu6_of_x_plus_3(x), 1 / 6)), build, min_opset=14),
     )

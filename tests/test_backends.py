@@ -63,11 +63,16 @@ def test_nms_form_per_target(target, form):
     assert nms_form(target) == form
 
 
-def test_ort_gets_its_fusions_and_the_others_the_portable_ones():
+def test_ort_and_tflite_get_their_fusions_and_the_others_the_portable_ones():
     ort = pipeline_for("ort", 17)
     assert ort.startswith(CLEANUP + ",fuse{rules=neutral+pad-conv+conv-bn+conv-scale+gemm+")
     assert "+layer-norm+" in ort and "+transposes+reshapes}" in ort
-    for name in ("tensorrt", "tflite", "ort-coreml", "torchscript", "a-plugin-target"):
+    for name in ("tflite", "tflite-builtins"):
+        tflite = pipeline_for(name, 17)
+        # gelu needs opset 20; hard-sigmoid would lower to more builtins than its pieces
+        assert "+layer-norm+hard-swish+" in tflite and "gelu" not in tflite
+        assert "hard-sigmoid" not in tflite and "gelu" in pipeline_for(name, 20)
+    for name in ("tensorrt", "ort-coreml", "torchscript", "a-plugin-target"):
         assert pipeline_for(name, 17) == PORTABLE_17
 
 

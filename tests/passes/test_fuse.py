@@ -110,6 +110,18 @@ g (float[1, 2, 5, 5] x) => (float[1, 3, 4, 4] y) {
     c2 = Conv(m, w2)
     y = Add(c2, t)
 }"""
+# tf2onnx's form of Keras' hard_swish: x * (relu6(x + 3) * (1/6))
+HARD_SWISH_TF = header(14) + """
+g (float[3, 5] x) => (float[3, 5] y) {
+    three = Constant <value = float {3}> ()
+    zero = Constant <value = float {0}> ()
+    six = Constant <value = float {6}> ()
+    sixth = Constant <value = float {0.16666667}> ()
+    a = Add(x, three)
+    r = Clip(a, zero, six)
+    g = Mul(r, sixth)
+    y = Mul(x, g)
+}"""
 LAYER_NORM = header(17) + """
 g (float[2, 3, 8] x) => (float[2, 3, 8] y) {
     mean = ReduceMean <axes = [-1]> (x)
@@ -140,6 +152,7 @@ CASES = [
     (header(18) + SILU.replace("s = Sigmoid(x)", "sp = Softplus(x)\n    s = Tanh(sp)"),
      "mish", "Mish", {"Tanh"}),
     (HARD_SWISH, "hard-sigmoid+hard-swish", "HardSwish", {"Clip", "Div"}),
+    (HARD_SWISH_TF, "hard-swish", "HardSwish", {"Clip", "Mul"}),
     (TRANSPOSES, "transposes", "Transpose", set()),
     (RESHAPES, "reshapes", "Reshape", set()),
     (PAD_CONV, "pad-conv", "Conv", {"Pad"}),

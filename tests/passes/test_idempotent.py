@@ -21,6 +21,7 @@ from conftest import model_from_text, run_ort
 from detector_models import detector
 from ir3_models import small_ir3_model
 from test_adapt_input_dtypes import CNN
+from test_convert_layout import cnn_text
 from test_convert_opset import DOWN, _sorted
 from test_decompose import CASES as DECOMPOSE_CASES
 from test_decompose import parse as parse_decompose_case
@@ -35,6 +36,7 @@ from test_remove_redundant_casts import ROUND_TRIP
 
 from graphkit.passes import BUILTIN_PASSES, pass_registry
 from graphkit.passes.adapt_input_dtypes import AdaptInputDtypes
+from graphkit.passes.convert_layout import ConvertLayout
 from graphkit.passes.convert_opset import ConvertOpset
 from graphkit.passes.decompose import Decompose
 from graphkit.passes.eliminate_common_subexpressions import EliminateCommonSubexpressions
@@ -189,6 +191,7 @@ def _cases() -> list[Case]:
     cases = [
         Case(AdaptInputDtypes(inputs=("image",)), text(CNN), IMAGE_FEEDS),
         Case(AdaptInputDtypes(), text(CNN), IMAGE_FEEDS, label="every-float-input"),
+        Case(ConvertLayout(), text(cnn_text()), {"x": floats(1, 3, 8, 8)}),
         Case(ConvertOpset(to=13), text(_sorted(DOWN)), {"x": floats(4, 6)},
              tolerance=(1e-5, 1e-5)),
         Case(ConvertOpset(to=21), text(_sorted(DOWN)), {"x": floats(4, 6)}, label="up"),

@@ -87,9 +87,7 @@ def _torchscript() -> Target:
 
 _ORT = dict(pipeline="graphkit.backends.ort.pipeline")
 _TENSORRT = dict(pipeline="graphkit.backends.tensorrt.pipeline")
-# TFLite's NMS builtins take one batch and one class per call: the padded form (ONNX NMS
-# then a top-K to a fixed size) lowers to them and keeps every output shape static.
-_TFLITE = dict(pipeline=PORTABLE, nms_form="native")
+_TFLITE = dict(pipeline="graphkit.backends.tflite.pipeline")
 
 BACKENDS: tuple[Backend, ...] = (
     Backend("ort", "ONNX Runtime CPU execution provider (the installed onnxruntime)", _ort,
@@ -109,7 +107,8 @@ BACKENDS: tuple[Backend, ...] = (
     # Keeps the model's NMS, as before the registry (the family was the name before '@'):
     # whether it should take tflite's native form too is for the TFLite emitter to settle.
     Backend("tflite-builtins", "TensorFlow Lite, builtin ops only (Flex blocks)",
-            _tflite(allow_flex=False), pipeline=PORTABLE),
+            _tflite(allow_flex=False), pipeline="graphkit.backends.tflite.pipeline",
+            nms_form="keep"),
     Backend("ort-nnapi", "ONNX Runtime NNAPI EP: which nodes run on NNAPI, which on CPU",
             _ort_ep("ort-nnapi")),
     Backend("ort-coreml", "ONNX Runtime CoreML EP (NeuralNetwork): CoreML vs CPU nodes",

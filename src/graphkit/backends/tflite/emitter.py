@@ -20,6 +20,7 @@ from graphkit._quiet import native_logs_off
 from graphkit.backends.artifact import Artifact
 from graphkit.backends.tflite import lowering
 from graphkit.backends.tflite._flatbuffer import ModelBuilder
+from graphkit.backends.tflite._fuse import compact, fuse
 from graphkit.backends.tflite.lowering._base import NHWC, EmitContext, Stored
 from graphkit.backends.tflite.lowering._flex import emit_flex, flex_reason
 from graphkit.backends.tflite.runner import LAYOUT_METADATA, interpreter
@@ -57,6 +58,7 @@ def emit(model: ir.Model, output: str | os.PathLike, *, nhwc_io: bool = False,
             raise InputError(f"node '{node.name or node.op_type}' ({node.op_type}): "
                              f"cannot be lowered to TFLite: {first_line(err)}") from None
     outputs = _outputs(ctx, model.graph, {index for _, index in inputs}, nhwc_io)
+    inputs, outputs = _fused(builder, inputs, outputs)
     nhwc = [name for name, index in [*inputs, *outputs]
             if nhwc_io and len(builder.tensors[index].shape) == 4]
     layout = json.dumps({"nhwc": nhwc}).encode()
@@ -144,6 +146,15 @@ def _outputs(ctx: EmitContext, graph: ir.Graph, inputs: set[int], nhwc_io: bool
         used.add(tensor)
         made.append((value.name, tensor))
     return made
+
+
+def _fused(builder: ModelBuilder, inputs, outputs):
+    """The emitted operators with activations, affines and reshape chains folded (_fuse),
+    and the graph's inputs and outputs renumbered for the tensors that remain."""
+    fuse(builder, {index for _, index in outputs})
+    remap = compact(builder, [index for _, index in [*inputs, *outputs]])
+    return ([(name, remap[index]) for name, index in inputs],
+            [(name, remap[index]) for name, index in outputs])
 
 
 def _write_checked(data: bytes, output: Path, flex: list[str]) -> str | None:

@@ -33,6 +33,7 @@ from graphkit.backends.tflite.lowering import (
     unsupported_reason,
 )
 from graphkit.findings import Finding, Severity
+from graphkit.passes.convert_layout import NHWC_DOMAIN
 from graphkit.targets._data import OpEntry, load_target_data
 from graphkit.targets._table import TableTarget
 from graphkit.targets.base import NodeContext
@@ -52,6 +53,12 @@ class TFLiteTarget(TableTarget):
             self.description = f"{data.description}, builtins only (no Flex)"
 
     def check_node(self, node: ir.Node, ctx: NodeContext) -> list[Finding]:
+        if isinstance(ctx.graph, ir.Function) and ctx.graph.domain == NHWC_DOMAIN:
+            return []  # convert-layout's reference body: the emitter lowers the call itself
+        if node.domain == NHWC_DOMAIN:
+            reason = unsupported_reason(node, ctx.opset, ctx.values)
+            return [] if reason is None else [self._finding("GK101", Severity.ERROR, reason,
+                                                            node)]
         values = refined(node.graph, ctx.values)
         if not isinstance(ctx.graph, ir.Function) and (
                 node_folds(node, values) or lowers_by_body(node, ctx.opset, values)):

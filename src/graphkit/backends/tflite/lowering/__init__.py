@@ -25,6 +25,7 @@ from graphkit.backends.tflite.lowering import (
     _generate,
     _image,
     _matmul,
+    _nhwc,
     _nms,
     _quant,
     _recurrent,
@@ -103,8 +104,17 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     ))
 
 
+@cache
+def nhwc_table() -> Mapping[str, tuple[Lowering, ...]]:
+    """graphkit.nhwc op (convert-layout's NHWC forms) -> its entries."""
+    return {op: tuple(found) for op, found in _nhwc.entries().items()}
+
+
 def entry_for(node: ir.Node, opset: int) -> Lowering | None:
     """The entry that handles the node's op at this opset (the latest one not after it)."""
+    if node.domain == _nhwc.NHWC_DOMAIN:
+        candidates = [e for e in nhwc_table().get(node.op_type, ()) if e.since <= opset]
+        return candidates[-1] if candidates else None
     return entry_at(lowering_table(), node, opset)
 
 
@@ -141,9 +151,10 @@ def lowers_by_body(node: ir.Node, opset: int, values: ValueFacts) -> bool:
 
 def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     """Why the op's own entry does not lower the node (None: it does)."""
-    if node.domain not in ONNX_DOMAINS:
+    if node.domain not in ONNX_DOMAINS | {_nhwc.NHWC_DOMAIN}:
         return f"graphkit's TFLite emitter has no ops from domain '{node.domain}'"
-    entries = lowering_table().get(node.op_type)
+    table = nhwc_table() if node.domain == _nhwc.NHWC_DOMAIN else lowering_table()
+    entries = table.get(node.op_type)
     if not entries:
         return f"graphkit's TFLite emitter has no lowering for {node.op_type} yet"
     entry = entry_for(node, opset)

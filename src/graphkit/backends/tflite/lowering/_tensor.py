@@ -123,12 +123,17 @@ def emit_identity(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def emit_transpose(ctx: EmitContext, node: ir.Node) -> None:
+    """No TRANSPOSE here: the output is the input's tensor, held in another layout, and a
+    reader that needs another one gets the TRANSPOSE (ctx.input), so a Transpose an
+    exporter put before NCHW ops that TFLite runs as NHWC costs nothing."""
     source = node.inputs[0]
-    order = attr(node, "perm") or list(reversed(range(ctx.rank(source))))
+    order = list(attr(node, "perm") or reversed(range(ctx.rank(source))))
     held = ctx.perm_of(source) or tuple(range(ctx.rank(source)))
-    step = [held.index(axis) for axis in order]
-    ctx.op("TRANSPOSE", [ctx.input(source, ctx.perm_of(source)), ctx.int32(step)],
-           [ctx.output(node.outputs[0])])
+    tensor = ctx.input(source, ctx.perm_of(source))
+    # stored = source.transpose(held) = output.transpose(perm): perm[j] = order.index(held[j])
+    perm = tuple(order.index(axis) for axis in held)
+    ctx.stored[id(node.outputs[0])] = Stored(tensor, None if perm == tuple(sorted(perm))
+                                             else perm)
 
 
 def emit_concat(ctx: EmitContext, node: ir.Node) -> None:

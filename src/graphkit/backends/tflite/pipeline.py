@@ -1,0 +1,24 @@
+"""What `fix` runs for TFLite after legalizing: cleanup, then the fusions whose fused op
+the lowering writes as fewer builtins than the pieces, and the NMS form its builtins take.
+
+Left out on purpose: `hard-sigmoid` (HardSigmoid lowers to MUL, ADD, RELU_0_TO_1, where
+its pieces Add, Clip, Mul become ADD with a fused RELU6 and MUL) and `gemm` (MatMul and
+Add become FULLY_CONNECTED with the bias folded in by the emitter's own fusions,
+backends/tflite/_fuse.py, which also fold Conv+Mul/Add and fused activations).
+"""
+
+from __future__ import annotations
+
+from graphkit.backends.pipelines import cleanup, fuse
+
+# TFLite's NMS builtins take one batch and one class per call: the padded form (ONNX NMS
+# then a top-K to a fixed size) lowers to them and keeps every output shape static.
+NMS_FORM = "native"
+
+RULES = ("pad-conv", "conv-bn", "gelu", "layer-norm", "hard-swish", "transposes", "reshapes")
+
+
+def pipeline(opset: int) -> list[str]:
+    # convert-layout after the fusions (pad-conv and conv-bn read NCHW Convs): NHWC image
+    # ops, Transposes pushed to the edges and cancelled, proven in ONNX Runtime
+    return cleanup() + fuse(RULES, opset) + ["convert-layout{to=NHWC}", "remove-dead-nodes"]

@@ -1,0 +1,108 @@
+"""convert-layout{to=NHWC}: NCHW image ops as graphkit.nhwc functions, Transposes pushed out
+and cancelled; the rewritten model runs in ONNX Runtime (which inlines the functions) and
+gives the original's outputs."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import onnx
+import onnx_ir as ir
+import pytest
+from conftest import model_from_text, require, run_ort
+
+from graphkit.passes.convert_layout import NHWC_DOMAIN, ConvertLayout
+from graphkit.passmanager import PassContext
+
+
+def _floats(rng, *shape) -> str:
+    return ", ".join(f"{v:.4f}" for v in rng.standard_normal(shape).ravel())
+
+
+def cnn_text(seed: int = 0) -> str:
+    """Stem conv, a residual block (Relu, Add), a Concat of two branches, a MaxPool, a
+    per-channel Mul by a constant, GlobalAveragePool and a Flatten: NCHW in, logits out."""
+    rng = np.random.default_rng(seed)
+    return f"""<ir_version: 10, opset_import: ["" : 17]>
+    g (float[1, 3, 8, 8] x) => (float[1, 8] y)
+    <float[4, 3, 3, 3] w1 = {{{_floats(rng, 4, 3, 3, 3)}}}, float[4] b1 = {{{_floats(rng, 4)}}},
+     float[4, 4, 3, 3] w2 = {{{_floats(rng, 4, 4, 3, 3)}}},
+     float[4, 1, 3, 3] dw = {{{_floats(rng, 4, 1, 3, 3)}}},
+     float[8, 1, 1] s = {{{_floats(rng, 8, 1, 1)}}}, float lo = {{0.0}}, float hi = {{6.0}}>
+    {{
+        c1 = Conv <pads = [1, 1, 1, 1]> (x, w1, b1)
+        r1 = Relu (c1)
+        c2 = Conv <pads = [1, 1, 1, 1]> (r1, w2)
+        a = Add (c2, r1)
+        r2 = Clip (a, lo, hi)
+        d = Conv <pads = [1, 1, 1, 1], group = 4> (r2, dw)
+        cat = Concat <axis = 1> (r2, d)
+        p = MaxPool <kernel_shape = [2, 2], strides = [2, 2]> (cat)
+        m = Mul (p, s)
+        g = GlobalAveragePool (m)
+        y = Flatten (g)
+    }}"""
+
+
+def _run(model: ir.Model):
+    return ConvertLayout().run(model, PassContext())
+
+
+def test_a_cnn_becomes_nhwc_with_one_transpose_at_its_input(rng):
+    before = model_from_text(cnn_text())
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    expected = run_ort(before, {"x": x})
+    after = model_from_text(cnn_text())
+    result = _run(after)
+    assert result.modified
+    ops = collections.Counter((node.domain, node.op_type) for node in after.graph)
+    assert ops[(NHWC_DOMAIN, "Conv")] == 3 and ops[(NHWC_DOMAIN, "MaxPool")] == 1
+    # the input's Transpose, and one before Flatten (which is not pushed through)
+    assert ops[("", "Transpose")] == 2
+    first = next(iter(after.graph))
+    assert first.op_type == "Transpose" and first.inputs[0].name == "x"
+    onnx.checker.check_model(ir.to_proto(after), full_check=True)
+    got = run_ort(after, {"x": x})
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-5, atol=1e-5)
+    assert np.ptp(expected[0]) > 0.1
+
+
+def test_the_concat_axis_follows_the_layout(rng):
+    model = model_from_text(cnn_text())
+    _run(model)
+    [concat] = [node for node in model.graph if node.op_type == "Concat"]
+    assert concat.attributes["axis"].as_int() == 3  # channels, in NHWC
+
+
+def test_a_model_without_image_ops_is_left_alone():
+    model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
+    g (float[2, 3] x) => (float[2, 3] y) { y = Relu (x) }""")
+    result = _run(model)
+    assert not result.modified
+    assert NHWC_DOMAIN not in model.opset_imports
+
+
+def test_only_nhwc_is_a_layout_it_converts_to():
+    with pytest.raises(ValueError, match="only NHWC"):
+        ConvertLayout(to="NCHW").run(model_from_text(cnn_text()), PassContext())
+
+
+def test_the_tflite_emitter_writes_the_nhwc_ops_with_no_transpose_between(tmp_path, rng):
+    """What convert-layout writes lowers straight to builtins: one TRANSPOSE at the NCHW
+    input (the one before Flatten is [N,1,1,C] to [N,C,1,1], a RESHAPE), none inside."""
+    require("ai_edge_litert.interpreter", "tensorflow")
+    from graphkit.backends.tflite.emitter import emit
+    from graphkit.backends.tflite.runner import run_artifact
+
+    model = model_from_text(cnn_text())
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    expected = run_ort(model, {"x": x})[0]
+    assert _run(model).modified
+    artifact = emit(model, tmp_path / "cnn.tflite")
+    np.testing.assert_allclose(run_artifact(artifact.path, {"x": x})["y"], expected,
+                               rtol=1e-4, atol=1e-4)
+    builtins = artifact.metadata["builtins"]
+    assert builtins["TRANSPOSE"] == 1, builtins
+    assert builtins["CONV_2D"] == 2 and builtins["DEPTHWISE_CONV_2D"] == 1, builtins
+    assert builtins["MAX_POOL_2D"] == 1 and builtins["CONCATENATION"] == 1, builtins
