@@ -9,7 +9,9 @@ every attribute must have a type: onnx-ir reads an untyped one as no value at al
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import onnx
 
@@ -36,16 +38,17 @@ def check_attributes(proto: onnx.ModelProto, origin: str) -> None:
     opsets = {entry.domain: entry.version for entry in proto.opset_import}
     _check_opsets(proto, origin)
     for where, node, node_opsets in _nodes(proto, opsets):
-        _check_untyped(node, f"{origin}: {where} ({node.op_type})")
+        label = f"{origin}: {where} ({node.op_type})"
+        _check_untyped(node, label)
         if node.domain not in _DEFAULT_DOMAINS:
             continue
         version = next((node_opsets[d] for d in _DEFAULT_DOMAINS if d in node_opsets), None)
         if version is None:
-            raise InputError(f"{origin}: {where} ({node.op_type}) is an ONNX op, but no opset of "
-                             "'ai.onnx' is imported to say which version")
-        schema = onnx_schema(node.op_type, version)
-        if schema is not None:
-            _check_node(node, schema, version, f"{origin}: {where} ({node.op_type})")
+            raise InputError(f"{label} is an ONNX op, but no opset of 'ai.onnx' is imported to "
+                             "say which version")
+        table = _attribute_table(node.op_type, version)
+        if table is not None:
+            _check_node(node, table, version, label)
 
 
 def _check_opsets(proto: onnx.ModelProto, origin: str) -> None:
@@ -59,10 +62,27 @@ def _check_opsets(proto: onnx.ModelProto, origin: str) -> None:
                 raise InputError(f"{origin}: {where} imports opset {entry.version} of {domain!r}")
 
 
-def _check_node(node: onnx.NodeProto, schema: onnx.defs.OpSchema, version: int,
-                label: str) -> None:
+class _AttributeTable(NamedTuple):
+    types: dict[str, int]  # attribute name -> the AttributeProto type its schema gives
+    required: tuple[str, ...]
+
+
+@functools.cache
+def _attribute_table(op_type: str, version: int) -> _AttributeTable | None:
+    """What the schema says of the op's attributes, read once per op and opset: the
+    schema's `attributes` builds a new dict of new objects on every access (several
+    microseconds), once or twice per node of a large graph."""
+    schema = onnx_schema(op_type, version)
+    if schema is None:
+        return None
+    attributes = schema.attributes
+    return _AttributeTable({name: int(a.type) for name, a in attributes.items()},
+                           tuple(name for name, a in attributes.items() if a.required))
+
+
+def _check_node(node: onnx.NodeProto, table: _AttributeTable, version: int, label: str) -> None:
     for attr in node.attribute:
-        expected = schema.attributes.get(attr.name)
+        expected = table.types.get(attr.name)
         if expected is None:
             raise InputError(
                 f"{label}: attribute {attr.name!r} is not one {node.op_type} defines at opset "
@@ -70,13 +90,13 @@ def _check_node(node: onnx.NodeProto, schema: onnx.defs.OpSchema, version: int,
             )
         if attr.ref_attr_name:
             continue  # a function's reference to its own attribute
-        if attr.type != int(expected.type):
+        if attr.type != expected:
             raise InputError(
                 f"{label}: attribute {attr.name!r} is {_type_name(attr.type)}, but "
-                f"{node.op_type} takes {_type_name(int(expected.type))}"
+                f"{node.op_type} takes {_type_name(expected)}"
             )
     names = {attr.name for attr in node.attribute}
-    missing = [name for name, a in schema.attributes.items() if a.required and name not in names]
+    missing = [name for name in table.required if name not in names]
     if missing:
         raise InputError(f"{label}: required attribute {missing[0]!r} is missing")
     if node.op_type == "Constant" and len(names & _CONSTANT_VALUES) != 1:
