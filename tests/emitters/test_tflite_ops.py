@@ -284,3 +284,39 @@ def test_lp_pool(tmp_path, rng, p, attrs, out):
     g (float[1,3,7,7] x) => (float{out} y) {{ y = LpPool<p={p}, {attrs}>(x) }}"""
     x = rng.standard_normal((1, 3, 7, 7)).astype(np.float32)
     _emitted_matches(tmp_path, text, {"x": x})
+
+
+# Empty parts ---------------------------------------------------------------------------
+
+def test_split_leaves_an_empty_part_out_and_concat_skips_it(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[2,6] x) => (float[2,6] y, float[2,2] b) {
+        sizes = Constant<value = int64[3] {4, 0, 2}>()
+        a, e, b = Split<axis=1>(x, sizes)
+        r = Relu(a)
+        y = Concat<axis=1>(e, r, b)
+    }"""
+    _emitted_matches(tmp_path, text, {"x": rng.standard_normal((2, 6)).astype(np.float32)})
+
+
+def test_split_by_sizes_given_at_run_time_reads_the_output_shapes(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[2,6] x, int64[2] sizes) => (float[2,5] a, float[2,1] b) {
+        a, b = Split<axis=1>(x, sizes)
+    }"""
+    feeds = {"x": rng.standard_normal((2, 6)).astype(np.float32),
+             "sizes": np.asarray([5, 1], np.int64)}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_rotary_embedding_is_lowered_as_its_body(tmp_path, rng):
+    """The body splits off an empty unrotated part and reshapes by computed shapes."""
+    text = """<ir_version: 10, opset_import: ["" : 23]>
+    g (float[2,4,3,8] x, float[50,4] cos, float[50,4] sin, int64[2,3] pos) => (float[2,4,3,8] y) {
+        y = RotaryEmbedding(x, cos, sin, pos)
+    }"""
+    feeds = {"x": rng.standard_normal((2, 4, 3, 8)).astype(np.float32),
+             "cos": rng.standard_normal((50, 4)).astype(np.float32),
+             "sin": rng.standard_normal((50, 4)).astype(np.float32),
+             "pos": rng.integers(0, 50, (2, 3)).astype(np.int64)}
+    _emitted_matches(tmp_path, text, feeds, evaluator=True)

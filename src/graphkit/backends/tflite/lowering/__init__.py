@@ -157,8 +157,13 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     if any(_not_a_tensor(values, v) for v in [*node.inputs, *node.outputs] if v is not None):
         return f"{node.op_type}: graphkit's TFLite emitter takes tensors only (no sequences " \
             "or optionals)"
-    empty = _empty_value(node, [node.inputs[i] for i in entry.dtype_inputs
-                                if i < len(node.inputs)] + list(node.outputs), values)
+    # Split leaves its empty parts out, and Concat its empty inputs (_tensor.py)
+    outputs = [] if node.op_type == "Split" else list(node.outputs)
+    inputs = [] if node.op_type == "Concat" else [node.inputs[i] for i in entry.dtype_inputs
+                                                  if i < len(node.inputs)]
+    empty = _empty_value(node, inputs + outputs, values)
+    if empty is None and node.op_type != "Concat":
+        empty = _empty_value(node, [v for v in node.inputs if _split_part(v)], values)
     if empty is not None:
         return f"{node.op_type}: '{empty}' has no elements, which graphkit does not lower"
     for index in entry.dtype_inputs:
@@ -175,6 +180,11 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
 def _not_a_tensor(values: ValueFacts, value: ir.Value) -> bool:
     found = values.type(value)
     return found is not None and not isinstance(found, ir.TensorType)
+
+
+def _split_part(value: ir.Value | None) -> bool:
+    producer = value.producer() if value is not None else None
+    return producer is not None and producer.op_type == "Split"
 
 
 def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:

@@ -139,7 +139,8 @@ def emit_concat(ctx: EmitContext, node: ir.Node) -> None:
     out_rank = ctx.rank(node.outputs[0])
     axis = attr(node, "axis") % out_rank
     stored_axis = perm.index(axis) if perm is not None else axis
-    tensors = [ctx.input(v, perm) for v in node.inputs if ctx.shape_or_none(v) != []]
+    tensors = [ctx.input(v, perm) for v in node.inputs
+               if ctx.shape_or_none(v) != [] and not _empty(ctx, v)]
     made = options("ConcatenationOptions", axis=stored_axis)
     ctx.op("CONCATENATION", tensors, [ctx.output(node.outputs[0], perm)], made)
 
@@ -213,20 +214,30 @@ def emit_slice(ctx: EmitContext, node: ir.Node) -> None:
                              ctx.int32(stride)], [ctx.output(node.outputs[0])], made)
 
 
+def _empty(ctx: EmitContext, value: ir.Value) -> bool:
+    shape = static_shape(ctx.values, value)
+    return shape is not None and 0 in shape
+
+
 def emit_split(ctx: EmitContext, node: ir.Node) -> None:
+    """SPLIT_V by the output sizes; an empty part is left out (LiteRT holds no tensor
+    without elements), and only Concat may read it, which leaves it out too."""
     shape = ctx.shape(node.inputs[0])
     axis = attr(node, "axis", 0) % len(shape)
-    sizes = [ctx.shape(out)[axis] for out in node.outputs]
+    parts = [out for out in node.outputs if ctx.shape(out)[axis] != 0]
+    sizes = [ctx.shape(out)[axis] for out in parts]
     made = options("SplitVOptions", numSplits=len(sizes))
     ctx.op("SPLIT_V", [ctx.input(node.inputs[0]), ctx.int32(sizes), ctx.int32(axis)],
-           [ctx.output(out) for out in node.outputs], made)
+           [ctx.output(out) for out in parts], made)
 
 
 def check_split(node: ir.Node, values) -> str | None:
-    split = node.inputs[1] if len(node.inputs) > 1 else None
-    if split is not None and known(split, values) is None:
-        return "Split's split (input 1) must be a constant"
+    # the sizes are read off the static output shapes, which a split input given at run
+    # time must agree with (ONNX's shapes are its sizes)
     if any(static_shape(values, out) is None for out in node.outputs):
+        split = node.inputs[1] if len(node.inputs) > 1 else None
+        if split is not None and known(split, values) is None:
+            return "Split by sizes given at run time needs static output shapes"
         return "Split needs static output shapes"
     return None
 
