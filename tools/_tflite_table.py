@@ -371,9 +371,15 @@ def _shape_ops() -> list[Row]:
         b("ReverseSequence", "REVERSE_SEQUENCE", MOVE),
         b(
             "ScatterND",
-            ["SCATTER_ND", "SELECT_V2", "SHAPE", "CAST"],
-            MOVE,
-            attr("reduction", "none"),
+            ["SCATTER_ND", "CAST", "ADD", "GREATER", "SELECT_V2"],
+            ["float32", "int32", "int64"],
+            attr("reduction", "none", "add"),
+        ),
+        b(
+            "ScatterElements",
+            ["CONCATENATION", "SCATTER_ND", "CAST", "ADD", "GREATER", "SELECT_V2"],
+            ["float32", "int32", "int64"],
+            attr("reduction", "none", "add"),
         ),
         b("Shape", ["SHAPE", "SLICE"], None, dtype_inputs=[]),
         b("Size", ["SHAPE", "REDUCE_PROD"], None, dtype_inputs=[]),
@@ -536,7 +542,6 @@ def _other() -> list[Row]:
         # Opset 11 turned Scatter into ScatterElements: converting to it is the rewrite.
         no("Scatter", "deprecated op; convert the opset first (ScatterElements)",
            "convert-opset{to=11}"),
-        no("ScatterElements", "no exact builtin lowering in graphkit's table"),
         no("TensorScatter", "no lowering in graphkit's table"),
         no("ImageDecoder", "no image-decoder builtin"),
         no("TfIdfVectorizer", "no TF-IDF builtin"),

@@ -320,3 +320,21 @@ def test_rotary_embedding_is_lowered_as_its_body(tmp_path, rng):
              "sin": rng.standard_normal((50, 4)).astype(np.float32),
              "pos": rng.integers(0, 50, (2, 3)).astype(np.int64)}
     _emitted_matches(tmp_path, text, feeds, evaluator=True)
+
+
+# Scatter -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("reduction", ["none", "add"])
+def test_scatter_nd_and_elements(tmp_path, rng, reduction):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (float[4,3] data, int64[2,1] rows, float[2,3] new, int64[2,2] cols, float[2,2] upd)
+      => (float[4,3] nd, float[4,3] el) {{
+        nd = ScatterND<reduction="{reduction}">(data, rows, new)
+        el = ScatterElements<axis=1, reduction="{reduction}">(data, cols, upd)
+    }}"""
+    feeds = {"data": rng.standard_normal((4, 3)).astype(np.float32),
+             "rows": np.asarray([[3], [-4]], np.int64),  # -4 is row 0
+             "new": rng.standard_normal((2, 3)).astype(np.float32),
+             "cols": np.asarray([[2, 0], [-1, 1]], np.int64),
+             "upd": rng.standard_normal((2, 2)).astype(np.float32)}
+    _emitted_matches(tmp_path, text, feeds, evaluator=True)

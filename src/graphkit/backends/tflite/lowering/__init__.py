@@ -29,6 +29,7 @@ from graphkit.backends.tflite.lowering import (
     _quant,
     _recurrent,
     _reduce,
+    _scatter,
     _tensor,
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
@@ -100,6 +101,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
+        _scatter,
     ))
 
 
