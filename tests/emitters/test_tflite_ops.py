@@ -338,3 +338,21 @@ def test_scatter_nd_and_elements(tmp_path, rng, reduction):
              "cols": np.asarray([[2, 0], [-1, 1]], np.int64),
              "upd": rng.standard_normal((2, 2)).astype(np.float32)}
     _emitted_matches(tmp_path, text, feeds, evaluator=True)
+
+
+# Slice by values given at run time -------------------------------------------------------
+
+@pytest.mark.parametrize(("starts", "ends", "axes", "steps", "out"), [
+    ([0, 1], [3, 4], [0, 1], [1, 1], "[3,3,5]"),
+    ([-1, 2**40], [-2**40, -5], [-2, 0], [-1, -1], "[4,5,5]"),  # clamps both ways
+    ([1], [2**63 - 1], [2], [2], "[4,5,2]"),
+])
+def test_slice_by_values_given_at_run_time(tmp_path, rng, starts, ends, axes, steps, out):
+    n = len(starts)
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (float[4,5,5] x, int64[{n}] s, int64[{n}] e, int64[{n}] a, int64[{n}] t)
+      => (float{out} y) {{ y = Slice(x, s, e, a, t) }}"""
+    feeds = {"x": rng.standard_normal((4, 5, 5)).astype(np.float32),
+             "s": np.asarray(starts, np.int64), "e": np.asarray(ends, np.int64),
+             "a": np.asarray(axes, np.int64), "t": np.asarray(steps, np.int64)}
+    _emitted_matches(tmp_path, text, feeds)

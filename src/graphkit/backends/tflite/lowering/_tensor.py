@@ -26,6 +26,11 @@ from graphkit.backends.tflite.lowering._base import (
     rank,
     static_shape,
 )
+from graphkit.backends.tflite.lowering._slice import (
+    check_run_time_slice,
+    emit_run_time_slice,
+    given_at_run_time,
+)
 
 INT32_MAX = 2**31 - 1
 
@@ -192,6 +197,8 @@ def slice_params(node: ir.Node, shape: tuple, values):
 
 
 def check_slice(node: ir.Node, values) -> str | None:
+    if given_at_run_time(node, values):
+        return check_run_time_slice(node, values)
     if len(node.inputs) > 1:
         for index, what in ((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")):
             found = need_constant(node, index, what, values)
@@ -207,6 +214,9 @@ def check_slice(node: ir.Node, values) -> str | None:
 
 
 def emit_slice(ctx: EmitContext, node: ir.Node) -> None:
+    if given_at_run_time(node, ctx.values):
+        emit_run_time_slice(ctx, node)
+        return
     shape = ctx.values.shape(node.inputs[0])
     begin, end, stride, begin_mask, end_mask = slice_params(node, shape, ctx.values)
     made = options("StridedSliceOptions", beginMask=begin_mask, endMask=end_mask)
