@@ -356,3 +356,15 @@ def test_slice_by_values_given_at_run_time(tmp_path, rng, starts, ends, axes, st
              "s": np.asarray(starts, np.int64), "e": np.asarray(ends, np.int64),
              "a": np.asarray(axes, np.int64), "t": np.asarray(steps, np.int64)}
     _emitted_matches(tmp_path, text, feeds)
+
+
+def test_unsqueeze_and_squeeze_by_axes_given_at_run_time(tmp_path, rng):
+    """The static output shapes are what the axes decide: a RESHAPE to them."""
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[3,1,4] x, int64[2] a, int64[1] b) => (float[3,1,1,4,1] u, float[3,4] s) {
+        u = Unsqueeze(x, a)
+        s = Squeeze(x, b)
+    }"""
+    feeds = {"x": rng.standard_normal((3, 1, 4)).astype(np.float32),
+             "a": np.asarray([-1, 1], np.int64), "b": np.asarray([-2], np.int64)}
+    _emitted_matches(tmp_path, text, feeds)

@@ -59,7 +59,10 @@ def check_reshape_output(node: ir.Node, values) -> str | None:
 
 
 def check_axes_reshape(node: ir.Node, values) -> str | None:
-    """Squeeze/Unsqueeze: the axes (an input from opset 13) must be known when converting."""
+    """Squeeze/Unsqueeze: a RESHAPE to the output shape, so axes (an input from opset 13)
+    given at run time need that shape static (it is what they decide)."""
+    if reshape_target(values, node.outputs[0]) is not None:
+        return None
     return need_constant(node, 1, "axes", values) or check_reshape_output(node, values)
 
 
