@@ -198,8 +198,6 @@ def _elementwise() -> list[Row]:
 
 
 def _nn() -> list[Row]:
-    # Conv and ConvTranspose weights may come at run time: the emitter's lowering
-    # (_conv.py) asks for constants only where it slices them per group
     return [
         b(
             "ArgMax",
@@ -231,6 +229,7 @@ def _nn() -> list[Row]:
             ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "EXPAND_DIMS", "SQUEEZE", "PAD"],
             F + ["int8", "int16"],
             rank(3, 5),
+            const(1),
             SYMMETRIC,
         ),
         b(
@@ -238,6 +237,7 @@ def _nn() -> list[Row]:
             ["TRANSPOSE_CONV", "CONV_3D_TRANSPOSE", "ADD"],
             F,
             rank(4, 5),
+            const(1),
             attr("group", 1),
             all_ones("dilations"),
             SYMMETRIC,
