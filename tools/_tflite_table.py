@@ -198,8 +198,6 @@ def _elementwise() -> list[Row]:
 
 
 def _nn() -> list[Row]:
-    # Conv and ConvTranspose weights may come at run time: the emitter's lowering
-    # (_conv.py) asks for constants only where it slices them per group
     return [
         b(
             "ArgMax",
@@ -231,6 +229,7 @@ def _nn() -> list[Row]:
             ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "EXPAND_DIMS", "SQUEEZE", "PAD"],
             F + ["int8", "int16"],
             rank(3, 5),
+            const(1),
             SYMMETRIC,
         ),
         b(
@@ -238,6 +237,7 @@ def _nn() -> list[Row]:
             ["TRANSPOSE_CONV", "CONV_3D_TRANSPOSE", "ADD"],
             F,
             rank(4, 5),
+            const(1),
             attr("group", 1),
             all_ones("dilations"),
             SYMMETRIC,
@@ -371,9 +371,15 @@ def _shape_ops() -> list[Row]:
         b("ReverseSequence", "REVERSE_SEQUENCE", MOVE),
         b(
             "ScatterND",
-            ["SCATTER_ND", "SELECT_V2", "SHAPE", "CAST"],
-            MOVE,
-            attr("reduction", "none"),
+            ["SCATTER_ND", "CAST", "ADD", "GREATER", "SELECT_V2"],
+            ["float32", "int32", "int64"],
+            attr("reduction", "none", "add"),
+        ),
+        b(
+            "ScatterElements",
+            ["CONCATENATION", "SCATTER_ND", "CAST", "ADD", "GREATER", "SELECT_V2"],
+            ["float32", "int32", "int64"],
+            attr("reduction", "none", "add"),
         ),
         b("Shape", ["SHAPE", "SLICE"], None, dtype_inputs=[]),
         b("Size", ["SHAPE", "REDUCE_PROD"], None, dtype_inputs=[]),
@@ -536,7 +542,6 @@ def _other() -> list[Row]:
         # Opset 11 turned Scatter into ScatterElements: converting to it is the rewrite.
         no("Scatter", "deprecated op; convert the opset first (ScatterElements)",
            "convert-opset{to=11}"),
-        no("ScatterElements", "no exact builtin lowering in graphkit's table"),
         no("TensorScatter", "no lowering in graphkit's table"),
         no("ImageDecoder", "no image-decoder builtin"),
         no("TfIdfVectorizer", "no TF-IDF builtin"),

@@ -15,7 +15,7 @@ For `torchscript` the truth is the emitter's own conformance runner
 output. Measured: 1,884 of 1,884 cases agree (1,508 convert and match); about 1.5 minutes.
 For `tflite` the truth is the same runner with graphkit's TFLite emitter (a .tflite run
 in LiteRT); cases with bfloat16/float8/int4 data go unmeasured (LiteRT's Python API takes
-numpy arrays). Measured: 1,693 of 1,693 measured cases agree (433 convert and match).
+numpy arrays). Measured: 1,693 of 1,693 measured cases agree (996 convert and match).
 Other targets plug in by adding a ground-truth function to GROUND_TRUTH, taking a test
 case and returning (runs, reason); None for "runs" means the harness cannot tell.
 

@@ -241,7 +241,7 @@ def test_opset_7_op_unchanged_since_is_lowered_and_a_changed_one_is_not(tmp_path
 # Convolutions ----------------------------------------------------------------------------
 
 CONV1D = """<ir_version: 9, opset_import: ["" : 18]>
-g (float[2,4,11] x, float[{o},{i},3] w) => (float[2,{o},{n}] y) {{
+g (float[2,4,11] x) => (float[2,{o},{n}] y) {{
     y = Conv<{attrs}>(x, w)
 }}"""
 
@@ -253,25 +253,20 @@ g (float[2,4,11] x, float[{o},{i},3] w) => (float[2,{o},{n}] y) {{
     (4, 1, 11, "group=4, auto_pad=\"SAME_UPPER\""),  # depthwise
     (6, 2, 9, "group=2"),
 ])
-def test_conv1d_with_weights_given_at_run_time(tmp_path, rng, o, i, n, attrs):
-    text = CONV1D.format(o=o, i=i, n=n, attrs=attrs)
-    feeds = {"x": rng.standard_normal((2, 4, 11)).astype(np.float32),
-             "w": rng.standard_normal((o, i, 3)).astype(np.float32)}
-    if "group=2" in attrs:  # the grouped form slices its weights when converting
-        _refused(text, "must be a constant")
-        return
-    _emitted_matches(tmp_path, text, feeds)
+def test_conv1d(tmp_path, rng, o, i, n, attrs):
+    weights = rng.standard_normal((o, i, 3)).astype(np.float32)
+    values = ", ".join(f"{v:.6f}" for v in weights.reshape(-1))
+    text = CONV1D.format(o=o, n=n, attrs=attrs).replace(
+        "    y = Conv", f"    w = Constant<value = float[{o},{i},3] {{{values}}}>()\n    y = Conv")
+    _emitted_matches(tmp_path, text, {"x": rng.standard_normal((2, 4, 11)).astype(np.float32)})
 
 
-def test_conv2d_with_weights_and_bias_given_at_run_time(tmp_path, rng):
+def test_conv_weights_given_at_run_time_are_refused(tmp_path):
+    """CONV_2D would read them, but a deployed model wants them constant (fix folds an
+    IR-3 weight that is also a graph input)."""
     text = """<ir_version: 9, opset_import: ["" : 18]>
-    g (float[1,3,6,6] x, float[5,3,3,3] w, float[5] b) => (float[1,5,6,6] y) {
-        y = Conv<pads=[1, 1, 1, 1]>(x, w, b)
-    }"""
-    feeds = {"x": rng.standard_normal((1, 3, 6, 6)).astype(np.float32),
-             "w": rng.standard_normal((5, 3, 3, 3)).astype(np.float32),
-             "b": rng.standard_normal(5).astype(np.float32)}
-    _emitted_matches(tmp_path, text, feeds)
+    g (float[1,3,6,6] x, float[5,3,3,3] w) => (float[1,5,4,4] y) { y = Conv(x, w) }"""
+    _refused(text, "must be a constant")
 
 
 @pytest.mark.parametrize(("p", "attrs", "out"), [
@@ -284,3 +279,87 @@ def test_lp_pool(tmp_path, rng, p, attrs, out):
     g (float[1,3,7,7] x) => (float{out} y) {{ y = LpPool<p={p}, {attrs}>(x) }}"""
     x = rng.standard_normal((1, 3, 7, 7)).astype(np.float32)
     _emitted_matches(tmp_path, text, {"x": x})
+
+
+# Empty parts ---------------------------------------------------------------------------
+
+def test_split_leaves_an_empty_part_out_and_concat_skips_it(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[2,6] x) => (float[2,6] y, float[2,2] b) {
+        sizes = Constant<value = int64[3] {4, 0, 2}>()
+        a, e, b = Split<axis=1>(x, sizes)
+        r = Relu(a)
+        y = Concat<axis=1>(e, r, b)
+    }"""
+    _emitted_matches(tmp_path, text, {"x": rng.standard_normal((2, 6)).astype(np.float32)})
+
+
+def test_split_by_sizes_given_at_run_time_reads_the_output_shapes(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[2,6] x, int64[2] sizes) => (float[2,5] a, float[2,1] b) {
+        a, b = Split<axis=1>(x, sizes)
+    }"""
+    feeds = {"x": rng.standard_normal((2, 6)).astype(np.float32),
+             "sizes": np.asarray([5, 1], np.int64)}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_rotary_embedding_is_lowered_as_its_body(tmp_path, rng):
+    """The body splits off an empty unrotated part and reshapes by computed shapes."""
+    text = """<ir_version: 10, opset_import: ["" : 23]>
+    g (float[2,4,3,8] x, float[50,4] cos, float[50,4] sin, int64[2,3] pos) => (float[2,4,3,8] y) {
+        y = RotaryEmbedding(x, cos, sin, pos)
+    }"""
+    feeds = {"x": rng.standard_normal((2, 4, 3, 8)).astype(np.float32),
+             "cos": rng.standard_normal((50, 4)).astype(np.float32),
+             "sin": rng.standard_normal((50, 4)).astype(np.float32),
+             "pos": rng.integers(0, 50, (2, 3)).astype(np.int64)}
+    _emitted_matches(tmp_path, text, feeds, evaluator=True)
+
+
+# Scatter -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("reduction", ["none", "add"])
+def test_scatter_nd_and_elements(tmp_path, rng, reduction):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (float[4,3] data, int64[2,1] rows, float[2,3] new, int64[2,2] cols, float[2,2] upd)
+      => (float[4,3] nd, float[4,3] el) {{
+        nd = ScatterND<reduction="{reduction}">(data, rows, new)
+        el = ScatterElements<axis=1, reduction="{reduction}">(data, cols, upd)
+    }}"""
+    feeds = {"data": rng.standard_normal((4, 3)).astype(np.float32),
+             "rows": np.asarray([[3], [-4]], np.int64),  # -4 is row 0
+             "new": rng.standard_normal((2, 3)).astype(np.float32),
+             "cols": np.asarray([[2, 0], [-1, 1]], np.int64),
+             "upd": rng.standard_normal((2, 2)).astype(np.float32)}
+    _emitted_matches(tmp_path, text, feeds, evaluator=True)
+
+
+# Slice by values given at run time -------------------------------------------------------
+
+@pytest.mark.parametrize(("starts", "ends", "axes", "steps", "out"), [
+    ([0, 1], [3, 4], [0, 1], [1, 1], "[3,3,5]"),
+    ([-1, 2**40], [-2**40, -5], [-2, 0], [-1, -1], "[4,5,5]"),  # clamps both ways
+    ([1], [2**63 - 1], [2], [2], "[4,5,2]"),
+])
+def test_slice_by_values_given_at_run_time(tmp_path, rng, starts, ends, axes, steps, out):
+    n = len(starts)
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (float[4,5,5] x, int64[{n}] s, int64[{n}] e, int64[{n}] a, int64[{n}] t)
+      => (float{out} y) {{ y = Slice(x, s, e, a, t) }}"""
+    feeds = {"x": rng.standard_normal((4, 5, 5)).astype(np.float32),
+             "s": np.asarray(starts, np.int64), "e": np.asarray(ends, np.int64),
+             "a": np.asarray(axes, np.int64), "t": np.asarray(steps, np.int64)}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_unsqueeze_and_squeeze_by_axes_given_at_run_time(tmp_path, rng):
+    """The static output shapes are what the axes decide: a RESHAPE to them."""
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[3,1,4] x, int64[2] a, int64[1] b) => (float[3,1,1,4,1] u, float[3,4] s) {
+        u = Unsqueeze(x, a)
+        s = Squeeze(x, b)
+    }"""
+    feeds = {"x": rng.standard_normal((3, 1, 4)).astype(np.float32),
+             "a": np.asarray([-1, 1], np.int64), "b": np.asarray([-2], np.int64)}
+    _emitted_matches(tmp_path, text, feeds)

@@ -30,6 +30,7 @@ from graphkit.backends.tflite.lowering import (
     _quant,
     _recurrent,
     _reduce,
+    _scatter,
     _tensor,
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
@@ -101,6 +102,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
+        _scatter,
     ))
 
 
@@ -168,8 +170,13 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     if any(_not_a_tensor(values, v) for v in [*node.inputs, *node.outputs] if v is not None):
         return f"{node.op_type}: graphkit's TFLite emitter takes tensors only (no sequences " \
             "or optionals)"
-    empty = _empty_value(node, [node.inputs[i] for i in entry.dtype_inputs
-                                if i < len(node.inputs)] + list(node.outputs), values)
+    # Split leaves its empty parts out, and Concat its empty inputs (_tensor.py)
+    outputs = [] if node.op_type == "Split" else list(node.outputs)
+    inputs = [] if node.op_type == "Concat" else [node.inputs[i] for i in entry.dtype_inputs
+                                                  if i < len(node.inputs)]
+    empty = _empty_value(node, inputs + outputs, values)
+    if empty is None and node.op_type != "Concat":
+        empty = _empty_value(node, [v for v in node.inputs if _split_part(v)], values)
     if empty is not None:
         return f"{node.op_type}: '{empty}' has no elements, which graphkit does not lower"
     for index in entry.dtype_inputs:
@@ -186,6 +193,11 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
 def _not_a_tensor(values: ValueFacts, value: ir.Value) -> bool:
     found = values.type(value)
     return found is not None and not isinstance(found, ir.TensorType)
+
+
+def _split_part(value: ir.Value | None) -> bool:
+    producer = value.producer() if value is not None else None
+    return producer is not None and producer.op_type == "Split"
 
 
 def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:

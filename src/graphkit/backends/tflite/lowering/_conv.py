@@ -62,25 +62,17 @@ def check_conv(node: ir.Node, values) -> str | None:
         return f"{node.op_type} is lowered for {images} NCHW input) only"
     if static_but_batch(values, node.inputs[0]) is None:
         return f"{node.op_type} needs static channel and spatial input dims"
-    # weights and bias given at run time are read by the builtin (a TRANSPOSE to its
-    # layout); the grouped form slices constant weights per group when converting
     if static_but_batch(values, node.inputs[1]) is None \
             or rank(values, node.inputs[1]) != rank(values, node.inputs[0]):
         return f"{node.op_type}'s weights (input 1) need a static shape"
-    if _grouped_form(node, values):
-        if const_or_dequantized(node.inputs[1]) is None:
-            return f"grouped {node.op_type}'s weights (input 1) must be a constant"
-        bias = node.inputs[2] if len(node.inputs) > 2 else None
-        if bias is not None and const_or_dequantized(bias) is None:
-            return f"grouped {node.op_type}'s bias (input 2) must be a constant"
+    # weights at run time would run (CONV_2D reads them as a tensor), but a deployed model
+    # wants them constant: an IR-3 weight that is also a graph input is folded by fix
+    if const_or_dequantized(node.inputs[1]) is None:
+        return f"{node.op_type}'s weights (input 1) must be a constant"
+    bias = node.inputs[2] if len(node.inputs) > 2 else None
+    if bias is not None and const_or_dequantized(bias) is None:
+        return f"{node.op_type}'s bias (input 2) must be a constant"
     return None
-
-
-def _grouped_form(node: ir.Node, values) -> bool:
-    """Groups that are neither 1 nor one per channel (depthwise): SPLIT + CONV_2D."""
-    group = attr(node, "group", 1)
-    shape = static_but_batch(values, node.inputs[0])
-    return node.op_type == "Conv" and group != 1 and shape is not None and group != shape[1]
 
 
 def conv_geometry(ctx: EmitContext, node: ir.Node):

@@ -20,6 +20,8 @@ cannot follow (Div, Where, ConstantOfShape, ...) the evaluator has computed.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -78,15 +80,33 @@ def _reinferred(graph: ir.Graph, values: ValueFacts) -> ValueFacts | None:
     except Exception:  # noqa: BLE001 - the facts as they were stay right
         return None
     fresh = facts_from_graph_proto(inferred.graph)
-    shapes = dict(values.shapes)
-    gained = False
-    for name, shape in fresh.shapes.items():
-        if _more_static(shape, shapes.get(name)):
-            shapes[name], gained = shape, True
+    known = {v.name: values.shape(v) for v in _graph_values(graph)}
+    gained = {name: shape for name, shape in fresh.shapes.items()
+              if _more_static(shape, known.get(name, values.shapes.get(name)))}
     if not gained:
         return None
+    earlier = values.gained if isinstance(values, RefinedFacts) else {}
     types = {**fresh.types, **values.types}
-    return ValueFacts(types, shapes)
+    return RefinedFacts(types, {**values.shapes, **gained}, gained={**earlier, **gained})
+
+
+@dataclass(frozen=True)
+class RefinedFacts(ValueFacts):
+    """Facts whose shapes folding made more static: those win over the IR's annotations
+    (a function body's values carry the shapes inference gave them before folding)."""
+
+    gained: Mapping[str, tuple] = field(default_factory=dict, compare=False)
+
+    def shape(self, value: ir.Value | None):
+        if value is not None and value.name in self.gained:
+            return self.gained[value.name]
+        return super().shape(value)
+
+
+def _graph_values(graph: ir.Graph):
+    yield from graph.inputs
+    for node in graph:
+        yield from node.outputs
 
 
 def _more_static(new: tuple | None, old: tuple | None) -> bool:

@@ -31,7 +31,7 @@ def emit_gather(ctx: EmitContext, node: ir.Node) -> None:
         dtype = ctx.dtype(indices)
         length = ctx.const(np.asarray(shape[axis], dtype)) if isinstance(shape[axis], int) \
             else _dim_size(ctx, data, axis, dtype)
-        index = _wrapped_indices(ctx, indices, length)
+        index = wrapped_indices(ctx, indices, length)
     made = options("GatherOptions", axis=axis, batchDims=0)
     ctx.op("GATHER", [ctx.input(data), index], [ctx.output(node.outputs[0])], made)
 
@@ -47,7 +47,7 @@ def _dim_size(ctx: EmitContext, data: ir.Value, axis: int, dtype) -> int:
     return size
 
 
-def _wrapped_indices(ctx: EmitContext, indices: ir.Value, length: int) -> int:
+def wrapped_indices(ctx: EmitContext, indices: ir.Value, length: int) -> int:
     """Negative indices count from the end in ONNX; TFLite's GATHER refuses them.
     `length`: the tensor holding the axis's length (a constant, or computed for a dynamic
     dim)."""
@@ -82,9 +82,15 @@ def check_gather_elements(node: ir.Node, values) -> str | None:
 
 
 def emit_gather_elements(ctx: EmitContext, node: ir.Node) -> None:
-    """GATHER_ND with full coordinates: the index tensor on `axis`, constant grids (the
-    element's own position) on every other axis."""
-    data, indices = node.inputs
+    """GATHER_ND with full coordinates (element_coordinates)."""
+    coords = element_coordinates(ctx, node)
+    ctx.op("GATHER_ND", [ctx.input(node.inputs[0]), coords], [ctx.output(node.outputs[0])])
+
+
+def element_coordinates(ctx: EmitContext, node: ir.Node) -> int:
+    """[*indices.shape, rank]: each element's full coordinates in the data, the index
+    tensor (wrapped) on `axis`, constant grids (the element's own position) elsewhere."""
+    data, indices = node.inputs[0], node.inputs[1]
     shape, index_shape = ctx.shape(data), ctx.shape(indices)
     axis = attr(node, "axis", 0) % len(shape)
     array = const_or_dequantized(indices)
@@ -92,7 +98,7 @@ def emit_gather_elements(ctx: EmitContext, node: ir.Node) -> None:
         wrapped = ctx.const(np.where(array < 0, array + shape[axis], array).astype(np.int64))
     else:
         length = ctx.const(np.asarray(shape[axis], ctx.dtype(indices)))
-        wrapped = _wrapped_indices(ctx, indices, length)
+        wrapped = wrapped_indices(ctx, indices, length)
     dtype = ctx.dtype(indices) if array is None else np.dtype(np.int64)
     column = ctx.temp("axis_coords", dtype, [*index_shape, 1])
     ctx.op("RESHAPE", [wrapped, ctx.int32([*index_shape, 1])], [column])
@@ -102,7 +108,7 @@ def emit_gather_elements(ctx: EmitContext, node: ir.Node) -> None:
     coords = ctx.temp("coords", dtype, [*index_shape, len(shape)])
     ctx.op("CONCATENATION", parts, [coords],
            options("ConcatenationOptions", axis=len(index_shape)))
-    ctx.op("GATHER_ND", [ctx.input(data), coords], [ctx.output(node.outputs[0])])
+    return coords
 
 
 def check_gather_nd(node: ir.Node, values) -> str | None:
@@ -126,7 +132,7 @@ def emit_gather_nd(ctx: EmitContext, node: ir.Node) -> None:
     if array is not None:
         index = ctx.const(np.where(array < 0, array + sizes, array).astype(array.dtype))
     else:
-        index = _wrapped_indices(ctx, indices, ctx.const(sizes))
+        index = wrapped_indices(ctx, indices, ctx.const(sizes))
     ctx.op("GATHER_ND", [ctx.input(data), index], [ctx.output(node.outputs[0])])
 
 

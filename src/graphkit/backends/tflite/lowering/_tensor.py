@@ -26,6 +26,11 @@ from graphkit.backends.tflite.lowering._base import (
     rank,
     static_shape,
 )
+from graphkit.backends.tflite.lowering._slice import (
+    check_run_time_slice,
+    emit_run_time_slice,
+    given_at_run_time,
+)
 
 INT32_MAX = 2**31 - 1
 
@@ -54,7 +59,10 @@ def check_reshape_output(node: ir.Node, values) -> str | None:
 
 
 def check_axes_reshape(node: ir.Node, values) -> str | None:
-    """Squeeze/Unsqueeze: the axes (an input from opset 13) must be known when converting."""
+    """Squeeze/Unsqueeze: a RESHAPE to the output shape, so axes (an input from opset 13)
+    given at run time need that shape static (it is what they decide)."""
+    if reshape_target(values, node.outputs[0]) is not None:
+        return None
     return need_constant(node, 1, "axes", values) or check_reshape_output(node, values)
 
 
@@ -144,7 +152,8 @@ def emit_concat(ctx: EmitContext, node: ir.Node) -> None:
     out_rank = ctx.rank(node.outputs[0])
     axis = attr(node, "axis") % out_rank
     stored_axis = perm.index(axis) if perm is not None else axis
-    tensors = [ctx.input(v, perm) for v in node.inputs if ctx.shape_or_none(v) != []]
+    tensors = [ctx.input(v, perm) for v in node.inputs
+               if ctx.shape_or_none(v) != [] and not _empty(ctx, v)]
     made = options("ConcatenationOptions", axis=stored_axis)
     ctx.op("CONCATENATION", tensors, [ctx.output(node.outputs[0], perm)], made)
 
@@ -196,6 +205,8 @@ def slice_params(node: ir.Node, shape: tuple, values):
 
 
 def check_slice(node: ir.Node, values) -> str | None:
+    if given_at_run_time(node, values):
+        return check_run_time_slice(node, values)
     if len(node.inputs) > 1:
         for index, what in ((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")):
             found = need_constant(node, index, what, values)
@@ -211,6 +222,9 @@ def check_slice(node: ir.Node, values) -> str | None:
 
 
 def emit_slice(ctx: EmitContext, node: ir.Node) -> None:
+    if given_at_run_time(node, ctx.values):
+        emit_run_time_slice(ctx, node)
+        return
     shape = ctx.values.shape(node.inputs[0])
     begin, end, stride, begin_mask, end_mask = slice_params(node, shape, ctx.values)
     made = options("StridedSliceOptions", beginMask=begin_mask, endMask=end_mask)
@@ -218,20 +232,30 @@ def emit_slice(ctx: EmitContext, node: ir.Node) -> None:
                              ctx.int32(stride)], [ctx.output(node.outputs[0])], made)
 
 
+def _empty(ctx: EmitContext, value: ir.Value) -> bool:
+    shape = static_shape(ctx.values, value)
+    return shape is not None and 0 in shape
+
+
 def emit_split(ctx: EmitContext, node: ir.Node) -> None:
+    """SPLIT_V by the output sizes; an empty part is left out (LiteRT holds no tensor
+    without elements), and only Concat may read it, which leaves it out too."""
     shape = ctx.shape(node.inputs[0])
     axis = attr(node, "axis", 0) % len(shape)
-    sizes = [ctx.shape(out)[axis] for out in node.outputs]
+    parts = [out for out in node.outputs if ctx.shape(out)[axis] != 0]
+    sizes = [ctx.shape(out)[axis] for out in parts]
     made = options("SplitVOptions", numSplits=len(sizes))
     ctx.op("SPLIT_V", [ctx.input(node.inputs[0]), ctx.int32(sizes), ctx.int32(axis)],
-           [ctx.output(out) for out in node.outputs], made)
+           [ctx.output(out) for out in parts], made)
 
 
 def check_split(node: ir.Node, values) -> str | None:
-    split = node.inputs[1] if len(node.inputs) > 1 else None
-    if split is not None and known(split, values) is None:
-        return "Split's split (input 1) must be a constant"
+    # the sizes are read off the static output shapes, which a split input given at run
+    # time must agree with (ONNX's shapes are its sizes)
     if any(static_shape(values, out) is None for out in node.outputs):
+        split = node.inputs[1] if len(node.inputs) > 1 else None
+        if split is not None and known(split, values) is None:
+            return "Split by sizes given at run time needs static output shapes"
         return "Split needs static output shapes"
     return None
 
