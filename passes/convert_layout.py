@@ -3,6 +3,7 @@
     Y = Op(X, ...)                 -> Transpose(graphkit.nhwc::Op(Transpose(X, NHWC), ...), NCHW)
     U(Transpose(a, p), c, ...)     -> Transpose(U(a, c', ...), p)   U elementwise, c' = c moved
     Concat(Transpose(a, p), ...)   -> Transpose(Concat(a, ..., axis = p[axis]), p)
+    Softmax, ReduceMean/Max/Min/Sum, Pad of Transpose(a, p): on `a`, axes renumbered
     Transpose(Transpose(a, p), q)  -> a where q undoes p, else one Transpose
 
 `graphkit.nhwc::Op` is a model-local ONNX function whose body is Transpose to NCHW, the ONNX
@@ -11,8 +12,8 @@ manager proves it like any rewrite, while the TFLite lowering maps it straight t
 builtin (CONV_2D, MAX_POOL_2D, ...) with no TRANSPOSE. The model's inputs and outputs keep
 their layout: an NCHW image input keeps one Transpose after it.
 
-Not pushed through yet (a Transpose stays before them): reductions, Softmax, Split, Slice,
-Pad, Reshape, Gather.
+Not pushed through yet (a Transpose stays before them): Split, Slice, Reshape, Squeeze,
+Flatten, Gather, Expand.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit.passes._graph_edit import add_constant, ensure_shapes, replace_value
+from graphkit.passes._layout_axes import AXIS_OPS, renumber
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import const_array
 
@@ -58,7 +60,7 @@ class ConvertLayout(Pass):
         _declare_functions(model, converted, opset)
         moved = cancelled = 0
         for _ in range(MAX_SWEEPS):
-            step_moved, step_cancelled = _push_transposes(graph), _cancel_pairs(graph)
+            step_moved, step_cancelled = _push_transposes(graph, opset), _cancel_pairs(graph)
             moved, cancelled = moved + step_moved, cancelled + step_cancelled
             _remove_dead_transposes(graph)
             if not step_moved and not step_cancelled:
@@ -166,13 +168,24 @@ def _transposed_by(value: ir.Value | None) -> tuple[int, ...] | None:
     return tuple(producer.attributes["perm"].as_ints())
 
 
-def _push_transposes(graph: ir.Graph) -> int:
+def _push_transposes(graph: ir.Graph, opset: int) -> int:
     """Elementwise ops and Concats whose moving inputs are all Transposes by one perm run
-    before it instead: one Transpose after them."""
+    before it instead: one Transpose after them. Softmax, reductions and Pad of a
+    Transpose's output run on its input with their axes renumbered (_layout_axes)."""
     moved = 0
     for node in list(graph):
-        if node.domain not in {"", "ai.onnx"} or len(node.outputs) != 1 \
-                or node.op_type not in ELEMENTWISE | {"Concat"} or not _is_4d(node.outputs[0]):
+        if node.domain not in {"", "ai.onnx"} or len(node.outputs) != 1:
+            continue
+        perm = _transposed_by(node.inputs[0]) if node.op_type in AXIS_OPS else None
+        if perm is not None:
+            source = node.inputs[0].producer().inputs[0]
+            after = renumber(graph, node, perm, opset)
+            if after is not False:
+                node.replace_input_with(0, source)
+                _transpose_after(graph, node, after)
+                moved += 1
+            continue
+        if node.op_type not in ELEMENTWISE | {"Concat"} or not _is_4d(node.outputs[0]):
             continue
         perm = _shared_perm(node)
         if perm is None:
@@ -204,6 +217,7 @@ def _shared_perm(node: ir.Node) -> tuple[int, ...] | None:
 
 
 def _move_below(graph: ir.Graph, node: ir.Node, perm: tuple[int, ...]) -> None:
+    """An elementwise op or Concat, computed on the Transposes' inputs (constants moved)."""
     inverse = tuple(int(i) for i in np.argsort(perm))
     for index, value in enumerate(node.inputs):
         if value is None:
@@ -218,6 +232,15 @@ def _move_below(graph: ir.Graph, node: ir.Node, perm: tuple[int, ...]) -> None:
     if node.op_type == "Concat":
         axis = node.attributes["axis"].as_int() % 4
         node.attributes["axis"] = ir.AttrInt64("axis", perm[axis])
+    _transpose_after(graph, node, perm)
+
+
+def _transpose_after(graph: ir.Graph, node: ir.Node, perm: tuple[int, ...] | None) -> None:
+    """The node now computes in its inputs' layout: its readers (and the graph output it
+    may be) get its result through Transpose(perm), which gives the old layout back."""
+    if perm is None:
+        return
+    inverse = tuple(int(i) for i in np.argsort(perm))
     out = node.outputs[0]
     after_node = ir.Node("", "Transpose", [out], attributes=[ir.AttrInt64s("perm", list(perm))])
     graph.insert_after(node, after_node)

@@ -25,6 +25,7 @@ def keras_model(name: str, size: int = 224):
     """The application with `size` x `size` RGB input, top off, average-pooled features."""
     import keras
 
+    keras.utils.set_random_seed(0)  # the same weights every run: comparable benches
     common = dict(weights=None, input_shape=(size, size, 3), include_top=False, pooling="avg")
     if name == "mobilenet_v2":
         net = keras.applications.MobileNetV2(**common)

@@ -207,8 +207,6 @@ def _serve(conn: Connection, run_timeout: float) -> None:
 
 
 def _run_mutant(main: Callable, mutant: Mutant, folder: Path, run_timeout: float) -> Outcome:
-    import resource
-
     outcome = Outcome(mutant.id, mutant.base, mutant.mutations, target_of(mutant.id))
     model, output = folder / "model.onnx", folder / "fixed.onnx"
     model.write_bytes(mutant.data)
@@ -225,10 +223,26 @@ def _run_mutant(main: Callable, mutant: Mutant, folder: Path, run_timeout: float
             # graphkit broke a valid model, or passed an invalid one along without saying so
             input_too = " (and the input)" if _rejected(model) else " (not the input)"
             outcome.failures.append((rejected[0] + input_too, rejected[1]))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _peak_resident_bytes()
     if peak > PEAK_LIMIT:
         outcome.failures.append(("memory", f"peak resident memory {peak >> 20} MiB"))
     return outcome
+
+
+def _peak_resident_bytes() -> int:
+    """This worker's own peak: VmHWM where Linux gives it. ru_maxrss survives exec, so a
+    worker spawned from a parent already over the limit (a pytest process that loaded
+    TensorFlow and Keras models) would report the parent's size for every mutant."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource  # POSIX only
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _run_cli(main: Callable, argv: list[str]) -> tuple[int, str, str]:

@@ -14,6 +14,7 @@ from conftest import model_from_text, require, run_ort
 
 from graphkit.passes.convert_layout import NHWC_DOMAIN, ConvertLayout
 from graphkit.passmanager import PassContext
+from graphkit.rewrite import const_array
 
 
 def _floats(rng, *shape) -> str:
@@ -106,3 +107,58 @@ def test_the_tflite_emitter_writes_the_nhwc_ops_with_no_transpose_between(tmp_pa
     assert builtins["TRANSPOSE"] == 1, builtins
     assert builtins["CONV_2D"] == 2 and builtins["DEPTHWISE_CONV_2D"] == 1, builtins
     assert builtins["MAX_POOL_2D"] == 1 and builtins["CONCATENATION"] == 1, builtins
+
+
+WEIGHTS = np.random.default_rng(1)
+AXES_TEXT = f"""<ir_version: 10, opset_import: ["" : 17]>
+g (float[1, 3, 8, 8] x) => (float[1, 4] y, float[1, 4, 8, 8] s)
+<float[4, 3, 3, 3] w1 = {{{_floats(WEIGHTS, 4, 3, 3, 3)}}},
+ float[4, 4, 3, 3] w2 = {{{_floats(WEIGHTS, 4, 4, 3, 3)}}},
+ int64[8] p = {{0, 0, 1, 2, 0, 0, 1, 0}}>
+{{
+    c1 = Conv <pads = [1, 1, 1, 1]> (x, w1)
+    q = Pad (c1, p)
+    c2 = Conv (q, w2)
+    s = Softmax <axis = 1> (c2)
+    y = ReduceMean <axes = [2, 3], keepdims = 0> (c2)
+}}"""
+
+
+def test_softmax_reductions_and_pad_follow_the_layout(rng):
+    """A Pad between two convolutions and a Softmax over channels move into NHWC with
+    their axes renumbered; a mean over H and W needs no Transpose after it at all."""
+    text = AXES_TEXT
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    expected = run_ort(model_from_text(text), {"x": x})
+    model = model_from_text(text)
+    assert _run(model).modified
+    ops = collections.Counter(node.op_type for node in model.graph)
+    assert ops["Transpose"] == 2  # at the input, and before the NCHW output s
+    [pad] = [node for node in model.graph if node.op_type == "Pad"]
+    assert const_array(pad.inputs[1]).tolist() == [0, 1, 2, 0, 0, 1, 0, 0]
+    [softmax] = [node for node in model.graph if node.op_type == "Softmax"]
+    assert softmax.attributes["axis"].as_int() == 3
+    [mean] = [node for node in model.graph if node.op_type == "ReduceMean"]
+    assert mean.outputs[0].is_graph_output()  # no Transpose after it
+    for got, want in zip(run_ort(model, {"x": x}), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        assert np.ptp(want) > 0.01
+
+
+def test_the_moved_axes_lower_to_tflite(tmp_path, rng):
+    """The Pad, Softmax and mean convert-layout renumbered run in LiteRT as ONNX Runtime
+    runs the original."""
+    require("ai_edge_litert.interpreter", "tensorflow")
+    from graphkit.backends.tflite.emitter import emit
+    from graphkit.backends.tflite.runner import run_artifact
+
+    text = AXES_TEXT
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    expected = run_ort(model_from_text(text), {"x": x})
+    model = model_from_text(text)
+    assert _run(model).modified
+    artifact = emit(model, tmp_path / "axes.tflite")
+    got = run_artifact(artifact.path, {"x": x})
+    for name, want in zip(("y", "s"), expected, strict=True):
+        np.testing.assert_allclose(got[name], want, rtol=1e-4, atol=1e-5)
+    assert artifact.metadata["transposes"] == 2, artifact.metadata["builtins"]
