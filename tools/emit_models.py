@@ -80,13 +80,14 @@ def _keras(name: str, folder: Path) -> BenchModel:
     import keras
 
     import graphkit
+    from graphkit.ir import save_onnx
 
     application = {"mobilenetv2": keras.applications.MobileNetV2,
                    "efficientnetb0": keras.applications.EfficientNetB0}[name]
     keras.utils.set_random_seed(0)
     net = application(weights=None, input_shape=(224, 224, 3))
     path = folder / f"{name}.onnx"
-    graphkit.ir.save_onnx(graphkit.load(net), path)
+    save_onnx(graphkit.load(net), path)
     image = np.random.default_rng(0).random((1, 224, 224, 3), dtype=np.float32)
     return BenchModel(path, {_input_names(path)[0]: image})
 

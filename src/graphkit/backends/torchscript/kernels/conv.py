@@ -213,7 +213,11 @@ def causal_conv_with_state(x: Tensor, weight: Tensor, bias: Optional[Tensor],
     return out, joined[:, :, joined.size(2) - keep:]
 
 
-def channels_last(x: Tensor) -> Tensor:
-    """The same values laid out NHWC (no copy when they already are): torch's CPU convolutions
-    run faster on it, and the layout carries through the ops that follow."""
-    return x.contiguous(memory_format=torch.channels_last)
+def onednn_layout(x: Tensor) -> Tensor:
+    """x laid out NHWC (same values) where torch's CPU convolution hands it to oneDNN, which
+    runs that layout faster: a batch over 1 or over 20,480 values (torch's own rule, in
+    ConvParams::use_mkldnn). Smaller single images go to torch's native kernel, which is
+    faster on NCHW. A tensor already NHWC stays so (no copy)."""
+    if x.size(0) > 1 or x.numel() > 20480:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x

@@ -65,9 +65,8 @@ def _native_conv(cx: EmitContext, node: ir.Node) -> list | None:
             return None
         x = cx.call(torch.constant_pad_nd, [x, _torch_pad_order(uneven), 0.0])[0]
         pads = [0] * n
-    if n == 2:  # NHWC: 1.3-1.4x faster on the torch CNNs and SqueezeNet,
-        # the same on the Keras ones (whose NHWC input already is), by tools/bench_emit.py
-        x = cx.call(cv.channels_last, [x])[0]
+    if n == 2:  # measured by tools/bench_emit.py (README)
+        x = cx.call(cv.onednn_layout, [x])[0]
     args = [x, w, b, attr_ints(node, "strides") or [1] * n, pads,
             attr_ints(node, "dilations") or [1] * n, attr_int(node, "group", 1)]
     return cx.call(NATIVE_CONV[n], args)
