@@ -73,8 +73,12 @@ def convert(
     if fix:
         step(f"fixing for {target}")
         # The proof runs on the caller's inputs too: generated ones may not suit the model.
-        model, fix_report = fix_model(
-            model, target, **{"inputs": inputs, "timeout": timeout, **(fix_options or {})})
+        options = {"inputs": inputs, "timeout": timeout, **(fix_options or {})}
+        # what the emitter needs besides the target's fixes (TFLite: the NHWC layout)
+        prepare = getattr(target_emitter, "PREPARE", "")
+        if prepare:
+            options["passes"] = ",".join(p for p in (options.get("passes"), prepare) if p)
+        model, fix_report = fix_model(model, target, **options)
         accepted = getattr(target_emitter, "accepted_findings", lambda **_: frozenset())
         _refuse_blocked(fix_report, target, accepted(**emit_options))
     else:  # fix refuses what the ONNX checker rejects; without it, so does convert

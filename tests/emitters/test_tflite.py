@@ -357,3 +357,19 @@ def test_lrn_and_instance_norm_match_onnxruntime(tmp_path, rng):
     assert artifact.metadata["transposes"] == 2  # in and out: both ops run on NHWC
     (want,) = run_ort(model, {"x": x})
     assert _max_error(run_artifact(artifact.path, {"x": x})["y"], want) <= 1e-4
+
+
+def test_convert_lays_out_nhwc_but_a_fixed_onnx_stays_plain(tmp_path, rng):
+    """convert-layout's graphkit.nhwc functions are for the emitter: convert runs it (proven,
+    in its fix report), while `fix --target tflite` writes ONNX other tools can read."""
+    _export(_cnn(), torch.randn(1, 3, 32, 32), tmp_path / "cnn.onnx")
+    fixed, _ = graphkit.fix(tmp_path / "cnn.onnx", "tflite")
+    assert {node.domain for node in fixed.graph} <= {"", "ai.onnx"}
+    assert not fixed.functions
+    artifact = graphkit.convert(tmp_path / "cnn.onnx", "tflite", tmp_path / "cnn.tflite")
+    ran = [record["pass"] for record in artifact.metadata["fix"]["passes"]]
+    assert "convert-layout" in ran
+    assert artifact.metadata["transposes"] == 1  # at the NCHW image input only
+    image = rng.standard_normal((1, 3, 32, 32)).astype(np.float32)
+    (want,) = run_ort(graphkit.load(tmp_path / "cnn.onnx"), {"x": image})
+    assert _max_error(run_artifact(tmp_path / "cnn.tflite", {"x": image})["y"], want) <= 1e-5

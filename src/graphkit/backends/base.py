@@ -46,6 +46,8 @@ class Emitter(Protocol):
     """A module that writes a target's artifact (registry field `emitter`)."""
 
     SUFFIXES: tuple[str, ...]  # the file suffixes it writes, its usual one first
+    # Optional PREPARE: a pipeline string convert runs, proven, after the target's fixes and
+    # before emit, for passes whose output is for this emitter only (TFLite's NHWC layout).
 
     def emit(self, model: ir.Model, output: str | os.PathLike, **options: Any) -> Artifact:
         """Write `output` atomically and say what was written; options are the emitter's own."""

@@ -19,6 +19,6 @@ RULES = ("pad-conv", "conv-bn", "gelu", "layer-norm", "hard-swish", "transposes"
 
 
 def pipeline(opset: int) -> list[str]:
-    # convert-layout after the fusions (pad-conv and conv-bn read NCHW Convs): NHWC image
-    # ops, Transposes pushed to the edges and cancelled, proven in ONNX Runtime
-    return cleanup() + fuse(RULES, opset) + ["convert-layout{to=NHWC}", "remove-dead-nodes"]
+    # convert-layout is not here: its graphkit.nhwc functions are for graphkit's emitter,
+    # not for a fixed .onnx a user hands to other tools. convert runs it (emitter.PREPARE).
+    return cleanup() + fuse(RULES, opset)
