@@ -6,8 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-from rich.table import Table
-
 import graphkit
 from graphkit._output import check_output_path
 from graphkit.cli._common import (
@@ -125,17 +123,16 @@ def _print_text(report, output: str, nodes_before: int, nodes_after: int) -> Non
               f"nodes in {report.rounds} round(s), written to {output}")
     shown = [record for record in report.passes if record.modified or record.rolled_back]
     if shown:
-        passes = Table(box=None)
-        passes.add_column("pass", no_wrap=True)  # a name to type in --passes: never cut
-        passes.add_column("nodes", no_wrap=True)
-        passes.add_column("seconds")
-        passes.add_column("what changed", ratio=1)
+        # One line per pass, then what it changed on the next: a column for the changes
+        # would leave them a quarter of an 80-column terminal, cut into pieces.
+        width = max(len(record.name) for record in shown)
         for record in shown:
-            what = "ROLLED BACK" if record.rolled_back else "; ".join(record.changes[:3])
+            nodes = f"{record.nodes_before} -> {record.nodes_after}"
+            out.print(f"  {record.name:<{width}}  {nodes:>10} nodes  {record.seconds:.3f} s")
+            what = "[red]ROLLED BACK[/]" if record.rolled_back else "; ".join(record.changes[:3])
             more = f" (+{len(record.changes) - 3} more)" if len(record.changes) > 3 else ""
-            passes.add_row(record.name, f"{record.nodes_before} -> {record.nodes_after}",
-                           f"{record.seconds:.3f}", what + more)
-        out.print(passes)
+            if what:
+                out.print(f"      {what}{more}", markup=record.rolled_back)
     else:
         ran = len({record.name for record in report.passes})
         out.print(f"no pass changed the model ({ran} tried)" if ran else "no pass was needed")

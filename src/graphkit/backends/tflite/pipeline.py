@@ -21,4 +21,4 @@ RULES = ("pad-conv", "conv-bn", "gelu", "layer-norm", "hard-swish", "transposes"
 def pipeline(opset: int) -> list[str]:
     # convert-layout is not here: its graphkit.nhwc functions are for graphkit's emitter,
     # not for a fixed .onnx a user hands to other tools. convert runs it (emitter.PREPARE).
-    return cleanup() + fuse(RULES, opset)
+    return cleanup() + fuse(RULES, opset) + ["remove-dead-nodes"]  # what the fusions left
