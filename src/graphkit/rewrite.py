@@ -250,9 +250,12 @@ def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog,
     removed: set[int] = set()
     changed = False
     for rule in rules:
+        wanted = {p.op_type for p in rule.pattern.inputs if isinstance(p, Op)}
         for node in by_op.get(rule.pattern.op_type, ()):
             if id(node) in removed or node.graph is not graph:
                 continue
+            if wanted and not wanted <= _producer_ops(node):
+                continue  # cheap: most nodes of the root's type are not fed as the rule needs
             match = find_match(rule, node, opset, log)
             if match is None or not _apply(graph, rule, match, taken, in_function):
                 continue
@@ -261,6 +264,11 @@ def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog,
             log.changes.append(f"{rule.name}: rewrote {node.op_type} '{node.name}'")
             changed = True
     return changed
+
+
+def _producer_ops(node: ir.Node) -> set[str]:
+    return {producer.op_type for value in node.inputs
+            if value is not None and (producer := value.producer()) is not None}
 
 
 def find_match(rule: Rule, node: ir.Node, opset: int,
@@ -305,9 +313,15 @@ def _match_var(var: Var, value: ir.Value | None, bound: dict) -> Iterator[dict]:
         if bound[var] is value:
             yield bound
         return
-    if value is None or (var.const and const_array(value) is None):
+    if value is None or (var.const and not _is_constant(value)):
         return
     yield {**bound, var: value}
+
+
+def _is_constant(value: ir.Value) -> bool:
+    """const_array(value) is not None, without turning the tensor into an array: the matcher
+    asks this of every candidate, constraints read the array only for a whole match."""
+    return not value.is_graph_input() and ir.convenience.get_const_tensor(value) is not None
 
 
 def _match_node(pattern: Op, node: ir.Node, bound: dict) -> Iterator[dict]:
