@@ -148,9 +148,20 @@ def _match_var(var: Var, value: ir.Value | None, bound: dict) -> Iterator[dict]:
         if bound[var] is value:
             yield bound
         return
-    if value is None or (var.const and const_array(value) is None):
+    if value is None or (var.const and not _is_constant(value)):
         return
     yield {**bound, var: value}
+
+
+def _is_constant(value: ir.Value) -> bool:
+    """const_array(value) is not None, without turning the tensor into an array: the matcher
+    asks this of every candidate, constraints read the array only for a whole match."""
+    if value.is_graph_input():
+        return False
+    try:
+        return ir.convenience.get_const_tensor(value) is not None
+    except ValueError:  # a malformed Constant node, as const_array says
+        return False
 
 
 def _match_node(pattern: Op, node: ir.Node, bound: dict) -> Iterator[dict]:

@@ -176,9 +176,12 @@ def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog,
     removed: set[int] = set()
     changed = False
     for rule in rules:
+        wanted = {p.op_type for p in rule.pattern.inputs if isinstance(p, Op)}
         for node in by_op.get(rule.pattern.op_type, ()):
             if id(node) in removed or node.graph is not graph:
                 continue
+            if wanted and not wanted <= _producer_ops(node):
+                continue  # cheap: most nodes of the root's type are not fed as the rule needs
             match = find_match(rule, node, opset, log)
             if match is None or not _apply(graph, rule, match, taken, in_function):
                 continue
@@ -187,6 +190,11 @@ def _sweep(graph: ir.Graph, rules: Sequence[Rule], opset: int, log: RewriteLog,
             log.changes.append(f"{rule.name}: rewrote {node.op_type} '{node.name}'")
             changed = True
     return changed
+
+
+def _producer_ops(node: ir.Node) -> set[str]:
+    return {producer.op_type for value in node.inputs
+            if value is not None and (producer := value.producer()) is not None}
 
 
 def find_match(rule: Rule, node: ir.Node, opset: int,

@@ -83,6 +83,30 @@ def test_streamed_file_parses_to_what_onnx_ir_would_write(tmp_path):
     assert saved == expected
 
 
+def test_arrays_written_from_their_own_memory_parse_as_onnx_ir_writes_them(tmp_path):
+    """The raw_data written straight from an array: every layout and field it must get right."""
+    arrays = {
+        "f32": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "transposed": np.arange(6, dtype=np.float32).reshape(2, 3).T,  # not C-ordered
+        "i64": np.array([[1, -2], [3, 1 << 40]], dtype=np.int64),
+        "flags": np.array([True, False, True]),
+        "f16": np.array([0.5, -2.0], dtype=np.float16),
+        "empty": np.zeros((0, 3), dtype=np.float32),
+    }
+    model = _model()
+    for name, array in arrays.items():
+        tensor = ir.tensor(array, name=name)
+        tensor.doc_string = f"{name} doc"
+        tensor.metadata_props["origin"] = name
+        model.graph.register_initializer(ir.Value(name=name, const_value=tensor))
+    expected = ir.to_proto(model)
+    saved = onnx.load(save_onnx(model, tmp_path / "m.onnx"))
+    assert saved == expected
+    written = {t.name: numpy_helper.to_array(t) for t in saved.graph.initializer}
+    for name, array in arrays.items():
+        np.testing.assert_array_equal(written[name], array)
+
+
 def test_subgraph_initializers_and_renamed_initializers_survive(tmp_path):
     source = tmp_path / "src.onnx"
     onnx.save(

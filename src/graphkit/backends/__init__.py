@@ -16,10 +16,11 @@ factory); a plugin may not replace a built-in target.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -124,11 +125,18 @@ BACKENDS: tuple[Backend, ...] = (
 def target_table() -> dict[str, Backend]:
     """Name -> row: the built-ins, then plugin targets from entry points."""
     table = {backend.name: backend for backend in BACKENDS}
-    for point in entry_points(group="graphkit.targets"):
+    for point in _plugin_points():
         if point.name in table:
             raise ValueError(f"plugin target '{point.name}' clashes with a built-in target")
         table[point.name] = Backend(point.name, f"plugin ({point.value})", point.load())
     return table
+
+
+@functools.cache
+def _plugin_points() -> tuple[EntryPoint, ...]:
+    """Read once: finding entry points scans every installed distribution's metadata, and
+    what is installed does not change while graphkit runs."""
+    return tuple(entry_points(group="graphkit.targets"))
 
 
 def target_names() -> list[str]:
