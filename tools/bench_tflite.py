@@ -87,7 +87,7 @@ def signature_runner(path: Path):
 
 def bench_keras(name: str, size: int, repeats: int, folder: Path) -> dict:
     import graphkit
-    from graphkit.backends.tflite.emitter import emit
+    from graphkit.backends.tflite.emitter import PREPARE, emit
 
     net = keras_models.keras_model(name, size)
     onnx_path, export_s = timed(lambda: keras_models.export_keras(net, folder / f"{name}.onnx"))
@@ -96,7 +96,8 @@ def bench_keras(name: str, size: int, repeats: int, folder: Path) -> dict:
     theirs.write_bytes(theirs_bytes)
     scale = 255.0 if name == "efficientnet_b0" else 1.0  # its own rescaling comes first
     image = (np.random.default_rng(0).random((1, size, size, 3)) * scale).astype(np.float32)
-    (fixed, _), fix_s = timed(lambda: graphkit.fix(onnx_path, "tflite", inputs={"input": image}))
+    (fixed, _), fix_s = timed(lambda: graphkit.fix(onnx_path, "tflite", inputs={"input": image},
+                                                    passes=PREPARE))  # as convert does
     ours, emit_s = timed(lambda: emit(fixed, folder / f"{name}.gk.tflite").path)
     artifact, convert_s = timed(lambda: graphkit.convert(
         onnx_path, "tflite", folder / f"{name}.convert.tflite", inputs={"input": image}))
