@@ -34,11 +34,24 @@ def b(
     names = [tflite] if isinstance(tflite, str) else tflite
     row: Row = {"op": op, "tflite": names}
     if dtypes is not None:
-        row["dtypes"] = dtypes
+        row["dtypes"] = _with_narrow(dtypes)
     row.update(extra)
     if checks:
         row["checks"] = list(checks)
     return row
+
+
+# the emitter computes these types in the wider one (CAST before and after: lowering/_widen.py)
+NARROW = {"float32": ["float16"], "int32": ["int8", "uint8", "int16", "uint16"],
+          "int64": ["uint32"]}
+
+
+def _with_narrow(dtypes: list[str]) -> list[str]:
+    found = list(dtypes)
+    for wide, narrow in NARROW.items():
+        if wide in dtypes:
+            found += [d for d in narrow if d not in found]
+    return found
 
 
 def flex(

@@ -363,3 +363,44 @@ def test_unsqueeze_and_squeeze_by_axes_given_at_run_time(tmp_path, rng):
     feeds = {"x": rng.standard_normal((3, 1, 4)).astype(np.float32),
              "a": np.asarray([-1, 1], np.int64), "b": np.asarray([-2], np.int64)}
     _emitted_matches(tmp_path, text, feeds)
+
+
+# Narrow types computed in a wider one (_widen) ------------------------------------------
+
+WIDENED = """<ir_version: 9, opset_import: ["" : 18]>
+g ({t}[2,3,4] x, {t}[2,3,4] z) => ({t}[2,3,4] y, bool[2,3,4] c) {{
+    s = Add(x, z)
+    y = Mul(s, x)
+    c = Less(x, z)
+}}"""
+
+
+@pytest.mark.parametrize("dtype", ["float16", "uint8", "int8", "int16", "uint16", "uint32"])
+def test_narrow_types_are_computed_wide_and_cast_back(tmp_path, rng, dtype):
+    """Sums and products that overflow the narrow type wrap as ONNX's do (uint8 200 + 100
+    is 44), and float16 results round back to float16."""
+    numpy_type = np.dtype(dtype)
+    if numpy_type.kind == "f":
+        x, z = (rng.standard_normal((2, 3, 4)).astype(numpy_type) for _ in range(2))
+    else:
+        info = np.iinfo(numpy_type)
+        low, high = max(info.min, -(2**20)), min(info.max, 2**20)
+        x, z = (rng.integers(low, high, (2, 3, 4), endpoint=True).astype(numpy_type)
+                for _ in range(2))
+    text = WIDENED.format(t=dtype)
+    _emitted_matches(tmp_path, text, {"x": x, "z": z}, evaluator=True)
+
+
+def test_float16_softmax_and_transpose(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float16[2,3,5] x) => (float16[5,3,2] y) {
+        s = Softmax<axis=-1>(x)
+        y = Transpose<perm=[2,1,0]>(s)
+    }"""
+    x = rng.standard_normal((2, 3, 5)).astype(np.float16)
+    model = model_from_text(text)
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    got = run_artifact(emit(model, tmp_path / "m.tflite").path, {"x": x})["y"]
+    want = run_ort(model, {"x": x})[0]
+    assert got.dtype == np.float16 and got.shape == want.shape
+    np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), atol=1e-3)
