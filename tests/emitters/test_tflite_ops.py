@@ -404,3 +404,18 @@ def test_float16_softmax_and_transpose(tmp_path, rng):
     want = run_ort(model, {"x": x})[0]
     assert got.dtype == np.float16 and got.shape == want.shape
     np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), atol=1e-3)
+
+
+@pytest.mark.parametrize(("source", "to"), [("float16", "float"), ("float", "float16"),
+                                            ("uint16", "int32"), ("int32", "uint32")])
+def test_cast_to_and_from_float16_and_unsigned_types(tmp_path, rng, source, to):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g ({source}[3,4] x) => ({to}[3,4] y) {{
+        y = Cast<to={dict(float=1, float16=10, uint16=4, int32=6, uint32=12)[to]}>(x)
+    }}"""
+    numpy_type = np.dtype(np.float32 if source == "float" else source)
+    if numpy_type.kind == "f":
+        x = (rng.standard_normal((3, 4)) * 100).astype(numpy_type)
+    else:
+        x = rng.integers(0, 60000, (3, 4)).astype(numpy_type)
+    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
