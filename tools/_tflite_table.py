@@ -131,9 +131,8 @@ def _elementwise() -> list[Row]:
         b("Atanh", ["ADD", "SUB", "DIV", "LOG", "MUL"], F),
         b(
             "BitShift",
-            "RIGHT_SHIFT",
-            ["uint8", "uint16", "uint32"],
-            attr("direction", "RIGHT", message="only right shifts have a builtin"),
+            ["CAST", "GATHER", "MUL", "FLOOR_DIV", "SELECT_V2"],
+            ["int8", "uint8", "int16", "uint16", "int32", "uint32"],
         ),
         flex("BitwiseAnd", ["BitwiseAnd"], ["int8", "int16", "int32", "int64", "uint8"]),
         flex("BitwiseNot", ["Invert"], ["int8", "int16", "int32", "int64", "uint8"]),

@@ -419,3 +419,16 @@ def test_cast_to_and_from_float16_and_unsigned_types(tmp_path, rng, source, to):
     else:
         x = rng.integers(0, 60000, (3, 4)).astype(numpy_type)
     _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
+
+
+@pytest.mark.parametrize("direction", ["LEFT", "RIGHT"])
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+def test_bit_shift_wraps_and_fills_out_of_range_amounts(tmp_path, rng, direction, dtype):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g ({dtype}[3,4] x, {dtype}[4] y) => ({dtype}[3,4] z) {{
+        z = BitShift<direction="{direction}">(x, y)
+    }}"""
+    width = np.dtype(dtype).itemsize * 8
+    x = rng.integers(0, 2**width, (3, 4)).astype(dtype)
+    y = np.asarray([0, 3, width - 1, width + 2], dtype)  # the last: a shift past the width
+    _emitted_matches(tmp_path, text, {"x": x, "y": y}, evaluator=True)
