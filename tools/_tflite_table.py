@@ -226,7 +226,6 @@ def _nn() -> list[Row]:
             ["AVERAGE_POOL_2D", "PAD"],
             FQ,
             rank(4, 4),
-            attr("ceil_mode", 0),
             all_ones("dilations"),
             {
                 "kind": "padded",
@@ -293,7 +292,6 @@ def _nn() -> list[Row]:
             FQ,
             rank(4, 4),
             unused(1),
-            attr("ceil_mode", 0),
             all_ones("dilations"),
         ),
         b(

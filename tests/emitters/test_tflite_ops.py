@@ -432,3 +432,17 @@ def test_bit_shift_wraps_and_fills_out_of_range_amounts(tmp_path, rng, direction
     x = rng.integers(0, 2**width, (3, 4)).astype(dtype)
     y = np.asarray([0, 3, width - 1, width + 2], dtype)  # the last: a shift past the width
     _emitted_matches(tmp_path, text, {"x": x, "y": y}, evaluator=True)
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize(("size", "attrs", "out"), [
+    (7, "kernel_shape=[3,3], strides=[2,2]", 3),
+    (6, "kernel_shape=[3,3], strides=[2,2], pads=[1,1,1,1]", 4),
+    (5, "kernel_shape=[2,2], strides=[2,2]", 3)])
+def test_pool_ceil_mode_pads_the_last_window(tmp_path, rng, op, size, attrs, out):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (float[1,2,{size},{size}] x) => (float[1,2,{out},{out}] y) {{
+        y = {op}<{attrs}, ceil_mode=1>(x)
+    }}"""
+    x = rng.standard_normal((1, 2, size, size)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x})

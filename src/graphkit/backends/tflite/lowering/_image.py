@@ -35,19 +35,33 @@ def check_pool(node: ir.Node, values) -> str | None:
     if attr(node, "storage_order", 0):
         return "MaxPool with storage_order=1 is not lowered"
     if attr(node, "ceil_mode", 0):
-        return f"{node.op_type} with ceil_mode=1 is not lowered"
+        if static_but_batch(values, node.outputs[0]) is None:
+            return f"{node.op_type} with ceil_mode=1 needs static output dims"
+        if node.op_type != "MaxPool" and attr(node, "count_include_pad", 0):
+            return f"{node.op_type} with ceil_mode=1 and count_include_pad=1 is not lowered"
     return None
 
 
-def _geometry(node: ir.Node, shape):
+def _geometry(ctx: EmitContext, node: ir.Node):
+    """(NCHW shape, kernel, strides, pads); with ceil_mode, the end pads grown to hold the
+    last window ONNX keeps (the output's size says which), so a floor-mode pool of the
+    padded image gives the ceil-mode output."""
+    shape = ctx.image_shape(node.inputs[0])
     kernel = tuple(attr(node, "kernel_shape"))
     strides = tuple(attr(node, "strides") or (1, 1))
-    return shape, kernel, strides, spatial_pads(node, shape[2:], kernel, strides, (1, 1))
+    pads = spatial_pads(node, shape[2:], kernel, strides, (1, 1))
+    if attr(node, "ceil_mode", 0):
+        out = ctx.image_shape(node.outputs[0])[2:]
+        for axis in (0, 1):
+            needed_ = (out[axis] - 1) * strides[axis] + kernel[axis]
+            extra = needed_ - (shape[2 + axis] + sum(pads[axis]))
+            pads[axis] = [pads[axis][0], pads[axis][1] + max(extra, 0)]
+    return shape, kernel, strides, pads
 
 
 def emit_pool(builtin: str):
     def emit(ctx: EmitContext, node: ir.Node) -> None:
-        shape, kernel, strides, pads = _geometry(node, ctx.image_shape(node.inputs[0]))
+        shape, kernel, strides, pads = _geometry(ctx, node)
         source = ctx.input(node.inputs[0], NHWC)
         mode = padding_mode(pads, shape[2:], kernel, strides, (1, 1))
         include_pad = builtin == "AVERAGE_POOL_2D" and attr(node, "count_include_pad", 0)
@@ -81,7 +95,7 @@ def check_lp_pool(node: ir.Node, values) -> str | None:
 def emit_lp_pool(ctx: EmitContext, node: ir.Node) -> None:
     """(sum of |x|^p over each window)^(1/p): |x|^p zero-padded where ONNX pads, a VALID
     AVERAGE_POOL_2D times the window's size (padding counts as zeros), then the root."""
-    shape, kernel, strides, pads = _geometry(node, ctx.image_shape(node.inputs[0]))
+    shape, kernel, strides, pads = _geometry(ctx, node)
     p = attr(node, "p", 2)
     stored = [shape[0], shape[2], shape[3], shape[1]]
     powered = ctx.temp("lp_abs", np.float32, stored)
