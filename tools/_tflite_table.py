@@ -428,41 +428,17 @@ def _shape_ops() -> list[Row]:
 
 
 def _resize() -> list[Row]:
-    modes = ("asymmetric", "align_corners", "half_pixel", "pytorch_half_pixel")
-    nearest = "TFLite's nearest-neighbour rounding matches only this nearest_mode"
     spatial = "TFLite resizes only the spatial axes: batch and channel must keep their size"
+    # modes, roundings and coordinate modes the two builtins lack are two BATCH_MATMULs by
+    # ONNX's own weights along each axis (lowering/_resize.py)
     return [
         b(
             "Resize",
-            ["RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"],
+            ["RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "BATCH_MATMUL", "RESHAPE"],
             FQ,
             rank(4, 4),
-            attr("mode", "nearest", "linear"),
-            attr("coordinate_transformation_mode", *modes),
-            attr("antialias", 0),
-            attr("exclude_outside", 0),
+            attr("mode", "nearest", "linear", "cubic"),
             attr("keep_aspect_ratio_policy", "stretch"),
-            attr(
-                "nearest_mode",
-                "floor",
-                message=nearest,
-                mode="nearest",
-                coordinate_transformation_mode="asymmetric",
-            ),
-            attr(
-                "nearest_mode",
-                "round_prefer_ceil",
-                message=nearest,
-                mode="nearest",
-                coordinate_transformation_mode="half_pixel",
-            ),
-            attr(
-                "nearest_mode",
-                "round_prefer_ceil",
-                message=nearest,
-                mode="nearest",
-                coordinate_transformation_mode="align_corners",
-            ),
             {"kind": "resize-spatial-only", "sizes": 3, "code": "GK110", "message": spatial},
         ),
         b(

@@ -446,3 +446,23 @@ def test_pool_ceil_mode_pads_the_last_window(tmp_path, rng, op, size, attrs, out
     }}"""
     x = rng.standard_normal((1, 2, size, size)).astype(np.float32)
     _emitted_matches(tmp_path, text, {"x": x})
+
+
+@pytest.mark.parametrize(("attrs", "scales"), [
+    ('mode="cubic"', [1, 1, 2, 1.5]),
+    ('mode="cubic", cubic_coeff_a=-0.5, exclude_outside=1', [1, 1, 0.5, 0.75]),
+    ('mode="nearest", nearest_mode="round_prefer_floor"', [1, 1, 1.5, 2]),
+    ('mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="ceil"',
+     [1, 1, 2, 3]),
+    ('mode="linear", antialias=1', [1, 1, 0.5, 0.6]),
+    ('mode="linear", coordinate_transformation_mode="half_pixel_symmetric"', [1, 1, 1.7, 0.8])])
+def test_resize_without_a_builtin_as_matrix_products(tmp_path, rng, attrs, scales):
+    """Modes and roundings TFLite's two resize builtins lack, with constant scales."""
+    out_h, out_w = int(np.floor(6 * scales[2])), int(np.floor(10 * scales[3]))
+    text = f"""<ir_version: 9, opset_import: ["" : 19]>
+    g (float[2,3,6,10] x) => (float[2,3,{out_h},{out_w}] y) {{
+        scales = Constant<value=float[4] {{{", ".join(map(str, scales))}}}>()
+        y = Resize<{attrs}>(x, , scales)
+    }}"""
+    x = rng.standard_normal((2, 3, 6, 10)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x})
