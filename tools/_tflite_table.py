@@ -34,11 +34,24 @@ def b(
     names = [tflite] if isinstance(tflite, str) else tflite
     row: Row = {"op": op, "tflite": names}
     if dtypes is not None:
-        row["dtypes"] = dtypes
+        row["dtypes"] = _with_narrow(dtypes)
     row.update(extra)
     if checks:
         row["checks"] = list(checks)
     return row
+
+
+# the emitter computes these types in the wider one (CAST before and after: lowering/_widen.py)
+NARROW = {"float32": ["float16"], "int32": ["int8", "uint8", "int16", "uint16"],
+          "int64": ["uint32"]}
+
+
+def _with_narrow(dtypes: list[str]) -> list[str]:
+    found = list(dtypes)
+    for wide, narrow in NARROW.items():
+        if wide in dtypes:
+            found += [d for d in narrow if d not in found]
+    return found
 
 
 def flex(
@@ -118,9 +131,8 @@ def _elementwise() -> list[Row]:
         b("Atanh", ["ADD", "SUB", "DIV", "LOG", "MUL"], F),
         b(
             "BitShift",
-            "RIGHT_SHIFT",
-            ["uint8", "uint16", "uint32"],
-            attr("direction", "RIGHT", message="only right shifts have a builtin"),
+            ["CAST", "GATHER", "MUL", "FLOOR_DIV", "SELECT_V2"],
+            ["int8", "uint8", "int16", "uint16", "int32", "uint32"],
         ),
         flex("BitwiseAnd", ["BitwiseAnd"], ["int8", "int16", "int32", "int64", "uint8"]),
         flex("BitwiseNot", ["Invert"], ["int8", "int16", "int32", "int64", "uint8"]),
@@ -214,7 +226,6 @@ def _nn() -> list[Row]:
             ["AVERAGE_POOL_2D", "PAD"],
             FQ,
             rank(4, 4),
-            attr("ceil_mode", 0),
             all_ones("dilations"),
             {
                 "kind": "padded",
@@ -281,7 +292,6 @@ def _nn() -> list[Row]:
             FQ,
             rank(4, 4),
             unused(1),
-            attr("ceil_mode", 0),
             all_ones("dilations"),
         ),
         b(
@@ -323,12 +333,14 @@ def _shape_ops() -> list[Row]:
                 1,
                 2,
                 3,
+                4,
                 5,
                 6,
                 7,
                 9,
                 10,
-                message="TFLite casts to float32/16, int8/16/32/64, uint8 and bool",
+                12,
+                message="TFLite casts to float32/16, int8/16/32/64, uint8/16/32 and bool",
             ),
             dtype_inputs=[],
         ),
@@ -416,41 +428,17 @@ def _shape_ops() -> list[Row]:
 
 
 def _resize() -> list[Row]:
-    modes = ("asymmetric", "align_corners", "half_pixel", "pytorch_half_pixel")
-    nearest = "TFLite's nearest-neighbour rounding matches only this nearest_mode"
     spatial = "TFLite resizes only the spatial axes: batch and channel must keep their size"
+    # modes, roundings and coordinate modes the two builtins lack are two BATCH_MATMULs by
+    # ONNX's own weights along each axis (lowering/_resize.py)
     return [
         b(
             "Resize",
-            ["RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"],
+            ["RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "BATCH_MATMUL", "RESHAPE"],
             FQ,
             rank(4, 4),
-            attr("mode", "nearest", "linear"),
-            attr("coordinate_transformation_mode", *modes),
-            attr("antialias", 0),
-            attr("exclude_outside", 0),
+            attr("mode", "nearest", "linear", "cubic"),
             attr("keep_aspect_ratio_policy", "stretch"),
-            attr(
-                "nearest_mode",
-                "floor",
-                message=nearest,
-                mode="nearest",
-                coordinate_transformation_mode="asymmetric",
-            ),
-            attr(
-                "nearest_mode",
-                "round_prefer_ceil",
-                message=nearest,
-                mode="nearest",
-                coordinate_transformation_mode="half_pixel",
-            ),
-            attr(
-                "nearest_mode",
-                "round_prefer_ceil",
-                message=nearest,
-                mode="nearest",
-                coordinate_transformation_mode="align_corners",
-            ),
             {"kind": "resize-spatial-only", "sizes": 3, "code": "GK110", "message": spatial},
         ),
         b(

@@ -363,3 +363,106 @@ def test_unsqueeze_and_squeeze_by_axes_given_at_run_time(tmp_path, rng):
     feeds = {"x": rng.standard_normal((3, 1, 4)).astype(np.float32),
              "a": np.asarray([-1, 1], np.int64), "b": np.asarray([-2], np.int64)}
     _emitted_matches(tmp_path, text, feeds)
+
+
+# Narrow types computed in a wider one (_widen) ------------------------------------------
+
+WIDENED = """<ir_version: 9, opset_import: ["" : 18]>
+g ({t}[2,3,4] x, {t}[2,3,4] z) => ({t}[2,3,4] y, bool[2,3,4] c) {{
+    s = Add(x, z)
+    y = Mul(s, x)
+    c = Less(x, z)
+}}"""
+
+
+@pytest.mark.parametrize("dtype", ["float16", "uint8", "int8", "int16", "uint16", "uint32"])
+def test_narrow_types_are_computed_wide_and_cast_back(tmp_path, rng, dtype):
+    """Sums and products that overflow the narrow type wrap as ONNX's do (uint8 200 + 100
+    is 44), and float16 results round back to float16."""
+    numpy_type = np.dtype(dtype)
+    if numpy_type.kind == "f":
+        x, z = (rng.standard_normal((2, 3, 4)).astype(numpy_type) for _ in range(2))
+    else:
+        info = np.iinfo(numpy_type)
+        low, high = max(info.min, -(2**20)), min(info.max, 2**20)
+        x, z = (rng.integers(low, high, (2, 3, 4), endpoint=True).astype(numpy_type)
+                for _ in range(2))
+    text = WIDENED.format(t=dtype)
+    _emitted_matches(tmp_path, text, {"x": x, "z": z}, evaluator=True)
+
+
+def test_float16_softmax_and_transpose(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float16[2,3,5] x) => (float16[5,3,2] y) {
+        s = Softmax<axis=-1>(x)
+        y = Transpose<perm=[2,1,0]>(s)
+    }"""
+    x = rng.standard_normal((2, 3, 5)).astype(np.float16)
+    model = model_from_text(text)
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    got = run_artifact(emit(model, tmp_path / "m.tflite").path, {"x": x})["y"]
+    want = run_ort(model, {"x": x})[0]
+    assert got.dtype == np.float16 and got.shape == want.shape
+    np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), atol=1e-3)
+
+
+@pytest.mark.parametrize(("source", "to"), [("float16", "float"), ("float", "float16"),
+                                            ("uint16", "int32"), ("int32", "uint32")])
+def test_cast_to_and_from_float16_and_unsigned_types(tmp_path, rng, source, to):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g ({source}[3,4] x) => ({to}[3,4] y) {{
+        y = Cast<to={dict(float=1, float16=10, uint16=4, int32=6, uint32=12)[to]}>(x)
+    }}"""
+    numpy_type = np.dtype(np.float32 if source == "float" else source)
+    if numpy_type.kind == "f":
+        x = (rng.standard_normal((3, 4)) * 100).astype(numpy_type)
+    else:
+        x = rng.integers(0, 60000, (3, 4)).astype(numpy_type)
+    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
+
+
+@pytest.mark.parametrize("direction", ["LEFT", "RIGHT"])
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+def test_bit_shift_wraps_and_fills_out_of_range_amounts(tmp_path, rng, direction, dtype):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g ({dtype}[3,4] x, {dtype}[4] y) => ({dtype}[3,4] z) {{
+        z = BitShift<direction="{direction}">(x, y)
+    }}"""
+    width = np.dtype(dtype).itemsize * 8
+    x = rng.integers(0, 2**width, (3, 4)).astype(dtype)
+    y = np.asarray([0, 3, width - 1, width + 2], dtype)  # the last: a shift past the width
+    _emitted_matches(tmp_path, text, {"x": x, "y": y}, evaluator=True)
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize(("size", "attrs", "out"), [
+    (7, "kernel_shape=[3,3], strides=[2,2]", 3),
+    (6, "kernel_shape=[3,3], strides=[2,2], pads=[1,1,1,1]", 4),
+    (5, "kernel_shape=[2,2], strides=[2,2]", 3)])
+def test_pool_ceil_mode_pads_the_last_window(tmp_path, rng, op, size, attrs, out):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (float[1,2,{size},{size}] x) => (float[1,2,{out},{out}] y) {{
+        y = {op}<{attrs}, ceil_mode=1>(x)
+    }}"""
+    x = rng.standard_normal((1, 2, size, size)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x})
+
+
+@pytest.mark.parametrize(("attrs", "scales"), [
+    ('mode="cubic"', [1, 1, 2, 1.5]),
+    ('mode="cubic", cubic_coeff_a=-0.5, exclude_outside=1', [1, 1, 0.5, 0.75]),
+    ('mode="nearest", nearest_mode="round_prefer_floor"', [1, 1, 1.5, 2]),
+    ('mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="ceil"',
+     [1, 1, 2, 3]),
+    ('mode="linear", antialias=1', [1, 1, 0.5, 0.6]),
+    ('mode="linear", coordinate_transformation_mode="half_pixel_symmetric"', [1, 1, 1.7, 0.8])])
+def test_resize_without_a_builtin_as_matrix_products(tmp_path, rng, attrs, scales):
+    """Modes and roundings TFLite's two resize builtins lack, with constant scales."""
+    out_h, out_w = int(np.floor(6 * scales[2])), int(np.floor(10 * scales[3]))
+    text = f"""<ir_version: 9, opset_import: ["" : 19]>
+    g (float[2,3,6,10] x) => (float[2,3,{out_h},{out_w}] y) {{
+        scales = Constant<value=float[4] {{{", ".join(map(str, scales))}}}>()
+        y = Resize<{attrs}>(x, , scales)
+    }}"""
+    x = rng.standard_normal((2, 3, 6, 10)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x})

@@ -17,6 +17,7 @@ import onnx_ir as ir
 from graphkit.backends._lowering_table import ONNX_DOMAINS, entry_at, merge_families
 from graphkit.backends.tflite.lowering import (
     _axis_ops,
+    _bitwise,
     _composite,
     _control,
     _conv,
@@ -36,6 +37,7 @@ from graphkit.backends.tflite.lowering import (
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
 from graphkit.backends.tflite.lowering._fold import node_folds, refined
 from graphkit.backends.tflite.lowering._function import body_lowers, emit_body
+from graphkit.backends.tflite.lowering._widen import emit_widened, widened_types, wider
 from graphkit.targets.base import ValueFacts
 
 # The opsets whose op definitions the entries were written against. A newer model is
@@ -102,7 +104,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
-        _scatter,
+        _scatter, _bitwise,
     ))
 
 
@@ -128,7 +130,12 @@ def emit_node(ctx: EmitContext, node: ir.Node, opset: int) -> None:
     if node_folds(node, ctx.values):
         return
     if _direct_reason(node, opset, ctx.values) is None:
-        entry_for(node, opset).emit(ctx, node)
+        entry = entry_for(node, opset)
+        types = widened_types(node, entry, ctx.values)
+        if types:  # float16 or a small integer type, computed in a wider one (_widen)
+            emit_widened(ctx, node, entry, types)
+        else:
+            entry.emit(ctx, node)
         return
     emit_body(ctx, node, opset, emit_node)
 
@@ -185,7 +192,7 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
         dtype = dtype or (value.dtype if value is not None else None)
         if dtype is None:
             return f"{node.op_type}: the type of input {index} is unknown"
-        if dtype not in entry.dtypes:
+        if dtype not in entry.dtypes and wider(node.op_type, dtype, entry.dtypes) is None:
             return f"graphkit's TFLite lowering of {node.op_type} takes no {dtype.name.lower()}"
     return entry.check(node, values) if entry.check is not None else None
 

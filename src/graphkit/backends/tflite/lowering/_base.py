@@ -44,6 +44,8 @@ BOOL = frozenset({ir.DataType.BOOL})
 # (MOVE_DATA) take them, and float16 is left to a pass that widens it.
 ANY_DATA = frozenset({ir.DataType.FLOAT, ir.DataType.INT32, ir.DataType.INT64, ir.DataType.BOOL})
 MOVE_DATA = ANY_DATA | {ir.DataType.INT8, ir.DataType.UINT8, ir.DataType.INT16}
+# LiteRT's CAST converts between all of these (float16 and the unsigned types included)
+CAST_TYPES = MOVE_DATA | {ir.DataType.FLOAT16, ir.DataType.UINT16, ir.DataType.UINT32}
 
 # node, value facts -> why the entry cannot lower the node (None: it can)
 LoweringCheck = Callable[[ir.Node, ValueFacts], "str | None"]

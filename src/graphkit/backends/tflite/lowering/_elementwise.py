@@ -13,6 +13,7 @@ from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering._base import (
     ANY_DATA,
     BOOL,
+    CAST_TYPES,
     F32,
     INDEX,
     NUMERIC,
@@ -47,10 +48,6 @@ BINARY = {
 }
 MAX_BROADCAST_RANK = 6
 INTEGERS = INDEX
-CAST_TYPES = frozenset({
-    ir.DataType.FLOAT, ir.DataType.INT32, ir.DataType.INT64, ir.DataType.BOOL,
-    ir.DataType.INT16, ir.DataType.INT8, ir.DataType.UINT8,
-})
 
 
 def emit_unary(builtin: str):

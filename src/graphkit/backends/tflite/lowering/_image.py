@@ -19,6 +19,7 @@ from graphkit.backends.tflite.lowering._base import (
     static_but_batch,
 )
 from graphkit.backends.tflite.lowering._conv import explicit_pad, padding_mode, spatial_pads
+from graphkit.backends.tflite.lowering._resize import check_separable, emit_separable
 
 LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
 
@@ -35,19 +36,33 @@ def check_pool(node: ir.Node, values) -> str | None:
     if attr(node, "storage_order", 0):
         return "MaxPool with storage_order=1 is not lowered"
     if attr(node, "ceil_mode", 0):
-        return f"{node.op_type} with ceil_mode=1 is not lowered"
+        if static_but_batch(values, node.outputs[0]) is None:
+            return f"{node.op_type} with ceil_mode=1 needs static output dims"
+        if node.op_type != "MaxPool" and attr(node, "count_include_pad", 0):
+            return f"{node.op_type} with ceil_mode=1 and count_include_pad=1 is not lowered"
     return None
 
 
-def _geometry(node: ir.Node, shape):
+def _geometry(ctx: EmitContext, node: ir.Node):
+    """(NCHW shape, kernel, strides, pads); with ceil_mode, the end pads grown to hold the
+    last window ONNX keeps (the output's size says which), so a floor-mode pool of the
+    padded image gives the ceil-mode output."""
+    shape = ctx.image_shape(node.inputs[0])
     kernel = tuple(attr(node, "kernel_shape"))
     strides = tuple(attr(node, "strides") or (1, 1))
-    return shape, kernel, strides, spatial_pads(node, shape[2:], kernel, strides, (1, 1))
+    pads = spatial_pads(node, shape[2:], kernel, strides, (1, 1))
+    if attr(node, "ceil_mode", 0):
+        out = ctx.image_shape(node.outputs[0])[2:]
+        for axis in (0, 1):
+            needed_ = (out[axis] - 1) * strides[axis] + kernel[axis]
+            extra = needed_ - (shape[2 + axis] + sum(pads[axis]))
+            pads[axis] = [pads[axis][0], pads[axis][1] + max(extra, 0)]
+    return shape, kernel, strides, pads
 
 
 def emit_pool(builtin: str):
     def emit(ctx: EmitContext, node: ir.Node) -> None:
-        shape, kernel, strides, pads = _geometry(node, ctx.image_shape(node.inputs[0]))
+        shape, kernel, strides, pads = _geometry(ctx, node)
         source = ctx.input(node.inputs[0], NHWC)
         mode = padding_mode(pads, shape[2:], kernel, strides, (1, 1))
         include_pad = builtin == "AVERAGE_POOL_2D" and attr(node, "count_include_pad", 0)
@@ -81,7 +96,7 @@ def check_lp_pool(node: ir.Node, values) -> str | None:
 def emit_lp_pool(ctx: EmitContext, node: ir.Node) -> None:
     """(sum of |x|^p over each window)^(1/p): |x|^p zero-padded where ONNX pads, a VALID
     AVERAGE_POOL_2D times the window's size (padding counts as zeros), then the root."""
-    shape, kernel, strides, pads = _geometry(node, ctx.image_shape(node.inputs[0]))
+    shape, kernel, strides, pads = _geometry(ctx, node)
     p = attr(node, "p", 2)
     stored = [shape[0], shape[2], shape[3], shape[1]]
     powered = ctx.temp("lp_abs", np.float32, stored)
@@ -197,28 +212,45 @@ def resize_flags(node: ir.Node, opset_10: bool, integral: bool = False
 
 def check_resize(opset_10: bool):
     def check(node: ir.Node, values) -> str | None:
-        if rank(values, node.inputs[0]) != 4:
-            return "Resize is lowered for 4-D NCHW images only"
-        out = static_but_batch(values, node.outputs[0])
-        source = static_but_batch(values, node.inputs[0])
-        flags = resize_flags(node, opset_10, _integral(source, out))
-        if isinstance(flags, str):
-            return flags
-        if attr(node, "antialias", 0) or attr(node, "axes") is not None:
-            return "Resize with antialias or axes is not lowered"
-        if out is None or source is None:
-            return "Resize needs static channel and spatial input and output dims"
-        if out[1] != source[1] or _batch_changes(values, node):
+        reason = _builtin_reason(node, values, opset_10)
+        if reason is None or opset_10 or rank(values, node.inputs[0]) != 4:
+            return reason
+        if _batch_or_channel_changes(node, values):
             return "Resize of the batch or channel axis has no TFLite builtin"
-        if _scales_disagree(node, source, out, opset_10):
-            return ("Resize by scales that are not the output/input size ratio (TFLite maps "
-                    "coordinates by the size ratio, ONNX by the scale)")
-        if attr(node, "coordinate_transformation_mode") == "pytorch_half_pixel" \
-                and min(out[2:]) == 1:
-            return "Resize pytorch_half_pixel to a size of 1 differs from TFLite's half-pixel"
-        return None
+        return check_separable(node, values)  # weights in two matrix products (_resize)
 
     return check
+
+
+def _batch_or_channel_changes(node: ir.Node, values) -> bool:
+    out = static_but_batch(values, node.outputs[0])
+    source = static_but_batch(values, node.inputs[0])
+    return out is not None and source is not None and (
+        out[1] != source[1] or _batch_changes(values, node))
+
+
+def _builtin_reason(node: ir.Node, values, opset_10: bool) -> str | None:
+    """Why neither RESIZE_BILINEAR nor RESIZE_NEAREST_NEIGHBOR computes the node."""
+    if rank(values, node.inputs[0]) != 4:
+        return "Resize is lowered for 4-D NCHW images only"
+    out = static_but_batch(values, node.outputs[0])
+    source = static_but_batch(values, node.inputs[0])
+    flags = resize_flags(node, opset_10, _integral(source, out))
+    if isinstance(flags, str):
+        return flags
+    if attr(node, "antialias", 0) or attr(node, "axes") is not None:
+        return "Resize with antialias or axes is not lowered"
+    if out is None or source is None:
+        return "Resize needs static channel and spatial input and output dims"
+    if out[1] != source[1] or _batch_changes(values, node):
+        return "Resize of the batch or channel axis has no TFLite builtin"
+    if _scales_disagree(node, source, out, opset_10):
+        return ("Resize by scales that are not the output/input size ratio (TFLite maps "
+                "coordinates by the size ratio, ONNX by the scale)")
+    if attr(node, "coordinate_transformation_mode") == "pytorch_half_pixel" \
+            and min(out[2:]) == 1:
+        return "Resize pytorch_half_pixel to a size of 1 differs from TFLite's half-pixel"
+    return None
 
 
 def _batch_changes(values, node: ir.Node) -> bool:
@@ -248,6 +280,9 @@ def _scales_disagree(node: ir.Node, source, out, opset_10: bool) -> bool:
 
 def emit_resize(opset_10: bool):
     def emit(ctx: EmitContext, node: ir.Node) -> None:
+        if _builtin_reason(node, ctx.values, opset_10) is not None:
+            emit_separable(ctx, node)
+            return
         integral = _integral(ctx.image_shape(node.inputs[0]), ctx.image_shape(node.outputs[0]))
         builtin, align, half = resize_flags(node, opset_10, integral)
         size = ctx.image_shape(node.outputs[0])[2:]

@@ -13,6 +13,7 @@ import onnx_ir as ir
 from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering._base import (
     ANY_DATA,
+    CAST_TYPES,
     MOVE_DATA,
     NUMERIC,
     EmitContext,
@@ -410,7 +411,7 @@ def entries() -> dict[str, list[Lowering]]:
                             check=check_axes_reshape)],
         "Flatten": [entry("RESHAPE", emit_reshape, **reshape)],
         "Identity": [entry((), emit_identity, dtypes=ANY_DATA)],
-        "CastLike": [entry("CAST", _emit_cast_like, dtypes=ANY_DATA,
+        "CastLike": [entry("CAST", _emit_cast_like, dtypes=CAST_TYPES,
                            check=_check_cast_like)],
         "Dropout": [entry((), emit_dropout, dtypes=ANY_DATA, check=_inference_dropout)],
         "Transpose": [entry("TRANSPOSE", emit_transpose, dtypes=MOVE_DATA,
@@ -460,6 +461,6 @@ def _emit_cast_like(ctx: EmitContext, node: ir.Node) -> None:
 
 def _check_cast_like(node: ir.Node, values) -> str | None:
     target = values.dtype(node.inputs[1])
-    if target not in ANY_DATA - {ir.DataType.FLOAT16}:
+    if target not in CAST_TYPES:
         return "CastLike to this type has no TFLite tensor type that runs it"
     return None
