@@ -55,9 +55,9 @@ def _converts(source, tmp_path, feeds, name: str, **options) -> graphkit.Artifac
     return artifact
 
 
-# The LSTM's sequence is pinned: with a dynamic one the emitter would unroll it, which
-# needs a static length.
-PINS = {"lstm": "seq=7"}
+# The LSTM's batch is pinned (UNIDIRECTIONAL_SEQUENCE_LSTM keeps its states in variable
+# tensors of a fixed [batch, hidden]); its sequence stays dynamic.
+PINS = {"lstm": "batch=2"}
 
 
 @pytest.mark.parametrize("name", ["resnet", "unet", "deeplab", "lstm"])
@@ -70,6 +70,16 @@ def test_torch_model_converts_within_tolerance(tmp_path, name):
     artifact = _converts(source, tmp_path, feeds, name, **pins)
     if name != "lstm":  # an NCHW CNN: one TRANSPOSE in, one out where the output is NCHW
         assert artifact.metadata["transposes"] <= 2, artifact.metadata["builtins"]
+        return
+    # not unrolled: one .tflite runs sequences of other lengths
+    assert artifact.metadata["builtins"].get("UNIDIRECTIONAL_SEQUENCE_LSTM") == 2
+    reference = ModelRunner(graphkit.load(source))
+    for length in (3, 25):
+        other = {"input": np.random.default_rng(length).standard_normal(
+            (2, length, 16)).astype(np.float32)}
+        got = run_artifact(artifact.path, other)["output"]
+        assert got.shape == (2, length, 5)
+        _within(got, reference.run(other)["output"])
 
 
 def test_a_cnn_with_nhwc_io_has_no_transpose(tmp_path):
