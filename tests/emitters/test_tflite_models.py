@@ -43,6 +43,15 @@ def _within(actual: np.ndarray, expected: np.ndarray) -> None:
     assert error <= max(ATOL, RTOL * scale) if scale > 10 else error <= ATOL, error
 
 
+def _signatures(path) -> dict[str, list[int]]:
+    """Each input's and output's shape_signature (-1: dynamic), as LiteRT reads it."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = Interpreter(str(path))
+    return {d["name"]: d["shape_signature"].tolist()
+            for d in [*model.get_input_details(), *model.get_output_details()]}
+
+
 def _converts(source, tmp_path, feeds, name: str, **options) -> graphkit.Artifact:
     artifact = graphkit.convert(source, "tflite", tmp_path / f"{name}.tflite", inputs=feeds,
                                 **options)
@@ -68,6 +77,7 @@ def test_torch_model_converts_within_tolerance(tmp_path, name):
     # batch and sequence dynamic, not unrolled: one .tflite runs other batches and lengths,
     # and a second run at the first shape (the LSTM's states are reset on every run)
     assert artifact.metadata["builtins"].get("UNIDIRECTIONAL_SEQUENCE_LSTM") == 2
+    assert _signatures(artifact.path) == {"input": [-1, -1, 16], "output": [-1, -1, 5]}
     reference = ModelRunner(graphkit.load(source))
     for batch, length in ((2, 3), (1, 25), (4, 9), (2, 7)):
         other = {"input": np.random.default_rng(length).standard_normal(
@@ -95,6 +105,8 @@ def test_bert_encoder_from_a_transformers_config(tmp_path, rng):
              "attention_mask": np.ones((2, 12), np.int64)}
     feeds["attention_mask"][1, 8:] = 0  # padding: the mask matters
     artifact = _converts(source, tmp_path, feeds, "bert")
+    assert _signatures(artifact.path) == {"input_ids": [-1, -1], "attention_mask": [-1, -1],
+                                          "output": [-1, -1, 64]}
     reference = ModelRunner(graphkit.load(source))
     for batch, length in [(1, 5), (3, 20)]:
         other = {"input_ids": rng.integers(0, 100, (batch, length)).astype(np.int64),
