@@ -43,6 +43,15 @@ def _within(actual: np.ndarray, expected: np.ndarray) -> None:
     assert error <= max(ATOL, RTOL * scale) if scale > 10 else error <= ATOL, error
 
 
+def _signatures(path) -> dict[str, list[int]]:
+    """Each input's and output's shape_signature (-1: dynamic), as LiteRT reads it."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = Interpreter(str(path))
+    return {d["name"]: d["shape_signature"].tolist()
+            for d in [*model.get_input_details(), *model.get_output_details()]}
+
+
 def _converts(source, tmp_path, feeds, name: str, **options) -> graphkit.Artifact:
     artifact = graphkit.convert(source, "tflite", tmp_path / f"{name}.tflite", inputs=feeds,
                                 **options)
@@ -55,21 +64,27 @@ def _converts(source, tmp_path, feeds, name: str, **options) -> graphkit.Artifac
     return artifact
 
 
-# The LSTM's sequence is pinned: with a dynamic one the emitter would unroll it, which
-# needs a static length.
-PINS = {"lstm": "seq=7"}
-
-
 @pytest.mark.parametrize("name", ["resnet", "unet", "deeplab", "lstm"])
 def test_torch_model_converts_within_tolerance(tmp_path, name):
     _, example, _ = models.ZOO[name]()
     source = models.export_zoo_model(name, tmp_path / f"{name}.onnx")
     feeds = {value.name: tensor.numpy() for value, tensor
              in zip(graphkit.load(source).graph.inputs, example)}
-    pins = {"fix_options": {"pin": PINS[name]}} if name in PINS else {}
-    artifact = _converts(source, tmp_path, feeds, name, **pins)
+    artifact = _converts(source, tmp_path, feeds, name)
     if name != "lstm":  # an NCHW CNN: one TRANSPOSE in, one out where the output is NCHW
         assert artifact.metadata["transposes"] <= 2, artifact.metadata["builtins"]
+        return
+    # batch and sequence dynamic, not unrolled: one .tflite runs other batches and lengths,
+    # and a second run at the first shape (the LSTM's states are reset on every run)
+    assert artifact.metadata["builtins"].get("UNIDIRECTIONAL_SEQUENCE_LSTM") == 2
+    assert _signatures(artifact.path) == {"input": [-1, -1, 16], "output": [-1, -1, 5]}
+    reference = ModelRunner(graphkit.load(source))
+    for batch, length in ((2, 3), (1, 25), (4, 9), (2, 7)):
+        other = {"input": np.random.default_rng(length).standard_normal(
+            (batch, length, 16)).astype(np.float32)}
+        got = run_artifact(artifact.path, other)["output"]
+        assert got.shape == (batch, length, 5)
+        _within(got, reference.run(other)["output"])
 
 
 def test_a_cnn_with_nhwc_io_has_no_transpose(tmp_path):
@@ -83,13 +98,24 @@ def test_a_cnn_with_nhwc_io_has_no_transpose(tmp_path):
 
 
 def test_bert_encoder_from_a_transformers_config(tmp_path, rng):
-    """From a transformers config (no download). Its sequence is pinned: with a dynamic one
-    the position ids are a Slice whose ends are computed, which the lowering declines."""
+    """From a transformers config (no download), batch and sequence dynamic as exported: one
+    .tflite (its inputs' shape_signature -1, -1) runs at several batches and lengths."""
     source = models.export_zoo_model("bert", tmp_path / "bert.onnx")
     feeds = {"input_ids": rng.integers(0, 100, (2, 12)).astype(np.int64),
              "attention_mask": np.ones((2, 12), np.int64)}
     feeds["attention_mask"][1, 8:] = 0  # padding: the mask matters
-    _converts(source, tmp_path, feeds, "bert", fix_options={"pin": "seq=12"})
+    artifact = _converts(source, tmp_path, feeds, "bert")
+    assert _signatures(artifact.path) == {"input_ids": [-1, -1], "attention_mask": [-1, -1],
+                                          "output": [-1, -1, 64]}
+    reference = ModelRunner(graphkit.load(source))
+    for batch, length in [(1, 5), (3, 20)]:
+        other = {"input_ids": rng.integers(0, 100, (batch, length)).astype(np.int64),
+                 "attention_mask": np.ones((batch, length), np.int64)}
+        other["attention_mask"][-1, length // 2:] = 0
+        expected = reference.run(other)["output"]
+        got = run_artifact(artifact.path, other)["output"]
+        assert got.shape == (batch, length, expected.shape[-1])
+        _within(got, expected)
 
 
 def _export(net, example: tuple, path: Path, names: list[str], dynamic=None) -> Path:

@@ -466,3 +466,46 @@ def test_resize_without_a_builtin_as_matrix_products(tmp_path, rng, attrs, scale
     }}"""
     x = rng.standard_normal((2, 3, 6, 10)).astype(np.float32)
     _emitted_matches(tmp_path, text, {"x": x})
+
+
+# Dynamic dims: one .tflite, several shapes ---------------------------------------------
+
+def _matches_at_each_shape(tmp_path, text: str, feeds_list: list[dict[str, np.ndarray]]) -> None:
+    model = model_from_text(text)
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    artifact = emit(model, tmp_path / "m.tflite")
+    for feeds in feeds_list:
+        got = run_artifact(artifact.path, feeds)
+        for value, expected in zip(model.graph.outputs, run_ort(model, feeds), strict=True):
+            assert got[value.name].shape == expected.shape, value.name
+            np.testing.assert_allclose(got[value.name], expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_gather_elements_with_dynamic_shapes(tmp_path, rng, axis):
+    """Coordinates built at run time (as BERT's position ids need): negative indices too."""
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (float[N,M] x, int64[K,L] i) => (float[K,L] y) {{
+        y = GatherElements<axis={axis}>(x, i)
+    }}"""
+    feeds_list = []
+    for rows, cols in ((3, 5), (6, 2)):
+        size = (rows, cols)[axis]
+        index_shape = (2, cols) if axis == 0 else (rows, 4)
+        feeds_list.append({
+            "x": rng.standard_normal((rows, cols)).astype(np.float32),
+            "i": rng.integers(-size, size, index_shape).astype(np.int64)})
+    _matches_at_each_shape(tmp_path, text, feeds_list)
+
+
+def test_squeeze_and_unsqueeze_with_two_dynamic_dims(tmp_path, rng):
+    """No static target for a RESHAPE: SQUEEZE and EXPAND_DIMS by the constant axes."""
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[S,1,B,4] x) => (float[S,B,4] s, float[1,S,1,B,4,1] u) {
+        axes = Constant<value = int64[1] {1}>()
+        uaxes = Constant<value = int64[2] {-1, 0}>()
+        s = Squeeze(x, axes)
+        u = Unsqueeze(x, uaxes)
+    }"""
+    _matches_at_each_shape(tmp_path, text, [
+        {"x": rng.standard_normal((s, 1, b, 4)).astype(np.float32)} for s, b in ((3, 2), (7, 5))])

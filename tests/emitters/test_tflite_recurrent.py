@@ -26,7 +26,7 @@ HIDDEN, DEPTH, BATCH, SEQ = 5, 3, 2, 4
 
 def _recurrent(op: str, *, seq: int | str = SEQ, initial: bool = False, peephole: bool = False,
                outputs: tuple[str, ...] = ("Y", "Y_h"), seed: int = 0, fed: bool = False,
-               **attrs):
+               batch: int | str = BATCH, **attrs):
     """One recurrent node with random weights; `initial`: initial states are graph inputs;
     `fed`: the weights are graph inputs too (else constants); attrs["layout"] 1: batch
     first."""
@@ -38,14 +38,14 @@ def _recurrent(op: str, *, seq: int | str = SEQ, initial: bool = False, peephole
     if peephole:
         weights["P"] = [dirs, 3 * HIDDEN]
     inits, inputs = [], [helper.make_tensor_value_info(
-        "X", TensorProto.FLOAT, [BATCH, seq, DEPTH] if first else [seq, BATCH, DEPTH])]
+        "X", TensorProto.FLOAT, [batch, seq, DEPTH] if first else [seq, batch, DEPTH])]
     for name, shape in weights.items():
         if fed:
             inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
         else:
             data = rng.uniform(-1, 1, shape).ravel()
             inits.append(helper.make_tensor(name, TensorProto.FLOAT, shape, data))
-    state = [BATCH, dirs, HIDDEN] if first else [dirs, BATCH, HIDDEN]
+    state = [batch, dirs, HIDDEN] if first else [dirs, batch, HIDDEN]
     names = ["X", "W", "R", "B", ""]
     for name in ["h0", "c0"] if op == "LSTM" else ["h0"]:
         names.append(name if initial else "")
@@ -55,7 +55,7 @@ def _recurrent(op: str, *, seq: int | str = SEQ, initial: bool = False, peephole
     all_outputs = ["Y", "Y_h", "Y_c"][:2 if op != "LSTM" else 3]
     node = helper.make_node(op, names, [o if o in outputs else "" for o in all_outputs],
                             hidden_size=HIDDEN, **attrs)
-    shapes = {"Y": [BATCH, seq, dirs, HIDDEN] if first else [seq, dirs, BATCH, HIDDEN],
+    shapes = {"Y": [batch, seq, dirs, HIDDEN] if first else [seq, dirs, batch, HIDDEN],
               "Y_h": state, "Y_c": state}
     graph = helper.make_graph([node], "g", inputs, [
         helper.make_tensor_value_info(o, TensorProto.FLOAT, shapes[o]) for o in outputs], inits)
@@ -108,6 +108,22 @@ def test_lstm_with_a_dynamic_sequence_length_runs_any_length(tmp_path, rng):
         feeds = _feeds(model, rng, seq)
         got = run_artifact(path, feeds)
         for value, want in zip(model.graph.outputs, run_ort(model, feeds), strict=True):
+            np.testing.assert_allclose(got[value.name], want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+def test_lstm_with_dynamic_batch_and_sequence_is_the_builtin(tmp_path, rng, direction):
+    """Zero initial states: the state tensors are filled to the batch read at run time, anew
+    on every call (the first shape comes back last)."""
+    model = _recurrent("LSTM", seq="T", batch="N", direction=direction)
+    artifact = emit(model, tmp_path / "m.tflite")
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in artifact.metadata["builtins"]
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    for seq, batch in ((4, 2), (9, 1), (3, 5), (4, 2)):
+        feeds = {"X": rng.standard_normal((seq, batch, DEPTH)).astype(np.float32)}
+        got = run_artifact(artifact.path, feeds)
+        for value, want in zip(model.graph.outputs, run_ort(model, feeds), strict=True):
+            assert got[value.name].shape == want.shape
             np.testing.assert_allclose(got[value.name], want, atol=1e-5, rtol=1e-5)
 
 

@@ -84,6 +84,7 @@ def fuse(builder: ModelBuilder, outputs: set[int]) -> None:
     changes nothing (a rule may enable one for an earlier op: RESHAPE pairs after MEAN)."""
     names = {code: name for name, code in vars(schema().BuiltinOperator).items()
              if not name.startswith("_")}
+    _drop_unread(builder, outputs)
     graph = Graph(builder, outputs, names)
     while _sweep(graph):
         pass
@@ -91,6 +92,20 @@ def fuse(builder: ModelBuilder, outputs: set[int]) -> None:
     for op in builder.operators:
         name = graph.builtin(op) or builder.op_codes[op.opcodeIndex].customCode
         builder.counts[name] = builder.counts.get(name, 0) + 1
+
+
+def _drop_unread(builder: ModelBuilder, outputs: set[int]) -> None:
+    """Drop the ops none of whose outputs is read, a graph output or a variable (state)
+    tensor: an exporter's leftovers, such as the zero initial states of an LSTM that the
+    builtin fills for itself (LiteRT would run them on every call)."""
+    live = set(outputs)
+    kept = []
+    for op in reversed(builder.operators):
+        written = [int(i) for i in op.outputs if i >= 0]
+        if not written or any(t in live or builder.tensors[t].isVariable for t in written):
+            kept.append(op)
+            live.update(int(i) for i in op.inputs if i >= 0)
+    builder.operators = kept[::-1]
 
 
 def _sweep(graph: Graph) -> bool:

@@ -149,7 +149,19 @@ def _outputs(ctx: EmitContext, graph: ir.Graph, inputs: set[int], nhwc_io: bool
             tensor = copy
         used.add(tensor)
         made.append((value.name, tensor))
+        _dynamic_signature(ctx, value, tensor, perm)
     return made
+
+
+def _dynamic_signature(ctx: EmitContext, value: ir.Value, tensor: int, perm) -> None:
+    """An output's dynamic dims as -1 in its shape_signature, as the inputs have them."""
+    shape = ctx.values.shape(value)
+    written = ctx.builder.tensors[tensor]
+    if shape is None or all(isinstance(d, int) for d in shape) \
+            or len(written.shape) != len(shape):
+        return
+    signature = [d if isinstance(d, int) else -1 for d in shape]
+    written.shapeSignature = signature if perm is None else [signature[a] for a in perm]
 
 
 def _fused(builder: ModelBuilder, inputs, outputs):

@@ -76,15 +76,64 @@ def check_gather(node: ir.Node, values) -> str | None:
 
 
 def check_gather_elements(node: ir.Node, values) -> str | None:
-    if static_shape(values, node.inputs[1]) is None or need_static(values, node):
-        return "GatherElements needs static data and index shapes"
+    data, indices = values.shape(node.inputs[0]), values.shape(node.inputs[1])
+    if data is None or indices is None or len(data) != len(indices):
+        return "GatherElements needs the data's and the indices' rank (the same)"
     return None
 
 
 def emit_gather_elements(ctx: EmitContext, node: ir.Node) -> None:
-    """GATHER_ND with full coordinates (element_coordinates)."""
-    coords = element_coordinates(ctx, node)
+    """GATHER_ND with full coordinates (element_coordinates, or built at run time where a
+    shape is dynamic)."""
+    static = static_shape(ctx.values, node.inputs[1]) is not None \
+        and need_static(ctx.values, node) is None
+    coords = element_coordinates(ctx, node) if static else run_time_coordinates(ctx, node)
     ctx.op("GATHER_ND", [ctx.input(node.inputs[0]), coords], [ctx.output(node.outputs[0])])
+
+
+def run_time_coordinates(ctx: EmitContext, node: ir.Node) -> int:
+    """element_coordinates for dynamic shapes: the grid of dim d is RANGE(indices' dim d),
+    reshaped to lie along d and broadcast to the indices' shape (SHAPE at run time); the
+    axis's own column is the wrapped index (by the data's axis size, read at run time
+    where dynamic). All int32, which GATHER_ND takes."""
+    data, indices = node.inputs[0], node.inputs[1]
+    rank_ = ctx.rank(data)
+    axis = attr(node, "axis", 0) % rank_
+    size = ctx.values.shape(data)[axis]
+    dtype = ctx.dtype(indices)
+    length = ctx.const(np.asarray(size, dtype)) if isinstance(size, int) \
+        else _dim_size(ctx, data, axis, dtype)
+    held = ctx.shape_or_none(indices)
+    wrapped = wrapped_indices(ctx, indices, length)
+    if dtype != np.int32:
+        narrowed = ctx.temp("index_i32", np.int32, held)
+        ctx.op("CAST", [wrapped], [narrowed])
+        wrapped = narrowed
+    shape = ctx.temp("index_shape", np.int32, [rank_])
+    ctx.op("SHAPE", [ctx.input(indices)], [shape], options("ShapeOptions", outType=2))
+    last = ctx.int32(-1)
+    parts = []
+    for dim in range(rank_):
+        if dim == axis:
+            grid = wrapped
+        else:
+            count = ctx.temp(f"count{dim}", np.int32, [])
+            ctx.op("GATHER", [shape, ctx.int32(dim)], [count], options("GatherOptions", axis=0))
+            line = ctx.temp(f"positions{dim}", np.int32, [held[dim]])
+            ctx.op("RANGE", [ctx.int32(0), count, ctx.int32(1)], [line])
+            along = [1] * rank_
+            along[dim] = -1
+            placed = ctx.temp(f"positions{dim}_placed", np.int32,
+                              [held[dim] if d == dim else 1 for d in range(rank_)])
+            ctx.op("RESHAPE", [line, ctx.int32(along)], [placed])
+            grid = ctx.temp(f"grid{dim}", np.int32, held)
+            ctx.op("BROADCAST_TO", [placed, shape], [grid])
+        column = ctx.temp(f"coords{dim}", np.int32, [*held, 1])
+        ctx.op("EXPAND_DIMS", [grid, last], [column])
+        parts.append(column)
+    coords = ctx.temp("coords", np.int32, [*held, rank_])
+    ctx.op("CONCATENATION", parts, [coords], options("ConcatenationOptions", axis=rank_))
+    return coords
 
 
 def element_coordinates(ctx: EmitContext, node: ir.Node) -> int:
@@ -140,6 +189,7 @@ def entries() -> dict[str, list[Lowering]]:
     return {
         "Gather": [entry("GATHER", emit_gather, dtypes=ANY_DATA, check=check_gather)],
         "GatherND": [entry("GATHER_ND", emit_gather_nd, dtypes=ANY_DATA, check=check_gather_nd)],
-        "GatherElements": [entry(("GATHER_ND", "CONCATENATION"), emit_gather_elements,
+        "GatherElements": [entry(("GATHER_ND", "CONCATENATION", "RANGE", "BROADCAST_TO"),
+                                 emit_gather_elements,
                                  dtypes=ANY_DATA, check=check_gather_elements)],
     }

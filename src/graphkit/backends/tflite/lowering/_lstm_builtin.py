@@ -44,7 +44,12 @@ def fits(node: ir.Node, values) -> bool:
             value is not None and const_or_dequantized(value) is None for value in given):
         return False  # weights the builtin takes are constants
     shape = values.shape(node.inputs[0])
-    return shape is not None and len(shape) == 3 and isinstance(shape[1], int)
+    if shape is None or len(shape) != 3 or not isinstance(shape[2], int):
+        return False
+    # a dynamic batch: the state tensors are filled to the batch read at run time, which
+    # only zeros as initial states allow
+    return isinstance(shape[1], int) or all(
+        is_zeros(optional_input(node, index)) for index in (5, 6))
 
 
 def emit(ctx: EmitContext, node: ir.Node) -> None:
@@ -54,8 +59,10 @@ def emit(ctx: EmitContext, node: ir.Node) -> None:
     count = len(directions(node))
     states = [[_state(ctx, f"{kind}_{d}", [batch, hidden]) for d in range(count)]
               for kind in ("h", "c")]
+    state_shape = ctx.int32([batch, hidden]) if isinstance(
+        ctx.values.shape(node.inputs[0])[1], int) else _batch_by(ctx, x, hidden)
     for index, kind in ((5, 0), (6, 1)):
-        _reset(ctx, optional_input(node, index), states[kind], [batch, hidden])
+        _reset(ctx, optional_input(node, index), states[kind], state_shape)
     outputs, lasts = [], []
     for index, direction in enumerate(directions(node)):
         reverse = direction == "reverse"
@@ -98,13 +105,28 @@ def _state(ctx: EmitContext, name: str, shape: list[int]) -> int:
     return tensor
 
 
+def _batch_by(ctx: EmitContext, x: int, hidden: int) -> int:
+    """[batch, hidden] as an int32 tensor, the batch read off the time-major input when the
+    model runs."""
+    shape = ctx.temp("lstm_x_shape", np.int32, [3])
+    ctx.op("SHAPE", [x], [shape], options("ShapeOptions", outType=2))
+    batch = ctx.temp("lstm_batch", np.int32, [1])
+    ctx.op("STRIDED_SLICE", [shape, ctx.int32([1]), ctx.int32([2]), ctx.int32([1])], [batch],
+           options("StridedSliceOptions"))
+    state = ctx.temp("lstm_state_shape", np.int32, [2])
+    ctx.op("CONCATENATION", [batch, ctx.int32([hidden])], [state],
+           options("ConcatenationOptions", axis=0))
+    return state
+
+
 def _reset(ctx: EmitContext, initial: ir.Value | None, tensors: list[int],
-           shape: list[int]) -> None:
-    """Write the initial state into the variable tensors, before every run of the LSTM."""
+           shape: int) -> None:
+    """Write the initial state into the variable tensors, before every run of the LSTM.
+    `shape`: the int32 tensor of their [batch, hidden]."""
     if is_zeros(initial):
         zero = ctx.const(np.asarray(0.0, np.float32), "zero")
         for tensor in tensors:
-            ctx.op("FILL", [ctx.int32(shape), zero], [tensor])
+            ctx.op("FILL", [shape, zero], [tensor])
         return
     ctx.op("UNPACK", [ctx.input(initial)], tensors,
            options("UnpackOptions", num=len(tensors), axis=0))

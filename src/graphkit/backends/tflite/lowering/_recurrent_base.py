@@ -29,7 +29,8 @@ def is_zeros(value: ir.Value | None) -> bool:
     producer = value.producer()
     if producer is None or producer.domain not in {"", "ai.onnx"}:
         return False
-    if producer.op_type in {"Expand", "Tile"}:
+    if producer.op_type in {"Expand", "Tile", "Slice", "Reshape", "Squeeze", "Unsqueeze",
+                            "Transpose"}:  # they move or repeat elements, never make one
         return is_zeros(producer.inputs[0])
     if producer.op_type == "ConstantOfShape":
         filled = attr(producer, "value", None)

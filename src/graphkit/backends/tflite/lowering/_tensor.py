@@ -61,10 +61,45 @@ def check_reshape_output(node: ir.Node, values) -> str | None:
 
 def check_axes_reshape(node: ir.Node, values) -> str | None:
     """Squeeze/Unsqueeze: a RESHAPE to the output shape, so axes (an input from opset 13)
-    given at run time need that shape static (it is what they decide)."""
-    if reshape_target(values, node.outputs[0]) is not None:
+    given at run time need that shape static (it is what they decide). With two dynamic
+    dims or more, SQUEEZE or EXPAND_DIMS by the axes known when converting."""
+    if reshape_target(values, node.outputs[0]) is not None \
+            or (_given_axes(node, values) is not None and rank(values, node.inputs[0])):
         return None
     return need_constant(node, 1, "axes", values) or check_reshape_output(node, values)
+
+
+def _given_axes(node: ir.Node, values) -> list[int] | None:
+    """The axes as given (an input from opset 13, an attribute before), None when absent or
+    known only at run time."""
+    if len(node.inputs) > 1 and node.inputs[1] is not None:
+        array = known(node.inputs[1], values)
+        return None if array is None else [int(a) for a in np.asarray(array).reshape(-1)]
+    given = attr(node, "axes", None)
+    return None if given is None else [int(a) for a in given]
+
+
+def emit_axes_reshape(ctx: EmitContext, node: ir.Node) -> None:
+    if reshape_target(ctx.values, node.outputs[0]) is not None:
+        emit_reshape(ctx, node)
+        return
+    axes = _given_axes(node, ctx.values)
+    source = ctx.input(node.inputs[0])
+    if node.op_type == "Squeeze":
+        count = ctx.rank(node.inputs[0])
+        ctx.op("SQUEEZE", [source], [ctx.output(node.outputs[0])],
+               options("SqueezeOptions", squeezeDims=sorted(a % count for a in axes)))
+        return
+    count = ctx.rank(node.outputs[0])
+    placed = sorted(a % count for a in axes)  # ascending: each lands where the output has it
+    shape = ctx.shape_or_none(node.outputs[0])
+    for index, axis in enumerate(placed):
+        last = index == len(placed) - 1
+        out = ctx.output(node.outputs[0]) if last else ctx.temp(
+            "unsqueezed", ctx.dtype(node.inputs[0]),
+            [d for i, d in enumerate(shape) if i not in placed[index + 1:]])
+        ctx.op("EXPAND_DIMS", [source, ctx.int32(axis)], [out])
+        source = out
 
 
 def known_target(node: ir.Node, values) -> list[int] | None:
@@ -406,8 +441,9 @@ def entries() -> dict[str, list[Lowering]]:
     reshape = dict(dtypes=MOVE_DATA, check=check_reshape_output)
     return {
         "Reshape": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA, check=check_reshape)],
-        "Squeeze": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA, check=check_axes_reshape)],
-        "Unsqueeze": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA,
+        "Squeeze": [entry(("RESHAPE", "SQUEEZE"), emit_axes_reshape, dtypes=MOVE_DATA,
+                          check=check_axes_reshape)],
+        "Unsqueeze": [entry(("RESHAPE", "EXPAND_DIMS"), emit_axes_reshape, dtypes=MOVE_DATA,
                             check=check_axes_reshape)],
         "Flatten": [entry("RESHAPE", emit_reshape, **reshape)],
         "Identity": [entry((), emit_identity, dtypes=ANY_DATA)],
