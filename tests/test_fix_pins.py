@@ -36,13 +36,11 @@ g (int64[batch, seq] ids, int64[batch, seq] mask) => (float[batch, seq, 4] y) {
 }
 """
 
-# tflite needs GatherElements' indices static (GK301): both dims must be pinned.
+# tflite needs Trilu's input static (GK301): both dims must be pinned.
 NEEDS_STATIC = """
 <ir_version: 10, opset_import: ["" : 17]>
 g (float[batch, seq] x) => (float[batch, seq] y) {
-    gt = Greater(x, x)
-    idx = Cast <to = 7> (gt)
-    y = GatherElements <axis = 1> (x, idx)
+    y = Trilu <upper = 1> (x)
 }
 """
 
