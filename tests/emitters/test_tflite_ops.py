@@ -422,7 +422,7 @@ def test_cast_to_and_from_float16_and_unsigned_types(tmp_path, rng, source, to):
 
 
 @pytest.mark.parametrize("direction", ["LEFT", "RIGHT"])
-@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "int8", "int32"])
 def test_bit_shift_wraps_and_fills_out_of_range_amounts(tmp_path, rng, direction, dtype):
     text = f"""<ir_version: 9, opset_import: ["" : 18]>
     g ({dtype}[3,4] x, {dtype}[4] y) => ({dtype}[3,4] z) {{
@@ -466,3 +466,27 @@ def test_resize_without_a_builtin_as_matrix_products(tmp_path, rng, attrs, scale
     }}"""
     x = rng.standard_normal((2, 3, 6, 10)).astype(np.float32)
     _emitted_matches(tmp_path, text, {"x": x})
+
+
+@pytest.mark.parametrize("op", ["BitwiseAnd", "BitwiseOr", "BitwiseXor"])
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16"])
+def test_bitwise_binary_ops(tmp_path, rng, op, dtype):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g ({dtype}[2,3,4] a, {dtype}[3,4] b) => ({dtype}[2,3,4] y) {{
+        y = {op}(a, b)
+    }}"""
+    info = np.iinfo(dtype)
+    a = rng.integers(info.min, info.max, (2, 3, 4), endpoint=True).astype(dtype)
+    b = rng.integers(info.min, info.max, (3, 4), endpoint=True).astype(dtype)
+    _emitted_matches(tmp_path, text, {"a": a, "b": b}, evaluator=True)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint16", "int32", "uint32"])
+def test_bitwise_not(tmp_path, rng, dtype):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g ({dtype}[3,4] x) => ({dtype}[3,4] y) {{
+        y = BitwiseNot(x)
+    }}"""
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, (3, 4), endpoint=True).astype(dtype)
+    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
