@@ -126,8 +126,8 @@ def _elementwise() -> list[Row]:
         b("Add", "ADD", ARITH),
         b("And", "LOGICAL_AND", BOOL),
         b("Asin", ["MUL", "SUB", "SQRT", "ATAN2"], F),  # atan2(x, sqrt(1 - x^2))
-        b("Asinh", ["MUL", "ADD", "SQRT", "LOG"], F),
-        b("Atan", "ATAN2", F),  # atan2(x, 1)
+        b("Asinh", ["ABS", "MUL", "ADD", "SQRT", "LOG", "SIGN"], F),
+        b("Atan", ["MUL", "ADD", "ATAN2"], F),  # atan2(x, 1)
         b("Atanh", ["ADD", "SUB", "DIV", "LOG", "MUL"], F),
         b(
             "BitShift",
@@ -146,7 +146,7 @@ def _elementwise() -> list[Row]:
             F + ["int8", "uint8", "int16", "int32", "int64"],
         ),
         b("Cos", "COS", F),
-        b("Cosh", ["EXP", "ADD", "SUB", "MUL"], F),
+        b("Cosh", ["EXP", "NEG", "ADD", "MUL"], F),
         b("Div", "DIV", F + ["int32"]),
         b("Elu", "ELU", F + ["int8"]),
         b("Equal", "EQUAL", MOVE + ["string"]),
@@ -195,7 +195,7 @@ def _elementwise() -> list[Row]:
         b("Sigmoid", "LOGISTIC", FQ),
         b("Sign", "SIGN", F + ["int32"]),
         b("Sin", "SIN", F),
-        b("Sinh", ["EXP", "SUB", "MUL"], F),
+        b("Sinh", ["EXP", "NEG", "SUB", "MUL"], F),
         b("Softplus", ["EXP", "ADD", "LOG"], F),
         b("Softsign", ["ABS", "ADD", "DIV"], F),
         b("Sqrt", "SQRT", F),

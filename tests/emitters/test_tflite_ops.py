@@ -490,3 +490,16 @@ def test_bitwise_not(tmp_path, rng, dtype):
     info = np.iinfo(dtype)
     x = rng.integers(info.min, info.max, (3, 4), endpoint=True).astype(dtype)
     _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
+
+
+@pytest.mark.parametrize(("op", "low", "high"), [
+    ("Tan", -1.2, 1.2), ("Sinh", -3, 3), ("Cosh", -3, 3), ("Asin", -0.99, 0.99),
+    ("Acos", -0.99, 0.99), ("Atan", -5, 5), ("Asinh", -50, 50), ("Acosh", 1.01, 40),
+    ("Atanh", -0.95, 0.95)])
+def test_float_functions_composed_of_builtins(tmp_path, rng, op, low, high):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (float[2,3,4] x) => (float[2,3,4] y) {{
+        y = {op}(x)
+    }}"""
+    x = rng.uniform(low, high, (2, 3, 4)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x})
