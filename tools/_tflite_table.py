@@ -371,7 +371,7 @@ def _shape_ops() -> list[Row]:
         b("GatherND", "GATHER_ND", MOVE, attr("batch_dims", 0)),
         b("Identity", [], None),
         b("NonZero", ["NOT_EQUAL", "WHERE", "TRANSPOSE", "CAST"], MOVE),
-        b("OneHot", ["ONE_HOT", "FLOOR_MOD", "ADD", "CAST", "GATHER"], None, const(1)),
+        b("OneHot", ["CAST", "FLOOR_MOD", "SELECT_V2", "ONE_HOT", "GATHER"], None),
         b(
             "Pad",
             ["PAD", "PADV2", "MIRROR_PAD"],

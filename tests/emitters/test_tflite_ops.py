@@ -503,3 +503,25 @@ def test_float_functions_composed_of_builtins(tmp_path, rng, op, low, high):
     }}"""
     x = rng.uniform(low, high, (2, 3, 4)).astype(np.float32)
     _emitted_matches(tmp_path, text, {"x": x})
+
+
+@pytest.mark.parametrize("axis", [-1, 0, -2])
+def test_one_hot_with_depth_and_values_at_run_time(tmp_path, axis):
+    """Negative indices count from the end; those outside [-depth, depth) are all off."""
+    shape = {-1: "[2,3,5]", 0: "[5,2,3]", -2: "[2,5,3]"}[axis]
+    text = f"""<ir_version: 9, opset_import: ["" : 11]>
+    g (int64[2,3] i, float[1] d, float[2] v) => (float{shape} y) {{
+        y = OneHot<axis={axis}>(i, d, v)
+    }}"""
+    feeds = {"i": np.asarray([[0, 4, -1], [-5, 5, -6]], np.int64),
+             "d": np.asarray([5], np.float32), "v": np.asarray([-2, 3], np.float32)}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_eye_like_is_a_constant(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[3,5] x) => (float[3,5] y) {
+        e = EyeLike<k=1>(x)
+        y = Add(x, e)
+    }"""
+    _emitted_matches(tmp_path, text, {"x": rng.standard_normal((3, 5)).astype(np.float32)})

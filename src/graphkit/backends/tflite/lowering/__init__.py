@@ -25,6 +25,7 @@ from graphkit.backends.tflite.lowering import (
     _gather,
     _generate,
     _image,
+    _indicator,
     _math,
     _matmul,
     _nhwc,
@@ -105,7 +106,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
-        _scatter, _bitwise, _math,
+        _scatter, _bitwise, _math, _indicator,
     ))
 
 
