@@ -3,7 +3,7 @@ and 16-bit X, int64 for 32-bit), then CAST back to X's type, which wraps what th
 pushed out; 2^Y comes from a GATHER of a table of powers whose last entry, 0, is what an
 amount outside [0, width) picks (ONNX: the result is then the sign fill alone). BitShift
 right as RIGHT_SHIFT (arithmetic for signed X). BitwiseXor is BITWISE_XOR, BitwiseNot an
-XOR with all ones; BitwiseAnd and BitwiseOr by arithmetic on 8- and 16-bit integers."""
+XOR with all ones (BitwiseAnd and BitwiseOr stay Flex ops: _flex.py)."""
 
 from __future__ import annotations
 
@@ -101,40 +101,10 @@ def emit_not(ctx: EmitContext, node: ir.Node) -> None:
            [ctx.output(node.outputs[0], perm)])
 
 
-def check_and_or(node: ir.Node, values) -> str | None:
-    dtype = values.dtype(node.inputs[0]) or node.inputs[0].dtype
-    if dtype is not None and dtype.itemsize > 2:
-        return (f"{node.op_type} is lowered for 8- and 16-bit integers only (a + b - (a ^ b) "
-                "= 2 (a & b) in int32)")
-    return None
-
-
-def emit_and_or(ctx: EmitContext, node: ir.Node) -> None:
-    """On 8- and 16-bit integers widened to int32 (_widen): a & b = (a + b - (a ^ b)) / 2
-    and a | b = a + b - (a & b), exact in int32."""
-    (a, b), perm = binary_inputs(ctx, node, list(node.inputs))
-    shape = ctx._stored_shape(node.outputs[0], perm)
-    made = {name: ctx.temp(f"bitwise_{name}", np.int32, shape)
-            for name in ("xor", "sum", "twice", "and")}
-    ctx.op("BITWISE_XOR", [a, b], [made["xor"]])
-    ctx.op("ADD", [a, b], [made["sum"]], options("AddOptions"))
-    ctx.op("SUB", [made["sum"], made["xor"]], [made["twice"]], options("SubOptions"))
-    out = ctx.output(node.outputs[0], perm)
-    if node.op_type == "BitwiseAnd":
-        ctx.op("DIV", [made["twice"], ctx.int32(2)], [out], options("DivOptions"))
-        return
-    ctx.op("DIV", [made["twice"], ctx.int32(2)], [made["and"]], options("DivOptions"))
-    ctx.op("SUB", [made["sum"], made["and"]], [out], options("SubOptions"))
-
-
 def entries() -> dict[str, list[Lowering]]:
     return {
         "BitShift": [entry(("CAST", "GATHER", "MUL", "RIGHT_SHIFT", "SELECT_V2"), emit_bit_shift,
                            dtypes=SHIFTED, check=check_bit_shift)],
         "BitwiseXor": [entry("BITWISE_XOR", emit_xor, dtypes=BITS)],
         "BitwiseNot": [entry("BITWISE_XOR", emit_not, dtypes=BITS)],
-        "BitwiseAnd": [entry(("BITWISE_XOR", "ADD", "SUB", "DIV"), emit_and_or,
-                             dtypes=frozenset({ir.DataType.INT32}), check=check_and_or)],
-        "BitwiseOr": [entry(("BITWISE_XOR", "ADD", "SUB", "DIV"), emit_and_or,
-                            dtypes=frozenset({ir.DataType.INT32}), check=check_and_or)],
     }
