@@ -126,16 +126,16 @@ def _elementwise() -> list[Row]:
         b("Add", "ADD", ARITH),
         b("And", "LOGICAL_AND", BOOL),
         b("Asin", ["MUL", "SUB", "SQRT", "ATAN2"], F),  # atan2(x, sqrt(1 - x^2))
-        b("Asinh", ["MUL", "ADD", "SQRT", "LOG"], F),
-        b("Atan", "ATAN2", F),  # atan2(x, 1)
+        b("Asinh", ["ABS", "MUL", "ADD", "SQRT", "LOG", "SIGN"], F),
+        b("Atan", ["MUL", "ADD", "ATAN2"], F),  # atan2(x, 1)
         b("Atanh", ["ADD", "SUB", "DIV", "LOG", "MUL"], F),
         b(
             "BitShift",
-            ["CAST", "GATHER", "MUL", "FLOOR_DIV", "SELECT_V2"],
+            ["CAST", "GATHER", "MUL", "RIGHT_SHIFT", "SELECT_V2"],
             ["int8", "uint8", "int16", "uint16", "int32", "uint32"],
         ),
         flex("BitwiseAnd", ["BitwiseAnd"], ["int8", "int16", "int32", "int64", "uint8"]),
-        flex("BitwiseNot", ["Invert"], ["int8", "int16", "int32", "int64", "uint8"]),
+        b("BitwiseNot", "BITWISE_XOR", ["int8", "int16", "int32", "uint8", "uint16", "uint32"]),
         flex("BitwiseOr", ["BitwiseOr"], ["int8", "int16", "int32", "int64", "uint8"]),
         b("BitwiseXor", "BITWISE_XOR", ["int8", "int16", "int32", "uint8", "uint16", "uint32"]),
         b("Ceil", "CEIL", F),
@@ -146,7 +146,7 @@ def _elementwise() -> list[Row]:
             F + ["int8", "uint8", "int16", "int32", "int64"],
         ),
         b("Cos", "COS", F),
-        b("Cosh", ["EXP", "ADD", "SUB", "MUL"], F),
+        b("Cosh", ["EXP", "NEG", "ADD", "MUL"], F),
         b("Div", "DIV", F + ["int32"]),
         b("Elu", "ELU", F + ["int8"]),
         b("Equal", "EQUAL", MOVE + ["string"]),
@@ -195,7 +195,7 @@ def _elementwise() -> list[Row]:
         b("Sigmoid", "LOGISTIC", FQ),
         b("Sign", "SIGN", F + ["int32"]),
         b("Sin", "SIN", F),
-        b("Sinh", ["EXP", "SUB", "MUL"], F),
+        b("Sinh", ["EXP", "NEG", "SUB", "MUL"], F),
         b("Softplus", ["EXP", "ADD", "LOG"], F),
         b("Softsign", ["ABS", "ADD", "DIV"], F),
         b("Sqrt", "SQRT", F),
@@ -371,7 +371,7 @@ def _shape_ops() -> list[Row]:
         b("GatherND", "GATHER_ND", MOVE, attr("batch_dims", 0)),
         b("Identity", [], None),
         b("NonZero", ["NOT_EQUAL", "WHERE", "TRANSPOSE", "CAST"], MOVE),
-        b("OneHot", ["ONE_HOT", "FLOOR_MOD", "ADD", "CAST", "GATHER"], None, const(1)),
+        b("OneHot", ["CAST", "FLOOR_MOD", "SELECT_V2", "ONE_HOT", "GATHER"], None),
         b(
             "Pad",
             ["PAD", "PADV2", "MIRROR_PAD"],

@@ -422,7 +422,7 @@ def test_cast_to_and_from_float16_and_unsigned_types(tmp_path, rng, source, to):
 
 
 @pytest.mark.parametrize("direction", ["LEFT", "RIGHT"])
-@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "int8", "int32"])
 def test_bit_shift_wraps_and_fills_out_of_range_amounts(tmp_path, rng, direction, dtype):
     text = f"""<ir_version: 9, opset_import: ["" : 18]>
     g ({dtype}[3,4] x, {dtype}[4] y) => ({dtype}[3,4] z) {{
@@ -509,3 +509,62 @@ def test_squeeze_and_unsqueeze_with_two_dynamic_dims(tmp_path, rng):
     }"""
     _matches_at_each_shape(tmp_path, text, [
         {"x": rng.standard_normal((s, 1, b, 4)).astype(np.float32)} for s, b in ((3, 2), (7, 5))])
+
+
+@pytest.mark.parametrize("op", ["BitwiseXor"])
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16", "int32", "uint32"])
+def test_bitwise_binary_ops(tmp_path, rng, op, dtype):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g ({dtype}[2,3,4] a, {dtype}[3,4] b) => ({dtype}[2,3,4] y) {{
+        y = {op}(a, b)
+    }}"""
+    info = np.iinfo(dtype)
+    a = rng.integers(info.min, info.max, (2, 3, 4), endpoint=True).astype(dtype)
+    b = rng.integers(info.min, info.max, (3, 4), endpoint=True).astype(dtype)
+    _emitted_matches(tmp_path, text, {"a": a, "b": b}, evaluator=True)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint16", "int32", "uint32"])
+def test_bitwise_not(tmp_path, rng, dtype):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g ({dtype}[3,4] x) => ({dtype}[3,4] y) {{
+        y = BitwiseNot(x)
+    }}"""
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, (3, 4), endpoint=True).astype(dtype)
+    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
+
+
+@pytest.mark.parametrize(("op", "low", "high"), [
+    ("Tan", -1.2, 1.2), ("Sinh", -3, 3), ("Cosh", -3, 3), ("Asin", -0.99, 0.99),
+    ("Acos", -0.99, 0.99), ("Atan", -5, 5), ("Asinh", -50, 50), ("Acosh", 1.01, 40),
+    ("Atanh", -0.95, 0.95)])
+def test_float_functions_composed_of_builtins(tmp_path, rng, op, low, high):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (float[2,3,4] x) => (float[2,3,4] y) {{
+        y = {op}(x)
+    }}"""
+    x = rng.uniform(low, high, (2, 3, 4)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x})
+
+
+@pytest.mark.parametrize("axis", [-1, 0, -2])
+def test_one_hot_with_depth_and_values_at_run_time(tmp_path, axis):
+    """Negative indices count from the end; those outside [-depth, depth) are all off."""
+    shape = {-1: "[2,3,5]", 0: "[5,2,3]", -2: "[2,5,3]"}[axis]
+    text = f"""<ir_version: 9, opset_import: ["" : 11]>
+    g (int64[2,3] i, float[1] d, float[2] v) => (float{shape} y) {{
+        y = OneHot<axis={axis}>(i, d, v)
+    }}"""
+    feeds = {"i": np.asarray([[0, 4, -1], [-5, 5, -6]], np.int64),
+             "d": np.asarray([5], np.float32), "v": np.asarray([-2, 3], np.float32)}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_eye_like_is_a_constant(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[3,5] x) => (float[3,5] y) {
+        e = EyeLike<k=1>(x)
+        y = Add(x, e)
+    }"""
+    _emitted_matches(tmp_path, text, {"x": rng.standard_normal((3, 5)).astype(np.float32)})

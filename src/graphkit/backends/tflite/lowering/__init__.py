@@ -25,6 +25,8 @@ from graphkit.backends.tflite.lowering import (
     _gather,
     _generate,
     _image,
+    _indicator,
+    _math,
     _matmul,
     _nhwc,
     _nms,
@@ -104,7 +106,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
-        _scatter, _bitwise,
+        _scatter, _bitwise, _math, _indicator,
     ))
 
 
