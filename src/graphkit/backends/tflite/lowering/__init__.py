@@ -34,6 +34,7 @@ from graphkit.backends.tflite.lowering import (
     _recurrent,
     _reduce,
     _scatter,
+    _slice,
     _tensor,
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
@@ -106,7 +107,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
-        _scatter, _bitwise, _math, _indicator,
+        _scatter, _bitwise, _math, _indicator, _slice,
     ))
 
 
@@ -179,7 +180,7 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     if any(_not_a_tensor(values, v) for v in [*node.inputs, *node.outputs] if v is not None):
         return f"{node.op_type}: graphkit's TFLite emitter takes tensors only (no sequences " \
             "or optionals)"
-    # Split leaves its empty parts out, and Concat its empty inputs (_tensor.py)
+    # Split leaves its empty parts out (_slice.py), and Concat its empty inputs (_tensor.py)
     outputs = [] if node.op_type == "Split" else list(node.outputs)
     inputs = [] if node.op_type == "Concat" else [node.inputs[i] for i in entry.dtype_inputs
                                                   if i < len(node.inputs)]

@@ -1,4 +1,6 @@
-"""Slice with starts, ends, axes or steps given at run time: STRIDED_SLICE over every axis,
+"""Slice as STRIDED_SLICE and Split as SPLIT_V.
+
+Slice with starts, ends, axes or steps given at run time: STRIDED_SLICE over every axis,
 its begin, end and strides tensors built when the model runs.
 
 The given values are scattered into full-rank vectors (SCATTER_ND) at their axes (negative
@@ -14,7 +16,17 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit.backends.tflite._flatbuffer import options
-from graphkit.backends.tflite.lowering._base import EmitContext, known, static_shape
+from graphkit.backends.tflite.lowering._base import (
+    ANY_DATA,
+    NUMERIC,
+    EmitContext,
+    Lowering,
+    attr,
+    entry,
+    known,
+    need_constant,
+    static_shape,
+)
 
 INT32_LIMIT = 2**31 - 1
 
@@ -100,3 +112,100 @@ def _chosen(ctx: EmitContext, hit: int, given: int, default: int) -> int:
     ctx.op("SELECT_V2", [hit, given, default], [chosen])
     return chosen
 
+
+def _slice_inputs(node: ir.Node, values):
+    starts, ends = known(node.inputs[1], values), known(node.inputs[2], values)
+    axes, steps = (known(node.inputs[i], values) if len(node.inputs) > i and node.inputs[i]
+                   else None for i in (3, 4))
+    if node.op_type == "Slice" and len(node.inputs) == 1:  # opset < 10: attributes
+        starts, ends, axes = (np.asarray(attr(node, k)) if attr(node, k) is not None else None
+                              for k in ("starts", "ends", "axes"))
+    axes = range(len(starts)) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    return [(int(a), int(b), int(c), int(d)) for a, b, c, d in zip(starts, ends, steps, axes)]
+
+
+def slice_params(node: ir.Node, shape: tuple, values):
+    """STRIDED_SLICE's begin, end, strides and masks. A dynamic dim (not an int) is sliced
+    with a positive step only: TFLite then clamps and counts from the end as ONNX does, and
+    an end past the dim becomes the end mask."""
+    rank_ = len(shape)
+    begin, end, stride = [0] * rank_, [0] * rank_, [1] * rank_
+    begin_mask, end_mask = 0, 0
+    sliced = {}
+    for start, stop, step, axis in _slice_inputs(node, values):
+        sliced[axis % rank_] = (start, stop, step)
+    for axis in range(rank_):
+        if axis not in sliced:
+            begin_mask, end_mask = begin_mask | 1 << axis, end_mask | 1 << axis
+            continue
+        start, stop, step = sliced[axis]
+        if not isinstance(shape[axis], int):
+            begin[axis], stride[axis] = max(min(start, INT32_LIMIT), -INT32_LIMIT), step
+            end[axis] = max(min(stop, INT32_LIMIT), -INT32_LIMIT)
+            if stop >= INT32_LIMIT:
+                end_mask |= 1 << axis
+            continue
+        first, last, step = slice(start, stop, step).indices(shape[axis])
+        begin[axis], end[axis], stride[axis] = first, last, step
+        if last < 0:  # before the first element: TFLite would read -1 as the last one
+            end_mask |= 1 << axis
+    return begin, end, stride, begin_mask, end_mask
+
+
+def check_slice(node: ir.Node, values) -> str | None:
+    if given_at_run_time(node, values):
+        return check_run_time_slice(node, values)
+    if len(node.inputs) > 1:
+        for index, what in ((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")):
+            found = need_constant(node, index, what, values)
+            if found:
+                return found
+    shape = values.shape(node.inputs[0])
+    if shape is None:
+        return "Slice needs the input's rank"
+    for _, _, step, axis in _slice_inputs(node, values):
+        if step < 0 and not isinstance(shape[axis % len(shape)], int):
+            return "Slice with a negative step on a dynamic dim is not lowered"
+    return None
+
+
+def emit_slice(ctx: EmitContext, node: ir.Node) -> None:
+    if given_at_run_time(node, ctx.values):
+        emit_run_time_slice(ctx, node)
+        return
+    shape = ctx.values.shape(node.inputs[0])
+    begin, end, stride, begin_mask, end_mask = slice_params(node, shape, ctx.values)
+    made = options("StridedSliceOptions", beginMask=begin_mask, endMask=end_mask)
+    ctx.op("STRIDED_SLICE", [ctx.input(node.inputs[0]), ctx.int32(begin), ctx.int32(end),
+                             ctx.int32(stride)], [ctx.output(node.outputs[0])], made)
+
+
+def emit_split(ctx: EmitContext, node: ir.Node) -> None:
+    """SPLIT_V by the output sizes; an empty part is left out (LiteRT holds no tensor
+    without elements), and only Concat may read it, which leaves it out too."""
+    shape = ctx.shape(node.inputs[0])
+    axis = attr(node, "axis", 0) % len(shape)
+    parts = [out for out in node.outputs if ctx.shape(out)[axis] != 0]
+    sizes = [ctx.shape(out)[axis] for out in parts]
+    made = options("SplitVOptions", numSplits=len(sizes))
+    ctx.op("SPLIT_V", [ctx.input(node.inputs[0]), ctx.int32(sizes), ctx.int32(axis)],
+           [ctx.output(out) for out in parts], made)
+
+
+def check_split(node: ir.Node, values) -> str | None:
+    # the sizes are read off the static output shapes, which a split input given at run
+    # time must agree with (ONNX's shapes are its sizes)
+    if any(static_shape(values, out) is None for out in node.outputs):
+        split = node.inputs[1] if len(node.inputs) > 1 else None
+        if split is not None and known(split, values) is None:
+            return "Split by sizes given at run time needs static output shapes"
+        return "Split needs static output shapes"
+    return None
+
+
+def entries() -> dict[str, list[Lowering]]:
+    return {
+        "Slice": [entry("STRIDED_SLICE", emit_slice, dtypes=ANY_DATA, check=check_slice)],
+        "Split": [entry("SPLIT_V", emit_split, dtypes=NUMERIC, check=check_split)],
+    }
