@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from graphkit._chain import feeds_for, run_captured, run_chain
 from graphkit._progress import step
 from graphkit._reference import Reference, ReferenceOutputs
 from graphkit._time_limit import DEFAULT_TIMEOUT
@@ -97,39 +98,6 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return self.error is None and all(diff.ok for diff in self.diffs)
-
-
-def feeds_for(model: ir.Model, feeds: Feeds) -> Feeds:
-    """The same inputs, cast to the dtypes the rewritten model declares (a rewrite may narrow
-    an input from int64 to int32 or widen a uint8 image to float, by design)."""
-    adapted = dict(feeds)
-    for value in model.graph.inputs:
-        array = adapted.get(value.name)
-        if not isinstance(value.type, ir.TensorType) or not isinstance(array, np.ndarray):
-            continue  # sequences come as lists, and keep their elements' types
-        declared = value.dtype.numpy() if value.dtype is not None else array.dtype
-        if array.dtype != declared:
-            adapted[value.name] = array.astype(declared)
-    return adapted
-
-
-def run_chain(model: ir.Model, post_models: Sequence[ir.Model], feeds: Feeds,
-              timeout: float | None = DEFAULT_TIMEOUT) -> Feeds:
-    """Outputs of `model`, then of each post model fed from them (and the graph inputs)."""
-    return _chain(LightModel.of(model), model, post_models, feeds, timeout=timeout)[0]
-
-
-def _chain(light: LightModel, model: ir.Model, post_models: Sequence[ir.Model], feeds: Feeds, *,
-           prefer: str = "ort", serialized: bytes | None = None,
-           timeout: float | None = DEFAULT_TIMEOUT) -> tuple[Feeds, str]:
-    """`run_chain` on a captured model; also says which runtime ran the main model."""
-    runner = ModelRunner(light, prefer=prefer, serialized=serialized, timeout=timeout)
-    outputs = runner.run(feeds_for(model, feeds))
-    for post in post_models:  # the chain: a post model reads main's outputs
-        names = [value.name for value in post.graph.inputs]
-        post_runner = ModelRunner(post, prefer=prefer, timeout=timeout)
-        outputs.update(post_runner.run({n: outputs.get(n, feeds.get(n)) for n in names}))
-    return outputs, runner.runtime
 
 
 @dataclass
@@ -298,9 +266,9 @@ class Proof:
             return Verdict([], error="checker")
         reference = run.reference.result()
         try:
-            actual, _ = _chain(light, model, [*run.post_models, *post_models], reference.feeds,
-                               prefer=_prefer(reference), serialized=data,
-                               timeout=self.validation.timeout)
+            actual, _ = run_captured(light, model, [*run.post_models, *post_models],
+                                     reference.feeds, prefer=_prefer(reference),
+                                     serialized=data, timeout=self.validation.timeout)
         except Exception as err:
             return Verdict([], error=first_line(err))
         rtol, atol = self._tolerance(run.tolerance, tolerance)
@@ -366,8 +334,9 @@ class Proof:
         reference = run.reference.result()
         light = LightModel.of(model)
         try:
-            outputs, runtime = _chain(light, model, self.post_models, reference.feeds,
-                                      prefer=_prefer(reference), timeout=self.validation.timeout)
+            outputs, runtime = run_captured(light, model, self.post_models, reference.feeds,
+                                            prefer=_prefer(reference),
+                                            timeout=self.validation.timeout)
         except Exception as err:
             run.enabled = self.runnable = False
             self.unrunnable = first_line(err, 200)
