@@ -26,12 +26,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
+from _timing import interleaved_seconds  # noqa: E402
 
 DEFAULT_MODELS = "resnet,unet,lstm,bert,gpt2,mobilenetv2,efficientnetb0,ir3"
 PT, ORT_ALL, ONNX2TORCH, TORCH, ORT_ARTIFACT = (
@@ -39,22 +39,6 @@ PT, ORT_ALL, ONNX2TORCH, TORCH, ORT_ARTIFACT = (
 # (ours, reference, goal): the ratios the table prints
 RATIOS = ((PT, ORT_ALL, 1.3), (PT, ONNX2TORCH, 1.0), (PT, TORCH, 1.05),
           (ORT_ARTIFACT, ORT_ALL, 1.0))
-
-
-def interleaved_seconds(fns: dict[str, Callable[[], object]], repeats: int
-                        ) -> dict[str, list[float]]:
-    """Each candidate's times, one per round, the candidates interleaved within a round so
-    that machine noise hits them alike."""
-    for fn in fns.values():
-        for _ in range(3):  # warm up (TorchScript's profiling executor optimizes on run 2)
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
-    return samples
 
 
 def bench_model(name: str, threads: int, repeats: int, folder: Path) -> dict:
@@ -95,7 +79,8 @@ def bench_model(name: str, threads: int, repeats: int, folder: Path) -> dict:
     else:
         notes.append(f"onnx2torch: {why_not}")
     with torch.inference_mode():
-        samples = interleaved_seconds(candidates, repeats)
+        # TorchScript's profiling executor optimizes on its second run: three warm-ups
+        samples = interleaved_seconds(candidates, repeats, warmups=3)
     return {"samples": samples, "notes": notes}
 
 

@@ -28,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import keras_models  # noqa: E402
 import models  # noqa: E402
+from _timing import interleaved_seconds  # noqa: E402
 
 GOAL_LATENCY, GOAL_CONVERSION = 1.05, 0.2
 # Nothing pinned: the LSTM and BERT keep their dynamic batch and sequence.
@@ -35,16 +36,8 @@ PINS: dict[str, str] = {}
 
 
 def median_seconds(fns: dict[str, callable], repeats: int) -> dict[str, float]:
-    """Interleave the candidates so that machine noise hits them alike."""
-    for fn in fns.values():
-        fn()  # warm up
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return {name: statistics.median(times)
+            for name, times in interleaved_seconds(fns, repeats).items()}
 
 
 def timed(fn):
