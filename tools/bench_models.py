@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import models  # noqa: E402
 
 FOLDER = Path(tempfile.gettempdir()) / "graphkit-bench-models"
 
@@ -77,26 +78,8 @@ def resnet18():
 
 def bert_small():
     """BERT-small's shape (4 layers, hidden 512, 8 heads), dynamic batch and sequence."""
-    import torch
-    from transformers import BertConfig, BertModel
-
-    config = BertConfig(hidden_size=512, num_hidden_layers=4, num_attention_heads=8,
-                        intermediate_size=2048)
-    torch.manual_seed(0)
-    bert = BertModel(config, add_pooling_layer=False).eval()
-
-    class Encoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids, attention_mask):
-            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    ids = torch.randint(0, config.vocab_size, (1, 128))
-    mask = torch.ones(1, 128, dtype=torch.int64)
-    dynamic = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}}
-    return Encoder().eval(), (ids, mask), dynamic
+    return models.bert(dict(hidden_size=512, num_hidden_layers=4, num_attention_heads=8,
+                            intermediate_size=2048), example=(1, 128))
 
 
 def gpt2_small():

@@ -185,14 +185,17 @@ def lstm():
     return Tagger().eval(), (torch.randn(2, 7, 16),), {"input": {0: "batch", 1: "seq"}}
 
 
-def bert():
-    """A BERT-style encoder from a small config (no weights downloaded), dynamic sequence."""
+SMALL_BERT = dict(vocab_size=100, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                  intermediate_size=128, max_position_embeddings=64)
+
+
+def bert(config: dict | None = None, example: tuple[int, int] = (2, 12)):
+    """A BERT-style encoder from a config (no weights downloaded; SMALL_BERT unless given),
+    dynamic batch and sequence; `example` is the (batch, sequence) of the export's inputs."""
     import torch
     from transformers import BertConfig, BertModel
 
-    config = BertConfig(vocab_size=100, hidden_size=64, num_hidden_layers=2,
-                        num_attention_heads=4, intermediate_size=128,
-                        max_position_embeddings=64)
+    config = BertConfig(**(SMALL_BERT if config is None else config))
     torch.manual_seed(0)
     model = BertModel(config, add_pooling_layer=False).eval()
 
@@ -204,8 +207,8 @@ def bert():
         def forward(self, input_ids, attention_mask):
             return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    ids = torch.randint(0, 100, (2, 12))
-    mask = torch.ones(2, 12, dtype=torch.int64)
+    ids = torch.randint(0, config.vocab_size, example)
+    mask = torch.ones(example, dtype=torch.int64)
     dynamic = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}}
     return Encoder().eval(), (ids, mask), dynamic
 
