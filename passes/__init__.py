@@ -25,6 +25,7 @@ from graphkit.passes.fuse import Fuse
 from graphkit.passes.int64_to_int32 import Int64ToInt32
 from graphkit.passes.lift_constants import LiftConstants
 from graphkit.passes.nms import Nms
+from graphkit.passes.outline_gelu import OutlineGelu
 from graphkit.passes.pin_shapes import PinShapes
 from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
 from graphkit.passes.remove_redundant_casts import RemoveRedundantCasts
@@ -43,9 +44,10 @@ BUILTIN_PASSES: tuple[type[Pass], ...] = (
     FoldInitializerInputs,
     FoldShapes,
     Fuse,
-    Nms,
     Int64ToInt32,
     LiftConstants,
+    Nms,
+    OutlineGelu,
     PinShapes,
     RemoveDeadNodes,
     RemoveRedundantCasts,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
+import onnx_ir as ir
 
-from graphkit.rewrite import Constraint, Match, Op, P, Pattern, Rule, Var
+from graphkit.rewrite import Builder, Constraint, Match, Op, P, Pattern, Rule, Var
 
 SQRT2 = float(np.sqrt(2.0))
 SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
@@ -19,8 +20,12 @@ def _half_x_times(x: Var, factor: Pattern) -> Iterator[Op]:
     yield P.Mul(x, P.Mul(factor, 0.5))
 
 
-def gelu_rules() -> tuple[Rule, ...]:
+def gelu_rules(make: Callable[[Builder, ir.Value, str | None], ir.Value | None] | None = None,
+               min_opset: int = 20) -> tuple[Rule, ...]:
+    """GELU written out -> `make(op, x, approximate)` (None: leave this match), by default
+    ONNX's Gelu (opset 20); outline-gelu passes its own for a model-local function."""
     x = Var("x")
+    fused = make or (lambda op, value, approximate: op.Gelu(value, approximate=approximate))
     erf_forms = (P.Add(P.Erf(P.Div(x, SQRT2)), 1.0), P.Add(P.Erf(P.Mul(x, 1 / SQRT2)), 1.0))
     cubes = (P.Pow(x, 3.0), P.Mul(x, P.Mul(x, x)))
     tanh_forms = tuple(
@@ -28,12 +33,12 @@ def gelu_rules() -> tuple[Rule, ...]:
     )
     exact = [
         # 0.5 * x * (1 + erf(x / sqrt(2)))  ->  Gelu(x)
-        Rule("gelu", pattern, lambda m, op: op.Gelu(m[x]), min_opset=20)
+        Rule("gelu", pattern, lambda m, op: fused(op, m[x], None), min_opset=min_opset)
         for form in erf_forms for pattern in _half_x_times(x, form)
     ]
     approximate = [
         # 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))  ->  Gelu(x, approximate="tanh")
-        Rule("gelu-tanh", pattern, lambda m, op: op.Gelu(m[x], approximate="tanh"), min_opset=20)
+        Rule("gelu-tanh", pattern, lambda m, op: fused(op, m[x], "tanh"), min_opset=min_opset)
         for form in tanh_forms for pattern in _half_x_times(x, form)
     ]
     return tuple(exact + approximate)

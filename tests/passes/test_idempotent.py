@@ -31,6 +31,8 @@ from test_fold_constants import SHAPE_MATH
 from test_fold_shapes import SHAPE_SUBGRAPH
 from test_fuse import CASES as FUSE_CASES
 from test_lift_constants import BEFORE as CONSTANTS
+from test_outline_gelu import EXACT as GELU_EXACT
+from test_outline_gelu import gelu_model
 from test_pin_shapes import DYNAMIC
 from test_remove_redundant_casts import ROUND_TRIP
 
@@ -50,6 +52,7 @@ from graphkit.passes.fuse import Fuse
 from graphkit.passes.int64_to_int32 import Int64ToInt32
 from graphkit.passes.lift_constants import LiftConstants
 from graphkit.passes.nms import Nms
+from graphkit.passes.outline_gelu import OutlineGelu
 from graphkit.passes.pin_shapes import PinShapes
 from graphkit.passes.remove_dead_nodes import RemoveDeadNodes
 from graphkit.passes.remove_redundant_casts import RemoveRedundantCasts
@@ -192,6 +195,7 @@ def _cases() -> list[Case]:
         Case(AdaptInputDtypes(inputs=("image",)), text(CNN), IMAGE_FEEDS),
         Case(AdaptInputDtypes(), text(CNN), IMAGE_FEEDS, label="every-float-input"),
         Case(ConvertLayout(), text(cnn_text()), {"x": floats(1, 3, 8, 8)}),
+        Case(OutlineGelu(), lambda: gelu_model(GELU_EXACT), {"v": floats(2, 8), "w": floats(8, 8)}),
         Case(ConvertOpset(to=13), text(_sorted(DOWN)), {"x": floats(4, 6)},
              tolerance=(1e-5, 1e-5)),
         Case(ConvertOpset(to=21), text(_sorted(DOWN)), {"x": floats(4, 6)}, label="up"),

@@ -32,7 +32,7 @@ SUFFIXES = (".tflite",)
 # What convert runs, proven like the fixes, after them and before emit: NHWC image ops
 # (graphkit.nhwc local functions, run by ONNX Runtime for the proof), Transposes pushed
 # to the edges and cancelled. After the fusions, since pad-conv and conv-bn read NCHW Convs.
-PREPARE = "convert-layout{to=NHWC},remove-dead-nodes"
+PREPARE = "convert-layout{to=NHWC},outline-gelu,remove-dead-nodes"
 FLEX_REFUSED = "Select TensorFlow op(s)"  # LiteRT's error for Flex ops it cannot run
 
 

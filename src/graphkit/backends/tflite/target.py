@@ -26,6 +26,7 @@ import dataclasses
 import onnx_ir as ir
 
 from graphkit.backends.tflite.lowering import (
+    LOCAL_DOMAINS,
     lowers_by_body,
     node_folds,
     opset_range,
@@ -33,7 +34,6 @@ from graphkit.backends.tflite.lowering import (
     unsupported_reason,
 )
 from graphkit.findings import Finding, Severity
-from graphkit.passes.convert_layout import NHWC_DOMAIN
 from graphkit.targets._data import OpEntry, load_target_data
 from graphkit.targets._table import TableTarget
 from graphkit.targets.base import NodeContext
@@ -53,9 +53,9 @@ class TFLiteTarget(TableTarget):
             self.description = f"{data.description}, builtins only (no Flex)"
 
     def check_node(self, node: ir.Node, ctx: NodeContext) -> list[Finding]:
-        if isinstance(ctx.graph, ir.Function) and ctx.graph.domain == NHWC_DOMAIN:
-            return []  # convert-layout's reference body: the emitter lowers the call itself
-        if node.domain == NHWC_DOMAIN:
+        if isinstance(ctx.graph, ir.Function) and ctx.graph.domain in LOCAL_DOMAINS:
+            return []  # a convert step's reference body: the emitter lowers the call itself
+        if node.domain in LOCAL_DOMAINS:
             reason = unsupported_reason(node, ctx.opset, ctx.values)
             return [] if reason is None else [self._finding("GK101", Severity.ERROR, reason,
                                                             node)]

@@ -22,6 +22,7 @@ from graphkit.backends.tflite.lowering import (
     _control,
     _conv,
     _elementwise,
+    _fused,
     _gather,
     _generate,
     _image,
@@ -112,15 +113,23 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
 
 
 @cache
-def nhwc_table() -> Mapping[str, tuple[Lowering, ...]]:
-    """graphkit.nhwc op (convert-layout's NHWC forms) -> its entries."""
-    return {op: tuple(found) for op, found in _nhwc.entries().items()}
+def local_tables() -> Mapping[str, Mapping[str, tuple[Lowering, ...]]]:
+    """graphkit's own domains -> op -> entries: the model-local functions that convert's
+    steps for this emitter write (convert-layout's NHWC forms, outline-gelu's GELU)."""
+    return {
+        _nhwc.NHWC_DOMAIN: {op: tuple(found) for op, found in _nhwc.entries().items()},
+        _fused.FUSED_DOMAIN: {op: tuple(found) for op, found in _fused.entries().items()},
+    }
+
+
+LOCAL_DOMAINS = frozenset({_nhwc.NHWC_DOMAIN, _fused.FUSED_DOMAIN})
 
 
 def entry_for(node: ir.Node, opset: int) -> Lowering | None:
     """The entry that handles the node's op at this opset (the latest one not after it)."""
-    if node.domain == _nhwc.NHWC_DOMAIN:
-        candidates = [e for e in nhwc_table().get(node.op_type, ()) if e.since <= opset]
+    if node.domain in LOCAL_DOMAINS:
+        found = local_tables()[node.domain].get(node.op_type, ())
+        candidates = [e for e in found if e.since <= opset]
         return candidates[-1] if candidates else None
     return entry_at(lowering_table(), node, opset)
 
@@ -163,9 +172,9 @@ def lowers_by_body(node: ir.Node, opset: int, values: ValueFacts) -> bool:
 
 def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     """Why the op's own entry does not lower the node (None: it does)."""
-    if node.domain not in ONNX_DOMAINS | {_nhwc.NHWC_DOMAIN}:
+    if node.domain not in ONNX_DOMAINS | LOCAL_DOMAINS:
         return f"graphkit's TFLite emitter has no ops from domain '{node.domain}'"
-    table = nhwc_table() if node.domain == _nhwc.NHWC_DOMAIN else lowering_table()
+    table = local_tables().get(node.domain) or lowering_table()
     entries = table.get(node.op_type)
     if not entries:
         return f"graphkit's TFLite emitter has no lowering for {node.op_type} yet"
@@ -218,5 +227,5 @@ def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:
     return None
 
 
-__all__ = ["EmitContext", "Lowering", "emit_node", "entry_for", "lowering_table",
+__all__ = ["LOCAL_DOMAINS", "EmitContext", "Lowering", "emit_node", "entry_for", "lowering_table",
            "lowers_by_body", "node_folds", "opset_range", "refined", "unsupported_reason"]
