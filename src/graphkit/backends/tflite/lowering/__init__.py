@@ -29,6 +29,7 @@ from graphkit.backends.tflite.lowering import (
     _indicator,
     _math,
     _matmul,
+    _ngrams,
     _nhwc,
     _nms,
     _quant,
@@ -108,7 +109,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
-        _scatter, _bitwise, _math, _indicator, _slice,
+        _scatter, _bitwise, _math, _indicator, _slice, _ngrams,
     ))
 
 
