@@ -12,8 +12,9 @@ manager proves it like any rewrite, while the TFLite lowering maps it straight t
 builtin (CONV_2D, MAX_POOL_2D, ...) with no TRANSPOSE. The model's inputs and outputs keep
 their layout: an NCHW image input keeps one Transpose after it.
 
-Not pushed through yet (a Transpose stays before them): Split, Slice, Reshape, Squeeze,
-Flatten, Gather, Expand.
+Split, Slice, Gather and Squeeze follow with their axes renumbered; Reshape and Flatten
+read past a Transpose that moves only size-1 dims. Not pushed through (a Transpose stays
+before them): other Reshapes, Unsqueeze, Expand, and axes computed at run time.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphkit.passes._graph_edit import add_constant, ensure_shapes, replace_value
-from graphkit.passes._layout_axes import AXIS_OPS, renumber
+from graphkit.passes._layout_axes import AXIS_OPS, ORDER_ONLY, Move, plan, reads_past
 from graphkit.passmanager import Pass, PassContext, PassResult
 from graphkit.rewrite import const_array
 
@@ -170,22 +171,32 @@ def _transposed_by(value: ir.Value | None) -> tuple[int, ...] | None:
 
 def _push_transposes(graph: ir.Graph, opset: int) -> int:
     """Elementwise ops and Concats whose moving inputs are all Transposes by one perm run
-    before it instead: one Transpose after them. Softmax, reductions and Pad of a
-    Transpose's output run on its input with their axes renumbered (_layout_axes)."""
+    before it instead: one Transpose after them. Softmax, reductions, Pad, Split, Slice,
+    Gather and Squeeze of a Transpose's output run on its input with their axes renumbered
+    (_layout_axes); Reshape and Flatten read it directly where the Transpose moves only
+    size-1 dims."""
     moved = 0
     for node in list(graph):
-        if node.domain not in {"", "ai.onnx"} or len(node.outputs) != 1:
+        if node.domain not in {"", "ai.onnx"} or not node.inputs:
             continue
-        perm = _transposed_by(node.inputs[0]) if node.op_type in AXIS_OPS else None
+        perm = _transposed_by(node.inputs[0]) \
+            if node.op_type in AXIS_OPS | ORDER_ONLY else None
         if perm is not None:
             source = node.inputs[0].producer().inputs[0]
-            after = renumber(graph, node, perm, opset)
-            if after is not False:
+            if node.op_type in ORDER_ONLY:
+                if reads_past(node, perm, source.shape):
+                    node.replace_input_with(0, source)
+                    moved += 1
+                continue
+            move = plan(graph, node, perm, opset)
+            if move is not None and _worth_moving(node, move):
+                move.apply()
                 node.replace_input_with(0, source)
-                _transpose_after(graph, node, after)
+                _transpose_after(graph, node, move.after)
                 moved += 1
             continue
-        if node.op_type not in ELEMENTWISE | {"Concat"} or not _is_4d(node.outputs[0]):
+        if len(node.outputs) != 1 or node.op_type not in ELEMENTWISE | {"Concat"} \
+                or not _is_4d(node.outputs[0]):
             continue
         perm = _shared_perm(node)
         if perm is None:
@@ -193,6 +204,16 @@ def _push_transposes(graph: ir.Graph, opset: int) -> int:
         _move_below(graph, node, perm)
         moved += 1
     return moved
+
+
+def _worth_moving(node: ir.Node, move: Move) -> bool:
+    """Moving never adds a Transpose: the node needs none after it, or the Transpose before
+    it has no other reader (it then moves below the node, where it may cancel). A Transpose
+    read by several nodes stays for the others, and each move would add one after."""
+    if move.after is None:
+        return True
+    transposed = node.inputs[0]
+    return len(transposed.uses()) == 1 and not transposed.is_graph_output()
 
 
 def _shared_perm(node: ir.Node) -> tuple[int, ...] | None:
@@ -236,26 +257,28 @@ def _move_below(graph: ir.Graph, node: ir.Node, perm: tuple[int, ...]) -> None:
 
 
 def _transpose_after(graph: ir.Graph, node: ir.Node, perm: tuple[int, ...] | None) -> None:
-    """The node now computes in its inputs' layout: its readers (and the graph output it
-    may be) get its result through Transpose(perm), which gives the old layout back."""
+    """The node now computes in its inputs' layout: the readers of each of its outputs (and
+    the graph output it may be) get it through Transpose(perm), which gives the old layout
+    back."""
     if perm is None:
         return
     inverse = tuple(int(i) for i in np.argsort(perm))
-    out = node.outputs[0]
-    after_node = ir.Node("", "Transpose", [out], attributes=[ir.AttrInt64s("perm", list(perm))])
-    graph.insert_after(node, after_node)
-    after = after_node.outputs[0]
-    after.dtype, after.shape = out.dtype, out.shape
-    out.shape = _permuted(out.shape, inverse)
-    for use in list(out.uses()):
-        if use.node is not after_node:
-            use.node.replace_input_with(use.idx, after)
-    if out.is_graph_output():
-        index = graph.outputs.index(out)
-        name = out.name
-        out.name = f"{name}__moved"
-        after.name = name
-        graph.outputs[index] = after
+    for out in node.outputs:
+        after_node = ir.Node("", "Transpose", [out],
+                             attributes=[ir.AttrInt64s("perm", list(perm))])
+        graph.insert_after(node, after_node)
+        after = after_node.outputs[0]
+        after.dtype, after.shape = out.dtype, out.shape
+        out.shape = _permuted(out.shape, inverse)
+        for use in list(out.uses()):
+            if use.node is not after_node:
+                use.node.replace_input_with(use.idx, after)
+        if out.is_graph_output():
+            index = graph.outputs.index(out)
+            name = out.name
+            out.name = f"{name}__moved"
+            after.name = name
+            graph.outputs[index] = after
 
 
 def _cancel_pairs(graph: ir.Graph) -> int:

@@ -59,8 +59,8 @@ def test_a_cnn_becomes_nhwc_with_one_transpose_at_its_input(rng):
     assert result.modified
     ops = collections.Counter((node.domain, node.op_type) for node in after.graph)
     assert ops[(NHWC_DOMAIN, "Conv")] == 3 and ops[(NHWC_DOMAIN, "MaxPool")] == 1
-    # the input's Transpose, and one before Flatten (which is not pushed through)
-    assert ops[("", "Transpose")] == 2
+    # the input's Transpose only: Flatten reads the [N,1,1,C] mean past its Transpose
+    assert ops[("", "Transpose")] == 1
     first = next(iter(after.graph))
     assert first.op_type == "Transpose" and first.inputs[0].name == "x"
     onnx.checker.check_model(ir.to_proto(after), full_check=True)
@@ -91,7 +91,7 @@ def test_only_nhwc_is_a_layout_it_converts_to():
 
 def test_the_tflite_emitter_writes_the_nhwc_ops_with_no_transpose_between(tmp_path, rng):
     """What convert-layout writes lowers straight to builtins: one TRANSPOSE at the NCHW
-    input (the one before Flatten is [N,1,1,C] to [N,C,1,1], a RESHAPE), none inside."""
+    input, none inside."""
     require("ai_edge_litert.interpreter", "tensorflow")
     from graphkit.backends.tflite.emitter import emit
     from graphkit.backends.tflite.runner import run_artifact
@@ -162,3 +162,57 @@ def test_the_moved_axes_lower_to_tflite(tmp_path, rng):
     for name, want in zip(("y", "s"), expected, strict=True):
         np.testing.assert_allclose(got[name], want, rtol=1e-4, atol=1e-5)
     assert artifact.metadata["transposes"] == 2, artifact.metadata["builtins"]
+
+
+SLICING_TEXT = f"""<ir_version: 10, opset_import: ["" : 18]>
+g (float[1, 3, 8, 8] x) => (float[1, 4, 8, 4] a, float[1, 2, 8, 8] b, float[1, 6, 8] g,
+                           float[1, 6, 8, 2] d, float[1, 6, 8] e)
+<float[8, 3, 3, 3] w = {{{_floats(WEIGHTS, 8, 3, 3, 3)}}},
+ float[6, 2, 1, 1] v = {{{_floats(WEIGHTS, 6, 2, 1, 1)}}},
+ int64[2] starts = {{0, 2}}, int64[2] ends = {{4, 6}}, int64[2] axes = {{-3, 3}},
+ int64[2] pick = {{1, 6}}, int64 row = {{5}}, int64[1] unit = {{3}}>
+{{
+    c = Conv <pads = [1, 1, 1, 1]> (x, w)
+    s1, s2 = Split <axis = 1, num_outputs = 2> (c)
+    a = Slice (s1, starts, ends, axes)
+    r = Relu (s2)
+    b = Slice (r, starts, ends)
+    p = Conv (b, v)
+    g = Gather <axis = 2> (p, row)
+    d = Gather <axis = 3> (p, pick)
+    m = MaxPool <kernel_shape = [1, 8], strides = [1, 8]> (p)
+    e = Squeeze (m, unit)
+}}"""
+
+
+def test_split_slice_gather_and_squeeze_follow_the_layout(rng):
+    """Split and Slice (with and without axes) of NHWC values run on them with their axes
+    renumbered, reading no Transpose; the Gathers share one Transpose (moving them would
+    add one per Gather), and the outputs are the original's."""
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    expected = run_ort(model_from_text(SLICING_TEXT), {"x": x})
+    model = model_from_text(SLICING_TEXT)
+    assert _run(model).modified
+    for node in model.graph:
+        if node.op_type in ("Split", "Slice"):
+            assert node.inputs[0].producer().op_type != "Transpose", node.op_type
+    for got, want in zip(run_ort(model, {"x": x}), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        assert np.ptp(want) > 0.01
+
+
+def test_the_renumbered_slicing_lowers_to_tflite(tmp_path, rng):
+    require("ai_edge_litert.interpreter", "tensorflow")
+    from graphkit.backends.tflite.emitter import emit
+    from graphkit.backends.tflite.runner import run_artifact
+
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    expected = run_ort(model_from_text(SLICING_TEXT), {"x": x})
+    model = model_from_text(SLICING_TEXT)
+    assert _run(model).modified
+    artifact = emit(model, tmp_path / "slicing.tflite")
+    got = run_artifact(artifact.path, {"x": x})
+    for name, want in zip("abgde", expected, strict=True):
+        np.testing.assert_allclose(got[name], want, rtol=1e-4, atol=1e-5)
+    # the input's, one each for the NCHW outputs a, b, e, and one the two Gathers share
+    assert artifact.metadata["transposes"] == 5, artifact.metadata["builtins"]
