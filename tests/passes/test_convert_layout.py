@@ -145,22 +145,28 @@ def test_softmax_reductions_and_pad_follow_the_layout(rng):
         assert np.ptp(want) > 0.01
 
 
-def test_the_moved_axes_lower_to_tflite(tmp_path, rng):
-    """The Pad, Softmax and mean convert-layout renumbered run in LiteRT as ONNX Runtime
-    runs the original."""
+def _emitted_after_layout(tmp_path, rng, text: str, names):
+    """convert-layout, then the TFLite emitter: every output in LiteRT matches ONNX Runtime
+    running the original. Returns the artifact."""
     require("ai_edge_litert.interpreter", "tensorflow")
     from graphkit.backends.tflite.emitter import emit
     from graphkit.backends.tflite.runner import run_artifact
 
-    text = AXES_TEXT
     x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
     expected = run_ort(model_from_text(text), {"x": x})
     model = model_from_text(text)
     assert _run(model).modified
-    artifact = emit(model, tmp_path / "axes.tflite")
+    artifact = emit(model, tmp_path / "m.tflite")
     got = run_artifact(artifact.path, {"x": x})
-    for name, want in zip(("y", "s"), expected, strict=True):
+    for name, want in zip(names, expected, strict=True):
         np.testing.assert_allclose(got[name], want, rtol=1e-4, atol=1e-5)
+    return artifact
+
+
+def test_the_moved_axes_lower_to_tflite(tmp_path, rng):
+    """The Pad, Softmax and mean convert-layout renumbered run in LiteRT as ONNX Runtime
+    runs the original."""
+    artifact = _emitted_after_layout(tmp_path, rng, AXES_TEXT, ("y", "s"))
     assert artifact.metadata["transposes"] == 2, artifact.metadata["builtins"]
 
 
@@ -202,17 +208,6 @@ def test_split_slice_gather_and_squeeze_follow_the_layout(rng):
 
 
 def test_the_renumbered_slicing_lowers_to_tflite(tmp_path, rng):
-    require("ai_edge_litert.interpreter", "tensorflow")
-    from graphkit.backends.tflite.emitter import emit
-    from graphkit.backends.tflite.runner import run_artifact
-
-    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
-    expected = run_ort(model_from_text(SLICING_TEXT), {"x": x})
-    model = model_from_text(SLICING_TEXT)
-    assert _run(model).modified
-    artifact = emit(model, tmp_path / "slicing.tflite")
-    got = run_artifact(artifact.path, {"x": x})
-    for name, want in zip("abgde", expected, strict=True):
-        np.testing.assert_allclose(got[name], want, rtol=1e-4, atol=1e-5)
+    artifact = _emitted_after_layout(tmp_path, rng, SLICING_TEXT, "abgde")
     # the input's, one each for the NCHW outputs a, b, e, and one the two Gathers share
     assert artifact.metadata["transposes"] == 5, artifact.metadata["builtins"]
