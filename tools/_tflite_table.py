@@ -524,12 +524,14 @@ def _other() -> list[Row]:
         # WHILE with condition and body subgraphs (the emitter's _control.py); scan
         # outputs are refused there
         b("Loop", ["WHILE", "LESS", "LOGICAL_AND", "ADD", "RESHAPE"], None, dtype_inputs=[]),
-        no("Scan", "no Scan lowering"),
+        # unrolled over its static scan length (lowering/_scan.py)
+        b("Scan", ["GATHER", "EXPAND_DIMS", "CONCATENATION", "RESHAPE", "SHAPE"], None,
+          dtype_inputs=[]),
         no("DFT", "no DFT lowering"),
         no("STFT", "no STFT lowering"),
-        # Opset 11 turned Scatter into ScatterElements: converting to it is the rewrite.
-        no("Scatter", "deprecated op; convert the opset first (ScatterElements)",
-           "convert-opset{to=11}"),
+        # Opset 11 renamed Scatter ScatterElements: lowered as ScatterElements is
+        b("Scatter", ["CONCATENATION", "SCATTER_ND", "CAST", "ADD", "GREATER", "SELECT_V2"],
+          ["float32", "int32", "int64"]),
         no("TensorScatter", "no lowering in graphkit's table"),
         no("ImageDecoder", "no image-decoder builtin"),
         no("TfIdfVectorizer", "no TF-IDF builtin"),

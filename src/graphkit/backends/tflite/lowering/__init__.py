@@ -33,7 +33,9 @@ from graphkit.backends.tflite.lowering import (
     _quant,
     _recurrent,
     _reduce,
+    _scan,
     _scatter,
+    _select,
     _slice,
     _tensor,
 )
@@ -46,8 +48,9 @@ from graphkit.targets.base import ValueFacts
 # The opsets whose op definitions the entries were written against. A newer model is
 # lowered where its op's definition is still the one of CHECKED_OPSET (onnx's schemas say
 # so), and refused where ONNX changed the op since; an older one (from MIN_OPSET) where
-# its op's definition is still the one of opset WRITTEN_FROM.
-MIN_OPSET = 7
+# its op's definition is still the one of opset WRITTEN_FROM (Not, And: unchanged since
+# opset 1), or where its entry was written for the older definition (Scan's since=8).
+MIN_OPSET = 1
 WRITTEN_FROM = 9
 CHECKED_OPSET = 24
 
@@ -65,9 +68,10 @@ def opset_range() -> tuple[int, int]:
     return MIN_OPSET, max(CHECKED_OPSET, onnx.defs.onnx_opset_version())
 
 
-def _changed_before_written(op: str, opset: int) -> str | None:
+def _changed_before_written(op: str, opset: int, entry: Lowering | None) -> str | None:
     """Why a node at an opset before WRITTEN_FROM is not lowered (None: the op's definition
-    at that opset is the one of WRITTEN_FROM, as for And, Or, Xor and Not)."""
+    at that opset is the one of WRITTEN_FROM, as for And, Or, Xor and Not, or the entry
+    that handles it names that definition's opset as its `since`, as Scan's 8 does)."""
     if opset >= WRITTEN_FROM:
         return None
     try:
@@ -75,8 +79,8 @@ def _changed_before_written(op: str, opset: int) -> str | None:
         later = onnx.defs.get_schema(op, WRITTEN_FROM).since_version
     except onnx.defs.SchemaError:
         return None  # not an op onnx knows at that opset: the table lookup says so
-    if then == later:
-        return None
+    if then == later or entry is not None and entry.since == then > 1:
+        return None  # (since=1 is every entry's default, not a claim about opset 1)
     return (f"ONNX redefined {op} at opset {later}; graphkit's TFLite lowering follows the "
             f"definitions from opset {WRITTEN_FROM} on (convert-opset{{to={WRITTEN_FROM}}} "
             "rewrites it)")
@@ -107,7 +111,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
-        _scatter, _bitwise, _math, _indicator, _slice,
+        _scatter, _bitwise, _math, _indicator, _slice, _scan, _select,
     ))
 
 
@@ -171,7 +175,7 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
         return f"graphkit's TFLite emitter has no lowering for {node.op_type} yet"
     entry = entry_for(node, opset)
     changed = _changed_since_checked(node.op_type, opset, entry) \
-        or _changed_before_written(node.op_type, opset)
+        or _changed_before_written(node.op_type, opset, entry)
     if changed is not None:
         return changed
     if entry is None:

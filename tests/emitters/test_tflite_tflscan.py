@@ -1,0 +1,184 @@
+"""The TFLite lowering of Scan (unrolled), old-opset models, and the small ops of issue 12's
+tflscan group: each emitted .tflite runs in LiteRT on real random inputs and is compared
+with ONNX Runtime (or onnx's reference evaluator where ORT has no kernel), and diagnose
+--target tflite says the same as the emitter."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from conftest import model_from_text, require, run_ort
+
+require("ai_edge_litert.interpreter", "tensorflow")
+
+import graphkit  # noqa: E402
+from graphkit.backends.tflite.emitter import emit  # noqa: E402
+from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
+from graphkit.errors import InputError  # noqa: E402
+
+
+def _reference(text: str, feeds: dict[str, np.ndarray], evaluator: bool) -> list[np.ndarray]:
+    if not evaluator:
+        return run_ort(model_from_text(text), feeds)
+    from onnx.reference import ReferenceEvaluator
+
+    return ReferenceEvaluator(onnx.parser.parse_model(text)).run(None, feeds)
+
+
+def _emitted_matches(tmp_path, text: str, feeds: dict[str, np.ndarray],
+                     evaluator: bool = False) -> None:
+    """The model converts, diagnose agrees, and every output matches the reference."""
+    model = model_from_text(text)
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    artifact = emit(model, tmp_path / "m.tflite")
+    got = run_artifact(artifact.path, feeds)
+    want = _reference(text, feeds, evaluator)
+    for value, expected in zip(model.graph.outputs, want, strict=True):
+        actual = got[value.name]
+        assert actual.shape == expected.shape, value.name
+        assert actual.dtype == expected.dtype, value.name
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5, err_msg=value.name)
+
+
+def _refused(text: str, words: str) -> None:
+    """Diagnose blocks the model and the emitter refuses it, saying why."""
+    model = model_from_text(text)
+    assert graphkit.diagnose(model, "tflite").blockers
+    with pytest.raises(InputError, match=words):
+        emit(model, "never.tflite")
+
+
+# Scan ---------------------------------------------------------------------------------
+
+SCAN9 = """<ir_version: 9, opset_import: ["" : 16]>
+g (float[3] s0, float[4,3] x, float[3,4] w) => (float[3] s, float[{out}] y, float[4,3] z) {{
+    s, y, z = Scan <num_scan_inputs=2, scan_input_axes=[0, 1], scan_input_directions=[1, 0],
+                    scan_output_axes=[{axis}, 0], scan_output_directions=[0, 1],
+                    body=step (float[3] s_in, float[3] x_t, float[3] w_t)
+                              => (float[3] s_out, float[3] y_t, float[3] z_t) {{
+        m = Mul(s_in, x_t)
+        s_out = Add(m, w_t)
+        y_t = Tanh(s_out)
+        z_t = Sub(x_t, s_in)
+    }}>(s0, x, w)
+}}"""
+
+
+@pytest.mark.parametrize(("axis", "out"), [(0, "4,3"), (-1, "3,4"), (1, "3,4")])
+def test_scan_with_axes_and_directions_matches_ort(tmp_path, rng, axis, out):
+    """Scan over axis 0 of x (backwards) and axis 1 of w, outputs stacked on either axis,
+    one of them in reverse: the unrolled body gives ORT's values."""
+    feeds = {"s0": rng.standard_normal(3).astype(np.float32),
+             "x": rng.standard_normal((4, 3)).astype(np.float32),
+             "w": rng.standard_normal((3, 4)).astype(np.float32)}
+    _emitted_matches(tmp_path, SCAN9.format(axis=axis, out=out), feeds)
+
+
+SCAN8 = """<ir_version: 4, opset_import: ["" : 8]>
+g (float[2,3] s0, float[2,5,3] x) => (float[2,3] s, float[2,5,3] y) {
+    s, y = Scan <num_scan_inputs=1, directions=[1],
+                 body=step (float[3] s_in, float[3] x_t) => (float[3] s_out, float[3] y_t) {
+        s_out = Add(s_in, x_t)
+        y_t = Mul(s_out, x_t)
+    }>(, s0, x)
+}"""
+
+
+def test_scan_opset8_scans_each_batch_row(tmp_path, rng):
+    """Opset 8's Scan: batch axis 0, scan axis 1, each row on its own (ORT runs Scan-8)."""
+    feeds = {"s0": rng.standard_normal((2, 3)).astype(np.float32),
+             "x": rng.standard_normal((2, 5, 3)).astype(np.float32)}
+    _emitted_matches(tmp_path, SCAN8, feeds)
+
+
+def test_scan_opset8_with_sequence_lens_is_refused():
+    text = SCAN8.replace("(, s0, x)", "(lens, s0, x)").replace(
+        "g (float[2,3] s0", "g (int32[2] lens, float[2,3] s0")
+    _refused(text, "sequence_lens is not lowered")
+
+
+def test_scan_too_long_to_unroll_is_refused():
+    text = """<ir_version: 9, opset_import: ["" : 16]>
+    g (float[3] s0, float[2000,3] x) => (float[3] s) {
+        s = Scan <num_scan_inputs=1, body=step (float[3] s_in, float[3] x_t)
+                                              => (float[3] s_out) {
+            s_out = Add(s_in, x_t)
+        }>(s0, x)
+    }"""
+    _refused(text, "unrolls at most 1024")
+
+
+# Models at opset 1 --------------------------------------------------------------------
+
+def test_not_at_opset_1_whose_definition_is_unchanged(tmp_path, rng):
+    text = """<ir_version: 3, opset_import: ["" : 1]>
+    g (bool[3,4] x) => (bool[3,4] y) { y = Not(x) }"""
+    _emitted_matches(tmp_path, text, {"x": rng.random((3, 4)) > 0.5})
+
+
+def test_an_op_redefined_since_opset_1_is_refused():
+    """Add at opset 1 had the broadcast attribute: its definition is not opset 9's."""
+    text = """<ir_version: 3, opset_import: ["" : 1]>
+    g (float[3] x, float[3] y) => (float[3] z) { z = Add(x, y) }"""
+    _refused(text, "ONNX redefined Add")
+
+
+# Small ops ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("lambd", "bias"), [(0.5, 0.0), (1.5, 1.5), (0.0, 0.25)])
+def test_shrink_matches_ort(tmp_path, rng, lambd, bias):
+    text = f"""<ir_version: 9, opset_import: ["" : 13]>
+    g (float[3,5] x) => (float[3,5] y) {{ y = Shrink<lambd={lambd}, bias={bias}>(x) }}"""
+    x = rng.standard_normal((3, 5)).astype(np.float32) * 3
+    x[0, :3] = [lambd, -lambd, 0.0]  # the boundaries: not shrunk past, kept at zero
+    _emitted_matches(tmp_path, text, {"x": x})
+
+
+@pytest.mark.parametrize(("dtype", "onnx_type"), [(np.float32, "float"), (np.int64, "int64"),
+                                                  (np.bool_, "bool")])
+def test_nonzero_gives_coordinates_per_axis(tmp_path, rng, dtype, onnx_type):
+    text = f"""<ir_version: 9, opset_import: ["" : 13]>
+    g ({onnx_type}[3,4,2] x) => (int64[3,N] y) {{ y = NonZero(x) }}"""
+    x = (rng.integers(0, 3, (3, 4, 2)) * (rng.random((3, 4, 2)) > 0.5)).astype(dtype)
+    x.flat[0] = 1  # at least one element is nonzero: LiteRT holds no empty tensor
+    _emitted_matches(tmp_path, text, {"x": x})
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_compress_matches_ort(tmp_path, rng, axis):
+    given = "" if axis is None else f"<axis={axis}>"
+    text = f"""<ir_version: 9, opset_import: ["" : 13]>
+    g (float[3,4] x, bool[3] c) => (float[M] y) {{ y = Compress{given}(x, c) }}"""
+    if axis is not None:
+        text = text.replace("float[M] y", "float[A,B] y")
+    feeds = {"x": rng.standard_normal((3, 4)).astype(np.float32),
+             "c": np.asarray([True, False, True])}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+@pytest.mark.parametrize(("time", "batch", "shape", "lens"), [
+    (0, 1, (4, 3, 2), [4, 1, 2]), (1, 0, (3, 4, 2), [2, 4, 3])])
+def test_reverse_sequence_matches_ort(tmp_path, rng, time, batch, shape, lens):
+    dims = ",".join(map(str, shape))
+    text = f"""<ir_version: 9, opset_import: ["" : 13]>
+    g (float[{dims}] x, int64[3] n) => (float[{dims}] y) {{
+        y = ReverseSequence<time_axis={time}, batch_axis={batch}>(x, n)
+    }}"""
+    feeds = {"x": rng.standard_normal(shape).astype(np.float32),
+             "n": np.asarray(lens, np.int64)}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_scatter_of_opset_10_as_scatter_elements(tmp_path, rng, axis):
+    text = f"""<ir_version: 5, opset_import: ["" : 10]>
+    g (float[3,4] data, int64[2,3] i, float[2,3] u) => (float[3,4] y) {{
+        y = Scatter<axis={axis}>(data, i, u)
+    }}"""
+    # distinct positions per column (axis 0) or row (axis 1): ONNX leaves duplicates open
+    index = np.asarray([[0, 2, 1], [2, 1, 0]]) if axis == 0 else np.asarray([[0, 3, 1],
+                                                                            [2, 1, 0]])
+    feeds = {"data": rng.standard_normal((3, 4)).astype(np.float32), "i": index,
+             "u": rng.standard_normal((2, 3)).astype(np.float32)}
+    _emitted_matches(tmp_path, text, feeds)
