@@ -285,7 +285,8 @@ def _nn() -> list[Row]:
         # sequence_lens: UNIDIRECTIONAL_SEQUENCE_LSTM where it fits, else unrolled
         b("LSTM", ["UNIDIRECTIONAL_SEQUENCE_LSTM", "REVERSE_V2", "FILL", "STRIDED_SLICE"]
           + UNROLLED, F),
-        b("MatMul", ["BATCH_MATMUL", "FULLY_CONNECTED"], F + ["int8", "int16"], SYMMETRIC),
+        b("MatMul", ["BATCH_MATMUL", "FULLY_CONNECTED", "EXPAND_DIMS", "SQUEEZE"],
+          F + ["int8", "int16"], SYMMETRIC),
         b(
             "MaxPool",
             ["MAX_POOL_2D", "PAD"],

@@ -182,3 +182,15 @@ def test_scatter_of_opset_10_as_scatter_elements(tmp_path, rng, axis):
     feeds = {"data": rng.standard_normal((3, 4)).astype(np.float32), "i": index,
              "u": rng.standard_normal((2, 3)).astype(np.float32)}
     _emitted_matches(tmp_path, text, feeds)
+
+
+@pytest.mark.parametrize(("a", "b", "out"), [
+    ("[4]", "[4]", ""), ("[4]", "[2,4,3]", "[2,3]"), ("[2,3,5,4]", "[4]", "[2,3,5]"),
+    ("[4]", "[4,3]", "[3]")])
+def test_matmul_of_a_1d_operand_matches_ort(tmp_path, rng, a, b, out):
+    text = f"""<ir_version: 9, opset_import: ["" : 13]>
+    g (float{a} a, float{b} b) => (float{out} y) {{ y = MatMul(a, b) }}"""
+    dims = [[int(d) for d in s.strip("[]").split(",")] for s in (a, b)]
+    feeds = {"a": rng.standard_normal(dims[0]).astype(np.float32),
+             "b": rng.standard_normal(dims[1]).astype(np.float32)}
+    _emitted_matches(tmp_path, text, feeds)
