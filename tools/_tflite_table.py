@@ -525,6 +525,11 @@ def _other() -> list[Row]:
         # WHILE with condition and body subgraphs (the emitter's _control.py); scan
         # outputs are refused there
         b("Loop", ["WHILE", "LESS", "LOGICAL_AND", "ADD", "RESHAPE"], None, dtype_inputs=[]),
+        # ai.onnx.preview.training's optimizers: their formulas, elementwise
+        # (lowering/_training.py)
+        *[b(op, ["CAST", "ADD", "SUB", "MUL", "DIV", "SQRT", "POW", "GREATER", "SELECT_V2"],
+            ["float32"], domain="ai.onnx.preview.training")
+          for op in ("Adagrad", "Adam", "Momentum")],
         # unrolled over its static scan length (lowering/_scan.py)
         b("Scan", ["GATHER", "EXPAND_DIMS", "CONCATENATION", "RESHAPE", "SHAPE"], None,
           dtype_inputs=[]),

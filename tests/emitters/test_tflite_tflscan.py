@@ -194,3 +194,43 @@ def test_matmul_of_a_1d_operand_matches_ort(tmp_path, rng, a, b, out):
     feeds = {"a": rng.standard_normal(dims[0]).astype(np.float32),
              "b": rng.standard_normal(dims[1]).astype(np.float32)}
     _emitted_matches(tmp_path, text, feeds)
+
+
+# ai.onnx.preview.training --------------------------------------------------------------
+
+TRAINING = """<ir_version: 7, opset_import: ["ai.onnx.preview.training" : 1]>
+g (float r, int64 t, {inputs}) => ({outputs}) {{
+    {outputs_names} = ai.onnx.preview.training.{op}<{attrs}>(r, t, {names})
+}}"""
+
+
+def _optimizer(op: str, state: list[str], attrs: str) -> tuple[str, list[str]]:
+    """A model updating two tensors (shapes [3] and [2,2]) by `op`, and its input names."""
+    shapes = {"1": "[3]", "2": "[2,2]"}
+    names = [f"{kind}{i}" for kind in ["x", "g", *state] for i in "12"]
+    outs = [f"{kind}{i}_new" for kind in ["x", *state] for i in "12"]
+    text = TRAINING.format(
+        inputs=", ".join(f"float{shapes[n[-1]]} {n}" for n in names),
+        outputs=", ".join(f"float{shapes[n[-5]]} {n}" for n in outs),
+        outputs_names=", ".join(outs), op=op, attrs=attrs, names=", ".join(names))
+    return text, names
+
+
+@pytest.mark.parametrize("steps", [0, 7])
+@pytest.mark.parametrize(("op", "state", "attrs"), [
+    ("Adagrad", ["h"], "decay_factor=0.1, epsilon=1e-5, norm_coefficient=0.01"),
+    ("Adam", ["v", "h"], "alpha=0.9, beta=0.85, epsilon=0.01, norm_coefficient=0.001, "
+                         "norm_coefficient_post=0.02"),
+    ("Momentum", ["v"], "alpha=0.95, beta=0.9, mode=\"standard\", norm_coefficient=0.01"),
+    ("Momentum", ["v"], "alpha=0.95, beta=0.9, mode=\"nesterov\", norm_coefficient=0.01"),
+])
+def test_optimizer_step_matches_onnx_reference(tmp_path, rng, steps, op, state, attrs):
+    """One update of two tensors, at the first step (T = 0: no bias correction, beta
+    taken as 1) and a later one."""
+    text, names = _optimizer(op, state, attrs)
+    feeds = {"r": np.asarray(0.1, np.float32), "t": np.asarray(steps, np.int64)}
+    for name in names:
+        shape = (3,) if name.endswith("1") else (2, 2)
+        values = rng.standard_normal(shape).astype(np.float32)
+        feeds[name] = np.abs(values) if name[0] == "h" else values  # H: squares, never < 0
+    _emitted_matches(tmp_path, text, feeds, evaluator=True)

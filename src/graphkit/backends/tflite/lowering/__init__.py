@@ -38,6 +38,7 @@ from graphkit.backends.tflite.lowering import (
     _select,
     _slice,
     _tensor,
+    _training,
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
 from graphkit.backends.tflite.lowering._fold import node_folds, refined
@@ -115,6 +116,16 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     ))
 
 
+# Domains besides ai.onnx whose ops the emitter lowers: domain -> its family modules
+OTHER_DOMAINS = {_training.TRAINING_DOMAIN: (_training,)}
+
+
+@cache
+def domain_table(domain: str) -> Mapping[str, tuple[Lowering, ...]]:
+    """The entries of an ONNX domain besides ai.onnx (OTHER_DOMAINS), keyed by op type."""
+    return merge_families(OTHER_DOMAINS.get(domain, ()))
+
+
 @cache
 def nhwc_table() -> Mapping[str, tuple[Lowering, ...]]:
     """graphkit.nhwc op (convert-layout's NHWC forms) -> its entries."""
@@ -125,6 +136,11 @@ def entry_for(node: ir.Node, opset: int) -> Lowering | None:
     """The entry that handles the node's op at this opset (the latest one not after it)."""
     if node.domain == _nhwc.NHWC_DOMAIN:
         candidates = [e for e in nhwc_table().get(node.op_type, ()) if e.since <= opset]
+        return candidates[-1] if candidates else None
+    if node.domain in OTHER_DOMAINS:
+        version = node.graph.opset_imports.get(node.domain, 1) if node.graph else 1
+        candidates = [e for e in domain_table(node.domain).get(node.op_type, ())
+                      if e.since <= version]
         return candidates[-1] if candidates else None
     return entry_at(lowering_table(), node, opset)
 
@@ -167,14 +183,16 @@ def lowers_by_body(node: ir.Node, opset: int, values: ValueFacts) -> bool:
 
 def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     """Why the op's own entry does not lower the node (None: it does)."""
-    if node.domain not in ONNX_DOMAINS | {_nhwc.NHWC_DOMAIN}:
+    if node.domain not in ONNX_DOMAINS | {_nhwc.NHWC_DOMAIN} | OTHER_DOMAINS.keys():
         return f"graphkit's TFLite emitter has no ops from domain '{node.domain}'"
-    table = nhwc_table() if node.domain == _nhwc.NHWC_DOMAIN else lowering_table()
+    table = nhwc_table() if node.domain == _nhwc.NHWC_DOMAIN else \
+        domain_table(node.domain) if node.domain in OTHER_DOMAINS else lowering_table()
     entries = table.get(node.op_type)
     if not entries:
         return f"graphkit's TFLite emitter has no lowering for {node.op_type} yet"
     entry = entry_for(node, opset)
-    changed = _changed_since_checked(node.op_type, opset, entry) \
+    changed = None if node.domain in OTHER_DOMAINS else \
+        _changed_since_checked(node.op_type, opset, entry) \
         or _changed_before_written(node.op_type, opset, entry)
     if changed is not None:
         return changed
