@@ -530,6 +530,14 @@ def _other() -> list[Row]:
         *[b(op, ["CAST", "ADD", "SUB", "MUL", "DIV", "SQRT", "POW", "GREATER", "SELECT_V2"],
             ["float32"], domain="ai.onnx.preview.training")
           for op in ("Adagrad", "Adam", "Momentum")],
+        # ai.onnx.ml's comparisons and gathers (lowering/_ml.py); a LabelEncoder of strings
+        # is refused there
+        b("Binarizer", ["GREATER", "SELECT_V2"], ["float32", "int32", "int64"],
+          domain="ai.onnx.ml"),
+        b("ArrayFeatureExtractor", ["RESHAPE", "GATHER"], ["float32", "int32", "int64"],
+          domain="ai.onnx.ml"),
+        b("LabelEncoder", ["EQUAL", "NOT_EQUAL", "SELECT_V2"],
+          ["float32", "int32", "int64", "string"], domain="ai.onnx.ml"),
         # unrolled over its static scan length (lowering/_scan.py)
         b("Scan", ["GATHER", "EXPAND_DIMS", "CONCATENATION", "RESHAPE", "SHAPE"], None,
           dtype_inputs=[]),

@@ -234,3 +234,57 @@ def test_optimizer_step_matches_onnx_reference(tmp_path, rng, steps, op, state, 
         values = rng.standard_normal(shape).astype(np.float32)
         feeds[name] = np.abs(values) if name[0] == "h" else values  # H: squares, never < 0
     _emitted_matches(tmp_path, text, feeds, evaluator=True)
+
+
+# ai.onnx.ml ---------------------------------------------------------------------------
+
+ML = """<ir_version: 9, opset_import: ["ai.onnx.ml" : {version}]>
+g ({inputs}) => ({outputs}) {{ {body} }}"""
+
+
+@pytest.mark.parametrize(("onnx_type", "dtype"), [("float", np.float32), ("int64", np.int64),
+                                                  ("int32", np.int32)])
+@pytest.mark.parametrize("threshold", [0.5, -1.0, 2.0])
+def test_binarizer_matches_onnx_reference(tmp_path, rng, onnx_type, dtype, threshold):
+    text = ML.format(version=1, inputs=f"{onnx_type}[4,5] x", outputs=f"{onnx_type}[4,5] y",
+                     body=f"y = ai.onnx.ml.Binarizer<threshold={threshold}>(x)")
+    x = (rng.standard_normal((4, 5)) * 3).astype(dtype)
+    x.flat[:2] = [threshold, -1]  # the threshold itself is not above it
+    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
+
+
+@pytest.mark.parametrize(("shape", "out"), [("[3,4]", "[3,2]"), ("[2,3,4]", "[2,3,2]"),
+                                            ("[4]", "[1,2]")])
+def test_array_feature_extractor_matches_onnx_reference(tmp_path, rng, shape, out):
+    text = ML.format(version=1, inputs=f"float{shape} x, int64[2] i", outputs=f"float{out} z",
+                     body="z = ai.onnx.ml.ArrayFeatureExtractor(x, i)")
+    dims = [int(d) for d in shape.strip("[]").split(",")]
+    feeds = {"x": rng.standard_normal(dims).astype(np.float32),
+             "i": np.asarray([3, 1], np.int64)}
+    _emitted_matches(tmp_path, text, feeds, evaluator=True)
+
+
+def test_label_encoder_of_int_keys_to_floats(tmp_path, rng):
+    text = ML.format(version=2, inputs="int64[6] x", outputs="float[6] y",
+                     body="y = ai.onnx.ml.LabelEncoder<keys_int64s=[1, 5, -2], "
+                          "values_floats=[0.5, 2.5, -7.0], default_float=9.0>(x)")
+    x = np.asarray([5, 1, 0, -2, 7, 5], np.int64)
+    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
+
+
+def test_label_encoder_of_float_keys_with_nan(tmp_path):
+    """A NaN key maps NaN inputs (x != x), which EQUAL alone would never match."""
+    text = ML.format(version=2, inputs="float[5] x", outputs="int64[5] y",
+                     body="y = ai.onnx.ml.LabelEncoder<keys_floats=[0.5, nan], "
+                          "values_int64s=[3, 4], default_int64=-1>(x)")
+    x = np.asarray([0.5, np.nan, 1.0, 0.5, -0.5], np.float32)
+    model = model_from_text(text)
+    got = run_artifact(emit(model, tmp_path / "m.tflite").path, {"x": x})
+    np.testing.assert_array_equal(got["y"], np.asarray([3, 4, -1, 3, -1], np.int64))
+
+
+def test_label_encoder_of_strings_is_refused():
+    text = ML.format(version=2, inputs="string[3] x", outputs="int64[3] y",
+                     body="y = ai.onnx.ml.LabelEncoder<keys_strings=[\"a\", \"b\"], "
+                          "values_int64s=[0, 1]>(x)")
+    _refused(text, "maps string tensors")

@@ -28,6 +28,7 @@ from graphkit.backends.tflite.lowering import (
     _indicator,
     _math,
     _matmul,
+    _ml,
     _nhwc,
     _nms,
     _quant,
@@ -117,7 +118,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
 
 
 # Domains besides ai.onnx whose ops the emitter lowers: domain -> its family modules
-OTHER_DOMAINS = {_training.TRAINING_DOMAIN: (_training,)}
+OTHER_DOMAINS = {_ml.ML_DOMAIN: (_ml,), _training.TRAINING_DOMAIN: (_training,)}
 
 
 @cache
