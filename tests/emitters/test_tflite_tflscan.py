@@ -288,3 +288,31 @@ def test_label_encoder_of_strings_is_refused():
                      body="y = ai.onnx.ml.LabelEncoder<keys_strings=[\"a\", \"b\"], "
                           "values_int64s=[0, 1]>(x)")
     _refused(text, "maps string tensors")
+
+
+def test_scan_body_reading_outer_constants_and_computed_shapes(tmp_path, rng):
+    """The pattern of LinearAttention's function body: the scan input reshaped by a shape
+    computed from Shape, the body unsqueezing by an outer axes constant and scaling by an
+    outer value computed from constants. onnx's inference of the body sees neither
+    constant's data; the body inferred on its own with them (_fold) gives every rank."""
+    text = """<ir_version: 9, opset_import: ["" : 17]>
+    g (float[3,1] s0, float[12] x) => (float[3,1] s, float[4,3] y) {
+        three = Constant<value=int64[1] {3}>()
+        minus = Constant<value=int64[1] {-1}>()
+        rows = Concat<axis=0>(minus, three)
+        x2 = Reshape(x, rows)
+        axes = Constant<value=int64[1] {-1}>()
+        nine = Constant<value=float {9.0}>()
+        root = Sqrt(nine)
+        scale = Reciprocal(root)
+        s, y = Scan <num_scan_inputs=1, body=step (float[3,1] s_in, float[3] x_t)
+                                                 => (float[3,1] s_out, float[3] y_t) {
+            col = Unsqueeze(x_t, axes)
+            s_out = Add(s_in, col)
+            scaled = Mul(scale, s_out)
+            y_t = Squeeze(scaled, axes)
+        }>(s0, x2)
+    }"""
+    feeds = {"s0": rng.standard_normal((3, 1)).astype(np.float32),
+             "x": rng.standard_normal(12).astype(np.float32)}
+    _emitted_matches(tmp_path, text, feeds)
