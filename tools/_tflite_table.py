@@ -369,7 +369,7 @@ def _shape_ops() -> list[Row]:
             MOVE,
             {"kind": "static-shape", "inputs": [1]},
         ),
-        b("GatherND", "GATHER_ND", MOVE, attr("batch_dims", 0)),
+        b("GatherND", ["GATHER_ND", "CONCATENATION"], MOVE),
         b("Identity", [], None),
         b("NonZero", ["NOT_EQUAL", "WHERE", "TRANSPOSE", "CAST"], MOVE),
         b("OneHot", ["CAST", "FLOOR_MOD", "SELECT_V2", "ONE_HOT", "GATHER"], None),

@@ -316,3 +316,30 @@ def test_scan_body_reading_outer_constants_and_computed_shapes(tmp_path, rng):
     feeds = {"s0": rng.standard_normal((3, 1)).astype(np.float32),
              "x": rng.standard_normal(12).astype(np.float32)}
     _emitted_matches(tmp_path, text, feeds)
+
+
+@pytest.mark.parametrize(("batch", "data", "indices", "out"), [
+    (1, (2, 3, 4), (2, 2, 1), "[2,2,4]"), (1, (2, 3, 4), (2, 2), "[2]"),
+    (2, (2, 3, 4, 5), (2, 3, 1, 2), "[2,3,1]")])
+@pytest.mark.parametrize("constant", [False, True])
+def test_gathernd_with_batch_dims_matches_ort(tmp_path, rng, batch, data, indices, out,
+                                              constant):
+    """Negative indices included; the indices a graph input or a constant."""
+    sizes = data[batch:batch + indices[-1]]
+    index = np.stack([rng.integers(-s, s, indices[:-1]) for s in sizes], axis=-1)
+    dims = ",".join(map(str, data))
+    if constant:
+        values = ", ".join(map(str, index.ravel()))
+        given = f"i = Constant<value=int64[{','.join(map(str, indices))}] {{{values}}}>()"
+        inputs = f"float[{dims}] x"
+    else:
+        given, inputs = "", f"float[{dims}] x, int64[{','.join(map(str, indices))}] i"
+    text = f"""<ir_version: 9, opset_import: ["" : 13]>
+    g ({inputs}) => (float{out} y) {{
+        {given}
+        y = GatherND<batch_dims={batch}>(x, i)
+    }}"""
+    feeds = {"x": rng.standard_normal(data).astype(np.float32)}
+    if not constant:
+        feeds["i"] = index.astype(np.int64)
+    _emitted_matches(tmp_path, text, feeds)
