@@ -365,9 +365,9 @@ def _shape_ops() -> list[Row]:
         ),
         b(
             "GatherElements",
-            ["GATHER_ND", "CONCATENATION", "RESHAPE", "CAST"],
+            ["GATHER_ND", "CONCATENATION", "RESHAPE", "CAST", "SHAPE", "RANGE", "BROADCAST_TO",
+             "EXPAND_DIMS"],
             MOVE,
-            {"kind": "static-shape", "inputs": [1]},
         ),
         b("GatherND", ["GATHER_ND", "CONCATENATION"], MOVE),
         b("Identity", [], None),
@@ -414,7 +414,8 @@ def _shape_ops() -> list[Row]:
             },
         ),
         b("Transpose", "TRANSPOSE", MOVE, rank(0, 6)),
-        b("Trilu", ["RANGE", "SUB", "GREATER_EQUAL", "LESS_EQUAL", "SELECT_V2", "SHAPE"], MOVE),
+        b("Trilu", ["RANGE", "SUB", "GREATER_EQUAL", "LESS_EQUAL", "SELECT_V2", "SHAPE"], MOVE,
+          {"kind": "static-shape", "inputs": [0]}),
         b(
             "Unique",
             ["UNIQUE", "RESHAPE"],
