@@ -539,6 +539,12 @@ def _other() -> list[Row]:
           domain="ai.onnx.ml"),
         b("LabelEncoder", ["EQUAL", "NOT_EQUAL", "SELECT_V2"],
           ["float32", "int32", "int64", "string"], domain="ai.onnx.ml"),
+        # each tree unrolled into comparisons along its leaves' paths (lowering/_tree.py);
+        # float64 is refused there
+        b("TreeEnsemble", ["GATHER", "LESS_EQUAL", "LESS", "GREATER_EQUAL", "GREATER", "EQUAL",
+                           "NOT_EQUAL", "LOGICAL_OR", "LOGICAL_AND", "LOGICAL_NOT",
+                           "SELECT_V2", "ADD", "MINIMUM", "MAXIMUM"],
+          ["float32", "float64"], domain="ai.onnx.ml"),
         # unrolled over its static scan length (lowering/_scan.py)
         b("Scan", ["GATHER", "EXPAND_DIMS", "CONCATENATION", "RESHAPE", "SHAPE"], None,
           dtype_inputs=[]),

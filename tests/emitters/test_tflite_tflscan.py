@@ -343,3 +343,23 @@ def test_gathernd_with_batch_dims_matches_ort(tmp_path, rng, batch, data, indice
     if not constant:
         feeds["i"] = index.astype(np.int64)
     _emitted_matches(tmp_path, text, feeds)
+
+
+@pytest.mark.parametrize("aggregate", [0, 1, 2, 3])
+def test_tree_ensemble_matches_onnx_reference(tmp_path, rng, aggregate):
+    """Two trees, the compare modes LEQ, GT, NEQ and GTE, a missing value that goes the
+    true way; each aggregate function."""
+    text = f"""<ir_version: 10, opset_import: ["ai.onnx.ml" : 5]>
+    g (float[8,2] x) => (float[8,2] y) {{
+        y = ai.onnx.ml.TreeEnsemble<aggregate_function={aggregate}, n_targets=2,
+            leaf_targetids=[0, 1, 0, 1, 1, 0],
+            leaf_weights=float[6] {{1.5, -2.0, 0.25, 3.0, 7.0, -1.0}},
+            nodes_featureids=[0, 1, 0, 1], nodes_modes=uint8[4] {{0, 3, 5, 2}},
+            nodes_splits=float[4] {{0.1, -0.3, 0.5, 0.0}}, nodes_truenodeids=[1, 0, 2, 4],
+            nodes_trueleafs=[0, 1, 1, 1], nodes_falsenodeids=[2, 1, 3, 5],
+            nodes_falseleafs=[0, 1, 1, 1], nodes_missing_value_tracks_true=[1, 0, 0, 0],
+            post_transform=0, tree_roots=[0, 3]>(x)
+    }}"""
+    x = rng.standard_normal((8, 2)).astype(np.float32)
+    x[0, 0], x[1] = np.nan, [0.1, -0.3]  # missing, and splits met exactly
+    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)

@@ -40,6 +40,7 @@ from graphkit.backends.tflite.lowering import (
     _slice,
     _tensor,
     _training,
+    _tree,
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
 from graphkit.backends.tflite.lowering._fold import node_folds, refined
@@ -118,7 +119,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
 
 
 # Domains besides ai.onnx whose ops the emitter lowers: domain -> its family modules
-OTHER_DOMAINS = {_ml.ML_DOMAIN: (_ml,), _training.TRAINING_DOMAIN: (_training,)}
+OTHER_DOMAINS = {_ml.ML_DOMAIN: (_ml, _tree), _training.TRAINING_DOMAIN: (_training,)}
 
 
 @cache
