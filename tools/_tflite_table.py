@@ -285,7 +285,8 @@ def _nn() -> list[Row]:
         # sequence_lens: UNIDIRECTIONAL_SEQUENCE_LSTM where it fits, else unrolled
         b("LSTM", ["UNIDIRECTIONAL_SEQUENCE_LSTM", "REVERSE_V2", "FILL", "STRIDED_SLICE"]
           + UNROLLED, F),
-        b("MatMul", ["BATCH_MATMUL", "FULLY_CONNECTED"], F + ["int8", "int16"], SYMMETRIC),
+        b("MatMul", ["BATCH_MATMUL", "FULLY_CONNECTED", "EXPAND_DIMS", "SQUEEZE"],
+          F + ["int8", "int16"], SYMMETRIC),
         b(
             "MaxPool",
             ["MAX_POOL_2D", "PAD"],
@@ -364,11 +365,11 @@ def _shape_ops() -> list[Row]:
         ),
         b(
             "GatherElements",
-            ["GATHER_ND", "CONCATENATION", "RESHAPE", "CAST"],
+            ["GATHER_ND", "CONCATENATION", "RESHAPE", "CAST", "SHAPE", "RANGE", "BROADCAST_TO",
+             "EXPAND_DIMS"],
             MOVE,
-            {"kind": "static-shape", "inputs": [1]},
         ),
-        b("GatherND", "GATHER_ND", MOVE, attr("batch_dims", 0)),
+        b("GatherND", ["GATHER_ND", "CONCATENATION"], MOVE),
         b("Identity", [], None),
         b("NonZero", ["NOT_EQUAL", "WHERE", "TRANSPOSE", "CAST"], MOVE),
         b("OneHot", ["CAST", "FLOOR_MOD", "SELECT_V2", "ONE_HOT", "GATHER"], None),
@@ -413,7 +414,8 @@ def _shape_ops() -> list[Row]:
             },
         ),
         b("Transpose", "TRANSPOSE", MOVE, rank(0, 6)),
-        b("Trilu", ["RANGE", "SUB", "GREATER_EQUAL", "LESS_EQUAL", "SELECT_V2", "SHAPE"], MOVE),
+        b("Trilu", ["RANGE", "SUB", "GREATER_EQUAL", "LESS_EQUAL", "SELECT_V2", "SHAPE"], MOVE,
+          {"kind": "static-shape", "inputs": [0]}),
         b(
             "Unique",
             ["UNIQUE", "RESHAPE"],
@@ -524,12 +526,33 @@ def _other() -> list[Row]:
         # WHILE with condition and body subgraphs (the emitter's _control.py); scan
         # outputs are refused there
         b("Loop", ["WHILE", "LESS", "LOGICAL_AND", "ADD", "RESHAPE"], None, dtype_inputs=[]),
-        no("Scan", "no Scan lowering"),
+        # ai.onnx.preview.training's optimizers: their formulas, elementwise
+        # (lowering/_training.py)
+        *[b(op, ["CAST", "ADD", "SUB", "MUL", "DIV", "SQRT", "POW", "GREATER", "SELECT_V2"],
+            ["float32"], domain="ai.onnx.preview.training")
+          for op in ("Adagrad", "Adam", "Momentum")],
+        # ai.onnx.ml's comparisons and gathers (lowering/_ml.py); a LabelEncoder of strings
+        # is refused there
+        b("Binarizer", ["GREATER", "SELECT_V2"], ["float32", "int32", "int64"],
+          domain="ai.onnx.ml"),
+        b("ArrayFeatureExtractor", ["RESHAPE", "GATHER"], ["float32", "int32", "int64"],
+          domain="ai.onnx.ml"),
+        b("LabelEncoder", ["EQUAL", "NOT_EQUAL", "SELECT_V2"],
+          ["float32", "int32", "int64", "string"], domain="ai.onnx.ml"),
+        # each tree unrolled into comparisons along its leaves' paths (lowering/_tree.py);
+        # float64 is refused there
+        b("TreeEnsemble", ["GATHER", "LESS_EQUAL", "LESS", "GREATER_EQUAL", "GREATER", "EQUAL",
+                           "NOT_EQUAL", "LOGICAL_OR", "LOGICAL_AND", "LOGICAL_NOT",
+                           "SELECT_V2", "ADD", "MINIMUM", "MAXIMUM"],
+          ["float32", "float64"], domain="ai.onnx.ml"),
+        # unrolled over its static scan length (lowering/_scan.py)
+        b("Scan", ["GATHER", "EXPAND_DIMS", "CONCATENATION", "RESHAPE", "SHAPE"], None,
+          dtype_inputs=[]),
         no("DFT", "no DFT lowering"),
         no("STFT", "no STFT lowering"),
-        # Opset 11 turned Scatter into ScatterElements: converting to it is the rewrite.
-        no("Scatter", "deprecated op; convert the opset first (ScatterElements)",
-           "convert-opset{to=11}"),
+        # Opset 11 renamed Scatter ScatterElements: lowered as ScatterElements is
+        b("Scatter", ["CONCATENATION", "SCATTER_ND", "CAST", "ADD", "GREATER", "SELECT_V2"],
+          ["float32", "int32", "int64"]),
         no("TensorScatter", "no lowering in graphkit's table"),
         no("ImageDecoder", "no image-decoder builtin"),
         b("TfIdfVectorizer", ["RESHAPE", "SLICE", "EQUAL", "LOGICAL_AND", "CAST", "SUM", "ADD",

@@ -318,8 +318,9 @@ def tflite(reference: Path) -> Path:
         "description": "TensorFlow Lite through graphkit's lowering table",
         "source": "graphkit's own lowering table (tools/_tflite_table.py); builtin names from "
         "tensorflow-cpu 2.21 schema, Flex names from allowlisted_flex_ops.cc",
-        # 7 and 8: ops whose definition opset 9 still has (the lowering checks per node)
-        "opset": [7, 24],
+        # 1 to 8: ops whose definition opset 9 still has, or whose entry was written for
+        # the older definition (the lowering checks per node)
+        "opset": [1, 24],
         "unlisted": "unsupported",
     }
     return write_toml("tflite", target, rows)

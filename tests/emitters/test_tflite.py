@@ -149,13 +149,13 @@ def test_resize_flags_reproduce_onnx(tmp_path, rng, mode, coords, nearest):
 
 def test_a_declined_node_has_the_same_sentence_in_diagnose_and_emit(tmp_path):
     model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
-    g (float[1, 3, 4, 4] x, bool[1] c) => (float[1, 3, 4, 4] y) {
-        y = Compress<axis=0>(x, c)
+    g (float[6] x) => (float[N] y) {
+        y = Unique<sorted=0>(x)
     }""")
     node = next(iter(model.graph))
     node.name = "pick"
     reason = unsupported_reason(node, 17)
-    assert reason == "graphkit's TFLite emitter has no lowering for Compress yet"
+    assert reason == "graphkit's TFLite emitter has no lowering for Unique yet"
     blockers = graphkit.diagnose(model, "tflite").blockers
     assert [(f.code, f.message) for f in blockers] == [("GK101", reason)]
     with pytest.raises(InputError) as caught:
@@ -200,8 +200,8 @@ def test_cli_convert_and_validate(tmp_path, capsys):
 
 def test_failed_convert_leaves_the_existing_file(tmp_path):
     model = model_from_text("""<ir_version: 10, opset_import: ["" : 17]>
-    g (float[1, 3, 4, 4] x, bool[1] c) => (float[1, 3, 4, 4] y) {
-        y = Compress<axis=0>(x, c)
+    g (float[6] x) => (float[N] y) {
+        y = Unique<sorted=0>(x)
     }""")
     out = tmp_path / "m.tflite"
     out.write_bytes(b"before")

@@ -29,15 +29,20 @@ from graphkit.backends.tflite.lowering import (
     _indicator,
     _math,
     _matmul,
+    _ml,
     _ngrams,
     _nhwc,
     _nms,
     _quant,
     _recurrent,
     _reduce,
+    _scan,
     _scatter,
+    _select,
     _slice,
     _tensor,
+    _training,
+    _tree,
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
 from graphkit.backends.tflite.lowering._fold import node_folds, refined
@@ -48,8 +53,9 @@ from graphkit.targets.base import ValueFacts
 # The opsets whose op definitions the entries were written against. A newer model is
 # lowered where its op's definition is still the one of CHECKED_OPSET (onnx's schemas say
 # so), and refused where ONNX changed the op since; an older one (from MIN_OPSET) where
-# its op's definition is still the one of opset WRITTEN_FROM.
-MIN_OPSET = 7
+# its op's definition is still the one of opset WRITTEN_FROM (Not, And: unchanged since
+# opset 1), or where its entry was written for the older definition (Scan's since=8).
+MIN_OPSET = 1
 WRITTEN_FROM = 9
 CHECKED_OPSET = 24
 
@@ -67,9 +73,10 @@ def opset_range() -> tuple[int, int]:
     return MIN_OPSET, max(CHECKED_OPSET, onnx.defs.onnx_opset_version())
 
 
-def _changed_before_written(op: str, opset: int) -> str | None:
+def _changed_before_written(op: str, opset: int, entry: Lowering | None) -> str | None:
     """Why a node at an opset before WRITTEN_FROM is not lowered (None: the op's definition
-    at that opset is the one of WRITTEN_FROM, as for And, Or, Xor and Not)."""
+    at that opset is the one of WRITTEN_FROM, as for And, Or, Xor and Not, or the entry
+    that handles it names that definition's opset as its `since`, as Scan's 8 does)."""
     if opset >= WRITTEN_FROM:
         return None
     try:
@@ -77,8 +84,8 @@ def _changed_before_written(op: str, opset: int) -> str | None:
         later = onnx.defs.get_schema(op, WRITTEN_FROM).since_version
     except onnx.defs.SchemaError:
         return None  # not an op onnx knows at that opset: the table lookup says so
-    if then == later:
-        return None
+    if then == later or entry is not None and entry.since == then > 1:
+        return None  # (since=1 is every entry's default, not a claim about opset 1)
     return (f"ONNX redefined {op} at opset {later}; graphkit's TFLite lowering follows the "
             f"definitions from opset {WRITTEN_FROM} on (convert-opset{{to={WRITTEN_FROM}}} "
             "rewrites it)")
@@ -109,8 +116,18 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
-        _scatter, _bitwise, _math, _indicator, _slice, _ngrams,
+        _scatter, _bitwise, _math, _indicator, _slice, _ngrams, _scan, _select,
     ))
+
+
+# Domains besides ai.onnx whose ops the emitter lowers: domain -> its family modules
+OTHER_DOMAINS = {_ml.ML_DOMAIN: (_ml, _tree), _training.TRAINING_DOMAIN: (_training,)}
+
+
+@cache
+def domain_table(domain: str) -> Mapping[str, tuple[Lowering, ...]]:
+    """The entries of an ONNX domain besides ai.onnx (OTHER_DOMAINS), keyed by op type."""
+    return merge_families(OTHER_DOMAINS.get(domain, ()))
 
 
 @cache
@@ -131,6 +148,11 @@ def entry_for(node: ir.Node, opset: int) -> Lowering | None:
     if node.domain in LOCAL_DOMAINS:
         found = local_tables()[node.domain].get(node.op_type, ())
         candidates = [e for e in found if e.since <= opset]
+        return candidates[-1] if candidates else None
+    if node.domain in OTHER_DOMAINS:
+        version = node.graph.opset_imports.get(node.domain, 1) if node.graph else 1
+        candidates = [e for e in domain_table(node.domain).get(node.op_type, ())
+                      if e.since <= version]
         return candidates[-1] if candidates else None
     return entry_at(lowering_table(), node, opset)
 
@@ -173,15 +195,17 @@ def lowers_by_body(node: ir.Node, opset: int, values: ValueFacts) -> bool:
 
 def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     """Why the op's own entry does not lower the node (None: it does)."""
-    if node.domain not in ONNX_DOMAINS | LOCAL_DOMAINS:
+    if node.domain not in ONNX_DOMAINS | LOCAL_DOMAINS | OTHER_DOMAINS.keys():
         return f"graphkit's TFLite emitter has no ops from domain '{node.domain}'"
-    table = local_tables().get(node.domain) or lowering_table()
+    table = local_tables().get(node.domain) or (
+        domain_table(node.domain) if node.domain in OTHER_DOMAINS else lowering_table())
     entries = table.get(node.op_type)
     if not entries:
         return f"graphkit's TFLite emitter has no lowering for {node.op_type} yet"
     entry = entry_for(node, opset)
-    changed = _changed_since_checked(node.op_type, opset, entry) \
-        or _changed_before_written(node.op_type, opset)
+    changed = None if node.domain in OTHER_DOMAINS else \
+        _changed_since_checked(node.op_type, opset, entry) \
+        or _changed_before_written(node.op_type, opset, entry)
     if changed is not None:
         return changed
     if entry is None:

@@ -58,6 +58,21 @@ def _defined(graph: ir.Graph) -> set[int]:
     return found
 
 
+def every_defined(graph: ir.Graph) -> set[int]:
+    """ids of the values a body defines (its inputs, its nodes' outputs, nested bodies')."""
+    return _defined(graph)
+
+
+def emit_body_nodes(ctx: EmitContext, node: ir.Node, graph: ir.Graph) -> None:
+    """Write the body `graph` of `node` into the context's own subgraph (Scan unrolls it
+    there), each of its nodes as the lowering writes one of the main graph."""
+    from graphkit.backends.tflite import lowering
+
+    opset = _opset(ctx, node)
+    for inner_node in graph:
+        lowering.emit_node(ctx, inner_node, opset)
+
+
 def _bodies(node: ir.Node) -> list[ir.Graph]:
     found = []
     for attribute in node.attributes.values():

@@ -161,34 +161,53 @@ def element_coordinates(ctx: EmitContext, node: ir.Node) -> int:
 
 
 def check_gather_nd(node: ir.Node, values) -> str | None:
-    if attr(node, "batch_dims", 0):
-        return "GatherND with batch_dims is not lowered"
+    batch = attr(node, "batch_dims", 0)
     indices = values.shape(node.inputs[1])  # a dynamic count of rows (NMS's) is fine
     data = values.shape(node.inputs[0])
     if not indices or not isinstance(indices[-1], int) or data is None:
         return "GatherND needs a static index depth (last dim) and the data's rank"
-    if not all(isinstance(d, int) for d in data[:indices[-1]]):
+    if not all(isinstance(d, int) for d in data[:batch + indices[-1]]):
         return "GatherND needs static sizes for the dims it indexes"
+    if batch and static_shape(values, node.inputs[1]) is None:
+        return "GatherND with batch_dims needs static index shapes"
     return None
 
 
 def emit_gather_nd(ctx: EmitContext, node: ir.Node) -> None:
-    """GATHER_ND, negative indices wrapped by the sizes of the dims they index."""
+    """GATHER_ND, negative indices wrapped by the sizes of the dims they index; with
+    batch_dims b, each index row led by its own batch coordinates (a constant grid)."""
     data, indices = node.inputs
+    batch = attr(node, "batch_dims", 0)
     depth = ctx.values.shape(indices)[-1]
-    sizes = np.asarray(ctx.values.shape(data)[:depth], ctx.dtype(indices))
+    sizes = np.asarray(ctx.values.shape(data)[batch:batch + depth], ctx.dtype(indices))
     array = const_or_dequantized(indices)
     if array is not None:
         index = ctx.const(np.where(array < 0, array + sizes, array).astype(array.dtype))
     else:
         index = wrapped_indices(ctx, indices, ctx.const(sizes))
+    if batch:
+        index = _led_by_batch(ctx, index, ctx.shape(indices), batch,
+                              array.dtype if array is not None else ctx.dtype(indices))
     ctx.op("GATHER_ND", [ctx.input(data), index], [ctx.output(node.outputs[0])])
+
+
+def _led_by_batch(ctx: EmitContext, index: int, shape: tuple[int, ...], batch: int,
+                  dtype) -> int:
+    """[..., batch + depth]: each row's first `batch` coordinates, then its index row."""
+    rows = shape[:-1]
+    grids = np.indices(rows)[:batch]  # grids[d][position] = the position's d-th coordinate
+    lead = ctx.const(np.stack(list(grids), axis=-1).astype(dtype), "batch_coords")
+    full = ctx.temp("batch_index", dtype, [*rows, batch + shape[-1]])
+    ctx.op("CONCATENATION", [lead, index], [full],
+           options("ConcatenationOptions", axis=len(rows)))
+    return full
 
 
 def entries() -> dict[str, list[Lowering]]:
     return {
         "Gather": [entry("GATHER", emit_gather, dtypes=ANY_DATA, check=check_gather)],
-        "GatherND": [entry("GATHER_ND", emit_gather_nd, dtypes=ANY_DATA, check=check_gather_nd)],
+        "GatherND": [entry(("GATHER_ND", "CONCATENATION"), emit_gather_nd, dtypes=ANY_DATA,
+                           check=check_gather_nd)],
         "GatherElements": [entry(("GATHER_ND", "CONCATENATION", "RANGE", "BROADCAST_TO"),
                                  emit_gather_elements,
                                  dtypes=ANY_DATA, check=check_gather_elements)],

@@ -23,8 +23,8 @@ def check_matmul(node: ir.Node, values) -> str | None:
     ranks = [rank(values, v) for v in node.inputs]
     if any(r is None for r in ranks):
         return "MatMul needs the rank of both inputs"
-    if min(ranks) < 2 and not (ranks[1] == 2 and const_or_dequantized(node.inputs[1]) is not None):
-        return "MatMul of a 1-D operand is not lowered"
+    if min(ranks) < 1:
+        return "MatMul of a scalar is not defined"
     if max(ranks) > MAX_BATCH_RANK:
         return f"MatMul of rank over {MAX_BATCH_RANK} has no TFLite builtin"
     return None
@@ -33,11 +33,30 @@ def check_matmul(node: ir.Node, values) -> str | None:
 def emit_matmul(ctx: EmitContext, node: ir.Node) -> None:
     a, b = node.inputs
     weights = const_or_dequantized(b)
-    if weights is not None and weights.ndim == 2:
+    if weights is not None and weights.ndim == 2 and ctx.rank(a) >= 2:
         fully_connected(ctx, a, weights.T, None, ctx.output(node.outputs[0]))
         return
     made = options("BatchMatMulOptions", adjX=False, adjY=False)
-    ctx.op("BATCH_MATMUL", [ctx.input(a), ctx.input(b)], [ctx.output(node.outputs[0])], made)
+    left, right = _as_matrix(ctx, a, 0), _as_matrix(ctx, b, -1)
+    squeezed = [axis for axis, value in ((-2, a), (-1, b)) if ctx.rank(value) == 1]
+    if not squeezed:
+        ctx.op("BATCH_MATMUL", [left, right], [ctx.output(node.outputs[0])], made)
+        return
+    # a 1-D operand is a matrix of one row (a) or one column (b), that dim dropped after
+    product = ctx.temp("matmul_1d", ctx.dtype(node.outputs[0]), None)
+    ctx.op("BATCH_MATMUL", [left, right], [product], made)
+    ctx.op("SQUEEZE", [product], [ctx.output(node.outputs[0])],
+           options("SqueezeOptions", squeezeDims=squeezed))
+
+
+def _as_matrix(ctx: EmitContext, value: ir.Value, axis: int) -> int:
+    """The operand as BATCH_MATMUL takes it: a 1-D one with a dim of 1 added at `axis`."""
+    if ctx.rank(value) != 1:
+        return ctx.input(value)
+    shape = [1, ctx.shape_or_none(value)[0]] if axis == 0 else [ctx.shape_or_none(value)[0], 1]
+    grown = ctx.temp(f"{value.name}_2d", ctx.dtype(value), shape)
+    ctx.op("EXPAND_DIMS", [ctx.input(value), ctx.int32(axis)], [grown])
+    return grown
 
 
 def fully_connected(ctx: EmitContext, a: ir.Value, weights: np.ndarray,
@@ -111,7 +130,8 @@ def _scaled(ctx: EmitContext, tensor: int, factor: np.float32, shape) -> int:
 
 def entries() -> dict[str, list[Lowering]]:
     return {
-        "MatMul": [entry(("FULLY_CONNECTED", "BATCH_MATMUL"), emit_matmul, dtype_inputs=(0, 1),
+        "MatMul": [entry(("FULLY_CONNECTED", "BATCH_MATMUL", "EXPAND_DIMS", "SQUEEZE"),
+                         emit_matmul, dtype_inputs=(0, 1),
                          check=check_matmul)],
         "Gemm": [entry(("FULLY_CONNECTED", "BATCH_MATMUL"), emit_gemm, check=check_gemm)],
     }
