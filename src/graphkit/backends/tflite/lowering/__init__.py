@@ -182,8 +182,8 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
             "or optionals)"
     # Split leaves its empty parts out (_slice.py), and Concat its empty inputs (_tensor.py)
     outputs = [] if node.op_type == "Split" else list(node.outputs)
-    inputs = [] if node.op_type == "Concat" else [node.inputs[i] for i in entry.dtype_inputs
-                                                  if i < len(node.inputs)]
+    inputs = [] if node.op_type == "Concat" or entry.takes_empty else \
+        [node.inputs[i] for i in entry.dtype_inputs if i < len(node.inputs)]
     empty = _empty_value(node, inputs + outputs, values)
     if empty is None and node.op_type != "Concat":
         empty = _empty_value(node, [v for v in node.inputs if _split_part(v)], values)

@@ -60,6 +60,9 @@ class Lowering:
     dtype_inputs: tuple[int, ...] = (0,)
     check: LoweringCheck | None = None
     since: int = 1  # the first opset whose semantics `emit` follows
+    # its kernels give ONNX's value on inputs without elements (SUM of nothing is 0);
+    # otherwise such a node is refused unless its outputs have none either (_fold)
+    takes_empty: bool = False
 
 
 def entry(builtins: str | tuple[str, ...], emit: Emit, **kwargs: Any) -> Lowering:
@@ -180,7 +183,7 @@ class EmitContext:
         another one; constants are transposed here instead)."""
         array = known(value, self.values)
         if array is not None and id(value) not in self.stored:
-            return self.const(_apply(array, perm), value.name or "const")
+            return self.value_const(_apply(array, perm), value.name or "const")
         stored = self.stored[id(value)]
         if stored.perm == perm:
             return stored.tensor
@@ -217,6 +220,17 @@ class EmitContext:
 
     def const(self, array: np.ndarray, name: str = "const") -> int:
         return self.builder.constant(name, np.asarray(array))
+
+    def value_const(self, array: np.ndarray, name: str) -> int:
+        """A known ONNX value. One without elements is BROADCAST_TO from a one-element
+        constant: LiteRT refuses a model with a constant tensor of no bytes."""
+        array = np.asarray(array)
+        if array.size or array.ndim == 0:
+            return self.const(array, name)
+        one = self.const(np.zeros((1,) * array.ndim, array.dtype), name)
+        out = self.builder.tensor(name, array.dtype, list(array.shape))
+        self.op("BROADCAST_TO", [one, self.int32(array.shape)], [out])
+        return out
 
     def int32(self, values: Any) -> int:
         return self.const(np.asarray(values, dtype=np.int32), "shape")

@@ -29,6 +29,10 @@ COMPOSED = {"ReduceL1": ("ABS", "SUM", None), "ReduceL2": ("SQUARE", "SUM", "SQR
             "ReduceSumSquare": ("SQUARE", "SUM", None), "ReduceLogSum": (None, "SUM", "LOG"),
             "ReduceLogSumExp": ("EXP", "SUM", "LOG")}
 
+# the reductions whose kernels give ONNX's value on an empty set: SUM 0, REDUCE_PROD 1,
+# MEAN NaN (REDUCE_MAX/MIN give the largest finite float where ONNX has infinities)
+OF_NOTHING = frozenset({"ReduceMean", "ReduceSum", "ReduceProd", *COMPOSED})
+
 
 def reduce_axes(node: ir.Node, rank_: int, values) -> list[int] | None:
     """The axes reduced; None: none (noop_with_empty_axes)."""
@@ -58,7 +62,7 @@ def check_reduce(node: ir.Node, values) -> str | None:
     if rank(values, node.inputs[0]) is None:
         return f"{node.op_type} needs the input's rank"
     shape = static_shape(values, node.inputs[0])
-    if shape is not None and 0 in shape:
+    if shape is not None and 0 in shape and node.op_type not in OF_NOTHING:
         return f"{node.op_type} of an empty tensor is not lowered"
     return None
 
@@ -283,10 +287,12 @@ def check_softmax_2d(node: ir.Node, values) -> str | None:
 def entries() -> dict[str, list[Lowering]]:
     table: dict[str, list[Lowering]] = {}
     for op, (builtin, dtypes) in REDUCERS.items():
-        table[op] = [entry(builtin, emit_reduce(builtin), dtypes=dtypes, check=check_reduce)]
+        table[op] = [entry(builtin, emit_reduce(builtin), dtypes=dtypes, check=check_reduce,
+                           takes_empty=op in OF_NOTHING)]
     for op, (before, builtin, after) in COMPOSED.items():
         table[op] = [entry(tuple(b for b in (before, builtin, after) if b),
-                           emit_reduce(builtin, before, after), check=check_reduce)]
+                           emit_reduce(builtin, before, after), check=check_reduce,
+                           takes_empty=True)]
     table["TopK"] = [entry(("TOPK_V2", "CAST"), emit_topk, dtypes=NUMERIC,
                            check=check_topk)]
     table["CumSum"] = [entry("CUMSUM", emit_cumsum, dtypes=NUMERIC, check=check_cumsum)]
