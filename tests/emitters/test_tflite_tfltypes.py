@@ -114,3 +114,47 @@ def test_outputs_without_elements(tmp_path, rng):
              "z": np.zeros((3, 0, 5), np.float32)}
     ops = _emitted_matches(tmp_path, EMPTY_OUTPUTS, feeds)
     assert set(ops) == {"BROADCAST_TO", "RELU"}
+
+
+# float64: cast and rearranged, never computed ----------------------------------------
+
+DOUBLES = """<ir_version: 9, opset_import: ["" : 18]>
+g (double[2,3] x, float[6] f, float16[6] h, int64[6] i, double[6] k) => (float[3,2] narrowed,
+        double[1,6] widened, double[6] from_half, double[6] from_int, int32[6] truncated) {
+    t = Transpose<perm=[1,0]>(x)
+    narrowed = Cast<to=1>(t)
+    axes = Constant<value = int64[1] {0}>()
+    w = Cast<to=11>(f)
+    widened = Unsqueeze(w, axes)
+    from_half = CastLike(h, x)
+    from_int = Cast<to=11>(i)
+    truncated = Cast<to=6>(k)
+}"""
+
+
+def test_float64_is_cast_and_rearranged_exactly(tmp_path, rng):
+    """CAST converts to and from float64 as a C++ static_cast does (rounded to nearest,
+    toward zero to integers), TRANSPOSE and EXPAND_DIMS move its bytes: every bit as ORT's.
+    (A double outside int32's range has no defined int32: LiteRT saturates it.)"""
+    scale = np.exp(rng.uniform(-80, 80, (2, 3)))  # float32's whole range, and subnormals
+    feeds = {"x": rng.standard_normal((2, 3)) * scale,
+             "f": rng.standard_normal(6).astype(np.float32),
+             "h": rng.standard_normal(6).astype(np.float16),
+             "i": rng.integers(-2**62, 2**62, 6, dtype=np.int64),
+             "k": rng.uniform(-2**31, 2**31 - 1, 6)}
+    feeds["x"][0, :] = [1e-300, -3.5e38, 2.5]  # underflow to zero, overflow to -inf
+    _emitted_matches(tmp_path, DOUBLES, feeds)
+
+
+def test_float64_to_float16_is_refused():
+    """LiteRT's CAST rounds float64 to float16 through float32: 1 + 2**-11 + 2**-40 lands
+    on the float16 midpoint 1 + 2**-11, which rounds to even, 1; the nearest is 1 + 2**-10."""
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (double[4] x) => (float16[4] y) { y = Cast<to=10>(x) }"""
+    _refused(text, "rounds double to float16 through float32")
+
+
+def test_float64_arithmetic_is_refused():
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (double[4] x) => (double[4] y) { y = Add(x, x) }"""
+    _refused(text, "takes no double")

@@ -161,6 +161,13 @@ def lowers_by_body(node: ir.Node, opset: int, values: ValueFacts) -> bool:
         and body_lowers(node, opset, values, unsupported_reason)
 
 
+def takes_double(node: ir.Node, opset: int) -> bool:
+    """Whether the node's own entry takes float64 (Cast, and the ops that only rearrange
+    it): no other lowering computes in it."""
+    entry = entry_for(node, opset)
+    return entry is not None and ir.DataType.DOUBLE in entry.dtypes
+
+
 def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     """Why the op's own entry does not lower the node (None: it does)."""
     if node.domain not in ONNX_DOMAINS | {_nhwc.NHWC_DOMAIN}:
@@ -219,4 +226,5 @@ def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:
 
 
 __all__ = ["EmitContext", "Lowering", "emit_node", "entry_for", "lowering_table",
-           "lowers_by_body", "node_folds", "opset_range", "refined", "unsupported_reason"]
+           "lowers_by_body", "node_folds", "opset_range", "refined", "takes_double",
+           "unsupported_reason"]

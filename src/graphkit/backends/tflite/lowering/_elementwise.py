@@ -20,6 +20,7 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     attr,
+    cast_refused,
     const_or_dequantized,
     entry,
     rank,
@@ -217,7 +218,7 @@ def check_cast(node: ir.Node, values) -> str | None:
     to = ir.DataType(attr(node, "to", 0))
     if to not in CAST_TYPES:
         return f"Cast to {to.name.lower()} has no TFLite tensor type that runs it"
-    return None
+    return cast_refused(values.dtype(node.inputs[0]) or node.inputs[0].dtype, to)
 
 
 def emit_leaky_relu(ctx: EmitContext, node: ir.Node) -> None:
