@@ -173,15 +173,8 @@ def _elementwise() -> list[Row]:
         b("Mish", ["EXP", "ADD", "LOG", "TANH", "MUL"], F),
         b(
             "Mod",
-            ["FLOOR_MOD", "SUB", "MUL", "DIV", "FLOOR", "ABS", "SIGN"],
+            ["FLOOR_MOD", "ABS", "NEG", "LESS", "NOT_EQUAL", "LOGICAL_AND", "SUB", "SELECT_V2"],
             F + ["int32", "int64"],
-            {
-                "kind": "dtype",
-                "inputs": [0],
-                "dtypes": F,
-                "when": {"fmod": 1},
-                "message": "fmod=1 (truncated remainder) lowers only for floats",
-            },
         ),
         b("Mul", "MUL", ARITH),
         b("Neg", "NEG", F + ["int8", "int32", "int64"]),

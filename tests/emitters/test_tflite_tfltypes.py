@@ -158,3 +158,66 @@ def test_float64_arithmetic_is_refused():
     text = """<ir_version: 9, opset_import: ["" : 18]>
     g (double[4] x) => (double[4] y) { y = Add(x, x) }"""
     _refused(text, "takes no double")
+
+
+# Integer division and both remainders ------------------------------------------------
+
+BINARY = """<ir_version: 9, opset_import: ["" : 18]>
+g ({t}[3,4] a, {t}[4] b) => ({t}[3,4] y) {{ y = {op}(a, b) }}"""
+
+
+def _onnx_name(dtype) -> str:
+    return {"float32": "float", "float64": "double"}.get(np.dtype(dtype).name,
+                                                          np.dtype(dtype).name)
+
+
+def _signed_pairs(rng, dtype: np.dtype) -> dict[str, np.ndarray]:
+    """Dividends over the type's range (both signs where it has them), divisors of both
+    signs, none zero: every pair of signs meets in the first row."""
+    info = np.iinfo(dtype)
+    low, high = max(int(info.min) + 1, -2**40), min(int(info.max), 2**40)  # min / -1 overflows
+    a = rng.integers(low, high, (3, 4), dtype=dtype, endpoint=True)
+    if info.min == 0:
+        return {"a": a, "b": rng.integers(1, min(high, 1000), 4, dtype=dtype, endpoint=True)}
+    a[0, :] = [7, -7, 7, -7]
+    return {"a": a, "b": np.asarray([3, 7, -3, -100], dtype)}
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.uint8, np.uint16])
+def test_integer_div_truncates_toward_zero(tmp_path, rng, dtype):
+    """DIV on int32 truncates, as ONNX's integer Div does; the small types run in int32."""
+    text = BINARY.format(t=_onnx_name(dtype), op="Div")
+    _emitted_matches(tmp_path, text, _signed_pairs(rng, np.dtype(dtype)))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8,
+                                   np.uint16, np.uint32])
+@pytest.mark.parametrize("fmod", [0, 1])
+def test_integer_mod_takes_the_sign_fmod_asks_for(tmp_path, rng, dtype, fmod):
+    text = BINARY.format(t=_onnx_name(dtype), op=f"Mod<fmod={fmod}>")
+    _emitted_matches(tmp_path, text, _signed_pairs(rng, np.dtype(dtype)))
+
+
+def _float_pairs(rng, dtype) -> dict[str, np.ndarray]:
+    a = (rng.standard_normal((3, 4)) * np.exp(rng.uniform(-8, 8, (3, 4)))).astype(dtype)
+    b = (rng.standard_normal(4) * 3).astype(dtype)
+    a[0, :] = [1e-4, -1e-4, 5.5, -5.5]  # far smaller than the divisor: fmod keeps it
+    b[:2] = [-1.0, 1.0]
+    a[1, :] = [np.inf, -3.0, 0.0, 60000.0]
+    return {"a": a, "b": b}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_float_fmod_is_cs_fmod(tmp_path, rng, dtype):
+    """fmod=1: FLOOR_MOD of the magnitudes (std::fmod), given the dividend's sign;
+    1e-4 fmod -1 stays 1e-4, where the floor mod's 1e-4 - 1 would have rounded."""
+    text = BINARY.format(t=_onnx_name(dtype), op="Mod<fmod=1>")
+    _emitted_matches(tmp_path, text, _float_pairs(rng, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_float_mod_without_fmod_is_numpys(tmp_path, rng, dtype):
+    """fmod=0 on floats (which ONNX Runtime refuses): numpy's mod, the reference's, which
+    FLOOR_MOD computes with the same steps."""
+    text = BINARY.format(t=_onnx_name(dtype), op="Mod<fmod=0>")
+    _emitted_matches(tmp_path, text, _float_pairs(rng, dtype), evaluator=True)
