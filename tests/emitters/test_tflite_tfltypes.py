@@ -221,3 +221,26 @@ def test_float_mod_without_fmod_is_numpys(tmp_path, rng, dtype):
     FLOOR_MOD computes with the same steps."""
     text = BINARY.format(t=_onnx_name(dtype), op="Mod<fmod=0>")
     _emitted_matches(tmp_path, text, _float_pairs(rng, dtype), evaluator=True)
+
+
+# bool extremes, float16 classification ----------------------------------------------
+
+@pytest.mark.parametrize("op", ["ReduceMax", "ReduceMin"])
+def test_bool_max_and_min_are_any_and_all(tmp_path, rng, op):
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (bool[3,4] x) => (bool[3,1] y) {{
+        axes = Constant<value = int64[1] {{1}}>()
+        y = {op}<keepdims=1>(x, axes)
+    }}"""
+    x = rng.random((3, 4)) < 0.5
+    x[0, :], x[1, :] = True, False
+    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)  # ORT has no bool kernel
+
+
+@pytest.mark.parametrize("op", ["IsInf", "IsNaN", "IsInf<detect_negative=0>"])
+def test_float16_is_classified_in_float32(tmp_path, rng, op):
+    """float16's infinities and NaNs stay what they are in float32."""
+    text = f"""<ir_version: 9, opset_import: ["" : 20]>
+    g (float16[6] x) => (bool[6] y) {{ y = {op}(x) }}"""
+    x = np.asarray([np.inf, -np.inf, np.nan, 65504, -0.0, 1.5], np.float16)
+    _emitted_matches(tmp_path, text, {"x": x})

@@ -10,6 +10,7 @@ import onnx_ir as ir
 
 from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering._base import (
+    BOOL,
     F32,
     NUMERIC,
     EmitContext,
@@ -22,8 +23,8 @@ from graphkit.backends.tflite.lowering._base import (
 )
 
 REDUCERS = {"ReduceMean": ("MEAN", F32), "ReduceSum": ("SUM", NUMERIC),
-            "ReduceMax": ("REDUCE_MAX", NUMERIC), "ReduceMin": ("REDUCE_MIN", NUMERIC),
             "ReduceProd": ("REDUCE_PROD", NUMERIC)}
+EXTREMES = {"ReduceMax": ("REDUCE_MAX", "REDUCE_ANY"), "ReduceMin": ("REDUCE_MIN", "REDUCE_ALL")}
 # op -> (builtin before the reduction, the reduction, builtin after it)
 COMPOSED = {"ReduceL1": ("ABS", "SUM", None), "ReduceL2": ("SQUARE", "SUM", "SQRT"),
             "ReduceSumSquare": ("SQUARE", "SUM", None), "ReduceLogSum": (None, "SUM", "LOG"),
@@ -97,6 +98,16 @@ def emit_reduce(builtin: str, before: str | None = None, after: str | None = Non
         elif axes is None:
             ctx.op("RESHAPE", [axes_done, ctx.int32(ctx.builder.tensors[axes_done].shape)],
                    [ctx.output(out, perm)])
+
+    return emit
+
+
+def emit_extreme(builtin: str, logical: str):
+    """ReduceMax/ReduceMin: REDUCE_MAX/MIN, or on bool (False < True) REDUCE_ANY/ALL."""
+    numeric, boolean = emit_reduce(builtin), emit_reduce(logical)
+
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        (boolean if ctx.dtype(node.inputs[0]) == np.bool_ else numeric)(ctx, node)
 
     return emit
 
@@ -289,6 +300,9 @@ def entries() -> dict[str, list[Lowering]]:
     for op, (builtin, dtypes) in REDUCERS.items():
         table[op] = [entry(builtin, emit_reduce(builtin), dtypes=dtypes, check=check_reduce,
                            takes_empty=op in OF_NOTHING)]
+    for op, (builtin, logical) in EXTREMES.items():
+        table[op] = [entry((builtin, logical), emit_extreme(builtin, logical),
+                           dtypes=NUMERIC | BOOL, check=check_reduce)]
     for op, (before, builtin, after) in COMPOSED.items():
         table[op] = [entry(tuple(b for b in (before, builtin, after) if b),
                            emit_reduce(builtin, before, after), check=check_reduce,
