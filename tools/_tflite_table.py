@@ -5,7 +5,8 @@ Conservative by design: an op is marked as lowering to builtins only where the b
 lowering is a TensorFlow kernel in the Flex allowlist are `flex`; everything else is
 unsupported, with the pass that removes it where one exists. dtype lists name what the
 builtin kernels take (float16 is accepted because the converter computes it in float32);
-float64 is in none of them, so a float64 tensor reports GK202 with fix float64-to-float32.
+float64 only in Cast and the ops that rearrange it (no arithmetic kernel takes it), so
+elsewhere a float64 tensor reports GK202 with fix float64-to-float32.
 Builtin names are checked against tflite_builtin_ops.csv, Flex names against the allowlist.
 """
 
@@ -18,6 +19,7 @@ FQ = F + ["int8", "uint8", "int16"]  # float kernels that also run quantized
 ARITH = F + ["int32", "int64", "int8", "uint8", "int16"]
 CMP = F + ["int32", "int64", "int8", "uint8", "int16"]
 MOVE = F + ["int8", "uint8", "int16", "int32", "int64", "bool"]  # data movement
+REARRANGE = MOVE + ["float64"]  # RESHAPE, SQUEEZE, EXPAND_DIMS, TRANSPOSE move float64 too
 BOOL = ["bool"]
 REDUCE = F + ["int32", "int64", "int8", "uint8"]
 
@@ -171,15 +173,8 @@ def _elementwise() -> list[Row]:
         b("Mish", ["EXP", "ADD", "LOG", "TANH", "MUL"], F),
         b(
             "Mod",
-            ["FLOOR_MOD", "SUB", "MUL", "DIV", "FLOOR", "ABS", "SIGN"],
+            ["FLOOR_MOD", "ABS", "NEG", "LESS", "NOT_EQUAL", "LOGICAL_AND", "SUB", "SELECT_V2"],
             F + ["int32", "int64"],
-            {
-                "kind": "dtype",
-                "inputs": [0],
-                "dtypes": F,
-                "when": {"fmod": 1},
-                "message": "fmod=1 (truncated remainder) lowers only for floats",
-            },
         ),
         b("Mul", "MUL", ARITH),
         b("Neg", "NEG", F + ["int8", "int32", "int64"]),
@@ -340,12 +335,13 @@ def _shape_ops() -> list[Row]:
                 7,
                 9,
                 10,
+                11,
                 12,
-                message="TFLite casts to float32/16, int8/16/32/64, uint8/16/32 and bool",
+                message="TFLite casts to float32/16/64, int8/16/32/64, uint8/16/32 and bool",
             ),
             dtype_inputs=[],
         ),
-        b("CastLike", "CAST", MOVE, dtype_inputs=[1]),
+        b("CastLike", "CAST", REARRANGE, dtype_inputs=[1]),
         b("Compress", ["WHERE", "GATHER", "RESHAPE"], MOVE),
         b("Concat", "CONCATENATION", MOVE),
         b("Constant", [], None, {"kind": "attr-absent", "attrs": ["sparse_value"]}),
@@ -356,7 +352,7 @@ def _shape_ops() -> list[Row]:
         b("Dropout", [], None),
         b("Expand", "BROADCAST_TO", MOVE),
         b("EyeLike", [], None, {"kind": "static-shape", "inputs": [0]}),
-        b("Flatten", "RESHAPE", MOVE),
+        b("Flatten", "RESHAPE", REARRANGE),
         b(
             "Gather",
             "GATHER",
@@ -380,7 +376,7 @@ def _shape_ops() -> list[Row]:
             attr("mode", "constant", "reflect"),
         ),
         b("Range", "RANGE", ["float32", "int32", "int64"]),
-        b("Reshape", "RESHAPE", MOVE),
+        b("Reshape", "RESHAPE", REARRANGE),
         b("ReverseSequence", "REVERSE_SEQUENCE", MOVE),
         b(
             "ScatterND",
@@ -399,7 +395,7 @@ def _shape_ops() -> list[Row]:
         b("Slice", "STRIDED_SLICE", MOVE),
         b("SpaceToDepth", "SPACE_TO_DEPTH", MOVE, rank(4, 4)),
         b("Split", ["SPLIT", "SPLIT_V"], MOVE),
-        b("Squeeze", "SQUEEZE", MOVE),
+        b("Squeeze", "SQUEEZE", REARRANGE),
         b("Tile", "TILE", MOVE),
         b(
             "TopK",
@@ -413,7 +409,7 @@ def _shape_ops() -> list[Row]:
                 "message": "smallest-k is computed as top-k of -x",
             },
         ),
-        b("Transpose", "TRANSPOSE", MOVE, rank(0, 6)),
+        b("Transpose", "TRANSPOSE", REARRANGE, rank(0, 6)),
         b("Trilu", ["RANGE", "SUB", "GREATER_EQUAL", "LESS_EQUAL", "SELECT_V2", "SHAPE"], MOVE,
           {"kind": "static-shape", "inputs": [0]}),
         b(
@@ -424,7 +420,7 @@ def _shape_ops() -> list[Row]:
             {"kind": "attr-absent", "attrs": ["axis"]},
             unused(1, 3),
         ),
-        b("Unsqueeze", ["EXPAND_DIMS", "RESHAPE"], MOVE),
+        b("Unsqueeze", ["EXPAND_DIMS", "RESHAPE"], REARRANGE),
         b("Where", "SELECT_V2", MOVE, dtype_inputs=[1]),
     ]
 
@@ -460,9 +456,9 @@ def _reduce() -> list[Row]:
         b("ReduceL2", ["MUL", "SUM", "SQRT"], F, *REDUCE_CHECKS),
         b("ReduceLogSum", ["SUM", "LOG"], F, *REDUCE_CHECKS),
         b("ReduceLogSumExp", ["REDUCE_MAX", "SUB", "EXP", "SUM", "LOG", "ADD"], F, *REDUCE_CHECKS),
-        b("ReduceMax", "REDUCE_MAX", REDUCE, *REDUCE_CHECKS),
+        b("ReduceMax", ["REDUCE_MAX", "REDUCE_ANY"], REDUCE + BOOL, *REDUCE_CHECKS),
         b("ReduceMean", "MEAN", REDUCE, *REDUCE_CHECKS),
-        b("ReduceMin", "REDUCE_MIN", REDUCE, *REDUCE_CHECKS),
+        b("ReduceMin", ["REDUCE_MIN", "REDUCE_ALL"], REDUCE + BOOL, *REDUCE_CHECKS),
         b("ReduceProd", "REDUCE_PROD", REDUCE, *REDUCE_CHECKS),
         b("ReduceSum", "SUM", REDUCE, *REDUCE_CHECKS),
         b("ReduceSumSquare", ["MUL", "SUM"], F, *REDUCE_CHECKS),

@@ -31,6 +31,7 @@ from graphkit.backends.tflite.lowering import (
     node_folds,
     opset_range,
     refined,
+    takes_double,
     unsupported_reason,
 )
 from graphkit.findings import Finding, Severity
@@ -44,7 +45,8 @@ class TFLiteTarget(TableTarget):
     def __init__(self, allow_flex: bool = True) -> None:
         data = load_target_data("tflite")
         name = "tflite" if allow_flex else "tflite-builtins"
-        # No builtin kernel takes float64, wherever it appears (a Cast to double included).
+        # No arithmetic kernel takes float64: only CAST and the ops that rearrange it
+        # (takes_double), whose rows list float64, hold a float64 tensor.
         super().__init__(
             data, name=name, label="TFLite", generic=GenericChecks(float64=Severity.ERROR)
         )
@@ -73,6 +75,12 @@ class TFLiteTarget(TableTarget):
             dataclasses.replace(f, severity=Severity.ERROR) if f.code == "GK107" else f
             for f in findings
         ]
+
+    def _generic(self, node: ir.Node, ctx: NodeContext, seen: set[str]) -> list[Finding]:
+        found = super()._generic(node, ctx, seen)
+        if takes_double(node, ctx.opset):
+            return [f for f in found if f.code != "GK202"]
+        return found
 
     def opset_range(self) -> tuple[int, int]:
         """The table's lowest opset; the emitter's newest (an op ONNX redefined after the

@@ -36,6 +36,7 @@ from graphkit.backends.tflite.lowering import (
     _quant,
     _recurrent,
     _reduce,
+    _remainder,
     _scan,
     _scatter,
     _select,
@@ -116,7 +117,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
-        _scatter, _bitwise, _math, _indicator, _slice, _ngrams, _scan, _select,
+        _scatter, _bitwise, _math, _indicator, _slice, _ngrams, _scan, _select, _remainder,
     ))
 
 
@@ -193,6 +194,13 @@ def lowers_by_body(node: ir.Node, opset: int, values: ValueFacts) -> bool:
         and body_lowers(node, opset, values, unsupported_reason)
 
 
+def takes_double(node: ir.Node, opset: int) -> bool:
+    """Whether the node's own entry takes float64 (Cast, and the ops that only rearrange
+    it): no other lowering computes in it."""
+    entry = entry_for(node, opset)
+    return entry is not None and ir.DataType.DOUBLE in entry.dtypes
+
+
 def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     """Why the op's own entry does not lower the node (None: it does)."""
     if node.domain not in ONNX_DOMAINS | LOCAL_DOMAINS | OTHER_DOMAINS.keys():
@@ -216,8 +224,8 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
             "or optionals)"
     # Split leaves its empty parts out (_slice.py), and Concat its empty inputs (_tensor.py)
     outputs = [] if node.op_type == "Split" else list(node.outputs)
-    inputs = [] if node.op_type == "Concat" else [node.inputs[i] for i in entry.dtype_inputs
-                                                  if i < len(node.inputs)]
+    inputs = [] if node.op_type == "Concat" or entry.takes_empty else \
+        [node.inputs[i] for i in entry.dtype_inputs if i < len(node.inputs)]
     empty = _empty_value(node, inputs + outputs, values)
     if empty is None and node.op_type != "Concat":
         empty = _empty_value(node, [v for v in node.inputs if _split_part(v)], values)
@@ -253,4 +261,5 @@ def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:
 
 
 __all__ = ["LOCAL_DOMAINS", "EmitContext", "Lowering", "emit_node", "entry_for", "lowering_table",
-           "lowers_by_body", "node_folds", "opset_range", "refined", "unsupported_reason"]
+           "lowers_by_body", "node_folds", "opset_range", "refined", "takes_double",
+           "unsupported_reason"]

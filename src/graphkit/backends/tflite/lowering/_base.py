@@ -44,8 +44,23 @@ BOOL = frozenset({ir.DataType.BOOL})
 # (MOVE_DATA) take them, and float16 is left to a pass that widens it.
 ANY_DATA = frozenset({ir.DataType.FLOAT, ir.DataType.INT32, ir.DataType.INT64, ir.DataType.BOOL})
 MOVE_DATA = ANY_DATA | {ir.DataType.INT8, ir.DataType.UINT8, ir.DataType.INT16}
-# LiteRT's CAST converts between all of these (float16 and the unsigned types included)
-CAST_TYPES = MOVE_DATA | {ir.DataType.FLOAT16, ir.DataType.UINT16, ir.DataType.UINT32}
+# RESHAPE, SQUEEZE, EXPAND_DIMS and TRANSPOSE move float64 too, which no arithmetic
+# kernel of LiteRT takes (float64 is computed nowhere, only cast and rearranged)
+REARRANGE = MOVE_DATA | {ir.DataType.DOUBLE}
+# LiteRT's CAST converts between all of these (float16, float64 and the unsigned types
+# included), each conversion a C++ static_cast but one (cast_refused)
+CAST_TYPES = MOVE_DATA | {ir.DataType.FLOAT16, ir.DataType.UINT16, ir.DataType.UINT32,
+                          ir.DataType.DOUBLE}
+
+
+def cast_refused(source: ir.DataType | None, target: ir.DataType) -> str | None:
+    """Why LiteRT's CAST does not convert `source` to `target` as ONNX does (None: it
+    does). Its float64 -> float16 goes through float32, rounding twice: a value just
+    above a float16 midpoint lands on it in float32, then rounds to even, down."""
+    if source == ir.DataType.DOUBLE and target == ir.DataType.FLOAT16:
+        return ("LiteRT's CAST rounds double to float16 through float32 (twice, not "
+                "always to the nearest float16)")
+    return None
 
 # node, value facts -> why the entry cannot lower the node (None: it can)
 LoweringCheck = Callable[[ir.Node, ValueFacts], "str | None"]
@@ -60,6 +75,9 @@ class Lowering:
     dtype_inputs: tuple[int, ...] = (0,)
     check: LoweringCheck | None = None
     since: int = 1  # the first opset whose semantics `emit` follows
+    # its kernels give ONNX's value on inputs without elements (SUM of nothing is 0);
+    # otherwise such a node is refused unless its outputs have none either (_fold)
+    takes_empty: bool = False
 
 
 def entry(builtins: str | tuple[str, ...], emit: Emit, **kwargs: Any) -> Lowering:
@@ -180,7 +198,7 @@ class EmitContext:
         another one; constants are transposed here instead)."""
         array = known(value, self.values)
         if array is not None and id(value) not in self.stored:
-            return self.const(_apply(array, perm), value.name or "const")
+            return self.value_const(_apply(array, perm), value.name or "const")
         stored = self.stored[id(value)]
         if stored.perm == perm:
             return stored.tensor
@@ -217,6 +235,17 @@ class EmitContext:
 
     def const(self, array: np.ndarray, name: str = "const") -> int:
         return self.builder.constant(name, np.asarray(array))
+
+    def value_const(self, array: np.ndarray, name: str) -> int:
+        """A known ONNX value. One without elements is BROADCAST_TO from a one-element
+        constant: LiteRT refuses a model with a constant tensor of no bytes."""
+        array = np.asarray(array)
+        if array.size or array.ndim == 0:
+            return self.const(array, name)
+        one = self.const(np.zeros((1,) * array.ndim, array.dtype), name)
+        out = self.builder.tensor(name, array.dtype, list(array.shape))
+        self.op("BROADCAST_TO", [one, self.int32(array.shape)], [out])
+        return out
 
     def int32(self, values: Any) -> int:
         return self.const(np.asarray(values, dtype=np.int32), "shape")

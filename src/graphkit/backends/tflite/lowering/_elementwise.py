@@ -15,17 +15,18 @@ from graphkit.backends.tflite.lowering._base import (
     BOOL,
     CAST_TYPES,
     F32,
-    INDEX,
     NUMERIC,
     EmitContext,
     Lowering,
     attr,
+    cast_refused,
     const_or_dequantized,
     entry,
     rank,
 )
 
-# LiteRT's ABS refuses int64 when the model is prepared (and SIGN when it runs)
+# LiteRT's ABS refuses int64 when the model is prepared (and SIGN when it runs); its DIV
+# takes float32 and int32 (which it truncates toward zero, as ONNX's integer Div does)
 INT32_OR_FLOAT = frozenset({ir.DataType.FLOAT, ir.DataType.INT32})
 UNARY = {
     "Abs": ("ABS", INT32_OR_FLOAT), "Neg": ("NEG", NUMERIC), "Exp": ("EXP", F32),
@@ -38,7 +39,7 @@ UNARY = {
 # op -> (builtin, dtypes, options kind); every one broadcasts.
 BINARY = {
     "Add": ("ADD", NUMERIC, "AddOptions"), "Sub": ("SUB", NUMERIC, "SubOptions"),
-    "Mul": ("MUL", NUMERIC, "MulOptions"), "Div": ("DIV", F32, "DivOptions"),
+    "Mul": ("MUL", NUMERIC, "MulOptions"), "Div": ("DIV", INT32_OR_FLOAT, "DivOptions"),
     "Equal": ("EQUAL", ANY_DATA, None),
     "Less": ("LESS", NUMERIC, None), "Greater": ("GREATER", NUMERIC, None),
     "LessOrEqual": ("LESS_EQUAL", NUMERIC, None),
@@ -47,7 +48,6 @@ BINARY = {
     "Xor": ("NOT_EQUAL", BOOL, None), "PRelu": ("PRELU", F32, None),
 }
 MAX_BROADCAST_RANK = 6
-INTEGERS = INDEX
 
 
 def emit_unary(builtin: str):
@@ -133,12 +133,6 @@ def check_pow(node: ir.Node, values) -> str | None:
     return check_broadcast(node, values)
 
 
-def check_mod(node: ir.Node, values) -> str | None:
-    if attr(node, "fmod", 0):
-        return "Mod with fmod=1 (C's fmod) has no TFLite builtin"
-    return check_broadcast(node, values)
-
-
 def emit_elu(ctx: EmitContext, node: ir.Node) -> None:
     """ELU has alpha 1; another alpha is RELU(x) + alpha * MINIMUM(ELU(x), 0)."""
     alpha = float(attr(node, "alpha", 1.0))
@@ -217,7 +211,7 @@ def check_cast(node: ir.Node, values) -> str | None:
     to = ir.DataType(attr(node, "to", 0))
     if to not in CAST_TYPES:
         return f"Cast to {to.name.lower()} has no TFLite tensor type that runs it"
-    return None
+    return cast_refused(values.dtype(node.inputs[0]) or node.inputs[0].dtype, to)
 
 
 def emit_leaky_relu(ctx: EmitContext, node: ir.Node) -> None:
@@ -302,8 +296,6 @@ def entries() -> dict[str, list[Lowering]]:
     table["IsNaN"] = [entry("NOT_EQUAL", emit_is_nan)]
     table["IsInf"] = [entry(("EQUAL", "LOGICAL_OR"), emit_is_inf)]
     table["Reciprocal"] = [entry("DIV", emit_reciprocal)]
-    table["Mod"] = [entry("FLOOR_MOD", emit_binary("FLOOR_MOD", None), dtypes=INTEGERS,
-                          check=check_mod)]
     for op, (builtin, _) in VARIADIC.items():
         dtypes = F32 if op == "Mean" else NUMERIC
         table[op] = [entry(builtin, emit_variadic, dtypes=dtypes, check=check_broadcast)]

@@ -2,11 +2,13 @@
 constants, so none of their nodes reaches the .tflite file.
 
 A node folds where every input is known (an initializer, a Constant, a dequantized
-constant, or an output that folds itself) or where it reads only the static shape of its
-input (Shape, Size). onnx's reference evaluator computes it, with the model's opset: the
-value is ONNX's by definition, whatever builtin the op would have needed (integer Div,
-BitShift, a float64 step of a shape computation). Only the main graph folds (its nodes
-know their opset); If/Loop bodies are lowered as they are.
+constant, an output that folds itself, or a value whose static shape has no elements) or
+where it reads only the static shape of its input (Shape, Size); an output whose static
+shape has no elements is known whatever computes it. onnx's reference evaluator computes
+it, with the model's opset: the value is ONNX's by definition, whatever builtin the op
+would have needed (integer Div, BitShift, a float64 step of a shape computation). Only
+the main graph folds (its nodes know their opset); If/Loop bodies are lowered as they
+are.
 
 The results live in the model's ValueFacts (`folded`), filled for a whole graph in one
 pass in node order the first time any value of it is asked about: analysis and emission
@@ -41,6 +43,9 @@ UNFOLDED = frozenset({
     "If", "Loop", "Scan", "SequenceMap",
 })
 READS_SHAPE_ONLY = frozenset({"Shape", "Size"})
+REDUCTIONS = frozenset({"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
+                        "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum",
+                        "ReduceLogSumExp"})
 REFINE_ROUNDS = 3  # each round can make more Shape nodes static, and so fold
 MAX_ELEMENTS = 1 << 20  # larger results stay computed at run time (the file stays small)
 FOLDABLE_DTYPES = frozenset({np.dtype(t) for t in (
@@ -292,12 +297,27 @@ def folded(value: ir.Value | None, values: ValueFacts) -> np.ndarray | None:
 
 
 def node_folds(node: ir.Node, values: ValueFacts) -> bool:
-    """Whether every output of the node is known when converting (an empty graph output
-    is not: LiteRT cannot hold a tensor without elements, so the lowering judges it)."""
-    arrays = [folded(v, values) for v in node.outputs]
-    return bool(arrays) and all(
-        a is not None and (a.size or not v.is_graph_output())
-        for a, v in zip(arrays, node.outputs, strict=True))
+    """Whether every output of the node is known when converting."""
+    return bool(node.outputs) and all(folded(v, values) is not None for v in node.outputs)
+
+
+def empty_array(value: ir.Value | None, values: ValueFacts) -> np.ndarray | None:
+    """The data of a value whose static shape has no elements: the shape says it all,
+    whatever computes the value (None: the value has elements, or its shape or type is
+    not known)."""
+    shape = values.shape(value) if value is not None else None
+    if shape is None or not all(isinstance(d, int) for d in shape) or 0 not in shape:
+        return None
+    found = _numpy_dtype(value, values)
+    return np.zeros(shape, found) if found in FOLDABLE_DTYPES else None
+
+
+def _numpy_dtype(value: ir.Value, values: ValueFacts) -> np.dtype | None:
+    dtype = values.dtype(value) or value.dtype
+    try:
+        return np.dtype(dtype.numpy()) if dtype is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _opset(graph: ir.Graph | None) -> int | None:
@@ -318,6 +338,13 @@ def _graph_folds(graph: ir.Graph, values: ValueFacts) -> dict[ir.Value, np.ndarr
         results = _fold_node(node, values, opset)
         if results is not None:
             table.update(zip(node.outputs, results, strict=True))
+            continue
+        if not all(_numpy_dtype(v, values) in FOLDABLE_DTYPES for v in node.inputs if v):
+            continue  # a string input, say: the lowering judges the node
+        for value in node.outputs:  # an output without elements is known by its shape
+            array = empty_array(value, values)
+            if array is not None:
+                table[value] = array
     return table
 
 
@@ -329,6 +356,10 @@ def _fold_node(node: ir.Node, values: ValueFacts, opset: int) -> list[np.ndarray
         return None
     if node.op_type in READS_SHAPE_ONLY:
         return _shape_only(node, values)
+    if node.op_type in REDUCTIONS:
+        nothing = _reduced_nothing(node, values, opset)
+        if nothing is not None:
+            return nothing
     arrays = [None if v is None else _known(v, values) for v in node.inputs]
     if any(a is None for a, v in zip(arrays, node.inputs, strict=True) if v is not None):
         return None
@@ -337,9 +368,33 @@ def _fold_node(node: ir.Node, values: ValueFacts, opset: int) -> list[np.ndarray
     return _evaluate(node, arrays, opset)
 
 
+def _reduced_nothing(node: ir.Node, values: ValueFacts, opset: int
+                     ) -> list[np.ndarray] | None:
+    """A reduction whose input has no elements and whose output has some: every output
+    element reduces an empty set, whichever axes are reduced (the axes may be known only
+    when the model runs), so each is the op's value on nothing, as the evaluator gives it
+    for an empty vector (sum 0, product 1, max -inf, ...)."""
+    data = values.shape(node.inputs[0]) if node.inputs else None
+    shape = values.shape(node.outputs[0])
+    if data is None or shape is None or 0 not in data \
+            or not all(isinstance(d, int) and d > 0 for d in shape):
+        return None
+    array = empty_array(node.inputs[0], values)
+    if array is None:
+        return None
+    alone = ir.Node("", node.op_type, [ir.Value(name="data")],
+                    attributes=[ir.AttrInt64("keepdims", 0)], num_outputs=1)
+    results = _evaluate(alone, [np.zeros((0,), array.dtype)], opset)
+    if results is None or results[0].ndim != 0:
+        return None
+    return [np.full(shape, results[0], results[0].dtype)]
+
+
 def _known(value: ir.Value, values: ValueFacts) -> np.ndarray | None:
     array = const_or_dequantized(value)
-    return array if array is not None else folded(value, values)
+    if array is None:
+        array = folded(value, values)
+    return array if array is not None else empty_array(value, values)
 
 
 def _shape_only(node: ir.Node, values: ValueFacts) -> list[np.ndarray] | None:

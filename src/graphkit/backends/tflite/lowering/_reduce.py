@@ -10,6 +10,7 @@ import onnx_ir as ir
 
 from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering._base import (
+    BOOL,
     F32,
     NUMERIC,
     EmitContext,
@@ -22,12 +23,16 @@ from graphkit.backends.tflite.lowering._base import (
 )
 
 REDUCERS = {"ReduceMean": ("MEAN", F32), "ReduceSum": ("SUM", NUMERIC),
-            "ReduceMax": ("REDUCE_MAX", NUMERIC), "ReduceMin": ("REDUCE_MIN", NUMERIC),
             "ReduceProd": ("REDUCE_PROD", NUMERIC)}
+EXTREMES = {"ReduceMax": ("REDUCE_MAX", "REDUCE_ANY"), "ReduceMin": ("REDUCE_MIN", "REDUCE_ALL")}
 # op -> (builtin before the reduction, the reduction, builtin after it)
 COMPOSED = {"ReduceL1": ("ABS", "SUM", None), "ReduceL2": ("SQUARE", "SUM", "SQRT"),
             "ReduceSumSquare": ("SQUARE", "SUM", None), "ReduceLogSum": (None, "SUM", "LOG"),
             "ReduceLogSumExp": ("EXP", "SUM", "LOG")}
+
+# the reductions whose kernels give ONNX's value on an empty set: SUM 0, REDUCE_PROD 1,
+# MEAN NaN (REDUCE_MAX/MIN give the largest finite float where ONNX has infinities)
+OF_NOTHING = frozenset({"ReduceMean", "ReduceSum", "ReduceProd", *COMPOSED})
 
 
 def reduce_axes(node: ir.Node, rank_: int, values) -> list[int] | None:
@@ -58,7 +63,7 @@ def check_reduce(node: ir.Node, values) -> str | None:
     if rank(values, node.inputs[0]) is None:
         return f"{node.op_type} needs the input's rank"
     shape = static_shape(values, node.inputs[0])
-    if shape is not None and 0 in shape:
+    if shape is not None and 0 in shape and node.op_type not in OF_NOTHING:
         return f"{node.op_type} of an empty tensor is not lowered"
     return None
 
@@ -93,6 +98,16 @@ def emit_reduce(builtin: str, before: str | None = None, after: str | None = Non
         elif axes is None:
             ctx.op("RESHAPE", [axes_done, ctx.int32(ctx.builder.tensors[axes_done].shape)],
                    [ctx.output(out, perm)])
+
+    return emit
+
+
+def emit_extreme(builtin: str, logical: str):
+    """ReduceMax/ReduceMin: REDUCE_MAX/MIN, or on bool (False < True) REDUCE_ANY/ALL."""
+    numeric, boolean = emit_reduce(builtin), emit_reduce(logical)
+
+    def emit(ctx: EmitContext, node: ir.Node) -> None:
+        (boolean if ctx.dtype(node.inputs[0]) == np.bool_ else numeric)(ctx, node)
 
     return emit
 
@@ -283,10 +298,15 @@ def check_softmax_2d(node: ir.Node, values) -> str | None:
 def entries() -> dict[str, list[Lowering]]:
     table: dict[str, list[Lowering]] = {}
     for op, (builtin, dtypes) in REDUCERS.items():
-        table[op] = [entry(builtin, emit_reduce(builtin), dtypes=dtypes, check=check_reduce)]
+        table[op] = [entry(builtin, emit_reduce(builtin), dtypes=dtypes, check=check_reduce,
+                           takes_empty=op in OF_NOTHING)]
+    for op, (builtin, logical) in EXTREMES.items():
+        table[op] = [entry((builtin, logical), emit_extreme(builtin, logical),
+                           dtypes=NUMERIC | BOOL, check=check_reduce)]
     for op, (before, builtin, after) in COMPOSED.items():
         table[op] = [entry(tuple(b for b in (before, builtin, after) if b),
-                           emit_reduce(builtin, before, after), check=check_reduce)]
+                           emit_reduce(builtin, before, after), check=check_reduce,
+                           takes_empty=True)]
     table["TopK"] = [entry(("TOPK_V2", "CAST"), emit_topk, dtypes=NUMERIC,
                            check=check_topk)]
     table["CumSum"] = [entry("CUMSUM", emit_cumsum, dtypes=NUMERIC, check=check_cumsum)]

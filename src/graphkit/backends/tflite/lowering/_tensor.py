@@ -14,12 +14,13 @@ from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering._base import (
     ANY_DATA,
     CAST_TYPES,
-    MOVE_DATA,
     NUMERIC,
+    REARRANGE,
     EmitContext,
     Lowering,
     Stored,
     attr,
+    cast_refused,
     entry,
     known,
     need_constant,
@@ -340,19 +341,19 @@ def _run_time_triangle(ctx: EmitContext, k_value: ir.Value, size, upper: bool) -
 
 
 def entries() -> dict[str, list[Lowering]]:
-    reshape = dict(dtypes=MOVE_DATA, check=check_reshape_output)
+    reshape = dict(dtypes=REARRANGE, check=check_reshape_output)
     return {
-        "Reshape": [entry("RESHAPE", emit_reshape, dtypes=MOVE_DATA, check=check_reshape)],
-        "Squeeze": [entry(("RESHAPE", "SQUEEZE"), emit_axes_reshape, dtypes=MOVE_DATA,
+        "Reshape": [entry("RESHAPE", emit_reshape, dtypes=REARRANGE, check=check_reshape)],
+        "Squeeze": [entry(("RESHAPE", "SQUEEZE"), emit_axes_reshape, dtypes=REARRANGE,
                           check=check_axes_reshape)],
-        "Unsqueeze": [entry(("RESHAPE", "EXPAND_DIMS"), emit_axes_reshape, dtypes=MOVE_DATA,
+        "Unsqueeze": [entry(("RESHAPE", "EXPAND_DIMS"), emit_axes_reshape, dtypes=REARRANGE,
                             check=check_axes_reshape)],
         "Flatten": [entry("RESHAPE", emit_reshape, **reshape)],
-        "Identity": [entry((), emit_identity, dtypes=ANY_DATA)],
+        "Identity": [entry((), emit_identity, dtypes=ANY_DATA | {ir.DataType.DOUBLE})],
         "CastLike": [entry("CAST", _emit_cast_like, dtypes=CAST_TYPES,
                            check=_check_cast_like)],
         "Dropout": [entry((), emit_dropout, dtypes=ANY_DATA, check=_inference_dropout)],
-        "Transpose": [entry("TRANSPOSE", emit_transpose, dtypes=MOVE_DATA,
+        "Transpose": [entry("TRANSPOSE", emit_transpose, dtypes=REARRANGE,
                             check=lambda n, v: None if rank(v, n.inputs[0]) is not None
                             else "Transpose needs the input's rank")],
         "Concat": [entry("CONCATENATION", emit_concat, dtypes=NUMERIC, check=check_concat)],
@@ -399,4 +400,4 @@ def _check_cast_like(node: ir.Node, values) -> str | None:
     target = values.dtype(node.inputs[1])
     if target not in CAST_TYPES:
         return "CastLike to this type has no TFLite tensor type that runs it"
-    return None
+    return cast_refused(values.dtype(node.inputs[0]) or node.inputs[0].dtype, target)

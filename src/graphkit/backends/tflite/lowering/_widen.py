@@ -33,7 +33,7 @@ WIDER: dict[ir.DataType, ir.DataType] = {
 # the result depends on the narrow type itself (a shift's width, a bit pattern), or the
 # lowering writes the node's own constants in their ONNX type
 NOT_WIDENED = frozenset({"Cast", "CastLike", "BitShift", "BitwiseNot", "Clip", "Constant",
-                         "ConstantOfShape", "Shape", "Size", "Range", "IsInf", "IsNaN"})
+                         "ConstantOfShape", "Shape", "Size", "Range"})
 
 
 def wider(op_type: str, dtype: ir.DataType | None, accepted: frozenset) -> ir.DataType | None:
