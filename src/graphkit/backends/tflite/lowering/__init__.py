@@ -21,6 +21,7 @@ from graphkit.backends.tflite.lowering import (
     _composite,
     _control,
     _conv,
+    _conv_transpose,
     _elementwise,
     _gather,
     _generate,
@@ -106,7 +107,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
-        _quant, _recurrent, _nms, _control, _axis_ops,
+        _quant, _recurrent, _nms, _control, _axis_ops, _conv_transpose,
         _scatter, _bitwise, _math, _indicator, _slice,
     ))
 
