@@ -354,7 +354,8 @@ def _shape_ops() -> list[Row]:
         b("Concat", "CONCATENATION", MOVE),
         b("Constant", [], None, {"kind": "attr-absent", "attrs": ["sparse_value"]}),
         b("ConstantOfShape", "FILL", None, dtype_inputs=[]),
-        b("CumSum", "CUMSUM", ["float32", "int32", "int64"]),
+        # an axis given at run time as an int32 scalar (RESHAPE, CAST)
+        b("CumSum", ["CUMSUM", "RESHAPE", "CAST"], ["float32", "int32", "int64"]),
         b("DepthToSpace", ["DEPTH_TO_SPACE", "RESHAPE", "TRANSPOSE"], MOVE, rank(4, 4)),
         # the lowering (_tensor.py) passes it through where it cannot train, mask included
         b("Dropout", [], None),
@@ -379,7 +380,9 @@ def _shape_ops() -> list[Row]:
         b("OneHot", ["CAST", "FLOOR_MOD", "SELECT_V2", "ONE_HOT", "GATHER"], None),
         b(
             "Pad",
-            ["PAD", "PADV2", "MIRROR_PAD"],
+            # pads given at run time or negative (cropping): lowering/_operands.py
+            ["PAD", "PADV2", "MIRROR_PAD", "RESHAPE", "TRANSPOSE", "SLICE", "SHAPE", "SUM",
+             "SUB", "MINIMUM", "MAXIMUM", "NEG", "CAST", "FLOOR_MOD", "EQUAL", "MUL"],
             MOVE,
             attr("mode", "constant", "reflect"),
         ),

@@ -149,3 +149,64 @@ def test_conv_transpose_refusals():
     g (float[1,1,3,3] x, float[1,1,3,3] w) => (float[1,1,9,9] y) {
         y = ConvTranspose<strides=[2, 2], auto_pad="SAME_UPPER", output_shape=[9, 9]>(x, w) }"""
     _refused(early, "starts before")
+
+
+# Pad, Tile and CumSum operands given at run time ------------------------------------------
+
+PAD = """<ir_version: 9, opset_import: ["" : 19]>
+g ({dtype}[2,3,4,5] x, int64[{n}] pads{extra}) => ({dtype}[{out}] y) {{
+    y = Pad<mode="{mode}">(x, pads{args})
+}}"""
+
+
+@pytest.mark.parametrize(("mode", "pads", "out"), [
+    ("constant", [0, 1, 2, 0, 1, 0, 1, 3], "3,4,7,8"),
+    ("constant", [0, -1, 2, -2, 0, 1, -1, 3], "2,3,5,6"),  # negative pads crop
+    ("reflect", [0, 0, 2, 1, 0, 1, -1, 3], "2,4,5,9"),
+])
+def test_pad_with_pads_at_run_time(tmp_path, rng, mode, pads, out):
+    text = PAD.format(dtype="float", n=8, extra=", float value", out=out, mode=mode,
+                      args=", value" if mode == "constant" else "")
+    feeds = {"x": _normal(rng, 2, 3, 4, 5), "pads": np.asarray(pads, np.int64)}
+    if mode == "constant":
+        feeds["value"] = np.asarray(1.5, np.float32)
+    else:
+        text = text.replace(", float value", "")
+    _emitted_matches(tmp_path, text, feeds)
+
+
+@pytest.mark.parametrize(("axes", "pads", "out"), [
+    ([-1, 1], [2, 0, 1, -1], "2,2,4,8"), ([2], [1, 3], "2,3,8,5")])
+def test_pad_with_axes_at_run_time(tmp_path, rng, axes, pads, out):
+    text = PAD.format(dtype="int64", n=len(pads), extra=f", int64 value, int64[{len(axes)}] axes",
+                      out=out, mode="constant", args=", value, axes")
+    feeds = {"x": rng.integers(-9, 9, (2, 3, 4, 5)).astype(np.int64),
+             "pads": np.asarray(pads, np.int64), "value": np.asarray(7, np.int64),
+             "axes": np.asarray(axes, np.int64)}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_pad_with_constant_negative_pads(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 19]>
+    g (float[2,3,4,5] x) => (float[2,3,3,7] y) {
+        pads = Constant<value = int64[8] {0, 0, -1, 1, 0, 0, 0, 1}>()
+        y = Pad(x, pads)
+    }"""
+    _emitted_matches(tmp_path, text, {"x": _normal(rng, 2, 3, 4, 5)})
+
+
+def test_tile_with_repeats_at_run_time(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 13]>
+    g (float[2,3,4] x, int64[3] r) => (float[4,3,12] y) { y = Tile(x, r) }"""
+    _emitted_matches(tmp_path, text, {"x": _normal(rng, 2, 3, 4),
+                                      "r": np.asarray([2, 1, 3], np.int64)})
+
+
+@pytest.mark.parametrize(("dtype", "axis"), [("int32", -1), ("int64", 0), ("int32", 1)])
+def test_cumsum_with_axis_at_run_time(tmp_path, rng, dtype, axis):
+    text = f"""<ir_version: 9, opset_import: ["" : 14]>
+    g (float[3,4] x, {dtype} axis) => (float[3,4] y) {{
+        y = CumSum<exclusive=1, reverse=1>(x, axis)
+    }}"""
+    _emitted_matches(tmp_path, text, {"x": _normal(rng, 3, 4),
+                                      "axis": np.asarray(axis, np.dtype(dtype))})
