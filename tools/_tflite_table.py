@@ -311,6 +311,7 @@ def _nn() -> list[Row]:
         # The emitter lowers these as onnx's function body where every node of it lowers
         # (lowering/_function.py); decompose would inline the same body, so it is no fix.
         no("Attention", BODY),
+        no("CausalConvWithState", BODY),
         no("RotaryEmbedding", BODY),
         no("DeformConv", "no deformable-convolution builtin"),
         no("GridSample", "no grid-sample builtin"),

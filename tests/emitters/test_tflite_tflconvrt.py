@@ -6,10 +6,13 @@ ONNX Runtime, and diagnose --target tflite says what the emitter does."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 from conftest import model_from_text, require, run_ort
 
 require("ai_edge_litert.interpreter", "tensorflow")
+
+from onnx.reference import ReferenceEvaluator  # noqa: E402
 
 import graphkit  # noqa: E402
 from graphkit.backends.tflite.emitter import emit  # noqa: E402
@@ -210,3 +213,28 @@ def test_cumsum_with_axis_at_run_time(tmp_path, rng, dtype, axis):
     }}"""
     _emitted_matches(tmp_path, text, {"x": _normal(rng, 3, 4),
                                       "axis": np.asarray(axis, np.dtype(dtype))})
+
+
+# CausalConvWithState, as its ONNX function body ------------------------------------------
+
+@pytest.mark.parametrize(("attrs", "inputs", "extra"), [
+    ('activation="none"', "x, w", ""),
+    ('activation="silu"', "x, w, b, past", ", float[4] b, float[2,4,2] past"),
+    ('activation="swish"', "x, w, b", ", float[4] b"),
+])
+def test_causal_conv_with_state(tmp_path, rng, attrs, inputs, extra):
+    """Depthwise causal 1-D Conv over the past state and the input; the present state is
+    the last k - 1 steps. Compared with onnx's reference evaluator (its function body)."""
+    text = f"""<ir_version: 11, opset_import: ["" : 27]>
+    g (float[2,4,6] x, float[4,1,3] w{extra}) => (float[2,4,6] y, float[2,4,2] state) {{
+        y, state = CausalConvWithState<{attrs}>({inputs})
+    }}"""
+    feeds = {"x": _normal(rng, 2, 4, 6), "w": _normal(rng, 4, 1, 3), "b": _normal(rng, 4),
+             "past": _normal(rng, 2, 4, 2)}
+    feeds = {name: array for name, array in feeds.items() if name in inputs.split(", ")}
+    model = model_from_text(text)
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    got = run_artifact(emit(model, tmp_path / "m.tflite").path, feeds)
+    want = ReferenceEvaluator(onnx.parser.parse_model(text)).run(None, feeds)
+    for name, expected in zip(("y", "state"), want, strict=True):
+        np.testing.assert_allclose(got[name], expected, rtol=1e-5, atol=1e-5, err_msg=name)
