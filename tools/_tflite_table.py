@@ -81,6 +81,12 @@ def const(*inputs: int) -> Row:
     return {"kind": "const-input", "inputs": list(inputs)}
 
 
+def run_time(*inputs: int) -> Row:
+    """Inputs the builtin reads as tensors at run time: refused only where they are, or come
+    from, an initializer that is also a graph input (fix folds those)."""
+    return {"kind": "const-input", "inputs": list(inputs), "run_time": True}
+
+
 def rank(low: int, high: int, *inputs: int) -> Row:
     return {"kind": "rank", "inputs": list(inputs or (0,)), "min": low, "max": high}
 
@@ -235,16 +241,15 @@ def _nn() -> list[Row]:
             ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "EXPAND_DIMS", "SQUEEZE", "PAD"],
             F + ["int8", "int16"],
             rank(3, 5),
-            const(1),
+            run_time(1),
             SYMMETRIC,
         ),
         b(
             "ConvTranspose",
             ["TRANSPOSE_CONV", "CONV_3D_TRANSPOSE", "ADD"],
             F,
-            rank(4, 5),
-            const(1),
-            attr("group", 1),
+            rank(3, 5),
+            run_time(1),
             all_ones("dilations"),
             SYMMETRIC,
         ),
@@ -302,6 +307,7 @@ def _nn() -> list[Row]:
         # The emitter lowers these as onnx's function body where every node of it lowers
         # (lowering/_function.py); decompose would inline the same body, so it is no fix.
         no("Attention", BODY),
+        no("CausalConvWithState", BODY),
         no("RotaryEmbedding", BODY),
         no("DeformConv", "no deformable-convolution builtin"),
         no("GridSample", "no grid-sample builtin"),
@@ -346,7 +352,8 @@ def _shape_ops() -> list[Row]:
         b("Concat", "CONCATENATION", MOVE),
         b("Constant", [], None, {"kind": "attr-absent", "attrs": ["sparse_value"]}),
         b("ConstantOfShape", "FILL", None, dtype_inputs=[]),
-        b("CumSum", "CUMSUM", ["float32", "int32", "int64"]),
+        # an axis given at run time as an int32 scalar (RESHAPE, CAST)
+        b("CumSum", ["CUMSUM", "RESHAPE", "CAST"], ["float32", "int32", "int64"]),
         b("DepthToSpace", ["DEPTH_TO_SPACE", "RESHAPE", "TRANSPOSE"], MOVE, rank(4, 4)),
         # the lowering (_tensor.py) passes it through where it cannot train, mask included
         b("Dropout", [], None),
@@ -371,7 +378,9 @@ def _shape_ops() -> list[Row]:
         b("OneHot", ["CAST", "FLOOR_MOD", "SELECT_V2", "ONE_HOT", "GATHER"], None),
         b(
             "Pad",
-            ["PAD", "PADV2", "MIRROR_PAD"],
+            # pads given at run time or negative (cropping): lowering/_operands.py
+            ["PAD", "PADV2", "MIRROR_PAD", "RESHAPE", "TRANSPOSE", "SLICE", "SHAPE", "SUM",
+             "SUB", "MINIMUM", "MAXIMUM", "NEG", "CAST", "FLOOR_MOD", "EQUAL", "MUL"],
             MOVE,
             attr("mode", "constant", "reflect"),
         ),

@@ -261,14 +261,6 @@ def test_conv1d(tmp_path, rng, o, i, n, attrs):
     _emitted_matches(tmp_path, text, {"x": rng.standard_normal((2, 4, 11)).astype(np.float32)})
 
 
-def test_conv_weights_given_at_run_time_are_refused(tmp_path):
-    """CONV_2D would read them, but a deployed model wants them constant (fix folds an
-    IR-3 weight that is also a graph input)."""
-    text = """<ir_version: 9, opset_import: ["" : 18]>
-    g (float[1,3,6,6] x, float[5,3,3,3] w) => (float[1,5,4,4] y) { y = Conv(x, w) }"""
-    _refused(text, "must be a constant")
-
-
 @pytest.mark.parametrize(("p", "attrs", "out"), [
     (2, "kernel_shape=[3, 3]", "[1,3,5,5]"),
     (1, "kernel_shape=[2, 2], strides=[2, 2], pads=[1, 0, 1, 1]", "[1,3,4,4]"),

@@ -97,7 +97,7 @@ CHECK_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "attr-all-in": (frozenset({"attr", "values"}), frozenset()),
     "attr-absent": (frozenset({"attrs"}), frozenset()),
     "attr-given": (frozenset({"attr"}), frozenset({"min"})),
-    "const-input": (frozenset({"inputs"}), frozenset({"unless_dtypes", "dtypes"})),
+    "const-input": (frozenset({"inputs"}), frozenset({"unless_dtypes", "dtypes", "run_time"})),
     "input-absent": (frozenset({"inputs"}), frozenset()),
     "input-present": (frozenset({"inputs"}), frozenset()),
     "input-zero": (frozenset({"inputs"}), frozenset()),

@@ -76,7 +76,10 @@ def attr_given(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
 def const_input(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
     """The inputs must be constants; `unless_dtypes` exempts inputs of those dtypes,
     `dtypes` checks only inputs of those. With `quantized` (the target runs Q/DQ), a
-    DequantizeLinear of constants counts: it is the op's quantized weight."""
+    DequantizeLinear of constants counts: it is the op's quantized weight. With `run_time`
+    (the kernel reads the input as a tensor at run time), only a constant a caller can
+    override is refused, an initializer that is also a graph input or a value computed from
+    one: a deployed model wants it constant, and fix folds it (IR-3 models)."""
     exempt = {d for name in args.get("unless_dtypes", ()) for d in DTYPES[name]}
     only = {d for name in args.get("dtypes", ()) for d in DTYPES[name]}
     constant = ctx.values.is_weight if args.get("quantized") else ctx.values.is_constant
@@ -84,11 +87,30 @@ def const_input(node: ir.Node, ctx: NodeContext, args: Args) -> str | None:
         value = node_input(node, index)
         if value is None or constant(value):
             continue
+        if args.get("run_time") and not _from_overridable(value):
+            continue
         found = ctx.values.dtype(value)
         if found in exempt or (only and found not in only):
             continue
         return f"{_label(node, index)} must be a constant; {_made_by(value)}"
     return None
+
+
+def _from_overridable(value: ir.Value) -> bool:
+    """Whether the value is, or is computed from, an initializer that is also a graph input."""
+    seen: set[int] = set()
+    todo = [value]
+    while todo:
+        found = todo.pop()
+        if found is None or id(found) in seen:
+            continue
+        seen.add(id(found))
+        if found.is_graph_input() and found.const_value is not None:
+            return True
+        producer = found.producer()
+        if producer is not None:
+            todo.extend(producer.inputs)
+    return False
 
 
 def _made_by(value: ir.Value) -> str:

@@ -21,6 +21,7 @@ from graphkit.backends.tflite.lowering import (
     _composite,
     _control,
     _conv,
+    _conv_transpose,
     _elementwise,
     _fused,
     _gather,
@@ -116,7 +117,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
-        _quant, _recurrent, _nms, _control, _axis_ops,
+        _quant, _recurrent, _nms, _control, _axis_ops, _conv_transpose,
         _scatter, _bitwise, _math, _indicator, _slice, _ngrams, _scan, _select, _remainder,
     ))
 

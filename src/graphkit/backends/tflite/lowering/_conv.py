@@ -1,6 +1,8 @@
-"""Conv (CONV_2D, DEPTHWISE_CONV_2D, grouped as SPLIT + CONV_2D + CONCATENATION) and
-ConvTranspose (TRANSPOSE_CONV), in NHWC: the input is asked for as NHWC and the output is
-held as NHWC, so consecutive convolutions need no TRANSPOSE between them.
+"""Conv (CONV_2D, DEPTHWISE_CONV_2D, grouped as SPLIT + CONV_2D + CONCATENATION), in
+NHWC: the input is asked for as NHWC and the output is held as NHWC, so consecutive
+convolutions need no TRANSPOSE between them (ConvTranspose: _conv_transpose.py).
+Weights and bias given at run time are read as tensors, the weights through a TRANSPOSE
+to the filter's layout.
 
 ONNX pads become SAME when they equal what SAME computes (TFLite puts the odd pixel after,
 as SAME_UPPER does), VALID when zero, else an explicit PAD before a VALID convolution."""
@@ -20,6 +22,7 @@ from graphkit.backends.tflite.lowering._base import (
     entry,
     rank,
     static_but_batch,
+    static_shape,
 )
 
 
@@ -55,23 +58,16 @@ def padding_mode(pads, size, kernel, strides, dilations) -> str | None:
 
 
 def check_conv(node: ir.Node, values) -> str | None:
-    ranks = (3, 4) if node.op_type == "Conv" else (4,)
-    if rank(values, node.inputs[0]) not in ranks:
-        images = "1-D and 2-D images (3-D or 4-D" if node.op_type == "Conv" else \
-            "2-D images (4-D"
-        return f"{node.op_type} is lowered for {images} NCHW input) only"
+    if rank(values, node.inputs[0]) not in (3, 4):
+        return f"{node.op_type} is lowered for 1-D and 2-D images (3-D or 4-D NCHW input) only"
     if static_but_batch(values, node.inputs[0]) is None:
         return f"{node.op_type} needs static channel and spatial input dims"
-    if static_but_batch(values, node.inputs[1]) is None \
+    # weights and bias may be given at run time: CONV_2D, DEPTHWISE_CONV_2D and
+    # TRANSPOSE_CONV read them as tensors (the filter's layout is a run-time TRANSPOSE);
+    # the table refuses an IR-3 weight that is also a graph input, which fix folds
+    if static_shape(values, node.inputs[1]) is None \
             or rank(values, node.inputs[1]) != rank(values, node.inputs[0]):
         return f"{node.op_type}'s weights (input 1) need a static shape"
-    # weights at run time would run (CONV_2D reads them as a tensor), but a deployed model
-    # wants them constant: an IR-3 weight that is also a graph input is folded by fix
-    if const_or_dequantized(node.inputs[1]) is None:
-        return f"{node.op_type}'s weights (input 1) must be a constant"
-    bias = node.inputs[2] if len(node.inputs) > 2 else None
-    if bias is not None and const_or_dequantized(bias) is None:
-        return f"{node.op_type}'s bias (input 2) must be a constant"
     return None
 
 
@@ -106,8 +102,8 @@ def emit_conv(ctx: EmitContext, node: ir.Node) -> None:
         filters = ctx.input(weights, (1, 2, 3, 0))
         _depthwise(ctx, source, filters, bias, out, geometry, units // group)
     else:
-        arrays = const_or_dequantized(weights).astype(np.float32), _bias_array(node, units)
-        _grouped(ctx, source, *arrays, out, geometry, group)
+        filters = _filters(ctx, weights, (0, 2, 3, 1))
+        _grouped(ctx, source, filters, _bias_parts(ctx, node, units), out, geometry, group)
 
 
 ROWS_LAST = (0, 2, 1)  # [N, C, L] held as [N, L, C]
@@ -146,16 +142,16 @@ def emit_conv1d(ctx: EmitContext, node: ir.Node) -> None:
         filters = _height_one(ctx, ctx.input(weights, (1, 2, 0)), [1, 1, size, units])
         _depthwise(ctx, source, filters, bias, result, geometry, units // group)
     else:
-        arrays = const_or_dequantized(weights).astype(np.float32), _bias_array(node, units)
-        _grouped(ctx, source, arrays[0][:, :, None, :], arrays[1], result, geometry, group)
+        filters = _filters(ctx, weights, ROWS_LAST, [units, 1, size, per_group])
+        _grouped(ctx, source, filters, _bias_parts(ctx, node, units), result, geometry, group)
     out = ctx.output(node.outputs[0], ROWS_LAST)
     ctx.op("RESHAPE", [result, ctx.int32([-1, out_length, units])], [out])
 
 
-def _height_one(ctx: EmitContext, tensor: int, shape: list[int]) -> int:
-    """The 3-D tensor as 4-D with a height of 1 (the batch left to the run: -1)."""
+def _height_one(ctx: EmitContext, tensor: int, shape: list[int], batch: bool = True) -> int:
+    """The 3-D tensor as 4-D with a height of 1 (a batch left to the run: -1)."""
     made = ctx.temp("height_one", np.float32, shape)
-    ctx.op("RESHAPE", [tensor, ctx.int32([-1, *shape[1:]])], [made])
+    ctx.op("RESHAPE", [tensor, ctx.int32([-1, *shape[1:]] if batch else shape)], [made])
     return made
 
 
@@ -166,9 +162,38 @@ def _bias(ctx: EmitContext, node: ir.Node, units: int) -> int:
     return ctx.const(np.zeros(units, np.float32), "bias")
 
 
-def _bias_array(node: ir.Node, units: int) -> np.ndarray:
-    bias = const_or_dequantized(node.inputs[2]) if len(node.inputs) > 2 else None
-    return np.zeros(units, np.float32) if bias is None else bias.astype(np.float32)
+def _bias_parts(ctx: EmitContext, node: ir.Node, units: int) -> np.ndarray | int:
+    """The bias: its array when known (zeros where the node has none), else its tensor."""
+    bias = node.inputs[2] if len(node.inputs) > 2 else None
+    if bias is None:
+        return np.zeros(units, np.float32)
+    array = const_or_dequantized(bias)
+    return ctx.input(bias) if array is None else array.astype(np.float32)
+
+
+def _filters(ctx: EmitContext, weights: ir.Value, perm: tuple[int, ...],
+             shape: list[int] | None = None) -> np.ndarray | int:
+    """The weights in layout `perm` (reshaped to `shape`): an array when they are constant,
+    else the tensor of a run-time TRANSPOSE (and RESHAPE)."""
+    array = const_or_dequantized(weights)
+    if array is not None:
+        found = np.transpose(array.astype(np.float32), perm)
+        return np.ascontiguousarray(found.reshape(shape) if shape else found)
+    tensor = ctx.input(weights, perm)
+    return tensor if shape is None else _height_one(ctx, tensor, shape, batch=False)
+
+
+def _parts(ctx: EmitContext, data: np.ndarray | int, axis: int, group: int,
+           name: str) -> list[int]:
+    """`group` equal parts along `axis`: constants sliced now, a tensor by a run-time SPLIT."""
+    if isinstance(data, np.ndarray):
+        return [ctx.const(np.ascontiguousarray(part), name)
+                for part in np.split(data, group, axis=axis)]
+    shape = list(ctx.builder.tensors[data].shape)
+    shape[axis] //= group
+    parts = [ctx.temp(f"{name}{index}", np.float32, shape) for index in range(group)]
+    ctx.op("SPLIT", [ctx.int32(axis), data], parts, options("SplitOptions", numSplits=group))
+    return parts
 
 
 def _conv2d(ctx, source: int, filters: int, bias: int, out: int, geometry) -> None:
@@ -188,22 +213,19 @@ def _depthwise(ctx, source: int, filters: int, bias: int, out: int, geometry,
     ctx.op("DEPTHWISE_CONV_2D", [source, filters, bias], [out], made)
 
 
-def _grouped(ctx, source: int, weights, bias, out: int, geometry, group: int) -> None:
-    """Each group's channels as their own CONV_2D, concatenated on the channel axis."""
-    in_shape = ctx.builder.tensors[source].shape
-    parts_in = []
-    for index in range(group):
-        part_shape = [*in_shape[:3], in_shape[3] // group]
-        parts_in.append(ctx.temp(f"group{index}_in", np.float32, part_shape))
-    ctx.op("SPLIT", [ctx.int32(3), source], parts_in, options("SplitOptions", numSplits=group))
-    per_group = weights.shape[0] // group
-    parts_out = []
+def _grouped(ctx, source: int, filters: np.ndarray | int, bias: np.ndarray | int, out: int,
+             geometry, group: int) -> None:
+    """Each group's channels as their own CONV_2D, concatenated on the channel axis;
+    `filters` is [O, kH, kW, I/group]."""
+    parts_in = _parts(ctx, source, 3, group, "group_in")
+    kernels = _parts(ctx, filters, 0, group, "filter")
+    biases = _parts(ctx, bias, 0, group, "bias")
     out_shape = ctx.builder.tensors[out].shape
+    parts_out = []
     for index, part in enumerate(parts_in):
-        chosen = slice(index * per_group, (index + 1) * per_group)
+        per_group = out_shape[3] // group
         result = ctx.temp(f"group{index}_out", np.float32, [*out_shape[:3], per_group])
-        filters = ctx.const(np.ascontiguousarray(weights[chosen].transpose(0, 2, 3, 1)))
-        _conv2d(ctx, part, filters, ctx.const(bias[chosen], "bias"), result, geometry)
+        _conv2d(ctx, part, kernels[index], biases[index], result, geometry)
         parts_out.append(result)
     ctx.op("CONCATENATION", parts_out, [out], options("ConcatenationOptions", axis=3))
 
@@ -221,50 +243,7 @@ def explicit_pad(ctx: EmitContext, source: int, nchw: tuple[int, ...], pads, val
     return padded
 
 
-def check_conv_transpose(node: ir.Node, values) -> str | None:
-    found = check_conv(node, values)
-    if found:
-        return found
-    if attr(node, "group", 1) != 1:
-        return "ConvTranspose with group > 1 is not lowered"
-    if any(d != 1 for d in attr(node, "dilations") or (1, 1)):
-        return "ConvTranspose with dilations has no TFLite builtin"
-    if attr(node, "auto_pad", "NOTSET") not in {"NOTSET", "VALID"} \
-            or attr(node, "output_shape") is not None:
-        return "ConvTranspose is lowered with explicit pads only"
-    if static_but_batch(values, node.outputs[0]) is None:
-        return "ConvTranspose needs static channel and spatial output dims"
-    return None
-
-
-def emit_conv_transpose(ctx: EmitContext, node: ir.Node) -> None:
-    """TRANSPOSE_CONV (VALID: the full output), then a crop where ONNX pads."""
-    shape = ctx.image_shape(node.inputs[0])
-    weights = ctx.shape(node.inputs[1])  # [C_in, C_out, kH, kW]
-    strides = tuple(attr(node, "strides") or (1, 1))
-    extra = attr(node, "output_padding") or (0, 0)
-    full = [(shape[2 + i] - 1) * strides[i] + weights[2 + i] + extra[i] for i in (0, 1)]
-    bias = _bias(ctx, node, weights[1])
-    made = options("TransposeConvOptions", padding=PADDING["VALID"], strideH=strides[0],
-                   strideW=strides[1])
-    full_shape = [shape[0], *full, weights[1]]
-    out_shape = ctx.image_shape(node.outputs[0])
-    pads = attr(node, "pads") or [0, 0, 0, 0]
-    cropped = list(out_shape[2:]) != full
-    out = ctx.output(node.outputs[0], NHWC)
-    target = ctx.temp("deconv_full", np.float32, full_shape) if cropped else out
-    filters = ctx.input(node.inputs[1], (1, 2, 3, 0))
-    ctx.op("TRANSPOSE_CONV", [ctx.int32(full_shape), filters, ctx.input(node.inputs[0], NHWC),
-                              bias], [target], made)
-    if cropped:
-        begin = [0, pads[0], pads[1], 0]
-        size = [out_shape[0], out_shape[2], out_shape[3], out_shape[1]]
-        ctx.op("SLICE", [target, ctx.int32(begin), ctx.int32(size)], [out])
-
-
 def entries() -> dict[str, list[Lowering]]:
     return {
         "Conv": [entry(("CONV_2D", "DEPTHWISE_CONV_2D"), emit_conv, check=check_conv)],
-        "ConvTranspose": [entry("TRANSPOSE_CONV", emit_conv_transpose,
-                                check=check_conv_transpose)],
     }

@@ -271,7 +271,10 @@ def _more_static(new: tuple | None, old: tuple | None) -> bool:
 def _folded_proto(graph: ir.Graph, table: dict[ir.Value, np.ndarray]) -> onnx.ModelProto:
     """The graph for inference: folded nodes left out, their outputs as initializers, large
     weights as typed inputs (their values never decide a shape)."""
-    constants = [ir.Value(name=v.name, type=v.type, const_value=ir.tensor(a))
+    # with their shapes: an initializer whose value_info has a type but no shape makes
+    # onnx's inference misread it (a Slice's axes, as in CausalConvWithState's body)
+    constants = [ir.Value(name=v.name, type=v.type, const_value=ir.tensor(a),
+                          shape=ir.Shape(np.shape(a)) if v.type is not None else None)
                  for v, a in table.items() if v.name]
     small = [v for v in graph.initializers.values() if keep_value(v)]
     large = [v for v in graph.initializers.values()

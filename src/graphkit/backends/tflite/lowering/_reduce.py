@@ -21,6 +21,7 @@ from graphkit.backends.tflite.lowering._base import (
     rank,
     static_shape,
 )
+from graphkit.backends.tflite.lowering._operands import scalar_axis
 
 REDUCERS = {"ReduceMean": ("MEAN", F32), "ReduceSum": ("SUM", NUMERIC),
             "ReduceProd": ("REDUCE_PROD", NUMERIC)}
@@ -272,16 +273,16 @@ def _k_tensor(ctx: EmitContext, node: ir.Node) -> int:
 
 
 def emit_cumsum(ctx: EmitContext, node: ir.Node) -> None:
-    axis = int(known(node.inputs[1], ctx.values)) % ctx.rank(node.inputs[0])
+    """CUMSUM reads the axis (negative ones too) as an int32 scalar at run time as well."""
+    given = known(node.inputs[1], ctx.values)
+    axis = ctx.int32(int(given) % ctx.rank(node.inputs[0])) if given is not None \
+        else scalar_axis(ctx, node.inputs[1])
     made = options("CumsumOptions", exclusive=bool(attr(node, "exclusive", 0)),
                    reverse=bool(attr(node, "reverse", 0)))
-    ctx.op("CUMSUM", [ctx.input(node.inputs[0]), ctx.int32(axis)],
-           [ctx.output(node.outputs[0])], made)
+    ctx.op("CUMSUM", [ctx.input(node.inputs[0]), axis], [ctx.output(node.outputs[0])], made)
 
 
 def check_cumsum(node: ir.Node, values) -> str | None:
-    if known(node.inputs[1], values) is None:
-        return "CumSum's axis (input 1) must be a constant"
     return None if rank(values, node.inputs[0]) is not None else "CumSum needs the input's rank"
 
 
@@ -309,7 +310,8 @@ def entries() -> dict[str, list[Lowering]]:
                            takes_empty=True)]
     table["TopK"] = [entry(("TOPK_V2", "CAST"), emit_topk, dtypes=NUMERIC,
                            check=check_topk)]
-    table["CumSum"] = [entry("CUMSUM", emit_cumsum, dtypes=NUMERIC, check=check_cumsum)]
+    table["CumSum"] = [entry(("CUMSUM", "RESHAPE", "CAST"), emit_cumsum, dtypes=NUMERIC,
+                             check=check_cumsum)]
     for op, builtin, kind in (("ArgMax", "ARG_MAX", "ArgMaxOptions"),
                               ("ArgMin", "ARG_MIN", "ArgMinOptions")):
         table[op] = [entry((builtin, "REVERSE_V2", "SUB"), emit_arg(builtin, kind),

@@ -28,6 +28,11 @@ from graphkit.backends.tflite.lowering._base import (
     rank,
     static_shape,
 )
+from graphkit.backends.tflite.lowering._operands import (
+    PAD_AT_RUN_TIME,
+    crop_then_pad_amounts,
+    pad_amounts_tensor,
+)
 
 
 def check_static_output(node: ir.Node, values) -> str | None:
@@ -236,9 +241,10 @@ def _expand_static(ctx: EmitContext, node: ir.Node) -> None:
 
 
 def emit_tile(ctx: EmitContext, node: ir.Node) -> None:
+    """TILE reads the repeats as an int64 tensor at run time as well."""
     repeats = known(node.inputs[1], ctx.values)
-    ctx.op("TILE", [ctx.input(node.inputs[0]), ctx.int32(repeats)],
-           [ctx.output(node.outputs[0])])
+    given = ctx.int32(repeats) if repeats is not None else ctx.input(node.inputs[1])
+    ctx.op("TILE", [ctx.input(node.inputs[0]), given], [ctx.output(node.outputs[0])])
 
 
 def pad_amounts(node: ir.Node, rank_: int, values) -> np.ndarray:
@@ -258,13 +264,8 @@ def check_pad(node: ir.Node, values) -> str | None:
     mode = attr(node, "mode", "constant")
     if mode not in {"constant", "reflect"}:
         return f"Pad mode '{mode}' has no TFLite builtin (constant and reflect do)"
-    for index, what in ((1, "pads"), (3, "axes")):  # PADV2 reads the value at run time
-        found = need_constant(node, index, what, values)
-        if found:
-            return found
-    pads = attr(node, "pads") if len(node.inputs) < 2 else known(node.inputs[1], values)
-    if pads is not None and np.min(pads) < 0:
-        return "Pad with negative pads (cropping) is not lowered"
+    # PAD reads the pads and PADV2 the value at run time (negative pads crop, axes given
+    # at run time are scattered: _operands)
     if rank(values, node.inputs[0]) is None:
         return "Pad needs the input's rank"
     return None
@@ -272,11 +273,21 @@ def check_pad(node: ir.Node, values) -> str | None:
 
 def emit_pad(ctx: EmitContext, node: ir.Node) -> None:
     source = node.inputs[0]
-    perm = ctx.perm_of(source)
-    amounts = pad_amounts(node, ctx.rank(source), ctx.values)
-    if perm is not None:
-        amounts = amounts[list(perm)]
-    tensors = [ctx.input(source, perm), ctx.int32(amounts)]
+    given = attr(node, "pads") if len(node.inputs) < 2 else known(node.inputs[1], ctx.values)
+    axes = node.inputs[3] if len(node.inputs) > 3 else None
+    constant_axes = axes is None or known(axes, ctx.values) is not None
+    if given is not None and constant_axes and np.min(given, initial=0) >= 0:
+        perm = ctx.perm_of(source)
+        amounts = pad_amounts(node, ctx.rank(source), ctx.values)
+        if perm is not None:
+            amounts = amounts[list(perm)]
+        tensors = [ctx.input(source, perm), ctx.int32(amounts)]
+    else:  # pads known only at run time, or cropping
+        perm, rank_ = None, ctx.rank(source)
+        amounts = pad_amounts_tensor(ctx, node, rank_) if given is None or not constant_axes \
+            else ctx.const(pad_amounts(node, rank_, ctx.values).astype(np.int64))
+        tensors = list(crop_then_pad_amounts(ctx, ctx.input(source), amounts, rank_,
+                                             ctx.dtype(source)))
     out = ctx.output(node.outputs[0], perm)
     if attr(node, "mode", "constant") == "reflect":
         ctx.op("MIRROR_PAD", tensors, [out], options("MirrorPadOptions", mode=0))
@@ -359,10 +370,9 @@ def entries() -> dict[str, list[Lowering]]:
         "Concat": [entry("CONCATENATION", emit_concat, dtypes=NUMERIC, check=check_concat)],
         "Expand": [entry(("BROADCAST_TO", "FILL", "MUL"), emit_expand, dtypes=ANY_DATA,
                          check=check_expand)],
-        "Tile": [entry("TILE", emit_tile, dtypes=ANY_DATA,
-                       check=lambda n, v: need_constant(n, 1, "repeats", v))],
+        "Tile": [entry("TILE", emit_tile, dtypes=ANY_DATA)],
         "Trilu": [entry("SELECT_V2", emit_trilu, dtypes=ANY_DATA, check=check_trilu)],
-        "Pad": [entry(("PAD", "PADV2", "MIRROR_PAD"), emit_pad, dtypes=NUMERIC,
+        "Pad": [entry(("PAD", "PADV2", "MIRROR_PAD", *PAD_AT_RUN_TIME), emit_pad, dtypes=NUMERIC,
                       check=check_pad)],
     }
 
