@@ -208,3 +208,17 @@ def test_what_run_time_resize_refuses_is_said(text, words):
                for b in graphkit.diagnose(model, "tflite").blockers)
     with pytest.raises(InputError, match=words):
         emit(model, "never.tflite")
+
+
+def test_a_run_time_roi_that_only_tf_crop_and_resize_reads_is_ignored(tmp_path, rng):
+    """Constant scales keep the matrices computed when converting; the roi fed at run
+    time means nothing to cubic half_pixel."""
+    text = """<ir_version: 9, opset_import: ["" : 13]>
+    g (float[1,2,4,5] x, float[8] roi) => (float[1,2,6,4] y) {
+        scales = Constant<value = float[4] {1, 1, 1.5, 0.8}>()
+        y = Resize<mode="cubic">(x, roi, scales)
+    }"""
+    path = _emitted(tmp_path, text)
+    x = rng.standard_normal((1, 2, 4, 5)).astype(np.float32)
+    roi = np.asarray([0, 0, 0.3, 0.1, 1, 1, 0.6, 0.7], np.float32)
+    _matches_reference(path, text, {"x": x, "roi": roi})
