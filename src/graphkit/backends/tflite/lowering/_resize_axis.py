@@ -7,8 +7,11 @@ built in the model (the formulas of onnx's reference op_resize, in float32).
     matrix     = W @ clamp[j, i]                a pixel past the edge is the edge pixel
 
 with scale = num / den: the scale itself (den = 1) when scales are given, the ratio
-size / input length when sizes are, so that x is one rounding from its exact value and
-nearest never picks across a tie that is not one.
+size / input length when sizes are (x = t * den / num, one rounding of the fraction).
+The two steps float32 cannot merely round are exact, as onnx's float64 is in practice:
+m = floor(scale * n) (Dekker's product gives the rounding error of scale * n), and for
+nearest the side of a rounding tie x lands on (the quotient's exact remainder says
+whether the exact x is above or below it).
 """
 
 from __future__ import annotations

@@ -2,15 +2,21 @@
 Upsample: the two matrix products of _resize, each axis's weight matrix built in the model.
 
 Along a resized axis of static input length n, the output positions y = 0 .. m-1 (RANGE, m
-known at run time) map to source coordinates x by the coordinate mode (in float32, as ONNX
-Runtime computes them). The pixels j around x get the mode's weights: nearest a one at the
-pixel its rounding picks; linear and cubic K(|j - x| * sc), K the triangle or Keys' cubic
-(coefficient A), sc = min(scale, 1) with antialias (the support widened by 1/scale, each
-row renormalised) and 1 without; exclude_outside drops the pixels outside the image and
-renormalises. j runs over an extended range: its pixels beyond the edge stand for the edge
-pixel (onnx pads by the edge), so [m, j] weights times a 0/1 matrix clamping j into [0, n)
-give the [m, n] matrix. tf_crop_and_resize's positions outside the image become
-extrapolation_value after each product (SELECT_V2).
+known at run time) map to source coordinates x by the coordinate mode, in float32. The
+pixels j around x get the mode's weights: nearest a one at the pixel its rounding picks;
+linear and cubic K(|j - x| * sc), K the triangle or Keys' cubic (coefficient A),
+sc = min(scale, 1) with antialias (the support widened by 1/scale, each row renormalised)
+and 1 without; exclude_outside drops the pixels outside the image and renormalises. j runs
+over an extended range: its pixels beyond the edge stand for the edge pixel (onnx pads by
+the edge), so [m, j] weights times a 0/1 matrix clamping j into [0, n) give the [m, n]
+matrix. tf_crop_and_resize's positions outside the image become extrapolation_value after
+each product (SELECT_V2).
+
+Where float32 alone would change the result rather than round it, the arithmetic is exact
+(_resize_axis): the output length floor(scale * n), and the side of a rounding tie that
+nearest's coordinate lands on (exact while m * n < 2**24); nearest modes whose coordinate
+cannot be made so are refused. Linear and cubic weights are continuous in x: float32
+rounds them, as ONNX Runtime's do.
 
 Batch and channel are never resized: given at run time, a scale other than 1 (a size other
 than the input's) makes the last RESHAPE's element count wrong, so LiteRT fails the call
