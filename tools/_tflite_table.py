@@ -437,20 +437,25 @@ def _shape_ops() -> list[Row]:
 def _resize() -> list[Row]:
     spatial = "TFLite resizes only the spatial axes: batch and channel must keep their size"
     # modes, roundings and coordinate modes the two builtins lack are two BATCH_MATMULs by
-    # ONNX's own weights along each axis (lowering/_resize.py)
+    # ONNX's own weights along each axis (lowering/_resize.py); with scales, sizes or roi
+    # known at run time only, or axes, the weights are built in the model from them
+    # (lowering/_resize_dynamic.py, _resize_axis.py)
+    dynamic = ["RANGE", "GATHER", "CAST", "FLOOR", "CEIL", "ADD", "SUB", "MUL", "DIV", "ABS",
+               "MAXIMUM", "MINIMUM", "EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER",
+               "GREATER_EQUAL", "LOGICAL_OR", "SELECT_V2", "SUM", "ONE_HOT", "BATCH_MATMUL",
+               "RESHAPE", "CONCATENATION", "SHAPE", "SLICE"]
     return [
         b(
             "Resize",
-            ["RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "BATCH_MATMUL", "RESHAPE"],
+            ["RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", *dynamic],
             FQ,
             rank(4, 4),
             attr("mode", "nearest", "linear", "cubic"),
-            attr("keep_aspect_ratio_policy", "stretch"),
             {"kind": "resize-spatial-only", "sizes": 3, "code": "GK110", "message": spatial},
         ),
         b(
             "Upsample",
-            ["RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"],
+            dynamic,
             FQ,
             rank(4, 4),
             attr("mode", "nearest", "linear", "bilinear"),

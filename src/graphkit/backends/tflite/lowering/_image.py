@@ -20,6 +20,12 @@ from graphkit.backends.tflite.lowering._base import (
 )
 from graphkit.backends.tflite.lowering._conv import explicit_pad, padding_mode, spatial_pads
 from graphkit.backends.tflite.lowering._resize import check_separable, emit_separable
+from graphkit.backends.tflite.lowering._resize_dynamic import (
+    BUILTINS,
+    check_dynamic,
+    emit_dynamic,
+    needs_dynamic,
+)
 
 LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
 
@@ -212,6 +218,8 @@ def resize_flags(node: ir.Node, opset_10: bool, integral: bool = False
 
 def check_resize(opset_10: bool):
     def check(node: ir.Node, values) -> str | None:
+        if not opset_10 and needs_dynamic(node, values):
+            return check_dynamic(node, values)  # weights built at run time (_resize_dynamic)
         reason = _builtin_reason(node, values, opset_10)
         if reason is None or opset_10 or rank(values, node.inputs[0]) != 4:
             return reason
@@ -280,6 +288,9 @@ def _scales_disagree(node: ir.Node, source, out, opset_10: bool) -> bool:
 
 def emit_resize(opset_10: bool):
     def emit(ctx: EmitContext, node: ir.Node) -> None:
+        if not opset_10 and needs_dynamic(node, ctx.values):
+            emit_dynamic(ctx, node)
+            return
         if _builtin_reason(node, ctx.values, opset_10) is not None:
             emit_separable(ctx, node)
             return
@@ -293,6 +304,10 @@ def emit_resize(opset_10: bool):
                [ctx.output(node.outputs[0], NHWC)], made)
 
     return emit
+
+
+def _upsample_removed(node: ir.Node, values) -> str | None:
+    return "Upsample was removed at opset 10 (Resize replaces it)"
 
 
 def check_depth_space(node: ir.Node, values) -> str | None:
@@ -388,7 +403,12 @@ def entries() -> dict[str, list[Lowering]]:
         "Resize": [
             entry(("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"), emit_resize(True),
                   check=check_resize(True), since=10),
-            entry(("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"), emit_resize(False),
+            entry(("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", *BUILTINS), emit_resize(False),
                   check=check_resize(False), since=11),
+        ],
+        # Resize-10's forerunner (asymmetric coordinates, nearest by floor), removed at 10
+        "Upsample": [
+            entry(BUILTINS, emit_dynamic, check=check_dynamic, since=9),
+            entry((), emit_dynamic, check=_upsample_removed, since=10),
         ],
     }

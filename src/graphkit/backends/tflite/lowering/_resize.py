@@ -44,7 +44,8 @@ def check_separable(node: ir.Node, values) -> str | None:
         return "Resize with axes is not lowered"
     if attr(node, "keep_aspect_ratio_policy", "stretch") != "stretch":
         return "Resize with keep_aspect_ratio_policy is not lowered"
-    for index, what in ((1, "roi"), (2, "scales"), (3, "sizes")):
+    # roi is read by tf_crop_and_resize only, which takes it at run time (_resize_dynamic)
+    for index, what in ((2, "scales"), (3, "sizes")):
         value = node.inputs[index] if index < len(node.inputs) else None
         if value is not None and value.name and const_or_dequantized(value) is None:
             return f"Resize's {what} (input {index}) must be a constant"
