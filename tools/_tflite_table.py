@@ -481,22 +481,12 @@ def _other() -> list[Row]:
              "PACK", "CONCATENATION", "CAST", "FULLY_CONNECTED", "MINIMUM", "BITCAST"],
             F,
         ),
-        b("QuantizeLinear", "QUANTIZE", F, const(1, 2), attr("block_size", 0)),
-        b(
-            "DequantizeLinear",
-            "DEQUANTIZE",
-            ["int8", "uint8", "int16", "int32", "float16"],
-            const(1, 2),
-            attr("block_size", 0),
-            # An int32 DequantizeLinear is a quantized bias: the converter folds it into the
-            # op it feeds (Conv, FullyConnected), which takes int32 bias; DEQUANTIZE does not.
-            {
-                "kind": "const-input",
-                "inputs": [0],
-                "dtypes": ["int32"],
-                "message": "int32 is dequantized only as a quantized bias, a constant",
-            },
-        ),
+        # the float arithmetic ONNX defines (lowering/_quant.py): scale and zero point
+        # constant or given at run time, per tensor, per axis or per block
+        b("QuantizeLinear", ["DIV", "ROUND", "ADD", "MAXIMUM", "MINIMUM", "CAST", "RESHAPE",
+                             "GATHER"], F),
+        b("DequantizeLinear", ["CAST", "SUB", "MUL", "RESHAPE", "GATHER"],
+          ["int8", "uint8", "int16", "uint16", "int32"]),
         b("RandomNormal", ["RANDOM_STANDARD_NORMAL", "MUL", "ADD"], None, dtype_inputs=[]),
         b(
             "RandomNormalLike",

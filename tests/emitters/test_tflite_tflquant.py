@@ -1,0 +1,111 @@
+"""Quantized ops, BitCast and the bitwise ops in the TFLite lowering: each emitted .tflite
+runs in LiteRT on real random inputs and is compared with onnx's reference evaluator, and
+diagnose --target tflite says the same as the emitter."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnx_ir as ir
+import pytest
+from conftest import require
+
+require("ai_edge_litert.interpreter", "tensorflow")
+
+import graphkit  # noqa: E402
+from graphkit.backends.tflite.emitter import emit  # noqa: E402
+from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
+from graphkit.errors import InputError  # noqa: E402
+
+
+def _proto(text: str) -> onnx.ModelProto:
+    """The model in ONNX text, where a graph input written without dims (`float s`) is a
+    scalar (the text format has no way to say shape [])."""
+    proto = onnx.parser.parse_model(text)
+    for value in proto.graph.input:
+        value.type.tensor_type.shape.SetInParent()
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def model_from_text(text: str) -> ir.Model:
+    return ir.serde.deserialize_model(_proto(text))
+
+
+def _emitted_matches(tmp_path, text: str, feeds: dict[str, np.ndarray]) -> None:
+    """The model converts, diagnose agrees, and every output equals onnx.reference's."""
+    from onnx.reference import ReferenceEvaluator
+
+    model = model_from_text(text)
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    artifact = emit(model, tmp_path / "m.tflite")
+    got = run_artifact(artifact.path, feeds)
+    want = ReferenceEvaluator(_proto(text)).run(None, feeds)
+    for value, expected in zip(model.graph.outputs, want, strict=True):
+        actual = got[value.name]
+        assert actual.shape == expected.shape, value.name
+        assert actual.dtype == expected.dtype, value.name
+        np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=0, err_msg=value.name)
+
+
+def _refused(text: str, words: str) -> None:
+    """Diagnose blocks the model and the emitter refuses it, saying why."""
+    model = model_from_text(text)
+    assert graphkit.diagnose(model, "tflite").blockers
+    with pytest.raises(InputError, match=words):
+        emit(model, "never.tflite")
+
+
+# QuantizeLinear / DequantizeLinear with scale and zero point given at run time ---------
+
+QUANTIZE = """<ir_version: 10, opset_import: ["" : 21]>
+g (float[2,3,4] x, float{s} scale, {t}{s} zero) => ({t}[2,3,4] y, float[2,3,4] back) {{
+    y = QuantizeLinear<axis={axis}{extra}>(x, scale, zero)
+    back = DequantizeLinear<axis={axis}{extra}>(y, scale, zero)
+}}"""
+
+
+@pytest.mark.parametrize("t", ["uint8", "int8", "int16", "uint16"])
+@pytest.mark.parametrize(("s", "axis", "extra", "scale_shape"), [
+    ("", 1, "", ()), ("[3]", 1, "", (3,)), ("[4]", -1, "", (4,)),
+    ("[2,3,2]", 2, ", block_size=2", (2, 3, 2)), ("[1,3,4]", 0, ", block_size=2", (1, 3, 4))])
+def test_quantize_with_run_time_scale(tmp_path, rng, t, s, axis, extra, scale_shape):
+    dtype = np.dtype(t)
+    info = np.iinfo(dtype)
+    x = (rng.standard_normal((2, 3, 4)) * 40).astype(np.float32)
+    x[0, 0, :2] = [2.5, -3.5]  # halves: rounded to even
+    scale = rng.uniform(0.05, 0.6, scale_shape).astype(np.float32)
+    scale.flat[0] = 1.0
+    zero = rng.integers(info.min // 2, info.max // 2 + 1, scale_shape).astype(dtype)
+    zero.flat[0] = 0
+    text = QUANTIZE.format(t=t, s=s, axis=axis, extra=extra)
+    _emitted_matches(tmp_path, text, {"x": x, "scale": scale, "zero": zero})
+
+
+HALF = """<ir_version: 10, opset_import: ["" : 21]>
+g (float16[64] x, float16 scale, uint8 zero) => (uint8 y, float16 back) {
+    y = QuantizeLinear(x, scale, zero)
+    back = DequantizeLinear(y, scale, zero)
+}""".replace("uint8 y", "uint8[64] y").replace("float16 back", "float16[64] back")
+
+
+def test_quantize_float16_rounds_the_quotient_to_float16(tmp_path, rng):
+    x = (rng.standard_normal(64) * 30).astype(np.float16)
+    feeds = {"x": x, "scale": np.asarray(0.37, np.float16), "zero": np.asarray(120, np.uint8)}
+    _emitted_matches(tmp_path, HALF, feeds)
+
+
+def test_dequantize_int32_at_run_time(tmp_path, rng):
+    text = """<ir_version: 10, opset_import: ["" : 21]>
+    g (int32[3,5] x, float[5] scale) => (float[3,5] y) {
+        y = DequantizeLinear<axis=1>(x, scale)
+    }"""
+    x = rng.integers(-100000, 100000, (3, 5)).astype(np.int32)
+    _emitted_matches(tmp_path, text, {"x": x, "scale": rng.uniform(0.01, 1, 5).astype(np.float32)})
+
+
+def test_quantize_with_a_2d_scale_without_blocks_is_refused():
+    _refused("""<ir_version: 10, opset_import: ["" : 21]>
+    g (float[2,3] x, float[2,3] scale) => (uint8[2,3] y) {
+        y = QuantizeLinear(x, scale)
+    }""", "scalars or 1-D")
