@@ -109,3 +109,71 @@ def test_quantize_with_a_2d_scale_without_blocks_is_refused():
     g (float[2,3] x, float[2,3] scale) => (uint8[2,3] y) {
         y = QuantizeLinear(x, scale)
     }""", "scalars or 1-D")
+
+
+# BitwiseAnd / BitwiseOr by builtins; BitCast -----------------------------------------
+
+LOGIC = """<ir_version: 10, opset_import: ["" : 18]>
+g ({t}[{a}] a, {t}[{b}] b) => ({t}[{out}] y) {{
+    y = {op}(a, b)
+}}"""
+
+LOGIC_TYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
+
+
+def _full_range(rng, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """Random values over the type's whole range, with its extremes, -1 and 0 among them."""
+    info = np.iinfo(dtype)
+    found = rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+    edges = np.asarray([info.min, info.max, 0, info.max // 2 + 1, 1 if info.min == 0 else -1],
+                       dtype)
+    found.flat[:edges.size] = edges[:found.size]
+    return found
+
+
+@pytest.mark.parametrize("op", ["BitwiseAnd", "BitwiseOr"])
+@pytest.mark.parametrize("t", LOGIC_TYPES)
+@pytest.mark.parametrize(("a", "b", "out"), [
+    ((4, 7), (4, 7), (4, 7)), ((2, 3, 5), (5,), (2, 3, 5)), ((2, 1, 4), (3, 1), (2, 3, 4))])
+def test_bitwise_and_or_over_the_whole_range(tmp_path, rng, op, t, a, b, out):
+    dims = {name: ",".join(map(str, shape)) for name, shape in (("a", a), ("b", b), ("out", out))}
+    text = LOGIC.format(t=t, op=op, **dims)
+    feeds = {"a": _full_range(rng, np.dtype(t), a), "b": _full_range(rng, np.dtype(t), b)}
+    feeds["b"].flat[:3] = feeds["a"].flat[:3]  # x & x == x | x == x
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_bitwise_and_lowers_to_builtins_only(tmp_path):
+    """The row is builtin: no Flex op, whatever --allow-flex says."""
+    text = LOGIC.format(t="int32", op="BitwiseAnd", a="3", b="3", out="3")
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = emit(model_from_text(text), tmp_path / "m.tflite").path
+    ops = {op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details()}
+    assert ops == {"RIGHT_SHIFT", "MUL", "SUB", "ADD", "BITWISE_XOR"}
+
+
+BITCAST = """<ir_version: 10, opset_import: ["" : 26]>
+g ({source}[3,4] x) => ({target}[3,4] y) {{
+    y = BitCast<to={to}>(x)
+}}"""
+
+
+@pytest.mark.parametrize(("source", "target"), [
+    ("float", "int32"), ("int32", "float"), ("uint32", "int32"), ("int8", "uint8"),
+    ("uint16", "int16"), ("float16", "uint16"), ("int64", "uint64"), ("bool", "uint8")])
+def test_bitcast(tmp_path, rng, source, target):
+    to = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(target if target != "float" else "f4"))
+    text = BITCAST.format(source=source, target=target, to=to)
+    dtype = np.dtype(source if source != "float" else "f4")
+    if dtype.kind in "iu":
+        x = _full_range(rng, dtype, (3, 4))
+    elif dtype.kind == "b":
+        x = rng.integers(0, 2, (3, 4)).astype(bool)
+    else:
+        x = (rng.standard_normal((3, 4)) * 100).astype(dtype)
+    _emitted_matches(tmp_path, text, {"x": x})
+
+
+def test_bitcast_of_float64_is_refused():
+    _refused(BITCAST.format(source="double", target="int64", to=7), "double")
