@@ -114,6 +114,7 @@ SYMMETRIC = {
 NO_QUANT = (
     "quantized ONNX ops are not in graphkit's TFLite table; quantize with the TFLite converter"
 )
+QLINEAR = ["CAST", "SUB", "MUL", "DIV", "ROUND", "ADD", "MAXIMUM", "MINIMUM", "RESHAPE"]
 NO_SEQ = "sequence and optional values have no TFLite builtin form"
 BODY = "no builtin; lowered as its ONNX function body where every node of that body lowers"
 
@@ -512,10 +513,12 @@ def _other() -> list[Row]:
         # decompose can inline its body, but the Pad it leaves takes computed pads (GK105).
         no("CenterCropPad", "no center-crop builtin in graphkit's table"),
         no("DynamicQuantizeLinear", NO_QUANT),
-        no("ConvInteger", NO_QUANT),
-        no("MatMulInteger", NO_QUANT),
-        no("QLinearConv", NO_QUANT),
-        no("QLinearMatMul", NO_QUANT),
+        # float32 products exact on the centered integers while the sums stay below 2^24,
+        # requantized as ONNX defines it (lowering/_qlinear.py)
+        b("ConvInteger", ["CAST", "SUB", "PAD", "TRANSPOSE", "CONV_2D"], ["int8", "uint8"]),
+        b("MatMulInteger", ["CAST", "SUB", "BATCH_MATMUL"], ["int8", "uint8"]),
+        b("QLinearConv", ["CONV_2D", "PAD", "TRANSPOSE", *QLINEAR], ["int8", "uint8"]),
+        b("QLinearMatMul", ["BATCH_MATMUL", *QLINEAR], ["int8", "uint8"]),
         # WHILE with condition and body subgraphs (the emitter's _control.py); scan
         # outputs are refused there
         b("Loop", ["WHILE", "LESS", "LOGICAL_AND", "ADD", "RESHAPE"], None, dtype_inputs=[]),

@@ -177,3 +177,110 @@ def test_bitcast(tmp_path, rng, source, target):
 
 def test_bitcast_of_float64_is_refused():
     _refused(BITCAST.format(source="double", target="int64", to=7), "double")
+
+
+# MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv -------------------------------
+
+def _integers(rng, t: str, shape) -> np.ndarray:
+    info = np.iinfo(np.dtype(t))
+    return rng.integers(info.min, info.max, shape, endpoint=True).astype(t)
+
+
+MATMUL_INTEGER = """<ir_version: 10, opset_import: ["" : 21]>
+g ({t}[{a}] a, {t}[{b}] b, {t} za, {t}[{n}] zb) => (int32[{out}] y) {{
+    y = MatMulInteger(a, b, za, zb)
+}}"""
+
+
+@pytest.mark.parametrize("t", ["uint8", "int8"])
+@pytest.mark.parametrize(("a", "b", "out"), [
+    ((5, 64), (64, 7), (5, 7)), ((2, 3, 5, 16), (16, 4), (2, 3, 5, 4)),
+    ((3, 5, 8), (3, 8, 6), (3, 5, 6))])
+def test_matmul_integer(tmp_path, rng, t, a, b, out):
+    dims = {name: ",".join(map(str, s)) for name, s in (("a", a), ("b", b), ("out", out))}
+    text = MATMUL_INTEGER.format(t=t, n=b[-1], **dims)
+    feeds = {"a": _integers(rng, t, a), "b": _integers(rng, t, b),
+             "za": _integers(rng, t, ()), "zb": _integers(rng, t, (b[-1],))}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_matmul_integer_past_float32_exactness_is_refused():
+    """K = 300 with any uint8 zero point: sums up to 300 * 255 * 255 >= 2^24."""
+    _refused(MATMUL_INTEGER.format(t="uint8", a="2,300", b="300,3", n=3, out="2,3"),
+             "not exact in float32")
+
+
+def test_matmul_integer_bound_from_constant_zero_points(tmp_path, rng):
+    """The same K with int8 and zero points 0 (constants): sums within 300 * 128 * 128."""
+    text = """<ir_version: 10, opset_import: ["" : 21]>
+    g (int8[2,300] a, int8[300,3] b) => (int32[2,3] y) {
+        y = MatMulInteger(a, b)
+    }"""
+    feeds = {"a": np.full((2, 300), -128, np.int8), "b": _integers(rng, "int8", (300, 3))}
+    feeds["b"][:, 0] = -128
+    _emitted_matches(tmp_path, text, feeds)
+
+
+QLINEAR_MATMUL = """<ir_version: 10, opset_import: ["" : 21]>
+g ({t}[{a}] a, {s} sa, {t} za, {t}[{b}] b, {s}[{n}] sb, {t}[{n}] zb, {s} sy, {t} zy)
+    => ({t}[{out}] y) {{
+    y = QLinearMatMul(a, sa, za, b, sb, zb, sy, zy)
+}}"""
+
+
+@pytest.mark.parametrize("t", ["uint8", "int8"])
+@pytest.mark.parametrize("s", ["float", "float16"])
+@pytest.mark.parametrize(("a", "b", "out", "n"), [
+    ((6, 32), (32, 5), (6, 5), 5), ((2, 6, 32), (2, 32, 5), (2, 6, 5), 1)])
+def test_qlinear_matmul(tmp_path, rng, t, s, a, b, out, n):
+    dims = {name: ",".join(map(str, v)) for name, v in (("a", a), ("b", b), ("out", out))}
+    text = QLINEAR_MATMUL.format(t=t, s=s, n=n, **dims)
+    scale = np.float32 if s == "float" else np.float16
+    feeds = {"a": _integers(rng, t, a), "b": _integers(rng, t, b),
+             "sa": np.asarray(rng.uniform(0.005, 0.02), scale),
+             "sb": rng.uniform(0.005, 0.02, n).astype(scale),
+             "sy": np.asarray(rng.uniform(0.5, 2), scale),
+             "za": _integers(rng, t, ()), "zb": _integers(rng, t, (n,)),
+             "zy": _integers(rng, t, ())}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+CONV_INTEGER = """<ir_version: 10, opset_import: ["" : 21]>
+g ({t}[2,3,9,8] x, {t}[4,3,3,3] w, {t} zx, {t}[4] zw) => (int32[2,4,{h},{w}] y) {{
+    y = ConvInteger<{attrs}>(x, w, zx, zw)
+}}"""
+
+
+@pytest.mark.parametrize("t", ["uint8", "int8"])
+@pytest.mark.parametrize(("attrs", "h", "w"), [
+    ("pads=[1,1,1,1]", 9, 8), ("pads=[0,2,1,0], strides=[2,1]", 4, 8),
+    ("auto_pad=\"VALID\", dilations=[2,2]", 5, 4)])
+def test_conv_integer(tmp_path, rng, t, attrs, h, w):
+    text = CONV_INTEGER.format(t=t, attrs=attrs, h=h, w=w)
+    feeds = {"x": _integers(rng, t, (2, 3, 9, 8)), "w": _integers(rng, t, (4, 3, 3, 3)),
+             "zx": _integers(rng, t, ()), "zw": _integers(rng, t, (4,))}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_conv_integer_with_groups_is_refused():
+    _refused("""<ir_version: 10, opset_import: ["" : 21]>
+    g (uint8[1,4,5,5] x, uint8[4,2,3,3] w) => (int32[1,4,3,3] y) {
+        y = ConvInteger<group=2>(x, w)
+    }""", "group")
+
+
+QLINEAR_CONV = """<ir_version: 10, opset_import: ["" : 21]>
+g ({t}[1,3,7,6] x, float sx, {t} zx, {t}[5,3,3,3] w, float[5] sw, {t}[5] zw, float sy,
+   {t} zy, int32[5] bias) => ({t}[1,5,7,6] y) {{
+    y = QLinearConv<pads=[1,1,1,1]>(x, sx, zx, w, sw, zw, sy, zy, bias)
+}}"""
+
+
+@pytest.mark.parametrize("t", ["uint8", "int8"])
+def test_qlinear_conv(tmp_path, rng, t):
+    feeds = {"x": _integers(rng, t, (1, 3, 7, 6)), "w": _integers(rng, t, (5, 3, 3, 3)),
+             "sx": np.asarray(0.02, np.float32), "sw": rng.uniform(0.01, 0.03, 5).astype("f4"),
+             "sy": np.asarray(1.5, np.float32), "zx": _integers(rng, t, ()),
+             "zw": _integers(rng, t, (5,)), "zy": _integers(rng, t, ()),
+             "bias": rng.integers(-5000, 5000, 5).astype(np.int32)}
+    _emitted_matches(tmp_path, QLINEAR_CONV.format(t=t), feeds)

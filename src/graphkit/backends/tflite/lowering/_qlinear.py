@@ -1,0 +1,306 @@
+"""Integer matrix products and convolutions: MatMulInteger, QLinearMatMul, ConvInteger and
+QLinearConv, as float32 arithmetic that is exact on the integers.
+
+The operands are centered (x - zero_point, CAST to float32 and SUB: integers within
++-255) and multiplied by BATCH_MATMUL or CONV_2D in float32. Every partial sum of such a
+product is an integer no larger than depth * max|a| * max|b| (depth: K, or C/group * kh *
+kw), so where that bound is below 2^24 float32 holds each one exactly, whatever order the
+kernel adds in; the bound is computed when converting (from the zero points where they
+are constants, else from the types' ranges) and a node past it is refused. The Integer ops
+CAST the sum to int32; the QLinear ops requantize it as onnx's reference does:
+saturate(round(sum * (a_scale * b_scale / y_scale)) + y_zero_point), the multiplier
+computed in the scales' type (float16 scales: each step rounded to float16) and the
+product in float32, as ONNX Runtime computes it (onnx's reference evaluator multiplies in
+float64: the two differ only where the product lies within float32 rounding of a half)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_ir as ir
+
+from graphkit.backends.tflite._flatbuffer import PADDING, options
+from graphkit.backends.tflite.lowering._base import (
+    NHWC,
+    EmitContext,
+    Lowering,
+    attr,
+    const_or_dequantized,
+    entry,
+    rank,
+    static_but_batch,
+    static_shape,
+)
+from graphkit.backends.tflite.lowering._conv import (
+    explicit_pad,
+    padding_mode,
+    spatial_pads,
+)
+from graphkit.backends.tflite.lowering._quant import SCALES, saturate, to_float16_and_back
+
+INTEGERS = frozenset({ir.DataType.INT8, ir.DataType.UINT8})
+EXACT = 1 << 24  # float32 holds every integer below this
+MAX_BATCH_RANK = 5  # BATCH_MATMUL's limit
+
+
+def _optional(node: ir.Node, index: int) -> ir.Value | None:
+    return node.inputs[index] if index < len(node.inputs) else None
+
+
+def _dtype(values, value: ir.Value | None) -> ir.DataType | None:
+    return None if value is None else values.dtype(value) or value.dtype
+
+
+def _largest_centered(values, data: ir.Value, zero: ir.Value | None) -> int:
+    """The largest |x - zero_point| the node can see."""
+    info = np.iinfo(np.dtype(_dtype(values, data).numpy()))
+    if zero is None:
+        return max(-info.min, info.max)
+    array = const_or_dequantized(zero)
+    if array is None:  # any zero point of the type
+        return info.max - info.min
+    array = np.asarray(array, np.int64)
+    return int(max(np.max(info.max - array), np.max(array - info.min)))
+
+
+def _exact(node: ir.Node, values, depth: int, pairs) -> str | None:
+    bound = depth
+    for data, zero in pairs:
+        bound *= _largest_centered(values, data, zero)
+    if bound >= EXACT:
+        return (f"{node.op_type}: sums of up to {bound} are not exact in float32 (depth "
+                f"{depth}); graphkit lowers them while below 2^24")
+    return None
+
+
+def _per_tensor(node: ir.Node, values, indices: tuple[int, ...]) -> str | None:
+    for index in indices:
+        value = _optional(node, index)
+        shape = values.shape(value) if value is not None else ()
+        if shape is None or int(np.prod(shape)) != 1:
+            return f"{node.op_type}: input {index} must hold one value (per tensor)"
+    return None
+
+
+def _per_channel(node: ir.Node, values, indices: tuple[int, ...], channels: int) -> str | None:
+    for index in indices:
+        value = _optional(node, index)
+        shape = values.shape(value) if value is not None else ()
+        if shape is None or len(shape) > 1 or int(np.prod(shape)) not in (1, channels):
+            return f"{node.op_type}: input {index} must be per tensor or per output channel"
+    return None
+
+
+def _scales(node: ir.Node, values, indices: tuple[int, ...]) -> str | None:
+    found = {_dtype(values, node.inputs[i]) for i in indices}
+    if len(found) != 1 or not found <= SCALES:
+        return f"{node.op_type}'s scales must all be float32 or all float16"
+    return None
+
+
+# MatMulInteger and QLinearMatMul ------------------------------------------------------
+
+def _check_matmul(node: ir.Node, values, a: int, b: int) -> str | None:
+    shapes = [values.shape(node.inputs[i]) for i in (a, b)]
+    if any(s is None or not 2 <= len(s) <= MAX_BATCH_RANK for s in shapes):
+        return f"{node.op_type} is lowered for inputs of known rank 2 to {MAX_BATCH_RANK}"
+    depth = shapes[0][-1] if isinstance(shapes[0][-1], int) else shapes[1][-2]
+    if not isinstance(depth, int):
+        return f"{node.op_type} needs the inner dimension (K) when converting"
+    columns = shapes[1][-1]
+    # b's scale and zero point (inputs b+1, b+2) may be per column; MatMulInteger's b has
+    # its zero point at b+2 as well, after a's
+    return _per_channel(node, values, (b + 1, b + 2) if b == 3 else (b + 2,),
+                        columns if isinstance(columns, int) else -1) \
+        or _exact(node, values, depth, [(node.inputs[a], _optional(node, a + 2)),
+                                        (node.inputs[b], _optional(node, b + 2))])
+
+
+def check_matmul_integer(node: ir.Node, values) -> str | None:
+    return _per_tensor(node, values, (2,)) or _check_matmul(node, values, 0, 1)
+
+
+def check_qlinear_matmul(node: ir.Node, values) -> str | None:
+    return _scales(node, values, (1, 4, 6)) \
+        or _per_tensor(node, values, (1, 2, 6, 7)) \
+        or _check_matmul(node, values, 0, 3)
+
+
+def _centered(ctx: EmitContext, data: ir.Value, zero: ir.Value | None, perm=None,
+              zero_shape: list[int] | None = None) -> int:
+    """CAST(data) - CAST(zero) in float32 (`zero_shape`: a RESHAPE of the zero point)."""
+    held = ctx.input(data, perm)
+    shape = ctx.builder.tensors[held].shape
+    shape = None if shape is None else list(shape)
+    widened = ctx.temp(f"{data.name}_f32", np.float32, shape)
+    ctx.op("CAST", [held], [widened])
+    if zero is None:
+        return widened
+    centered = ctx.temp(f"{data.name}_centered", np.float32, shape)
+    ctx.op("SUB", [widened, _as_float(ctx, zero, zero_shape)], [centered], options("SubOptions"))
+    return centered
+
+
+def _as_float(ctx: EmitContext, value: ir.Value, shape: list[int] | None = None) -> int:
+    """A zero point or scale as float32 (reshaped to `shape` where given)."""
+    array = const_or_dequantized(value)
+    if array is not None:
+        array = np.asarray(array).astype(np.float32)
+        return ctx.const(array if shape is None else array.reshape(shape))
+    tensor = ctx.input(value)
+    if ctx.dtype(value) != np.float32:
+        made = ctx.temp(f"{value.name}_f32", np.float32, ctx.shape_or_none(value))
+        ctx.op("CAST", [tensor], [made])
+        tensor = made
+    if shape is None:
+        return tensor
+    laid = ctx.temp(f"{value.name}_laid", np.float32, shape)
+    ctx.op("RESHAPE", [tensor, ctx.int32(shape)], [laid])
+    return laid
+
+
+def emit_matmul_integer(ctx: EmitContext, node: ir.Node) -> None:
+    a, b = node.inputs[:2]
+    product = _product(ctx, node, a, _optional(node, 2), b, _optional(node, 3))
+    ctx.op("CAST", [product], [ctx.output(node.outputs[0])])
+
+
+def _product(ctx: EmitContext, node: ir.Node, a, a_zero, b, b_zero) -> int:
+    made = options("BatchMatMulOptions", adjX=False, adjY=False)
+    product = ctx.temp("integer_product", np.float32, ctx.shape_or_none(node.outputs[0]))
+    ctx.op("BATCH_MATMUL", [_centered(ctx, a, a_zero), _centered(ctx, b, b_zero)], [product],
+           made)
+    return product
+
+
+def emit_qlinear_matmul(ctx: EmitContext, node: ir.Node) -> None:
+    a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero = node.inputs
+    product = _product(ctx, node, a, a_zero, b, b_zero)
+    _requantize(ctx, product, (a_scale, b_scale, y_scale), y_zero, ctx.output(node.outputs[0]))
+
+
+def _shape(ctx: EmitContext, tensor: int) -> list[int] | None:
+    shape = ctx.builder.tensors[tensor].shape
+    return None if shape is None else list(shape)
+
+
+def _requantize(ctx: EmitContext, total: int, scales, y_zero: ir.Value, out: int) -> None:
+    """out = saturate(round(total * (s_a * s_b / s_y)) + y_zero), float32 `total`; s_b
+    may be per output channel (the last axis of `total`)."""
+    half = ctx.dtype(scales[0]) == np.float16
+    shape = _shape(ctx, total)
+    factors = [_as_float(ctx, s) for s in scales]
+    shapes = [_shape(ctx, f) for f in factors]
+    channel_shape = None if None in shapes else list(np.broadcast_shapes(*shapes))
+    both = ctx.temp("scales_ab", np.float32, channel_shape)
+    ctx.op("MUL", factors[:2], [both], options("MulOptions"))
+    if half:
+        both = to_float16_and_back(ctx, both, channel_shape)
+    multiplier = ctx.temp("multiplier", np.float32, channel_shape)
+    ctx.op("DIV", [both, factors[2]], [multiplier], options("DivOptions"))
+    if half:
+        multiplier = to_float16_and_back(ctx, multiplier, channel_shape)
+    steps = [ctx.temp(f"requantized{i}", np.float32, shape) for i in range(4)]
+    ctx.op("MUL", [total, multiplier], [steps[0]], options("MulOptions"))
+    ctx.op("ROUND", [steps[0]], [steps[1]])
+    ctx.op("ADD", [steps[1], _as_float(ctx, y_zero)], [steps[2]], options("AddOptions"))
+    saturate(ctx, steps[2], steps[3], ctx.dtype(y_zero), shape)
+    ctx.op("CAST", [steps[3]], [out])
+
+
+# ConvInteger and QLinearConv ----------------------------------------------------------
+
+def _check_conv(node: ir.Node, values, x: int, w: int) -> str | None:
+    if rank(values, node.inputs[x]) != 4 or static_but_batch(values, node.inputs[x]) is None:
+        return f"{node.op_type} is lowered for 2-D images (4-D NCHW input of static " \
+            "channel and spatial dims) only"
+    shape = static_shape(values, node.inputs[w])
+    if shape is None or len(shape) != 4:
+        return f"{node.op_type}'s weights (input {w}) need a static 4-D shape"
+    if attr(node, "group", 1) != 1:
+        return f"{node.op_type} with group > 1 is not lowered"
+    units, depth = shape[0], int(np.prod(shape[1:]))
+    x_zero, w_zero = x + 2, w + 2  # ConvInteger: 2, 3; QLinearConv: 2, 5
+    return _per_tensor(node, values, (x_zero,)) \
+        or _per_channel(node, values, (w_zero,), units) \
+        or _exact(node, values, depth, [(node.inputs[x], _optional(node, x_zero)),
+                                        (node.inputs[w], _optional(node, w_zero))])
+
+
+def check_conv_integer(node: ir.Node, values) -> str | None:
+    return _check_conv(node, values, 0, 1)
+
+
+def check_qlinear_conv(node: ir.Node, values) -> str | None:
+    units = (static_shape(values, node.inputs[3]) or (-1,))[0]
+    return _scales(node, values, (1, 4, 6)) \
+        or _per_tensor(node, values, (1, 2, 6, 7)) \
+        or _per_channel(node, values, (4,), units) \
+        or _check_conv(node, values, 0, 3)
+
+
+def _convolved(ctx: EmitContext, node: ir.Node, x: ir.Value, x_zero, w: ir.Value,
+               w_zero) -> int:
+    """CONV_2D of the centered operands, NHWC float32 (zeros as padding: the centered
+    zero point, as ONNX pads)."""
+    shape = ctx.image_shape(x)
+    units, _, *kernel = ctx.shape(w)
+    strides = tuple(attr(node, "strides") or (1, 1))
+    dilations = tuple(attr(node, "dilations") or (1, 1))
+    pads = spatial_pads(node, shape[2:], tuple(kernel), strides, dilations)
+    source = _centered(ctx, x, x_zero, NHWC)
+    mode = padding_mode(pads, shape[2:], tuple(kernel), strides, dilations)
+    if mode is None:
+        source = explicit_pad(ctx, source, shape, pads, 0.0)
+        mode = "VALID"
+    w_zero_shape = [-1, 1, 1, 1] if w_zero is not None and rank(ctx.values, w_zero) == 1 \
+        else None
+    filters = _centered(ctx, w, w_zero, (0, 2, 3, 1),
+                        None if w_zero_shape is None else [units, 1, 1, 1])
+    out_shape = ctx.image_shape(node.outputs[0])
+    result = ctx.temp("conv_integer", np.float32,
+                      [out_shape[0], out_shape[2], out_shape[3], out_shape[1]])
+    made = options("Conv2DOptions", padding=PADDING[mode], strideH=strides[0],
+                   strideW=strides[1], dilationHFactor=dilations[0],
+                   dilationWFactor=dilations[1])
+    ctx.op("CONV_2D", [source, filters, ctx.const(np.zeros(units, np.float32), "bias")],
+           [result], made)
+    return result
+
+
+def emit_conv_integer(ctx: EmitContext, node: ir.Node) -> None:
+    result = _convolved(ctx, node, node.inputs[0], _optional(node, 2), node.inputs[1],
+                        _optional(node, 3))
+    ctx.op("CAST", [result], [ctx.output(node.outputs[0], NHWC)])
+
+
+def emit_qlinear_conv(ctx: EmitContext, node: ir.Node) -> None:
+    x, x_scale, x_zero, w, w_scale, w_zero, y_scale, y_zero = node.inputs[:8]
+    result = _convolved(ctx, node, x, x_zero, w, w_zero)
+    bias = _optional(node, 8)
+    if bias is not None:  # added in int32, as ONNX does, then float32 again
+        shape = _shape(ctx, result)
+        summed = [ctx.temp(f"conv_bias{i}", np.int32, shape) for i in range(2)]
+        ctx.op("CAST", [result], [summed[0]])
+        ctx.op("ADD", [summed[0], ctx.input(bias)], [summed[1]], options("AddOptions"))
+        result = ctx.temp("conv_biased", np.float32, shape)
+        ctx.op("CAST", [summed[1]], [result])
+    _requantize(ctx, result, (x_scale, w_scale, y_scale), y_zero,
+                ctx.output(node.outputs[0], NHWC))
+
+
+QLINEAR = ("CAST", "SUB", "MUL", "DIV", "ROUND", "ADD", "MAXIMUM", "MINIMUM", "RESHAPE")
+
+
+def entries() -> dict[str, list[Lowering]]:
+    return {
+        "MatMulInteger": [entry(("CAST", "SUB", "BATCH_MATMUL"), emit_matmul_integer,
+                                dtypes=INTEGERS, dtype_inputs=(0, 1),
+                                check=check_matmul_integer)],
+        "QLinearMatMul": [entry(("BATCH_MATMUL", *QLINEAR), emit_qlinear_matmul,
+                                dtypes=INTEGERS, dtype_inputs=(0, 3),
+                                check=check_qlinear_matmul)],
+        "ConvInteger": [entry(("CAST", "SUB", "PAD", "TRANSPOSE", "CONV_2D"), emit_conv_integer,
+                              dtypes=INTEGERS, dtype_inputs=(0, 1), check=check_conv_integer)],
+        "QLinearConv": [entry(("CONV_2D", "PAD", "TRANSPOSE", *QLINEAR), emit_qlinear_conv,
+                              dtypes=INTEGERS, dtype_inputs=(0, 3), check=check_qlinear_conv)],
+    }
