@@ -284,3 +284,38 @@ def test_qlinear_conv(tmp_path, rng, t):
              "zw": _integers(rng, t, (5,)), "zy": _integers(rng, t, ()),
              "bias": rng.integers(-5000, 5000, 5).astype(np.int32)}
     _emitted_matches(tmp_path, QLINEAR_CONV.format(t=t), feeds)
+
+
+QDQ_BETWEEN_CONVS = """<ir_version: 10, opset_import: ["" : 21]>
+g (float[1,3,6,5] x, float[4] sc, uint8[4] zc) => (float[1,4,6,5] y)
+<float[4,3,3,3] w1 = {{{w1}}}, float[4,4,1,1] w2 = {{{w2}}}, float s = {{0.05}},
+ uint8 z = {{128}}> {{
+  c1 = Conv<pads=[1,1,1,1]>(x, w1)
+  q = QuantizeLinear(c1, s, z)
+  d = DequantizeLinear(q, s, z)
+  q2 = QuantizeLinear<axis=1>(d, sc, zc)
+  d2 = DequantizeLinear<axis=1>(q2, sc, zc)
+  y = Conv(d2, w2)
+}}"""
+
+
+def test_qdq_between_convolutions_keeps_nhwc(tmp_path, rng):
+    """Q/DQ of an NHWC activation, per tensor and per channel (scale at run time), add no
+    TRANSPOSE: only the image's way in and out has one."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    w1 = ", ".join(f"{v:.3f}" for v in rng.standard_normal(108) * 0.3)
+    w2 = ", ".join(f"{v:.3f}" for v in rng.standard_normal(16))
+    text = QDQ_BETWEEN_CONVS.format(w1=w1, w2=w2)
+    feeds = {"x": rng.standard_normal((1, 3, 6, 5)).astype(np.float32),
+             "sc": np.asarray([0.02, 0.05, 0.03, 0.04], np.float32),
+             "zc": np.asarray([100, 128, 140, 120], np.uint8)}
+    model = model_from_text(text)
+    path = emit(model, tmp_path / "m.tflite").path
+    ops = [op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details()]
+    assert ops.count("TRANSPOSE") == 2
+    got = run_artifact(path, feeds)["y"]
+    from onnx.reference import ReferenceEvaluator
+
+    want = ReferenceEvaluator(_proto(text)).run(None, feeds)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -20,6 +20,7 @@ from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
+    Perm,
     Stored,
     attr,
     const_or_dequantized,
@@ -79,13 +80,27 @@ def _check_blocks(node: ir.Node, values, x_rank: int) -> str | None:
     return None
 
 
-def _param(ctx: EmitContext, node: ir.Node, index: int, default: float) -> int:
-    """Scale (1) or zero point (2) as a float32 tensor that broadcasts against the input:
-    a 1-D one laid along `axis`, a blocked one repeated over its blocks."""
+def _layout(ctx: EmitContext, node: ir.Node) -> Perm:
+    """The layout the input is held in, kept (an NHWC activation between convolutions
+    needs no TRANSPOSE); blocked scales are repeated in the ONNX order."""
+    return None if attr(node, "block_size", 0) else ctx.perm_of(node.inputs[0])
+
+
+def _held_shape(ctx: EmitContext, tensor: int) -> list[int] | None:
+    shape = ctx.builder.tensors[tensor].shape
+    return None if shape is None else list(shape)
+
+
+def _param(ctx: EmitContext, node: ir.Node, index: int, default: float, perm: Perm) -> int:
+    """Scale (1) or zero point (2) as a float32 tensor that broadcasts against the input
+    held in layout `perm`: a 1-D one laid along `axis` (where the layout holds it), a
+    blocked one repeated over its blocks."""
     value = _optional(node, index)
     x_rank = ctx.rank(node.inputs[0])
     axis = attr(node, "axis", 1) % max(x_rank, 1)
     block = attr(node, "block_size", 0)
+    if perm is not None:
+        axis = perm.index(axis)
     array = const_or_dequantized(value) if value is not None else np.asarray(default)
     if array is not None:
         array = np.asarray(array).astype(np.float32)
@@ -129,23 +144,25 @@ def to_float16_and_back(ctx: EmitContext, tensor: int, shape) -> int:
 def emit_quantize(ctx: EmitContext, node: ir.Node) -> None:
     """y = saturate(round(x / scale) + zero_point)."""
     x, out = node.inputs[0], node.outputs[0]
-    shape = ctx.shape_or_none(x)
-    source = ctx.input(x)
+    perm = _layout(ctx, node)
+    source = ctx.input(x, perm)
+    shape = _held_shape(ctx, source)
     half = ctx.dtype(x) == np.float16
     if half:
         widened = ctx.temp("q_x", np.float32, shape)
         ctx.op("CAST", [source], [widened])
         source = widened
     steps = [ctx.temp(f"q{i}", np.float32, shape) for i in range(5)]
-    ctx.op("DIV", [source, _param(ctx, node, 1, 1.0)], [steps[0]], options("DivOptions"))
+    ctx.op("DIV", [source, _param(ctx, node, 1, 1.0, perm)], [steps[0]], options("DivOptions"))
     quotient = steps[0]
     if half and ctx.dtype(node.inputs[1]) == np.float16 \
             and attr(node, "precision", 0) != ir.DataType.FLOAT:
         quotient = to_float16_and_back(ctx, quotient, shape)
     ctx.op("ROUND", [quotient], [steps[1]])
-    ctx.op("ADD", [steps[1], _param(ctx, node, 2, 0.0)], [steps[2]], options("AddOptions"))
+    ctx.op("ADD", [steps[1], _param(ctx, node, 2, 0.0, perm)], [steps[2]],
+           options("AddOptions"))
     saturate(ctx, steps[2], steps[3], ctx.dtype(out), shape)
-    ctx.op("CAST", [steps[3]], [ctx.output(out)])
+    ctx.op("CAST", [steps[3]], [ctx.output(out, perm)])
 
 
 def saturate(ctx: EmitContext, source: int, target: int, dtype: np.dtype, shape) -> None:
@@ -163,18 +180,21 @@ def emit_dequantize(ctx: EmitContext, node: ir.Node) -> None:
     if folded is not None and ctx.dtype(out) == np.float32:
         ctx.stored[id(out)] = Stored(ctx.const(folded, out.name or "weights"))
         return
-    shape = ctx.shape_or_none(node.inputs[0])
+    perm = _layout(ctx, node)
+    source = ctx.input(node.inputs[0], perm)
+    shape = _held_shape(ctx, source)
     widened = ctx.temp("dq_in", np.float32, shape)
-    ctx.op("CAST", [ctx.input(node.inputs[0])], [widened])
+    ctx.op("CAST", [source], [widened])
     centered = ctx.temp("dq_centered", np.float32, shape)
-    ctx.op("SUB", [widened, _param(ctx, node, 2, 0.0)], [centered], options("SubOptions"))
+    ctx.op("SUB", [widened, _param(ctx, node, 2, 0.0, perm)], [centered],
+           options("SubOptions"))
+    scale = _param(ctx, node, 1, 1.0, perm)
     if ctx.dtype(out) == np.float32:
-        ctx.op("MUL", [centered, _param(ctx, node, 1, 1.0)], [ctx.output(out)],
-               options("MulOptions"))
+        ctx.op("MUL", [centered, scale], [ctx.output(out, perm)], options("MulOptions"))
         return
     product = ctx.temp("dq_scaled", np.float32, shape)
-    ctx.op("MUL", [centered, _param(ctx, node, 1, 1.0)], [product], options("MulOptions"))
-    ctx.op("CAST", [product], [ctx.output(out)])
+    ctx.op("MUL", [centered, scale], [product], options("MulOptions"))
+    ctx.op("CAST", [product], [ctx.output(out, perm)])
 
 
 def entries() -> dict[str, list[Lowering]]:
