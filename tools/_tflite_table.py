@@ -513,12 +513,13 @@ def _other() -> list[Row]:
         # decompose can inline its body, but the Pad it leaves takes computed pads (GK105).
         no("CenterCropPad", "no center-crop builtin in graphkit's table"),
         no("DynamicQuantizeLinear", NO_QUANT),
-        # float32 products exact on the centered integers while the sums stay below 2^24,
-        # requantized as ONNX defines it (lowering/_qlinear.py)
+        # float32 products exact on the centered integers while the sums stay below 2^24
+        # (a longer MatMul K in slices added in int32), requantized as ONNX defines it
+        # (lowering/_qlinear.py)
         b("ConvInteger", ["CAST", "SUB", "PAD", "TRANSPOSE", "CONV_2D"], ["int8", "uint8"]),
-        b("MatMulInteger", ["CAST", "SUB", "BATCH_MATMUL"], ["int8", "uint8"]),
+        b("MatMulInteger", ["CAST", "SUB", "SPLIT_V", "BATCH_MATMUL", "ADD"], ["int8", "uint8"]),
         b("QLinearConv", ["CONV_2D", "PAD", "TRANSPOSE", *QLINEAR], ["int8", "uint8"]),
-        b("QLinearMatMul", ["BATCH_MATMUL", *QLINEAR], ["int8", "uint8"]),
+        b("QLinearMatMul", ["SPLIT_V", "BATCH_MATMUL", *QLINEAR], ["int8", "uint8"]),
         # WHILE with condition and body subgraphs (the emitter's _control.py); scan
         # outputs are refused there
         b("Loop", ["WHILE", "LESS", "LOGICAL_AND", "ADD", "RESHAPE"], None, dtype_inputs=[]),

@@ -204,10 +204,35 @@ def test_matmul_integer(tmp_path, rng, t, a, b, out):
     _emitted_matches(tmp_path, text, feeds)
 
 
-def test_matmul_integer_past_float32_exactness_is_refused():
-    """K = 300 with any uint8 zero point: sums up to 300 * 255 * 255 >= 2^24."""
-    _refused(MATMUL_INTEGER.format(t="uint8", a="2,300", b="300,3", n=3, out="2,3"),
-             "not exact in float32")
+def test_matmul_integer_past_float32_exactness_in_slices(tmp_path, rng):
+    """K = 600 with any uint8 zero point: sums up to 600 * 255 * 255 >= 2^24, computed as
+    slices of K added in int32; the data makes the sums larger than 2^24 and odd."""
+    text = MATMUL_INTEGER.format(t="uint8", a="2,600", b="600,3", n=3, out="2,3")
+    feeds = {"a": np.full((2, 600), 255, np.uint8),
+             "b": rng.integers(128, 256, (600, 3)).astype(np.uint8),
+             "za": np.asarray(0, np.uint8), "zb": np.asarray([1, 0, 3], np.uint8)}
+    feeds["a"][1, :7] = 0
+    sums = feeds["a"].astype(np.int64) @ (feeds["b"].astype(np.int64) - feeds["zb"])
+    assert sums.min() > 2**24 and (sums % 2).any()
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_matmul_integer_past_int32_is_refused():
+    _refused(MATMUL_INTEGER.format(t="uint8", a="2,40000", b="40000,3", n=3, out="2,3"),
+             "overflow int32")
+
+
+def test_qlinear_matmul_long_k(tmp_path, rng):
+    text = QLINEAR_MATMUL.format(t="uint8", s="float", n=4, a="3,700", b="700,4", out="3,4")
+    feeds = {"a": _integers(rng, "uint8", (3, 700)), "b": _integers(rng, "uint8", (700, 4)),
+             "sa": np.asarray(0.01, np.float32), "sb": np.full(4, 0.02, np.float32),
+             "sy": np.asarray(1.5, np.float32), "za": np.asarray(128, np.uint8),
+             "zb": np.asarray([128, 120, 135, 100], np.uint8), "zy": np.asarray(128, np.uint8)}
+    from onnx.reference import ReferenceEvaluator
+
+    want = ReferenceEvaluator(_proto(text)).run(None, feeds)[0]
+    assert want.min() > 0 and want.max() < 255  # not saturated: the sums matter
+    _emitted_matches(tmp_path, text, feeds)
 
 
 def test_matmul_integer_bound_from_constant_zero_points(tmp_path, rng):

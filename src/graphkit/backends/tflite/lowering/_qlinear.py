@@ -6,8 +6,10 @@ The operands are centered (x - zero_point, CAST to float32 and SUB: integers wit
 product is an integer no larger than depth * max|a| * max|b| (depth: K, or C/group * kh *
 kw), so where that bound is below 2^24 float32 holds each one exactly, whatever order the
 kernel adds in; the bound is computed when converting (from the zero points where they
-are constants, else from the types' ranges) and a node past it is refused. The Integer ops
-CAST the sum to int32; the QLinear ops requantize it as onnx's reference does:
+are constants, else from the types' ranges). A MatMul whose K passes it is computed in
+slices of K that each stay below it (SPLIT_V), CAST to int32 and added there (refused
+where the sum can pass int32); a convolution past it is refused. The Integer ops give the
+int32 sum; the QLinear ops requantize it as onnx's reference does:
 saturate(round(sum * (a_scale * b_scale / y_scale)) + y_zero_point), the multiplier
 computed in the scales' type (float16 scales: each step rounded to float16) and the
 product in float32, as ONNX Runtime computes it (onnx's reference evaluator multiplies in
@@ -39,6 +41,7 @@ from graphkit.backends.tflite.lowering._quant import SCALES, saturate, to_float1
 
 INTEGERS = frozenset({ir.DataType.INT8, ir.DataType.UINT8})
 EXACT = 1 << 24  # float32 holds every integer below this
+INT32_MAX = (1 << 31) - 1
 MAX_BATCH_RANK = 5  # BATCH_MATMUL's limit
 
 
@@ -62,10 +65,16 @@ def _largest_centered(values, data: ir.Value, zero: ir.Value | None) -> int:
     return int(max(np.max(info.max - array), np.max(array - info.min)))
 
 
-def _exact(node: ir.Node, values, depth: int, pairs) -> str | None:
-    bound = depth
+def _per_term(values, pairs) -> int:
+    """The largest |(a - za) * (b - zb)| one term of the sum can be."""
+    bound = 1
     for data, zero in pairs:
         bound *= _largest_centered(values, data, zero)
+    return bound
+
+
+def _exact(node: ir.Node, values, depth: int, pairs) -> str | None:
+    bound = depth * _per_term(values, pairs)
     if bound >= EXACT:
         return (f"{node.op_type}: sums of up to {bound} are not exact in float32 (depth "
                 f"{depth}); graphkit lowers them while below 2^24")
@@ -109,10 +118,12 @@ def _check_matmul(node: ir.Node, values, a: int, b: int) -> str | None:
     columns = shapes[1][-1]
     # b's scale and zero point (inputs b+1, b+2) may be per column; MatMulInteger's b has
     # its zero point at b+2 as well, after a's
+    bound = depth * _per_term(values, [(node.inputs[a], _optional(node, a + 2)),
+                                       (node.inputs[b], _optional(node, b + 2))])
+    if bound > INT32_MAX:
+        return f"{node.op_type}: sums of up to {bound} (depth {depth}) overflow int32"
     return _per_channel(node, values, (b + 1, b + 2) if b == 3 else (b + 2,),
-                        columns if isinstance(columns, int) else -1) \
-        or _exact(node, values, depth, [(node.inputs[a], _optional(node, a + 2)),
-                                        (node.inputs[b], _optional(node, b + 2))])
+                        columns if isinstance(columns, int) else -1)
 
 
 def check_matmul_integer(node: ir.Node, values) -> str | None:
@@ -160,21 +171,61 @@ def _as_float(ctx: EmitContext, value: ir.Value, shape: list[int] | None = None)
 
 def emit_matmul_integer(ctx: EmitContext, node: ir.Node) -> None:
     a, b = node.inputs[:2]
-    product = _product(ctx, node, a, _optional(node, 2), b, _optional(node, 3))
-    ctx.op("CAST", [product], [ctx.output(node.outputs[0])])
+    _product(ctx, node, a, _optional(node, 2), b, _optional(node, 3),
+             ctx.output(node.outputs[0]))
 
 
-def _product(ctx: EmitContext, node: ir.Node, a, a_zero, b, b_zero) -> int:
-    made = options("BatchMatMulOptions", adjX=False, adjY=False)
-    product = ctx.temp("integer_product", np.float32, ctx.shape_or_none(node.outputs[0]))
-    ctx.op("BATCH_MATMUL", [_centered(ctx, a, a_zero), _centered(ctx, b, b_zero)], [product],
-           made)
-    return product
+def _product(ctx: EmitContext, node: ir.Node, a, a_zero, b, b_zero, out: int) -> None:
+    """out (int32) = the sum over K of (a - a_zero) * (b - b_zero): one float32
+    BATCH_MATMUL where every sum is exact, else one per slice of K that keeps its sums
+    below 2^24 (SPLIT_V), each CAST to int32 and added there."""
+    shape = ctx.shape_or_none(node.outputs[0])
+    depth = _depth(ctx, a, b)
+    per_term = _per_term(ctx.values, [(a, a_zero), (b, b_zero)])
+    chunk = (EXACT - 1) // per_term
+    sizes = [chunk] * (depth // chunk) + ([depth % chunk] if depth % chunk else [])
+    lefts = _split(ctx, _centered(ctx, a, a_zero), sizes, -1)
+    rights = _split(ctx, _centered(ctx, b, b_zero), sizes, -2)
+    total = None
+    for index, (left, right) in enumerate(zip(lefts, rights, strict=True)):
+        part = ctx.temp("integer_product", np.float32, shape)
+        ctx.op("BATCH_MATMUL", [left, right], [part],
+               options("BatchMatMulOptions", adjX=False, adjY=False))
+        last = index == len(sizes) - 1
+        exact = out if last and total is None else ctx.temp("integer_part", np.int32, shape)
+        ctx.op("CAST", [part], [exact])
+        if total is not None:
+            summed = out if last else ctx.temp("integer_sum", np.int32, shape)
+            ctx.op("ADD", [total, exact], [summed], options("AddOptions"))
+            exact = summed
+        total = exact
+
+
+def _depth(ctx: EmitContext, a: ir.Value, b: ir.Value) -> int:
+    inner = ctx.values.shape(a)[-1]
+    return inner if isinstance(inner, int) else ctx.values.shape(b)[-2]
+
+
+def _split(ctx: EmitContext, tensor: int, sizes: list[int], axis: int) -> list[int]:
+    """The tensor's parts along `axis` (itself where there is one part)."""
+    if len(sizes) == 1:
+        return [tensor]
+    shape = _shape(ctx, tensor)
+    axis %= len(shape)
+    parts = [ctx.temp("integer_slice", np.float32, [*shape[:axis], size, *shape[axis + 1:]])
+             for size in sizes]
+    ctx.op("SPLIT_V", [tensor, ctx.int32(sizes), ctx.int32(axis)], parts,
+           options("SplitVOptions", numSplits=len(sizes)))
+    return parts
 
 
 def emit_qlinear_matmul(ctx: EmitContext, node: ir.Node) -> None:
     a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero = node.inputs
-    product = _product(ctx, node, a, a_zero, b, b_zero)
+    shape = ctx.shape_or_none(node.outputs[0])
+    summed = ctx.temp("integer_sum", np.int32, shape)
+    _product(ctx, node, a, a_zero, b, b_zero, summed)
+    product = ctx.temp("integer_sum_f32", np.float32, shape)
+    ctx.op("CAST", [summed], [product])
     _requantize(ctx, product, (a_scale, b_scale, y_scale), y_zero, ctx.output(node.outputs[0]))
 
 
@@ -293,10 +344,11 @@ QLINEAR = ("CAST", "SUB", "MUL", "DIV", "ROUND", "ADD", "MAXIMUM", "MINIMUM", "R
 
 def entries() -> dict[str, list[Lowering]]:
     return {
-        "MatMulInteger": [entry(("CAST", "SUB", "BATCH_MATMUL"), emit_matmul_integer,
+        "MatMulInteger": [entry(("CAST", "SUB", "SPLIT_V", "BATCH_MATMUL", "ADD"),
+                                emit_matmul_integer,
                                 dtypes=INTEGERS, dtype_inputs=(0, 1),
                                 check=check_matmul_integer)],
-        "QLinearMatMul": [entry(("BATCH_MATMUL", *QLINEAR), emit_qlinear_matmul,
+        "QLinearMatMul": [entry(("SPLIT_V", "BATCH_MATMUL", *QLINEAR), emit_qlinear_matmul,
                                 dtypes=INTEGERS, dtype_inputs=(0, 3),
                                 check=check_qlinear_matmul)],
         "ConvInteger": [entry(("CAST", "SUB", "PAD", "TRANSPOSE", "CONV_2D"), emit_conv_integer,
