@@ -114,6 +114,7 @@ SYMMETRIC = {
 NO_QUANT = (
     "quantized ONNX ops are not in graphkit's TFLite table; quantize with the TFLite converter"
 )
+QCONV = ["CAST", "SUB", "PAD", "TRANSPOSE", "SPLIT_V", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD"]
 QLINEAR = ["CAST", "SUB", "MUL", "DIV", "ROUND", "ADD", "MAXIMUM", "MINIMUM", "RESHAPE"]
 NO_SEQ = "sequence and optional values have no TFLite builtin form"
 BODY = "no builtin; lowered as its ONNX function body where every node of that body lowers"
@@ -514,11 +515,11 @@ def _other() -> list[Row]:
         no("CenterCropPad", "no center-crop builtin in graphkit's table"),
         no("DynamicQuantizeLinear", NO_QUANT),
         # float32 products exact on the centered integers while the sums stay below 2^24
-        # (a longer MatMul K in slices added in int32), requantized as ONNX defines it
-        # (lowering/_qlinear.py)
-        b("ConvInteger", ["CAST", "SUB", "PAD", "TRANSPOSE", "CONV_2D"], ["int8", "uint8"]),
+        # (longer sums in slices added in int32), requantized as ONNX defines it
+        # (lowering/_qlinear.py, _qconv.py)
+        b("ConvInteger", QCONV, ["int8", "uint8"]),
         b("MatMulInteger", ["CAST", "SUB", "SPLIT_V", "BATCH_MATMUL", "ADD"], ["int8", "uint8"]),
-        b("QLinearConv", ["CONV_2D", "PAD", "TRANSPOSE", *QLINEAR], ["int8", "uint8"]),
+        b("QLinearConv", [*QCONV, *QLINEAR], ["int8", "uint8"]),
         b("QLinearMatMul", ["SPLIT_V", "BATCH_MATMUL", *QLINEAR], ["int8", "uint8"]),
         # WHILE with condition and body subgraphs (the emitter's _control.py); scan
         # outputs are refused there

@@ -344,3 +344,36 @@ def test_qdq_between_convolutions_keeps_nhwc(tmp_path, rng):
 
     want = ReferenceEvaluator(_proto(text)).run(None, feeds)[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_conv_integer_deep_input_in_exact_slices(tmp_path, rng):
+    """64 channels of 3x3 uint8 with zero points given at run time: sums up to
+    576 * 255 * 255 >= 2^24, so the channels are convolved in slices added in int32; the
+    data makes the sums pass 2^24."""
+    text = """<ir_version: 10, opset_import: ["" : 21]>
+    g (uint8[1,64,5,5] x, uint8[3,64,3,3] w, uint8 zx, uint8 zw) => (int32[1,3,3,3] y) {
+        y = ConvInteger(x, w, zx, zw)
+    }"""
+    feeds = {"x": rng.integers(200, 256, (1, 64, 5, 5)).astype(np.uint8),
+             "w": rng.integers(200, 256, (3, 64, 3, 3)).astype(np.uint8),
+             "zx": np.asarray(0, np.uint8), "zw": np.asarray(1, np.uint8)}
+    _emitted_matches(tmp_path, text, feeds)
+    from onnx.reference import ReferenceEvaluator
+
+    assert ReferenceEvaluator(_proto(text)).run(None, feeds)[0].min() > 2**24
+
+
+@pytest.mark.parametrize("t", ["uint8", "int8"])
+def test_depthwise_qlinear_and_integer_conv(tmp_path, rng, t):
+    """group = channels, two outputs per channel: DEPTHWISE_CONV_2D."""
+    text = f"""<ir_version: 10, opset_import: ["" : 21]>
+    g ({t}[1,3,6,6] x, float sx, {t} zx, {t}[6,1,3,3] w, float[6] sw, {t}[6] zw, float sy,
+       {t} zy) => ({t}[1,6,3,3] y, int32[1,6,3,3] i) {{
+        y = QLinearConv<group=3, strides=[2,2], pads=[1,1,0,0]>(x, sx, zx, w, sw, zw, sy, zy)
+        i = ConvInteger<group=3, strides=[2,2], pads=[1,1,0,0]>(x, w, zx, zw)
+    }}"""
+    feeds = {"x": _integers(rng, t, (1, 3, 6, 6)), "w": _integers(rng, t, (6, 1, 3, 3)),
+             "sx": np.asarray(0.02, np.float32), "sw": rng.uniform(0.01, 0.03, 6).astype("f4"),
+             "sy": np.asarray(0.5, np.float32), "zx": _integers(rng, t, ()),
+             "zw": _integers(rng, t, (6,)), "zy": _integers(rng, t, ())}
+    _emitted_matches(tmp_path, text, feeds)

@@ -30,6 +30,7 @@ from graphkit.backends.tflite.lowering import (
     _matmul,
     _nhwc,
     _nms,
+    _qconv,
     _qlinear,
     _quant,
     _recurrent,
@@ -107,7 +108,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
-        _quant, _qlinear, _recurrent, _nms, _control, _axis_ops,
+        _quant, _qlinear, _qconv, _recurrent, _nms, _control, _axis_ops,
         _scatter, _bitwise, _math, _indicator, _slice,
     ))
 

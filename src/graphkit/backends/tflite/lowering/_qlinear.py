@@ -1,41 +1,31 @@
-"""Integer matrix products and convolutions: MatMulInteger, QLinearMatMul, ConvInteger and
-QLinearConv, as float32 arithmetic that is exact on the integers.
+"""Integer matrix products: MatMulInteger and QLinearMatMul as float32 arithmetic that is
+exact on the integers (the helpers here serve ConvInteger and QLinearConv too: _qconv).
 
 The operands are centered (x - zero_point, CAST to float32 and SUB: integers within
-+-255) and multiplied by BATCH_MATMUL or CONV_2D in float32. Every partial sum of such a
-product is an integer no larger than depth * max|a| * max|b| (depth: K, or C/group * kh *
-kw), so where that bound is below 2^24 float32 holds each one exactly, whatever order the
-kernel adds in; the bound is computed when converting (from the zero points where they
-are constants, else from the types' ranges). A MatMul whose K passes it is computed in
-slices of K that each stay below it (SPLIT_V), CAST to int32 and added there (refused
-where the sum can pass int32); a convolution past it is refused. The Integer ops give the
-int32 sum; the QLinear ops requantize it as onnx's reference does:
++-255) and multiplied by BATCH_MATMUL in float32. Every partial sum of such a product is
+an integer no larger than K * max|a| * max|b|, so where that bound is below 2^24 float32
+holds each one exactly, whatever order the kernel adds in; the bound is computed when
+converting (from the zero points where they are constants, else from the types' ranges).
+A K past it is computed in slices that each stay below it (SPLIT_V), each CAST to int32
+and added there (refused where the sum can pass int32). MatMulInteger gives that int32
+sum; QLinearMatMul requantizes it as onnx's reference does:
 saturate(round(sum * (a_scale * b_scale / y_scale)) + y_zero_point), the multiplier
 computed in the scales' type (float16 scales: each step rounded to float16) and the
 product in float32, as ONNX Runtime computes it (onnx's reference evaluator multiplies in
-float64: the two differ only where the product lies within float32 rounding of a half)."""
+float64: the two differ only where the product lies within float32 rounding of a half,
+or where a sum past 2^24 is rounded to float32 first)."""
 
 from __future__ import annotations
 
 import numpy as np
 import onnx_ir as ir
 
-from graphkit.backends.tflite._flatbuffer import PADDING, options
+from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering._base import (
-    NHWC,
     EmitContext,
     Lowering,
-    attr,
     const_or_dequantized,
     entry,
-    rank,
-    static_but_batch,
-    static_shape,
-)
-from graphkit.backends.tflite.lowering._conv import (
-    explicit_pad,
-    padding_mode,
-    spatial_pads,
 )
 from graphkit.backends.tflite.lowering._quant import SCALES, saturate, to_float16_and_back
 
@@ -45,7 +35,7 @@ INT32_MAX = (1 << 31) - 1
 MAX_BATCH_RANK = 5  # BATCH_MATMUL's limit
 
 
-def _optional(node: ir.Node, index: int) -> ir.Value | None:
+def optional(node: ir.Node, index: int) -> ir.Value | None:
     return node.inputs[index] if index < len(node.inputs) else None
 
 
@@ -65,7 +55,7 @@ def _largest_centered(values, data: ir.Value, zero: ir.Value | None) -> int:
     return int(max(np.max(info.max - array), np.max(array - info.min)))
 
 
-def _per_term(values, pairs) -> int:
+def largest_term(values, pairs) -> int:
     """The largest |(a - za) * (b - zb)| one term of the sum can be."""
     bound = 1
     for data, zero in pairs:
@@ -73,33 +63,25 @@ def _per_term(values, pairs) -> int:
     return bound
 
 
-def _exact(node: ir.Node, values, depth: int, pairs) -> str | None:
-    bound = depth * _per_term(values, pairs)
-    if bound >= EXACT:
-        return (f"{node.op_type}: sums of up to {bound} are not exact in float32 (depth "
-                f"{depth}); graphkit lowers them while below 2^24")
-    return None
-
-
-def _per_tensor(node: ir.Node, values, indices: tuple[int, ...]) -> str | None:
+def per_tensor(node: ir.Node, values, indices: tuple[int, ...]) -> str | None:
     for index in indices:
-        value = _optional(node, index)
+        value = optional(node, index)
         shape = values.shape(value) if value is not None else ()
         if shape is None or int(np.prod(shape)) != 1:
             return f"{node.op_type}: input {index} must hold one value (per tensor)"
     return None
 
 
-def _per_channel(node: ir.Node, values, indices: tuple[int, ...], channels: int) -> str | None:
+def per_channel(node: ir.Node, values, indices: tuple[int, ...], channels: int) -> str | None:
     for index in indices:
-        value = _optional(node, index)
+        value = optional(node, index)
         shape = values.shape(value) if value is not None else ()
         if shape is None or len(shape) > 1 or int(np.prod(shape)) not in (1, channels):
             return f"{node.op_type}: input {index} must be per tensor or per output channel"
     return None
 
 
-def _scales(node: ir.Node, values, indices: tuple[int, ...]) -> str | None:
+def check_scales(node: ir.Node, values, indices: tuple[int, ...]) -> str | None:
     found = {_dtype(values, node.inputs[i]) for i in indices}
     if len(found) != 1 or not found <= SCALES:
         return f"{node.op_type}'s scales must all be float32 or all float16"
@@ -118,25 +100,25 @@ def _check_matmul(node: ir.Node, values, a: int, b: int) -> str | None:
     columns = shapes[1][-1]
     # b's scale and zero point (inputs b+1, b+2) may be per column; MatMulInteger's b has
     # its zero point at b+2 as well, after a's
-    bound = depth * _per_term(values, [(node.inputs[a], _optional(node, a + 2)),
-                                       (node.inputs[b], _optional(node, b + 2))])
+    bound = depth * largest_term(values, [(node.inputs[a], optional(node, a + 2)),
+                                       (node.inputs[b], optional(node, b + 2))])
     if bound > INT32_MAX:
         return f"{node.op_type}: sums of up to {bound} (depth {depth}) overflow int32"
-    return _per_channel(node, values, (b + 1, b + 2) if b == 3 else (b + 2,),
+    return per_channel(node, values, (b + 1, b + 2) if b == 3 else (b + 2,),
                         columns if isinstance(columns, int) else -1)
 
 
 def check_matmul_integer(node: ir.Node, values) -> str | None:
-    return _per_tensor(node, values, (2,)) or _check_matmul(node, values, 0, 1)
+    return per_tensor(node, values, (2,)) or _check_matmul(node, values, 0, 1)
 
 
 def check_qlinear_matmul(node: ir.Node, values) -> str | None:
-    return _scales(node, values, (1, 4, 6)) \
-        or _per_tensor(node, values, (1, 2, 6, 7)) \
+    return check_scales(node, values, (1, 4, 6)) \
+        or per_tensor(node, values, (1, 2, 6, 7)) \
         or _check_matmul(node, values, 0, 3)
 
 
-def _centered(ctx: EmitContext, data: ir.Value, zero: ir.Value | None, perm=None,
+def centered(ctx: EmitContext, data: ir.Value, zero: ir.Value | None, perm=None,
               zero_shape: list[int] | None = None) -> int:
     """CAST(data) - CAST(zero) in float32 (`zero_shape`: a RESHAPE of the zero point)."""
     held = ctx.input(data, perm)
@@ -171,7 +153,7 @@ def _as_float(ctx: EmitContext, value: ir.Value, shape: list[int] | None = None)
 
 def emit_matmul_integer(ctx: EmitContext, node: ir.Node) -> None:
     a, b = node.inputs[:2]
-    _product(ctx, node, a, _optional(node, 2), b, _optional(node, 3),
+    _product(ctx, node, a, optional(node, 2), b, optional(node, 3),
              ctx.output(node.outputs[0]))
 
 
@@ -181,17 +163,28 @@ def _product(ctx: EmitContext, node: ir.Node, a, a_zero, b, b_zero, out: int) ->
     below 2^24 (SPLIT_V), each CAST to int32 and added there."""
     shape = ctx.shape_or_none(node.outputs[0])
     depth = _depth(ctx, a, b)
-    per_term = _per_term(ctx.values, [(a, a_zero), (b, b_zero)])
-    chunk = (EXACT - 1) // per_term
-    sizes = [chunk] * (depth // chunk) + ([depth % chunk] if depth % chunk else [])
-    lefts = _split(ctx, _centered(ctx, a, a_zero), sizes, -1)
-    rights = _split(ctx, _centered(ctx, b, b_zero), sizes, -2)
-    total = None
-    for index, (left, right) in enumerate(zip(lefts, rights, strict=True)):
-        part = ctx.temp("integer_product", np.float32, shape)
-        ctx.op("BATCH_MATMUL", [left, right], [part],
+    sizes = slices(depth, (EXACT - 1) // largest_term(ctx.values, [(a, a_zero), (b, b_zero)]))
+    lefts = split(ctx, centered(ctx, a, a_zero), sizes, -1)
+    rights = split(ctx, centered(ctx, b, b_zero), sizes, -2)
+    parts = []
+    for left, right in zip(lefts, rights, strict=True):
+        parts.append(ctx.temp("integer_product", np.float32, shape))
+        ctx.op("BATCH_MATMUL", [left, right], [parts[-1]],
                options("BatchMatMulOptions", adjX=False, adjY=False))
-        last = index == len(sizes) - 1
+    accumulate(ctx, parts, out, shape)
+
+
+def slices(depth: int, per_slice: int) -> list[int]:
+    """Sizes that cut `depth` into parts of at most `per_slice`."""
+    return [per_slice] * (depth // per_slice) + ([depth % per_slice] if depth % per_slice
+                                                 else [])
+
+
+def accumulate(ctx: EmitContext, parts: list[int], out: int, shape) -> None:
+    """out (int32) = the sum of the float32 parts, each an exact integer: CAST, ADD."""
+    total = None
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
         exact = out if last and total is None else ctx.temp("integer_part", np.int32, shape)
         ctx.op("CAST", [part], [exact])
         if total is not None:
@@ -206,11 +199,11 @@ def _depth(ctx: EmitContext, a: ir.Value, b: ir.Value) -> int:
     return inner if isinstance(inner, int) else ctx.values.shape(b)[-2]
 
 
-def _split(ctx: EmitContext, tensor: int, sizes: list[int], axis: int) -> list[int]:
+def split(ctx: EmitContext, tensor: int, sizes: list[int], axis: int) -> list[int]:
     """The tensor's parts along `axis` (itself where there is one part)."""
     if len(sizes) == 1:
         return [tensor]
-    shape = _shape(ctx, tensor)
+    shape = held_shape(ctx, tensor)
     axis %= len(shape)
     parts = [ctx.temp("integer_slice", np.float32, [*shape[:axis], size, *shape[axis + 1:]])
              for size in sizes]
@@ -226,21 +219,21 @@ def emit_qlinear_matmul(ctx: EmitContext, node: ir.Node) -> None:
     _product(ctx, node, a, a_zero, b, b_zero, summed)
     product = ctx.temp("integer_sum_f32", np.float32, shape)
     ctx.op("CAST", [summed], [product])
-    _requantize(ctx, product, (a_scale, b_scale, y_scale), y_zero, ctx.output(node.outputs[0]))
+    requantize(ctx, product, (a_scale, b_scale, y_scale), y_zero, ctx.output(node.outputs[0]))
 
 
-def _shape(ctx: EmitContext, tensor: int) -> list[int] | None:
+def held_shape(ctx: EmitContext, tensor: int) -> list[int] | None:
     shape = ctx.builder.tensors[tensor].shape
     return None if shape is None else list(shape)
 
 
-def _requantize(ctx: EmitContext, total: int, scales, y_zero: ir.Value, out: int) -> None:
+def requantize(ctx: EmitContext, total: int, scales, y_zero: ir.Value, out: int) -> None:
     """out = saturate(round(total * (s_a * s_b / s_y)) + y_zero), float32 `total`; s_b
     may be per output channel (the last axis of `total`)."""
     half = ctx.dtype(scales[0]) == np.float16
-    shape = _shape(ctx, total)
+    shape = held_shape(ctx, total)
     factors = [_as_float(ctx, s) for s in scales]
-    shapes = [_shape(ctx, f) for f in factors]
+    shapes = [held_shape(ctx, f) for f in factors]
     channel_shape = None if None in shapes else list(np.broadcast_shapes(*shapes))
     both = ctx.temp("scales_ab", np.float32, channel_shape)
     ctx.op("MUL", factors[:2], [both], options("MulOptions"))
@@ -258,87 +251,6 @@ def _requantize(ctx: EmitContext, total: int, scales, y_zero: ir.Value, out: int
     ctx.op("CAST", [steps[3]], [out])
 
 
-# ConvInteger and QLinearConv ----------------------------------------------------------
-
-def _check_conv(node: ir.Node, values, x: int, w: int) -> str | None:
-    if rank(values, node.inputs[x]) != 4 or static_but_batch(values, node.inputs[x]) is None:
-        return f"{node.op_type} is lowered for 2-D images (4-D NCHW input of static " \
-            "channel and spatial dims) only"
-    shape = static_shape(values, node.inputs[w])
-    if shape is None or len(shape) != 4:
-        return f"{node.op_type}'s weights (input {w}) need a static 4-D shape"
-    if attr(node, "group", 1) != 1:
-        return f"{node.op_type} with group > 1 is not lowered"
-    units, depth = shape[0], int(np.prod(shape[1:]))
-    x_zero, w_zero = x + 2, w + 2  # ConvInteger: 2, 3; QLinearConv: 2, 5
-    return _per_tensor(node, values, (x_zero,)) \
-        or _per_channel(node, values, (w_zero,), units) \
-        or _exact(node, values, depth, [(node.inputs[x], _optional(node, x_zero)),
-                                        (node.inputs[w], _optional(node, w_zero))])
-
-
-def check_conv_integer(node: ir.Node, values) -> str | None:
-    return _check_conv(node, values, 0, 1)
-
-
-def check_qlinear_conv(node: ir.Node, values) -> str | None:
-    units = (static_shape(values, node.inputs[3]) or (-1,))[0]
-    return _scales(node, values, (1, 4, 6)) \
-        or _per_tensor(node, values, (1, 2, 6, 7)) \
-        or _per_channel(node, values, (4,), units) \
-        or _check_conv(node, values, 0, 3)
-
-
-def _convolved(ctx: EmitContext, node: ir.Node, x: ir.Value, x_zero, w: ir.Value,
-               w_zero) -> int:
-    """CONV_2D of the centered operands, NHWC float32 (zeros as padding: the centered
-    zero point, as ONNX pads)."""
-    shape = ctx.image_shape(x)
-    units, _, *kernel = ctx.shape(w)
-    strides = tuple(attr(node, "strides") or (1, 1))
-    dilations = tuple(attr(node, "dilations") or (1, 1))
-    pads = spatial_pads(node, shape[2:], tuple(kernel), strides, dilations)
-    source = _centered(ctx, x, x_zero, NHWC)
-    mode = padding_mode(pads, shape[2:], tuple(kernel), strides, dilations)
-    if mode is None:
-        source = explicit_pad(ctx, source, shape, pads, 0.0)
-        mode = "VALID"
-    w_zero_shape = [-1, 1, 1, 1] if w_zero is not None and rank(ctx.values, w_zero) == 1 \
-        else None
-    filters = _centered(ctx, w, w_zero, (0, 2, 3, 1),
-                        None if w_zero_shape is None else [units, 1, 1, 1])
-    out_shape = ctx.image_shape(node.outputs[0])
-    result = ctx.temp("conv_integer", np.float32,
-                      [out_shape[0], out_shape[2], out_shape[3], out_shape[1]])
-    made = options("Conv2DOptions", padding=PADDING[mode], strideH=strides[0],
-                   strideW=strides[1], dilationHFactor=dilations[0],
-                   dilationWFactor=dilations[1])
-    ctx.op("CONV_2D", [source, filters, ctx.const(np.zeros(units, np.float32), "bias")],
-           [result], made)
-    return result
-
-
-def emit_conv_integer(ctx: EmitContext, node: ir.Node) -> None:
-    result = _convolved(ctx, node, node.inputs[0], _optional(node, 2), node.inputs[1],
-                        _optional(node, 3))
-    ctx.op("CAST", [result], [ctx.output(node.outputs[0], NHWC)])
-
-
-def emit_qlinear_conv(ctx: EmitContext, node: ir.Node) -> None:
-    x, x_scale, x_zero, w, w_scale, w_zero, y_scale, y_zero = node.inputs[:8]
-    result = _convolved(ctx, node, x, x_zero, w, w_zero)
-    bias = _optional(node, 8)
-    if bias is not None:  # added in int32, as ONNX does, then float32 again
-        shape = _shape(ctx, result)
-        summed = [ctx.temp(f"conv_bias{i}", np.int32, shape) for i in range(2)]
-        ctx.op("CAST", [result], [summed[0]])
-        ctx.op("ADD", [summed[0], ctx.input(bias)], [summed[1]], options("AddOptions"))
-        result = ctx.temp("conv_biased", np.float32, shape)
-        ctx.op("CAST", [summed[1]], [result])
-    _requantize(ctx, result, (x_scale, w_scale, y_scale), y_zero,
-                ctx.output(node.outputs[0], NHWC))
-
-
 QLINEAR = ("CAST", "SUB", "MUL", "DIV", "ROUND", "ADD", "MAXIMUM", "MINIMUM", "RESHAPE")
 
 
@@ -351,8 +263,4 @@ def entries() -> dict[str, list[Lowering]]:
         "QLinearMatMul": [entry(("SPLIT_V", "BATCH_MATMUL", *QLINEAR), emit_qlinear_matmul,
                                 dtypes=INTEGERS, dtype_inputs=(0, 3),
                                 check=check_qlinear_matmul)],
-        "ConvInteger": [entry(("CAST", "SUB", "PAD", "TRANSPOSE", "CONV_2D"), emit_conv_integer,
-                              dtypes=INTEGERS, dtype_inputs=(0, 1), check=check_conv_integer)],
-        "QLinearConv": [entry(("CONV_2D", "PAD", "TRANSPOSE", *QLINEAR), emit_qlinear_conv,
-                              dtypes=INTEGERS, dtype_inputs=(0, 3), check=check_qlinear_conv)],
     }
