@@ -513,7 +513,12 @@ def _other() -> list[Row]:
         no("MelWeightMatrix", window),
         # decompose can inline its body, but the Pad it leaves takes computed pads (GK105).
         no("CenterCropPad", "no center-crop builtin in graphkit's table"),
-        no("DynamicQuantizeLinear", NO_QUANT),
+        b(
+            "DynamicQuantizeLinear",
+            ["REDUCE_MIN", "REDUCE_MAX", "MINIMUM", "MAXIMUM", "SUB", "EQUAL", "SELECT_V2",
+             "DIV", "ROUND", "ADD", "CAST"],
+            ["float32"],
+        ),
         # float32 products exact on the centered integers while the sums stay below 2^24
         # (longer sums in slices added in int32), requantized as ONNX defines it
         # (lowering/_qlinear.py, _qconv.py)

@@ -19,10 +19,10 @@ from graphkit.errors import InputError  # noqa: E402
 
 
 def _proto(text: str) -> onnx.ModelProto:
-    """The model in ONNX text, where a graph input written without dims (`float s`) is a
-    scalar (the text format has no way to say shape [])."""
+    """The model in ONNX text, where a graph input or output written without dims
+    (`float s`) is a scalar (the text format has no way to say shape [])."""
     proto = onnx.parser.parse_model(text)
-    for value in proto.graph.input:
+    for value in [*proto.graph.input, *proto.graph.output]:
         value.type.tensor_type.shape.SetInParent()
     onnx.checker.check_model(proto)
     return proto
@@ -377,3 +377,50 @@ def test_depthwise_qlinear_and_integer_conv(tmp_path, rng, t):
              "sy": np.asarray(0.5, np.float32), "zx": _integers(rng, t, ()),
              "zw": _integers(rng, t, (6,)), "zy": _integers(rng, t, ())}
     _emitted_matches(tmp_path, text, feeds)
+
+
+# DynamicQuantizeLinear, and ONNX Runtime's dynamically quantized MatMul ---------------
+
+DYNAMIC = """<ir_version: 10, opset_import: ["" : 21]>
+g (float[3,17] x) => (uint8[3,17] y, float s, uint8 z) {
+    y, s, z = DynamicQuantizeLinear(x)
+}"""
+
+
+@pytest.mark.parametrize("kind", ["mixed", "positive", "negative", "zeros"])
+def test_dynamic_quantize_linear(tmp_path, rng, kind):
+    """Opset 21: the op's function body (written for opset 11) no longer holds, so the
+    emitter lowers the op itself; all zeros is onnx's reference's scale of 1 / 255."""
+    x = (rng.standard_normal((3, 17)) * 4).astype(np.float32)
+    x = {"mixed": x, "positive": np.abs(x) + 1, "negative": -np.abs(x) - 0.5,
+         "zeros": np.zeros_like(x)}[kind]
+    _emitted_matches(tmp_path, DYNAMIC, {"x": x})
+
+
+def test_dynamically_quantized_mlp_from_onnxruntime(tmp_path, rng):
+    """quantize_dynamic's DynamicQuantizeLinear + MatMulInteger (K = 768: two exact slices)
+    + Mul + Cast converts and matches ONNX Runtime on the quantized model."""
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    weights = [numpy_helper.from_array((rng.standard_normal(s) * 0.05).astype(np.float32), n)
+               for n, s in (("w1", (768, 256)), ("w2", (256, 10)))]
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("MatMul", ["r", "w2"], ["y"])], "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 768])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 10])], weights)
+    source = tmp_path / "mlp.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=9), source)
+    quantize_dynamic(source, tmp_path / "q.onnx", weight_type=QuantType.QInt8)
+    model = ir.load(tmp_path / "q.onnx")
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= {n.op_type for n in model.graph}
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    x = rng.standard_normal((4, 768)).astype(np.float32)
+    got = run_artifact(emit(model, tmp_path / "m.tflite").path, {"x": x})["y"]
+    from conftest import run_ort
+
+    want = run_ort(onnx.load(tmp_path / "q.onnx"), {"x": x})[0]
+    assert want.std() > 0.1
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

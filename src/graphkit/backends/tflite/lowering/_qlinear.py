@@ -120,7 +120,18 @@ def check_qlinear_matmul(node: ir.Node, values) -> str | None:
 
 def centered(ctx: EmitContext, data: ir.Value, zero: ir.Value | None, perm=None,
               zero_shape: list[int] | None = None) -> int:
-    """CAST(data) - CAST(zero) in float32 (`zero_shape`: a RESHAPE of the zero point)."""
+    """CAST(data) - CAST(zero) in float32 (`zero_shape`: a RESHAPE of the zero point),
+    the data held in layout `perm`; computed when converting where both are constants
+    (quantized weights), as a DequantizeLinear of constants is."""
+    array = const_or_dequantized(data)
+    offset = const_or_dequantized(zero) if zero is not None else np.zeros((), np.float32)
+    if array is not None and offset is not None:
+        held = array.astype(np.float32) if perm is None else \
+            np.transpose(array, perm).astype(np.float32)
+        offset = np.asarray(offset, np.float32)
+        if zero_shape is not None:
+            offset = offset.reshape(zero_shape)
+        return ctx.const(held - offset, f"{data.name}_centered")
     held = ctx.input(data, perm)
     shape = ctx.builder.tensors[held].shape
     shape = None if shape is None else list(shape)

@@ -197,6 +197,54 @@ def emit_dequantize(ctx: EmitContext, node: ir.Node) -> None:
     ctx.op("CAST", [product], [ctx.output(out, perm)])
 
 
+def check_dynamic(node: ir.Node, values) -> str | None:
+    if rank(values, node.inputs[0]) is None:
+        return "DynamicQuantizeLinear needs the input's rank"
+    return None
+
+
+def emit_dynamic_quantize(ctx: EmitContext, node: ir.Node) -> None:
+    """uint8 quantization with the range of x (0 included), as onnx's reference computes
+    it: scale = (max - min) / 255 (1 / 255 where max == min, where ONNX's function body
+    would divide by 0), zero point = round(clamp(-min / scale, 0, 255))."""
+    x = node.inputs[0]
+    y, y_scale, y_zero = (node.outputs[i] if i < len(node.outputs) else None for i in range(3))
+    perm = ctx.perm_of(x)
+    source = ctx.input(x, perm)
+    shape = _held_shape(ctx, source)
+    every = ctx.int32(list(range(ctx.rank(x))))
+    zero, one = (ctx.const(np.asarray(v, np.float32)) for v in (0.0, 1.0))
+    scalar = [ctx.temp(f"dq_{name}", np.float32, []) for name in
+                ("min", "low", "max", "high", "range", "range1", "scale", "shift", "zp",
+                 "zp_low", "zp_clamped", "zp_round")]
+    reduced = options("ReducerOptions", keepDims=False)
+    ctx.op("REDUCE_MIN", [source, every], [scalar[0]], reduced)
+    ctx.op("MINIMUM", [scalar[0], zero], [scalar[1]])
+    ctx.op("REDUCE_MAX", [source, every], [scalar[2]], reduced)
+    ctx.op("MAXIMUM", [scalar[2], zero], [scalar[3]])
+    ctx.op("SUB", [scalar[3], scalar[1]], [scalar[4]], options("SubOptions"))
+    empty = ctx.temp("dq_empty_range", np.bool_, [])
+    ctx.op("EQUAL", [scalar[4], zero], [empty])
+    ctx.op("SELECT_V2", [empty, one, scalar[4]], [scalar[5]])
+    scale = ctx.output(y_scale) if y_scale is not None else scalar[6]
+    ctx.op("DIV", [scalar[5], ctx.const(np.asarray(255, np.float32))], [scale],
+           options("DivOptions"))
+    ctx.op("DIV", [scalar[1], scale], [scalar[7]], options("DivOptions"))
+    ctx.op("SUB", [zero, scalar[7]], [scalar[8]], options("SubOptions"))
+    saturate(ctx, scalar[8], scalar[10], np.dtype(np.uint8), [])
+    ctx.op("ROUND", [scalar[10]], [scalar[11]])
+    if y_zero is not None:
+        ctx.op("CAST", [scalar[11]], [ctx.output(y_zero)])
+    if y is None:
+        return
+    steps = [ctx.temp(f"dq_y{i}", np.float32, shape) for i in range(4)]
+    ctx.op("DIV", [source, scale], [steps[0]], options("DivOptions"))
+    ctx.op("ROUND", [steps[0]], [steps[1]])
+    ctx.op("ADD", [steps[1], scalar[11]], [steps[2]], options("AddOptions"))
+    saturate(ctx, steps[2], steps[3], np.dtype(np.uint8), shape)
+    ctx.op("CAST", [steps[3]], [ctx.output(y, perm)])
+
+
 def entries() -> dict[str, list[Lowering]]:
     return {
         "QuantizeLinear": [entry(("DIV", "ROUND", "ADD", "MAXIMUM", "MINIMUM", "CAST",
@@ -204,4 +252,8 @@ def entries() -> dict[str, list[Lowering]]:
                                  emit_quantize, dtypes=SCALES, check=check_quant)],
         "DequantizeLinear": [entry(("CAST", "SUB", "MUL", "RESHAPE", "GATHER"), emit_dequantize,
                                    dtypes=QUANTIZED | {ir.DataType.INT32}, check=check_quant)],
+        "DynamicQuantizeLinear": [entry(("REDUCE_MIN", "REDUCE_MAX", "MINIMUM", "MAXIMUM",
+                                         "SUB", "EQUAL", "SELECT_V2", "DIV", "ROUND", "ADD",
+                                         "CAST"),
+                                        emit_dynamic_quantize, check=check_dynamic)],
     }
