@@ -424,3 +424,65 @@ def test_dynamically_quantized_mlp_from_onnxruntime(tmp_path, rng):
     want = run_ort(onnx.load(tmp_path / "q.onnx"), {"x": x})[0]
     assert want.std() > 0.1
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def _small_cnn(rng, path) -> None:
+    """Conv-Relu, strided Conv-Relu, depthwise Conv, flatten, MatMul: float32, opset 17."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def weight(name, shape):
+        return numpy_helper.from_array((rng.standard_normal(shape) * 0.2).astype("f4"), name)
+
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1],
+                              strides=[2, 2]),
+             helper.make_node("Relu", ["c2"], ["r2"]),
+             helper.make_node("Conv", ["r2", "w3"], ["c3"], group=16, pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["c3", "shape"], ["f"]),
+             helper.make_node("MatMul", ["f", "w4"], ["y"])]
+    inits = [weight("w1", (16, 3, 3, 3)), weight("b1", (16,)), weight("w2", (16, 16, 3, 3)),
+             weight("b2", (16,)), weight("w3", (16, 1, 3, 3)), weight("w4", (1024, 10)),
+             numpy_helper.from_array(np.asarray([1, 1024], np.int64), "shape")]
+    graph = helper.make_graph(
+        nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=9), path)
+
+
+@pytest.mark.parametrize("form", ["QOperator", "QDQ"])
+def test_statically_quantized_cnn_from_onnxruntime(tmp_path, rng, form):
+    """quantize_static, per-channel int8 weights and uint8 activations: QLinearConv and
+    QLinearMatMul (QOperator), or Q/DQ around float ops (QDQ). Both convert, match ONNX
+    Runtime on the quantized model, and keep NHWC inside (a TRANSPOSE in, one out)."""
+    from ai_edge_litert.interpreter import Interpreter
+    from conftest import run_ort
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class Samples(CalibrationDataReader):
+        def __init__(self):
+            self.left = [{"x": rng.standard_normal((1, 3, 16, 16)).astype("f4")}
+                         for _ in range(4)]
+
+        def get_next(self):
+            return self.left.pop() if self.left else None
+
+    _small_cnn(rng, tmp_path / "cnn.onnx")
+    quantize_static(tmp_path / "cnn.onnx", tmp_path / "q.onnx", Samples(),
+                    quant_format=getattr(QuantFormat, form), per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    model = ir.load(tmp_path / "q.onnx")
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    path = emit(model, tmp_path / "m.tflite").path
+    ops = [op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details()]
+    assert ops.count("TRANSPOSE") == 2
+    x = rng.standard_normal((1, 3, 16, 16)).astype(np.float32)
+    want = run_ort(onnx.load(tmp_path / "q.onnx"), {"x": x})[0]
+    assert want.std() > 0.1
+    np.testing.assert_allclose(run_artifact(path, {"x": x})["y"], want, rtol=1e-5, atol=1e-5)

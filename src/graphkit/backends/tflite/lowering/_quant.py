@@ -21,7 +21,6 @@ from graphkit.backends.tflite.lowering._base import (
     EmitContext,
     Lowering,
     Perm,
-    Stored,
     attr,
     const_or_dequantized,
     dequantized,
@@ -176,9 +175,9 @@ def saturate(ctx: EmitContext, source: int, target: int, dtype: np.dtype, shape)
 def emit_dequantize(ctx: EmitContext, node: ir.Node) -> None:
     """y = (x - zero_point) * scale, in float32 (then float16 where y is float16)."""
     out = node.outputs[0]
-    folded = dequantized(node)
-    if folded is not None and ctx.dtype(out) == np.float32:
-        ctx.stored[id(out)] = Stored(ctx.const(folded, out.name or "weights"))
+    if dequantized(node) is not None and ctx.dtype(out) == np.float32:
+        # constants: whoever reads y gets the float32 constant const_or_dequantized gives,
+        # in the layout it asks for (a Conv's weights transposed when converting)
         return
     perm = _layout(ctx, node)
     source = ctx.input(node.inputs[0], perm)
