@@ -486,3 +486,15 @@ def test_statically_quantized_cnn_from_onnxruntime(tmp_path, rng, form):
     want = run_ort(onnx.load(tmp_path / "q.onnx"), {"x": x})[0]
     assert want.std() > 0.1
     np.testing.assert_allclose(run_artifact(path, {"x": x})["y"], want, rtol=1e-5, atol=1e-5)
+
+
+def test_bitwise_and_of_unknown_rank_is_refused():
+    """Values without shapes (as inside a graph nothing has typed): no rank, no lowering."""
+    from graphkit.backends.tflite.lowering import unsupported_reason
+    from graphkit.targets.base import ValueFacts
+
+    model = model_from_text(LOGIC.format(t="int32", op="BitwiseAnd", a="6", b="6", out="6"))
+    node = next(iter(model.graph))
+    for value in [*node.inputs, *node.outputs]:
+        value.shape = None
+    assert "rank" in unsupported_reason(node, 18, ValueFacts())

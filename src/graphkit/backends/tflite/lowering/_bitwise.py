@@ -136,6 +136,12 @@ LOGIC = frozenset({ir.DataType.INT32, ir.DataType.UINT32, ir.DataType.INT64,
 HALF = 1 << 16
 
 
+def check_and_or(node: ir.Node, values) -> str | None:
+    if any(rank(values, v) is None for v in [*node.inputs, *node.outputs]):
+        return f"{node.op_type} needs the rank of its inputs and output"
+    return None
+
+
 def emit_and_or(ctx: EmitContext, node: ir.Node) -> None:
     tensors, perm = binary_inputs(ctx, node, list(node.inputs))
     dtype = ctx.dtype(node.inputs[0])
@@ -207,8 +213,8 @@ def entries() -> dict[str, list[Lowering]]:
                            dtypes=SHIFTED, check=check_bit_shift)],
         "BitwiseXor": [entry("BITWISE_XOR", emit_xor, dtypes=BITS)],
         "BitwiseNot": [entry("BITWISE_XOR", emit_not, dtypes=BITS)],
-        "BitwiseAnd": [entry(LOGIC_BUILTINS, emit_and_or, dtypes=LOGIC)],
-        "BitwiseOr": [entry(LOGIC_BUILTINS, emit_and_or, dtypes=LOGIC)],
+        "BitwiseAnd": [entry(LOGIC_BUILTINS, emit_and_or, dtypes=LOGIC, check=check_and_or)],
+        "BitwiseOr": [entry(LOGIC_BUILTINS, emit_and_or, dtypes=LOGIC, check=check_and_or)],
         "BitCast": [entry("BITCAST", emit_bitcast, dtypes=BITCAST_TYPES, check=check_bitcast,
                           since=26)],
     }
