@@ -1,12 +1,14 @@
-"""QuantizeLinear / DequantizeLinear as the float arithmetic ONNX defines them.
+"""QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear as the float arithmetic
+ONNX defines them.
 
-A DequantizeLinear of constants is folded into a float32 constant when converting (see
-_base.const_or_dequantized), so a Q/DQ model's Conv or MatMul gets ordinary float weights; on
-activations, Q is DIV, ROUND (half to even, as ONNX), ADD, clamp and CAST, and DQ is
-CAST, SUB and MUL. Scale and zero point may be constants or tensors given at run time, per
-tensor, per `axis` or per block (`block_size`: each scale repeated over its block along
-the axis, a GATHER). The artifact computes what ONNX Runtime computes on the Q/DQ graph:
-it is not an int8-kernel TFLite model (that lowering is still to come).
+A DequantizeLinear of constants writes nothing: its readers take the float32 constant
+_base.const_or_dequantized gives, so a Q/DQ model's Conv or MatMul gets ordinary float
+weights; on activations, Q is DIV, ROUND (half to even, as ONNX), ADD, clamp and CAST, and
+DQ is CAST, SUB and MUL, in whatever layout the input is held (an NHWC activation between
+convolutions stays NHWC). Scale and zero point may be constants or tensors given at run
+time, per tensor, per `axis` or per block (`block_size`: each scale repeated over its
+block along the axis, a GATHER). The artifact computes what ONNX Runtime computes on the
+Q/DQ graph: it is not an int8-kernel TFLite model.
 
 float16: ONNX divides in float16; DIV in float32 rounded to float16 (CAST there and back)
 is that same quotient, since float32 keeps more than twice float16's bits plus two."""
