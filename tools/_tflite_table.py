@@ -122,6 +122,8 @@ SYMMETRIC = {
 NO_QUANT = (
     "quantized ONNX ops are not in graphkit's TFLite table; quantize with the TFLite converter"
 )
+QCONV = ["CAST", "SUB", "PAD", "TRANSPOSE", "SPLIT_V", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD"]
+QLINEAR = ["CAST", "SUB", "MUL", "DIV", "ROUND", "ADD", "MAXIMUM", "MINIMUM", "RESHAPE"]
 NO_SEQ = "sequence and optional values have no TFLite builtin form"
 BODY = "no builtin; lowered as its ONNX function body where every node of that body lowers"
 
@@ -142,9 +144,14 @@ def _elementwise() -> list[Row]:
             ["CAST", "GATHER", "MUL", "RIGHT_SHIFT", "SELECT_V2"],
             ["int8", "uint8", "int16", "uint16", "int32", "uint32"],
         ),
-        flex("BitwiseAnd", ["BitwiseAnd"], ["int8", "int16", "int32", "int64", "uint8"]),
+        b("BitCast", "BITCAST", F + ["int8", "int16", "int32", "int64", "uint8", "uint16",
+                                     "uint32", "uint64", "bool"]),
+        # a & b = (a + b - (a ^ b)) >> 1 on 16-bit halves (lowering/_bitwise.py)
+        b("BitwiseAnd", ["BITCAST", "RIGHT_SHIFT", "MUL", "SUB", "ADD", "BITWISE_XOR"],
+          ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]),
         b("BitwiseNot", "BITWISE_XOR", ["int8", "int16", "int32", "uint8", "uint16", "uint32"]),
-        flex("BitwiseOr", ["BitwiseOr"], ["int8", "int16", "int32", "int64", "uint8"]),
+        b("BitwiseOr", ["BITCAST", "RIGHT_SHIFT", "MUL", "SUB", "ADD", "BITWISE_XOR"],
+          ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]),
         b("BitwiseXor", "BITWISE_XOR", ["int8", "int16", "int32", "uint8", "uint16", "uint32"]),
         b("Ceil", "CEIL", F),
         b("Celu", ["MAXIMUM", "MINIMUM", "DIV", "EXP", "SUB", "MUL", "ADD"], F),
@@ -493,22 +500,12 @@ def _other() -> list[Row]:
              "PACK", "CONCATENATION", "CAST", "FULLY_CONNECTED", "MINIMUM", "BITCAST"],
             F,
         ),
-        b("QuantizeLinear", "QUANTIZE", F, const(1, 2), attr("block_size", 0)),
-        b(
-            "DequantizeLinear",
-            "DEQUANTIZE",
-            ["int8", "uint8", "int16", "int32", "float16"],
-            const(1, 2),
-            attr("block_size", 0),
-            # An int32 DequantizeLinear is a quantized bias: the converter folds it into the
-            # op it feeds (Conv, FullyConnected), which takes int32 bias; DEQUANTIZE does not.
-            {
-                "kind": "const-input",
-                "inputs": [0],
-                "dtypes": ["int32"],
-                "message": "int32 is dequantized only as a quantized bias, a constant",
-            },
-        ),
+        # the float arithmetic ONNX defines (lowering/_quant.py): scale and zero point
+        # constant or given at run time, per tensor, per axis or per block
+        b("QuantizeLinear", ["DIV", "ROUND", "ADD", "MAXIMUM", "MINIMUM", "CAST", "RESHAPE",
+                             "GATHER"], F),
+        b("DequantizeLinear", ["CAST", "SUB", "MUL", "RESHAPE", "GATHER"],
+          ["int8", "uint8", "int16", "uint16", "int32"]),
         b("RandomNormal", ["RANDOM_STANDARD_NORMAL", "MUL", "ADD"], None, dtype_inputs=[]),
         b(
             "RandomNormalLike",
@@ -528,11 +525,19 @@ def _other() -> list[Row]:
         no("MelWeightMatrix", window),
         # decompose can inline its body, but the Pad it leaves takes computed pads (GK105).
         no("CenterCropPad", "no center-crop builtin in graphkit's table"),
-        no("DynamicQuantizeLinear", NO_QUANT),
-        no("ConvInteger", NO_QUANT),
-        no("MatMulInteger", NO_QUANT),
-        no("QLinearConv", NO_QUANT),
-        no("QLinearMatMul", NO_QUANT),
+        b(
+            "DynamicQuantizeLinear",
+            ["REDUCE_MIN", "REDUCE_MAX", "MINIMUM", "MAXIMUM", "SUB", "EQUAL", "SELECT_V2",
+             "DIV", "ROUND", "ADD", "CAST"],
+            ["float32"],
+        ),
+        # float32 products exact on the centered integers while the sums stay below 2^24
+        # (longer sums in slices added in int32), requantized as ONNX defines it
+        # (lowering/_qlinear.py, _qconv.py)
+        b("ConvInteger", QCONV, ["int8", "uint8"]),
+        b("MatMulInteger", ["CAST", "SUB", "SPLIT_V", "BATCH_MATMUL", "ADD"], ["int8", "uint8"]),
+        b("QLinearConv", [*QCONV, *QLINEAR], ["int8", "uint8"]),
+        b("QLinearMatMul", ["SPLIT_V", "BATCH_MATMUL", *QLINEAR], ["int8", "uint8"]),
         # WHILE with condition and body subgraphs (the emitter's _control.py); scan
         # outputs are refused there
         b("Loop", ["WHILE", "LESS", "LOGICAL_AND", "ADD", "RESHAPE"], None, dtype_inputs=[]),

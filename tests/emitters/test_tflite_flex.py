@@ -26,8 +26,8 @@ g (float[2, 3] a, float[3, 4] b) => (float[2, 4] y) {
     e = Einsum <equation = "ij,jk->ik"> (a, b)
     y = Relu(e)
 }"""
-BITWISE = """<ir_version: 10, opset_import: ["" : 18]>
-g (int32[4] a, int32[4] b) => (int32[4] y) { y = BitwiseAnd(a, b) }"""
+DET = """<ir_version: 10, opset_import: ["" : 18]>
+g (float[2, 3, 3] a) => (float[2] y) { y = Det(a) }"""
 
 
 def _custom_ops(path) -> list[tuple[str, bytes]]:
@@ -51,7 +51,7 @@ def _node_def(options: bytes):
     return op.AsString, parsed
 
 
-@pytest.mark.parametrize("text, tf_op", [(EINSUM, "Einsum"), (BITWISE, "BitwiseAnd")])
+@pytest.mark.parametrize("text, tf_op", [(EINSUM, "Einsum"), (DET, "MatrixDeterminant")])
 def test_without_allow_flex_only_builtins_and_diagnose_names_the_tf_op(tmp_path, text, tf_op):
     model = model_from_text(text)
     flex = [f for f in graphkit.diagnose(model, "tflite").blockers if f.code == "GK107"]
@@ -60,7 +60,7 @@ def test_without_allow_flex_only_builtins_and_diagnose_names_the_tf_op(tmp_path,
         emit(model, tmp_path / "m.tflite")
 
 
-@pytest.mark.parametrize("text, tf_op", [(EINSUM, "Einsum"), (BITWISE, "BitwiseAnd")])
+@pytest.mark.parametrize("text, tf_op", [(EINSUM, "Einsum"), (DET, "MatrixDeterminant")])
 def test_allow_flex_writes_the_op_and_says_it_is_not_validated_here(tmp_path, rng, text, tf_op):
     model = model_from_text(text)
     artifact = emit(model, tmp_path / "m.tflite", allow_flex=True)
@@ -103,14 +103,14 @@ def test_the_flex_op_is_what_tensorflows_converter_writes(tmp_path):
 
 
 def test_cli_allow_flex_writes_the_file_and_exits_1_unvalidated(tmp_path, capsys):
-    source = tmp_path / "bitwise.onnx"
-    graphkit.save(model_from_text(BITWISE), source)
+    source = tmp_path / "det.onnx"
+    graphkit.save(model_from_text(DET), source)
     out = tmp_path / "m.tflite"
     assert main(["convert", str(source), "--to", "tflite", "-o", str(out)]) == 2
     assert not out.exists()
     code = main(["convert", str(source), "--to", "tflite", "-o", str(out), "--allow-flex"])
     printed = capsys.readouterr().out
-    assert "Select TF ops (Flex): BitwiseAnd" in printed
+    assert "Select TF ops (Flex): MatrixDeterminant" in printed
     if "not validated" in printed:
         assert code == 1 and out.exists()
     else:

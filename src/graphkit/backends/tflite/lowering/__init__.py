@@ -34,6 +34,8 @@ from graphkit.backends.tflite.lowering import (
     _ngrams,
     _nhwc,
     _nms,
+    _qconv,
+    _qlinear,
     _quant,
     _recurrent,
     _reduce,
@@ -117,7 +119,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
-        _quant, _recurrent, _nms, _control, _axis_ops, _conv_transpose,
+        _quant, _qlinear, _qconv, _recurrent, _nms, _control, _axis_ops, _conv_transpose,
         _scatter, _bitwise, _math, _indicator, _slice, _ngrams, _scan, _select, _remainder,
     ))
 
