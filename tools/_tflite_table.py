@@ -308,12 +308,16 @@ def _nn() -> list[Row]:
         no("Attention", BODY),
         no("RotaryEmbedding", BODY),
         no("DeformConv", "no deformable-convolution builtin"),
-        no("GridSample", "no grid-sample builtin"),
+        # lowering/_grid.py: coordinates, taps and weights computed, one GATHER of the taps
+        b("GridSample", ["RESHAPE", "STRIDED_SLICE", "ADD", "SUB", "MUL", "DIV", "ROUND", "FLOOR",
+                         "LESS", "GREATER", "LESS_EQUAL", "GREATER_EQUAL", "NOT_EQUAL",
+                         "LOGICAL_AND", "LOGICAL_OR", "SELECT_V2", "MAXIMUM", "MINIMUM", "CAST",
+                         "CONCATENATION", "TRANSPOSE", "GATHER", "SUM"], F),
         no("RoiAlign", "no RoI-align builtin"),
         no("MaxRoiPool", "no RoI-pool builtin"),
         no("MaxUnpool", "no unpooling builtin"),
         no("Col2Im", "no col2im builtin"),
-        no("AffineGrid", "not in graphkit's TFLite table"),
+        b("AffineGrid", ["BATCH_MATMUL", "RESHAPE"], F),
         no("NegativeLogLikelihoodLoss", BODY),
         no("SoftmaxCrossEntropyLoss", BODY),
     ]

@@ -24,6 +24,7 @@ from graphkit.backends.tflite.lowering import (
     _elementwise,
     _gather,
     _generate,
+    _grid,
     _image,
     _indicator,
     _math,
@@ -108,6 +109,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
         _scatter, _bitwise, _math, _indicator, _slice,
+        _grid,
     ))
 
 

@@ -1,0 +1,166 @@
+"""The TFLite lowerings of sampling ops (GridSample, AffineGrid, Col2Im, MaxUnpool): each
+emitted .tflite runs in LiteRT on random inputs and matches ONNX Runtime and onnx's
+reference evaluator, and diagnose --target tflite says the same as the emitter."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from conftest import model_from_text, require, run_ort
+
+require("ai_edge_litert.interpreter", "tensorflow")
+
+import graphkit  # noqa: E402
+from graphkit.backends.tflite.emitter import emit  # noqa: E402
+from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
+from graphkit.errors import InputError  # noqa: E402
+
+
+def _emitted_matches(tmp_path, text: str, feeds: dict[str, np.ndarray], ort: bool = True,
+                     evaluator: bool = True, atol: float = 1e-5) -> None:
+    """The model converts, diagnose agrees, and every output matches ONNX Runtime (with
+    `ort`) and onnx's reference evaluator (with `evaluator`)."""
+    model = model_from_text(text)
+    assert graphkit.diagnose(model, "tflite").blockers == []
+    artifact = emit(model, tmp_path / "m.tflite")
+    got = run_artifact(artifact.path, feeds)
+    from onnx.reference import ReferenceEvaluator
+
+    references = []
+    if evaluator:
+        references.append(ReferenceEvaluator(onnx.parser.parse_model(text)).run(None, feeds))
+    if ort:
+        references.append(run_ort(model, feeds))
+    for want in references:
+        for value, expected in zip(model.graph.outputs, want, strict=True):
+            actual = got[value.name]
+            assert actual.shape == expected.shape, value.name
+            assert actual.dtype == expected.dtype, value.name
+            np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=atol,
+                                       err_msg=value.name)
+
+
+def _refused(text: str, words: str) -> None:
+    """Diagnose blocks the model and the emitter refuses it, saying why."""
+    model = model_from_text(text)
+    blockers = graphkit.diagnose(model, "tflite").blockers
+    assert blockers and words in blockers[0].message
+    with pytest.raises(InputError, match=words):
+        emit(model, "never.tflite")
+
+
+# GridSample ---------------------------------------------------------------------------
+
+GRID_SAMPLE = """<ir_version: 9, opset_import: ["" : {opset}]>
+g (float{x} x, float{grid} grid) => (float{y} y) {{
+    y = GridSample<mode="{mode}", padding_mode="{padding}", align_corners={align}>(x, grid)
+}}"""
+
+
+def _grid_sample(opset, mode, padding, align, x=(2, 3, 5, 6), grid=(2, 4, 7, 2)):
+    y = (*x[:2], *grid[1:-1])
+    return GRID_SAMPLE.format(opset=opset, mode=mode, padding=padding, align=align,
+                              x=list(x), grid=list(grid), y=list(y))
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align", [0, 1])
+def test_grid_sample_2d(tmp_path, rng, mode, padding, align):
+    """Grid values beyond [-1, 1] (up to 3 image widths out) exercise every padding mode,
+    reflection folding more than once. Cubic with border padding follows torch and ONNX
+    Runtime, which clamp each tap; onnx's reference evaluator clamps the point first."""
+    text = _grid_sample(20, mode, padding, align)
+    x = rng.standard_normal((2, 3, 5, 6)).astype(np.float32)
+    grid = rng.uniform(-3.5, 3.5, (2, 4, 7, 2)).astype(np.float32)
+    clamped_taps = (mode, padding) == ("cubic", "border")
+    _emitted_matches(tmp_path, text, {"x": x, "grid": grid}, evaluator=not clamped_taps)
+
+
+@pytest.mark.parametrize(("old", "new"), [("bilinear", "linear"), ("bicubic", "cubic")])
+def test_grid_sample_opset_16_names(tmp_path, rng, old, new):
+    """Opset 16 calls the modes bilinear and bicubic; they lower as linear and cubic."""
+    x = rng.standard_normal((1, 2, 4, 4)).astype(np.float32)
+    grid = rng.uniform(-1.2, 1.2, (1, 3, 3, 2)).astype(np.float32)
+    text = _grid_sample(16, old, "border", 0, x.shape, grid.shape)
+    # onnx's reference evaluator knows only the opset-20 names
+    _emitted_matches(tmp_path, text, {"x": x, "grid": grid}, evaluator=False)
+    _refused(_grid_sample(20, old, "border", 0, x.shape, grid.shape), "not one of")
+
+
+def test_grid_sample_nearest_rounds_half_to_even(tmp_path):
+    """Grid points exactly between two pixels (x = 0.5, 1.5, 2.5) take the even one."""
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    ties = np.asarray([-0.5, 0.0, 0.5], np.float32)  # align_corners=0, 4 pixels
+    grid = np.stack(np.meshgrid(ties, ties, indexing="xy"), axis=-1)[None].astype(np.float32)
+    text = _grid_sample(20, "nearest", "zeros", 0, x.shape, grid.shape)
+    _emitted_matches(tmp_path, text, {"x": x, "grid": grid})
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+def test_grid_sample_volumetric(tmp_path, rng, mode, padding):
+    x = rng.standard_normal((2, 2, 3, 4, 5)).astype(np.float32)
+    grid = rng.uniform(-1.6, 1.6, (2, 2, 3, 4, 3)).astype(np.float32)
+    text = _grid_sample(20, mode, padding, 1, x.shape, grid.shape)
+    _emitted_matches(tmp_path, text, {"x": x, "grid": grid})
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+def test_grid_sample_one_pixel_side_with_align_corners(tmp_path, rng, mode, padding):
+    """A side of one pixel spans nothing to reflect in: every tap lands on it, as in ONNX
+    Runtime and torch (onnx's reference evaluator divides by the zero span and fails)."""
+    x = rng.standard_normal((1, 2, 1, 5)).astype(np.float32)
+    grid = rng.uniform(-2, 2, (1, 3, 4, 2)).astype(np.float32)
+    text = _grid_sample(20, mode, padding, 1, x.shape, grid.shape)
+    _emitted_matches(tmp_path, text, {"x": x, "grid": grid}, evaluator=False)
+
+
+def test_grid_sample_refusals():
+    _refused(_grid_sample(20, "cubic", "zeros", 0, (1, 1, 2, 3, 4), (1, 2, 2, 2, 3)),
+             "cubic is defined for 4-D input only")
+    _refused(_grid_sample(20, "linear", "zeros", 0, (1, 1, 3, 4), (1, 2, 2, 2))
+             .replace("float[1, 1, 3, 4]", "float[1,1,H,4]"),
+             "needs static input and grid shapes")
+
+
+# AffineGrid ---------------------------------------------------------------------------
+
+AFFINE_GRID = """<ir_version: 9, opset_import: ["" : 20]>
+g (float{theta} theta, int64[{n}] size) => (float{grid} grid) {{
+    grid = AffineGrid<align_corners={align}>(theta, size)
+}}"""
+
+AFFINE_CONSTANT_SIZE = """<ir_version: 9, opset_import: ["" : 20]>
+g (float[N,2,3] theta) => (float[N,?,?,2] grid) {{
+    size = Constant<value = int64[4] {{3, 3, 4, 7}}>()
+    grid = AffineGrid<align_corners={align}>(theta, size)
+}}"""
+
+
+@pytest.mark.parametrize(("align", "spatial"), [
+    (0, (5, 6)), (1, (5, 6)), (0, (1, 4)), (0, (3, 4, 5)), (1, (3, 4, 5)), (0, (4, 1, 2))])
+def test_affine_grid_from_the_output_shape(tmp_path, rng, align, spatial):
+    """A side of 1 only without align_corners (test_affine_grid_refusals)."""
+    rank = len(spatial)
+    theta = rng.standard_normal((2, rank, rank + 1)).astype(np.float32)
+    text = AFFINE_GRID.format(theta=list(theta.shape), n=rank + 2, align=align,
+                              grid=[2, *spatial, rank])
+    size = np.asarray([2, 3, *spatial], np.int64)
+    _emitted_matches(tmp_path, text, {"theta": theta, "size": size})
+
+
+@pytest.mark.parametrize("align", [0, 1])
+def test_affine_grid_constant_size(tmp_path, rng, align):
+    """The size a constant, the output's spatial dims and batch not declared."""
+    theta = rng.standard_normal((3, 2, 3)).astype(np.float32)
+    _emitted_matches(tmp_path, AFFINE_CONSTANT_SIZE.format(align=align), {"theta": theta})
+
+
+def test_affine_grid_refusals():
+    text = AFFINE_GRID.format(theta=[2, 2, 3], n=4, align=0, grid="[2,?,?,2]")
+    _refused(text, "needs a constant size or a static output shape")
+    text = AFFINE_GRID.format(theta=[2, 2, 3], n=4, align=1, grid=[2, 1, 4, 2])
+    _refused(text, "a side of 1 with align_corners=1")
