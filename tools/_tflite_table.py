@@ -315,8 +315,13 @@ def _nn() -> list[Row]:
                          "CONCATENATION", "TRANSPOSE", "GATHER", "SUM"], F),
         no("RoiAlign", "no RoI-align builtin"),
         no("MaxRoiPool", "no RoI-pool builtin"),
-        no("MaxUnpool", "no unpooling builtin"),
-        no("Col2Im", "no col2im builtin"),
+        # lowering/_col2im.py: a constant table of the entries each pixel sums, one GATHER;
+        # MaxUnpool's last write per element found by UNSORTED_SEGMENT_MAX
+        b("MaxUnpool", ["RESHAPE", "GREATER_EQUAL", "LESS", "LOGICAL_AND", "SELECT_V2", "CAST",
+                        "UNSORTED_SEGMENT_MAX", "STRIDED_SLICE", "MAXIMUM", "GATHER"],
+          ["float32", "int32", "int64"]),
+        b("Col2Im", ["RESHAPE", "PAD", "GATHER", "SUM", "EQUAL", "CAST", "REDUCE_MIN", "MUL"],
+          ["float32", "int32", "int64"]),
         b("AffineGrid", ["BATCH_MATMUL", "RESHAPE"], F),
         no("NegativeLogLikelihoodLoss", BODY),
         no("SoftmaxCrossEntropyLoss", BODY),

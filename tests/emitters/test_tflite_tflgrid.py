@@ -164,3 +164,130 @@ def test_affine_grid_refusals():
     _refused(text, "needs a constant size or a static output shape")
     text = AFFINE_GRID.format(theta=[2, 2, 3], n=4, align=1, grid=[2, 1, 4, 2])
     _refused(text, "a side of 1 with align_corners=1")
+
+
+# Col2Im -------------------------------------------------------------------------------
+
+COL2IM = """<ir_version: 9, opset_import: ["" : 18]>
+g ({dtype}{data} data{extra}) => ({dtype}{out} y) {{
+    {constants}
+    y = Col2Im{attributes}(data, image_shape, block_shape)
+}}"""
+
+
+def _col2im(data, out, image, block, attributes, runtime_block=False, dtype="float"):
+    listed = ", ".join(map(str, image))
+    constants = f"image_shape = Constant<value = int64[{len(image)}] {{{listed}}}>()"
+    extra = ""
+    if runtime_block:
+        extra = f", int64[{len(block)}] block_shape"
+    else:
+        constants += (f"\n    block_shape = Constant<value = int64[{len(block)}] "
+                      f"{{{', '.join(map(str, block))}}}>()")
+    return COL2IM.format(dtype=dtype, data=list(data), out=list(out), extra=extra,
+                         constants=constants, attributes=f"<{attributes}>" if attributes else "")
+
+
+@pytest.mark.parametrize(("image", "block", "attributes"), [
+    ((5, 6), (2, 3), "strides=[1, 1]"),
+    ((7, 6), (3, 2), "strides=[2, 1], pads=[1, 0, 2, 1]"),
+    ((8, 7), (2, 2), "dilations=[3, 2], strides=[2, 2], pads=[0, 1, 1, 0]"),
+    ((3, 4, 5), (2, 1, 3), "strides=[1, 2, 1], pads=[0, 0, 1, 1, 1, 0]"),
+])
+def test_col2im_with_constant_shapes(tmp_path, rng, image, block, attributes):
+    """Overlapping blocks sum; pads and dilations leave entries that land nowhere."""
+    model = onnx.parser.parse_model(_col2im((1, 1, 1), (1, 1, *image), image, block, attributes))
+    dims = dict(zip(["dilations", "strides", "pads"], [None] * 3, strict=True))
+    for attribute in model.graph.node[-1].attribute:
+        dims[attribute.name] = list(attribute.ints)
+    rank = len(image)
+    dilations, strides = dims["dilations"] or [1] * rank, dims["strides"] or [1] * rank
+    pads = dims["pads"] or [0] * 2 * rank
+    blocks = [(size + pads[i] + pads[rank + i] - dilations[i] * (k - 1) - 1) // strides[i] + 1
+              for i, (size, k) in enumerate(zip(image, block, strict=True))]
+    shape = (2, 3 * int(np.prod(block)), int(np.prod(blocks)))
+    text = _col2im(shape, (2, 3, *image), image, block, attributes)
+    data = rng.standard_normal(shape).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"data": data}, ort=rank == 2)
+
+
+def test_col2im_block_shape_at_run_time(tmp_path, rng):
+    """[1, 5, 5] into 5x5 fits blocks 1x5 and 5x1: the one given is the one applied."""
+    text = _col2im((1, 5, 5), (1, 1, 5, 5), (5, 5), (1, 5), "", runtime_block=True)
+    data = rng.standard_normal((1, 5, 5)).astype(np.float32)
+    for block in ([1, 5], [5, 1]):
+        _emitted_matches(tmp_path, text, {"data": data, "block_shape": np.asarray(block)})
+
+
+def test_col2im_integers_and_non_finite_values(tmp_path, rng):
+    """Each pixel sums only its own entries: an inf reaches its pixels and no others."""
+    text = _col2im((1, 4, 16), (1, 1, 5, 5), (5, 5), (2, 2), "")
+    data = rng.standard_normal((1, 4, 16)).astype(np.float32)
+    data[0, 0, 0] = np.inf
+    _emitted_matches(tmp_path, text, {"data": data})
+    ints = rng.integers(-1000, 1000, (1, 4, 16)).astype(np.int64)
+    _emitted_matches(tmp_path, text.replace("float", "int64"), {"data": ints}, ort=False)
+
+
+def test_col2im_without_known_shapes_is_refused():
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[1,4,16] data, int64[2] image, int64[2] block) => (float{out} y) {
+        y = Col2Im(data, image, block)
+    }"""
+    _refused(text.replace("{out}", "[1,1,?,?]"),
+             "needs a constant image_shape or a static output shape")
+    _refused(text.replace("{out}", "[1,1,5,5]").replace("[1,4,16]", "[1,4,L]"),
+             "needs a static input shape")
+
+
+# MaxUnpool ----------------------------------------------------------------------------
+
+MAX_UNPOOL = """<ir_version: 9, opset_import: ["" : 22]>
+g (float{x} x, int64{x} i{extra}) => (float{y} y) {{
+    y = MaxUnpool<{attributes}>(x, i{operands})
+}}"""
+
+
+def _pooled(rng, shape, attributes):
+    """A MaxPool's values and indices (ONNX Runtime's), as a MaxUnpool reads them."""
+    text = f"""<ir_version: 9, opset_import: ["" : 22]>
+    g (float{list(shape)} a) => (float y, int64 i) {{ y, i = MaxPool<{attributes}>(a) }}"""
+    source = rng.standard_normal(shape).astype(np.float32)
+    values, indices = run_ort(model_from_text(text), {"a": source})
+    # ORT's int64 arrays are numpy's longlong, which LiteRT's SetTensor does not take
+    return values, indices.astype(np.int64)
+
+
+@pytest.mark.parametrize(("shape", "attributes", "out"), [
+    ((2, 3, 6, 8), "kernel_shape=[2, 2], strides=[2, 2]", (2, 3, 6, 8)),
+    # overlapping windows: one element is the maximum of several, its index repeated
+    ((1, 2, 7, 7), "kernel_shape=[3, 3], strides=[2, 2]", (1, 2, 7, 7)),
+    ((1, 2, 6, 5), "kernel_shape=[3, 2], strides=[1, 2], pads=[1, 0, 1, 1]", (1, 2, 6, 5)),
+])
+def test_max_unpool_of_max_pool_indices(tmp_path, rng, shape, attributes, out):
+    x, i = _pooled(rng, shape, attributes)
+    text = MAX_UNPOOL.format(x=list(x.shape), y=list(out), extra="", operands="",
+                             attributes=attributes)
+    _emitted_matches(tmp_path, text, {"x": x, "i": i})
+
+
+def test_max_unpool_duplicate_indices_keep_the_last(tmp_path, rng):
+    """Indices need not come from MaxPool: of two values written to one element, the last
+    stays, as in onnx's reference and ONNX Runtime."""
+    x = rng.standard_normal((1, 2, 3, 3)).astype(np.float32)
+    i = rng.integers(0, 8, (1, 2, 3, 3)).astype(np.int64)  # 18 values into 8 of 50 elements
+    text = MAX_UNPOOL.format(x=[1, 2, 3, 3], y=[1, 2, 5, 5], extra="", operands="",
+                             attributes="kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 0, 0]")
+    _emitted_matches(tmp_path, text, {"x": x, "i": i})
+
+
+def test_max_unpool_output_shape(tmp_path, rng):
+    """output_shape equal to the unpooled shape lowers; another is refused (onnx's
+    reference and ONNX Runtime read the indices in different shapes)."""
+    attributes = "kernel_shape=[2, 2], strides=[2, 2]"
+    x, i = _pooled(rng, (1, 1, 4, 4), attributes)
+    text = MAX_UNPOOL.format(x=[1, 1, 2, 2], y="{out}", extra=", int64[4] shape",
+                             operands=", shape", attributes=attributes)
+    _emitted_matches(tmp_path, text.replace("{out}", "[1,1,4,4]"),
+                     {"x": x, "i": i, "shape": np.asarray([1, 1, 4, 4])})
+    _refused(text.replace("{out}", "[1,1,5,5]"), "output_shape other than the unpooled shape")

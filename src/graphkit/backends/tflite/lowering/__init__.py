@@ -18,6 +18,7 @@ from graphkit.backends._lowering_table import ONNX_DOMAINS, entry_at, merge_fami
 from graphkit.backends.tflite.lowering import (
     _axis_ops,
     _bitwise,
+    _col2im,
     _composite,
     _control,
     _conv,
@@ -109,7 +110,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
         _scatter, _bitwise, _math, _indicator, _slice,
-        _grid,
+        _grid, _col2im,
     ))
 
 
