@@ -313,7 +313,10 @@ def _nn() -> list[Row]:
                          "LESS", "GREATER", "LESS_EQUAL", "GREATER_EQUAL", "NOT_EQUAL",
                          "LOGICAL_AND", "LOGICAL_OR", "SELECT_V2", "MAXIMUM", "MINIMUM", "CAST",
                          "CONCATENATION", "TRANSPOSE", "GATHER", "SUM"], F),
-        no("RoiAlign", "no RoI-align builtin"),
+        # lowering/_roi.py: fixed sampling_ratio, the samples' taps read by one GATHER
+        b("RoiAlign", ["MUL", "SUB", "ADD", "DIV", "MAXIMUM", "MINIMUM", "FLOOR", "GREATER_EQUAL",
+                       "LESS_EQUAL", "LOGICAL_AND", "SELECT_V2", "CAST", "CONCATENATION",
+                       "STRIDED_SLICE", "RESHAPE", "GATHER", "SUM", "REDUCE_MAX", "TRANSPOSE"], F),
         no("MaxRoiPool", "no RoI-pool builtin"),
         # lowering/_col2im.py: a constant table of the entries each pixel sums, one GATHER;
         # MaxUnpool's last write per element found by UNSORTED_SEGMENT_MAX

@@ -291,3 +291,48 @@ def test_max_unpool_output_shape(tmp_path, rng):
     _emitted_matches(tmp_path, text.replace("{out}", "[1,1,4,4]"),
                      {"x": x, "i": i, "shape": np.asarray([1, 1, 4, 4])})
     _refused(text.replace("{out}", "[1,1,5,5]"), "output_shape other than the unpooled shape")
+
+
+# RoiAlign -----------------------------------------------------------------------------
+
+ROI_ALIGN = """<ir_version: 9, opset_import: ["" : {opset}]>
+g (float[2,3,9,11] x, float[5,4] rois, int64[5] batch) => (float[5,3,{h},{w}] y) {{
+    y = RoiAlign<{attributes}>(x, rois, batch)
+}}"""
+
+
+def _rois(rng):
+    """Boxes (x1, y1, x2, y2) inside the 11x9 image, over its edges, beyond them, and one
+    smaller than a pixel."""
+    corner = rng.uniform(-3, 12, (5, 2))
+    size = rng.uniform(0.3, 8, (5, 2))
+    boxes = np.concatenate([corner, corner + size], axis=1)
+    boxes[0] = [1.2, 0.7, 1.5, 1.1]
+    return boxes.astype(np.float32)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+@pytest.mark.parametrize("transform", ["half_pixel", "output_half_pixel"])
+@pytest.mark.parametrize(("ratio", "scale", "h", "w"), [(2, 1.0, 3, 4), (3, 0.5, 2, 2),
+                                                        (1, 1.5, 4, 3)])
+def test_roi_align(tmp_path, rng, mode, transform, ratio, scale, h, w):
+    attributes = (f'mode="{mode}", coordinate_transformation_mode="{transform}", '
+                  f"sampling_ratio={ratio}, spatial_scale={scale}, output_height={h}, "
+                  f"output_width={w}")
+    text = ROI_ALIGN.format(opset=16, attributes=attributes, h=h, w=w)
+    feeds = {"x": rng.standard_normal((2, 3, 9, 11)).astype(np.float32),
+             "rois": _rois(rng), "batch": rng.integers(0, 2, 5).astype(np.int64)}
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_roi_align_opset_10_boxes_are_output_half_pixel(tmp_path, rng):
+    text = ROI_ALIGN.format(opset=10, attributes="sampling_ratio=2", h=1, w=1)
+    feeds = {"x": rng.standard_normal((2, 3, 9, 11)).astype(np.float32),
+             "rois": _rois(rng), "batch": np.asarray([0, 1, 1, 0, 1], np.int64)}
+    # onnx's reference evaluator reads the opset-16 attribute, absent here
+    _emitted_matches(tmp_path, text, feeds, evaluator=False)
+
+
+def test_roi_align_adaptive_sampling_is_refused():
+    _refused(ROI_ALIGN.format(opset=16, attributes="sampling_ratio=0", h=1, w=1),
+             "sampling_ratio 0")

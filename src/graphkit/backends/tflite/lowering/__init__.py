@@ -35,6 +35,7 @@ from graphkit.backends.tflite.lowering import (
     _quant,
     _recurrent,
     _reduce,
+    _roi,
     _scatter,
     _slice,
     _tensor,
@@ -110,7 +111,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
         _scatter, _bitwise, _math, _indicator, _slice,
-        _grid, _col2im,
+        _grid, _col2im, _roi,
     ))
 
 

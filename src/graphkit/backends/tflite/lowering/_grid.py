@@ -90,7 +90,8 @@ def emit_grid_sample(since: int):
         for axis, size in enumerate(spatial):
             coord = calc.take(coords, 2, rank_ - 1 - axis, rank_ - axis)  # [N, P, 1]
             taps = combine(calc, taps, _axis_taps(calc, coord, size, mode, padding, align), size)
-        sampled = gather_taps(calc, ctx.input(image, channels_last(len(shape))), shape, taps)
+        table = pixel_table(calc, ctx.input(image, channels_last(len(shape))), shape)
+        sampled = gather_taps(calc, table, int(np.prod(spatial)), taps)
         out = node.outputs[0]
         held = ctx.output(out, channels_last(len(shape)))
         ctx.op("RESHAPE", [sampled.index, ctx.int32([batch, *grid_shape[1:-1], shape[1]])],
@@ -127,23 +128,35 @@ def combine(calc: Calc, before: Taps | None, axis: Taps, size: int) -> Taps:
                 pairs("LOGICAL_AND", before.inside, axis.inside))
 
 
-def gather_taps(calc: Calc, image: int, shape: tuple[int, ...], taps: Taps) -> T:
-    """The weighted sum of the taps' pixels: [N, P, C] from the image held channels last
-    ([N, *spatial, C]); a tap outside reads 0, whatever the pixel it was clamped to holds."""
-    batch, channels = shape[0], shape[1]
+def pixel_table(calc: Calc, image: int, shape: tuple[int, ...]) -> T:
+    """[N * pixels, C]: the image held channels last ([N, *spatial, C]), one row a pixel."""
     pixels = int(np.prod(shape[2:]))
+    held = calc.tensor(image, (shape[0], *shape[2:], shape[1]), np.float32)
+    return calc.reshape(held, [shape[0] * pixels, shape[1]])
+
+
+def read_taps(calc: Calc, table: T, pixels: int, taps: Taps, batch: T | None = None) -> T:
+    """[N, P, T, C]: each tap's pixel, weighted; batch n reads rows n * pixels on (or
+    `batch`'s rows, [N, 1, 1] int32, where given). A tap outside reads 0, whatever the
+    pixel it was clamped to holds."""
     n, p, t = taps.index.shape
-    offsets = calc.const(np.arange(batch).reshape(batch, 1, 1) * pixels, np.int32)
-    flat = calc.reshape(calc.add(taps.index, offsets), [n * p * t])
-    table = calc.reshape(calc.tensor(image, (batch, *shape[2:], channels), np.float32),
-                         [batch * pixels, channels])
-    read = calc.reshape(calc.gather(table, flat), [n, p, t, channels])
+    if batch is None:
+        batch = calc.const(np.arange(n).reshape(n, 1, 1), np.int32)
+    flat = calc.reshape(calc.add(taps.index, calc.mul(batch, pixels)), [n * p * t])
+    read = calc.reshape(calc.gather(table, flat), [n, p, t, table.shape[1]])
     if taps.inside is not None:
         read = calc.select(calc.reshape(taps.inside, [n, p, t, 1]), read, 0.0)
     if taps.weight is not None:
         read = calc.mul(read, calc.reshape(taps.weight, [n, p, t, 1]))
+    return read
+
+
+def gather_taps(calc: Calc, table: T, pixels: int, taps: Taps) -> T:
+    """[N, P, C]: the weighted sum of each point's taps (read_taps)."""
+    n, p, t = taps.index.shape
+    read = read_taps(calc, table, pixels, taps)
     return calc.sum(read, 2) if t > 1 or taps.weight is not None else \
-        calc.reshape(read, [n, p, channels])
+        calc.reshape(read, [n, p, table.shape[1]])
 
 
 def _axis_taps(calc: Calc, g: T, size: int, mode: str, padding: str, align: bool) -> Taps:
@@ -171,10 +184,10 @@ def _axis_taps(calc: Calc, g: T, size: int, mode: str, padding: str, align: bool
         else:
             positions = calc.add(start, calc.const([-1.0, 0.0, 1.0, 2.0]))
             weight = cubic_weights(calc, fraction)
-    return _lookup(calc, positions, weight, size, padding, low, high)
+    return lookup(calc, positions, weight, size, padding, low, high)
 
 
-def _lookup(calc: Calc, positions: T, weight: T | None, size: int, padding: str,
+def lookup(calc: Calc, positions: T, weight: T | None, size: int, padding: str,
             low: float, high: float) -> Taps:
     """Pixel indices for tap positions (whole numbers, possibly outside the image)."""
     inside = None
