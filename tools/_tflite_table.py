@@ -307,7 +307,11 @@ def _nn() -> list[Row]:
         # (lowering/_function.py); decompose would inline the same body, so it is no fix.
         no("Attention", BODY),
         no("RotaryEmbedding", BODY),
-        no("DeformConv", "no deformable-convolution builtin"),
+        # lowering/_deform.py: the moved taps sampled by one GATHER, then BATCH_MATMUL
+        b("DeformConv", ["RESHAPE", "STRIDED_SLICE", "ADD", "SUB", "MUL", "FLOOR",
+                         "GREATER_EQUAL", "LESS_EQUAL", "LOGICAL_AND", "MAXIMUM", "MINIMUM",
+                         "CAST", "CONCATENATION", "TRANSPOSE", "GATHER", "SELECT_V2", "SUM",
+                         "BATCH_MATMUL"], F),
         # lowering/_grid.py: coordinates, taps and weights computed, one GATHER of the taps
         b("GridSample", ["RESHAPE", "STRIDED_SLICE", "ADD", "SUB", "MUL", "DIV", "ROUND", "FLOOR",
                          "LESS", "GREATER", "LESS_EQUAL", "GREATER_EQUAL", "NOT_EQUAL",

@@ -1,6 +1,6 @@
-"""The TFLite lowerings of sampling ops (GridSample, AffineGrid, Col2Im, MaxUnpool): each
-emitted .tflite runs in LiteRT on random inputs and matches ONNX Runtime and onnx's
-reference evaluator, and diagnose --target tflite says the same as the emitter."""
+"""The TFLite lowerings of sampling ops (GridSample, AffineGrid, Col2Im, MaxUnpool, RoiAlign,
+DeformConv): each emitted .tflite runs in LiteRT on random inputs and matches ONNX Runtime
+and onnx's reference evaluator, and diagnose --target tflite says the same as the emitter."""
 
 from __future__ import annotations
 
@@ -336,3 +336,50 @@ def test_roi_align_opset_10_boxes_are_output_half_pixel(tmp_path, rng):
 def test_roi_align_adaptive_sampling_is_refused():
     _refused(ROI_ALIGN.format(opset=16, attributes="sampling_ratio=0", h=1, w=1),
              "sampling_ratio 0")
+
+
+# DeformConv ---------------------------------------------------------------------------
+
+DEFORM_CONV = """<ir_version: 9, opset_import: ["" : 22]>
+g (float{x} x, float{w} w, float{offset} offset{extra}) => (float{y} y) {{
+    y = DeformConv<{attributes}>(x, w, offset{operands})
+}}"""
+
+
+@pytest.mark.parametrize(("group", "offsets", "attributes", "masked"), [
+    (1, 1, "pads=[1, 1, 1, 1]", False),
+    (2, 1, "strides=[2, 1], pads=[0, 1, 1, 0]", True),
+    (1, 2, "dilations=[2, 1], pads=[1, 0, 1, 0]", True),
+    (2, 2, "strides=[1, 2], dilations=[1, 2]", False),
+])
+def test_deform_conv(tmp_path, rng, group, offsets, attributes, masked):
+    """Offsets of a few pixels move taps across pixels and outside the image; onnx's
+    reference evaluator and ONNX Runtime both compare."""
+    n, c, h, w, filters, (kh, kw) = 2, 4, 6, 7, 6, (3, 2)
+    model = onnx.parser.parse_model(DEFORM_CONV.format(
+        x=[1, 1, 1, 1], w=[1, 1, 1, 1], offset=[1, 1, 1, 1], extra="", operands="", y=[1],
+        attributes=attributes))
+    found = {a.name: list(a.ints) for a in model.graph.node[0].attribute}
+    strides, dilations = found.get("strides", [1, 1]), found.get("dilations", [1, 1])
+    pads = found.get("pads", [0, 0, 0, 0])
+    out = [(size + pads[i] + pads[i + 2] - dilations[i] * (k - 1) - 1) // strides[i] + 1
+           for i, (size, k) in enumerate([(h, kh), (w, kw)])]
+    feeds = {"x": rng.standard_normal((n, c, h, w)).astype(np.float32),
+             "w": rng.standard_normal((filters, c // group, kh, kw)).astype(np.float32),
+             "offset": rng.uniform(-2.5, 2.5, (n, offsets * kh * kw * 2, *out)).astype(np.float32),
+             "b": rng.standard_normal(filters).astype(np.float32)}
+    extra, operands = ", float[6] b", ", b"
+    if masked:
+        feeds["mask"] = rng.uniform(0, 1, (n, offsets * kh * kw, *out)).astype(np.float32)
+        extra, operands = extra + f", float{[n, offsets * kh * kw, *out]} mask", ", b, mask"
+    text = DEFORM_CONV.format(
+        x=[n, c, h, w], w=[filters, c // group, kh, kw], offset=list(feeds["offset"].shape),
+        extra=extra, operands=operands, y=[n, filters, *out],
+        attributes=f"group={group}, offset_group={offsets}, {attributes}")
+    _emitted_matches(tmp_path, text, feeds)
+
+
+def test_deform_conv_of_volumes_is_refused():
+    text = DEFORM_CONV.format(x=[1, 1, 3, 3, 3], w=[1, 1, 2, 2, 2], offset=[1, 24, 2, 2, 2],
+                              extra="", operands="", y=[1, 1, 2, 2, 2], attributes="group=1")
+    _refused(text, "2-D images")

@@ -173,6 +173,12 @@ def _axis_taps(calc: Calc, g: T, size: int, mode: str, padding: str, align: bool
         x = calc.select(outside, calc.clamp(x, 0.0, size - 1.0), x)
     elif padding == "reflection":
         x = reflect(calc, x, low, high)
+    return taps_at(calc, x, size, mode, padding, low, high)
+
+
+def taps_at(calc: Calc, x: T, size: int, mode: str, padding: str, low: float,
+            high: float) -> Taps:
+    """The taps of pixel coordinates x ([N, P, 1]) along an axis of `size` pixels."""
     if mode == "nearest":
         positions, weight = x, None
     else:
@@ -188,7 +194,7 @@ def _axis_taps(calc: Calc, g: T, size: int, mode: str, padding: str, align: bool
 
 
 def lookup(calc: Calc, positions: T, weight: T | None, size: int, padding: str,
-            low: float, high: float) -> Taps:
+           low: float, high: float) -> Taps:
     """Pixel indices for tap positions (whole numbers, possibly outside the image)."""
     inside = None
     if padding == "zeros":
