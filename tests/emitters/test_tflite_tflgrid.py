@@ -383,3 +383,29 @@ def test_deform_conv_of_volumes_is_refused():
     text = DEFORM_CONV.format(x=[1, 1, 3, 3, 3], w=[1, 1, 2, 2, 2], offset=[1, 24, 2, 2, 2],
                               extra="", operands="", y=[1, 1, 2, 2, 2], attributes="group=1")
     _refused(text, "2-D images")
+
+
+# In a model ---------------------------------------------------------------------------
+
+SAMPLING_MODEL = """<ir_version: 9, opset_import: ["" : 20]>
+g (float[1,3,8,8] x, float[1,6,5,2] grid, float[1,8,7,7] offset)
+  => (float[1,4,6,5] y, float[1,4,7,7] z) {{
+    w = Constant<value = float[4,3,3,3] {{{w}}}>()
+    c = Conv<pads=[1,1,1,1]>(x, w)
+    r = Relu(c)
+    s = GridSample<mode="cubic", padding_mode="reflection">(r, grid)
+    y = Relu(s)
+    wd = Constant<value = float[4,4,2,2] {{{wd}}}>()
+    z = DeformConv<pads=[0,0,0,0]>(r, wd, offset)
+}}"""
+
+
+def test_convert_validates_sampling_after_an_nhwc_conv(tmp_path, rng):
+    """graphkit.convert: the samplers read the Conv's NHWC output as it is held, and the
+    artifact matches ONNX Runtime on the proof's inputs."""
+    text = SAMPLING_MODEL.format(w=", ".join(map(str, rng.standard_normal(108).round(3))),
+                                 wd=", ".join(map(str, rng.standard_normal(64).round(3))))
+    artifact = graphkit.convert(model_from_text(text), "tflite", tmp_path / "m.tflite")
+    assert artifact.validated
+    assert artifact.metadata["builtins"].get("CONV_2D") == 1
+
