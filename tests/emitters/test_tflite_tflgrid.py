@@ -333,6 +333,17 @@ def test_roi_align_opset_10_boxes_are_output_half_pixel(tmp_path, rng):
     _emitted_matches(tmp_path, text, feeds, evaluator=False)
 
 
+@pytest.mark.parametrize("count", [5, 1])
+def test_roi_align_of_a_run_time_number_of_rois(tmp_path, rng, count):
+    """RoIs from a detector come in a number known at run time only."""
+    text = ROI_ALIGN.format(opset=16, attributes='mode="max", sampling_ratio=2', h=2, w=3)
+    text = text.replace("[5,4]", "[R,4]").replace("int64[5]", "int64[R]").replace(
+        "float[5,3,", "float[R,3,")
+    feeds = {"x": rng.standard_normal((2, 3, 9, 11)).astype(np.float32),
+             "rois": _rois(rng)[:count], "batch": rng.integers(0, 2, count).astype(np.int64)}
+    _emitted_matches(tmp_path, text, feeds)
+
+
 def test_roi_align_adaptive_sampling_is_refused():
     _refused(ROI_ALIGN.format(opset=16, attributes="sampling_ratio=0", h=1, w=1),
              "sampling_ratio 0")

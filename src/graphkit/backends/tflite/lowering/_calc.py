@@ -5,6 +5,11 @@ intermediate values (coordinates, weights, indices) before their one gather.
 broadcast shape and the right type, so a lowering reads like the formula it follows:
 `calc.mul(calc.add(g, 1.0), 0.5)`. Python numbers become float32 (or the other operand's
 integer type) constants.
+
+`Calc(ctx, dynamic=True)`: the leading dim is known only at run time (recorded as 1). Every
+RESHAPE then writes -1 there, which is right wherever the leading dim is a multiple of it
+and the others are exact, as they are in the lowerings that use it; STRIDED_SLICE keeps
+whole every dim but the one it slices.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ _COMPARISONS = ("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_
 @dataclass
 class Calc:
     ctx: EmitContext
+    dynamic: bool = False
 
     def tensor(self, index: int, shape, dtype) -> T:
         return T(index, tuple(int(d) for d in shape), np.dtype(dtype))
@@ -100,7 +106,8 @@ class Calc:
 
     def reshape(self, a: T, shape) -> T:
         out = self.temp(shape, a.dtype, "reshape")
-        self.ctx.op("RESHAPE", [a.index, self.ctx.int32(list(out.shape))], [out.index])
+        target = [-1, *out.shape[1:]] if self.dynamic else list(out.shape)
+        self.ctx.op("RESHAPE", [a.index, self.ctx.int32(target)], [out.index])
         return out
 
     def transpose(self, a: T, perm) -> T:
@@ -114,9 +121,10 @@ class Calc:
         end = list(a.shape)
         begin[axis], end[axis] = start, stop
         out = self.temp([e - b for b, e in zip(begin, end, strict=True)], a.dtype, "slice")
+        whole = ((1 << len(a.shape)) - 1) & ~(1 << axis)  # the other dims: all of them
         self.ctx.op("STRIDED_SLICE", [a.index, self.ctx.int32(begin), self.ctx.int32(end),
-                                      self.ctx.int32([1] * len(a.shape))],
-                    [out.index], options("StridedSliceOptions"))
+                                      self.ctx.int32([1] * len(a.shape))], [out.index],
+                    options("StridedSliceOptions", beginMask=whole, endMask=whole))
         return out
 
     def concat(self, parts: list[T], axis: int) -> T:

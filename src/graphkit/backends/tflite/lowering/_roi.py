@@ -22,6 +22,7 @@ from graphkit.backends.tflite.lowering._base import (
     Lowering,
     attr,
     entry,
+    rank,
     static_shape,
 )
 from graphkit.backends.tflite.lowering._calc import Calc, T
@@ -37,17 +38,18 @@ def _mode(node: ir.Node) -> str:
 def check_roi_align(node: ir.Node, values) -> str | None:
     if _mode(node) not in ("avg", "max"):
         return f"RoiAlign mode '{_mode(node)}' is not one of avg, max"
-    shape, rois = static_shape(values, node.inputs[0]), static_shape(values, node.inputs[1])
+    shape, rois = static_shape(values, node.inputs[0]), values.shape(node.inputs[1])
     if shape is None or len(shape) != 4 or rois is None or len(rois) != 2 or rois[1] != 4:
-        return "RoiAlign needs static X [N, C, H, W] and rois [R, 4] shapes"
-    if static_shape(values, node.inputs[2]) != (rois[0],):
-        return "RoiAlign needs batch_indices of static shape [R]"
+        return "RoiAlign needs a static X shape [N, C, H, W] and rois of shape [R, 4]"
+    if rank(values, node.inputs[2]) != 1:
+        return "RoiAlign needs batch_indices of shape [R]"
     ratio = attr(node, "sampling_ratio", 0)
     if ratio <= 0:
         return "RoiAlign with sampling_ratio 0 (samples per bin set by each RoI's size at " \
             "run time) is not lowered"
     height, width = attr(node, "output_height", 1), attr(node, "output_width", 1)
-    if rois[0] * height * width * ratio * ratio * 4 * shape[1] > MAX_READ:
+    count = rois[0] if isinstance(rois[0], int) else 1  # how many at run time: not bounded
+    if count * height * width * ratio * ratio * 4 * shape[1] > MAX_READ:
         return f"RoiAlign reading over {MAX_READ} taps is not lowered"
     return None
 
@@ -88,11 +90,12 @@ def emit_roi_align(since: int):
 
 
 def _emit(ctx: EmitContext, node: ir.Node, default_mode: str) -> None:
-    calc = Calc(ctx)
     x, rois, batch_indices = node.inputs
+    count = ctx.values.shape(rois)[0]
+    calc = Calc(ctx, dynamic=not isinstance(count, int))  # R known at run time only
+    count = count if isinstance(count, int) else 1
     shape = ctx.shape(x)
     channels, height, width = shape[1:]
-    count = ctx.shape(rois)[0]
     bins_h, bins_w = attr(node, "output_height", 1), attr(node, "output_width", 1)
     ratio = attr(node, "sampling_ratio", 0)
     half_pixel = attr(node, "coordinate_transformation_mode", default_mode) == "half_pixel"
@@ -125,7 +128,7 @@ def _emit(ctx: EmitContext, node: ir.Node, default_mode: str) -> None:
     pooled = calc.reduce(reduce, summed, 1)
     if _mode(node) == "avg":
         pooled = calc.div(pooled, float(ratio * ratio))
-    ctx.op("RESHAPE", [pooled.index, ctx.int32([count, bins_h, bins_w, channels])],
+    ctx.op("RESHAPE", [pooled.index, ctx.int32([-1, bins_h, bins_w, channels])],
            [ctx.output(node.outputs[0], NHWC)])
 
 
