@@ -118,6 +118,15 @@ def test_grid_sample_one_pixel_side_with_align_corners(tmp_path, rng, mode, padd
     _emitted_matches(tmp_path, text, {"x": x, "grid": grid}, evaluator=False)
 
 
+@pytest.mark.parametrize("batch", [3, 1])
+def test_grid_sample_batch_known_at_run_time(tmp_path, rng, batch):
+    text = _grid_sample(20, "linear", "border", 0, (2, 3, 5, 6), (2, 4, 7, 2)).replace(
+        "[2, ", "[N, ")
+    feeds = {"x": rng.standard_normal((batch, 3, 5, 6)).astype(np.float32),
+             "grid": rng.uniform(-1.5, 1.5, (batch, 4, 7, 2)).astype(np.float32)}
+    _emitted_matches(tmp_path, text, feeds)
+
+
 def test_grid_sample_refusals():
     _refused(_grid_sample(20, "cubic", "zeros", 0, (1, 1, 2, 3, 4), (1, 2, 2, 2, 3)),
              "cubic is defined for 4-D input only")
@@ -387,6 +396,20 @@ def test_deform_conv(tmp_path, rng, group, offsets, attributes, masked):
         x=[n, c, h, w], w=[filters, c // group, kh, kw], offset=list(feeds["offset"].shape),
         extra=extra, operands=operands, y=[n, filters, *out],
         attributes=f"group={group}, offset_group={offsets}, {attributes}")
+    _emitted_matches(tmp_path, text, feeds)
+
+
+@pytest.mark.parametrize(("group", "bias"), [(1, False), (2, True)])
+def test_deform_conv_batch_known_at_run_time(tmp_path, rng, group, bias):
+    text = DEFORM_CONV.format(
+        x="[N,4,5,5]", w=[6, 4 // group, 2, 2], offset="[N,8,4,4]", y="[N,6,4,4]",
+        extra=", float[6] b" if bias else "", operands=", b" if bias else "",
+        attributes=f"group={group}")
+    feeds = {"x": rng.standard_normal((3, 4, 5, 5)).astype(np.float32),
+             "w": rng.standard_normal((6, 4 // group, 2, 2)).astype(np.float32),
+             "offset": rng.uniform(-2, 2, (3, 8, 4, 4)).astype(np.float32)}
+    if bias:
+        feeds["b"] = rng.standard_normal(6).astype(np.float32)
     _emitted_matches(tmp_path, text, feeds)
 
 

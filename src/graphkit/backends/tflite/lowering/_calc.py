@@ -137,11 +137,11 @@ class Calc:
                     options("ConcatenationOptions", axis=axis))
         return out
 
-    def gather(self, params: T, indices: T, axis: int = 0) -> T:
-        shape = (*params.shape[:axis], *indices.shape, *params.shape[axis + 1:])
+    def gather(self, params: T, indices: T, axis: int = 0, batch_dims: int = 0) -> T:
+        shape = (*params.shape[:axis], *indices.shape[batch_dims:], *params.shape[axis + 1:])
         out = self.temp(shape, params.dtype, "gather")
         self.ctx.op("GATHER", [params.index, indices.index], [out.index],
-                    options("GatherOptions", axis=axis))
+                    options("GatherOptions", axis=axis, batchDims=batch_dims))
         return out
 
     def reduce(self, builtin: str, a: T, axis: int) -> T:

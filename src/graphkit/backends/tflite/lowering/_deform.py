@@ -21,6 +21,7 @@ from graphkit.backends.tflite.lowering._base import (
     Lowering,
     attr,
     entry,
+    static_but_batch,
     static_shape,
 )
 from graphkit.backends.tflite.lowering._calc import Calc, T
@@ -34,10 +35,10 @@ def _given(node: ir.Node, index: int) -> ir.Value | None:
 
 
 def check_deform_conv(node: ir.Node, values) -> str | None:
-    shape, weight = static_shape(values, node.inputs[0]), static_shape(values, node.inputs[1])
-    offset = static_shape(values, node.inputs[2])
+    shape, weight = static_but_batch(values, node.inputs[0]), static_shape(values, node.inputs[1])
+    offset = static_but_batch(values, node.inputs[2])
     if shape is None or weight is None or offset is None:
-        return "DeformConv needs static X, W and offset shapes"
+        return "DeformConv needs static X (but for the batch), W and offset shapes"
     if len(shape) != 4:
         return "DeformConv is lowered for 2-D images (4-D X) only"
     group, offsets = attr(node, "group", 1), attr(node, "offset_group", 1)
@@ -46,8 +47,8 @@ def check_deform_conv(node: ir.Node, values) -> str | None:
             or shape[1] % offsets or offset[1] != offsets * kernel[0] * kernel[1] * 2:
         return "DeformConv's X, W and offset shapes do not fit its group and offset_group"
     mask = _given(node, 4)
-    if mask is not None and static_shape(values, mask) != (offset[0], offset[1] // 2,
-                                                           *offset[2:]):
+    if mask is not None and static_but_batch(values, mask) != (offset[0], offset[1] // 2,
+                                                                *offset[2:]):
         return "DeformConv needs a static mask shape [N, offset_group*kh*kw, OH, OW]"
     if np.prod(offset) * 2 * shape[1] // offsets > MAX_READ:
         return f"DeformConv reading over {MAX_READ} taps is not lowered"
@@ -72,15 +73,15 @@ def _sample_coordinates(calc: Calc, offset: T, node: ir.Node, kernel, out) -> tu
 
 
 def emit_deform_conv(ctx: EmitContext, node: ir.Node) -> None:
-    calc = Calc(ctx)
     x, w, offset_value = node.inputs[:3]
-    batch, channels, height, width = ctx.shape(x)
+    calc = Calc(ctx, dynamic=static_shape(ctx.values, x) is None)  # the batch at run time
+    batch, channels, height, width = ctx.image_shape(x)
     filters, per_group, kh, kw = ctx.shape(w)
     group, offsets = attr(node, "group", 1), attr(node, "offset_group", 1)
-    out = ctx.shape(offset_value)[2:]
+    out = ctx.image_shape(offset_value)[2:]
     taps_count, pixels_out = kh * kw, out[0] * out[1]
     rows, per_offset = batch * offsets, channels // offsets
-    offset = calc.reshape(calc.tensor(ctx.input(offset_value), ctx.shape(offset_value),
+    offset = calc.reshape(calc.tensor(ctx.input(offset_value), ctx.image_shape(offset_value),
                                       np.float32), [rows, taps_count, 2, pixels_out])
     ys, xs = _sample_coordinates(calc, offset, node, (kh, kw), out)
     taps = combine(calc, taps_at(calc, ys, height, "linear", "zeros", 0.0, height - 1.0),
@@ -93,7 +94,7 @@ def emit_deform_conv(ctx: EmitContext, node: ir.Node) -> None:
     sampled = gather_taps(calc, table, height * width, taps)  # [N*og, kh*kw*OH*OW, C/og]
     mask = _given(node, 4)
     if mask is not None:
-        weights = calc.tensor(ctx.input(mask), ctx.shape(mask), np.float32)
+        weights = calc.tensor(ctx.input(mask), ctx.image_shape(mask), np.float32)
         sampled = calc.mul(sampled, calc.reshape(weights, [rows, taps_count * pixels_out, 1]))
     columns = calc.transpose(
         calc.reshape(sampled, [batch, offsets, taps_count, pixels_out, per_offset]),
@@ -105,7 +106,7 @@ def emit_deform_conv(ctx: EmitContext, node: ir.Node) -> None:
     bias = _given(node, 3)
     held = ctx.output(node.outputs[0], NHWC)
     if bias is None:
-        ctx.op("RESHAPE", [result.index, ctx.int32(list(result.shape))], [held])
+        ctx.op("RESHAPE", [result.index, ctx.int32([-1, *result.shape[1:]])], [held])
         return
     ctx.op("ADD", [result.index, ctx.input(bias)], [held], options("AddOptions"))
 
@@ -117,8 +118,11 @@ def _grouped_matmul(calc: Calc, ctx: EmitContext, columns: T, w: ir.Value, group
     filters, per_group = w_shape
     weights = calc.reshape(calc.tensor(ctx.input(w), ctx.shape(w), np.float32),
                            [group, filters // group, per_group])
-    lhs = calc.transpose(calc.reshape(columns, [m, group, k // group]), (1, 0, 2)) \
-        if group > 1 else calc.reshape(columns, [1, m, k])
+    if group > 1:
+        lhs = calc.transpose(calc.reshape(columns, [m, group, k // group]), (1, 0, 2))
+    else:  # M is the dim known at run time only: not the leading one here
+        lhs = calc.temp([1, m, k], np.float32, "columns")
+        ctx.op("RESHAPE", [columns.index, ctx.int32([1, -1, k])], [lhs.index])
     product = calc.temp([group, m, filters // group], np.float32, "deform")
     ctx.op("BATCH_MATMUL", [lhs.index, weights.index], [product.index],
            options("BatchMatMulOptions", adjY=True))

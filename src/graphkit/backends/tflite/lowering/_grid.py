@@ -59,9 +59,10 @@ def check_grid_sample(since: int):
         padding = attr(node, "padding_mode", "zeros")
         if padding not in PADDING_MODES:
             return f"GridSample padding_mode '{padding}' is not one of {list(PADDING_MODES)}"
-        shape, grid = static_shape(values, node.inputs[0]), static_shape(values, node.inputs[1])
+        shape = static_but_batch(values, node.inputs[0])
+        grid = static_but_batch(values, node.inputs[1])
         if shape is None or grid is None:
-            return "GridSample needs static input and grid shapes"
+            return "GridSample needs static input and grid shapes (but for the batch)"
         if len(shape) < 3 or len(grid) != len(shape) or grid[-1] != len(shape) - 2:
             return "GridSample's grid must be [N, *spatial, r] for an input of r spatial dims"
         if MODES[since][mode] == "cubic" and len(shape) != 4:
@@ -80,8 +81,9 @@ def emit_grid_sample(since: int):
         padding = attr(node, "padding_mode", "zeros")
         align = bool(attr(node, "align_corners", 0))
         image, grid = node.inputs
-        shape, grid_shape = ctx.shape(image), ctx.shape(grid)
-        calc = Calc(ctx)
+        shape = ctx.image_shape(image)  # the batch as 1 where it is dynamic
+        grid_shape = static_but_batch(ctx.values, grid)
+        calc = Calc(ctx, dynamic=static_shape(ctx.values, image) is None)
         batch, spatial, rank_ = shape[0], shape[2:], len(shape) - 2
         points = int(np.prod(grid_shape[1:-1]))
         coords = calc.reshape(calc.tensor(ctx.input(grid), grid_shape, np.float32),
@@ -94,8 +96,7 @@ def emit_grid_sample(since: int):
         sampled = gather_taps(calc, table, int(np.prod(spatial)), taps)
         out = node.outputs[0]
         held = ctx.output(out, channels_last(len(shape)))
-        ctx.op("RESHAPE", [sampled.index, ctx.int32([batch, *grid_shape[1:-1], shape[1]])],
-               [held])
+        ctx.op("RESHAPE", [sampled.index, ctx.int32([-1, *grid_shape[1:-1], shape[1]])], [held])
 
     return emit
 
@@ -136,14 +137,17 @@ def pixel_table(calc: Calc, image: int, shape: tuple[int, ...]) -> T:
 
 
 def read_taps(calc: Calc, table: T, pixels: int, taps: Taps, batch: T | None = None) -> T:
-    """[N, P, T, C]: each tap's pixel, weighted; batch n reads rows n * pixels on (or
-    `batch`'s rows, [N, 1, 1] int32, where given). A tap outside reads 0, whatever the
-    pixel it was clamped to holds."""
+    """[N, P, T, C]: each tap's pixel, weighted; point n reads image n (GATHER with one
+    batch dim), or image batch[n] where given ([N, 1, 1] int32: rows batch[n] * pixels on
+    of the table). A tap outside reads 0, whatever the pixel it was clamped to holds."""
     n, p, t = taps.index.shape
     if batch is None:
-        batch = calc.const(np.arange(n).reshape(n, 1, 1), np.int32)
-    flat = calc.reshape(calc.add(taps.index, calc.mul(batch, pixels)), [n * p * t])
-    read = calc.reshape(calc.gather(table, flat), [n, p, t, table.shape[1]])
+        images = calc.reshape(table, [n, pixels, table.shape[1]])
+        read = calc.gather(images, calc.reshape(taps.index, [n, p * t]), axis=1, batch_dims=1)
+    else:
+        flat = calc.reshape(calc.add(taps.index, calc.mul(batch, pixels)), [n * p * t])
+        read = calc.gather(table, flat)
+    read = calc.reshape(read, [n, p, t, table.shape[1]])
     if taps.inside is not None:
         read = calc.select(calc.reshape(taps.inside, [n, p, t, 1]), read, 0.0)
     if taps.weight is not None:
