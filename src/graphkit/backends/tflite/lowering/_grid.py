@@ -22,6 +22,8 @@ static shape), so the output is one BATCH_MATMUL of it with theta transposed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import onnx_ir as ir
 
@@ -55,7 +57,8 @@ def check_grid_sample(since: int):
     def check(node: ir.Node, values) -> str | None:
         mode = attr(node, "mode", "bilinear" if since == 16 else "linear")
         if mode not in MODES[since]:
-            return f"GridSample mode '{mode}' is not one of {sorted(MODES[since])} here"
+            return (f"GridSample mode '{mode}' is not one of {sorted(MODES[since])} "
+                    f"(the names from opset {since} on)")
         padding = attr(node, "padding_mode", "zeros")
         if padding not in PADDING_MODES:
             return f"GridSample padding_mode '{padding}' is not one of {list(PADDING_MODES)}"
@@ -101,12 +104,13 @@ def emit_grid_sample(since: int):
     return emit
 
 
+@dataclass(frozen=True)
 class Taps:
     """The taps of every output point: flat pixel indices [N, P, T] (int32), their
     weights (None: one tap of weight 1) and whether each lies inside (None: all do)."""
-
-    def __init__(self, index: T, weight: T | None, inside: T | None) -> None:
-        self.index, self.weight, self.inside = index, weight, inside
+    index: T
+    weight: T | None
+    inside: T | None
 
 
 def combine(calc: Calc, before: Taps | None, axis: Taps, size: int) -> Taps:
@@ -119,7 +123,7 @@ def combine(calc: Calc, before: Taps | None, axis: Taps, size: int) -> Taps:
 
     def pairs(builtin: str, a: T | None, b: T | None) -> T | None:
         if a is None or b is None:
-            return a if b is None else b if a is None else None
+            return a if b is None else b
         both = calc.binary(builtin, calc.reshape(a, [n, p, t0, 1]), calc.reshape(b, [n, p, 1, t1]))
         return calc.reshape(both, [n, p, t0 * t1])
 
