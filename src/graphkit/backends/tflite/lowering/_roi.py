@@ -121,15 +121,22 @@ def _emit(ctx: EmitContext, node: ir.Node, default_mode: str) -> None:
     batch = calc.reshape(calc.cast(calc.clamp(batch, 0, shape[0] - 1), np.int32), [count, 1, 1])
     table = pixel_table(calc, ctx.input(x, NHWC), shape)
     read = read_taps(calc, table, height * width, taps, batch)  # [R, P, 4, C]
-    reduce = "SUM" if _mode(node) == "avg" else "REDUCE_MAX"
-    per_row = calc.reshape(read, [count * rows * bins_w, ratio * 4, channels])
-    summed = calc.reshape(calc.reduce(reduce, per_row, 1), [count * bins_h, ratio,
-                                                            bins_w * channels])
-    pooled = calc.reduce(reduce, summed, 1)
-    if _mode(node) == "avg":
-        pooled = calc.div(pooled, float(ratio * ratio))
+    pooled = _pool(calc, read, _mode(node), (count, bins_h, bins_w), ratio)
     ctx.op("RESHAPE", [pooled.index, ctx.int32([-1, bins_h, bins_w, channels])],
            [ctx.output(node.outputs[0], NHWC)])
+
+
+def _pool(calc: Calc, read: T, mode: str, bins: tuple[int, int, int], ratio: int) -> T:
+    """[R, P, 4, C] weighted taps, P = (ph, iy, pw, ix) -> [R * OH, OW * C]: over each
+    bin's samples and taps, their sum / (ratio * ratio) (avg) or their maximum (max)."""
+    count, bins_h, bins_w = bins
+    channels = read.shape[-1]
+    reduce = "SUM" if mode == "avg" else "REDUCE_MAX"
+    per_row = calc.reshape(read, [count * bins_h * ratio * bins_w, ratio * 4, channels])
+    rows = calc.reshape(calc.reduce(reduce, per_row, 1), [count * bins_h, ratio,
+                                                          bins_w * channels])
+    pooled = calc.reduce(reduce, rows, 1)
+    return calc.div(pooled, float(ratio * ratio)) if mode == "avg" else pooled
 
 
 def entries() -> dict[str, list[Lowering]]:
