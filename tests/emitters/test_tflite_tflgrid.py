@@ -443,3 +443,15 @@ def test_convert_validates_sampling_after_an_nhwc_conv(tmp_path, rng):
     assert artifact.validated
     assert artifact.metadata["builtins"].get("CONV_2D") == 1
 
+
+
+def test_window_attributes_that_do_not_fit_are_refused():
+    """One line naming the attribute, not a traceback from dividing by a zero stride."""
+    text = _col2im((1, 4, 16), (1, 1, 5, 5), (5, 5), (2, 2), "strides=[0, 1]")
+    _refused(text, "Col2Im's strides must be at least 1")
+    text = MAX_UNPOOL.format(x=[1, 1, 2, 2], y=[1, 1, 4, 4], extra="", operands="",
+                             attributes="kernel_shape=[2, 2], pads=[0, 0]")
+    _refused(text, "MaxUnpool's pads has 2 values, not 4")
+    text = DEFORM_CONV.format(x=[1, 1, 3, 3], w=[1, 1, 2, 2], offset=[1, 8, 2, 2], extra="",
+                              operands="", y=[1, 1, 2, 2], attributes="dilations=[1]")
+    _refused(text, "DeformConv's dilations has 1 values, not 2")

@@ -36,6 +36,21 @@ from graphkit.backends.tflite.lowering._calc import Calc
 MAX_TABLE = 1 << 22  # entries of the constant tables together
 
 
+def window_reason(node: ir.Node, rank_: int) -> str | None:
+    """Why the node's window attributes (kernel_shape, strides, dilations, pads) do not
+    describe windows over `rank_` spatial dims (None: they do)."""
+    for name, length, least in (("kernel_shape", rank_, 1), ("strides", rank_, 1),
+                                ("dilations", rank_, 1), ("pads", 2 * rank_, 0)):
+        value = attr(node, name)
+        if value is None:
+            continue
+        if len(value) != length:
+            return f"{node.op_type}'s {name} has {len(value)} values, not {length}"
+        if min(value) < least:
+            return f"{node.op_type}'s {name} must be at least {least}"
+    return None
+
+
 # Col2Im --------------------------------------------------------------------------------
 
 def _geometry(node: ir.Node, rank_: int) -> tuple[list[int], list[int], list[int], list[int]]:
@@ -97,6 +112,9 @@ def check_col2im(node: ir.Node, values) -> str | None:
     image = _image_shape(node, values)
     if image is None:
         return "Col2Im needs a constant image_shape or a static output shape"
+    bad = window_reason(node, len(image))
+    if bad is not None:
+        return bad
     blocks = block_shapes(node, values)
     if not blocks:
         return "Col2Im's block_shape must be a constant or follow from the static shapes, " \
@@ -164,6 +182,11 @@ def check_max_unpool(node: ir.Node, values) -> str | None:
     shape = static_shape(values, node.inputs[0])
     if shape is None or static_shape(values, node.inputs[1]) != shape:
         return "MaxUnpool needs static X and I shapes, the same"
+    if attr(node, "kernel_shape") is None:
+        return "MaxUnpool needs its kernel_shape"
+    bad = window_reason(node, len(shape) - 2)
+    if bad is not None:
+        return bad
     inferred = _inferred(node, shape)
     if len(node.inputs) > 2 and node.inputs[2] is not None:
         given = known(node.inputs[2], values)

@@ -25,6 +25,7 @@ from graphkit.backends.tflite.lowering._base import (
     static_shape,
 )
 from graphkit.backends.tflite.lowering._calc import Calc, T
+from graphkit.backends.tflite.lowering._col2im import window_reason
 from graphkit.backends.tflite.lowering._grid import combine, gather_taps, taps_at
 
 MAX_READ = 1 << 24  # taps x channels read by the one GATHER
@@ -42,6 +43,9 @@ def check_deform_conv(node: ir.Node, values) -> str | None:
     if len(shape) != 4:
         return "DeformConv is lowered for 2-D images (4-D X) only"
     group, offsets = attr(node, "group", 1), attr(node, "offset_group", 1)
+    bad = window_reason(node, 2)
+    if bad is not None or group < 1 or offsets < 1:
+        return bad or "DeformConv's group and offset_group must be at least 1"
     kernel = tuple(attr(node, "kernel_shape") or weight[2:])
     if tuple(weight[2:]) != kernel or shape[1] != weight[1] * group or weight[0] % group \
             or shape[1] % offsets or offset[1] != offsets * kernel[0] * kernel[1] * 2:
