@@ -48,6 +48,8 @@ def check_roi_align(node: ir.Node, values) -> str | None:
         return "RoiAlign with sampling_ratio 0 (samples per bin set by each RoI's size at " \
             "run time) is not lowered"
     height, width = attr(node, "output_height", 1), attr(node, "output_width", 1)
+    if min(height, width) < 1:
+        return "RoiAlign's output_height and output_width must be at least 1"
     count = rois[0] if isinstance(rois[0], int) else 1  # how many at run time: not bounded
     if count * height * width * ratio * ratio * 4 * shape[1] > MAX_READ:
         return f"RoiAlign reading over {MAX_READ} taps is not lowered"
