@@ -8,13 +8,13 @@ import pytest
 
 from graphkit.cli import main
 
-# For tflite: one error (GridSample has no lowering), one warning (Einsum through Flex) and
+# For tflite: one error (MaxRoiPool has no lowering), one warning (Einsum through Flex) and
 # one note (AveragePool leaving its padding out of the mean).
 MIXED = """
     <ir_version: 8, opset_import: ["" : 17]>
-    g (float[1,2,4,4] x, float[1,8,8,2] grid, float[2,3] a, float[3,4] b)
-        => (float[1,2,8,8] y, float[1,2,5,5] p, float[2,4] e) {
-        y = GridSample(x, grid)
+    g (float[1,2,4,4] x, float[3,5] rois, float[2,3] a, float[3,4] b)
+        => (float[3,2,2,2] y, float[1,2,5,5] p, float[2,4] e) {
+        y = MaxRoiPool<pooled_shape = [2, 2]>(x, rois)
         p = AveragePool<kernel_shape = [2, 2], pads = [1, 1, 1, 1]>(x)
         e = Einsum<equation="ij,jk->ik">(a, b)
     }"""
@@ -40,7 +40,7 @@ def test_text_names_the_severity_of_each_group(mixed_path, capsys):
     # Einsum needs Flex, which graphkit's TFLite emitter does not write: a blocker too
     assert "BLOCKED by 2 findings on 2 nodes" in out
     assert "1 more finding below does not block" in out
-    assert _group_heads(out) == {"GridSample": "error", "Einsum": "error", "AveragePool": "info"}
+    assert _group_heads(out) == {"MaxRoiPool": "error", "Einsum": "error", "AveragePool": "info"}
 
 
 def test_markdown_has_a_severity_column_and_json_keeps_it(mixed_path, capsys):

@@ -316,13 +316,29 @@ def _nn() -> list[Row]:
         no("Attention", BODY),
         no("CausalConvWithState", BODY),
         no("RotaryEmbedding", BODY),
-        no("DeformConv", "no deformable-convolution builtin"),
-        no("GridSample", "no grid-sample builtin"),
-        no("RoiAlign", "no RoI-align builtin"),
+        # lowering/_deform.py: the moved taps sampled by one GATHER, then BATCH_MATMUL
+        b("DeformConv", ["RESHAPE", "STRIDED_SLICE", "ADD", "SUB", "MUL", "FLOOR",
+                         "GREATER_EQUAL", "LESS_EQUAL", "LOGICAL_AND", "MAXIMUM", "MINIMUM",
+                         "CAST", "CONCATENATION", "TRANSPOSE", "GATHER", "SELECT_V2", "SUM",
+                         "BATCH_MATMUL"], F),
+        # lowering/_grid.py: coordinates, taps and weights computed, one GATHER of the taps
+        b("GridSample", ["RESHAPE", "STRIDED_SLICE", "ADD", "SUB", "MUL", "DIV", "ROUND", "FLOOR",
+                         "LESS", "GREATER", "LESS_EQUAL", "GREATER_EQUAL", "NOT_EQUAL",
+                         "LOGICAL_AND", "LOGICAL_OR", "SELECT_V2", "MAXIMUM", "MINIMUM", "CAST",
+                         "CONCATENATION", "TRANSPOSE", "GATHER", "SUM"], F),
+        # lowering/_roi.py: fixed sampling_ratio, the samples' taps read by one GATHER
+        b("RoiAlign", ["MUL", "SUB", "ADD", "DIV", "MAXIMUM", "MINIMUM", "FLOOR", "GREATER_EQUAL",
+                       "LESS_EQUAL", "LOGICAL_AND", "SELECT_V2", "CAST", "CONCATENATION",
+                       "STRIDED_SLICE", "RESHAPE", "GATHER", "SUM", "REDUCE_MAX", "TRANSPOSE"], F),
         no("MaxRoiPool", "no RoI-pool builtin"),
-        no("MaxUnpool", "no unpooling builtin"),
-        no("Col2Im", "no col2im builtin"),
-        no("AffineGrid", "not in graphkit's TFLite table"),
+        # lowering/_col2im.py: a constant table of the entries each pixel sums, one GATHER;
+        # MaxUnpool's last write per element found by UNSORTED_SEGMENT_MAX
+        b("MaxUnpool", ["RESHAPE", "GREATER_EQUAL", "LESS", "LOGICAL_AND", "SELECT_V2", "CAST",
+                        "UNSORTED_SEGMENT_MAX", "STRIDED_SLICE", "MAXIMUM", "GATHER"],
+          ["float32", "int32", "int64"]),
+        b("Col2Im", ["RESHAPE", "PAD", "GATHER", "SUM", "EQUAL", "CAST", "REDUCE_MIN", "MUL"],
+          ["float32", "int32", "int64"]),
+        b("AffineGrid", ["BATCH_MATMUL", "RESHAPE"], F),
         no("NegativeLogLikelihoodLoss", BODY),
         no("SoftmaxCrossEntropyLoss", BODY),
     ]

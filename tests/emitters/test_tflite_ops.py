@@ -157,10 +157,12 @@ def test_layer_norm_statistics_come_from_the_function_body(tmp_path, rng):
 
 
 def test_a_body_with_a_node_that_does_not_lower_is_refused(tmp_path):
-    """GridSample has no body and no builtin: diagnose and the emitter both refuse it."""
+    """MaxRoiPool has no body and no builtin: diagnose and the emitter both refuse it."""
     text = """<ir_version: 9, opset_import: ["" : 20]>
-    g (float[1,1,4,4] x, float[1,2,2,2] grid) => (float[1,1,2,2] y) { y = GridSample(x, grid) }"""
-    _refused(text, "GridSample")
+    g (float[1,1,4,4] x, float[2,5] rois) => (float[2,1,2,2] y) {
+        y = MaxRoiPool<pooled_shape=[2,2]>(x, rois)
+    }"""
+    _refused(text, "MaxRoiPool")
 
 
 LOSS = """<ir_version: 9, opset_import: ["" : 18]>

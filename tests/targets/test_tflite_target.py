@@ -36,7 +36,9 @@ def test_flex_blocks_while_the_emitter_writes_builtins_only():
 
 def test_op_without_lowering_is_gk101():
     text = """
-    g (float[1,1,4,4] x, float[1,4,4,2] grid) => (float[1,1,4,4] y) { y = GridSample(x, grid) }"""
+    g (float[1,1,4,4] x, float[2,5] rois) => (float[2,1,2,2] y) {
+      y = MaxRoiPool<pooled_shape=[2,2]>(x, rois)
+    }"""
     convertible, findings = check(text, "tflite", opset=20)
     assert not convertible and codes(findings) == ["GK101"]
 

@@ -18,14 +18,17 @@ from graphkit.backends._lowering_table import ONNX_DOMAINS, entry_at, merge_fami
 from graphkit.backends.tflite.lowering import (
     _axis_ops,
     _bitwise,
+    _col2im,
     _composite,
     _control,
     _conv,
     _conv_transpose,
+    _deform,
     _elementwise,
     _fused,
     _gather,
     _generate,
+    _grid,
     _image,
     _indicator,
     _math,
@@ -40,6 +43,7 @@ from graphkit.backends.tflite.lowering import (
     _recurrent,
     _reduce,
     _remainder,
+    _roi,
     _scan,
     _scatter,
     _select,
@@ -121,6 +125,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _qlinear, _qconv, _recurrent, _nms, _control, _axis_ops, _conv_transpose,
         _scatter, _bitwise, _math, _indicator, _slice, _ngrams, _scan, _select, _remainder,
+        _grid, _col2im, _roi, _deform,
     ))
 
 
