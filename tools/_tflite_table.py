@@ -306,7 +306,12 @@ def _nn() -> list[Row]:
         # The emitter lowers these as onnx's function body where every node of it lowers
         # (lowering/_function.py); decompose would inline the same body, so it is no fix.
         no("Attention", BODY),
-        no("RotaryEmbedding", BODY),
+        # lowering/_attention.py: RoPE from halves (or even/odd lanes) and the caches;
+        # LinearAttention's recurrence unrolled over its static sequence
+        b("RotaryEmbedding", ["RESHAPE", "GATHER", "SPLIT", "SPLIT_V", "MUL", "SUB", "ADD",
+                              "CONCATENATION"], F),
+        b("LinearAttention", ["RESHAPE", "SPLIT", "EXP", "MUL", "SUB", "ADD", "BATCH_MATMUL",
+                              "CONCATENATION"], F),
         no("DeformConv", "no deformable-convolution builtin"),
         no("GridSample", "no grid-sample builtin"),
         no("RoiAlign", "no RoI-align builtin"),

@@ -108,3 +108,97 @@ def test_attention_float16_gqa_causal(tmp_path, rng):
              "K": _normal(rng, (2, 2, 5, 8), np.float16),
              "V": _normal(rng, (2, 2, 5, 8), np.float16)}
     _emitted_matches(tmp_path, ATTENTION_FP16, feeds, rtol=1e-3, atol=1e-3)
+
+
+# RotaryEmbedding (lowering/_attention.py) ----------------------------------------------
+
+ROTARY_4D = """<ir_version: 10, opset_import: ["" : 23]>
+g (float[2,3,4,8] x, float[10,{half}] cos, float[10,{half}] sin, int64[2,4] pos)
+  => (float[2,3,4,8] y) {{
+    y = RotaryEmbedding<interleaved: int = {inter}, rotary_embedding_dim: int = {dim}>(
+        x, cos, sin, pos)
+}}"""
+
+
+@pytest.mark.parametrize(("inter", "dim"), [(0, 0), (1, 0), (1, 4), (0, 6)])
+def test_rotary_embedding_with_positions(tmp_path, rng, inter, dim):
+    half = (dim or 8) // 2
+    angles = rng.uniform(0, 6, (10, half))
+    feeds = {"x": _normal(rng, (2, 3, 4, 8)), "cos": np.cos(angles).astype(np.float32),
+             "sin": np.sin(angles).astype(np.float32),
+             "pos": rng.integers(0, 10, (2, 4)).astype(np.int64)}
+    _emitted_matches(tmp_path, ROTARY_4D.format(half=half, inter=inter, dim=dim), feeds)
+
+
+ROTARY_3D = """<ir_version: 10, opset_import: ["" : 23]>
+g (float[2,4,12] x, float[2,4,2] cos, float[2,4,2] sin) => (float[2,4,12] y) {
+    y = RotaryEmbedding<num_heads: int = 2, rotary_embedding_dim: int = 4,
+                        interleaved: int = 1>(x, cos, sin)
+}"""
+
+
+def test_rotary_embedding_3d_without_positions(tmp_path, rng):
+    angles = rng.uniform(0, 6, (2, 4, 2))
+    feeds = {"x": _normal(rng, (2, 4, 12)), "cos": np.cos(angles).astype(np.float32),
+             "sin": np.sin(angles).astype(np.float32)}
+    _emitted_matches(tmp_path, ROTARY_3D, feeds)
+
+
+# LinearAttention (lowering/_attention.py): the recurrence unrolled ---------------------
+
+LINEAR = """<ir_version: 10, opset_import: ["" : 27]>
+g (float[2,{t},{qw}] q, float[2,{t},{kw}] k, float[2,{t},{vw}] v{extra_in})
+  => (float[2,{t},{ow}] out, float[2,{hkv},4,3] state) {{
+    out, state = LinearAttention<q_num_heads: int = {hq}, kv_num_heads: int = {hkv},
+                                 update_rule: string = "{rule}"{attrs}>({args})
+}}"""
+
+
+def _linear(rule: str, t: int, hq: int, hkv: int, past: bool, per_key: bool,
+            attrs: str = "") -> tuple[str, dict]:
+    dk, dv = 4, 3
+    extra = {"past": f"float[2,{hkv},{dk},{dv}]"} if past else {}
+    if rule in ("gated", "gated_delta"):
+        extra["decay"] = f"float[2,{t},{hkv * dk if per_key else hkv}]"
+    if rule in ("delta", "gated_delta"):
+        extra["beta"] = f"float[2,{t},{hkv}]"
+    args = ["q", "k", "v"] + [name if name in extra else ""
+                              for name in ("past", "decay", "beta")]
+    while args[-1] == "":
+        args.pop()
+    text = LINEAR.format(t=t, qw=hq * dk, kw=hkv * dk, vw=hkv * dv, ow=hq * dv, hq=hq,
+                         hkv=hkv, rule=rule, attrs=attrs, args=", ".join(args),
+                         extra_in="".join(f", {kind} {name}" for name, kind in extra.items()))
+    return text, extra
+
+
+@pytest.mark.parametrize(("rule", "t", "hq", "hkv", "past", "per_key"), [
+    ("linear", 5, 2, 2, False, False),
+    ("gated", 4, 2, 2, True, True),
+    ("delta", 3, 4, 2, False, False),
+    ("gated_delta", 4, 4, 1, True, False),
+    ("gated_delta", 1, 2, 2, True, True),
+])
+def test_linear_attention(tmp_path, rng, rule, t, hq, hkv, past, per_key):
+    text, extra = _linear(rule, t, hq, hkv, past, per_key, ", scale: float = 0.7")
+    feeds = {"q": _normal(rng, (2, t, hq * 4)), "k": _normal(rng, (2, t, hkv * 4)) / 2,
+             "v": _normal(rng, (2, t, hkv * 3))}
+    shapes = {"past": (2, hkv, 4, 3), "decay": (2, t, hkv * 4 if per_key else hkv),
+              "beta": (2, t, hkv)}
+    for name in extra:
+        feeds[name] = _normal(rng, shapes[name])
+    if "decay" in feeds:
+        feeds["decay"] = -np.abs(feeds["decay"])  # log-space gates: exp() in (0, 1]
+    if "beta" in feeds:
+        feeds["beta"] = 1 / (1 + np.exp(-feeds["beta"]))
+    _emitted_matches(tmp_path, text, feeds, rtol=1e-4, atol=1e-5)
+
+
+def test_linear_attention_past_the_unroll_bound_refused():
+    text, _ = _linear("linear", 513, 2, 2, False, False)
+    _refused(text, "unrolls it over at most 512")
+
+
+def test_linear_attention_rule_without_its_decay_refused():
+    text, _ = _linear("linear", 2, 2, 2, False, False)
+    _refused(text.replace('"linear"', '"gated"'), "does not fit the decay and beta")

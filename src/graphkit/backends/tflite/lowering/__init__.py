@@ -16,6 +16,7 @@ import onnx_ir as ir
 
 from graphkit.backends._lowering_table import ONNX_DOMAINS, entry_at, merge_families
 from graphkit.backends.tflite.lowering import (
+    _attention,
     _axis_ops,
     _bitwise,
     _composite,
@@ -107,7 +108,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
-        _scatter, _bitwise, _math, _indicator, _slice,
+        _scatter, _bitwise, _math, _indicator, _slice, _attention,
     ))
 
 
