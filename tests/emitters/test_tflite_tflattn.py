@@ -88,6 +88,31 @@ def test_flex_attention_score_and_prob_mod(tmp_path, rng):
     _emitted_matches(tmp_path, text, feeds)
 
 
+def test_flex_attention_causal_score_mod_from_shapes(tmp_path, rng):
+    """A score_mod that builds its mask from the scores' shape (Shape, Range): its nodes
+    are lowered inside the body, where the shapes are known, not on their own."""
+    mods = """<score_mod: graph = s (float[B,H,L,S] x) => (float[B,H,L,S] y) {
+        shape = Shape(x)
+        two = Constant<value: tensor = int64 {2}>()
+        three = Constant<value: tensor = int64 {3}>()
+        zero = Constant<value: tensor = int64 {0}>()
+        one = Constant<value: tensor = int64 {1}>()
+        rows = Gather<axis: int = 0>(shape, two)
+        cols = Gather<axis: int = 0>(shape, three)
+        q = Range(zero, rows, one)
+        k = Range(zero, cols, one)
+        column = Constant<value: tensor = int64[2] {-1, 1}>()
+        qc = Reshape(q, column)
+        keep = GreaterOrEqual(qc, k)
+        low = Constant<value: tensor = float {-1e9}>()
+        y = Where(keep, x, low)
+    }>"""
+    text = FLEX.format(t="float", hq=2, hkv=1, attrs=mods)
+    feeds = {"Q": _normal(rng, (2, 2, 5, 8)), "K": _normal(rng, (2, 1, 6, 8)),
+             "V": _normal(rng, (2, 1, 6, 4))}
+    _emitted_matches(tmp_path, text, feeds)
+
+
 def test_flex_attention_double_refused():
     """No builtin computes float64: refused (its body does not lower), not narrowed to
     float32."""

@@ -162,6 +162,17 @@ def lowers_by_body(node: ir.Node, opset: int, values: ValueFacts) -> bool:
         and body_lowers(node, opset, values, unsupported_reason)
 
 
+def graph_attributes(node: ir.Node) -> list[ir.Graph]:
+    """The graphs a node holds as attributes (If's branches, FlexAttention's score_mod)."""
+    found = []
+    for attribute in node.attributes.values():
+        if attribute.type == ir.AttributeType.GRAPH:
+            found.append(attribute.value)
+        elif attribute.type == ir.AttributeType.GRAPHS:
+            found.extend(attribute.value)
+    return found
+
+
 def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     """Why the op's own entry does not lower the node (None: it does)."""
     if node.domain not in ONNX_DOMAINS | {_nhwc.NHWC_DOMAIN}:
@@ -219,5 +230,6 @@ def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:
     return None
 
 
-__all__ = ["EmitContext", "Lowering", "emit_node", "entry_for", "lowering_table",
+__all__ = ["EmitContext", "Lowering", "emit_node", "entry_for", "graph_attributes",
+           "lowering_table",
            "lowers_by_body", "node_folds", "opset_range", "refined", "unsupported_reason"]
