@@ -315,7 +315,6 @@ def _nn() -> list[Row]:
         # (lowering/_function.py); decompose would inline the same body, so it is no fix.
         no("Attention", BODY),
         no("CausalConvWithState", BODY),
-        no("RotaryEmbedding", BODY),
         # lowering/_deform.py: the moved taps sampled by one GATHER, then BATCH_MATMUL
         b("DeformConv", ["RESHAPE", "STRIDED_SLICE", "ADD", "SUB", "MUL", "FLOOR",
                          "GREATER_EQUAL", "LESS_EQUAL", "LOGICAL_AND", "MAXIMUM", "MINIMUM",
@@ -330,6 +329,12 @@ def _nn() -> list[Row]:
         b("RoiAlign", ["MUL", "SUB", "ADD", "DIV", "MAXIMUM", "MINIMUM", "FLOOR", "GREATER_EQUAL",
                        "LESS_EQUAL", "LOGICAL_AND", "SELECT_V2", "CAST", "CONCATENATION",
                        "STRIDED_SLICE", "RESHAPE", "GATHER", "SUM", "REDUCE_MAX", "TRANSPOSE"], F),
+        # lowering/_attention.py: RoPE from halves (or even/odd lanes) and the caches;
+        # LinearAttention's recurrence unrolled over its static sequence
+        b("RotaryEmbedding", ["RESHAPE", "GATHER", "SPLIT", "SPLIT_V", "MUL", "SUB", "ADD",
+                              "CONCATENATION"], F),
+        b("LinearAttention", ["RESHAPE", "SPLIT", "EXP", "MUL", "SUB", "ADD", "BATCH_MATMUL",
+                              "CONCATENATION"], F),
         no("MaxRoiPool", "no RoI-pool builtin"),
         # lowering/_col2im.py: a constant table of the entries each pixel sums, one GATHER;
         # MaxUnpool's last write per element found by UNSORTED_SEGMENT_MAX

@@ -39,8 +39,11 @@ class Body:
             yield node, ctx
 
 
-def expand(node: ir.Node, domain: str, opset: int, values: ValueFacts) -> Body | None:
-    """The node's function body, or None when its op has none (or it cannot be built)."""
+def expand(node: ir.Node, domain: str, opset: int, values: ValueFacts,
+           onnx_opset: int | None = None) -> Body | None:
+    """The node's function body, or None when its op has none (or it cannot be built).
+    `onnx_opset`: the ai.onnx opset of the model, for a body of another domain's op that
+    uses ai.onnx ops without importing them (onnx's FlexAttention body does)."""
     if not _has_body(node.op_type, domain, opset):
         return None
     input_types = tuple(_type_proto(values, v) if v is not None else b"" for v in node.inputs)
@@ -48,7 +51,7 @@ def expand(node: ir.Node, domain: str, opset: int, values: ValueFacts) -> Body |
         return None  # an input of unknown type: the body (and onnxruntime) cannot be typed
     proto = ir.serde.serialize_node(node)
     proto.name = ""
-    return _expand_cached(proto.SerializeToString(), domain, opset, input_types)
+    return _expand_cached(proto.SerializeToString(), domain, opset, input_types, onnx_opset)
 
 
 @functools.cache
@@ -62,13 +65,15 @@ def _has_body(op: str, domain: str, opset: int) -> bool:
 
 @functools.lru_cache(maxsize=512)
 def _expand_cached(node_bytes: bytes, domain: str, opset: int,
-                   input_types: tuple[bytes, ...]) -> Body | None:
+                   input_types: tuple[bytes, ...], onnx_opset: int | None = None
+                   ) -> Body | None:
     node = onnx.NodeProto()
     node.ParseFromString(node_bytes)
     _add_default_attributes(node, domain, opset)
     function = _function_proto(node, domain, opset, input_types)
     if function is None:
         return None
+    _import_onnx_opset(function, onnx_opset)
     model = _calling_model(node, function, input_types)
     try:
         inlined = onnx.inliner.inline_local_functions(model)
@@ -78,6 +83,16 @@ def _expand_cached(node_bytes: bytes, domain: str, opset: int,
         return None
     opsets = {entry.domain: entry.version for entry in function.opset_import}
     return Body(graph, opsets, facts_from_graph_proto(inferred.graph))
+
+
+def _import_onnx_opset(function: onnx.FunctionProto, onnx_opset: int | None) -> None:
+    """The model's ai.onnx opset, imported by a body that uses ai.onnx ops and imports no
+    ai.onnx opset itself (onnx cannot type it otherwise)."""
+    imported = {entry.domain for entry in function.opset_import}
+    uses_onnx = any(node.domain in ("", "ai.onnx") for node in function.node)
+    if onnx_opset is None or not uses_onnx or imported & {"", "ai.onnx"}:
+        return
+    function.opset_import.add(domain="", version=onnx_opset)
 
 
 def _infer(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 from pathlib import Path
 
 import onnx_ir as ir
@@ -98,7 +99,10 @@ def check_lowerable(model: ir.Model, values: ValueFacts, allow_flex: bool = Fals
         raise InputError(f"the model uses ai.onnx opset {opset}; TFLite accepts {low}..{high} "
                          "(graphkit fix --target tflite converts it)")
     flex = set()
-    for node in ir.traversal.RecursiveGraphIterator(model.graph):
+    # a node lowered as its function body has its graph attributes inlined there
+    inlined = partial(lowering.lowers_by_body, opset=opset, values=values)
+    for node in ir.traversal.RecursiveGraphIterator(model.graph,
+                                                    recursive=lambda n: not inlined(n)):
         reason = lowering.unsupported_reason(node, opset, values)
         if reason is not None and allow_flex and node.graph is model.graph \
                 and flex_reason(node, values) is None:

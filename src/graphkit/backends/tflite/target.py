@@ -22,11 +22,13 @@ Findings with a fix (fold-constants, float64-to-float32, ...) name the pass that
 from __future__ import annotations
 
 import dataclasses
+import weakref
 
 import onnx_ir as ir
 
 from graphkit.backends.tflite.lowering import (
     LOCAL_DOMAINS,
+    graph_attributes,
     lowers_by_body,
     node_folds,
     opset_range,
@@ -51,6 +53,9 @@ class TFLiteTarget(TableTarget):
             data, name=name, label="TFLite", generic=GenericChecks(float64=Severity.ERROR)
         )
         self.allow_flex = allow_flex
+        # graph attributes of nodes lowered as their function body, which inlines them
+        # (FlexAttention's score_mod): their nodes are not lowered on their own
+        self._inlined: weakref.WeakSet[ir.Graph] = weakref.WeakSet()
         if not allow_flex:
             self.description = f"{data.description}, builtins only (no Flex)"
 
@@ -61,11 +66,15 @@ class TFLiteTarget(TableTarget):
             reason = unsupported_reason(node, ctx.opset, ctx.values)
             return [] if reason is None else [self._finding("GK101", Severity.ERROR, reason,
                                                             node)]
+        if ctx.graph in self._inlined:
+            self._inlined.update(graph_attributes(node))
+            return []
         values = refined(node.graph, ctx.values)
         if not isinstance(ctx.graph, ir.Function) and (
                 node_folds(node, values) or lowers_by_body(node, ctx.opset, values)):
             # computed when converting (lowering/_fold.py), or lowered as its ONNX function
             # body, each node of which the lowering accepts (lowering/_function.py)
+            self._inlined.update(graph_attributes(node))
             return []
         findings = super().check_node(node, ctx)
         if not any(f.blocking for f in findings):

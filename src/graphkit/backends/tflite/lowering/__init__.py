@@ -16,6 +16,7 @@ import onnx_ir as ir
 
 from graphkit.backends._lowering_table import ONNX_DOMAINS, entry_at, merge_families
 from graphkit.backends.tflite.lowering import (
+    _attention,
     _axis_ops,
     _bitwise,
     _col2im,
@@ -125,7 +126,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _qlinear, _qconv, _recurrent, _nms, _control, _axis_ops, _conv_transpose,
         _scatter, _bitwise, _math, _indicator, _slice, _ngrams, _scan, _select, _remainder,
-        _grid, _col2im, _roi, _deform,
+        _grid, _col2im, _roi, _deform, _attention,
     ))
 
 
@@ -207,6 +208,15 @@ def takes_double(node: ir.Node, opset: int) -> bool:
     it): no other lowering computes in it."""
     entry = entry_for(node, opset)
     return entry is not None and ir.DataType.DOUBLE in entry.dtypes
+def graph_attributes(node: ir.Node) -> list[ir.Graph]:
+    """The graphs a node holds as attributes (If's branches, FlexAttention's score_mod)."""
+    found = []
+    for attribute in node.attributes.values():
+        if attribute.type == ir.AttributeType.GRAPH:
+            found.append(attribute.value)
+        elif attribute.type == ir.AttributeType.GRAPHS:
+            found.extend(attribute.value)
+    return found
 
 
 def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
@@ -268,6 +278,6 @@ def _empty_value(node: ir.Node, chosen: list, values: ValueFacts) -> str | None:
     return None
 
 
-__all__ = ["LOCAL_DOMAINS", "EmitContext", "Lowering", "emit_node", "entry_for", "lowering_table",
-           "lowers_by_body", "node_folds", "opset_range", "refined", "takes_double",
-           "unsupported_reason"]
+__all__ = ["LOCAL_DOMAINS", "EmitContext", "Lowering", "emit_node", "entry_for",
+           "graph_attributes", "lowering_table", "lowers_by_body", "node_folds", "opset_range",
+           "refined", "takes_double", "unsupported_reason"]

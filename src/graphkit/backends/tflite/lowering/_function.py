@@ -18,6 +18,9 @@ from graphkit.backends.tflite.lowering._base import EmitContext, Stored
 from graphkit.targets._schema_functions import Body, expand
 from graphkit.targets.base import ValueFacts
 
+# the domains whose ops' bodies onnx defines: ONNX's, and its preview ops (FlexAttention)
+BODY_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.preview"})
+
 # node, opset, facts -> why it is not lowered (the table's unsupported_reason)
 Reason = Callable[[ir.Node, int, ValueFacts], "str | None"]
 # context, node, opset -> None (the table's emit_node)
@@ -26,10 +29,12 @@ EmitNode = Callable[[EmitContext, ir.Node, int], None]
 
 def body_of(node: ir.Node, opset: int, values: ValueFacts) -> Body | None:
     """The node's function body, typed, with the opsets its nodes are lowered at."""
-    if node.domain not in ("", "ai.onnx") or node.graph is None \
+    if node.domain not in BODY_DOMAINS or node.graph is None \
             or not node.graph.opset_imports:
         return None
-    body = expand(node, "", opset, values)
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    version = node.graph.opset_imports.get(domain, opset) if domain else opset
+    body = expand(node, domain, version, values, onnx_opset=opset)
     if body is None:
         return None
     if not body.graph.opset_imports:  # what lets the body's constant parts fold

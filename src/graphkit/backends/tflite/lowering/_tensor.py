@@ -33,6 +33,7 @@ from graphkit.backends.tflite.lowering._operands import (
     crop_then_pad_amounts,
     pad_amounts_tensor,
 )
+from graphkit.backends.tflite.lowering._widen import wider
 
 
 def check_static_output(node: ir.Node, values) -> str | None:
@@ -226,7 +227,8 @@ def _expand_at_run_time(ctx: EmitContext, node: ir.Node) -> None:
 def check_expand(node: ir.Node, values) -> str | None:
     if static_shape(values, node.outputs[0]) is not None:
         return None
-    if (values.dtype(node.inputs[0]) or node.inputs[0].dtype) not in NUMERIC | {ir.DataType.BOOL}:
+    dtype = values.dtype(node.inputs[0]) or node.inputs[0].dtype
+    if dtype not in NUMERIC | {ir.DataType.BOOL} and wider("Expand", dtype, NUMERIC) is None:
         return "Expand to a shape known at run time is lowered for numbers and bools only"
     return None
 
