@@ -350,6 +350,9 @@ def _shape_ops() -> list[Row]:
         b("Constant", [], None, {"kind": "attr-absent", "attrs": ["sparse_value"]}),
         b("ConstantOfShape", "FILL", None, dtype_inputs=[]),
         b("CumSum", "CUMSUM", ["float32", "int32", "int64"]),
+        # an exact scan of MULs (lowering/_cumulative.py); a run-time axis picks one scan
+        b("CumProd", ["SLICE", "PADV2", "MUL", "REVERSE_V2", "RESHAPE", "FLOOR_MOD", "EQUAL",
+                      "SELECT_V2"], ["float32", "int32", "int64"]),
         b("DepthToSpace", ["DEPTH_TO_SPACE", "RESHAPE", "TRANSPOSE"], MOVE, rank(4, 4)),
         # the lowering (_tensor.py) passes it through where it cannot train, mask included
         b("Dropout", [], None),

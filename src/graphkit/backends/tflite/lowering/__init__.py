@@ -21,6 +21,7 @@ from graphkit.backends.tflite.lowering import (
     _composite,
     _control,
     _conv,
+    _cumulative,
     _elementwise,
     _gather,
     _generate,
@@ -107,7 +108,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
-        _scatter, _bitwise, _math, _indicator, _slice,
+        _scatter, _bitwise, _math, _indicator, _slice, _cumulative,
     ))
 
 
