@@ -528,7 +528,9 @@ def _other() -> list[Row]:
         # outputs are refused there
         b("Loop", ["WHILE", "LESS", "LOGICAL_AND", "ADD", "RESHAPE"], None, dtype_inputs=[]),
         no("Scan", "no Scan lowering"),
-        no("DFT", "no DFT lowering"),
+        # a product by constant cos/sin matrices for static lengths (lowering/_spectral.py)
+        b("DFT", ["TRANSPOSE", "SLICE", "RESHAPE", "FULLY_CONNECTED", "FLOOR_MOD", "EQUAL",
+                  "SELECT_V2"], F),
         no("STFT", "no STFT lowering"),
         # Opset 11 turned Scatter into ScatterElements: converting to it is the rewrite.
         no("Scatter", "deprecated op; convert the opset first (ScatterElements)",

@@ -101,3 +101,53 @@ def test_cumprod_of_float64_is_refused(tmp_path):
 def test_cumprod_with_a_dynamic_axis_length_is_refused(tmp_path):
     text = CUMPROD_CONST.format(t="float", dims="N,3", axis=0, exclusive=0, reverse=0)
     _refused(text, "static length along its axis")
+
+
+# DFT ----------------------------------------------------------------------------------
+
+DFT17 = """<ir_version: 9, opset_import: ["" : 17]>
+g (float[{dims}] x) => (float{out} y) {{
+    {length}
+    y = DFT<axis={axis}, inverse={inverse}, onesided={onesided}>(x{length_input})
+}}"""
+DFT20 = """<ir_version: 10, opset_import: ["" : 20]>
+g (float[{dims}] x, int64 axis) => (float{out} y) {{
+    y = DFT<inverse={inverse}, onesided={onesided}>(x, , axis)
+}}"""
+
+
+def _dft17(dims: str, axis: int, inverse: int, onesided: int, length: int | None) -> str:
+    constant = f"n = Constant<value = int64 {{{length}}}>()" if length is not None else ""
+    return DFT17.format(dims=dims, out="", axis=axis, inverse=inverse, onesided=onesided,
+                        length=constant, length_input=", n" if length is not None else "")
+
+
+@pytest.mark.parametrize(("inverse", "onesided"), [(0, 0), (0, 1), (1, 0), (1, 1)])
+@pytest.mark.parametrize("parts", [1, 2])
+@pytest.mark.parametrize(("axis", "length"), [(1, None), (2, None), (1, 5), (2, 12), (1, 9)])
+def test_dft_along_a_constant_axis(tmp_path, rng, inverse, onesided, parts, axis, length):
+    """Real and complex input, one-sided, inverse (the one-sided inverse is numpy's irfft),
+    dft_length truncating (5 < 8) and padding (12 > 7, 9 > 8), odd and even lengths."""
+    text = _dft17(f"2,8,7,{parts}", axis, inverse, onesided, length)
+    x = rng.standard_normal((2, 8, 7, parts)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True, tolerance=1e-4)
+
+
+@pytest.mark.parametrize(("axis", "onesided", "out"), [
+    (1, 0, "[1,6,4,2]"), (2, 0, "[1,6,4,2]"), (-2, 0, "[1,6,4,2]"), (0, 0, "[1,6,4,2]"),
+    (1, 1, "[1,4,4,2]")])
+def test_dft_along_an_axis_given_at_run_time(tmp_path, rng, axis, onesided, out):
+    """Opset 20 takes the axis as an input: every axis whose result has the output's shape
+    is computed, and the one the run asks for chosen."""
+    text = DFT20.format(dims="1,6,4,1", out=out, inverse=0, onesided=onesided)
+    x = rng.standard_normal((1, 6, 4, 1)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x, "axis": np.asarray(axis, np.int64)},
+                     evaluator=True, tolerance=1e-4)
+
+
+def test_dft_with_a_run_time_length_is_refused():
+    text = """<ir_version: 9, opset_import: ["" : 17]>
+g (float[2,8,1] x, int64 n) => (float[2,8,2] y) {
+    y = DFT<axis=1>(x, n)
+}"""
+    _refused(text, "dft_length \\(input 1\\) must be a constant")

@@ -36,6 +36,7 @@ from graphkit.backends.tflite.lowering import (
     _reduce,
     _scatter,
     _slice,
+    _spectral,
     _tensor,
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
@@ -109,6 +110,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
         _scatter, _bitwise, _math, _indicator, _slice, _cumulative,
+        _spectral,
     ))
 
 

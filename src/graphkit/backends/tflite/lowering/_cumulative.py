@@ -108,23 +108,29 @@ def emit_cumprod(ctx: EmitContext, node: ir.Node) -> None:
         scan.along(x, axis or 0, out)
         return
     # the axis at run time: every axis's scan, the one asked for chosen
-    given = node.inputs[1]
+    scans = {}
+    for index in range(axes):
+        scans[index] = scan.temp(f"scan{index}")
+        scan.along(x, index, scans[index])
+    choose_by_axis(ctx, node.inputs[1], axes, scans, out, (scan.dtype, scan.shape))
+
+
+def choose_by_axis(ctx: EmitContext, given: ir.Value, rank_: int, results: dict[int, int],
+                   out: int, kind_shape: tuple) -> None:
+    """out = results[given mod rank_], the axis known only when the model runs: SELECT_V2
+    on EQUAL of the wrapped axis, one per candidate (the first is the fallback)."""
     kind = ctx.dtype(given)
-    wrapped = ctx.temp("axis", kind, [])
     flat = ctx.temp("axis_scalar", kind, [])
     ctx.op("RESHAPE", [ctx.input(given), ctx.int32([])], [flat])
-    ctx.op("FLOOR_MOD", [flat, ctx.const(np.asarray(axes, kind))], [wrapped])
-    chosen = None
-    for index in range(axes):
-        scanned = scan.temp(f"scan{index}")
-        scan.along(x, index, scanned)
-        if chosen is None:
-            chosen = scanned
-            continue
+    wrapped = ctx.temp("axis", kind, [])
+    ctx.op("FLOOR_MOD", [flat, ctx.const(np.asarray(rank_, kind))], [wrapped])
+    axes = sorted(results)
+    chosen = results[axes[0]]
+    for number, axis in enumerate(axes[1:], start=2):
         hit = ctx.temp("is_axis", np.bool_, [])
-        ctx.op("EQUAL", [wrapped, ctx.const(np.asarray(index, kind))], [hit])
-        target = out if index == axes - 1 else scan.temp("chosen")
-        ctx.op("SELECT_V2", [hit, scanned, chosen], [target])
+        ctx.op("EQUAL", [wrapped, ctx.const(np.asarray(axis, kind))], [hit])
+        target = out if number == len(axes) else ctx.temp("chosen", *kind_shape)
+        ctx.op("SELECT_V2", [hit, results[axis], chosen], [target])
         chosen = target
 
 
