@@ -517,8 +517,8 @@ def _other() -> list[Row]:
         no("HammingWindow", window),
         no("HannWindow", window),
         no("MelWeightMatrix", window),
-        # decompose can inline its body, but the Pad it leaves takes computed pads (GK105).
-        no("CenterCropPad", "no center-crop builtin in graphkit's table"),
+        # PAD and SLICE by amounts known when converting (lowering/_crop.py)
+        b("CenterCropPad", ["PAD", "SLICE"], ["float32", "int32", "int64"]),
         no("DynamicQuantizeLinear", NO_QUANT),
         no("ConvInteger", NO_QUANT),
         no("MatMulInteger", NO_QUANT),

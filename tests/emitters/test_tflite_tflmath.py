@@ -151,3 +151,41 @@ g (float[2,8,1] x, int64 n) => (float[2,8,2] y) {
     y = DFT<axis=1>(x, n)
 }"""
     _refused(text, "dft_length \\(input 1\\) must be a constant")
+
+
+# CenterCropPad ------------------------------------------------------------------------
+
+CROP_RUN_TIME = """<ir_version: 9, opset_import: ["" : 18]>
+g ({t}[{dims}] x, int64[{n}] shape) => ({t}[{out}] y) {{
+    y = CenterCropPad{axes}(x, shape)
+}}"""
+CROP_CONSTANT = """<ir_version: 9, opset_import: ["" : 18]>
+g ({t}[{dims}] x) => ({t}{out} y) {{
+    shape = Constant<value = int64[{n}] {{{sizes}}}>()
+    y = CenterCropPad{axes}(x, shape)
+}}"""
+
+
+@pytest.mark.parametrize(("axes", "sizes"), [
+    ("", [3, 9, 6]), ("", [8, 4, 5]), ("<axes = [0, 2]>", [5, 2]),
+    ("<axes = [-1, -2]>", [9, 1]), ("<axes = [1]>", [7])])
+@pytest.mark.parametrize("dtype", ["float", "int32"])
+def test_center_crop_pad_by_constant_sizes(tmp_path, rng, axes, sizes, dtype):
+    """Odd and even differences, cropping and padding on one node, some axes only."""
+    text = CROP_CONSTANT.format(t=dtype, dims="6,4,5", out="", n=len(sizes), axes=axes,
+                                sizes=", ".join(map(str, sizes)))
+    x = (rng.standard_normal((6, 4, 5)) * 10).astype(dtype.replace("float", "float32"))
+    _emitted_matches(tmp_path, text, {"x": x})
+
+
+def test_center_crop_pad_by_run_time_sizes_the_output_shape_decides(tmp_path, rng):
+    text = CROP_RUN_TIME.format(t="float", dims="7,4,3", n=2, out="4,7,3",
+                                axes="<axes = [0, 1]>")
+    x = rng.standard_normal((7, 4, 3)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x, "shape": np.asarray([4, 7], np.int64)})
+
+
+def test_center_crop_pad_by_run_time_sizes_and_no_output_shape_is_refused():
+    text = CROP_RUN_TIME.format(t="float", dims="7,4,3", n=2, out="A,B,3",
+                                axes="<axes = [0, 1]>")
+    _refused(text, "shape \\(input 1\\) must be a constant where the output shape")
