@@ -509,7 +509,8 @@ def _other() -> list[Row]:
         ),
         b("RandomUniform", ["RANDOM_UNIFORM", "MUL", "ADD"], None, dtype_inputs=[]),
         b("RandomUniformLike", ["SHAPE", "RANDOM_UNIFORM", "MUL", "ADD"], None, dtype_inputs=[]),
-        flex("Det", ["MatrixDeterminant"], F),
+        # the Leibniz formula up to 4x4 (lowering/_det.py)
+        b("Det", ["RESHAPE", "GATHER", "REDUCE_PROD", "MUL", "SUM"], F),
         flex("Einsum", ["Einsum"], F + ["int32"], fix="decompose"),
         flex("RegexFullMatch", ["RegexFullMatch"], ["string"]),
         no("Bernoulli", "random op without a builtin"),

@@ -189,3 +189,28 @@ def test_center_crop_pad_by_run_time_sizes_and_no_output_shape_is_refused():
     text = CROP_RUN_TIME.format(t="float", dims="7,4,3", n=2, out="A,B,3",
                                 axes="<axes = [0, 1]>")
     _refused(text, "shape \\(input 1\\) must be a constant where the output shape")
+
+
+# Det ----------------------------------------------------------------------------------
+
+DET = """<ir_version: 9, opset_import: ["" : 22]>
+g (float[{dims}] x) => (float{out} y) {{
+    y = Det(x)
+}}"""
+
+
+@pytest.mark.parametrize(("dims", "out"), [
+    ("1,1", ""), ("2,2", ""), ("3,3", ""), ("4,4", ""), ("5,3,3", "[5]"), ("2,3,4,4", "[2,3]")])
+def test_det_of_small_matrices(tmp_path, rng, dims, out):
+    shape = tuple(int(d) for d in dims.split(","))
+    x = rng.standard_normal(shape).astype(np.float32)
+    _emitted_matches(tmp_path, DET.format(dims=dims, out=out), {"x": x}, tolerance=1e-4)
+
+
+def test_det_of_a_singular_matrix_is_zero(tmp_path):
+    x = np.asarray([[1, 2, 3], [2, 4, 6], [0, 1, 5]], np.float32)
+    _emitted_matches(tmp_path, DET.format(dims="3,3", out=""), {"x": x}, tolerance=1e-5)
+
+
+def test_det_of_a_5x5_matrix_is_refused():
+    _refused(DET.format(dims="5,5", out=""), "Det of 5x5 matrices is not lowered")
