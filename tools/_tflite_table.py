@@ -532,7 +532,9 @@ def _other() -> list[Row]:
         # a product by constant cos/sin matrices for static lengths (lowering/_spectral.py)
         b("DFT", ["TRANSPOSE", "SLICE", "RESHAPE", "FULLY_CONNECTED", "FLOOR_MOD", "EQUAL",
                   "SELECT_V2"], F),
-        no("STFT", "no STFT lowering"),
+        # frames by GATHER, the window, then DFT's product (lowering/_spectral.py)
+        b("STFT", ["GATHER", "RESHAPE", "CAST", "MUL", "ADD", "TRANSPOSE", "SLICE",
+                   "FULLY_CONNECTED"], F),
         # Opset 11 turned Scatter into ScatterElements: converting to it is the rewrite.
         no("Scatter", "deprecated op; convert the opset first (ScatterElements)",
            "convert-opset{to=11}"),

@@ -214,3 +214,50 @@ def test_det_of_a_singular_matrix_is_zero(tmp_path):
 
 def test_det_of_a_5x5_matrix_is_refused():
     _refused(DET.format(dims="5,5", out=""), "Det of 5x5 matrices is not lowered")
+
+
+# STFT ---------------------------------------------------------------------------------
+
+STFT = """<ir_version: 9, opset_import: ["" : 17]>
+g (float[2,40,{parts}] x, float[{width}] w) => (float{out} y) {{
+    step = Constant<value = int64 {{{step}}}>()
+    {length}
+    y = STFT<onesided={onesided}>(x, step, {window}{length_input})
+}}"""
+
+
+@pytest.mark.parametrize(("step", "width", "length", "window"), [
+    (5, 8, None, True), (3, 9, None, True), (4, 8, 10, True), (6, 10, 8, True),
+    (7, 8, 12, False), (40, 8, None, False)])
+@pytest.mark.parametrize(("parts", "onesided"), [(1, 1), (1, 0), (2, 0)])
+def test_stft_by_a_constant_step(tmp_path, rng, step, width, length, window, parts, onesided):
+    """With and without a window, frame_length above and below the window's width (the
+    frame padded or cut), a real or complex signal, one-sided or not."""
+    given = f"n = Constant<value = int64 {{{length}}}>()" if length is not None else ""
+    text = STFT.format(parts=parts, width=width, out="", step=step, onesided=onesided,
+                       length=given, window="w" if window else "",
+                       length_input=", n" if length is not None else "")
+    if not window and length is None:
+        text = text.replace(", )", ")")
+    x = rng.standard_normal((2, 40, parts)).astype(np.float32)
+    w = rng.uniform(0.1, 1, width).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x, "w": w}, evaluator=True, tolerance=1e-4)
+
+
+def test_stft_by_a_run_time_step_the_output_shape_decides(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 17]>
+g (float[1,64,1] x, int64 step, float[16] w) => (float[1,7,9,2] y) {
+    y = STFT(x, step, w)
+}"""
+    x = rng.standard_normal((1, 64, 1)).astype(np.float32)
+    w = rng.uniform(0.1, 1, 16).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x, "step": np.asarray(8, np.int64), "w": w},
+                     evaluator=True, tolerance=1e-4)
+
+
+def test_stft_by_a_run_time_frame_length_is_refused():
+    text = """<ir_version: 9, opset_import: ["" : 17]>
+g (float[1,64,1] x, int64 step, int64 n) => (float[1,7,9,2] y) {
+    y = STFT(x, step, , n)
+}"""
+    _refused(text, "frame_length \\(input 3\\) must be a constant")

@@ -197,10 +197,116 @@ def _emit_dft(ctx: EmitContext, node: ir.Node, axis_input: bool) -> None:
     choose_by_axis(ctx, node.inputs[2], len(shape), results, out, (np.float32, out_shape))
 
 
+@dataclass(frozen=True)
+class Frames:
+    """An STFT's framing: `count` frames of `width` samples, `step` apart (None: the step
+    is an input only the run gives), each transformed by `plan`."""
+
+    count: int
+    width: int
+    step: int | None
+    plan: Transform
+
+
+def _given_int(node: ir.Node, index: int, values) -> int | None | str:
+    """An optional scalar input: its value, None where absent, or why it is not known."""
+    if index >= len(node.inputs) or node.inputs[index] is None:
+        return None
+    given = known(node.inputs[index], values)
+    if given is None:
+        return f"STFT's input {index} must be a constant"
+    return int(np.asarray(given).reshape(-1)[0])
+
+
+def _frames(node: ir.Node, values) -> Frames | str:
+    shape = static_shape(values, node.inputs[0])
+    if shape is None or len(shape) != 3 or shape[-1] not in (1, 2):
+        return "STFT needs a static signal shape [batch, length, 1 or 2]"
+    length = _given_int(node, 3, values)
+    if isinstance(length, str):
+        return "STFT's frame_length (input 3) must be a constant"
+    window = node.inputs[2] if len(node.inputs) > 2 else None
+    if window is not None:
+        window_shape = static_shape(values, window)
+        if window_shape is None or len(window_shape) != 1:
+            return "STFT needs a window of static length"
+        width = window_shape[0]
+    else:
+        width = length if length is not None else shape[1]
+    length = width if length is None else length
+    if width < 1 or length < 1:
+        return "STFT's frames must not be empty"
+    step = known(node.inputs[1], values)
+    onesided = bool(attr(node, "onesided", 1))
+    bins = length // 2 + 1 if onesided else length
+    plan = Transform(2, length, min(width, length), bins, shape[-1], 2, False, onesided)
+    if step is not None:
+        step = int(np.asarray(step).reshape(-1)[0])
+        if step < 1:
+            return "STFT's frame_step must be positive"
+        frames = Frames(1 + (shape[1] - length) // step, width, step, plan)
+    else:
+        out = static_shape(values, node.outputs[0])
+        if out is None or len(out) != 4:
+            return "STFT's frame_step (input 1) must be a constant where the output shape " \
+                "is not static"
+        if width > length:
+            return "STFT with a window wider than frame_length needs a constant frame_step"
+        frames = Frames(out[1], width, None, plan)
+    if frames.count < 1:
+        return "STFT's frame is longer than the signal"
+    if frames.step is not None and (frames.count - 1) * frames.step + width > shape[1]:
+        return "STFT's last window reaches past the signal (ONNX pads it with zeros)"
+    return frames
+
+
+def check_stft(node: ir.Node, values) -> str | None:
+    found = _frames(node, values)
+    return found if isinstance(found, str) else None
+
+
+def _frame_indices(ctx: EmitContext, node: ir.Node, frames: Frames) -> int:
+    """[count, width] positions in the signal: f * step + j."""
+    starts = np.arange(frames.count, dtype=np.int64)[:, None]
+    offsets = np.arange(frames.width, dtype=np.int64)[None, :]
+    if frames.step is not None:
+        return ctx.const(starts * frames.step + offsets, "frame_indices")
+    step = ctx.temp("step", np.int64, [])
+    ctx.op("RESHAPE", [ctx.input(node.inputs[1]), ctx.int32([])], [step])
+    if ctx.dtype(node.inputs[1]) != np.int64:
+        wide = ctx.temp("step64", np.int64, [])
+        ctx.op("CAST", [step], [wide])
+        step = wide
+    begins = ctx.temp("frame_starts", np.int64, [frames.count, 1])
+    ctx.op("MUL", [ctx.const(starts, "frames"), step], [begins], options("MulOptions"))
+    indices = ctx.temp("frame_indices", np.int64, [frames.count, frames.width])
+    ctx.op("ADD", [begins, ctx.const(offsets, "offsets")], [indices], options("AddOptions"))
+    return indices
+
+
+def emit_stft(ctx: EmitContext, node: ir.Node) -> None:
+    frames = _frames(node, ctx.values)
+    batch, _, parts = ctx.shape(node.inputs[0])
+    shape = (batch, frames.count, frames.width, parts)
+    framed = ctx.temp("frames", np.float32, list(shape))
+    ctx.op("GATHER", [ctx.input(node.inputs[0]), _frame_indices(ctx, node, frames)], [framed],
+           options("GatherOptions", axis=1))
+    window = node.inputs[2] if len(node.inputs) > 2 else None
+    if window is not None:
+        column = ctx.temp("window", np.float32, [frames.width, 1])
+        ctx.op("RESHAPE", [ctx.input(window), ctx.int32([frames.width, 1])], [column])
+        weighted = ctx.temp("windowed", np.float32, list(shape))
+        ctx.op("MUL", [framed, column], [weighted], options("MulOptions"))
+        framed = weighted
+    transform(ctx, framed, shape, frames.plan, ctx.output(node.outputs[0]))
+
+
 def entries() -> dict[str, list[Lowering]]:
     builtins = ("TRANSPOSE", "SLICE", "RESHAPE", "FULLY_CONNECTED")
     picked = ("FLOOR_MOD", "EQUAL", "SELECT_V2")
     return {
         "DFT": [entry(builtins, emit_dft(False), check=check_dft(False), since=17),
                 entry(builtins + picked, emit_dft(True), check=check_dft(True), since=20)],
+        "STFT": [entry(("GATHER", "RESHAPE", "CAST", "MUL", "ADD", *builtins), emit_stft,
+                       check=check_stft, since=17)],
     }
