@@ -261,3 +261,52 @@ g (float[1,64,1] x, int64 step, int64 n) => (float[1,7,9,2] y) {
     y = STFT(x, step, , n)
 }"""
     _refused(text, "frame_length \\(input 3\\) must be a constant")
+
+
+# MelWeightMatrix and CenterCropPad's function body: folded when converting ------------
+
+def test_mel_weight_matrix_of_constants_is_folded(tmp_path, rng):
+    text = """<ir_version: 9, opset_import: ["" : 17]>
+g (float[3,9] x) => (float[3,8] y) {
+    bins = Constant<value = int32 {8}>()
+    length = Constant<value = int32 {16}>()
+    rate = Constant<value = int32 {8192}>()
+    low = Constant<value = float {0.0}>()
+    high = Constant<value = float {4096.0}>()
+    m = MelWeightMatrix(bins, length, rate, low, high)
+    y = MatMul(x, m)
+}"""
+    x = rng.standard_normal((3, 9)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
+
+
+def test_mel_weight_matrix_of_run_time_sizes_is_refused():
+    text = """<ir_version: 9, opset_import: ["" : 17]>
+g (int32 bins, int32 length, int32 rate, float low, float high) => (float[9,8] y) {
+    y = MelWeightMatrix(bins, length, rate, low, high)
+}"""
+    _refused(text, "MelWeightMatrix")
+
+
+def test_center_crop_pad_body_folds_its_shape_arithmetic(tmp_path, rng):
+    """The int64 Div of CenterCropPad's function body is computed when converting where
+    the sizes are a constant (in the conformance cases they are a graph input)."""
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+g (float[7,4,3] x) => (float[4,7,3] y) {
+    shape = Constant<value = int64[3] {4, 7, 3}>()
+    two = Constant<value = int64[1] {2}>()
+    size = Shape(x)
+    padded_size = Max(size, shape)
+    pad = Sub(padded_size, size)
+    left = Div(pad, two)
+    right = Sub(pad, left)
+    pads = Concat<axis = 0>(left, right)
+    padded = Pad(x, pads)
+    size2 = Shape(padded)
+    extra = Sub(size2, shape)
+    start = Div(extra, two)
+    end = Add(start, shape)
+    y = Slice(padded, start, end)
+}"""
+    x = rng.standard_normal((7, 4, 3)).astype(np.float32)
+    _emitted_matches(tmp_path, text, {"x": x})
