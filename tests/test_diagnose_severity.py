@@ -8,15 +8,15 @@ import pytest
 
 from graphkit.cli import main
 
-# For tflite: one error (GridSample has no lowering), one warning (Einsum through Flex) and
+# For tflite: one error (GridSample has no lowering), one warning (BitwiseAnd through Flex) and
 # one note (AveragePool leaving its padding out of the mean).
 MIXED = """
     <ir_version: 8, opset_import: ["" : 17]>
-    g (float[1,2,4,4] x, float[1,8,8,2] grid, float[2,3] a, float[3,4] b)
-        => (float[1,2,8,8] y, float[1,2,5,5] p, float[2,4] e) {
+    g (float[1,2,4,4] x, float[1,8,8,2] grid, int32[4] a, int32[4] b)
+        => (float[1,2,8,8] y, float[1,2,5,5] p, int32[4] e) {
         y = GridSample(x, grid)
         p = AveragePool<kernel_shape = [2, 2], pads = [1, 1, 1, 1]>(x)
-        e = Einsum<equation="ij,jk->ik">(a, b)
+        e = BitwiseAnd(a, b)
     }"""
 
 
@@ -37,17 +37,18 @@ def _group_heads(out: str) -> dict[str, str]:
 def test_text_names_the_severity_of_each_group(mixed_path, capsys):
     assert main(["diagnose", str(mixed_path), "-t", "tflite"]) == 1
     out = capsys.readouterr().out
-    # Einsum needs Flex, which graphkit's TFLite emitter does not write: a blocker too
+    # BitwiseAnd needs Flex, which graphkit's TFLite emitter does not write: a blocker too
     assert "BLOCKED by 2 findings on 2 nodes" in out
     assert "1 more finding below does not block" in out
-    assert _group_heads(out) == {"GridSample": "error", "Einsum": "error", "AveragePool": "info"}
+    assert _group_heads(out) == {"GridSample": "error", "BitwiseAnd": "error",
+                                  "AveragePool": "info"}
 
 
 def test_markdown_has_a_severity_column_and_json_keeps_it(mixed_path, capsys):
     main(["diagnose", str(mixed_path), "-t", "tflite", "--format", "md"])
     markdown = capsys.readouterr().out
     assert "| severity | code | op |" in markdown
-    assert "| error | GK107 flex-op | Einsum |" in markdown
+    assert "| error | GK107 flex-op | BitwiseAnd |" in markdown
     main(["diagnose", str(mixed_path), "-t", "tflite", "--format", "json"])
     findings = json.loads(capsys.readouterr().out)["targets"]["tflite"]["findings"]
     assert sorted(f["severity"] for f in findings) == ["error", "error", "info"]

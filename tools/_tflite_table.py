@@ -511,7 +511,10 @@ def _other() -> list[Row]:
         b("RandomUniformLike", ["SHAPE", "RANDOM_UNIFORM", "MUL", "ADD"], None, dtype_inputs=[]),
         # the Leibniz formula up to 4x4 (lowering/_det.py)
         b("Det", ["RESHAPE", "GATHER", "REDUCE_PROD", "MUL", "SUM"], F),
-        flex("Einsum", ["Einsum"], F + ["int32"], fix="decompose"),
+        # TRANSPOSE/RESHAPE/SUM/GATHER around BATCH_MATMUL, of static shapes
+        # (lowering/_einsum.py; decompose needs them static too)
+        b("Einsum", ["TRANSPOSE", "RESHAPE", "GATHER", "SUM", "BATCH_MATMUL"], F,
+          {"kind": "static-shape", "inputs": [0, 1, 2, 3]}),
         flex("RegexFullMatch", ["RegexFullMatch"], ["string"]),
         no("Bernoulli", "random op without a builtin"),
         no("BlackmanWindow", window),

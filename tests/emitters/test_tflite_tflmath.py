@@ -310,3 +310,45 @@ g (float[7,4,3] x) => (float[4,7,3] y) {
 }"""
     x = rng.standard_normal((7, 4, 3)).astype(np.float32)
     _emitted_matches(tmp_path, text, {"x": x})
+
+
+# Einsum -------------------------------------------------------------------------------
+
+EINSUM_CASES = [
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]),
+    ("ij->ji", [(3, 4)]), ("ii->i", [(4, 4)]), ("i,i->", [(5,), (5,)]), ("i,i", [(5,), (5,)]),
+    ("...ii->...i", [(3, 5, 5)]), ("ij->i", [(3, 4)]), ("->", [()]), ("ij,jk", [(2, 3), (3, 4)]),
+    ("...ij,...jk->...ik", [(2, 1, 3, 4), (1, 5, 4, 2)]), ("ii", [(3, 3)]), ("iij->j", [(3, 3, 2)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]), ("i,j->ij", [(3,), (4,)]),
+    ("bi,bi->b", [(4, 3), (4, 3)]), ("abc,cd->abd", [(2, 3, 4), (4, 5)]),
+    ("ij,kj->", [(2, 3), (4, 3)]), ("iji->j", [(3, 2, 3)]), ("ij,j->ij", [(3, 1), (4,)]),
+    ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]),
+]
+
+
+def _einsum_text(equation: str, shapes: list[tuple[int, ...]], out: str = "") -> str:
+    names = [f"x{i}" for i in range(len(shapes))]
+    typed = ", ".join(f"float[{','.join(map(str, s))}] {n}" if s else f"float {n}"
+                      for n, s in zip(names, shapes, strict=True))
+    return f"""<ir_version: 9, opset_import: ["" : 17]>
+g ({typed}) => (float{out} y) {{
+    y = Einsum<equation = "{equation}">({", ".join(names)})
+}}"""
+
+
+@pytest.mark.parametrize(("equation", "shapes"), EINSUM_CASES, ids=[c[0] for c in EINSUM_CASES])
+def test_einsum(tmp_path, rng, equation, shapes):
+    """Contractions, batch labels, transposes, sums, diagonals (GATHER), an ellipsis that
+    broadcasts, implicit outputs, scalars and three operands."""
+    feeds = {f"x{i}": rng.standard_normal(s).astype(np.float32) for i, s in enumerate(shapes)}
+    _emitted_matches(tmp_path, _einsum_text(equation, shapes), feeds, tolerance=1e-5)
+
+
+def test_einsum_of_dynamic_shapes_is_refused():
+    text = _einsum_text("ij,jk->ik", [(7, 3), (3, 4)]).replace("float[7,3]", "float[N,3]")
+    _refused(text, "Einsum needs static input shapes")
+
+
+def test_einsum_of_float64_is_refused():
+    text = _einsum_text("ij->ji", [(3, 4)]).replace("float", "double")
+    _refused(text, "Einsum takes no double")

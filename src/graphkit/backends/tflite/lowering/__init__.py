@@ -24,6 +24,7 @@ from graphkit.backends.tflite.lowering import (
     _crop,
     _cumulative,
     _det,
+    _einsum,
     _elementwise,
     _gather,
     _generate,
@@ -112,7 +113,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _recurrent, _nms, _control, _axis_ops,
         _scatter, _bitwise, _math, _indicator, _slice, _cumulative,
-        _spectral, _crop, _det,
+        _spectral, _crop, _det, _einsum,
     ))
 
 
