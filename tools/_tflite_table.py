@@ -382,6 +382,9 @@ def _shape_ops() -> list[Row]:
         b("ConstantOfShape", "FILL", None, dtype_inputs=[]),
         # an axis given at run time as an int32 scalar (RESHAPE, CAST)
         b("CumSum", ["CUMSUM", "RESHAPE", "CAST"], ["float32", "int32", "int64"]),
+        # an exact scan of MULs (lowering/_cumulative.py); a run-time axis picks one scan
+        b("CumProd", ["SLICE", "PADV2", "MUL", "REVERSE_V2", "RESHAPE", "FLOOR_MOD", "EQUAL",
+                      "SELECT_V2"], ["float32", "int32", "int64"]),
         b("DepthToSpace", ["DEPTH_TO_SPACE", "RESHAPE", "TRANSPOSE"], MOVE, rank(4, 4)),
         # the lowering (_tensor.py) passes it through where it cannot train, mask included
         b("Dropout", [], None),
@@ -536,16 +539,20 @@ def _other() -> list[Row]:
         ),
         b("RandomUniform", ["RANDOM_UNIFORM", "MUL", "ADD"], None, dtype_inputs=[]),
         b("RandomUniformLike", ["SHAPE", "RANDOM_UNIFORM", "MUL", "ADD"], None, dtype_inputs=[]),
-        flex("Det", ["MatrixDeterminant"], F),
-        flex("Einsum", ["Einsum"], F + ["int32"], fix="decompose"),
-        flex("RegexFullMatch", ["RegexFullMatch"], ["string"]),
+        # the Leibniz formula up to 4x4 (lowering/_det.py)
+        b("Det", ["RESHAPE", "GATHER", "REDUCE_PROD", "MUL", "SUM"], F),
+        # TRANSPOSE/RESHAPE/SUM/GATHER around BATCH_MATMUL, of static shapes
+        # (lowering/_einsum.py; decompose needs them static too)
+        b("Einsum", ["TRANSPOSE", "RESHAPE", "GATHER", "SUM", "BATCH_MATMUL"], F,
+          {"kind": "static-shape", "inputs": [0, 1, 2, 3]}),
+        flex("RegexFullMatch", ["StaticRegexFullMatch"], ["string"]),
         no("Bernoulli", "random op without a builtin"),
         no("BlackmanWindow", window),
         no("HammingWindow", window),
         no("HannWindow", window),
         no("MelWeightMatrix", window),
-        # decompose can inline its body, but the Pad it leaves takes computed pads (GK105).
-        no("CenterCropPad", "no center-crop builtin in graphkit's table"),
+        # PAD and SLICE by amounts known when converting (lowering/_crop.py)
+        b("CenterCropPad", ["PAD", "SLICE"], ["float32", "int32", "int64"]),
         b(
             "DynamicQuantizeLinear",
             ["REDUCE_MIN", "REDUCE_MAX", "MINIMUM", "MAXIMUM", "SUB", "EQUAL", "SELECT_V2",
@@ -584,8 +591,12 @@ def _other() -> list[Row]:
         # unrolled over its static scan length (lowering/_scan.py)
         b("Scan", ["GATHER", "EXPAND_DIMS", "CONCATENATION", "RESHAPE", "SHAPE"], None,
           dtype_inputs=[]),
-        no("DFT", "no DFT lowering"),
-        no("STFT", "no STFT lowering"),
+        # a product by constant cos/sin matrices for static lengths (lowering/_spectral.py)
+        b("DFT", ["TRANSPOSE", "SLICE", "RESHAPE", "FULLY_CONNECTED", "FLOOR_MOD", "EQUAL",
+                  "SELECT_V2"], F),
+        # frames by GATHER, the window, then DFT's product (lowering/_spectral.py)
+        b("STFT", ["GATHER", "RESHAPE", "CAST", "MUL", "ADD", "TRANSPOSE", "SLICE",
+                   "FULLY_CONNECTED"], F),
         # Opset 11 renamed Scatter ScatterElements: lowered as ScatterElements is
         b("Scatter", ["CONCATENATION", "SCATTER_ND", "CAST", "ADD", "GREATER", "SELECT_V2"],
           ["float32", "int32", "int64"]),

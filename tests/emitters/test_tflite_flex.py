@@ -21,13 +21,10 @@ from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
 from graphkit.cli import main  # noqa: E402
 from graphkit.errors import InputError  # noqa: E402
 
-EINSUM = """<ir_version: 10, opset_import: ["" : 17]>
-g (float[2, 3] a, float[3, 4] b) => (float[2, 4] y) {
-    e = Einsum <equation = "ij,jk->ik"> (a, b)
-    y = Relu(e)
-}"""
-DET = """<ir_version: 10, opset_import: ["" : 18]>
-g (float[2, 3, 3] a) => (float[2] y) { y = Det(a) }"""
+# Einsum, Det and the bitwise ops were the examples until graphkit lowered them to builtins;
+# ONNX's string ops have no builtin form.
+REGEX = """<ir_version: 10, opset_import: ["" : 20]>
+g (string[3] s) => (bool[3] y) { y = RegexFullMatch<pattern = "gr[a-z]+kit">(s) }"""
 
 
 def _custom_ops(path) -> list[tuple[str, bytes]]:
@@ -51,7 +48,7 @@ def _node_def(options: bytes):
     return op.AsString, parsed
 
 
-@pytest.mark.parametrize("text, tf_op", [(EINSUM, "Einsum"), (DET, "MatrixDeterminant")])
+@pytest.mark.parametrize("text, tf_op", [(REGEX, "StaticRegexFullMatch")])
 def test_without_allow_flex_only_builtins_and_diagnose_names_the_tf_op(tmp_path, text, tf_op):
     model = model_from_text(text)
     flex = [f for f in graphkit.diagnose(model, "tflite").blockers if f.code == "GK107"]
@@ -60,31 +57,29 @@ def test_without_allow_flex_only_builtins_and_diagnose_names_the_tf_op(tmp_path,
         emit(model, tmp_path / "m.tflite")
 
 
-@pytest.mark.parametrize("text, tf_op", [(EINSUM, "Einsum"), (DET, "MatrixDeterminant")])
-def test_allow_flex_writes_the_op_and_says_it_is_not_validated_here(tmp_path, rng, text, tf_op):
+@pytest.mark.parametrize("text, tf_op", [(REGEX, "StaticRegexFullMatch")])
+def test_allow_flex_writes_the_op_and_says_it_is_not_validated_here(tmp_path, text, tf_op):
     model = model_from_text(text)
     artifact = emit(model, tmp_path / "m.tflite", allow_flex=True)
     assert artifact.metadata["flex"] == [tf_op]
     assert [name for name, _ in _custom_ops(artifact.path)] == [f"Flex{tf_op}"]
-    feeds = {v.name: rng.integers(-9, 9, v.shape.dims).astype(v.dtype.numpy())
-             for v in model.graph.inputs}
+    feeds = {"s": np.array([b"graphkit", b"grid", b"grapHkit"], dtype=object)}
     if "not_runnable_here" in artifact.metadata:  # this LiteRT: no Flex delegate
         assert "no Flex delegate" in artifact.metadata["not_runnable_here"]
         with pytest.raises(InputError, match="Flex delegate"):
             run_artifact(artifact.path, feeds)
     else:  # a LiteRT with the delegate runs it: then it must match
         got = run_artifact(artifact.path, feeds)
-        np.testing.assert_allclose(got["y"], run_ort(model, feeds)[0], rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(got["y"], run_ort(model, feeds)[0])
 
 
 def test_the_flex_op_is_what_tensorflows_converter_writes(tmp_path):
     tf = require("tensorflow", "tensorflow")
 
     class Module(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([2, 3], tf.float32),
-                                      tf.TensorSpec([3, 4], tf.float32)])
-        def run(self, a, b):
-            return tf.einsum("ij,jk->ik", a, b)
+        @tf.function(input_signature=[tf.TensorSpec([3], tf.string)])
+        def run(self, s):
+            return tf.strings.regex_full_match(s, "gr[a-z]+kit")
 
     module = Module()
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
@@ -92,25 +87,24 @@ def test_the_flex_op_is_what_tensorflows_converter_writes(tmp_path):
     converter.target_spec.supported_ops = [tf.lite.OpsSet.SELECT_TF_OPS]
     path = tmp_path / "tf.tflite"
     path.write_bytes(converter.convert())
-    [(name, options)] = [op for op in _custom_ops(path) if op[0] == "FlexEinsum"]
+    [(name, options)] = [op for op in _custom_ops(path) if op[0] == "FlexStaticRegexFullMatch"]
     want_op, want = _node_def(options)
-    from graphkit.backends.tflite.lowering._flex import custom_options
-
-    got_op, got = _node_def(custom_options("Einsum", 2, {
-        "T": ("type", 1), "equation": ("s", "ij,jk->ik"), "N": ("i", 2)}))
+    artifact = emit(model_from_text(REGEX), tmp_path / "m.tflite", allow_flex=True)
+    [(name, options)] = _custom_ops(artifact.path)
+    got_op, got = _node_def(options)
     assert (got_op, got.op, list(got.input)) == (want_op, want.op, list(want.input))
     assert dict(got.attr) == dict(want.attr)
 
 
 def test_cli_allow_flex_writes_the_file_and_exits_1_unvalidated(tmp_path, capsys):
-    source = tmp_path / "det.onnx"
-    graphkit.save(model_from_text(DET), source)
+    source = tmp_path / "regex.onnx"
+    graphkit.save(model_from_text(REGEX), source)
     out = tmp_path / "m.tflite"
     assert main(["convert", str(source), "--to", "tflite", "-o", str(out)]) == 2
     assert not out.exists()
     code = main(["convert", str(source), "--to", "tflite", "-o", str(out), "--allow-flex"])
     printed = capsys.readouterr().out
-    assert "Select TF ops (Flex): MatrixDeterminant" in printed
+    assert "Select TF ops (Flex): StaticRegexFullMatch" in printed
     if "not validated" in printed:
         assert code == 1 and out.exists()
     else:

@@ -3,8 +3,8 @@
 Each model here is one the target runs; the old verdicts said otherwise: GridSample
 "of unknown rank" for TorchScript where shape inference knows the rank, every Resize told
 its batch and channel scales must be 1 when they are, every AveragePool told about
-padding it does not have, and Einsum's Flex warning naming no fix though decompose
-rewrites it.
+padding it does not have, and Einsum sent to Flex (graphkit lowers it to builtins now);
+a decompose fix asks for its own op only.
 """
 
 from __future__ import annotations
@@ -88,31 +88,33 @@ def test_tflite_average_pool_note_only_where_it_pads(attrs, out, noted):
     assert codes(findings) == (["GK104"] if noted else [])
 
 
-def test_tflite_einsum_flex_names_decompose_and_fix_removes_it():
+def test_tflite_lowers_einsum_itself_so_fix_leaves_it():
+    # Einsum went through Flex (GK107, fix decompose) until graphkit lowered it to
+    # builtins (backends/tflite/lowering/_einsum.py): now it is no finding at all.
     text = header() + """
     g (float[2,3] a, float[3,4] b) => (float[2,4] y) {
       y = Einsum<equation="ij,jk->ik">(a, b)
     }"""
     model = model_from_text(text)
-    (flex,) = graphkit.diagnose(model, "tflite-builtins").findings
-    assert flex.code == "GK107" and flex.fix == "decompose{ops=Einsum}"
+    assert graphkit.diagnose(model, "tflite-builtins").findings == []
     fixed, report = graphkit.fix(model, "tflite-builtins")
-    assert report.fixed and "Einsum" not in {n.op_type for n in fixed.graph}
-    rng = np.random.default_rng(0)
-    feeds = {"a": rng.standard_normal((2, 3), np.float32),
-             "b": rng.standard_normal((3, 4), np.float32)}
-    np.testing.assert_allclose(run_ort(fixed, feeds)[0], feeds["a"] @ feeds["b"], rtol=1e-5)
+    assert report.fixed and "Einsum" in {n.op_type for n in fixed.graph}
 
 
-def test_tflite_decompose_rewrites_only_the_op_that_asked():
-    # TFLite lowers LayerNormalization itself: decomposing it because Einsum asked for
-    # decompose would only make the model bigger.
-    text = header() + """
-    g (float[2,3] a, float[3,4] b, float[4] s) => (float[2,4] y) {
-      e = Einsum<equation="ij,jk->ik">(a, b)
-      y = LayerNormalization(e, s)
+def test_decompose_rewrites_only_the_op_that_asked():
+    # TensorRT imports LayerNormalization itself: decomposing it because CenterCropPad
+    # asked for decompose would only make the model bigger.
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[6,4] x, float[4] s) => (float[4,4] y) {
+      shape = Constant<value = int64[2] {4, 4}>()
+      c = CenterCropPad(x, shape)
+      y = LayerNormalization(c, s)
     }"""
     model = model_from_text(text)
-    fixed, report = graphkit.fix(model, "tflite-builtins")
+    fixed, report = graphkit.fix(model, "tensorrt")
     kept = {n.op_type for n in fixed.graph}
-    assert report.fixed and "Einsum" not in kept and "LayerNormalization" in kept
+    assert report.fixed and "CenterCropPad" not in kept and "LayerNormalization" in kept
+    rng = np.random.default_rng(0)
+    feeds = {"x": rng.standard_normal((6, 4), np.float32),
+             "s": rng.standard_normal(4, np.float32)}
+    np.testing.assert_allclose(run_ort(fixed, feeds)[0], run_ort(model, feeds)[0], rtol=1e-5)

@@ -12,6 +12,8 @@ from graphkit.targets.base import NodeContext
 EINSUM = (
     'g (float[2,3] a, float[3,4] b) => (float[2,4] y) { y = Einsum<equation="ij,jk->ik">(a, b) }'
 )
+# Einsum was the Flex example until graphkit lowered it to builtins (lowering/_einsum.py)
+BITWISE = 'g (int32[4] a, int32[4] b) => (int32[4] y) { y = BitwiseAnd(a, b) }'
 
 
 def test_clean_model_converts():
@@ -28,10 +30,10 @@ def test_flex_blocks_while_the_emitter_writes_builtins_only():
     # graphkit's TFLite emitter writes no Select TF ops, so neither name may call a Flex
     # model convertible; the finding still names the op and the fix that removes it.
     for target in ("tflite", "tflite-builtins"):
-        convertible, findings = check(EINSUM, target)
+        convertible, findings = check(BITWISE, target, opset=18)
         finding = only(findings, "GK107")
         assert not convertible and finding.severity is Severity.ERROR
-        assert "Einsum" in finding.message
+        assert "BitwiseAnd" in finding.message
 
 
 def test_op_without_lowering_is_gk101():

@@ -37,6 +37,7 @@ TENSOR_TYPES: dict[np.dtype, int] = {
     np.dtype(np.uint8): 3, np.dtype(np.int64): 4, np.dtype(np.bool_): 6,
     np.dtype(np.int16): 7, np.dtype(np.int8): 9, np.dtype(np.float64): 10,
     np.dtype(np.uint64): 12, np.dtype(np.uint32): 15, np.dtype(np.uint16): 16,
+    np.dtype(object): 5,  # STRING: ONNX's string tensors, as Flex ops' inputs and outputs
 }
 PADDING = {"SAME": 0, "VALID": 1}
 

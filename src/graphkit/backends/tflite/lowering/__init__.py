@@ -24,7 +24,11 @@ from graphkit.backends.tflite.lowering import (
     _control,
     _conv,
     _conv_transpose,
+    _crop,
+    _cumulative,
     _deform,
+    _det,
+    _einsum,
     _elementwise,
     _fused,
     _gather,
@@ -49,6 +53,7 @@ from graphkit.backends.tflite.lowering import (
     _scatter,
     _select,
     _slice,
+    _spectral,
     _tensor,
     _training,
     _tree,
@@ -126,7 +131,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
         _quant, _qlinear, _qconv, _recurrent, _nms, _control, _axis_ops, _conv_transpose,
         _scatter, _bitwise, _math, _indicator, _slice, _ngrams, _scan, _select, _remainder,
-        _grid, _col2im, _roi, _deform, _attention,
+        _grid, _col2im, _roi, _deform, _attention, _cumulative, _spectral, _crop, _det, _einsum,
     ))
 
 

@@ -23,25 +23,19 @@ from graphkit.targets._data import load_target_data
 TF_TYPES = {np.dtype(np.float32): 1, np.dtype(np.float64): 2, np.dtype(np.int32): 3,
             np.dtype(np.uint8): 4, np.dtype(np.int16): 5, np.dtype(np.int8): 6,
             np.dtype(np.int64): 9, np.dtype(np.bool_): 10, np.dtype(np.float16): 19,
-            np.dtype(np.uint16): 17, np.dtype(np.uint32): 22, np.dtype(np.uint64): 23}
+            np.dtype(np.uint16): 17, np.dtype(np.uint32): 22, np.dtype(np.uint64): 23,
+            np.dtype(object): 7}  # DT_STRING
 
 Attrs = dict[str, tuple[str, object]]  # name -> (kind: "type" | "i" | "s", value)
 
 
-def _typed(ctx: EmitContext, node: ir.Node) -> Attrs:
-    return {"T": ("type", TF_TYPES[ctx.dtype(node.inputs[0])])}
-
-
-def _einsum(ctx: EmitContext, node: ir.Node) -> Attrs:
-    return {**_typed(ctx, node), "equation": ("s", attr(node, "equation")),
-            "N": ("i", len(node.inputs))}
+def _regex(ctx: EmitContext, node: ir.Node) -> Attrs:
+    return {"pattern": ("s", attr(node, "pattern"))}
 
 
 # ONNX op -> how its TF op's attributes are made (the TF op's name is the table's)
-ATTRIBUTES: dict[str, Callable[[EmitContext, ir.Node], Attrs]] = {
-    "Einsum": _einsum, "BitwiseAnd": _typed, "BitwiseOr": _typed, "BitwiseXor": _typed,
-    "BitwiseNot": _typed, "Det": _typed,
-}
+# (Einsum, Det and the bitwise ops were Flex until graphkit lowered them to builtins)
+ATTRIBUTES: dict[str, Callable[[EmitContext, ir.Node], Attrs]] = {"RegexFullMatch": _regex}
 
 
 @cache
