@@ -13,7 +13,8 @@ EINSUM = (
     'g (float[2,3] a, float[3,4] b) => (float[2,4] y) { y = Einsum<equation="ij,jk->ik">(a, b) }'
 )
 # Einsum was the Flex example until graphkit lowered it to builtins (lowering/_einsum.py)
-BITWISE = 'g (int32[4] a, int32[4] b) => (int32[4] y) { y = BitwiseAnd(a, b) }'
+# string ops have no builtin form: RegexFullMatch lowers only to TF's op, through Flex
+REGEX = 'g (string[4] s) => (bool[4] y) { y = RegexFullMatch<pattern = "a+">(s) }'
 
 
 def test_clean_model_converts():
@@ -30,10 +31,10 @@ def test_flex_blocks_while_the_emitter_writes_builtins_only():
     # graphkit's TFLite emitter writes no Select TF ops, so neither name may call a Flex
     # model convertible; the finding still names the op and the fix that removes it.
     for target in ("tflite", "tflite-builtins"):
-        convertible, findings = check(BITWISE, target, opset=18)
+        convertible, findings = check(REGEX, target, opset=20)
         finding = only(findings, "GK107")
         assert not convertible and finding.severity is Severity.ERROR
-        assert "BitwiseAnd" in finding.message
+        assert "StaticRegexFullMatch" in finding.message
 
 
 def test_op_without_lowering_is_gk101():
