@@ -4,16 +4,8 @@ tokens and matches ONNX Runtime and onnx's reference evaluator; diagnose agrees.
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
-from conftest import model_from_text, require, run_ort
-
-require("ai_edge_litert.interpreter", "tensorflow")
-
-import graphkit  # noqa: E402
-from graphkit.backends.tflite.emitter import emit  # noqa: E402
-from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
-from graphkit.errors import InputError  # noqa: E402
+from _tflite_checks import emitted_matches, reference, refused
 
 # unigrams 2 3 5 4, bigrams (5,6) (7,8) (6,7), trigram (2,3,5): ngram_indexes give their columns
 POOL = "pool_int64s = [2, 3, 5, 4, 5, 6, 7, 8, 6, 7, 2, 3, 5], ngram_counts = [0, 4, 10]"
@@ -46,21 +38,12 @@ COLUMNS = "ngram_indexes = [0, 1, 2, 3, 4, 5, 6, 7]"
 @pytest.mark.parametrize(("dtype", "shape"), [("int32", [3, 16]), ("int64", [20])])
 def test_tfidf_counts_match_onnx_runtime(tmp_path, rng, case, dtype, shape):
     text = _text(dtype, shape, f"{CASES[case]}, {POOL}, {COLUMNS}")
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers == []
     # tokens from the pool's own alphabet, so that its n-grams do occur
     x = rng.choice(np.array([2, 3, 5, 6, 7, 8], dtype), size=shape)
     x[..., 3:9] = [2, 3, 5, 6, 7, 8]  # and surely: 2 3 5, 5 6, 6 7, 7 8
-    artifact = emit(model, tmp_path / "m.tflite")
-    got = run_artifact(artifact.path, {"x": x})["y"]
-    want = run_ort(model, {"x": x})[0]
-    if "weights" in text:  # onnx's reference fails on IDF without weights (len(None))
-        from onnx.reference import ReferenceEvaluator
-
-        reference = ReferenceEvaluator(onnx.parser.parse_model(text)).run(None, {"x": x})[0]
-        np.testing.assert_array_equal(want, reference)
-    assert got.shape == want.shape and got.dtype == want.dtype
-    np.testing.assert_array_equal(got, want)
+    # onnx's reference fails on IDF without weights (len(None)): ORT alone there
+    emitted_matches(tmp_path, text, {"x": x}, exact=True, evaluator="weights" in text, ort=True)
+    (want,) = reference(text, {"x": x})
     assert np.count_nonzero(want) >= 3  # the n-grams were found, not an all-zero output
 
 
@@ -71,7 +54,4 @@ def test_string_pool_is_refused_by_both():
             mode = "TF", pool_strings = ["a", "b"], ngram_counts = [0],
             ngram_indexes = [0, 1]> (x)
     }"""
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers
-    with pytest.raises(InputError, match="string"):
-        emit(model, "never.tflite")
+    refused(text, "string")

@@ -1,53 +1,18 @@
-"""The TFLite lowering of Scan (unrolled), old-opset models, and the small ops of issue 12's
-tflscan group: each emitted .tflite runs in LiteRT on real random inputs and is compared
+"""The TFLite lowering of Scan (unrolled), old-opset models, small ops (Shrink, NonZero,
+Compress, ReverseSequence, Scatter, GatherND, ...), the training optimizers and the
+ai.onnx.ml ops: each emitted .tflite runs in LiteRT on real random inputs and is compared
 with ONNX Runtime (or onnx's reference evaluator where ORT has no kernel), and diagnose
 --target tflite says the same as the emitter."""
 
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
-from conftest import model_from_text, require, run_ort
+from _tflite_checks import emitted_matches, refused
+from conftest import model_from_text
 
-require("ai_edge_litert.interpreter", "tensorflow")
-
-import graphkit  # noqa: E402
-from graphkit.backends.tflite.emitter import emit  # noqa: E402
-from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
-from graphkit.errors import InputError  # noqa: E402
-
-
-def _reference(text: str, feeds: dict[str, np.ndarray], evaluator: bool) -> list[np.ndarray]:
-    if not evaluator:
-        return run_ort(model_from_text(text), feeds)
-    from onnx.reference import ReferenceEvaluator
-
-    return ReferenceEvaluator(onnx.parser.parse_model(text)).run(None, feeds)
-
-
-def _emitted_matches(tmp_path, text: str, feeds: dict[str, np.ndarray],
-                     evaluator: bool = False) -> None:
-    """The model converts, diagnose agrees, and every output matches the reference."""
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers == []
-    artifact = emit(model, tmp_path / "m.tflite")
-    got = run_artifact(artifact.path, feeds)
-    want = _reference(text, feeds, evaluator)
-    for value, expected in zip(model.graph.outputs, want, strict=True):
-        actual = got[value.name]
-        assert actual.shape == expected.shape, value.name
-        assert actual.dtype == expected.dtype, value.name
-        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5, err_msg=value.name)
-
-
-def _refused(text: str, words: str) -> None:
-    """Diagnose blocks the model and the emitter refuses it, saying why."""
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers
-    with pytest.raises(InputError, match=words):
-        emit(model, "never.tflite")
-
+from graphkit.backends.tflite.emitter import emit
+from graphkit.backends.tflite.runner import run_artifact
 
 # Scan ---------------------------------------------------------------------------------
 
@@ -72,7 +37,7 @@ def test_scan_with_axes_and_directions_matches_ort(tmp_path, rng, axis, out):
     feeds = {"s0": rng.standard_normal(3).astype(np.float32),
              "x": rng.standard_normal((4, 3)).astype(np.float32),
              "w": rng.standard_normal((3, 4)).astype(np.float32)}
-    _emitted_matches(tmp_path, SCAN9.format(axis=axis, out=out), feeds)
+    emitted_matches(tmp_path, SCAN9.format(axis=axis, out=out), feeds)
 
 
 SCAN8 = """<ir_version: 4, opset_import: ["" : 8]>
@@ -89,13 +54,13 @@ def test_scan_opset8_scans_each_batch_row(tmp_path, rng):
     """Opset 8's Scan: batch axis 0, scan axis 1, each row on its own (ORT runs Scan-8)."""
     feeds = {"s0": rng.standard_normal((2, 3)).astype(np.float32),
              "x": rng.standard_normal((2, 5, 3)).astype(np.float32)}
-    _emitted_matches(tmp_path, SCAN8, feeds)
+    emitted_matches(tmp_path, SCAN8, feeds)
 
 
 def test_scan_opset8_with_sequence_lens_is_refused():
     text = SCAN8.replace("(, s0, x)", "(lens, s0, x)").replace(
         "g (float[2,3] s0", "g (int32[2] lens, float[2,3] s0")
-    _refused(text, "sequence_lens is not lowered")
+    refused(text, "sequence_lens is not lowered")
 
 
 def test_scan_too_long_to_unroll_is_refused():
@@ -106,7 +71,7 @@ def test_scan_too_long_to_unroll_is_refused():
             s_out = Add(s_in, x_t)
         }>(s0, x)
     }"""
-    _refused(text, "unrolls at most 1024")
+    refused(text, "unrolls at most 1024")
 
 
 # Models at opset 1 --------------------------------------------------------------------
@@ -114,14 +79,14 @@ def test_scan_too_long_to_unroll_is_refused():
 def test_not_at_opset_1_whose_definition_is_unchanged(tmp_path, rng):
     text = """<ir_version: 3, opset_import: ["" : 1]>
     g (bool[3,4] x) => (bool[3,4] y) { y = Not(x) }"""
-    _emitted_matches(tmp_path, text, {"x": rng.random((3, 4)) > 0.5})
+    emitted_matches(tmp_path, text, {"x": rng.random((3, 4)) > 0.5})
 
 
 def test_an_op_redefined_since_opset_1_is_refused():
     """Add at opset 1 had the broadcast attribute: its definition is not opset 9's."""
     text = """<ir_version: 3, opset_import: ["" : 1]>
     g (float[3] x, float[3] y) => (float[3] z) { z = Add(x, y) }"""
-    _refused(text, "ONNX redefined Add")
+    refused(text, "ONNX redefined Add")
 
 
 # Small ops ----------------------------------------------------------------------------
@@ -132,7 +97,7 @@ def test_shrink_matches_ort(tmp_path, rng, lambd, bias):
     g (float[3,5] x) => (float[3,5] y) {{ y = Shrink<lambd={lambd}, bias={bias}>(x) }}"""
     x = rng.standard_normal((3, 5)).astype(np.float32) * 3
     x[0, :3] = [lambd, -lambd, 0.0]  # the boundaries: not shrunk past, kept at zero
-    _emitted_matches(tmp_path, text, {"x": x})
+    emitted_matches(tmp_path, text, {"x": x})
 
 
 @pytest.mark.parametrize(("dtype", "onnx_type"), [(np.float32, "float"), (np.int64, "int64"),
@@ -142,7 +107,7 @@ def test_nonzero_gives_coordinates_per_axis(tmp_path, rng, dtype, onnx_type):
     g ({onnx_type}[3,4,2] x) => (int64[3,N] y) {{ y = NonZero(x) }}"""
     x = (rng.integers(0, 3, (3, 4, 2)) * (rng.random((3, 4, 2)) > 0.5)).astype(dtype)
     x.flat[0] = 1  # at least one element is nonzero: LiteRT holds no empty tensor
-    _emitted_matches(tmp_path, text, {"x": x})
+    emitted_matches(tmp_path, text, {"x": x})
 
 
 @pytest.mark.parametrize("axis", [None, 0, 1, -1])
@@ -154,7 +119,7 @@ def test_compress_matches_ort(tmp_path, rng, axis):
         text = text.replace("float[M] y", "float[A,B] y")
     feeds = {"x": rng.standard_normal((3, 4)).astype(np.float32),
              "c": np.asarray([True, False, True])}
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds)
 
 
 @pytest.mark.parametrize(("time", "batch", "shape", "lens"), [
@@ -167,7 +132,7 @@ def test_reverse_sequence_matches_ort(tmp_path, rng, time, batch, shape, lens):
     }}"""
     feeds = {"x": rng.standard_normal(shape).astype(np.float32),
              "n": np.asarray(lens, np.int64)}
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds)
 
 
 @pytest.mark.parametrize("axis", [0, 1])
@@ -181,7 +146,7 @@ def test_scatter_of_opset_10_as_scatter_elements(tmp_path, rng, axis):
                                                                             [2, 1, 0]])
     feeds = {"data": rng.standard_normal((3, 4)).astype(np.float32), "i": index,
              "u": rng.standard_normal((2, 3)).astype(np.float32)}
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds)
 
 
 @pytest.mark.parametrize(("a", "b", "out"), [
@@ -193,7 +158,7 @@ def test_matmul_of_a_1d_operand_matches_ort(tmp_path, rng, a, b, out):
     dims = [[int(d) for d in s.strip("[]").split(",")] for s in (a, b)]
     feeds = {"a": rng.standard_normal(dims[0]).astype(np.float32),
              "b": rng.standard_normal(dims[1]).astype(np.float32)}
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds)
 
 
 # ai.onnx.preview.training --------------------------------------------------------------
@@ -233,7 +198,7 @@ def test_optimizer_step_matches_onnx_reference(tmp_path, rng, steps, op, state, 
         shape = (3,) if name.endswith("1") else (2, 2)
         values = rng.standard_normal(shape).astype(np.float32)
         feeds[name] = np.abs(values) if name[0] == "h" else values  # H: squares, never < 0
-    _emitted_matches(tmp_path, text, feeds, evaluator=True)
+    emitted_matches(tmp_path, text, feeds, evaluator=True)
 
 
 # ai.onnx.ml ---------------------------------------------------------------------------
@@ -250,7 +215,7 @@ def test_binarizer_matches_onnx_reference(tmp_path, rng, onnx_type, dtype, thres
                      body=f"y = ai.onnx.ml.Binarizer<threshold={threshold}>(x)")
     x = (rng.standard_normal((4, 5)) * 3).astype(dtype)
     x.flat[:2] = [threshold, -1]  # the threshold itself is not above it
-    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
+    emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
 
 
 @pytest.mark.parametrize(("shape", "out"), [("[3,4]", "[3,2]"), ("[2,3,4]", "[2,3,2]"),
@@ -261,7 +226,7 @@ def test_array_feature_extractor_matches_onnx_reference(tmp_path, rng, shape, ou
     dims = [int(d) for d in shape.strip("[]").split(",")]
     feeds = {"x": rng.standard_normal(dims).astype(np.float32),
              "i": np.asarray([3, 1], np.int64)}
-    _emitted_matches(tmp_path, text, feeds, evaluator=True)
+    emitted_matches(tmp_path, text, feeds, evaluator=True)
 
 
 def test_label_encoder_of_int_keys_to_floats(tmp_path, rng):
@@ -269,7 +234,7 @@ def test_label_encoder_of_int_keys_to_floats(tmp_path, rng):
                      body="y = ai.onnx.ml.LabelEncoder<keys_int64s=[1, 5, -2], "
                           "values_floats=[0.5, 2.5, -7.0], default_float=9.0>(x)")
     x = np.asarray([5, 1, 0, -2, 7, 5], np.int64)
-    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
+    emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
 
 
 def test_label_encoder_of_float_keys_with_nan(tmp_path):
@@ -287,7 +252,7 @@ def test_label_encoder_of_strings_is_refused():
     text = ML.format(version=2, inputs="string[3] x", outputs="int64[3] y",
                      body="y = ai.onnx.ml.LabelEncoder<keys_strings=[\"a\", \"b\"], "
                           "values_int64s=[0, 1]>(x)")
-    _refused(text, "maps string tensors")
+    refused(text, "maps string tensors")
 
 
 def test_scan_body_reading_outer_constants_and_computed_shapes(tmp_path, rng):
@@ -315,7 +280,7 @@ def test_scan_body_reading_outer_constants_and_computed_shapes(tmp_path, rng):
     }"""
     feeds = {"s0": rng.standard_normal((3, 1)).astype(np.float32),
              "x": rng.standard_normal(12).astype(np.float32)}
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds)
 
 
 @pytest.mark.parametrize(("batch", "data", "indices", "out"), [
@@ -342,7 +307,7 @@ def test_gathernd_with_batch_dims_matches_ort(tmp_path, rng, batch, data, indice
     feeds = {"x": rng.standard_normal(data).astype(np.float32)}
     if not constant:
         feeds["i"] = index.astype(np.int64)
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds)
 
 
 @pytest.mark.parametrize("aggregate", [0, 1, 2, 3])
@@ -362,4 +327,4 @@ def test_tree_ensemble_matches_onnx_reference(tmp_path, rng, aggregate):
     }}"""
     x = rng.standard_normal((8, 2)).astype(np.float32)
     x[0, 0], x[1] = np.nan, [0.1, -0.3]  # missing, and splits met exactly
-    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
+    emitted_matches(tmp_path, text, {"x": x}, evaluator=True)

@@ -7,48 +7,10 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from conftest import model_from_text, require, run_ort
+from _tflite_checks import emitted_matches, refused
+from conftest import model_from_text, run_ort
 
-require("ai_edge_litert.interpreter", "tensorflow")
-
-import graphkit  # noqa: E402
-from graphkit.backends.tflite.emitter import emit  # noqa: E402
-from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
-from graphkit.errors import InputError  # noqa: E402
-
-
-def _emitted_matches(tmp_path, text: str, feeds: dict[str, np.ndarray], ort: bool = True,
-                     evaluator: bool = True, atol: float = 1e-5) -> None:
-    """The model converts, diagnose agrees, and every output matches ONNX Runtime (with
-    `ort`) and onnx's reference evaluator (with `evaluator`)."""
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers == []
-    artifact = emit(model, tmp_path / "m.tflite")
-    got = run_artifact(artifact.path, feeds)
-    from onnx.reference import ReferenceEvaluator
-
-    references = []
-    if evaluator:
-        references.append(ReferenceEvaluator(onnx.parser.parse_model(text)).run(None, feeds))
-    if ort:
-        references.append(run_ort(model, feeds))
-    for want in references:
-        for value, expected in zip(model.graph.outputs, want, strict=True):
-            actual = got[value.name]
-            assert actual.shape == expected.shape, value.name
-            assert actual.dtype == expected.dtype, value.name
-            np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=atol,
-                                       err_msg=value.name)
-
-
-def _refused(text: str, words: str) -> None:
-    """Diagnose blocks the model and the emitter refuses it, saying why."""
-    model = model_from_text(text)
-    blockers = graphkit.diagnose(model, "tflite").blockers
-    assert blockers and words in blockers[0].message
-    with pytest.raises(InputError, match=words):
-        emit(model, "never.tflite")
-
+import graphkit
 
 # GridSample ---------------------------------------------------------------------------
 
@@ -75,7 +37,7 @@ def test_grid_sample_2d(tmp_path, rng, mode, padding, align):
     x = rng.standard_normal((2, 3, 5, 6)).astype(np.float32)
     grid = rng.uniform(-3.5, 3.5, (2, 4, 7, 2)).astype(np.float32)
     clamped_taps = (mode, padding) == ("cubic", "border")
-    _emitted_matches(tmp_path, text, {"x": x, "grid": grid}, evaluator=not clamped_taps)
+    emitted_matches(tmp_path, text, {"x": x, "grid": grid}, evaluator=not clamped_taps, ort=True)
 
 
 @pytest.mark.parametrize(("old", "new"), [("bilinear", "linear"), ("bicubic", "cubic")])
@@ -85,8 +47,9 @@ def test_grid_sample_opset_16_names(tmp_path, rng, old, new):
     grid = rng.uniform(-1.2, 1.2, (1, 3, 3, 2)).astype(np.float32)
     text = _grid_sample(16, old, "border", 0, x.shape, grid.shape)
     # onnx's reference evaluator knows only the opset-20 names
-    _emitted_matches(tmp_path, text, {"x": x, "grid": grid}, evaluator=False)
-    _refused(_grid_sample(20, old, "border", 0, x.shape, grid.shape), "not one of")
+    emitted_matches(tmp_path, text, {"x": x, "grid": grid})
+    refused(_grid_sample(20, old, "border", 0, x.shape, grid.shape), "not one of",
+            blocker_says="first")
 
 
 def test_grid_sample_nearest_rounds_half_to_even(tmp_path):
@@ -95,7 +58,7 @@ def test_grid_sample_nearest_rounds_half_to_even(tmp_path):
     ties = np.asarray([-0.5, 0.0, 0.5], np.float32)  # align_corners=0, 4 pixels
     grid = np.stack(np.meshgrid(ties, ties, indexing="xy"), axis=-1)[None].astype(np.float32)
     text = _grid_sample(20, "nearest", "zeros", 0, x.shape, grid.shape)
-    _emitted_matches(tmp_path, text, {"x": x, "grid": grid})
+    emitted_matches(tmp_path, text, {"x": x, "grid": grid}, evaluator=True, ort=True)
 
 
 @pytest.mark.parametrize("mode", ["nearest", "linear"])
@@ -104,7 +67,7 @@ def test_grid_sample_volumetric(tmp_path, rng, mode, padding):
     x = rng.standard_normal((2, 2, 3, 4, 5)).astype(np.float32)
     grid = rng.uniform(-1.6, 1.6, (2, 2, 3, 4, 3)).astype(np.float32)
     text = _grid_sample(20, mode, padding, 1, x.shape, grid.shape)
-    _emitted_matches(tmp_path, text, {"x": x, "grid": grid})
+    emitted_matches(tmp_path, text, {"x": x, "grid": grid}, evaluator=True, ort=True)
 
 
 @pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
@@ -115,7 +78,7 @@ def test_grid_sample_one_pixel_side_with_align_corners(tmp_path, rng, mode, padd
     x = rng.standard_normal((1, 2, 1, 5)).astype(np.float32)
     grid = rng.uniform(-2, 2, (1, 3, 4, 2)).astype(np.float32)
     text = _grid_sample(20, mode, padding, 1, x.shape, grid.shape)
-    _emitted_matches(tmp_path, text, {"x": x, "grid": grid}, evaluator=False)
+    emitted_matches(tmp_path, text, {"x": x, "grid": grid})
 
 
 @pytest.mark.parametrize("batch", [3, 1])
@@ -124,15 +87,15 @@ def test_grid_sample_batch_known_at_run_time(tmp_path, rng, batch):
         "[2, ", "[N, ")
     feeds = {"x": rng.standard_normal((batch, 3, 5, 6)).astype(np.float32),
              "grid": rng.uniform(-1.5, 1.5, (batch, 4, 7, 2)).astype(np.float32)}
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds, evaluator=True, ort=True)
 
 
 def test_grid_sample_refusals():
-    _refused(_grid_sample(20, "cubic", "zeros", 0, (1, 1, 2, 3, 4), (1, 2, 2, 2, 3)),
-             "cubic is defined for 4-D input only")
-    _refused(_grid_sample(20, "linear", "zeros", 0, (1, 1, 3, 4), (1, 2, 2, 2))
-             .replace("float[1, 1, 3, 4]", "float[1,1,H,4]"),
-             "needs static input and grid shapes")
+    refused(_grid_sample(20, "cubic", "zeros", 0, (1, 1, 2, 3, 4), (1, 2, 2, 2, 3)),
+            "cubic is defined for 4-D input only", blocker_says="first")
+    refused(_grid_sample(20, "linear", "zeros", 0, (1, 1, 3, 4), (1, 2, 2, 2))
+            .replace("float[1, 1, 3, 4]", "float[1,1,H,4]"),
+            "needs static input and grid shapes", blocker_says="first")
 
 
 # AffineGrid ---------------------------------------------------------------------------
@@ -158,21 +121,22 @@ def test_affine_grid_from_the_output_shape(tmp_path, rng, align, spatial):
     text = AFFINE_GRID.format(theta=list(theta.shape), n=rank + 2, align=align,
                               grid=[2, *spatial, rank])
     size = np.asarray([2, 3, *spatial], np.int64)
-    _emitted_matches(tmp_path, text, {"theta": theta, "size": size})
+    emitted_matches(tmp_path, text, {"theta": theta, "size": size}, evaluator=True, ort=True)
 
 
 @pytest.mark.parametrize("align", [0, 1])
 def test_affine_grid_constant_size(tmp_path, rng, align):
     """The size a constant, the output's spatial dims and batch not declared."""
     theta = rng.standard_normal((3, 2, 3)).astype(np.float32)
-    _emitted_matches(tmp_path, AFFINE_CONSTANT_SIZE.format(align=align), {"theta": theta})
+    emitted_matches(tmp_path, AFFINE_CONSTANT_SIZE.format(align=align), {"theta": theta},
+                    evaluator=True, ort=True)
 
 
 def test_affine_grid_refusals():
     text = AFFINE_GRID.format(theta=[2, 2, 3], n=4, align=0, grid="[2,?,?,2]")
-    _refused(text, "needs a constant size or a static output shape")
+    refused(text, "needs a constant size or a static output shape", blocker_says="first")
     text = AFFINE_GRID.format(theta=[2, 2, 3], n=4, align=1, grid=[2, 1, 4, 2])
-    _refused(text, "a side of 1 with align_corners=1")
+    refused(text, "a side of 1 with align_corners=1", blocker_says="first")
 
 
 # Col2Im -------------------------------------------------------------------------------
@@ -217,7 +181,7 @@ def test_col2im_with_constant_shapes(tmp_path, rng, image, block, attributes):
     shape = (2, 3 * int(np.prod(block)), int(np.prod(blocks)))
     text = _col2im(shape, (2, 3, *image), image, block, attributes)
     data = rng.standard_normal(shape).astype(np.float32)
-    _emitted_matches(tmp_path, text, {"data": data}, ort=rank == 2)
+    emitted_matches(tmp_path, text, {"data": data}, evaluator=True, ort=rank == 2)
 
 
 def test_col2im_block_shape_at_run_time(tmp_path, rng):
@@ -225,7 +189,8 @@ def test_col2im_block_shape_at_run_time(tmp_path, rng):
     text = _col2im((1, 5, 5), (1, 1, 5, 5), (5, 5), (1, 5), "", runtime_block=True)
     data = rng.standard_normal((1, 5, 5)).astype(np.float32)
     for block in ([1, 5], [5, 1]):
-        _emitted_matches(tmp_path, text, {"data": data, "block_shape": np.asarray(block)})
+        feeds = {"data": data, "block_shape": np.asarray(block)}
+        emitted_matches(tmp_path, text, feeds, evaluator=True, ort=True)
 
 
 def test_col2im_integers_and_non_finite_values(tmp_path, rng):
@@ -233,9 +198,9 @@ def test_col2im_integers_and_non_finite_values(tmp_path, rng):
     text = _col2im((1, 4, 16), (1, 1, 5, 5), (5, 5), (2, 2), "")
     data = rng.standard_normal((1, 4, 16)).astype(np.float32)
     data[0, 0, 0] = np.inf
-    _emitted_matches(tmp_path, text, {"data": data})
+    emitted_matches(tmp_path, text, {"data": data}, evaluator=True, ort=True)
     ints = rng.integers(-1000, 1000, (1, 4, 16)).astype(np.int64)
-    _emitted_matches(tmp_path, text.replace("float", "int64"), {"data": ints}, ort=False)
+    emitted_matches(tmp_path, text.replace("float", "int64"), {"data": ints}, evaluator=True)
 
 
 def test_col2im_without_known_shapes_is_refused():
@@ -243,10 +208,10 @@ def test_col2im_without_known_shapes_is_refused():
     g (float[1,4,16] data, int64[2] image, int64[2] block) => (float{out} y) {
         y = Col2Im(data, image, block)
     }"""
-    _refused(text.replace("{out}", "[1,1,?,?]"),
-             "needs a constant image_shape or a static output shape")
-    _refused(text.replace("{out}", "[1,1,5,5]").replace("[1,4,16]", "[1,4,L]"),
-             "needs a static input shape")
+    refused(text.replace("{out}", "[1,1,?,?]"),
+            "needs a constant image_shape or a static output shape", blocker_says="first")
+    refused(text.replace("{out}", "[1,1,5,5]").replace("[1,4,16]", "[1,4,L]"),
+            "needs a static input shape", blocker_says="first")
 
 
 # MaxUnpool ----------------------------------------------------------------------------
@@ -277,7 +242,7 @@ def test_max_unpool_of_max_pool_indices(tmp_path, rng, shape, attributes, out):
     x, i = _pooled(rng, shape, attributes)
     text = MAX_UNPOOL.format(x=list(x.shape), y=list(out), extra="", operands="",
                              attributes=attributes)
-    _emitted_matches(tmp_path, text, {"x": x, "i": i})
+    emitted_matches(tmp_path, text, {"x": x, "i": i}, evaluator=True, ort=True)
 
 
 def test_max_unpool_duplicate_indices_keep_the_last(tmp_path, rng):
@@ -287,7 +252,7 @@ def test_max_unpool_duplicate_indices_keep_the_last(tmp_path, rng):
     i = rng.integers(0, 8, (1, 2, 3, 3)).astype(np.int64)  # 18 values into 8 of 50 elements
     text = MAX_UNPOOL.format(x=[1, 2, 3, 3], y=[1, 2, 5, 5], extra="", operands="",
                              attributes="kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 0, 0]")
-    _emitted_matches(tmp_path, text, {"x": x, "i": i})
+    emitted_matches(tmp_path, text, {"x": x, "i": i}, evaluator=True, ort=True)
 
 
 def test_max_unpool_output_shape(tmp_path, rng):
@@ -297,9 +262,10 @@ def test_max_unpool_output_shape(tmp_path, rng):
     x, i = _pooled(rng, (1, 1, 4, 4), attributes)
     text = MAX_UNPOOL.format(x=[1, 1, 2, 2], y="{out}", extra=", int64[4] shape",
                              operands=", shape", attributes=attributes)
-    _emitted_matches(tmp_path, text.replace("{out}", "[1,1,4,4]"),
-                     {"x": x, "i": i, "shape": np.asarray([1, 1, 4, 4])})
-    _refused(text.replace("{out}", "[1,1,5,5]"), "output_shape other than the unpooled shape")
+    emitted_matches(tmp_path, text.replace("{out}", "[1,1,4,4]"),
+                    {"x": x, "i": i, "shape": np.asarray([1, 1, 4, 4])}, evaluator=True, ort=True)
+    refused(text.replace("{out}", "[1,1,5,5]"), "output_shape other than the unpooled shape",
+            blocker_says="first")
 
 
 # RoiAlign -----------------------------------------------------------------------------
@@ -331,7 +297,7 @@ def test_roi_align(tmp_path, rng, mode, transform, ratio, scale, h, w):
     text = ROI_ALIGN.format(opset=16, attributes=attributes, h=h, w=w)
     feeds = {"x": rng.standard_normal((2, 3, 9, 11)).astype(np.float32),
              "rois": _rois(rng), "batch": rng.integers(0, 2, 5).astype(np.int64)}
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds, evaluator=True, ort=True)
 
 
 def test_roi_align_opset_10_boxes_are_output_half_pixel(tmp_path, rng):
@@ -339,7 +305,7 @@ def test_roi_align_opset_10_boxes_are_output_half_pixel(tmp_path, rng):
     feeds = {"x": rng.standard_normal((2, 3, 9, 11)).astype(np.float32),
              "rois": _rois(rng), "batch": np.asarray([0, 1, 1, 0, 1], np.int64)}
     # onnx's reference evaluator reads the opset-16 attribute, absent here
-    _emitted_matches(tmp_path, text, feeds, evaluator=False)
+    emitted_matches(tmp_path, text, feeds)
 
 
 @pytest.mark.parametrize("count", [5, 1])
@@ -350,12 +316,12 @@ def test_roi_align_of_a_run_time_number_of_rois(tmp_path, rng, count):
         "float[5,3,", "float[R,3,")
     feeds = {"x": rng.standard_normal((2, 3, 9, 11)).astype(np.float32),
              "rois": _rois(rng)[:count], "batch": rng.integers(0, 2, count).astype(np.int64)}
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds, evaluator=True, ort=True)
 
 
 def test_roi_align_adaptive_sampling_is_refused():
-    _refused(ROI_ALIGN.format(opset=16, attributes="sampling_ratio=0", h=1, w=1),
-             "sampling_ratio 0")
+    refused(ROI_ALIGN.format(opset=16, attributes="sampling_ratio=0", h=1, w=1),
+            "sampling_ratio 0", blocker_says="first")
 
 
 # DeformConv ---------------------------------------------------------------------------
@@ -396,7 +362,7 @@ def test_deform_conv(tmp_path, rng, group, offsets, attributes, masked):
         x=[n, c, h, w], w=[filters, c // group, kh, kw], offset=list(feeds["offset"].shape),
         extra=extra, operands=operands, y=[n, filters, *out],
         attributes=f"group={group}, offset_group={offsets}, {attributes}")
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds, evaluator=True, ort=True)
 
 
 @pytest.mark.parametrize(("group", "bias"), [(1, False), (2, True)])
@@ -410,13 +376,13 @@ def test_deform_conv_batch_known_at_run_time(tmp_path, rng, group, bias):
              "offset": rng.uniform(-2, 2, (3, 8, 4, 4)).astype(np.float32)}
     if bias:
         feeds["b"] = rng.standard_normal(6).astype(np.float32)
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds, evaluator=True, ort=True)
 
 
 def test_deform_conv_of_volumes_is_refused():
     text = DEFORM_CONV.format(x=[1, 1, 3, 3, 3], w=[1, 1, 2, 2, 2], offset=[1, 24, 2, 2, 2],
                               extra="", operands="", y=[1, 1, 2, 2, 2], attributes="group=1")
-    _refused(text, "2-D images")
+    refused(text, "2-D images", blocker_says="first")
 
 
 # In a model ---------------------------------------------------------------------------
@@ -448,10 +414,10 @@ def test_convert_validates_sampling_after_an_nhwc_conv(tmp_path, rng):
 def test_window_attributes_that_do_not_fit_are_refused():
     """One line naming the attribute, not a traceback from dividing by a zero stride."""
     text = _col2im((1, 4, 16), (1, 1, 5, 5), (5, 5), (2, 2), "strides=[0, 1]")
-    _refused(text, "Col2Im's strides must be at least 1")
+    refused(text, "Col2Im's strides must be at least 1", blocker_says="first")
     text = MAX_UNPOOL.format(x=[1, 1, 2, 2], y=[1, 1, 4, 4], extra="", operands="",
                              attributes="kernel_shape=[2, 2], pads=[0, 0]")
-    _refused(text, "MaxUnpool's pads has 2 values, not 4")
+    refused(text, "MaxUnpool's pads has 2 values, not 4", blocker_says="first")
     text = DEFORM_CONV.format(x=[1, 1, 3, 3], w=[1, 1, 2, 2], offset=[1, 8, 2, 2], extra="",
                               operands="", y=[1, 1, 2, 2], attributes="dilations=[1]")
-    _refused(text, "DeformConv's dilations has 1 values, not 2")
+    refused(text, "DeformConv's dilations has 1 values, not 2", blocker_says="first")

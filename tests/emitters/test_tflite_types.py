@@ -7,51 +7,8 @@ as the emitter."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
-from conftest import model_from_text, require, run_ort
-
-require("ai_edge_litert.interpreter", "tensorflow")
-
-import graphkit  # noqa: E402
-from graphkit.backends.tflite.emitter import emit  # noqa: E402
-from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
-from graphkit.errors import InputError  # noqa: E402
-
-
-def _reference(text: str, feeds: dict[str, np.ndarray], evaluator: bool) -> list[np.ndarray]:
-    model = model_from_text(text)
-    if not evaluator:
-        return run_ort(model, feeds)
-    from onnx.reference import ReferenceEvaluator
-
-    return ReferenceEvaluator(onnx.parser.parse_model(text)).run(None, feeds)
-
-
-def _emitted_matches(tmp_path, text: str, feeds: dict[str, np.ndarray],
-                     evaluator: bool = False) -> dict[str, int]:
-    """The model converts, diagnose agrees, and every output matches the reference
-    exactly (shape, type and values): the builtins the file holds, by count."""
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers == []
-    artifact = emit(model, tmp_path / "m.tflite")
-    got = run_artifact(artifact.path, feeds)
-    want = _reference(text, feeds, evaluator)
-    for value, expected in zip(model.graph.outputs, want, strict=True):
-        actual = got[value.name]
-        assert actual.shape == expected.shape, value.name
-        assert actual.dtype == expected.dtype, value.name
-        np.testing.assert_array_equal(actual, expected, err_msg=value.name)
-    return artifact.metadata["builtins"]
-
-
-def _refused(text: str, words: str) -> None:
-    """Diagnose blocks the model and the emitter refuses it, saying why."""
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers
-    with pytest.raises(InputError, match=words):
-        emit(model, "never.tflite")
-
+from _tflite_checks import emitted_matches, refused
 
 # Empty tensors ------------------------------------------------------------------------
 
@@ -69,7 +26,7 @@ def test_reduction_of_nothing_is_its_identity(tmp_path, op, axes, keep, out):
     the run gives: written as a constant."""
     text = EMPTY_REDUCE.format(op=op, keep=keep, out=out)
     feeds = {"x": np.zeros((2, 0, 4), np.float32), "axes": np.asarray(axes, np.int64)}
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds, exact=True)
 
 
 EMPTY_SUM_RUN_TIME = """<ir_version: 9, opset_import: ["" : 18]>
@@ -83,14 +40,14 @@ def test_sum_of_nothing_with_an_unknown_output_shape_runs_in_the_kernel(tmp_path
     """The output's shape waits for the run's axes, so nothing folds: LiteRT's SUM of an
     empty set is 0, as ONNX's is."""
     feeds = {"x": np.zeros((2, 0, 4), np.float32), "axes": np.asarray([1], np.int64)}
-    ops = _emitted_matches(tmp_path, EMPTY_SUM_RUN_TIME, feeds)
+    ops = emitted_matches(tmp_path, EMPTY_SUM_RUN_TIME, feeds, exact=True).metadata["builtins"]
     assert "SUM" in ops
 
 
 def test_max_of_nothing_with_an_unknown_output_shape_is_refused():
     """REDUCE_MAX of nothing gives the lowest finite float, ONNX -inf."""
     text = EMPTY_SUM_RUN_TIME.replace("ReduceSum", "ReduceMax")
-    _refused(text, "'magnitude' has no elements")
+    refused(text, "'magnitude' has no elements")
 
 
 EMPTY_OUTPUTS = """<ir_version: 9, opset_import: ["" : 18]>
@@ -112,7 +69,7 @@ def test_outputs_without_elements(tmp_path, rng):
     from a one-element constant (LiteRT refuses a constant of no bytes)."""
     feeds = {"x": rng.standard_normal((3, 4)).astype(np.float32),
              "z": np.zeros((3, 0, 5), np.float32)}
-    ops = _emitted_matches(tmp_path, EMPTY_OUTPUTS, feeds)
+    ops = emitted_matches(tmp_path, EMPTY_OUTPUTS, feeds, exact=True).metadata["builtins"]
     assert set(ops) == {"BROADCAST_TO", "RELU"}
 
 
@@ -143,7 +100,7 @@ def test_float64_is_cast_and_rearranged_exactly(tmp_path, rng):
              "i": rng.integers(-2**62, 2**62, 6, dtype=np.int64),
              "k": rng.uniform(-2**31, 2**31 - 1, 6)}
     feeds["x"][0, :] = [1e-300, -3.5e38, 2.5]  # underflow to zero, overflow to -inf
-    _emitted_matches(tmp_path, DOUBLES, feeds)
+    emitted_matches(tmp_path, DOUBLES, feeds, exact=True)
 
 
 def test_float64_to_float16_is_refused():
@@ -151,13 +108,13 @@ def test_float64_to_float16_is_refused():
     on the float16 midpoint 1 + 2**-11, which rounds to even, 1; the nearest is 1 + 2**-10."""
     text = """<ir_version: 9, opset_import: ["" : 18]>
     g (double[4] x) => (float16[4] y) { y = Cast<to=10>(x) }"""
-    _refused(text, "rounds double to float16 through float32")
+    refused(text, "rounds double to float16 through float32")
 
 
 def test_float64_arithmetic_is_refused():
     text = """<ir_version: 9, opset_import: ["" : 18]>
     g (double[4] x) => (double[4] y) { y = Add(x, x) }"""
-    _refused(text, "takes no double")
+    refused(text, "takes no double")
 
 
 # Integer division and both remainders ------------------------------------------------
@@ -187,7 +144,7 @@ def _signed_pairs(rng, dtype: np.dtype) -> dict[str, np.ndarray]:
 def test_integer_div_truncates_toward_zero(tmp_path, rng, dtype):
     """DIV on int32 truncates, as ONNX's integer Div does; the small types run in int32."""
     text = BINARY.format(t=_onnx_name(dtype), op="Div")
-    _emitted_matches(tmp_path, text, _signed_pairs(rng, np.dtype(dtype)))
+    emitted_matches(tmp_path, text, _signed_pairs(rng, np.dtype(dtype)), exact=True)
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8,
@@ -195,7 +152,7 @@ def test_integer_div_truncates_toward_zero(tmp_path, rng, dtype):
 @pytest.mark.parametrize("fmod", [0, 1])
 def test_integer_mod_takes_the_sign_fmod_asks_for(tmp_path, rng, dtype, fmod):
     text = BINARY.format(t=_onnx_name(dtype), op=f"Mod<fmod={fmod}>")
-    _emitted_matches(tmp_path, text, _signed_pairs(rng, np.dtype(dtype)))
+    emitted_matches(tmp_path, text, _signed_pairs(rng, np.dtype(dtype)), exact=True)
 
 
 def _float_pairs(rng, dtype) -> dict[str, np.ndarray]:
@@ -212,7 +169,7 @@ def test_float_fmod_is_cs_fmod(tmp_path, rng, dtype):
     """fmod=1: FLOOR_MOD of the magnitudes (std::fmod), given the dividend's sign;
     1e-4 fmod -1 stays 1e-4, where the floor mod's 1e-4 - 1 would have rounded."""
     text = BINARY.format(t=_onnx_name(dtype), op="Mod<fmod=1>")
-    _emitted_matches(tmp_path, text, _float_pairs(rng, dtype))
+    emitted_matches(tmp_path, text, _float_pairs(rng, dtype), exact=True)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
@@ -220,7 +177,7 @@ def test_float_mod_without_fmod_is_numpys(tmp_path, rng, dtype):
     """fmod=0 on floats (which ONNX Runtime refuses): numpy's mod, the reference's, which
     FLOOR_MOD computes with the same steps."""
     text = BINARY.format(t=_onnx_name(dtype), op="Mod<fmod=0>")
-    _emitted_matches(tmp_path, text, _float_pairs(rng, dtype), evaluator=True)
+    emitted_matches(tmp_path, text, _float_pairs(rng, dtype), evaluator=True, exact=True)
 
 
 # bool extremes, float16 classification ----------------------------------------------
@@ -234,7 +191,7 @@ def test_bool_max_and_min_are_any_and_all(tmp_path, rng, op):
     }}"""
     x = rng.random((3, 4)) < 0.5
     x[0, :], x[1, :] = True, False
-    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)  # ORT has no bool kernel
+    emitted_matches(tmp_path, text, {"x": x}, evaluator=True, exact=True)  # ORT has no bool kernel
 
 
 @pytest.mark.parametrize("op", ["IsInf", "IsNaN", "IsInf<detect_negative=0>"])
@@ -243,4 +200,4 @@ def test_float16_is_classified_in_float32(tmp_path, rng, op):
     text = f"""<ir_version: 9, opset_import: ["" : 20]>
     g (float16[6] x) => (bool[6] y) {{ y = {op}(x) }}"""
     x = np.asarray([np.inf, -np.inf, np.nan, 65504, -0.0, 1.5], np.float16)
-    _emitted_matches(tmp_path, text, {"x": x})
+    emitted_matches(tmp_path, text, {"x": x}, exact=True)

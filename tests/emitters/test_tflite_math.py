@@ -6,49 +6,8 @@ diagnose --target tflite says the same as the emitter."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
-from conftest import model_from_text, require, run_ort
-
-require("ai_edge_litert.interpreter", "tensorflow")
-
-import graphkit  # noqa: E402
-from graphkit.backends.tflite.emitter import emit  # noqa: E402
-from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
-from graphkit.errors import InputError  # noqa: E402
-
-
-def _reference(text: str, feeds: dict[str, np.ndarray], evaluator: bool) -> list[np.ndarray]:
-    if not evaluator:
-        return run_ort(model_from_text(text), feeds)
-    from onnx.reference import ReferenceEvaluator
-
-    return ReferenceEvaluator(onnx.parser.parse_model(text)).run(None, feeds)
-
-
-def _emitted_matches(tmp_path, text: str, feeds: dict[str, np.ndarray],
-                     evaluator: bool = False, tolerance: float = 1e-5) -> None:
-    """The model converts, diagnose agrees, and every output matches the reference."""
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers == []
-    artifact = emit(model, tmp_path / "m.tflite")
-    got = run_artifact(artifact.path, feeds)
-    want = _reference(text, feeds, evaluator)
-    for value, expected in zip(model.graph.outputs, want, strict=True):
-        actual = got[value.name]
-        assert actual.shape == expected.shape, value.name
-        assert actual.dtype == expected.dtype, value.name
-        np.testing.assert_allclose(actual, expected, rtol=tolerance, atol=tolerance,
-                                   err_msg=value.name)
-
-
-def _refused(text: str, words: str) -> None:
-    """Diagnose blocks the model and the emitter refuses it, saying why."""
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers
-    with pytest.raises(InputError, match=words):
-        emit(model, "never.tflite")
-
+from _tflite_checks import emitted_matches, refused
 
 # CumProd ------------------------------------------------------------------------------
 
@@ -74,8 +33,8 @@ def _factors(rng, shape, dtype) -> np.ndarray:
 def test_cumprod_by_a_constant_axis(tmp_path, rng, exclusive, reverse, axis):
     text = CUMPROD_CONST.format(t="float", dims="3,7,2", axis=axis, exclusive=exclusive,
                                 reverse=reverse)
-    _emitted_matches(tmp_path, text, {"x": _factors(rng, (3, 7, 2), np.float32)},
-                     evaluator=True)
+    emitted_matches(tmp_path, text, {"x": _factors(rng, (3, 7, 2), np.float32)},
+                    evaluator=True)
 
 
 @pytest.mark.parametrize("dtype", ["int32", "int64"])
@@ -83,24 +42,24 @@ def test_cumprod_by_a_constant_axis(tmp_path, rng, exclusive, reverse, axis):
 def test_cumprod_of_integers_by_a_run_time_axis(tmp_path, rng, dtype, axis):
     text = CUMPROD.format(t=dtype, dims="4,5", axis_type="int64", exclusive=1, reverse=0)
     x = rng.integers(-3, 4, size=(4, 5)).astype(dtype)
-    _emitted_matches(tmp_path, text, {"x": x, "axis": np.asarray(axis, np.int64)},
-                     evaluator=True)
+    emitted_matches(tmp_path, text, {"x": x, "axis": np.asarray(axis, np.int64)},
+                    evaluator=True)
 
 
 def test_cumprod_of_int32_wraps_as_onnx_does(tmp_path, rng):
     text = CUMPROD_CONST.format(t="int32", dims="9", axis=0, exclusive=0, reverse=1)
     x = rng.integers(1000, 100000, size=9).astype(np.int32)
-    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
+    emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
 
 
 def test_cumprod_of_float64_is_refused(tmp_path):
     text = CUMPROD_CONST.format(t="double", dims="5", axis=0, exclusive=0, reverse=0)
-    _refused(text, "CumProd takes no double")
+    refused(text, "CumProd takes no double")
 
 
 def test_cumprod_with_a_dynamic_axis_length_is_refused(tmp_path):
     text = CUMPROD_CONST.format(t="float", dims="N,3", axis=0, exclusive=0, reverse=0)
-    _refused(text, "static length along its axis")
+    refused(text, "static length along its axis")
 
 
 # DFT ----------------------------------------------------------------------------------
@@ -130,7 +89,7 @@ def test_dft_along_a_constant_axis(tmp_path, rng, inverse, onesided, parts, axis
     dft_length truncating (5 < 8) and padding (12 > 7, 9 > 8), odd and even lengths."""
     text = _dft17(f"2,8,7,{parts}", axis, inverse, onesided, length)
     x = rng.standard_normal((2, 8, 7, parts)).astype(np.float32)
-    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True, tolerance=1e-4)
+    emitted_matches(tmp_path, text, {"x": x}, evaluator=True, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize(("axis", "onesided", "out"), [
@@ -141,8 +100,8 @@ def test_dft_along_an_axis_given_at_run_time(tmp_path, rng, axis, onesided, out)
     is computed, and the one the run asks for chosen."""
     text = DFT20.format(dims="1,6,4,1", out=out, inverse=0, onesided=onesided)
     x = rng.standard_normal((1, 6, 4, 1)).astype(np.float32)
-    _emitted_matches(tmp_path, text, {"x": x, "axis": np.asarray(axis, np.int64)},
-                     evaluator=True, tolerance=1e-4)
+    emitted_matches(tmp_path, text, {"x": x, "axis": np.asarray(axis, np.int64)},
+                    evaluator=True, rtol=1e-4, atol=1e-4)
 
 
 def test_dft_with_a_run_time_length_is_refused():
@@ -150,7 +109,7 @@ def test_dft_with_a_run_time_length_is_refused():
 g (float[2,8,1] x, int64 n) => (float[2,8,2] y) {
     y = DFT<axis=1>(x, n)
 }"""
-    _refused(text, "dft_length \\(input 1\\) must be a constant")
+    refused(text, "dft_length \\(input 1\\) must be a constant")
 
 
 # CenterCropPad ------------------------------------------------------------------------
@@ -175,20 +134,20 @@ def test_center_crop_pad_by_constant_sizes(tmp_path, rng, axes, sizes, dtype):
     text = CROP_CONSTANT.format(t=dtype, dims="6,4,5", out="", n=len(sizes), axes=axes,
                                 sizes=", ".join(map(str, sizes)))
     x = (rng.standard_normal((6, 4, 5)) * 10).astype(dtype.replace("float", "float32"))
-    _emitted_matches(tmp_path, text, {"x": x})
+    emitted_matches(tmp_path, text, {"x": x})
 
 
 def test_center_crop_pad_by_run_time_sizes_the_output_shape_decides(tmp_path, rng):
     text = CROP_RUN_TIME.format(t="float", dims="7,4,3", n=2, out="4,7,3",
                                 axes="<axes = [0, 1]>")
     x = rng.standard_normal((7, 4, 3)).astype(np.float32)
-    _emitted_matches(tmp_path, text, {"x": x, "shape": np.asarray([4, 7], np.int64)})
+    emitted_matches(tmp_path, text, {"x": x, "shape": np.asarray([4, 7], np.int64)})
 
 
 def test_center_crop_pad_by_run_time_sizes_and_no_output_shape_is_refused():
     text = CROP_RUN_TIME.format(t="float", dims="7,4,3", n=2, out="A,B,3",
                                 axes="<axes = [0, 1]>")
-    _refused(text, "shape \\(input 1\\) must be a constant where the output shape")
+    refused(text, "shape \\(input 1\\) must be a constant where the output shape")
 
 
 # Det ----------------------------------------------------------------------------------
@@ -204,16 +163,16 @@ g (float[{dims}] x) => (float{out} y) {{
 def test_det_of_small_matrices(tmp_path, rng, dims, out):
     shape = tuple(int(d) for d in dims.split(","))
     x = rng.standard_normal(shape).astype(np.float32)
-    _emitted_matches(tmp_path, DET.format(dims=dims, out=out), {"x": x}, tolerance=1e-4)
+    emitted_matches(tmp_path, DET.format(dims=dims, out=out), {"x": x}, rtol=1e-4, atol=1e-4)
 
 
 def test_det_of_a_singular_matrix_is_zero(tmp_path):
     x = np.asarray([[1, 2, 3], [2, 4, 6], [0, 1, 5]], np.float32)
-    _emitted_matches(tmp_path, DET.format(dims="3,3", out=""), {"x": x}, tolerance=1e-5)
+    emitted_matches(tmp_path, DET.format(dims="3,3", out=""), {"x": x}, rtol=1e-5, atol=1e-5)
 
 
 def test_det_of_a_5x5_matrix_is_refused():
-    _refused(DET.format(dims="5,5", out=""), "Det of 5x5 matrices is not lowered")
+    refused(DET.format(dims="5,5", out=""), "Det of 5x5 matrices is not lowered")
 
 
 # STFT ---------------------------------------------------------------------------------
@@ -241,7 +200,7 @@ def test_stft_by_a_constant_step(tmp_path, rng, step, width, length, window, par
         text = text.replace(", )", ")")
     x = rng.standard_normal((2, 40, parts)).astype(np.float32)
     w = rng.uniform(0.1, 1, width).astype(np.float32)
-    _emitted_matches(tmp_path, text, {"x": x, "w": w}, evaluator=True, tolerance=1e-4)
+    emitted_matches(tmp_path, text, {"x": x, "w": w}, evaluator=True, rtol=1e-4, atol=1e-4)
 
 
 def test_stft_by_a_run_time_step_the_output_shape_decides(tmp_path, rng):
@@ -251,8 +210,8 @@ g (float[1,64,1] x, int64 step, float[16] w) => (float[1,7,9,2] y) {
 }"""
     x = rng.standard_normal((1, 64, 1)).astype(np.float32)
     w = rng.uniform(0.1, 1, 16).astype(np.float32)
-    _emitted_matches(tmp_path, text, {"x": x, "step": np.asarray(8, np.int64), "w": w},
-                     evaluator=True, tolerance=1e-4)
+    emitted_matches(tmp_path, text, {"x": x, "step": np.asarray(8, np.int64), "w": w},
+                    evaluator=True, rtol=1e-4, atol=1e-4)
 
 
 def test_stft_by_a_run_time_frame_length_is_refused():
@@ -260,7 +219,7 @@ def test_stft_by_a_run_time_frame_length_is_refused():
 g (float[1,64,1] x, int64 step, int64 n) => (float[1,7,9,2] y) {
     y = STFT(x, step, , n)
 }"""
-    _refused(text, "frame_length \\(input 3\\) must be a constant")
+    refused(text, "frame_length \\(input 3\\) must be a constant")
 
 
 # MelWeightMatrix and CenterCropPad's function body: folded when converting ------------
@@ -277,7 +236,7 @@ g (float[3,9] x) => (float[3,8] y) {
     y = MatMul(x, m)
 }"""
     x = rng.standard_normal((3, 9)).astype(np.float32)
-    _emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
+    emitted_matches(tmp_path, text, {"x": x}, evaluator=True)
 
 
 def test_mel_weight_matrix_of_run_time_sizes_is_refused():
@@ -285,7 +244,7 @@ def test_mel_weight_matrix_of_run_time_sizes_is_refused():
 g (int32 bins, int32 length, int32 rate, float low, float high) => (float[9,8] y) {
     y = MelWeightMatrix(bins, length, rate, low, high)
 }"""
-    _refused(text, "MelWeightMatrix")
+    refused(text, "MelWeightMatrix")
 
 
 def test_center_crop_pad_body_folds_its_shape_arithmetic(tmp_path, rng):
@@ -309,7 +268,7 @@ g (float[7,4,3] x) => (float[4,7,3] y) {
     y = Slice(padded, start, end)
 }"""
     x = rng.standard_normal((7, 4, 3)).astype(np.float32)
-    _emitted_matches(tmp_path, text, {"x": x})
+    emitted_matches(tmp_path, text, {"x": x})
 
 
 # Einsum -------------------------------------------------------------------------------
@@ -341,14 +300,14 @@ def test_einsum(tmp_path, rng, equation, shapes):
     """Contractions, batch labels, transposes, sums, diagonals (GATHER), an ellipsis that
     broadcasts, implicit outputs, scalars and three operands."""
     feeds = {f"x{i}": rng.standard_normal(s).astype(np.float32) for i, s in enumerate(shapes)}
-    _emitted_matches(tmp_path, _einsum_text(equation, shapes), feeds, tolerance=1e-5)
+    emitted_matches(tmp_path, _einsum_text(equation, shapes), feeds, rtol=1e-5, atol=1e-5)
 
 
 def test_einsum_of_dynamic_shapes_is_refused():
     text = _einsum_text("ij,jk->ik", [(7, 3), (3, 4)]).replace("float[7,3]", "float[N,3]")
-    _refused(text, "Einsum needs static input shapes")
+    refused(text, "Einsum needs static input shapes")
 
 
 def test_einsum_of_float64_is_refused():
     text = _einsum_text("ij->ji", [(3, 4)]).replace("float", "double")
-    _refused(text, "Einsum takes no double")
+    refused(text, "Einsum takes no double")

@@ -5,48 +5,15 @@ onnx's reference evaluator (ONNX Runtime has no kernel for most of them), and di
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
-import onnx
 import pytest
-from conftest import model_from_text, require
+from _tflite_checks import emitted_matches, normal, refused
 
-require("ai_edge_litert.interpreter", "tensorflow")
-
-import graphkit  # noqa: E402
-from graphkit.backends.tflite.emitter import emit  # noqa: E402
-from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
-from graphkit.errors import InputError  # noqa: E402
-
-
-def _emitted_matches(tmp_path, text: str, feeds: dict[str, np.ndarray],
-                     rtol: float = 1e-5, atol: float = 1e-5) -> None:
-    """The model converts, diagnose agrees, and every output matches onnx's reference."""
-    from onnx.reference import ReferenceEvaluator
-
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers == []
-    artifact = emit(model, tmp_path / "m.tflite")
-    got = run_artifact(artifact.path, feeds)
-    want = ReferenceEvaluator(onnx.parser.parse_model(text)).run(None, feeds)
-    for value, expected in zip(model.graph.outputs, want, strict=True):
-        actual = got[value.name]
-        assert actual.shape == expected.shape, value.name
-        assert actual.dtype == expected.dtype, value.name
-        np.testing.assert_allclose(actual.astype(np.float32), expected.astype(np.float32),
-                                   rtol=rtol, atol=atol, err_msg=value.name)
-
-
-def _refused(text: str, words: str) -> None:
-    """Diagnose blocks the model and the emitter refuses it, saying why."""
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers
-    with pytest.raises(InputError, match=words):
-        emit(model, "never.tflite")
-
-
-def _normal(rng, shape, dtype=np.float32) -> np.ndarray:
-    return rng.standard_normal(shape).astype(dtype)
-
+# Every case is compared with onnx's reference evaluator (ONNX Runtime has no kernel for
+# most of them), float16 values as float32.
+_matches = partial(emitted_matches, evaluator=True, compare_as=np.float32)
 
 # FlexAttention (ai.onnx.preview): lowered as onnx's function body, its score_mod and
 # prob_mod graphs inlined there ---------------------------------------------------------
@@ -61,19 +28,19 @@ g ({t}[2,{hq},5,8] Q, {t}[2,{hkv},6,8] K, {t}[2,{hkv},6,4] V) => ({t}[2,{hq},5,4
     (4, 4, ""), (4, 2, ""), (4, 1, "<scale: float = 0.3>")])
 def test_flex_attention(tmp_path, rng, hq, hkv, attrs):
     text = FLEX.format(t="float", hq=hq, hkv=hkv, attrs=attrs)
-    feeds = {"Q": _normal(rng, (2, hq, 5, 8)), "K": _normal(rng, (2, hkv, 6, 8)),
-             "V": _normal(rng, (2, hkv, 6, 4))}
-    _emitted_matches(tmp_path, text, feeds)
+    feeds = {"Q": normal(rng, 2, hq, 5, 8), "K": normal(rng, 2, hkv, 6, 8),
+             "V": normal(rng, 2, hkv, 6, 4)}
+    _matches(tmp_path, text, feeds)
 
 
 def test_flex_attention_float16(tmp_path, rng):
     """Q @ K^T in float16 as onnx's body writes it (each node widened to float32 and its
     result rounded back), the softmax in float32."""
     text = FLEX.format(t="float16", hq=2, hkv=2, attrs="")
-    feeds = {"Q": _normal(rng, (2, 2, 5, 8), np.float16),
-             "K": _normal(rng, (2, 2, 6, 8), np.float16),
-             "V": _normal(rng, (2, 2, 6, 4), np.float16)}
-    _emitted_matches(tmp_path, text, feeds, rtol=1e-3, atol=1e-3)
+    feeds = {"Q": normal(rng, 2, 2, 5, 8, dtype=np.float16),
+             "K": normal(rng, 2, 2, 6, 8, dtype=np.float16),
+             "V": normal(rng, 2, 2, 6, 4, dtype=np.float16)}
+    _matches(tmp_path, text, feeds, rtol=1e-3, atol=1e-3)
 
 
 def test_flex_attention_score_and_prob_mod(tmp_path, rng):
@@ -83,9 +50,9 @@ def test_flex_attention_score_and_prob_mod(tmp_path, rng):
         y = Mul(x, x)
     }>"""
     text = FLEX.format(t="float", hq=2, hkv=2, attrs=mods)
-    feeds = {"Q": _normal(rng, (2, 2, 5, 8)), "K": _normal(rng, (2, 2, 6, 8)),
-             "V": _normal(rng, (2, 2, 6, 4))}
-    _emitted_matches(tmp_path, text, feeds)
+    feeds = {"Q": normal(rng, 2, 2, 5, 8), "K": normal(rng, 2, 2, 6, 8),
+             "V": normal(rng, 2, 2, 6, 4)}
+    _matches(tmp_path, text, feeds)
 
 
 def test_flex_attention_causal_score_mod_from_shapes(tmp_path, rng):
@@ -108,15 +75,15 @@ def test_flex_attention_causal_score_mod_from_shapes(tmp_path, rng):
         y = Where(keep, x, low)
     }>"""
     text = FLEX.format(t="float", hq=2, hkv=1, attrs=mods)
-    feeds = {"Q": _normal(rng, (2, 2, 5, 8)), "K": _normal(rng, (2, 1, 6, 8)),
-             "V": _normal(rng, (2, 1, 6, 4))}
-    _emitted_matches(tmp_path, text, feeds)
+    feeds = {"Q": normal(rng, 2, 2, 5, 8), "K": normal(rng, 2, 1, 6, 8),
+             "V": normal(rng, 2, 1, 6, 4)}
+    _matches(tmp_path, text, feeds)
 
 
 def test_flex_attention_double_refused():
     """No builtin computes float64: refused (its body does not lower), not narrowed to
     float32."""
-    _refused(FLEX.format(t="double", hq=2, hkv=2, attrs=""), "FlexAttention.*ai.onnx.preview")
+    refused(FLEX.format(t="double", hq=2, hkv=2, attrs=""), "FlexAttention.*ai.onnx.preview")
 
 
 # Attention in float16: onnx's body, whose Expand to a shape known at run time is widened
@@ -129,10 +96,10 @@ g (float16[2,4,3,8] Q, float16[2,2,5,8] K, float16[2,2,5,8] V)
 
 
 def test_attention_float16_gqa_causal(tmp_path, rng):
-    feeds = {"Q": _normal(rng, (2, 4, 3, 8), np.float16),
-             "K": _normal(rng, (2, 2, 5, 8), np.float16),
-             "V": _normal(rng, (2, 2, 5, 8), np.float16)}
-    _emitted_matches(tmp_path, ATTENTION_FP16, feeds, rtol=1e-3, atol=1e-3)
+    feeds = {"Q": normal(rng, 2, 4, 3, 8, dtype=np.float16),
+             "K": normal(rng, 2, 2, 5, 8, dtype=np.float16),
+             "V": normal(rng, 2, 2, 5, 8, dtype=np.float16)}
+    _matches(tmp_path, ATTENTION_FP16, feeds, rtol=1e-3, atol=1e-3)
 
 
 # RotaryEmbedding (lowering/_attention.py) ----------------------------------------------
@@ -149,10 +116,10 @@ g (float[2,3,4,8] x, float[10,{half}] cos, float[10,{half}] sin, int64[2,4] pos)
 def test_rotary_embedding_with_positions(tmp_path, rng, inter, dim):
     half = (dim or 8) // 2
     angles = rng.uniform(0, 6, (10, half))
-    feeds = {"x": _normal(rng, (2, 3, 4, 8)), "cos": np.cos(angles).astype(np.float32),
+    feeds = {"x": normal(rng, 2, 3, 4, 8), "cos": np.cos(angles).astype(np.float32),
              "sin": np.sin(angles).astype(np.float32),
              "pos": rng.integers(0, 10, (2, 4)).astype(np.int64)}
-    _emitted_matches(tmp_path, ROTARY_4D.format(half=half, inter=inter, dim=dim), feeds)
+    _matches(tmp_path, ROTARY_4D.format(half=half, inter=inter, dim=dim), feeds)
 
 
 ROTARY_3D = """<ir_version: 10, opset_import: ["" : 23]>
@@ -164,9 +131,9 @@ g (float[2,4,12] x, float[2,4,2] cos, float[2,4,2] sin) => (float[2,4,12] y) {
 
 def test_rotary_embedding_3d_without_positions(tmp_path, rng):
     angles = rng.uniform(0, 6, (2, 4, 2))
-    feeds = {"x": _normal(rng, (2, 4, 12)), "cos": np.cos(angles).astype(np.float32),
+    feeds = {"x": normal(rng, 2, 4, 12), "cos": np.cos(angles).astype(np.float32),
              "sin": np.sin(angles).astype(np.float32)}
-    _emitted_matches(tmp_path, ROTARY_3D, feeds)
+    _matches(tmp_path, ROTARY_3D, feeds)
 
 
 # LinearAttention (lowering/_attention.py): the recurrence unrolled ---------------------
@@ -206,24 +173,24 @@ def _linear(rule: str, t: int, hq: int, hkv: int, past: bool, per_key: bool,
 ])
 def test_linear_attention(tmp_path, rng, rule, t, hq, hkv, past, per_key):
     text, extra = _linear(rule, t, hq, hkv, past, per_key, ", scale: float = 0.7")
-    feeds = {"q": _normal(rng, (2, t, hq * 4)), "k": _normal(rng, (2, t, hkv * 4)) / 2,
-             "v": _normal(rng, (2, t, hkv * 3))}
+    feeds = {"q": normal(rng, 2, t, hq * 4), "k": normal(rng, 2, t, hkv * 4) / 2,
+             "v": normal(rng, 2, t, hkv * 3)}
     shapes = {"past": (2, hkv, 4, 3), "decay": (2, t, hkv * 4 if per_key else hkv),
               "beta": (2, t, hkv)}
     for name in extra:
-        feeds[name] = _normal(rng, shapes[name])
+        feeds[name] = normal(rng, *shapes[name])
     if "decay" in feeds:
         feeds["decay"] = -np.abs(feeds["decay"])  # log-space gates: exp() in (0, 1]
     if "beta" in feeds:
         feeds["beta"] = 1 / (1 + np.exp(-feeds["beta"]))
-    _emitted_matches(tmp_path, text, feeds, rtol=1e-4, atol=1e-5)
+    _matches(tmp_path, text, feeds, rtol=1e-4, atol=1e-5)
 
 
 def test_linear_attention_past_the_unroll_bound_refused():
     text, _ = _linear("linear", 1025, 2, 2, False, False)
-    _refused(text, "unrolls it over at most 1024")
+    refused(text, "unrolls it over at most 1024")
 
 
 def test_linear_attention_rule_without_its_decay_refused():
     text, _ = _linear("linear", 2, 2, 2, False, False)
-    _refused(text.replace('"linear"', '"gated"'), "does not fit the decay and beta")
+    refused(text.replace('"linear"', '"gated"'), "does not fit the decay and beta")

@@ -4,18 +4,17 @@ diagnose --target tflite says the same as the emitter."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import onnx
 import onnx_ir as ir
 import pytest
-from conftest import require
+from _tflite_checks import emitted_matches, refused
 
-require("ai_edge_litert.interpreter", "tensorflow")
-
-import graphkit  # noqa: E402
-from graphkit.backends.tflite.emitter import emit  # noqa: E402
-from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
-from graphkit.errors import InputError  # noqa: E402
+import graphkit
+from graphkit.backends.tflite.emitter import emit
+from graphkit.backends.tflite.runner import run_artifact
 
 
 def _proto(text: str) -> onnx.ModelProto:
@@ -32,28 +31,10 @@ def model_from_text(text: str) -> ir.Model:
     return ir.serde.deserialize_model(_proto(text))
 
 
-def _emitted_matches(tmp_path, text: str, feeds: dict[str, np.ndarray]) -> None:
-    """The model converts, diagnose agrees, and every output equals onnx.reference's."""
-    from onnx.reference import ReferenceEvaluator
-
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers == []
-    artifact = emit(model, tmp_path / "m.tflite")
-    got = run_artifact(artifact.path, feeds)
-    want = ReferenceEvaluator(_proto(text)).run(None, feeds)
-    for value, expected in zip(model.graph.outputs, want, strict=True):
-        actual = got[value.name]
-        assert actual.shape == expected.shape, value.name
-        assert actual.dtype == expected.dtype, value.name
-        np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=0, err_msg=value.name)
-
-
-def _refused(text: str, words: str) -> None:
-    """Diagnose blocks the model and the emitter refuses it, saying why."""
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers
-    with pytest.raises(InputError, match=words):
-        emit(model, "never.tflite")
+# Every case is compared with onnx's reference evaluator (ONNX Runtime lacks most of these
+# kernels), to float32's rounding, both reading the text as _proto does.
+_matches = partial(emitted_matches, evaluator=True, rtol=1e-6, atol=0, parse=_proto)
+_refused = partial(refused, parse=_proto)
 
 
 # QuantizeLinear / DequantizeLinear with scale and zero point given at run time ---------
@@ -79,7 +60,7 @@ def test_quantize_with_run_time_scale(tmp_path, rng, t, s, axis, extra, scale_sh
     zero = rng.integers(info.min // 2, info.max // 2 + 1, scale_shape).astype(dtype)
     zero.flat[0] = 0
     text = QUANTIZE.format(t=t, s=s, axis=axis, extra=extra)
-    _emitted_matches(tmp_path, text, {"x": x, "scale": scale, "zero": zero})
+    _matches(tmp_path, text, {"x": x, "scale": scale, "zero": zero})
 
 
 HALF = """<ir_version: 10, opset_import: ["" : 21]>
@@ -92,7 +73,7 @@ g (float16[64] x, float16 scale, uint8 zero) => (uint8 y, float16 back) {
 def test_quantize_float16_rounds_the_quotient_to_float16(tmp_path, rng):
     x = (rng.standard_normal(64) * 30).astype(np.float16)
     feeds = {"x": x, "scale": np.asarray(0.37, np.float16), "zero": np.asarray(120, np.uint8)}
-    _emitted_matches(tmp_path, HALF, feeds)
+    _matches(tmp_path, HALF, feeds)
 
 
 def test_dequantize_int32_at_run_time(tmp_path, rng):
@@ -101,7 +82,7 @@ def test_dequantize_int32_at_run_time(tmp_path, rng):
         y = DequantizeLinear<axis=1>(x, scale)
     }"""
     x = rng.integers(-100000, 100000, (3, 5)).astype(np.int32)
-    _emitted_matches(tmp_path, text, {"x": x, "scale": rng.uniform(0.01, 1, 5).astype(np.float32)})
+    _matches(tmp_path, text, {"x": x, "scale": rng.uniform(0.01, 1, 5).astype(np.float32)})
 
 
 def test_quantize_with_a_2d_scale_without_blocks_is_refused():
@@ -140,7 +121,7 @@ def test_bitwise_and_or_over_the_whole_range(tmp_path, rng, op, t, a, b, out):
     text = LOGIC.format(t=t, op=op, **dims)
     feeds = {"a": _full_range(rng, np.dtype(t), a), "b": _full_range(rng, np.dtype(t), b)}
     feeds["b"].flat[:3] = feeds["a"].flat[:3]  # x & x == x | x == x
-    _emitted_matches(tmp_path, text, feeds)
+    _matches(tmp_path, text, feeds)
 
 
 def test_bitwise_and_lowers_to_builtins_only(tmp_path):
@@ -172,7 +153,7 @@ def test_bitcast(tmp_path, rng, source, target):
         x = rng.integers(0, 2, (3, 4)).astype(bool)
     else:
         x = (rng.standard_normal((3, 4)) * 100).astype(dtype)
-    _emitted_matches(tmp_path, text, {"x": x})
+    _matches(tmp_path, text, {"x": x})
 
 
 def test_bitcast_of_float64_is_refused():
@@ -201,7 +182,7 @@ def test_matmul_integer(tmp_path, rng, t, a, b, out):
     text = MATMUL_INTEGER.format(t=t, n=b[-1], **dims)
     feeds = {"a": _integers(rng, t, a), "b": _integers(rng, t, b),
              "za": _integers(rng, t, ()), "zb": _integers(rng, t, (b[-1],))}
-    _emitted_matches(tmp_path, text, feeds)
+    _matches(tmp_path, text, feeds)
 
 
 def test_matmul_integer_past_float32_exactness_in_slices(tmp_path, rng):
@@ -214,7 +195,7 @@ def test_matmul_integer_past_float32_exactness_in_slices(tmp_path, rng):
     feeds["a"][1, :7] = 0
     sums = feeds["a"].astype(np.int64) @ (feeds["b"].astype(np.int64) - feeds["zb"])
     assert sums.min() > 2**24 and (sums % 2).any()
-    _emitted_matches(tmp_path, text, feeds)
+    _matches(tmp_path, text, feeds)
 
 
 def test_matmul_integer_past_int32_is_refused():
@@ -232,7 +213,7 @@ def test_qlinear_matmul_long_k(tmp_path, rng):
 
     want = ReferenceEvaluator(_proto(text)).run(None, feeds)[0]
     assert want.min() > 0 and want.max() < 255  # not saturated: the sums matter
-    _emitted_matches(tmp_path, text, feeds)
+    _matches(tmp_path, text, feeds)
 
 
 def test_matmul_integer_bound_from_constant_zero_points(tmp_path, rng):
@@ -243,7 +224,7 @@ def test_matmul_integer_bound_from_constant_zero_points(tmp_path, rng):
     }"""
     feeds = {"a": np.full((2, 300), -128, np.int8), "b": _integers(rng, "int8", (300, 3))}
     feeds["b"][:, 0] = -128
-    _emitted_matches(tmp_path, text, feeds)
+    _matches(tmp_path, text, feeds)
 
 
 QLINEAR_MATMUL = """<ir_version: 10, opset_import: ["" : 21]>
@@ -267,7 +248,7 @@ def test_qlinear_matmul(tmp_path, rng, t, s, a, b, out, n):
              "sy": np.asarray(rng.uniform(0.5, 2), scale),
              "za": _integers(rng, t, ()), "zb": _integers(rng, t, (n,)),
              "zy": _integers(rng, t, ())}
-    _emitted_matches(tmp_path, text, feeds)
+    _matches(tmp_path, text, feeds)
 
 
 CONV_INTEGER = """<ir_version: 10, opset_import: ["" : 21]>
@@ -284,7 +265,7 @@ def test_conv_integer(tmp_path, rng, t, attrs, h, w):
     text = CONV_INTEGER.format(t=t, attrs=attrs, h=h, w=w)
     feeds = {"x": _integers(rng, t, (2, 3, 9, 8)), "w": _integers(rng, t, (4, 3, 3, 3)),
              "zx": _integers(rng, t, ()), "zw": _integers(rng, t, (4,))}
-    _emitted_matches(tmp_path, text, feeds)
+    _matches(tmp_path, text, feeds)
 
 
 def test_conv_integer_with_groups_is_refused():
@@ -308,7 +289,7 @@ def test_qlinear_conv(tmp_path, rng, t):
              "sy": np.asarray(1.5, np.float32), "zx": _integers(rng, t, ()),
              "zw": _integers(rng, t, (5,)), "zy": _integers(rng, t, ()),
              "bias": rng.integers(-5000, 5000, 5).astype(np.int32)}
-    _emitted_matches(tmp_path, QLINEAR_CONV.format(t=t), feeds)
+    _matches(tmp_path, QLINEAR_CONV.format(t=t), feeds)
 
 
 QDQ_BETWEEN_CONVS = """<ir_version: 10, opset_import: ["" : 21]>
@@ -357,7 +338,7 @@ def test_conv_integer_deep_input_in_exact_slices(tmp_path, rng):
     feeds = {"x": rng.integers(200, 256, (1, 64, 5, 5)).astype(np.uint8),
              "w": rng.integers(200, 256, (3, 64, 3, 3)).astype(np.uint8),
              "zx": np.asarray(0, np.uint8), "zw": np.asarray(1, np.uint8)}
-    _emitted_matches(tmp_path, text, feeds)
+    _matches(tmp_path, text, feeds)
     from onnx.reference import ReferenceEvaluator
 
     assert ReferenceEvaluator(_proto(text)).run(None, feeds)[0].min() > 2**24
@@ -376,7 +357,7 @@ def test_depthwise_qlinear_and_integer_conv(tmp_path, rng, t):
              "sx": np.asarray(0.02, np.float32), "sw": rng.uniform(0.01, 0.03, 6).astype("f4"),
              "sy": np.asarray(0.5, np.float32), "zx": _integers(rng, t, ()),
              "zw": _integers(rng, t, (6,)), "zy": _integers(rng, t, ())}
-    _emitted_matches(tmp_path, text, feeds)
+    _matches(tmp_path, text, feeds)
 
 
 # DynamicQuantizeLinear, and ONNX Runtime's dynamically quantized MatMul ---------------
@@ -394,7 +375,7 @@ def test_dynamic_quantize_linear(tmp_path, rng, kind):
     x = (rng.standard_normal((3, 17)) * 4).astype(np.float32)
     x = {"mixed": x, "positive": np.abs(x) + 1, "negative": -np.abs(x) - 0.5,
          "zeros": np.zeros_like(x)}[kind]
-    _emitted_matches(tmp_path, DYNAMIC, {"x": x})
+    _matches(tmp_path, DYNAMIC, {"x": x})
 
 
 def test_dynamically_quantized_mlp_from_onnxruntime(tmp_path, rng):

@@ -6,44 +6,11 @@ ONNX Runtime, and diagnose --target tflite says what the emitter does."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
-from conftest import model_from_text, require, run_ort
+from _tflite_checks import emitted_matches, normal, refused
+from conftest import model_from_text
 
-require("ai_edge_litert.interpreter", "tensorflow")
-
-from onnx.reference import ReferenceEvaluator  # noqa: E402
-
-import graphkit  # noqa: E402
-from graphkit.backends.tflite.emitter import emit  # noqa: E402
-from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
-from graphkit.errors import InputError  # noqa: E402
-
-
-def _emitted_matches(tmp_path, text: str, feeds: dict[str, np.ndarray]) -> dict:
-    """The model converts, diagnose agrees, and every output matches ONNX Runtime."""
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers == []
-    artifact = emit(model, tmp_path / "m.tflite")
-    got = run_artifact(artifact.path, feeds)
-    for value, expected in zip(model.graph.outputs, run_ort(model, feeds), strict=True):
-        assert got[value.name].shape == expected.shape, value.name
-        np.testing.assert_allclose(got[value.name], expected, rtol=1e-5, atol=1e-5,
-                                   err_msg=value.name)
-    return artifact.metadata["builtins"]
-
-
-def _refused(text: str, words: str) -> None:
-    """Diagnose blocks the model and the emitter refuses it, saying why."""
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers
-    with pytest.raises(InputError, match=words):
-        emit(model, "never.tflite")
-
-
-def _normal(rng, *shape: int) -> np.ndarray:
-    return rng.standard_normal(shape).astype(np.float32)
-
+import graphkit
 
 # Conv with weights and bias given at run time --------------------------------------------
 
@@ -62,16 +29,16 @@ def test_conv2d_weights_and_bias_at_run_time(tmp_path, rng, c, o, i, attrs, buil
     shape = {"pads=[1, 0, 2, 1], strides=[2, 1]": "[5,6]", "group=4, dilations=[2, 1]":
              "[3,5]"}.get(attrs, "[7,7]")
     text = CONV.format(c=c, o=o, i=i, k="3,3", x="7,7", y=shape[1:-1], attrs=attrs)
-    feeds = {"x": _normal(rng, 2, c, 7, 7), "w": _normal(rng, o, i, 3, 3), "b": _normal(rng, o)}
-    assert builtin in _emitted_matches(tmp_path, text, feeds)
+    feeds = {"x": normal(rng, 2, c, 7, 7), "w": normal(rng, o, i, 3, 3), "b": normal(rng, o)}
+    assert builtin in emitted_matches(tmp_path, text, feeds).metadata["builtins"]
 
 
 @pytest.mark.parametrize(("o", "i", "attrs", "y"), [
     (6, 4, "pads=[1, 1]", 11), (8, 1, "group=4", 9), (6, 2, "group=2, strides=[2]", 5)])
 def test_conv1d_weights_at_run_time(tmp_path, rng, o, i, attrs, y):
     text = CONV.format(c=4, o=o, i=i, k=3, x=11, y=y, attrs=attrs)
-    feeds = {"x": _normal(rng, 2, 4, 11), "w": _normal(rng, o, i, 3), "b": _normal(rng, o)}
-    _emitted_matches(tmp_path, text, feeds)
+    feeds = {"x": normal(rng, 2, 4, 11), "w": normal(rng, o, i, 3), "b": normal(rng, o)}
+    emitted_matches(tmp_path, text, feeds)
 
 
 def test_conv_weights_computed_at_run_time(tmp_path, rng):
@@ -81,7 +48,7 @@ def test_conv_weights_computed_at_run_time(tmp_path, rng):
         w = Mul(v, v)
         y = Conv(x, w)
     }"""
-    _emitted_matches(tmp_path, text, {"x": _normal(rng, 1, 3, 6, 6), "v": _normal(rng, 5, 3, 3, 3)})
+    emitted_matches(tmp_path, text, {"x": normal(rng, 1, 3, 6, 6), "v": normal(rng, 5, 3, 3, 3)})
 
 
 def test_conv_weight_that_is_an_initializer_input_is_still_refused():
@@ -117,9 +84,9 @@ g (float[2,{c},{x}] x, float[{c},{o},{k}] w, float[{units}] b) => (float[2,{unit
 def test_conv_transpose_2d(tmp_path, rng, attrs, y, group):
     text = DECONV.format(c=4, o=3, k="3,3", x="4,5", y=y, units=3 * group,
                          attrs=f"{attrs}, group={group}")
-    feeds = {"x": _normal(rng, 2, 4, 4, 5), "w": _normal(rng, 4, 3, 3, 3),
-             "b": _normal(rng, 3 * group)}
-    _emitted_matches(tmp_path, text, feeds)
+    feeds = {"x": normal(rng, 2, 4, 4, 5), "w": normal(rng, 4, 3, 3, 3),
+             "b": normal(rng, 3 * group)}
+    emitted_matches(tmp_path, text, feeds)
 
 
 @pytest.mark.parametrize(("attrs", "y"), [
@@ -128,30 +95,30 @@ def test_conv_transpose_2d(tmp_path, rng, attrs, y, group):
 def test_conv_transpose_1d(tmp_path, rng, attrs, y):
     units = 6 if "group=2" in attrs else 3
     text = DECONV.format(c=4, o=3, k=3, x=6, y=y, units=units, attrs=attrs)
-    feeds = {"x": _normal(rng, 2, 4, 6), "w": _normal(rng, 4, 3, 3), "b": _normal(rng, units)}
-    _emitted_matches(tmp_path, text, feeds)
+    feeds = {"x": normal(rng, 2, 4, 6), "w": normal(rng, 4, 3, 3), "b": normal(rng, units)}
+    emitted_matches(tmp_path, text, feeds)
 
 
 def test_conv_transpose_with_constant_weights(tmp_path, rng):
-    weights = _normal(rng, 4, 2, 2, 2)
+    weights = normal(rng, 4, 2, 2, 2)
     values = ", ".join(f"{v:.6f}" for v in weights.reshape(-1))
     text = f"""<ir_version: 9, opset_import: ["" : 18]>
     g (float[1,4,3,3] x) => (float[1,4,6,6] y) {{
         w = Constant<value = float[4,2,2,2] {{{values}}}>()
         y = ConvTranspose<strides=[2, 2], group=2>(x, w)
     }}"""
-    _emitted_matches(tmp_path, text, {"x": _normal(rng, 1, 4, 3, 3)})
+    emitted_matches(tmp_path, text, {"x": normal(rng, 1, 4, 3, 3)})
 
 
 def test_conv_transpose_refusals():
     dilated = """<ir_version: 9, opset_import: ["" : 18]>
     g (float[1,1,3,3] x, float[1,1,2,2] w) => (float[1,1,5,5] y) {
         y = ConvTranspose<dilations=[2, 2]>(x, w) }"""
-    _refused(dilated, "dilations has no TFLite builtin")
+    refused(dilated, "dilations has no TFLite builtin")
     early = """<ir_version: 9, opset_import: ["" : 18]>
     g (float[1,1,3,3] x, float[1,1,3,3] w) => (float[1,1,9,9] y) {
         y = ConvTranspose<strides=[2, 2], auto_pad="SAME_UPPER", output_shape=[9, 9]>(x, w) }"""
-    _refused(early, "starts before")
+    refused(early, "starts before")
 
 
 # Pad, Tile and CumSum operands given at run time ------------------------------------------
@@ -170,12 +137,12 @@ g ({dtype}[2,3,4,5] x, int64[{n}] pads{extra}) => ({dtype}[{out}] y) {{
 def test_pad_with_pads_at_run_time(tmp_path, rng, mode, pads, out):
     text = PAD.format(dtype="float", n=8, extra=", float value", out=out, mode=mode,
                       args=", value" if mode == "constant" else "")
-    feeds = {"x": _normal(rng, 2, 3, 4, 5), "pads": np.asarray(pads, np.int64)}
+    feeds = {"x": normal(rng, 2, 3, 4, 5), "pads": np.asarray(pads, np.int64)}
     if mode == "constant":
         feeds["value"] = np.asarray(1.5, np.float32)
     else:
         text = text.replace(", float value", "")
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds)
 
 
 @pytest.mark.parametrize(("axes", "pads", "out"), [
@@ -186,7 +153,7 @@ def test_pad_with_axes_at_run_time(tmp_path, rng, axes, pads, out):
     feeds = {"x": rng.integers(-9, 9, (2, 3, 4, 5)).astype(np.int64),
              "pads": np.asarray(pads, np.int64), "value": np.asarray(7, np.int64),
              "axes": np.asarray(axes, np.int64)}
-    _emitted_matches(tmp_path, text, feeds)
+    emitted_matches(tmp_path, text, feeds)
 
 
 def test_pad_with_constant_negative_pads(tmp_path, rng):
@@ -195,13 +162,13 @@ def test_pad_with_constant_negative_pads(tmp_path, rng):
         pads = Constant<value = int64[8] {0, 0, -1, 1, 0, 0, 0, 1}>()
         y = Pad(x, pads)
     }"""
-    _emitted_matches(tmp_path, text, {"x": _normal(rng, 2, 3, 4, 5)})
+    emitted_matches(tmp_path, text, {"x": normal(rng, 2, 3, 4, 5)})
 
 
 def test_tile_with_repeats_at_run_time(tmp_path, rng):
     text = """<ir_version: 9, opset_import: ["" : 13]>
     g (float[2,3,4] x, int64[3] r) => (float[4,3,12] y) { y = Tile(x, r) }"""
-    _emitted_matches(tmp_path, text, {"x": _normal(rng, 2, 3, 4),
+    emitted_matches(tmp_path, text, {"x": normal(rng, 2, 3, 4),
                                       "r": np.asarray([2, 1, 3], np.int64)})
 
 
@@ -211,7 +178,7 @@ def test_cumsum_with_axis_at_run_time(tmp_path, rng, dtype, axis):
     g (float[3,4] x, {dtype} axis) => (float[3,4] y) {{
         y = CumSum<exclusive=1, reverse=1>(x, axis)
     }}"""
-    _emitted_matches(tmp_path, text, {"x": _normal(rng, 3, 4),
+    emitted_matches(tmp_path, text, {"x": normal(rng, 3, 4),
                                       "axis": np.asarray(axis, np.dtype(dtype))})
 
 
@@ -229,12 +196,7 @@ def test_causal_conv_with_state(tmp_path, rng, attrs, inputs, extra):
     g (float[2,4,6] x, float[4,1,3] w{extra}) => (float[2,4,6] y, float[2,4,2] state) {{
         y, state = CausalConvWithState<{attrs}>({inputs})
     }}"""
-    feeds = {"x": _normal(rng, 2, 4, 6), "w": _normal(rng, 4, 1, 3), "b": _normal(rng, 4),
-             "past": _normal(rng, 2, 4, 2)}
+    feeds = {"x": normal(rng, 2, 4, 6), "w": normal(rng, 4, 1, 3), "b": normal(rng, 4),
+             "past": normal(rng, 2, 4, 2)}
     feeds = {name: array for name, array in feeds.items() if name in inputs.split(", ")}
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers == []
-    got = run_artifact(emit(model, tmp_path / "m.tflite").path, feeds)
-    want = ReferenceEvaluator(onnx.parser.parse_model(text)).run(None, feeds)
-    for name, expected in zip(("y", "state"), want, strict=True):
-        np.testing.assert_allclose(got[name], expected, rtol=1e-5, atol=1e-5, err_msg=name)
+    emitted_matches(tmp_path, text, feeds, evaluator=True)

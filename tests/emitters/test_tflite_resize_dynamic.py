@@ -5,16 +5,10 @@ conformance cases' source) and ONNX Runtime on random images; diagnose agrees.""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
-from conftest import model_from_text, require, run_ort
+from _tflite_checks import emitted, refused, run_matches
 
-require("ai_edge_litert.interpreter", "tensorflow")
-
-import graphkit  # noqa: E402
-from graphkit.backends.tflite.emitter import emit  # noqa: E402
-from graphkit.backends.tflite.runner import run_artifact  # noqa: E402
-from graphkit.errors import InputError  # noqa: E402
+from graphkit.backends.tflite.runner import run_artifact
 
 SCALES = """<ir_version: 9, opset_import: ["" : 19]>
 g (float[{image}] x, float[{count}] scales) => (float[a,b,c,d] y) {{
@@ -28,24 +22,6 @@ CROP = """<ir_version: 9, opset_import: ["" : 19]>
 g (float[{image}] x, float[{roi}] roi, int64[{count}] sizes) => (float[a,b,c,d] y) {{
     y = Resize<{attrs}>(x, roi, , sizes)
 }}"""
-
-
-def _emitted(tmp_path, text: str):
-    model = model_from_text(text)
-    assert graphkit.diagnose(model, "tflite").blockers == []
-    return emit(model, tmp_path / "m.tflite").path
-
-
-def _matches_reference(path, text: str, feeds: dict[str, np.ndarray], ort: bool = False):
-    got = run_artifact(path, feeds)["y"]
-    if ort:
-        (want,) = run_ort(model_from_text(text), feeds)
-    else:
-        from onnx.reference import ReferenceEvaluator
-
-        (want,) = ReferenceEvaluator(onnx.parser.parse_model(text)).run(None, feeds)
-    assert got.shape == want.shape, (feeds, got.shape, want.shape)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=str(feeds))
 
 
 # Scales at run time: H 5, W 10. 2.3 is 2.29999995 in float32: 10 * it is just below 23,
@@ -78,10 +54,11 @@ MODES = [
 @pytest.mark.parametrize("attrs", MODES)
 def test_scales_given_at_run_time_match_onnx_reference(tmp_path, rng, attrs):
     text = SCALES.format(image="2,3,5,10", count=4, attrs=attrs)
-    path = _emitted(tmp_path, text)
+    path = emitted(tmp_path, text).path
     x = rng.standard_normal((2, 3, 5, 10)).astype(np.float32)
     for h, w in RUN_TIME_SCALES:  # one model, shapes decided when it runs
-        _matches_reference(path, text, {"x": x, "scales": np.asarray([1, 1, h, w], np.float32)})
+        feeds = {"x": x, "scales": np.asarray([1, 1, h, w], np.float32)}
+        run_matches(path, text, feeds, evaluator=True)
 
 
 @pytest.mark.parametrize("attrs", ['mode="nearest"', 'mode="linear"', 'mode="cubic"',
@@ -89,11 +66,11 @@ def test_scales_given_at_run_time_match_onnx_reference(tmp_path, rng, attrs):
                                    'mode="cubic", coordinate_transformation_mode="asymmetric"'])
 def test_scales_given_at_run_time_match_onnx_runtime(tmp_path, rng, attrs):
     text = SCALES.format(image="1,2,6,9", count=4, attrs=attrs)
-    path = _emitted(tmp_path, text)
+    path = emitted(tmp_path, text).path
     x = rng.standard_normal((1, 2, 6, 9)).astype(np.float32)
     for h, w in [(1.5, 0.75), (0.5, 2.0), (2.5, 1.25)]:  # products exact: no floor differs
         feeds = {"x": x, "scales": np.asarray([1, 1, h, w], np.float32)}
-        _matches_reference(path, text, feeds, ort=True)
+        run_matches(path, text, feeds)
 
 
 @pytest.mark.parametrize("attrs", [
@@ -105,10 +82,11 @@ def test_scales_given_at_run_time_match_onnx_runtime(tmp_path, rng, attrs):
     'mode="nearest", coordinate_transformation_mode="half_pixel_symmetric"'])
 def test_sizes_given_at_run_time_match_onnx_reference(tmp_path, rng, attrs):
     text = SIZES.format(image="N,3,6,7", count=4, attrs=attrs)
-    path = _emitted(tmp_path, text)
+    path = emitted(tmp_path, text).path
     for batch, h, w in [(2, 9, 4), (1, 1, 13), (3, 6, 1)]:  # sizes of 1 take each mode's edge
         x = rng.standard_normal((batch, 3, 6, 7)).astype(np.float32)
-        _matches_reference(path, text, {"x": x, "sizes": np.asarray([batch, 3, h, w], np.int64)})
+        feeds = {"x": x, "sizes": np.asarray([batch, 3, h, w], np.int64)}
+        run_matches(path, text, feeds, evaluator=True)
 
 
 @pytest.mark.parametrize("policy", ["not_larger", "not_smaller"])
@@ -117,11 +95,11 @@ def test_sizes_for_some_axes_keeping_the_aspect_ratio(tmp_path, rng, policy, axe
     count = 1 if axes == "[3]" else 2
     attrs = f'mode="linear", axes={axes}, keep_aspect_ratio_policy="{policy}"'
     text = SIZES.format(image="1,2,6,8", count=count, attrs=attrs)
-    path = _emitted(tmp_path, text)
+    path = emitted(tmp_path, text).path
     x = rng.standard_normal((1, 2, 6, 8)).astype(np.float32)
     for sizes in [(9, 20), (3, 5), (7, 7)]:
         feeds = {"x": x, "sizes": np.asarray(sizes[:count], np.int64)}
-        _matches_reference(path, text, feeds)
+        run_matches(path, text, feeds, evaluator=True)
 
 
 @pytest.mark.parametrize(("attrs", "axes"), [
@@ -133,7 +111,7 @@ def test_crop_and_resize_with_roi_at_run_time(tmp_path, rng, attrs, axes):
     if axes is not None:
         attrs += f", axes={axes}"
     text = CROP.format(image="1,2,5,6", roi=2 * count, count=count, attrs=attrs)
-    path = _emitted(tmp_path, text)
+    path = emitted(tmp_path, text).path
     x = rng.standard_normal((1, 2, 5, 6)).astype(np.float32)
     # (start, end) along H and W: inside, reaching past the image (extrapolated), a size of 1
     for (h0, h1), (w0, w1), (h, w) in [((0.2, 0.7), (0.1, 0.9), (4, 7)),
@@ -144,7 +122,7 @@ def test_crop_and_resize_with_roi_at_run_time(tmp_path, rng, attrs, axes):
         else:  # the entries follow axes: W first
             roi, sizes = [w0, h0, w1, h1], [w, h]
         feeds = {"x": x, "roi": np.asarray(roi, np.float32), "sizes": np.asarray(sizes, np.int64)}
-        _matches_reference(path, text, feeds)
+        run_matches(path, text, feeds, evaluator=True)
 
 
 UPSAMPLE = """<ir_version: 4, opset_import: ["" : 9]>
@@ -155,20 +133,21 @@ g (float[1,2,3,4] x, float[4] scales) => (float[a,b,c,d] y) {{
 
 def test_upsample_nearest_matches_onnx_reference(tmp_path, rng):
     text = UPSAMPLE.format(mode="nearest")
-    path = _emitted(tmp_path, text)
+    path = emitted(tmp_path, text).path
     x = rng.standard_normal((1, 2, 3, 4)).astype(np.float32)
     for h, w in [(2, 3), (1, 2), (4, 1)]:
-        _matches_reference(path, text, {"x": x, "scales": np.asarray([1, 1, h, w], np.float32)})
+        feeds = {"x": x, "scales": np.asarray([1, 1, h, w], np.float32)}
+        run_matches(path, text, feeds, evaluator=True)
 
 
 def test_upsample_linear_matches_onnx_runtime(tmp_path, rng):
     """onnx's reference has no linear Upsample; ONNX Runtime's is asymmetric, as Resize-10."""
     text = UPSAMPLE.format(mode="linear")
-    path = _emitted(tmp_path, text)
+    path = emitted(tmp_path, text).path
     x = rng.standard_normal((1, 2, 3, 4)).astype(np.float32)
     for h, w in [(2, 3), (1.5, 2.5)]:
         feeds = {"x": x, "scales": np.asarray([1, 1, h, w], np.float32)}
-        _matches_reference(path, text, feeds, ort=True)
+        run_matches(path, text, feeds)
 
 
 @pytest.mark.parametrize("scales", [(1, 2, 2, 2), (2, 1, 1, 1)])
@@ -176,9 +155,10 @@ def test_run_time_scales_that_resize_batch_or_channel_fail_the_call(tmp_path, rn
     """The batch and channel are never resized: such scales make LiteRT refuse the call
     (the last RESHAPE's sizes disagree) rather than return a wrong tensor."""
     text = SCALES.format(image="1,2,3,4", count=4, attrs='mode="linear"')
-    path = _emitted(tmp_path, text)
+    path = emitted(tmp_path, text).path
     x = rng.standard_normal((1, 2, 3, 4)).astype(np.float32)
-    _matches_reference(path, text, {"x": x, "scales": np.asarray([1, 1, 2, 2], np.float32)})
+    feeds = {"x": x, "scales": np.asarray([1, 1, 2, 2], np.float32)}
+    run_matches(path, text, feeds, evaluator=True)
     with pytest.raises(RuntimeError):
         run_artifact(path, {"x": x, "scales": np.asarray(scales, np.float32)})
 
@@ -203,11 +183,7 @@ def test_run_time_scales_that_resize_batch_or_channel_fail_the_call(tmp_path, rn
      r"input 1 must have the static shape \[8\]"),
 ])
 def test_what_run_time_resize_refuses_is_said(text, words):
-    model = model_from_text(text)
-    assert any(words.replace("\\", "") in b.message
-               for b in graphkit.diagnose(model, "tflite").blockers)
-    with pytest.raises(InputError, match=words):
-        emit(model, "never.tflite")
+    refused(text, words, blocker_says="any")
 
 
 def test_a_run_time_roi_that_only_tf_crop_and_resize_reads_is_ignored(tmp_path, rng):
@@ -218,7 +194,7 @@ def test_a_run_time_roi_that_only_tf_crop_and_resize_reads_is_ignored(tmp_path, 
         scales = Constant<value = float[4] {1, 1, 1.5, 0.8}>()
         y = Resize<mode="cubic">(x, roi, scales)
     }"""
-    path = _emitted(tmp_path, text)
+    path = emitted(tmp_path, text).path
     x = rng.standard_normal((1, 2, 4, 5)).astype(np.float32)
     roi = np.asarray([0, 0, 0.3, 0.1, 1, 1, 0.6, 0.7], np.float32)
-    _matches_reference(path, text, {"x": x, "roi": roi})
+    run_matches(path, text, {"x": x, "roi": roi}, evaluator=True)
