@@ -52,7 +52,7 @@ def test_tflite_refuses_an_int8_weight_with_a_zero_point():
 
 def test_tflite_int32_dequantize_of_a_computed_value_is_float_arithmetic():
     """Not a bias: the emitter computes it as (float(a) - z) * s (CAST, SUB, MUL; its
-    outputs are checked in LiteRT by tests/emitters/test_tflite_tflquant.py)."""
+    outputs are checked in LiteRT by tests/emitters/test_tflite_quant_ops.py)."""
     text = """
     g (int32[3] a) => (float[3] y) <float s = {0.5}, int32 z = {0}> {
       y = DequantizeLinear(a, s, z)
