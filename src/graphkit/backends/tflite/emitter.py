@@ -194,6 +194,7 @@ def _write_checked(data: bytes, output: Path, flex: list[str]) -> str | None:
 
 
 def _metadata(builder: ModelBuilder, inputs, outputs) -> dict:
+    custom = builder.counts.get("CUSTOM", 0)  # Flex ops (counted by opcode after fusing)
     return {
         "format": "tflite",
         "operators": len(builder.operators),
@@ -201,7 +202,7 @@ def _metadata(builder: ModelBuilder, inputs, outputs) -> dict:
         "builtins": dict(sorted(builder.counts.items())),
         "inputs": [name for name, _ in inputs],
         "outputs": [name for name, _ in outputs],
-        "notes": [f"{len(builder.operators)} builtin operators, "
+        "notes": [f"{len(builder.operators) - custom} builtin operators, "
                   f"{builder.counts.get('TRANSPOSE', 0)} of them TRANSPOSE"],
     }
 
