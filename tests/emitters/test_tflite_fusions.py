@@ -104,3 +104,17 @@ def test_a_value_read_twice_or_returned_is_not_fused_away(tmp_path, rng, reads_t
     fused = {"CONV_2D": 1, "TRANSPOSE": 2}
     _check(model, tmp_path, {"x": x},
            {**fused, "RELU": 1, "TRANSPOSE": 3} if reads_twice else fused)
+
+
+def test_a_mean_whose_reduced_dims_a_reshape_puts_back_keeps_them(tmp_path, rng):
+    """Squeeze-and-excite as tf2onnx writes it (a mean without its reduced dims, reshaped
+    back to [1, 1, 1, C] to scale the image): MEAN with keep_dims, no RESHAPE."""
+    model = model_from_text(f"""{HEADER}
+    g (float[1, 4, 4, 3] x) => (float[1, 4, 4, 3] y) <int64[4] shape = {{1, 1, 1, 3}}> {{
+        m = ReduceMean <axes = [1, 2], keepdims = 0> (x)
+        r = Reshape (m, shape)
+        s = Sigmoid (r)
+        y = Mul (x, s)
+    }}""")
+    x = rng.standard_normal((1, 4, 4, 3)).astype(np.float32) * 2
+    _check(model, tmp_path, {"x": x}, {"LOGISTIC": 1, "MEAN": 1, "MUL": 1})

@@ -10,7 +10,7 @@ computes in one op, on the main subgraph, before it is packed:
     ADD(CONV(x, w, b), c)    -> CONV(x, w, b + c)         (SUB: b - c; also FULLY_CONNECTED)
     RELU(OP(...))            -> OP(..., fused RELU)       RELU6, RELU_N1_TO_1 alike
     RESHAPE(RESHAPE(x, s1), s2) -> RESHAPE(x, s2)
-    RESHAPE(MEAN(x, axes, keep_dims)) -> MEAN(x, axes)   the RESHAPE drops the reduced dims
+    RESHAPE(MEAN(x, axes)) -> MEAN(x, axes, keep_dims)   the RESHAPE drops or keeps reduced dims
     RESHAPE(OP(...)) to the shape OP writes -> OP(...)
 
 A rule fires only where the intermediate tensor has exactly one reader and is no graph
@@ -200,11 +200,11 @@ def merge_reshapes(graph: Graph, host: Any, reader: Any) -> bool:
     return True
 
 
-def drop_kept_dims(graph: Graph, host: Any, reader: Any) -> bool:
-    """RESHAPE(MEAN(x, axes, keep_dims)) that only drops the reduced dims: MEAN without
-    keep_dims."""
+def reshape_mean(graph: Graph, host: Any, reader: Any) -> bool:
+    """RESHAPE(MEAN(x, axes)) that only drops the reduced dims, or only puts them back as
+    1s: MEAN with keep_dims off, or on."""
     if graph.builtin(host) != "MEAN" or graph.builtin(reader) != "RESHAPE" \
-            or host.builtinOptions is None or not host.builtinOptions.keepDims:
+            or host.builtinOptions is None:
         return False
     axes = graph.builder.tensors[int(host.inputs[1])]
     data = graph.builder.buffers[axes.buffer].data if axes.buffer else None
@@ -214,9 +214,11 @@ def drop_kept_dims(graph: Graph, host: Any, reader: Any) -> bool:
     reduced = {int(a) % len(shape) for a in np.frombuffer(
         np.asarray(data, np.uint8).tobytes(), np.int32)}
     kept = [d for axis, d in enumerate(shape) if axis not in reduced]
-    if list(graph.builder.tensors[int(reader.outputs[0])].shape) != kept:
+    ones = [1 if axis in reduced else d for axis, d in enumerate(shape)]
+    wanted = list(graph.builder.tensors[int(reader.outputs[0])].shape)
+    if wanted not in (kept, ones):
         return False
-    host.builtinOptions.keepDims = False
+    host.builtinOptions.keepDims = wanted == ones and wanted != kept
     host.outputs = [int(reader.outputs[0])]
     return True
 
@@ -317,7 +319,7 @@ def scale_into_conv(graph: Graph, host: Any, reader: Any) -> bool:
 
 
 RULES = (absorb_pad, drop_neutral_arithmetic, scale_into_conv, fold_affine, fuse_activation,
-         merge_reshapes, drop_kept_dims, drop_identity_reshape)
+         merge_reshapes, reshape_mean, drop_identity_reshape)
 
 
 def compact(builder: ModelBuilder, keep: list[int]) -> dict[int, int]:
