@@ -74,6 +74,43 @@ def test_scan_too_long_to_unroll_is_refused():
     refused(text, "unrolls at most 1024")
 
 
+def test_a_scan_inside_a_scan_body_is_refused():
+    """Both unrolled, the inner body's copies would multiply (1024 x 1024 ...): diagnose and
+    the emitter refuse it alike, before writing anything."""
+    text = """<ir_version: 9, opset_import: ["" : 16]>
+    g (float[3] s0, float[4,3] x) => (float[3] s) {
+        s = Scan <num_scan_inputs=1, body=outer (float[3] s_in, float[3] x_t)
+                                              => (float[3] s_out) {
+            zero = Constant<value = int64[1] {0}>()
+            rows = Unsqueeze(x_t, zero)
+            s_out = Scan <num_scan_inputs=1, body=inner (float[3] t_in, float[3] r_t)
+                                                   => (float[3] t_out) {
+                t_out = Add(t_in, r_t)
+            }>(s_in, rows)
+        }>(s0, x)
+    }"""
+    refused(text, "Scan inside a Scan")
+
+
+def test_an_unrolling_past_the_operator_budget_is_refused(tmp_path, monkeypatch):
+    """The emitter stops writing once a model needs more operators than a .tflite may get
+    (MAX_OPERATORS, lowered here so that a 30-step Scan passes it), naming the node."""
+    from graphkit.backends.tflite import _flatbuffer
+    from graphkit.errors import InputError
+
+    monkeypatch.setattr(_flatbuffer, "MAX_OPERATORS", 20)
+    text = """<ir_version: 9, opset_import: ["" : 16]>
+    g (float[3] s0, float[30,3] x) => (float[3] s) {
+        s = Scan <num_scan_inputs=1, body=step (float[3] s_in, float[3] x_t)
+                                              => (float[3] s_out) {
+            s_out = Add(s_in, x_t)
+        }>(s0, x)
+    }"""
+    with pytest.raises(InputError, match=r"node 'Scan' \(Scan\): .*over 20 TFLite operators"):
+        emit(model_from_text(text), tmp_path / "m.tflite")
+    assert not (tmp_path / "m.tflite").exists()
+
+
 # Models at opset 1 --------------------------------------------------------------------
 
 def test_not_at_opset_1_whose_definition_is_unchanged(tmp_path, rng):

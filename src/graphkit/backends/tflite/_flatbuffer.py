@@ -28,6 +28,10 @@ MIN_VERSIONS = {"BROADCAST_TO": 2}
 # start of the file (the schema's form for models over 2 GB), leaving room for the rest.
 MAX_FLATBUFFER_BYTES = 2**31 - 1
 INLINE_WEIGHT_BYTES = MAX_FLATBUFFER_BYTES - 2**27
+# Operators one .tflite may get, all subgraphs together. Unrolling (Scan, recurrences, attention
+# over a sequence) copies a body per step; a model that asks for more than this is refused
+# before it takes minutes and gigabytes to write. The largest models here have a few hundred.
+MAX_OPERATORS = 200_000
 BUFFER_ALIGNMENT = 16
 
 # numpy dtype -> the schema's TensorType (values fixed by the schema; written out so that
@@ -67,6 +71,7 @@ class ModelBuilder:
         self._custom_index: dict[str, int] = {}
         self._names: set[str] = set()
         self.counts: dict[str, int] = {}
+        self.written = 0  # operators written, every subgraph's
         self.bodies: list[Any] = []  # finished control-flow subgraphs: index 1, 2, ...
         self._outer: list[tuple[list[Any], list[Any], set[str]]] = []
 
@@ -104,7 +109,7 @@ class ModelBuilder:
             union = type(options).__name__.removesuffix("T")
             op.builtinOptionsType = getattr(schema().BuiltinOptions, union)
             op.builtinOptions = options
-        self.operators.append(op)
+        self._append(op)
         self.counts[builtin] = self.counts.get(builtin, 0) + 1
 
     def custom_operator(self, name: str, inputs: list[int], outputs: list[int],
@@ -120,8 +125,15 @@ class ModelBuilder:
         op.opcodeIndex, op.inputs, op.outputs = self._custom_index[name], inputs, outputs
         op.customOptions = np.frombuffer(custom_options, np.uint8)
         op.customOptionsFormat = schema().CustomOptionsFormat.FLEXBUFFERS
-        self.operators.append(op)
+        self._append(op)
         self.counts[name] = self.counts.get(name, 0) + 1
+
+    def _append(self, op: Any) -> None:
+        self.written += 1
+        if self.written > MAX_OPERATORS:
+            raise ValueError(f"it would take over {MAX_OPERATORS:,} TFLite operators (an "
+                             "unrolled loop or sequence is too long)")
+        self.operators.append(op)
 
     def begin_subgraph(self) -> None:
         """Start a body: the tensors and operators written next are its own."""

@@ -7,9 +7,10 @@
             its output axis (in reverse order where that output runs reversed)
 
 The scan length must be known when converting, and at most MAX_STEPS: each step is a copy
-of the body. Opset 8's Scan has a batch axis (0) before the scan axis (1) on every input and
-output; each batch row is scanned on its own, and its sequence_lens is not lowered (the
-full length of every row is what a missing sequence_lens means).
+of the body, and a Scan inside the body is refused (unrolled inside an unrolled body, the
+copies would multiply). Opset 8's Scan has a batch axis (0) before the scan axis (1) on
+every input and output; each batch row is scanned on its own, and its sequence_lens is not
+lowered (the full length of every row is what a missing sequence_lens means).
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ def check_scan(node: ir.Node, values, opset: int) -> str | None:
         return f"Scan runs {length * rows} steps; graphkit unrolls at most {MAX_STEPS}"
     if length == 0 or rows == 0:
         return "Scan over zero steps is not lowered"
+    if any(inner.op_type == "Scan" for inner in
+           ir.traversal.RecursiveGraphIterator(attr(node, "body"))):
+        return "a Scan inside a Scan's body is not lowered: both unrolled, the copies of the " \
+            "inner body would multiply"
     return None
 
 
