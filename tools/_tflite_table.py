@@ -230,10 +230,10 @@ def _nn() -> list[Row]:
             F + ["int8", "uint8", "int32"],
         ),
         b(
-            "AveragePool",
-            ["AVERAGE_POOL_2D", "PAD"],
+            "AveragePool",  # 1-D as 2-D on height 1 (RESHAPE, as a 1-D Conv)
+            ["AVERAGE_POOL_2D", "PAD", "MUL", "RESHAPE"],
             FQ,
-            rank(4, 4),
+            rank(3, 4),
             all_ones("dilations"),
             {
                 "kind": "padded",
@@ -295,10 +295,10 @@ def _nn() -> list[Row]:
         b("MatMul", ["BATCH_MATMUL", "FULLY_CONNECTED", "EXPAND_DIMS", "SQUEEZE"],
           F + ["int8", "int16"], SYMMETRIC),
         b(
-            "MaxPool",
-            ["MAX_POOL_2D", "PAD"],
+            "MaxPool",  # 1-D as 2-D on height 1 (RESHAPE, as a 1-D Conv)
+            ["MAX_POOL_2D", "PADV2", "RESHAPE"],
             FQ,
-            rank(4, 4),
+            rank(3, 4),
             unused(1),
             all_ones("dilations"),
         ),

@@ -399,6 +399,30 @@ def test_pool_ceil_mode_pads_the_last_window(tmp_path, rng, op, size, attrs, out
     emitted_matches(tmp_path, text, {"x": x})
 
 
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize(("attrs", "out"), [
+    ("kernel_shape=[3]", 7),
+    ("kernel_shape=[3], strides=[2], pads=[1, 2]", 5),
+    ("kernel_shape=[2], strides=[2], ceil_mode=1", 5),
+    ("kernel_shape=[3], pads=[1, 1], count_include_pad=1", 9),
+    ('kernel_shape=[4], strides=[3], auto_pad="SAME_LOWER"', 3)])
+def test_pool_1d_as_2d_on_height_1(tmp_path, rng, op, attrs, out):
+    """[N, C, L] pooled as [N, 1, L, C] (as a 1-D Conv is), with a dynamic batch."""
+    if op == "MaxPool":  # an AveragePool attribute only
+        attrs = attrs.replace(", count_include_pad=1", "")
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g (float[N,4,9] x) => (float[N,4,{out}] y) {{ y = {op}<{attrs}>(x) }}"""
+    for batch in (1, 3):
+        x = rng.standard_normal((batch, 4, 9)).astype(np.float32)
+        emitted_matches(tmp_path, text, {"x": x})
+
+
+def test_lp_pool_1d_is_refused_alike():
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[1,4,9] x) => (float[1,4,7] y) { y = LpPool<kernel_shape=[3]>(x) }"""
+    refused(text, "LpPool is lowered for 2-D images")
+
+
 @pytest.mark.parametrize(("attrs", "scales"), [
     ('mode="cubic"', [1, 1, 2, 1.5]),
     ('mode="cubic", cubic_coeff_a=-0.5, exclude_outside=1', [1, 1, 0.5, 0.75]),

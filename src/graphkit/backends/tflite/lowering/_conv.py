@@ -124,7 +124,7 @@ def emit_conv1d(ctx: EmitContext, node: ir.Node) -> None:
         found = spatial_pads(node, (1, length), (1, size), strides, dilations)[1]
         pads = [found[0], found[1]] if auto_pad != "SAME_LOWER" else [found[1], found[0]]
     image = (batch, channels, 1, length)
-    source = _height_one(ctx, ctx.input(node.inputs[0], ROWS_LAST), [batch, 1, length, channels])
+    source = height_one(ctx, ctx.input(node.inputs[0], ROWS_LAST), [batch, 1, length, channels])
     two_d = [[0, 0], [pads[0], pads[1]]] if auto_pad != "VALID" else [[0, 0], [0, 0]]
     mode = padding_mode(two_d, image[2:], (1, size), strides, dilations)
     if mode is None:
@@ -136,10 +136,10 @@ def emit_conv1d(ctx: EmitContext, node: ir.Node) -> None:
     bias = _bias(ctx, node, units)
     group = attr(node, "group", 1)
     if group == 1:
-        filters = _height_one(ctx, ctx.input(weights, ROWS_LAST), [units, 1, size, per_group])
+        filters = height_one(ctx, ctx.input(weights, ROWS_LAST), [units, 1, size, per_group])
         _conv2d(ctx, source, filters, bias, result, geometry)
     elif group == channels:
-        filters = _height_one(ctx, ctx.input(weights, (1, 2, 0)), [1, 1, size, units])
+        filters = height_one(ctx, ctx.input(weights, (1, 2, 0)), [1, 1, size, units])
         _depthwise(ctx, source, filters, bias, result, geometry, units // group)
     else:
         filters = _filters(ctx, weights, ROWS_LAST, [units, 1, size, per_group])
@@ -148,7 +148,7 @@ def emit_conv1d(ctx: EmitContext, node: ir.Node) -> None:
     ctx.op("RESHAPE", [result, ctx.int32([-1, out_length, units])], [out])
 
 
-def _height_one(ctx: EmitContext, tensor: int, shape: list[int], batch: bool = True) -> int:
+def height_one(ctx: EmitContext, tensor: int, shape: list[int], batch: bool = True) -> int:
     """The 3-D tensor as 4-D with a height of 1 (a batch left to the run: -1)."""
     made = ctx.temp("height_one", np.float32, shape)
     ctx.op("RESHAPE", [tensor, ctx.int32([-1, *shape[1:]] if batch else shape)], [made])
@@ -180,7 +180,7 @@ def _filters(ctx: EmitContext, weights: ir.Value, perm: tuple[int, ...],
         found = np.transpose(array.astype(np.float32), perm)
         return np.ascontiguousarray(found.reshape(shape) if shape else found)
     tensor = ctx.input(weights, perm)
-    return tensor if shape is None else _height_one(ctx, tensor, shape, batch=False)
+    return tensor if shape is None else height_one(ctx, tensor, shape, batch=False)
 
 
 def _parts(ctx: EmitContext, data: np.ndarray | int, axis: int, group: int,

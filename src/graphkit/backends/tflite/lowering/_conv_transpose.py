@@ -25,9 +25,9 @@ from graphkit.backends.tflite.lowering._conv import (
     ROWS_LAST,
     _bias_parts,
     _filters,
-    _height_one,
     _parts,
     check_conv,
+    height_one,
 )
 
 
@@ -90,7 +90,7 @@ def emit_conv_transpose(ctx: EmitContext, node: ir.Node) -> None:
         return
     # 1-D: [N, L, C] as [N, 1, L, C], the weights as [C_out, 1, k, C_in]
     batch, channels, length = shape
-    source = _height_one(ctx, ctx.input(node.inputs[0], ROWS_LAST), [batch, 1, length, channels])
+    source = height_one(ctx, ctx.input(node.inputs[0], ROWS_LAST), [batch, 1, length, channels])
     filters = _filters(ctx, node.inputs[1], (1, 2, 0), [weights[1], 1, weights[2], channels])
     result = ctx.temp("deconv1d", np.float32, [batch, 1, out[0], units])
     _deconvolve(ctx, node, source, filters, (batch, channels, 1, length), [0, *begin],

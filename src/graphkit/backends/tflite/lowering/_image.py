@@ -1,5 +1,6 @@
-"""NCHW image ops held as NHWC: MaxPool, AveragePool, the global pools,
-BatchNormalization (folded into MUL + ADD) and Resize (nearest, bilinear)."""
+"""NCHW image ops held as NHWC: MaxPool, AveragePool (1-D ones as 2-D on images of height
+1, like a 1-D Conv), the global pools, BatchNormalization (folded into MUL + ADD) and Resize
+(nearest, bilinear)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ from graphkit.backends.tflite.lowering._base import (
     rank,
     static_but_batch,
 )
-from graphkit.backends.tflite.lowering._conv import explicit_pad, padding_mode, spatial_pads
+from graphkit.backends.tflite.lowering._conv import (
+    ROWS_LAST,
+    explicit_pad,
+    height_one,
+    padding_mode,
+    spatial_pads,
+)
 from graphkit.backends.tflite.lowering._resize import check_separable, emit_separable
 from graphkit.backends.tflite.lowering._resize_dynamic import (
     BUILTINS,
@@ -31,8 +38,8 @@ LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
 
 
 def check_pool(node: ir.Node, values) -> str | None:
-    if rank(values, node.inputs[0]) != 4:
-        return f"{node.op_type} is lowered for 2-D images (4-D NCHW input) only"
+    if rank(values, node.inputs[0]) not in (3, 4):
+        return f"{node.op_type} is lowered for 1-D and 2-D images (3-D or 4-D NCHW input) only"
     if static_but_batch(values, node.inputs[0]) is None:
         return f"{node.op_type} needs static channel and spatial input dims"
     if any(d != 1 for d in attr(node, "dilations") or (1, 1)):
@@ -49,51 +56,76 @@ def check_pool(node: ir.Node, values) -> str | None:
     return None
 
 
-def _geometry(ctx: EmitContext, node: ir.Node):
-    """(NCHW shape, kernel, strides, pads); with ceil_mode, the end pads grown to hold the
+def _geometry(node: ir.Node, shape: tuple[int, ...], out: tuple[int, ...]):
+    """(kernel, strides, pads) of the pool on the NCHW image `shape` giving spatial dims
+    `out` (a 1-D pool: as 2-D on height 1); with ceil_mode, the end pads grown to hold the
     last window ONNX keeps (the output's size says which), so a floor-mode pool of the
     padded image gives the ceil-mode output."""
-    shape = ctx.image_shape(node.inputs[0])
     kernel = tuple(attr(node, "kernel_shape"))
-    strides = tuple(attr(node, "strides") or (1, 1))
-    pads = spatial_pads(node, shape[2:], kernel, strides, (1, 1))
+    strides = tuple(attr(node, "strides") or (1,) * len(kernel))
+    if len(kernel) == 1:
+        kernel, strides = (1, *kernel), (1, *strides)
+        if attr(node, "auto_pad", "NOTSET") == "NOTSET":
+            given = attr(node, "pads") or [0, 0]
+            pads = [[0, 0], [given[0], given[1]]]
+        else:
+            pads = spatial_pads(node, shape[2:], kernel, strides, (1, 1))
+    else:
+        pads = spatial_pads(node, shape[2:], kernel, strides, (1, 1))
     if attr(node, "ceil_mode", 0):
-        out = ctx.image_shape(node.outputs[0])[2:]
         for axis in (0, 1):
             needed_ = (out[axis] - 1) * strides[axis] + kernel[axis]
             extra = needed_ - (shape[2 + axis] + sum(pads[axis]))
             pads[axis] = [pads[axis][0], pads[axis][1] + max(extra, 0)]
-    return shape, kernel, strides, pads
+    return kernel, strides, pads
 
 
 def emit_pool(builtin: str):
     def emit(ctx: EmitContext, node: ir.Node) -> None:
-        shape, kernel, strides, pads = _geometry(ctx, node)
-        source = ctx.input(node.inputs[0], NHWC)
-        mode = padding_mode(pads, shape[2:], kernel, strides, (1, 1))
-        include_pad = builtin == "AVERAGE_POOL_2D" and attr(node, "count_include_pad", 0)
-        made_pad = mode is None or (mode == "SAME" and include_pad)
-        if made_pad:
-            fill = 0.0 if builtin == "AVERAGE_POOL_2D" else LOWEST_FLOAT32
-            source = explicit_pad(ctx, source, shape, pads, fill)
-            mode = "VALID"
-        made = options("Pool2DOptions", padding=PADDING[mode], strideH=strides[0],
-                       strideW=strides[1], filterHeight=kernel[0], filterWidth=kernel[1])
-        out = node.outputs[0]
-        if not (made_pad and builtin == "AVERAGE_POOL_2D" and not include_pad):
-            ctx.op(builtin, [source], [ctx.output(out, NHWC)], made)
+        if ctx.rank(node.inputs[0]) == 4:
+            shape, out = ctx.image_shape(node.inputs[0]), node.outputs[0]
+            _pool(ctx, builtin, node, ctx.input(node.inputs[0], NHWC), shape,
+                  ctx.image_shape(out)[2:], ctx.output(out, NHWC))
             return
-        # the zeros PAD added were counted: rescale each window to its real pixels
-        pooled = ctx.temp("pooled", np.float32, ctx._stored_shape(out, NHWC))
-        ctx.op(builtin, [source], [pooled], made)
-        factor = _window_factor(shape[2:], ctx.image_shape(out)[2:], kernel, strides, pads)
-        ctx.op("MUL", [pooled, ctx.const(factor)], [ctx.output(out, NHWC)],
-               options("MulOptions"))
+        # [N, C, L] held as [N, L, C], pooled as [N, 1, L, C]
+        batch, channels, length = ctx.image_shape(node.inputs[0])
+        out_length = ctx.image_shape(node.outputs[0])[2]
+        source = height_one(ctx, ctx.input(node.inputs[0], ROWS_LAST),
+                            [batch, 1, length, channels])
+        result = ctx.temp("pool1d", np.float32, [batch, 1, out_length, channels])
+        _pool(ctx, builtin, node, source, (batch, channels, 1, length), (1, out_length), result)
+        ctx.op("RESHAPE", [result, ctx.int32([-1, out_length, channels])],
+               [ctx.output(node.outputs[0], ROWS_LAST)])
 
     return emit
 
 
+def _pool(ctx: EmitContext, builtin: str, node: ir.Node, source: int, shape: tuple[int, ...],
+          out_size: tuple[int, int], result: int) -> None:
+    """The pool of the NHWC tensor `source` (NCHW `shape`) into `result`, [N, *out_size, C]."""
+    kernel, strides, pads = _geometry(node, shape, out_size)
+    mode = padding_mode(pads, shape[2:], kernel, strides, (1, 1))
+    include_pad = builtin == "AVERAGE_POOL_2D" and attr(node, "count_include_pad", 0)
+    made_pad = mode is None or (mode == "SAME" and include_pad)
+    if made_pad:
+        fill = 0.0 if builtin == "AVERAGE_POOL_2D" else LOWEST_FLOAT32
+        source = explicit_pad(ctx, source, shape, pads, fill)
+        mode = "VALID"
+    made = options("Pool2DOptions", padding=PADDING[mode], strideH=strides[0],
+                   strideW=strides[1], filterHeight=kernel[0], filterWidth=kernel[1])
+    if not (made_pad and builtin == "AVERAGE_POOL_2D" and not include_pad):
+        ctx.op(builtin, [source], [result], made)
+        return
+    # the zeros PAD added were counted: rescale each window to its real pixels
+    pooled = ctx.temp("pooled", np.float32, [shape[0], *out_size, shape[1]])
+    ctx.op(builtin, [source], [pooled], made)
+    factor = _window_factor(shape[2:], out_size, kernel, strides, pads)
+    ctx.op("MUL", [pooled, ctx.const(factor)], [result], options("MulOptions"))
+
+
 def check_lp_pool(node: ir.Node, values) -> str | None:
+    if rank(values, node.inputs[0]) != 4:
+        return "LpPool is lowered for 2-D images (4-D NCHW input) only"
     if attr(node, "p", 2) < 1:
         return "LpPool is lowered for p >= 1"
     return check_pool(node, values)
@@ -102,7 +134,8 @@ def check_lp_pool(node: ir.Node, values) -> str | None:
 def emit_lp_pool(ctx: EmitContext, node: ir.Node) -> None:
     """(sum of |x|^p over each window)^(1/p): |x|^p zero-padded where ONNX pads, a VALID
     AVERAGE_POOL_2D times the window's size (padding counts as zeros), then the root."""
-    shape, kernel, strides, pads = _geometry(ctx, node)
+    shape = ctx.image_shape(node.inputs[0])
+    kernel, strides, pads = _geometry(node, shape, ctx.image_shape(node.outputs[0])[2:])
     p = attr(node, "p", 2)
     stored = [shape[0], shape[2], shape[3], shape[1]]
     powered = ctx.temp("lp_abs", np.float32, stored)
