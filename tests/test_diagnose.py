@@ -60,7 +60,6 @@ def test_one_blocked_node_in_a_chain_splits_it_in_two_partitions():
     assert (parts.nodes, parts.supported, parts.count, parts.largest) == (4, 3, 2, 2)
 
 
-
 def test_a_graph_with_nothing_blocked_is_one_partition_of_every_node():
     report = graphkit.diagnose(model_from_text(CHAIN), RefusesOp("Softmax"))
     assert report.convertible

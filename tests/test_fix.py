@@ -53,7 +53,6 @@ def test_dynamic_transformer_keeps_batch_dynamic(transformer, rng):
                                    rtol=1e-4, atol=1e-5)
 
 
-
 def test_the_closing_diagnosis_reads_the_capture_of_the_model_returned(transformer):
     # fix hands its last diagnosis the proof's light capture instead of serializing again:
     # that capture must be of the very model fix returns.

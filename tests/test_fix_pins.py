@@ -122,7 +122,6 @@ def test_cli_pin_seq_for_tflite_exits_0_and_a_zero_pin_exits_2(tmp_path, rng, ca
     assert not (tmp_path / "zero.onnx").exists()
 
 
-
 def test_pins_that_contradict_the_given_inputs_are_refused_not_rolled_back(rng):
     from graphkit.errors import InputError
 

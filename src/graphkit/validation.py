@@ -33,7 +33,6 @@ from graphkit.runner import Feeds, ModelRunner
 EXAMPLE_SHAPES_KEY = "graphkit.example_shapes"
 
 
-
 @dataclass(frozen=True)
 class OutputDiff:
     name: str

@@ -87,7 +87,6 @@ def test_a_run_time_value_does_not_fold(tmp_path):
     refused(text, "Div takes no int64")
 
 
-
 # Ops ONNX defines as functions ---------------------------------------------------------
 
 ATTENTION = """<ir_version: 10, opset_import: ["" : 23]>

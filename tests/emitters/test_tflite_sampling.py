@@ -410,7 +410,6 @@ def test_convert_validates_sampling_after_an_nhwc_conv(tmp_path, rng):
     assert artifact.metadata["builtins"].get("CONV_2D") == 1
 
 
-
 def test_window_attributes_that_do_not_fit_are_refused():
     """One line naming the attribute, not a traceback from dividing by a zero stride."""
     text = _col2im((1, 4, 16), (1, 1, 5, 5), (5, 5), (2, 2), "strides=[0, 1]")

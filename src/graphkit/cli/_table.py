@@ -19,7 +19,6 @@ without a model, cells come from the conformance runs in opsets/generated/ (tool
 """
 
 
-
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "table", help="op-compatibility table: ops x targets",

@@ -91,6 +91,7 @@ def _copy_without_pickles(path: Path, clean: Path) -> None:
                 data = b"" if SAMPLE_INPUTS.fullmatch(relative) else archive.read(info)
                 out.writestr(info.filename, data)
 
+
 def _entries(path: Path, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """The entries by path below the archive's one root folder, each checked to be data."""
     infos = [info for info in archive.infolist() if not info.is_dir()]

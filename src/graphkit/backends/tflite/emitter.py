@@ -83,11 +83,11 @@ def emit(model: ir.Model, output: str | os.PathLike, *, nhwc_io: bool = False,
     return Artifact(path=output, target="tflite", metadata=metadata)
 
 
-
 def accepted_findings(allow_flex: bool = False, **_options) -> frozenset[str]:
     """Blockers diagnose reports that these emit options take on: Flex ops (GK107) with
     --allow-flex, written as Select TF ops."""
     return frozenset({"GK107"}) if allow_flex else frozenset()
+
 
 def check_lowerable(model: ir.Model, values: ValueFacts, allow_flex: bool = False) -> set[int]:
     """InputError for the first node the lowering declines (nested graphs included), or

@@ -59,6 +59,7 @@ from graphkit.backends.tflite.lowering import (
     _tree,
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
+from graphkit.backends.tflite.lowering._control import graph_attributes
 from graphkit.backends.tflite.lowering._fold import node_folds, refined
 from graphkit.backends.tflite.lowering._function import body_lowers, emit_body
 from graphkit.backends.tflite.lowering._widen import emit_widened, widened_types, wider
@@ -213,15 +214,6 @@ def takes_double(node: ir.Node, opset: int) -> bool:
     it): no other lowering computes in it."""
     entry = entry_for(node, opset)
     return entry is not None and ir.DataType.DOUBLE in entry.dtypes
-def graph_attributes(node: ir.Node) -> list[ir.Graph]:
-    """The graphs a node holds as attributes (If's branches, FlexAttention's score_mod)."""
-    found = []
-    for attribute in node.attributes.values():
-        if attribute.type == ir.AttributeType.GRAPH:
-            found.append(attribute.value)
-        elif attribute.type == ir.AttributeType.GRAPHS:
-            found.extend(attribute.value)
-    return found
 
 
 def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:

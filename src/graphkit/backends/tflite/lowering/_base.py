@@ -62,6 +62,7 @@ def cast_refused(source: ir.DataType | None, target: ir.DataType) -> str | None:
                 "always to the nearest float16)")
     return None
 
+
 # node, value facts -> why the entry cannot lower the node (None: it can)
 LoweringCheck = Callable[[ir.Node, ValueFacts], "str | None"]
 Emit = Callable[["EmitContext", ir.Node], None]

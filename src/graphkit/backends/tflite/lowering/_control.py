@@ -53,7 +53,7 @@ def _defined(graph: ir.Graph) -> set[int]:
     found = {id(v) for v in graph.inputs} | {id(v) for v in graph.initializers.values()}
     for node in graph:
         found |= {id(v) for v in node.outputs}
-        for body in _bodies(node):
+        for body in graph_attributes(node):
             found |= _defined(body)
     return found
 
@@ -73,7 +73,9 @@ def emit_body_nodes(ctx: EmitContext, node: ir.Node, graph: ir.Graph) -> None:
         lowering.emit_node(ctx, inner_node, opset)
 
 
-def _bodies(node: ir.Node) -> list[ir.Graph]:
+def graph_attributes(node: ir.Node) -> list[ir.Graph]:
+    """The graphs a node holds as attributes (If's branches, Loop's body, FlexAttention's
+    score_mod)."""
     found = []
     for attribute in node.attributes.values():
         if attribute.type == ir.AttributeType.GRAPH:
@@ -143,14 +145,14 @@ def check_if(node: ir.Node, values) -> str | None:
 
 
 def _check_captures(node: ir.Node, values) -> str | None:
-    for value in captured(_bodies(node)):
+    for value in captured(graph_attributes(node)):
         if values.shape(value) is None:
             return f"{node.op_type}: the rank of '{value.name}', which a body reads, is unknown"
     return None
 
 
 def emit_if(ctx: EmitContext, node: ir.Node) -> None:
-    extra = captured(_bodies(node))
+    extra = captured(graph_attributes(node))
     indices = []
     for graph in (attr(node, "then_branch"), attr(node, "else_branch")):
         inner, inputs = _body(ctx, node, graph, [], extra)

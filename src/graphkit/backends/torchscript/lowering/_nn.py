@@ -294,8 +294,6 @@ def entries() -> dict[str, tuple[Lowering, ...]]:
     }
 
 
-
-
 def _resize(cx: EmitContext, node: ir.Node) -> list:
     args = [
         *cx.inputs(node, 4),
