@@ -112,6 +112,15 @@ g (float[2,8,1] x, int64 n) => (float[2,8,2] y) {
     refused(text, "dft_length \\(input 1\\) must be a constant")
 
 
+def test_dft_whose_matrix_would_be_too_large_is_refused():
+    """A declared length of 2**16 asks for a 2**32-entry matrix: refused before allocating."""
+    text = """<ir_version: 9, opset_import: ["" : 17]>
+g (float[1,65536,1] x) => (float[1,65536,2] y) {
+    y = DFT<axis=1>(x)
+}"""
+    refused(text, "needs a 8,589,934,592-entry constant matrix")
+
+
 # CenterCropPad ------------------------------------------------------------------------
 
 CROP_RUN_TIME = """<ir_version: 9, opset_import: ["" : 18]>

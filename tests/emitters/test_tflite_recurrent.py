@@ -177,6 +177,7 @@ def test_rnn_unrolled(tmp_path, rng, activations):
 
 @pytest.mark.parametrize("op, attrs, reason", [
     ("GRU", {"seq": "T"}, "GRU is unrolled: it needs a static sequence length"),
+    ("RNN", {"seq": 1025}, "RNN over 1025 steps: graphkit unrolls at most 1024"),
     ("LSTM", {"input_forget": 1}, "LSTM with input_forget=1 (coupled gates) is not lowered"),
     ("RNN", {"clip": 1.0}, "RNN's clip is not lowered"),
     ("GRU", {"activations": ["HardSigmoid", "Tanh"]},

@@ -18,6 +18,7 @@ import onnx_ir as ir
 
 from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering._base import (
+    MAX_STEPS,
     EmitContext,
     Lowering,
     attr,
@@ -25,7 +26,6 @@ from graphkit.backends.tflite.lowering._base import (
     first,
     static_shape,
 )
-from graphkit.backends.tflite.lowering._scan import MAX_STEPS  # one unroll bound for both
 
 RULES = {"linear": (False, False), "gated": (True, False), "delta": (False, True),
          "gated_delta": (True, True)}  # update rule -> (decays, corrects by delta)

@@ -52,6 +52,10 @@ REARRANGE = MOVE_DATA | {ir.DataType.DOUBLE}
 CAST_TYPES = MOVE_DATA | {ir.DataType.FLOAT16, ir.DataType.UINT16, ir.DataType.UINT32,
                           ir.DataType.DOUBLE}
 
+# Steps any unrolled form writes out (Scan, LinearAttention, recurrences without a builtin):
+# each is a copy of its body in the file.
+MAX_STEPS = 1024
+
 
 def cast_refused(source: ir.DataType | None, target: ir.DataType) -> str | None:
     """Why LiteRT's CAST does not convert `source` to `target` as ONNX does (None: it

@@ -21,6 +21,7 @@ import onnx_ir as ir
 from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering import _lstm_builtin
 from graphkit.backends.tflite.lowering._base import (
+    MAX_STEPS,
     EmitContext,
     Lowering,
     attr,
@@ -77,6 +78,8 @@ def check_recurrent(node: ir.Node, values) -> str | None:
         return None
     if not isinstance(seq, int):
         return f"{op} is unrolled: it needs a static sequence length"
+    if seq > MAX_STEPS:
+        return f"{op} over {seq} steps: graphkit unrolls at most {MAX_STEPS}"
     return None
 
 

@@ -23,6 +23,7 @@ import onnx_ir as ir
 from graphkit.backends.tflite._flatbuffer import options
 from graphkit.backends.tflite.lowering._base import (
     ANY_DATA,
+    MAX_STEPS,
     EmitContext,
     Lowering,
     Stored,
@@ -31,8 +32,6 @@ from graphkit.backends.tflite.lowering._base import (
     static_shape,
 )
 from graphkit.backends.tflite.lowering._control import _np_type, emit_body_nodes, every_defined
-
-MAX_STEPS = 1024
 
 
 def _layout(node: ir.Node, opset: int) -> tuple[int, int]:

@@ -34,6 +34,8 @@ from graphkit.backends.tflite.lowering._base import (
 )
 from graphkit.backends.tflite.lowering._cumulative import choose_by_axis
 
+MAX_MATRIX = 1 << 22  # entries of one DFT's constant matrix (16 MB of float32)
+
 
 @dataclass(frozen=True)
 class Transform:
@@ -95,10 +97,20 @@ def _transform(node: ir.Node, values, axis: int, shape: tuple[int, ...],
     if length < 1:
         return f"DFT of length {length} is not lowered"
     if inverse and onesided:
-        return Transform(axis, length, min(count, length // 2 + 1), length, shape[-1], 1,
-                         True, True)
+        return _bounded(Transform(axis, length, min(count, length // 2 + 1), length, shape[-1],
+                                  1, True, True))
     bins = length // 2 + 1 if onesided else length
-    return Transform(axis, length, min(count, length), bins, shape[-1], 2, inverse, onesided)
+    return _bounded(Transform(axis, length, min(count, length), bins, shape[-1], 2, inverse,
+                              onesided))
+
+
+def _bounded(plan: Transform) -> Transform | str:
+    """The plan, or why its matrix is too large to keep in the model."""
+    entries = plan.parts_in * plan.samples * plan.parts_out * plan.bins
+    if entries > MAX_MATRIX:
+        return f"a DFT of length {plan.length} needs a {entries:,}-entry constant matrix; " \
+            f"graphkit writes at most {MAX_MATRIX:,}"
+    return plan
 
 
 def _out_shape(shape: tuple[int, ...], plan: Transform) -> tuple[int, ...]:
@@ -239,7 +251,10 @@ def _frames(node: ir.Node, values) -> Frames | str:
     step = known(node.inputs[1], values)
     onesided = bool(attr(node, "onesided", 1))
     bins = length // 2 + 1 if onesided else length
-    plan = Transform(2, length, min(width, length), bins, shape[-1], 2, False, onesided)
+    plan = _bounded(Transform(2, length, min(width, length), bins, shape[-1], 2, False,
+                              onesided))
+    if isinstance(plan, str):
+        return plan
     if step is not None:
         step = int(np.asarray(step).reshape(-1)[0])
         if step < 1:
