@@ -419,16 +419,18 @@ def _shape_ops() -> list[Row]:
         b("Reshape", "RESHAPE", REARRANGE),
         b("ReverseSequence", "REVERSE_SEQUENCE", MOVE),
         b(
-            "ScatterND",
-            ["SCATTER_ND", "CAST", "ADD", "GREATER", "SELECT_V2"],
+            "ScatterND",  # mul/max/min: one update row at a time (lowering/_scatter.py)
+            ["SCATTER_ND", "CAST", "ADD", "GREATER", "SELECT_V2", "RESHAPE", "GATHER",
+             "MUL", "MAXIMUM", "MINIMUM"],
             ["float32", "int32", "int64"],
-            attr("reduction", "none", "add"),
+            attr("reduction", "none", "add", "mul", "max", "min"),
         ),
         b(
-            "ScatterElements",
-            ["CONCATENATION", "SCATTER_ND", "CAST", "ADD", "GREATER", "SELECT_V2"],
+            "ScatterElements",  # mul/max/min: one update row at a time (lowering/_scatter.py)
+            ["CONCATENATION", "SCATTER_ND", "CAST", "ADD", "GREATER", "SELECT_V2", "RESHAPE",
+             "GATHER", "MUL", "MAXIMUM", "MINIMUM"],
             ["float32", "int32", "int64"],
-            attr("reduction", "none", "add"),
+            attr("reduction", "none", "add", "mul", "max", "min"),
         ),
         b("Shape", ["SHAPE", "SLICE"], None, dtype_inputs=[]),
         b("Size", ["SHAPE", "REDUCE_PROD"], None, dtype_inputs=[]),

@@ -290,6 +290,36 @@ def test_scatter_nd_and_elements(tmp_path, rng, reduction):
     emitted_matches(tmp_path, text, feeds, evaluator=True)
 
 
+@pytest.mark.parametrize("dtype", ["float", "int32"])
+@pytest.mark.parametrize("reduction", ["mul", "max", "min"])
+def test_scatter_reductions_combine_duplicate_indices(tmp_path, rng, reduction, dtype):
+    """Row 1 is written three times (once as -3) and column 0 of row 0 twice: each write
+    combines with what the earlier ones left, as ONNX defines, not summed first."""
+    text = f"""<ir_version: 9, opset_import: ["" : 18]>
+    g ({dtype}[3,4] data, int64[4,1] rows, {dtype}[4,4] new, int64[2,3] cols, {dtype}[2,3] upd)
+      => ({dtype}[3,4] nd, {dtype}[3,4] el) {{
+        nd = ScatterND<reduction="{reduction}">(data, rows, new)
+        el = ScatterElements<axis=1, reduction="{reduction}">(data, cols, upd)
+    }}"""
+    numpy_type = np.float32 if dtype == "float" else np.int32
+
+    def values(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape) * 4).astype(numpy_type)
+
+    feeds = {"data": values(3, 4), "rows": np.asarray([[1], [0], [-2], [1]], np.int64),
+             "new": values(4, 4), "cols": np.asarray([[0, 0, 3], [-1, 2, 1]], np.int64),
+             "upd": values(2, 3)}
+    emitted_matches(tmp_path, text, feeds, evaluator=True)
+
+
+def test_scatter_reduction_past_the_unroll_bound_is_refused():
+    text = """<ir_version: 9, opset_import: ["" : 18]>
+    g (float[2000] data, int64[1025,1] at, float[1025] new) => (float[2000] y) {
+        y = ScatterND<reduction="max">(data, at, new)
+    }"""
+    refused(text, "writes its 1025 update rows one at a time")
+
+
 # Slice by values given at run time -------------------------------------------------------
 
 @pytest.mark.parametrize(("starts", "ends", "axes", "steps", "out"), [
