@@ -320,6 +320,19 @@ def test_scatter_reduction_past_the_unroll_bound_is_refused():
     refused(text, "writes its 1025 update rows one at a time")
 
 
+@pytest.mark.parametrize(("dtype", "start", "limit", "delta"), [
+    ("float", 1.5, 7.0, 0.75), ("int32", 10, -3, -4)])
+def test_range_at_opset_27(tmp_path, dtype, start, limit, delta):
+    """Opset 27 only added float16/bfloat16 (and their stash_type): other types lower as
+    before, the bounds given at run time."""
+    text = f"""<ir_version: 11, opset_import: ["" : 27]>
+    g ({dtype} a, {dtype} b, {dtype} d) => ({dtype}[N] y) {{ y = Range(a, b, d) }}"""
+    numpy_type = np.float32 if dtype == "float" else np.int32
+    feeds = {"a": np.asarray(start, numpy_type), "b": np.asarray(limit, numpy_type),
+             "d": np.asarray(delta, numpy_type)}
+    emitted_matches(tmp_path, text, feeds, evaluator=True)
+
+
 # Slice by values given at run time -------------------------------------------------------
 
 @pytest.mark.parametrize(("starts", "ends", "axes", "steps", "out"), [

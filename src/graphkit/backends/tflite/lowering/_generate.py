@@ -113,5 +113,7 @@ def entries() -> dict[str, list[Lowering]]:
         "Size": [entry((), emit_static(_size_of), dtypes=ANY_DATA, check=check_static_input)],
         "ConstantOfShape": [entry("FILL", emit_constant_of_shape, dtypes=INDEX,
                                   check=check_constant_of_shape)],
-        "Range": [entry("RANGE", emit_range, dtypes=ANY_DATA - {ir.DataType.BOOL})],
+        # opset 27 added float16/bfloat16 with stash_type; the types RANGE takes are as before
+        "Range": [entry("RANGE", emit_range, dtypes=ANY_DATA - {ir.DataType.BOOL}),
+                  entry("RANGE", emit_range, dtypes=ANY_DATA - {ir.DataType.BOOL}, since=27)],
     }
