@@ -242,7 +242,9 @@ def _nn() -> list[Row]:
                 "message": "padding is left out of the mean only where pads match TFLite SAME",
             },
         ),
-        b("BatchNormalization", ["MUL", "ADD"], F, const(1, 2, 3, 4), attr("training_mode", 0)),
+        # statistics given at run time: factor and offset computed (RSQRT, MUL, SUB)
+        b("BatchNormalization", ["MUL", "ADD", "RSQRT", "SUB", "RESHAPE"], F,
+          attr("training_mode", 0)),
         b(
             "Conv",
             ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "EXPAND_DIMS", "SQUEEZE", "PAD"],

@@ -333,6 +333,27 @@ def test_range_at_opset_27(tmp_path, dtype, start, limit, delta):
     emitted_matches(tmp_path, text, feeds, evaluator=True)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (2, 3)])
+def test_batch_norm_with_statistics_given_at_run_time(tmp_path, rng, shape):
+    """Scale, bias, mean and variance as graph inputs: factor and offset computed in the
+    model, per channel (axis 1), on [N, C] and on images (there after a Conv, so that the
+    image is held NHWC and the channel axis is the last)."""
+    dims = ",".join(map(str, shape))
+    before = "c = Conv<kernel_shape = [1, 1]>(x, w)" if len(shape) == 4 else "c = Identity(x)"
+    text = f"""<ir_version: 9, opset_import: ["" : 15]>
+    g (float[{dims}] x, float[3] s, float[3] b, float[3] m, float[3] v) => (float[{dims}] y)
+    <float[3,3,1,1] w = {{1, 0.5, 0, 0, 1, 0, -1, 0, 2}}> {{
+        {before}
+        y = BatchNormalization<epsilon = 0.01>(c, s, b, m, v)
+    }}"""
+    feeds = {"x": rng.standard_normal(shape).astype(np.float32),
+             "s": rng.standard_normal(3).astype(np.float32),
+             "b": rng.standard_normal(3).astype(np.float32),
+             "m": rng.standard_normal(3).astype(np.float32),
+             "v": rng.random(3).astype(np.float32) + 0.1}
+    emitted_matches(tmp_path, text, feeds)
+
+
 # Slice by values given at run time -------------------------------------------------------
 
 @pytest.mark.parametrize(("starts", "ends", "axes", "steps", "out"), [

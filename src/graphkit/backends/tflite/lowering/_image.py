@@ -194,30 +194,55 @@ def check_global(node: ir.Node, values) -> str | None:
 def check_batch_norm(node: ir.Node, values) -> str | None:
     if attr(node, "training_mode", 0) or any(needed(out) for out in node.outputs[1:]):
         return "BatchNormalization in training mode is not lowered"
-    for index in range(1, 5):
-        if const_or_dequantized(node.inputs[index]) is None:
-            return f"BatchNormalization's input {index} must be a constant"
     if (rank(values, node.inputs[0]) or 0) < 2:
         return "BatchNormalization needs an input of rank 2 or more"
     return None
 
 
 def emit_batch_norm(ctx: EmitContext, node: ir.Node) -> None:
-    scale, bias, mean, var = (const_or_dequantized(v).astype(np.float64) for v in node.inputs[1:5])
-    factor = scale / np.sqrt(var + attr(node, "epsilon", 1e-5))
-    offset = bias - mean * factor
+    """x * factor + offset per channel, factor = scale / sqrt(var + epsilon) and offset =
+    bias - mean * factor: folded when converting where all four are constants, else
+    computed at run time (RSQRT, MUL, SUB) from the given statistics."""
     source = node.inputs[0]
     perm = ctx.perm_of(source)
     rank_ = ctx.rank(source)
     channel = (perm or tuple(range(rank_))).index(1)
     shape = [1] * rank_
     shape[channel] = -1
+    factor, offset = _batch_norm_terms(ctx, node, shape)
     out = node.outputs[0]
     scaled = ctx.temp(f"{out.name}_scaled", np.float32, ctx._stored_shape(out, perm))
-    ctx.op("MUL", [ctx.input(source, perm), ctx.const(factor.astype(np.float32).reshape(shape))],
-           [scaled], options("MulOptions"))
-    ctx.op("ADD", [scaled, ctx.const(offset.astype(np.float32).reshape(shape))],
-           [ctx.output(out, perm)], options("AddOptions"))
+    ctx.op("MUL", [ctx.input(source, perm), factor], [scaled], options("MulOptions"))
+    ctx.op("ADD", [scaled, offset], [ctx.output(out, perm)], options("AddOptions"))
+
+
+def _batch_norm_terms(ctx: EmitContext, node: ir.Node, shape: list[int]) -> tuple[int, int]:
+    """(factor, offset) tensors, each of `shape` (the channel axis -1)."""
+    epsilon = attr(node, "epsilon", 1e-5)
+    given = [const_or_dequantized(v) for v in node.inputs[1:5]]
+    if all(array is not None for array in given):
+        scale, bias, mean, var = (array.astype(np.float64) for array in given)
+        factor = scale / np.sqrt(var + epsilon)
+        offset = bias - mean * factor
+        return (ctx.const(factor.astype(np.float32).reshape(shape)),
+                ctx.const(offset.astype(np.float32).reshape(shape)))
+    channels = ctx.shape(node.inputs[1])[0]
+    scale, bias, mean, var = (ctx.input(v) for v in node.inputs[1:5])
+
+    def step(builtin: str, inputs: list[int], made: str | None = None) -> int:
+        result = ctx.temp(f"bn_{builtin.lower()}", np.float32, [channels])
+        ctx.op(builtin, inputs, [result], options(made) if made else None)
+        return result
+
+    shifted = step("ADD", [var, ctx.const(np.asarray(epsilon, np.float32))], "AddOptions")
+    factor = step("MUL", [scale, step("RSQRT", [shifted])], "MulOptions")
+    offset = step("SUB", [bias, step("MUL", [mean, factor], "MulOptions")], "SubOptions")
+    flat = [channels if d == -1 else 1 for d in shape]
+    shaped = []
+    for term in (factor, offset):
+        shaped.append(ctx.temp("bn_term", np.float32, flat))
+        ctx.op("RESHAPE", [term, ctx.int32(flat)], [shaped[-1]])
+    return shaped[0], shaped[1]
 
 
 def resize_flags(node: ir.Node, opset_10: bool, integral: bool = False
@@ -421,7 +446,8 @@ def entries() -> dict[str, list[Lowering]]:
                          emit_lp_pool, check=check_lp_pool)],
         "GlobalAveragePool": [entry("MEAN", emit_global("MEAN"), check=check_global)],
         "GlobalMaxPool": [entry("REDUCE_MAX", emit_global("REDUCE_MAX"), check=check_global)],
-        "BatchNormalization": [entry(("MUL", "ADD"), emit_batch_norm, check=check_batch_norm)],
+        "BatchNormalization": [entry(("MUL", "ADD", "RSQRT", "SUB", "RESHAPE"), emit_batch_norm,
+                                     check=check_batch_norm)],
         "DepthToSpace": [entry("DEPTH_TO_SPACE", emit_depth_space(
             "DEPTH_TO_SPACE", "DepthToSpaceOptions"), check=check_depth_space)],
         "SpaceToDepth": [  # opset 28 gave it DepthToSpace's mode attribute
