@@ -242,9 +242,10 @@ def _nn() -> list[Row]:
                 "message": "padding is left out of the mean only where pads match TFLite SAME",
             },
         ),
-        # statistics given at run time: factor and offset computed (RSQRT, MUL, SUB)
-        b("BatchNormalization", ["MUL", "ADD", "RSQRT", "SUB", "RESHAPE"], F,
-          attr("training_mode", 0)),
+        # statistics given at run time: factor and offset computed (RSQRT, MUL, SUB); in
+        # training mode, the batch's (MEAN, SQUARED_DIFFERENCE)
+        b("BatchNormalization", ["MUL", "ADD", "RSQRT", "SUB", "RESHAPE", "MEAN",
+                                 "SQUARED_DIFFERENCE"], F),
         b(
             "Conv",
             ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "EXPAND_DIMS", "SQUEEZE", "PAD"],

@@ -354,6 +354,27 @@ def test_batch_norm_with_statistics_given_at_run_time(tmp_path, rng, shape):
     emitted_matches(tmp_path, text, feeds)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (4, 3, 6)])
+def test_batch_norm_in_training_mode_uses_the_batch_statistics(tmp_path, rng, shape):
+    """The batch's mean and (uncorrected) variance per channel normalize x, and the running
+    statistics move towards them by the momentum; the 4-D case after a Conv, held NHWC."""
+    dims = ",".join(map(str, shape))
+    before = "c = Conv<kernel_shape = [1, 1]>(x, w)" if len(shape) == 4 else "c = Identity(x)"
+    text = f"""<ir_version: 9, opset_import: ["" : 15]>
+    g (float[{dims}] x, float[3] s, float[3] b, float[3] m, float[3] v)
+      => (float[{dims}] y, float[3] rm, float[3] rv)
+    <float[3,3,1,1] w = {{1, 0.5, 0, 0, 1, 0, -1, 0, 2}}> {{
+        {before}
+        y, rm, rv = BatchNormalization<training_mode = 1, momentum = 0.7>(c, s, b, m, v)
+    }}"""
+    feeds = {"x": (rng.standard_normal(shape) * 3 + 1).astype(np.float32),
+             "s": rng.standard_normal(3).astype(np.float32),
+             "b": rng.standard_normal(3).astype(np.float32),
+             "m": rng.standard_normal(3).astype(np.float32),
+             "v": rng.random(3).astype(np.float32) + 0.1}
+    emitted_matches(tmp_path, text, feeds, evaluator=True, rtol=1e-4, atol=1e-4)
+
+
 # Slice by values given at run time -------------------------------------------------------
 
 @pytest.mark.parametrize(("starts", "ends", "axes", "steps", "out"), [

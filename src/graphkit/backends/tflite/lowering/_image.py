@@ -192,8 +192,9 @@ def check_global(node: ir.Node, values) -> str | None:
 
 
 def check_batch_norm(node: ir.Node, values) -> str | None:
-    if attr(node, "training_mode", 0) or any(needed(out) for out in node.outputs[1:]):
-        return "BatchNormalization in training mode is not lowered"
+    # before opset 14, training was asked for by the outputs mean, var, saved_mean, saved_var
+    if not attr(node, "training_mode", 0) and any(needed(out) for out in node.outputs[1:]):
+        return "BatchNormalization's training outputs before opset 14 are not lowered"
     if (rank(values, node.inputs[0]) or 0) < 2:
         return "BatchNormalization needs an input of rank 2 or more"
     return None
@@ -202,32 +203,72 @@ def check_batch_norm(node: ir.Node, values) -> str | None:
 def emit_batch_norm(ctx: EmitContext, node: ir.Node) -> None:
     """x * factor + offset per channel, factor = scale / sqrt(var + epsilon) and offset =
     bias - mean * factor: folded when converting where all four are constants, else
-    computed at run time (RSQRT, MUL, SUB) from the given statistics."""
+    computed at run time (RSQRT, MUL, SUB) from the given statistics. In training mode the
+    statistics are the batch's (MEAN over every axis but the channel's, the variance
+    without Bessel's correction), and the running ones are updated by the momentum."""
     source = node.inputs[0]
     perm = ctx.perm_of(source)
     rank_ = ctx.rank(source)
     channel = (perm or tuple(range(rank_))).index(1)
     shape = [1] * rank_
     shape[channel] = -1
-    factor, offset = _batch_norm_terms(ctx, node, shape)
+    image = ctx.input(source, perm)
+    statistics = None
+    if attr(node, "training_mode", 0):
+        statistics = _batch_statistics(ctx, node, image, channel, shape)
+    factor, offset = _batch_norm_terms(ctx, node, shape, statistics)
     out = node.outputs[0]
     scaled = ctx.temp(f"{out.name}_scaled", np.float32, ctx._stored_shape(out, perm))
-    ctx.op("MUL", [ctx.input(source, perm), factor], [scaled], options("MulOptions"))
+    ctx.op("MUL", [image, factor], [scaled], options("MulOptions"))
     ctx.op("ADD", [scaled, offset], [ctx.output(out, perm)], options("AddOptions"))
 
 
-def _batch_norm_terms(ctx: EmitContext, node: ir.Node, shape: list[int]) -> tuple[int, int]:
-    """(factor, offset) tensors, each of `shape` (the channel axis -1)."""
+def _batch_statistics(ctx: EmitContext, node: ir.Node, image: int, channel: int,
+                      shape: list[int]) -> tuple[int, int]:
+    """The batch's mean and variance, [C] each; writes the running mean and variance
+    (outputs 1 and 2, where read): given * momentum + batch's * (1 - momentum)."""
+    channels = ctx.shape(node.inputs[1])[0]
+    held = ctx.builder.tensors[image].shape
+    axes = ctx.int32([axis for axis in range(len(held)) if axis != channel])
+    reduce = options("ReducerOptions", keepDims=False)
+    mean = ctx.temp("bn_batch_mean", np.float32, [channels])
+    ctx.op("MEAN", [image, axes], [mean], reduce)
+    flat = [channels if d == -1 else 1 for d in shape]
+    shaped = ctx.temp("bn_batch_mean_shaped", np.float32, flat)
+    ctx.op("RESHAPE", [mean, ctx.int32(flat)], [shaped])
+    squares = ctx.temp("bn_squares", np.float32, list(held))
+    ctx.op("SQUARED_DIFFERENCE", [image, shaped], [squares])
+    var = ctx.temp("bn_batch_var", np.float32, [channels])
+    ctx.op("MEAN", [squares, axes], [var], reduce)
+    momentum = attr(node, "momentum", 0.9)
+    for given, batch, out in zip(node.inputs[3:5], (mean, var), node.outputs[1:3]):
+        if not needed(out):
+            continue
+        kept = ctx.temp("bn_kept", np.float32, [channels])
+        ctx.op("MUL", [ctx.input(given), ctx.const(np.asarray(momentum, np.float32))], [kept],
+               options("MulOptions"))
+        moved = ctx.temp("bn_moved", np.float32, [channels])
+        ctx.op("MUL", [batch, ctx.const(np.asarray(1 - momentum, np.float32))], [moved],
+               options("MulOptions"))
+        ctx.op("ADD", [kept, moved], [ctx.output(out)], options("AddOptions"))
+    return mean, var
+
+
+def _batch_norm_terms(ctx: EmitContext, node: ir.Node, shape: list[int],
+                      statistics: tuple[int, int] | None) -> tuple[int, int]:
+    """(factor, offset) tensors, each of `shape` (the channel axis -1); `statistics`: the
+    batch's mean and variance, in place of the node's inputs 3 and 4."""
     epsilon = attr(node, "epsilon", 1e-5)
     given = [const_or_dequantized(v) for v in node.inputs[1:5]]
-    if all(array is not None for array in given):
+    if statistics is None and all(array is not None for array in given):
         scale, bias, mean, var = (array.astype(np.float64) for array in given)
         factor = scale / np.sqrt(var + epsilon)
         offset = bias - mean * factor
         return (ctx.const(factor.astype(np.float32).reshape(shape)),
                 ctx.const(offset.astype(np.float32).reshape(shape)))
     channels = ctx.shape(node.inputs[1])[0]
-    scale, bias, mean, var = (ctx.input(v) for v in node.inputs[1:5])
+    scale, bias = ctx.input(node.inputs[1]), ctx.input(node.inputs[2])
+    mean, var = statistics or (ctx.input(node.inputs[3]), ctx.input(node.inputs[4]))
 
     def step(builtin: str, inputs: list[int], made: str | None = None) -> int:
         result = ctx.temp(f"bn_{builtin.lower()}", np.float32, [channels])
@@ -446,7 +487,8 @@ def entries() -> dict[str, list[Lowering]]:
                          emit_lp_pool, check=check_lp_pool)],
         "GlobalAveragePool": [entry("MEAN", emit_global("MEAN"), check=check_global)],
         "GlobalMaxPool": [entry("REDUCE_MAX", emit_global("REDUCE_MAX"), check=check_global)],
-        "BatchNormalization": [entry(("MUL", "ADD", "RSQRT", "SUB", "RESHAPE"), emit_batch_norm,
+        "BatchNormalization": [entry(("MUL", "ADD", "RSQRT", "SUB", "RESHAPE", "MEAN",
+                                      "SQUARED_DIFFERENCE"), emit_batch_norm,
                                      check=check_batch_norm)],
         "DepthToSpace": [entry("DEPTH_TO_SPACE", emit_depth_space(
             "DEPTH_TO_SPACE", "DepthToSpaceOptions"), check=check_depth_space)],
