@@ -230,11 +230,12 @@ def _nn() -> list[Row]:
             F + ["int8", "uint8", "int32"],
         ),
         b(
-            "AveragePool",  # 1-D as 2-D on height 1 (RESHAPE, as a 1-D Conv)
-            ["AVERAGE_POOL_2D", "PAD", "MUL", "RESHAPE"],
+            # 1-D as 2-D on height 1 (RESHAPE, as a 1-D Conv); 3-D, dilated, or counting
+            # the padding in ceil mode: tap by tap (lowering/_pool_taps.py)
+            "AveragePool",
+            ["AVERAGE_POOL_2D", "PAD", "MUL", "RESHAPE", "PADV2", "STRIDED_SLICE", "ADD"],
             FQ,
-            rank(3, 4),
-            all_ones("dilations"),
+            rank(3, 5),
             {
                 "kind": "padded",
                 "severity": "info",
@@ -298,12 +299,11 @@ def _nn() -> list[Row]:
         b("MatMul", ["BATCH_MATMUL", "FULLY_CONNECTED", "EXPAND_DIMS", "SQUEEZE"],
           F + ["int8", "int16"], SYMMETRIC),
         b(
-            "MaxPool",  # 1-D as 2-D on height 1 (RESHAPE, as a 1-D Conv)
-            ["MAX_POOL_2D", "PADV2", "RESHAPE"],
+            "MaxPool",  # as AveragePool (tap by tap: MAXIMUM of STRIDED_SLICEs)
+            ["MAX_POOL_2D", "PADV2", "RESHAPE", "STRIDED_SLICE", "MAXIMUM"],
             FQ,
-            rank(3, 4),
+            rank(3, 5),
             unused(1),
-            all_ones("dilations"),
         ),
         b(
             "MeanVarianceNormalization",

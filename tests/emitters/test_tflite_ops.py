@@ -5,6 +5,7 @@ kernel), and diagnose --target tflite says the same as the emitter."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 from _tflite_checks import emitted, emitted_matches, refused, run_matches
 from conftest import model_from_text
@@ -499,6 +500,53 @@ def test_pool_1d_as_2d_on_height_1(tmp_path, rng, op, attrs, out):
     for batch in (1, 3):
         x = rng.standard_normal((batch, 4, 9)).astype(np.float32)
         emitted_matches(tmp_path, text, {"x": x})
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize(("x", "attrs"), [
+    ("[2,3,6,7,5]", "kernel_shape=[2,3,2]"),
+    ("[1,2,9,9,7]", "kernel_shape=[3,2,2], strides=[2,2,3], dilations=[2,1,2], ceil_mode=1,"
+     " pads=[1,0,1,1,1,0]"),
+    ("[1,2,7,7]", "kernel_shape=[3,3], dilations=[2,2], pads=[1,2,2,1]"),
+    ("[1,2,6,6]", "kernel_shape=[3,3], strides=[3,3], pads=[1,1,1,1], ceil_mode=1,"
+     " count_include_pad=1"),
+    ("[2,3,11]", "kernel_shape=[3], dilations=[3], strides=[2]")])
+def test_pool_tap_by_tap_where_the_builtin_cannot(tmp_path, rng, op, x, attrs):
+    """3-D images, dilations, ceil-mode windows counting the padding: one STRIDED_SLICE per
+    tap of the window, combined; the 2-D image after a Conv is held NHWC. The output's
+    shape is ONNX's shape inference's."""
+    if op == "MaxPool":  # an AveragePool attribute only
+        attrs = attrs.replace(", count_include_pad=1", "")
+    shape = [int(d) for d in x.strip("[]").split(",")]
+    before = "c = Conv<kernel_shape = [1, 1]>(x, w)" if len(shape) == 4 else "c = Identity(x)"
+    text = f"""<ir_version: 9, opset_import: ["" : 19]>
+    g (float{x} x) => (float{{out}} y) <float[2,2,1,1] w = {{{{1, 0.5, -1, 2}}}}> {{{{
+        {before}
+        y = {op}<{attrs}>(c)
+    }}}}"""
+    unshaped = onnx.parser.parse_model(text.format(out=""))
+    unshaped.graph.output[0].type.tensor_type.ClearField("shape")
+    inferred = onnx.shape_inference.infer_shapes(unshaped, strict_mode=True)
+    dims = [d.dim_value for d in inferred.graph.output[0].type.tensor_type.shape.dim]
+    text = text.format(out=str(dims).replace(" ", ""))
+    emitted_matches(tmp_path, text, {"x": rng.standard_normal(shape).astype(np.float32)})
+
+
+def test_a_declared_pool_shape_against_onnx_pooling_rule_is_refused():
+    """ONNX's shape inference keeps a ceil_mode window that starts in the end padding;
+    ONNX Runtime and onnx's reference drop it. The emitter does not pick one silently."""
+    text = """<ir_version: 9, opset_import: ["" : 19]>
+    g (float[1,2,9,8,7] x) => (float[1,2,4,5,3] y) {
+        y = MaxPool<kernel_shape=[3,2,2], strides=[2,2,3], dilations=[2,1,2], ceil_mode=1,
+                    pads=[1,0,1,1,1,0]>(x)
+    }"""
+    refused(text, r"output has spatial dims \[4, 5, 3\], ONNX's pooling rule gives \[4, 4, 3\]")
+
+
+def test_pool_with_too_many_taps_a_window_is_refused():
+    text = """<ir_version: 9, opset_import: ["" : 19]>
+    g (float[1,1,9,9,9] x) => (float[1,1,1,1,1] y) { y = MaxPool<kernel_shape=[9,9,9]>(x) }"""
+    refused(text, "tap by tap: MaxPool with 729 taps a window: graphkit reads at most 512")
 
 
 def test_lp_pool_1d_is_refused_alike():

@@ -26,6 +26,12 @@ from graphkit.backends.tflite.lowering._conv import (
     padding_mode,
     spatial_pads,
 )
+from graphkit.backends.tflite.lowering._pool_taps import (
+    LOWEST_FLOAT32,
+    emit_pool_taps,
+    size_reason,
+    taps_reason,
+)
 from graphkit.backends.tflite.lowering._resize import check_separable, emit_separable
 from graphkit.backends.tflite.lowering._resize_dynamic import (
     BUILTINS,
@@ -34,10 +40,20 @@ from graphkit.backends.tflite.lowering._resize_dynamic import (
     needs_dynamic,
 )
 
-LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
+TAPS = ("PADV2", "STRIDED_SLICE", "MAXIMUM", "ADD", "MUL", "RESHAPE")  # _pool_taps
 
 
 def check_pool(node: ir.Node, values) -> str | None:
+    """None where the 2-D builtin takes the pool, or where it can be written tap by tap
+    (_pool_taps: 3-D images, dilations); else why the builtin cannot."""
+    reason = _pool_builtin_reason(node, values)
+    if reason is None:
+        return None
+    taps = taps_reason(node, values)
+    return None if taps is None else f"{reason}; tap by tap: {taps}"
+
+
+def _pool_builtin_reason(node: ir.Node, values) -> str | None:
     if rank(values, node.inputs[0]) not in (3, 4):
         return f"{node.op_type} is lowered for 1-D and 2-D images (3-D or 4-D NCHW input) only"
     if static_but_batch(values, node.inputs[0]) is None:
@@ -49,10 +65,12 @@ def check_pool(node: ir.Node, values) -> str | None:
     if attr(node, "storage_order", 0):
         return "MaxPool with storage_order=1 is not lowered"
     if attr(node, "ceil_mode", 0):
-        if static_but_batch(values, node.outputs[0]) is None:
+        out = static_but_batch(values, node.outputs[0])
+        if out is None:
             return f"{node.op_type} with ceil_mode=1 needs static output dims"
         if node.op_type != "MaxPool" and attr(node, "count_include_pad", 0):
             return f"{node.op_type} with ceil_mode=1 and count_include_pad=1 is not lowered"
+        return size_reason(node, static_but_batch(values, node.inputs[0]), out)
     return None
 
 
@@ -82,6 +100,9 @@ def _geometry(node: ir.Node, shape: tuple[int, ...], out: tuple[int, ...]):
 
 def emit_pool(builtin: str):
     def emit(ctx: EmitContext, node: ir.Node) -> None:
+        if _pool_builtin_reason(node, ctx.values) is not None:
+            emit_pool_taps(ctx, node, maximum=builtin == "MAX_POOL_2D")
+            return
         if ctx.rank(node.inputs[0]) == 4:
             shape, out = ctx.image_shape(node.inputs[0]), node.outputs[0]
             _pool(ctx, builtin, node, ctx.input(node.inputs[0], NHWC), shape,
@@ -480,8 +501,8 @@ def emit_instance_norm(ctx: EmitContext, node: ir.Node) -> None:
 
 def entries() -> dict[str, list[Lowering]]:
     return {
-        "MaxPool": [entry("MAX_POOL_2D", emit_pool("MAX_POOL_2D"), check=check_pool)],
-        "AveragePool": [entry("AVERAGE_POOL_2D", emit_pool("AVERAGE_POOL_2D"),
+        "MaxPool": [entry(("MAX_POOL_2D", *TAPS), emit_pool("MAX_POOL_2D"), check=check_pool)],
+        "AveragePool": [entry(("AVERAGE_POOL_2D", *TAPS), emit_pool("AVERAGE_POOL_2D"),
                               check=check_pool)],
         "LpPool": [entry(("SQUARE", "ABS", "POW", "PAD", "AVERAGE_POOL_2D", "MUL", "SQRT"),
                          emit_lp_pool, check=check_lp_pool)],
