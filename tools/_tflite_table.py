@@ -289,8 +289,9 @@ def _nn() -> list[Row]:
         b("LogSoftmax", ["LOG_SOFTMAX", "TRANSPOSE", "RESHAPE"], F),
         b("LpNormalization", ["ABS", "SQUARE", "SUM", "SQRT", "EQUAL", "SELECT_V2", "DIV"], F,
           attr("p", 1, 2)),
-        b("LpPool", ["SQUARE", "ABS", "POW", "PAD", "AVERAGE_POOL_2D", "MUL", "SQRT"], F,
-          rank(4, 4), all_ones("dilations")),
+        # 1-D, 3-D or dilated: tap by tap, as AveragePool (lowering/_pool_taps.py)
+        b("LpPool", ["SQUARE", "ABS", "POW", "PAD", "AVERAGE_POOL_2D", "MUL", "SQRT", "PADV2",
+                     "STRIDED_SLICE", "ADD", "RESHAPE"], F, rank(3, 5)),
         b("LRN", "LOCAL_RESPONSE_NORMALIZATION", F, rank(4, 4)),
         # the emitter's lowering (_recurrent.py) checks layout, clip, constant weights and
         # sequence_lens: UNIDIRECTIONAL_SEQUENCE_LSTM where it fits, else unrolled

@@ -502,7 +502,7 @@ def test_pool_1d_as_2d_on_height_1(tmp_path, rng, op, attrs, out):
         emitted_matches(tmp_path, text, {"x": x})
 
 
-@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool", "LpPool<p = 3>", "LpPool<p = 1>"])
 @pytest.mark.parametrize(("x", "attrs"), [
     ("[2,3,6,7,5]", "kernel_shape=[2,3,2]"),
     ("[1,2,9,9,7]", "kernel_shape=[3,2,2], strides=[2,2,3], dilations=[2,1,2], ceil_mode=1,"
@@ -512,11 +512,13 @@ def test_pool_1d_as_2d_on_height_1(tmp_path, rng, op, attrs, out):
      " count_include_pad=1"),
     ("[2,3,11]", "kernel_shape=[3], dilations=[3], strides=[2]")])
 def test_pool_tap_by_tap_where_the_builtin_cannot(tmp_path, rng, op, x, attrs):
-    """3-D images, dilations, ceil-mode windows counting the padding: one STRIDED_SLICE per
-    tap of the window, combined; the 2-D image after a Conv is held NHWC. The output's
-    shape is ONNX's shape inference's."""
-    if op == "MaxPool":  # an AveragePool attribute only
+    """3-D images, dilations, ceil-mode windows counting the padding (and LpPool's 1-D
+    ones): one STRIDED_SLICE per tap of the window, combined; the 2-D image after a Conv is
+    held NHWC. The output's shape is ONNX's shape inference's."""
+    if op != "AveragePool":  # an AveragePool attribute only
         attrs = attrs.replace(", count_include_pad=1", "")
+    if op.startswith("LpPool"):  # p is an attribute too
+        op, attrs = "LpPool", f"{op[op.index('<') + 1:-1]}, {attrs}"
     shape = [int(d) for d in x.strip("[]").split(",")]
     before = "c = Conv<kernel_shape = [1, 1]>(x, w)" if len(shape) == 4 else "c = Identity(x)"
     text = f"""<ir_version: 9, opset_import: ["" : 19]>
@@ -547,12 +549,6 @@ def test_pool_with_too_many_taps_a_window_is_refused():
     text = """<ir_version: 9, opset_import: ["" : 19]>
     g (float[1,1,9,9,9] x) => (float[1,1,1,1,1] y) { y = MaxPool<kernel_shape=[9,9,9]>(x) }"""
     refused(text, "tap by tap: MaxPool with 729 taps a window: graphkit reads at most 512")
-
-
-def test_lp_pool_1d_is_refused_alike():
-    text = """<ir_version: 9, opset_import: ["" : 18]>
-    g (float[1,4,9] x) => (float[1,4,7] y) { y = LpPool<kernel_shape=[3]>(x) }"""
-    refused(text, "LpPool is lowered for 2-D images")
 
 
 @pytest.mark.parametrize(("attrs", "scales"), [

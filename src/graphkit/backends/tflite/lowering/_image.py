@@ -50,7 +50,9 @@ def check_pool(node: ir.Node, values) -> str | None:
     if reason is None:
         return None
     taps = taps_reason(node, values)
-    return None if taps is None else f"{reason}; tap by tap: {taps}"
+    if taps is None:
+        return None
+    return reason if taps == reason else f"{reason}; tap by tap: {taps}"
 
 
 def _pool_builtin_reason(node: ir.Node, values) -> str | None:
@@ -101,7 +103,7 @@ def _geometry(node: ir.Node, shape: tuple[int, ...], out: tuple[int, ...]):
 def emit_pool(builtin: str):
     def emit(ctx: EmitContext, node: ir.Node) -> None:
         if _pool_builtin_reason(node, ctx.values) is not None:
-            emit_pool_taps(ctx, node, maximum=builtin == "MAX_POOL_2D")
+            emit_pool_taps(ctx, node)
             return
         if ctx.rank(node.inputs[0]) == 4:
             shape, out = ctx.image_shape(node.inputs[0]), node.outputs[0]
@@ -145,16 +147,22 @@ def _pool(ctx: EmitContext, builtin: str, node: ir.Node, source: int, shape: tup
 
 
 def check_lp_pool(node: ir.Node, values) -> str | None:
-    if rank(values, node.inputs[0]) != 4:
-        return "LpPool is lowered for 2-D images (4-D NCHW input) only"
     if attr(node, "p", 2) < 1:
         return "LpPool is lowered for p >= 1"
     return check_pool(node, values)
 
 
+def _lp_pool_by_builtin(node: ir.Node, values) -> bool:
+    return rank(values, node.inputs[0]) == 4 and _pool_builtin_reason(node, values) is None
+
+
 def emit_lp_pool(ctx: EmitContext, node: ir.Node) -> None:
     """(sum of |x|^p over each window)^(1/p): |x|^p zero-padded where ONNX pads, a VALID
-    AVERAGE_POOL_2D times the window's size (padding counts as zeros), then the root."""
+    AVERAGE_POOL_2D times the window's size (padding counts as zeros), then the root; tap
+    by tap where the builtin cannot take the pool (_pool_taps)."""
+    if not _lp_pool_by_builtin(node, ctx.values):
+        emit_pool_taps(ctx, node)
+        return
     shape = ctx.image_shape(node.inputs[0])
     kernel, strides, pads = _geometry(node, shape, ctx.image_shape(node.outputs[0])[2:])
     p = attr(node, "p", 2)
@@ -504,7 +512,7 @@ def entries() -> dict[str, list[Lowering]]:
         "MaxPool": [entry(("MAX_POOL_2D", *TAPS), emit_pool("MAX_POOL_2D"), check=check_pool)],
         "AveragePool": [entry(("AVERAGE_POOL_2D", *TAPS), emit_pool("AVERAGE_POOL_2D"),
                               check=check_pool)],
-        "LpPool": [entry(("SQUARE", "ABS", "POW", "PAD", "AVERAGE_POOL_2D", "MUL", "SQRT"),
+        "LpPool": [entry(("SQUARE", "ABS", "POW", "PAD", "AVERAGE_POOL_2D", "MUL", "SQRT", *TAPS),
                          emit_lp_pool, check=check_lp_pool)],
         "GlobalAveragePool": [entry("MEAN", emit_global("MEAN"), check=check_global)],
         "GlobalMaxPool": [entry("REDUCE_MAX", emit_global("REDUCE_MAX"), check=check_global)],

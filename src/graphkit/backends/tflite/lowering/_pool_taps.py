@@ -4,6 +4,7 @@ padded image (every output position's tap at once), and the taps are combined:
 
     MaxPool:      PADV2 with float32's lowest, MAXIMUM of the taps
     AveragePool:  PAD with zeros, ADD of the taps, MUL by 1 / (the pixels each window counts)
+    LpPool:       |x|^p (ABS, SQUARE, POW), PAD with zeros, ADD of the taps, then the root
 
 What a window counts is ONNX's rule, per axis: the input pixels, and with
 count_include_pad the explicit pads too, never the extra end padding ceil_mode asks for.
@@ -54,6 +55,17 @@ def size_reason(node: ir.Node, shape, out) -> str | None:
     return None
 
 
+def _powered(ctx: EmitContext, source: int, shape: list[int], p: int) -> int:
+    """|x|^p: ABS (p 1), SQUARE (p 2), else ABS then POW."""
+    powered = ctx.temp("lp_abs", np.float32, shape)
+    ctx.op("SQUARE" if p == 2 else "ABS", [source], [powered])
+    if p <= 2:
+        return powered
+    raised = ctx.temp("lp_pow", np.float32, shape)
+    ctx.op("POW", [powered, ctx.const(np.asarray(p, np.float32))], [raised])
+    return raised
+
+
 def pooled_size(size: int, k: int, s: int, d: int, pads: list[int], ceil: bool) -> int:
     """The output's length along one axis: windows from the padded start, by stride, that
     fit (ceil_mode: that start before the end padding)."""
@@ -90,8 +102,9 @@ def _counted(size: int, out: int, k: int, s: int, d: int, pads: list[int],
     return ((taps >= low) & (taps < high)).sum(axis=1)
 
 
-def emit_pool_taps(ctx: EmitContext, node: ir.Node, maximum: bool) -> None:
+def emit_pool_taps(ctx: EmitContext, node: ir.Node) -> None:
     x, y = node.inputs[0], node.outputs[0]
+    maximum = node.op_type == "MaxPool"
     shape, out = ctx.shape(x), ctx.shape(y)
     rank = len(shape)
     perm = {3: ROWS_LAST, 4: NHWC}.get(rank)
@@ -106,6 +119,9 @@ def emit_pool_taps(ctx: EmitContext, node: ir.Node, maximum: bool) -> None:
         amounts[held.index(axis + 2)] = [p[0], end]
     padded_shape = [shape[a] + (int(amounts[j].sum())) for j, a in enumerate(held)]
     source = ctx.input(x, perm)
+    p = attr(node, "p", 2) if node.op_type == "LpPool" else None
+    if p is not None:
+        source = _powered(ctx, source, [shape[a] for a in held], p)
     if amounts.any():
         padded = ctx.temp("pool_padded", np.float32, padded_shape)
         fill = LOWEST_FLOAT32 if maximum else 0.0
@@ -129,8 +145,14 @@ def emit_pool_taps(ctx: EmitContext, node: ir.Node, maximum: bool) -> None:
             tap = joined
         combined = tap
     result = ctx.output(y, perm)
-    if maximum:
+    if maximum or p == 1:
         ctx.op("RESHAPE", [combined, ctx.int32(out_held)], [result])
+        return
+    if p is not None:  # the root of the window's sum
+        if p == 2:
+            ctx.op("SQRT", [combined], [result])
+        else:
+            ctx.op("POW", [combined, ctx.const(np.asarray(1.0 / p, np.float32))], [result])
         return
     include = bool(attr(node, "count_include_pad", 0))
     counts = [_counted(size, o, k, s, d, p, include) for size, o, k, s, d, p
