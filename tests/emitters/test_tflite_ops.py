@@ -534,6 +534,19 @@ def test_pool_tap_by_tap_where_the_builtin_cannot(tmp_path, rng, op, x, attrs):
     emitted_matches(tmp_path, text, {"x": rng.standard_normal(shape).astype(np.float32)})
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "int8"])
+@pytest.mark.parametrize("attrs", ["kernel_shape=[2,2], strides=[2,2]",
+                                   "kernel_shape=[3,3], pads=[1,0,2,1]"])
+def test_max_pool_of_8_bit_integers_by_the_builtin(tmp_path, rng, dtype, attrs):
+    """A QOperator model's MaxPool runs on the integers; padding is the type's lowest."""
+    text = f"""<ir_version: 9, opset_import: ["" : 19]>
+    g ({dtype}[1,3,6,6] x) => ({dtype}{{out}} y) {{{{ y = MaxPool<{attrs}>(x) }}}}"""
+    out = "[1,3,3,3]" if "strides" in attrs else "[1,3,7,5]"
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max + 1, (1, 3, 6, 6)).astype(dtype)
+    emitted_matches(tmp_path, text.format(out=out), {"x": x}, exact=True)
+
+
 def test_a_declared_pool_shape_against_onnx_pooling_rule_is_refused():
     """ONNX's shape inference keeps a ceil_mode window that starts in the end padding;
     ONNX Runtime and onnx's reference drop it. The emitter does not pick one silently."""

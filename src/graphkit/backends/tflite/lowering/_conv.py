@@ -230,15 +230,16 @@ def _grouped(ctx, source: int, filters: np.ndarray | int, bias: np.ndarray | int
     ctx.op("CONCATENATION", parts_out, [out], options("ConcatenationOptions", axis=3))
 
 
-def explicit_pad(ctx: EmitContext, source: int, nchw: tuple[int, ...], pads, value: float) -> int:
+def explicit_pad(ctx: EmitContext, source: int, nchw: tuple[int, ...], pads, value: float,
+                 dtype: type | np.dtype = np.float32) -> int:
     """PAD (or PADV2 with `value`) of an NHWC tensor's spatial dims."""
     amounts = np.asarray([[0, 0], pads[0], pads[1], [0, 0]], dtype=np.int32)
     shape = [nchw[0], nchw[2] + sum(pads[0]), nchw[3] + sum(pads[1]), nchw[1]]
-    padded = ctx.temp("padded", np.float32, shape)
+    padded = ctx.temp("padded", dtype, shape)
     if value == 0.0:
         ctx.op("PAD", [source, ctx.const(amounts)], [padded])
     else:
-        fill = ctx.const(np.asarray(value, np.float32))
+        fill = ctx.const(np.asarray(value, dtype))
         ctx.op("PADV2", [source, ctx.const(amounts), fill], [padded])
     return padded
 

@@ -9,6 +9,7 @@ import onnx_ir as ir
 
 from graphkit.backends.tflite._flatbuffer import PADDING, options
 from graphkit.backends.tflite.lowering._base import (
+    F32,
     NHWC,
     EmitContext,
     Lowering,
@@ -115,7 +116,7 @@ def emit_pool(builtin: str):
         out_length = ctx.image_shape(node.outputs[0])[2]
         source = height_one(ctx, ctx.input(node.inputs[0], ROWS_LAST),
                             [batch, 1, length, channels])
-        result = ctx.temp("pool1d", np.float32, [batch, 1, out_length, channels])
+        result = ctx.temp("pool1d", ctx.dtype(node.inputs[0]), [batch, 1, out_length, channels])
         _pool(ctx, builtin, node, source, (batch, channels, 1, length), (1, out_length), result)
         ctx.op("RESHAPE", [result, ctx.int32([-1, out_length, channels])],
                [ctx.output(node.outputs[0], ROWS_LAST)])
@@ -131,8 +132,10 @@ def _pool(ctx: EmitContext, builtin: str, node: ir.Node, source: int, shape: tup
     include_pad = builtin == "AVERAGE_POOL_2D" and attr(node, "count_include_pad", 0)
     made_pad = mode is None or (mode == "SAME" and include_pad)
     if made_pad:
-        fill = 0.0 if builtin == "AVERAGE_POOL_2D" else LOWEST_FLOAT32
-        source = explicit_pad(ctx, source, shape, pads, fill)
+        dtype = np.dtype(ctx.dtype(node.inputs[0]))
+        lowest = np.iinfo(dtype).min if dtype.kind in "iu" else LOWEST_FLOAT32
+        fill = 0.0 if builtin == "AVERAGE_POOL_2D" else lowest
+        source = explicit_pad(ctx, source, shape, pads, fill, dtype)
         mode = "VALID"
     made = options("Pool2DOptions", padding=PADDING[mode], strideH=strides[0],
                    strideW=strides[1], filterHeight=kernel[0], filterWidth=kernel[1])
@@ -509,7 +512,9 @@ def emit_instance_norm(ctx: EmitContext, node: ir.Node) -> None:
 
 def entries() -> dict[str, list[Lowering]]:
     return {
-        "MaxPool": [entry(("MAX_POOL_2D", *TAPS), emit_pool("MAX_POOL_2D"), check=check_pool)],
+        # int8/uint8 (a QOperator model's MaxPool) by the builtin only
+        "MaxPool": [entry(("MAX_POOL_2D", *TAPS), emit_pool("MAX_POOL_2D"), check=check_pool,
+                          dtypes=F32 | {ir.DataType.INT8, ir.DataType.UINT8})],
         "AveragePool": [entry(("AVERAGE_POOL_2D", *TAPS), emit_pool("AVERAGE_POOL_2D"),
                               check=check_pool)],
         "LpPool": [entry(("SQUARE", "ABS", "POW", "PAD", "AVERAGE_POOL_2D", "MUL", "SQRT", *TAPS),

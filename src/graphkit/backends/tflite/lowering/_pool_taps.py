@@ -34,6 +34,8 @@ def taps_reason(node: ir.Node, values) -> str | None:
         return f"{node.op_type} tap by tap needs static input and output shapes of rank 3 to 5"
     if len(node.outputs) > 1 and needed(node.outputs[1]):
         return "MaxPool's Indices output has no TFLite builtin"
+    if values.dtype(node.inputs[0]) not in (ir.DataType.FLOAT, ir.DataType.FLOAT16):
+        return f"{node.op_type} tap by tap is lowered for float32 (float16 widened) only"
     if attr(node, "storage_order", 0):
         return "MaxPool with storage_order=1 is not lowered"
     taps = int(np.prod(attr(node, "kernel_shape")))
