@@ -54,3 +54,28 @@ def small_ir3_proto() -> onnx.ModelProto:
 
 def small_ir3_model():
     return graphkit.load(small_ir3_proto())
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "tiny_cnn.onnx"
+
+
+def ir3_style_example(path: Path) -> Path:
+    """The bundled example with its BatchNorms' running statistics written as an IR-3
+    exporter wrote them: initializers that are graph inputs too, which a caller may
+    override. TFLite wants them constant (GK105 on both BatchNorms, fixed by
+    fold-constants); ONNX Runtime runs it as it is."""
+    model = onnx.load(EXAMPLE)
+    sources = {n.output[0]: n.input[0] for n in model.graph.node if n.op_type == "Identity"}
+    given = {t.name: t for t in model.graph.initializer}
+    kept = [n for n in model.graph.node if n.output[0] not in sources]
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    for name, source in sources.items():
+        tensor = onnx.TensorProto()
+        tensor.CopyFrom(given[source])
+        tensor.name = name
+        model.graph.initializer.append(tensor)
+        model.graph.input.append(helper.make_tensor_value_info(
+            name, tensor.data_type, list(tensor.dims)))
+    onnx.save(model, path)
+    return path

@@ -14,24 +14,30 @@ from pathlib import Path
 import onnx
 import pytest
 from conftest import require, run_ort
+from ir3_models import ir3_style_example
 
 import graphkit
 from graphkit.cli import main
 from graphkit.view import annotate
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "tiny_cnn.onnx"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory) -> Path:
+    """The bundled example with IR-3-style BatchNorm statistics: two TFLite blockers."""
+    return ir3_style_example(tmp_path_factory.mktemp("example") / "cnn.onnx")
 
 
 def _annotations(path: Path) -> dict[str, str]:
     return {node.name: node.doc_string for node in onnx.load(path).graph.node if node.doc_string}
 
 
-def test_each_blocked_node_carries_its_findings_and_a_rerun_replaces_them(tmp_path):
+def test_each_blocked_node_carries_its_findings_and_a_rerun_replaces_them(tmp_path, example):
     out = tmp_path / "annotated.onnx"
-    assert main(["view", str(EXAMPLE), "-t", "tflite", "-o", str(out), "--no-serve"]) == 0
+    assert main(["view", str(example), "-t", "tflite", "-o", str(out), "--no-serve"]) == 0
     notes = _annotations(out)
-    report = graphkit.diagnose(str(EXAMPLE), "tflite")
+    report = graphkit.diagnose(str(example), "tflite")
     blocked = {f.node for f in report.blockers}
     assert set(notes) == blocked == {"/1/BatchNormalization", "/4/BatchNormalization"}
     assert all(n.startswith("graphkit: [tflite] error GK105 ") and "(fix: fold-constants)" in n
@@ -48,15 +54,15 @@ def test_each_blocked_node_carries_its_findings_and_a_rerun_replaces_them(tmp_pa
                for line in text.splitlines()) == 2  # replaced, not added twice
 
 
-def test_the_annotated_model_computes_what_the_original_does(tmp_path, rng):
+def test_the_annotated_model_computes_what_the_original_does(tmp_path, rng, example):
     out = tmp_path / "annotated.onnx"
-    assert main(["view", str(EXAMPLE), "-t", "tflite", "-o", str(out), "--no-serve"]) == 0
+    assert main(["view", str(example), "-t", "tflite", "-o", str(out), "--no-serve"]) == 0
     feeds = {"image": rng.standard_normal((2, 3, 32, 32)).astype("float32")}
-    assert (run_ort(onnx.load(EXAMPLE), feeds)[0] == run_ort(onnx.load(out), feeds)[0]).all()
+    assert (run_ort(onnx.load(example), feeds)[0] == run_ort(onnx.load(out), feeds)[0]).all()
 
 
-def test_view_refuses_a_bad_report_path_before_any_work(tmp_path, capsys):
-    assert main(["view", str(EXAMPLE), "--html", str(tmp_path / "report.txt")]) == 2
+def test_view_refuses_a_bad_report_path_before_any_work(tmp_path, capsys, example):
+    assert main(["view", str(example), "--html", str(tmp_path / "report.txt")]) == 2
     assert "report" in capsys.readouterr().err
 
 
@@ -94,12 +100,12 @@ def _until(check, seconds: float = 60.0):
     raise AssertionError("the page never reached the expected state")
 
 
-def test_html_report_links_findings_to_nodes_and_filters(browser, tmp_path):
+def test_html_report_links_findings_to_nodes_and_filters(browser, tmp_path, example):
     from selenium.webdriver.common.by import By
 
     source = tmp_path / "models"
     source.mkdir()
-    shutil.copy(EXAMPLE, source / "cnn.onnx")
+    shutil.copy(example, source / "cnn.onnx")
     report = tmp_path / "report.html"
     assert main(["view", str(source / "cnn.onnx"), "-t", "ort", "-t", "tflite",
                  "--html", str(report)]) == 0
@@ -117,18 +123,18 @@ def test_html_report_links_findings_to_nodes_and_filters(browser, tmp_path):
     assert "error" in row.get_attribute("class").split()
 
     rows = browser.find_elements(By.CSS_SELECTOR, "#nodes tr.node")
-    assert len(rows) == 20
+    assert len(rows) == 16
     browser.find_element(By.ID, "filter").send_keys("gk105")  # case-insensitive
     shown = [r for r in rows if r.is_displayed()]
     assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in shown] == ["BatchNormalization"] * 2
 
 
-def test_netron_shows_the_findings_in_its_node_panel(browser, tmp_path):
+def test_netron_shows_the_findings_in_its_node_panel(browser, tmp_path, example):
     from selenium.webdriver.common.by import By
 
     netron = require("netron", "view")
     out = tmp_path / "annotated.onnx"
-    assert main(["view", str(EXAMPLE), "-t", "tflite", "-o", str(out), "--no-serve"]) == 0
+    assert main(["view", str(example), "-t", "tflite", "-o", str(out), "--no-serve"]) == 0
     with contextlib.redirect_stdout(io.StringIO()):  # netron prints its own address
         host, port = netron.start(str(out), browse=False)
     try:
@@ -149,7 +155,7 @@ def test_netron_shows_the_findings_in_its_node_panel(browser, tmp_path):
             netron.stop()
 
 
-def test_annotate_returns_how_many_nodes_got_findings():
-    model = graphkit.load(str(EXAMPLE))
+def test_annotate_returns_how_many_nodes_got_findings(example):
+    model = graphkit.load(str(example))
     diagnoses = graphkit.diagnose(model, ["ort", "tflite"])
     assert annotate(model, diagnoses) == 2

@@ -246,7 +246,7 @@ def _nn() -> list[Row]:
         # statistics given at run time: factor and offset computed (RSQRT, MUL, SUB); in
         # training mode, the batch's (MEAN, SQUARED_DIFFERENCE)
         b("BatchNormalization", ["MUL", "ADD", "RSQRT", "SUB", "RESHAPE", "MEAN",
-                                 "SQUARED_DIFFERENCE"], F),
+                                 "SQUARED_DIFFERENCE"], F, run_time(1, 2, 3, 4)),
         b(
             "Conv",
             ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "EXPAND_DIMS", "SQUEEZE", "PAD"],
