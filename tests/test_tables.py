@@ -11,7 +11,6 @@ from graphkit.cli import main
 from graphkit.tables import operator_set_table, render
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "tiny_cnn.onnx"
 
 
 def test_docs_compatibility_is_generated_from_the_current_data():
