@@ -337,3 +337,17 @@ def test_an_unused_input_no_tflite_tensor_holds_is_refused_by_both(tmp_path):
     blockers, refused = _tflite_verdicts(model, tmp_path)
     assert any("input 'z'" in b for b in blockers), blockers
     assert "input 'z'" in refused
+
+
+def test_an_input_dim_past_int32_is_refused_by_both(tmp_path):
+    """Mutant 7-224: an input dim of 2**31. diagnose passed it; emit raised TypeError from
+    flatbuffers packing the shape (TFLite's dims are int32)."""
+    graph = h.make_graph(
+        [h.make_node("Relu", ["x"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2**31])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 18)])
+    blockers, refused = _tflite_verdicts(model, tmp_path)
+    assert any("input 'x'" in b and "int32" in b for b in blockers), blockers
+    assert "input 'x'" in refused and "int32" in refused

@@ -29,7 +29,7 @@ import onnx_ir as ir
 from graphkit.backends.tflite.lowering import (
     LOCAL_DOMAINS,
     graph_attributes,
-    has_tensor_type,
+    input_refused,
     lowers_by_body,
     node_folds,
     opset_range,
@@ -89,12 +89,11 @@ class TFLiteTarget(TableTarget):
     def check_model(self, model: ir.Model) -> list[Finding]:
         """The opset range, and each graph input the emitter cannot make a tensor for."""
         found = super().check_model(model)
-        values = ValueFacts()
+        values = ValueFacts()  # the inputs as declared: the emitter's tensors follow them
         for value in model.graph.inputs:
-            if value.name not in model.graph.initializers and not has_tensor_type(values, value):
-                found.append(self._finding(
-                    "GK101", Severity.ERROR, f"input '{value.name}': its type "
-                    f"{value.dtype.name.lower()} is one no TFLite tensor holds"))
+            if value.name not in model.graph.initializers \
+                    and (why := input_refused(value, values)):
+                found.append(self._finding("GK101", Severity.ERROR, why))
         return found
 
     def _generic(self, node: ir.Node, ctx: NodeContext, seen: set[str]) -> list[Finding]:

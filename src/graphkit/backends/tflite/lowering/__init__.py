@@ -16,7 +16,7 @@ import onnx
 import onnx_ir as ir
 
 from graphkit.backends._lowering_table import ONNX_DOMAINS, entry_at, merge_families
-from graphkit.backends.tflite._flatbuffer import TENSOR_TYPES
+from graphkit.backends.tflite._flatbuffer import INT32_MAX, TENSOR_TYPES
 from graphkit.backends.tflite.lowering import (
     _attention,
     _axis_ops,
@@ -271,6 +271,19 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
         if dtype not in entry.dtypes and wider(node.op_type, dtype, entry.dtypes) is None:
             return f"graphkit's TFLite lowering of {node.op_type} takes no {dtype.name.lower()}"
     return entry.check(node, values) if entry.check is not None else None
+
+
+def input_refused(value: ir.Value, values: ValueFacts) -> str | None:
+    """Why the emitter cannot make a tensor for a graph input (None: it can): a type no
+    TFLite tensor holds, or a dim past the schema's int32 dims."""
+    if not has_tensor_type(values, value):
+        return (f"input '{value.name}': its type "
+                f"{(values.dtype(value) or value.dtype).name.lower()} is one no TFLite "
+                "tensor holds")
+    shape = values.shape(value)
+    if shape is not None and any(isinstance(d, int) and d > INT32_MAX for d in shape):
+        return f"input '{value.name}': a dim over {INT32_MAX}, past TFLite's int32 dims"
+    return None
 
 
 def has_tensor_type(values: ValueFacts, value: ir.Value) -> bool:
