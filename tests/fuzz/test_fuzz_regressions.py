@@ -351,3 +351,18 @@ def test_an_input_dim_past_int32_is_refused_by_both(tmp_path):
     blockers, refused = _tflite_verdicts(model, tmp_path)
     assert any("input 'x'" in b and "int32" in b for b in blockers), blockers
     assert "input 'x'" in refused and "int32" in refused
+
+
+def test_gather_with_bool_indices_is_refused_by_both(tmp_path):
+    """Mutant 7-129: Gather whose indices are bool (ONNX wants int32 or int64). diagnose
+    passed it; LiteRT refused the emitted GATHER when preparing it."""
+    graph = h.make_graph(
+        [h.make_node("Gather", ["x", "i"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.BOOL, [3, 4]),
+         h.make_tensor_value_info("i", TensorProto.BOOL, [3, 4])],
+        [h.make_tensor_value_info("y", TensorProto.BOOL, None)],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    blockers, refused = _tflite_verdicts(model, tmp_path)
+    assert any("indices are bool" in b for b in blockers), blockers
+    assert "node 'Gather'" in refused or "(Gather)" in refused
