@@ -11,6 +11,12 @@ commands run with --debug so that its type and place name the failure class), a 
 in the output, a signal, a hang, peak memory over the limit, and a fixed model written that
 the ONNX checker or ONNX Runtime rejects (unless ORT rejects the input alike and diagnose
 --target ort says why). Every failing mutant is saved for reproduction.
+
+With `emit="tflite"` each mutant that loads is also emitted (graphkit.backends.tflite
+.emitter.emit) and its verdict compared with `graphkit.diagnose(model, "tflite")`: both
+accept, both refuse, or a failure: DISAGREE (diagnose has no blockers but emit raises
+InputError, or diagnose blocks but emit writes the file) or CRASH (emit raises anything but
+InputError). Verdicts are compared, not messages.
 """
 
 from __future__ import annotations
@@ -38,6 +44,12 @@ MEMORY_LIMIT = 3 << 30  # address space of a worker (RLIMIT_AS)
 PEAK_LIMIT = 2 << 30  # resident memory a mutant may reach
 RECYCLE_AFTER = 150  # mutants per worker before a fresh one (slow leaks stay out of the figures)
 SAVED_PER_CLASS = 3
+EMITTERS = ("tflite",)
+# the emitter stage's classes; DISAGREE and CRASH ones are failures too
+EMIT_ACCEPT, EMIT_REFUSE, EMIT_NO_LOAD = "both accept", "both refuse", "load refused"
+EMIT_MISSED = "DISAGREE: diagnose passes, emit refuses"
+EMIT_FALSE = "DISAGREE: diagnose blocks, emit writes"
+EMIT_CRASH = "CRASH"
 
 
 @dataclass
@@ -50,6 +62,7 @@ class Outcome:
     target: str
     exits: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (class, detail)
+    emit: str | None = None  # the emitter stage's class (EMIT_CLASSES), when it ran
 
 
 @dataclass
@@ -65,6 +78,9 @@ class Summary:
 
     def failure_counts(self) -> Counter[str]:
         return Counter(cls for cls, _, _ in self.failures)
+
+    def emit_counts(self) -> Counter[str]:
+        return Counter(o.emit for o in self.outcomes if o.emit is not None)
 
 
 def commands(target: str, model: str, output: str, timeout: float) -> dict[str, list[str]]:
@@ -83,9 +99,10 @@ def target_of(mutant_id: str) -> str:
 
 
 class _Worker:
-    def __init__(self, context: Any, run_timeout: float) -> None:
+    def __init__(self, context: Any, run_timeout: float, emit: str | None = None) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, run_timeout), daemon=True)
+        self.process = context.Process(target=_serve, args=(child, run_timeout, emit),
+                                       daemon=True)
         self.process.start()
         child.close()
         self.job: Mutant | None = None
@@ -105,12 +122,14 @@ class _Worker:
 
 def run_fuzz(corpus: list[tuple[str, bytes]], indices: list[int], seed: int, *, jobs: int = 2,
              limit: float = 120.0, run_timeout: float = 20.0, save: Path | None = None,
-             progress: Callable[[Outcome], None] | None = None) -> Summary:
+             progress: Callable[[Outcome], None] | None = None,
+             emit: str | None = None) -> Summary:
     """Mutants `indices` of run `seed`, `jobs` at a time; `limit`: seconds per mutant before
-    it counts as a hang; `run_timeout`: fix's --timeout; `save`: where failing mutants go."""
+    it counts as a hang; `run_timeout`: fix's --timeout; `save`: where failing mutants go;
+    `emit`: an emitter (EMITTERS) to run on each mutant and compare with diagnose."""
     context = multiprocessing.get_context("spawn")
     todo = list(reversed(indices))
-    workers = [_Worker(context, run_timeout) for _ in range(min(jobs, len(indices)) or 1)]
+    workers = [_Worker(context, run_timeout, emit) for _ in range(min(jobs, len(indices)) or 1)]
     summary = Summary()
     saved: Counter[str] = Counter()
     try:
@@ -119,7 +138,7 @@ def run_fuzz(corpus: list[tuple[str, bytes]], indices: list[int], seed: int, *, 
                 if worker.job is None and todo:
                     if worker.done >= RECYCLE_AFTER:
                         worker.stop()
-                        workers[i] = worker = _Worker(context, run_timeout)
+                        workers[i] = worker = _Worker(context, run_timeout, emit)
                     worker.give(make_mutant(corpus, seed, todo.pop()))
             busy = [w for w in workers if w.job is not None]
             ready = wait([w.conn for w in busy], timeout=1.0)
@@ -137,7 +156,7 @@ def run_fuzz(corpus: list[tuple[str, bytes]], indices: list[int], seed: int, *, 
                 worker.job, worker.done = None, worker.done + 1
                 if _needs_fresh_worker(outcome):
                     worker.stop()
-                    workers[i] = _Worker(context, run_timeout)
+                    workers[i] = _Worker(context, run_timeout, emit)
     finally:
         for worker in workers:
             worker.stop()
@@ -190,7 +209,7 @@ def _slug(text: str) -> str:
 # --- the worker: run the commands in-process --------------------------------------------------
 
 
-def _serve(conn: Connection, run_timeout: float) -> None:
+def _serve(conn: Connection, run_timeout: float, emit: str | None = None) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
@@ -203,10 +222,11 @@ def _serve(conn: Connection, run_timeout: float) -> None:
                 mutant = conn.recv()
             except EOFError:
                 return
-            conn.send(_run_mutant(main, mutant, Path(folder), run_timeout))
+            conn.send(_run_mutant(main, mutant, Path(folder), run_timeout, emit))
 
 
-def _run_mutant(main: Callable, mutant: Mutant, folder: Path, run_timeout: float) -> Outcome:
+def _run_mutant(main: Callable, mutant: Mutant, folder: Path, run_timeout: float,
+                emit: str | None = None) -> Outcome:
     outcome = Outcome(mutant.id, mutant.base, mutant.mutations, target_of(mutant.id))
     model, output = folder / "model.onnx", folder / "fixed.onnx"
     model.write_bytes(mutant.data)
@@ -223,10 +243,50 @@ def _run_mutant(main: Callable, mutant: Mutant, folder: Path, run_timeout: float
             # graphkit broke a valid model, or passed an invalid one along without saying so
             input_too = " (and the input)" if _rejected(model) else " (not the input)"
             outcome.failures.append((rejected[0] + input_too, rejected[1]))
+    if emit is not None:
+        outcome.emit, failure = _emit_stage(emit, model, folder)
+        if failure:
+            outcome.failures.append(failure)
     peak = _peak_resident_bytes()
     if peak > PEAK_LIMIT:
         outcome.failures.append(("memory", f"peak resident memory {peak >> 20} MiB"))
     return outcome
+
+
+def _emit_stage(emitter: str, model: Path, folder: Path) -> tuple[str, tuple[str, str] | None]:
+    """(the emitter stage's class, a failure or None) for the mutant at `model`."""
+    import graphkit
+    from graphkit.backends.tflite.emitter import emit
+    from graphkit.errors import GraphkitError, InputError
+
+    assert emitter in EMITTERS, emitter
+    try:
+        graphkit.load(str(model))
+    except Exception:  # a refused load is fine; one that crashes is the CLI stages' failure
+        return EMIT_NO_LOAD, None
+    try:
+        report = graphkit.diagnose(str(model), emitter)
+        blockers = [f.message for f in report.blockers]
+    except GraphkitError as err:
+        blockers = [str(err)]
+    except Exception:  # diagnose's crash is the CLI stage's failure, not the emitter's
+        return EMIT_NO_LOAD, None
+    output = folder / f"m.{emitter}"
+    output.unlink(missing_ok=True)
+    try:
+        emit(graphkit.load(str(model)), output)
+        refused = None
+    except InputError as err:
+        refused = str(err)
+    except Exception:
+        trace = traceback.format_exc()
+        return EMIT_CRASH, (f"emit {emitter} crash: {_where(trace)}", trace)
+    if blockers and refused is None:
+        return EMIT_FALSE, (f"emit {emitter} {EMIT_FALSE}",
+                            f"diagnose: {blockers[0]}\nemit wrote {output.name}")
+    if refused is not None and not blockers:
+        return EMIT_MISSED, (f"emit {emitter} {EMIT_MISSED}", f"emit: {refused}")
+    return (EMIT_REFUSE if blockers else EMIT_ACCEPT), None
 
 
 def _peak_resident_bytes() -> int:

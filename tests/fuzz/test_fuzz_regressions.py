@@ -294,3 +294,75 @@ def test_a_subgraph_ort_cannot_type_is_refused(tmp_path):
     code, err, wrote = _fix_to(tmp_path, model)
     assert (code, wrote) == (2, False), err
     assert "not valid ONNX (ONNX Runtime: " in err and "TypeInferenceError" in err
+
+
+# --- the TFLite emitter stage (tools/fuzz.py --emit tflite): diagnose and emit agree ------
+
+
+def _tflite_verdicts(model: onnx.ModelProto, tmp_path) -> tuple[list[str], str]:
+    """(diagnose's blocker messages, emit's InputError message)."""
+    from graphkit.backends.tflite.emitter import emit
+
+    blockers = [f.message for f in graphkit.diagnose(model, "tflite").blockers]
+    with pytest.raises(InputError) as refused:
+        emit(graphkit.load(model), tmp_path / "m.tflite")
+    return blockers, str(refused.value)
+
+
+@pytest.mark.parametrize("dtype", [TensorProto.FLOAT8E5M2, TensorProto.BFLOAT16])
+def test_a_computed_value_no_tflite_tensor_holds_is_refused_by_both(tmp_path, dtype):
+    """Mutants 7-9 and 7-144: a ReduceSum whose axes input is float8 (a graph input, not a
+    constant). diagnose passed it; emit raised ValueError from the flatbuffer builder."""
+    graph = h.make_graph(
+        [h.make_node("ReduceSum", ["x", "axes"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2]),
+         h.make_tensor_value_info("axes", dtype, [1])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 18)])
+    blockers, refused = _tflite_verdicts(model, tmp_path)
+    assert any("'axes'" in b and "no TFLite tensor holds" in b for b in blockers), blockers
+    assert "no TFLite tensor holds" in refused and "'axes'" in refused
+
+
+def test_an_unused_input_no_tflite_tensor_holds_is_refused_by_both(tmp_path):
+    """An input of type float8 that no node reads: emit would make a tensor for it."""
+    graph = h.make_graph(
+        [h.make_node("Relu", ["x"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
+         h.make_tensor_value_info("z", TensorProto.FLOAT8E4M3FN, [2])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 18)])
+    blockers, refused = _tflite_verdicts(model, tmp_path)
+    assert any("input 'z'" in b for b in blockers), blockers
+    assert "input 'z'" in refused
+
+
+def test_an_input_dim_past_int32_is_refused_by_both(tmp_path):
+    """Mutant 7-224: an input dim of 2**31. diagnose passed it; emit raised TypeError from
+    flatbuffers packing the shape (TFLite's dims are int32)."""
+    graph = h.make_graph(
+        [h.make_node("Relu", ["x"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2**31])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 18)])
+    blockers, refused = _tflite_verdicts(model, tmp_path)
+    assert any("input 'x'" in b and "int32" in b for b in blockers), blockers
+    assert "input 'x'" in refused and "int32" in refused
+
+
+def test_gather_with_bool_indices_is_refused_by_both(tmp_path):
+    """Mutant 7-129: Gather whose indices are bool (ONNX wants int32 or int64). diagnose
+    passed it; LiteRT refused the emitted GATHER when preparing it."""
+    graph = h.make_graph(
+        [h.make_node("Gather", ["x", "i"], ["y"])], "g",
+        [h.make_tensor_value_info("x", TensorProto.BOOL, [3, 4]),
+         h.make_tensor_value_info("i", TensorProto.BOOL, [3, 4])],
+        [h.make_tensor_value_info("y", TensorProto.BOOL, None)],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    blockers, refused = _tflite_verdicts(model, tmp_path)
+    assert any("indices are bool" in b for b in blockers), blockers
+    assert "node 'Gather'" in refused or "(Gather)" in refused

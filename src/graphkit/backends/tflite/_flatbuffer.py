@@ -43,6 +43,7 @@ TENSOR_TYPES: dict[np.dtype, int] = {
     np.dtype(np.uint64): 12, np.dtype(np.uint32): 15, np.dtype(np.uint16): 16,
     np.dtype(object): 5,  # STRING: ONNX's string tensors, as Flex ops' inputs and outputs
 }
+INT32_MAX = 2**31 - 1  # a dim TFLite's schema holds
 PADDING = {"SAME": 0, "VALID": 1}
 
 
@@ -83,6 +84,9 @@ class ModelBuilder:
         tensor.name = self._unique(name)
         tensor.type = tensor_type(dtype)
         tensor.shape = [int(d) for d in shape] if shape is not None else []
+        if any(d > INT32_MAX for d in tensor.shape):  # the schema's dims are int32
+            raise ValueError(f"tensor '{name}' has a dim over {INT32_MAX}, past TFLite's "
+                             f"int32 dims: {tensor.shape}")
         tensor.hasRank = shape is not None
         if signature is not None and signature != tensor.shape:
             tensor.shapeSignature = signature

@@ -125,6 +125,8 @@ def _inputs(ctx: EmitContext, graph: ir.Graph, nhwc_io: bool) -> list[tuple[str,
         shape = ctx.values.shape(value)
         if shape is None:
             raise InputError(f"input '{value.name}': TFLite needs each input's rank")
+        if why := lowering.input_refused(value, ctx.values):
+            raise InputError(why)
         signature = [d if isinstance(d, int) else -1 for d in shape]
         perm = NHWC if nhwc_io and len(signature) == 4 else None
         if perm is not None:

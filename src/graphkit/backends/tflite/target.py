@@ -29,6 +29,7 @@ import onnx_ir as ir
 from graphkit.backends.tflite.lowering import (
     LOCAL_DOMAINS,
     graph_attributes,
+    input_refused,
     lowers_by_body,
     node_folds,
     opset_range,
@@ -39,7 +40,7 @@ from graphkit.backends.tflite.lowering import (
 from graphkit.findings import Finding, Severity
 from graphkit.targets._data import OpEntry, load_target_data
 from graphkit.targets._table import TableTarget
-from graphkit.targets.base import NodeContext
+from graphkit.targets.base import NodeContext, ValueFacts
 from graphkit.targets.checks import GenericChecks
 
 
@@ -84,6 +85,16 @@ class TFLiteTarget(TableTarget):
             dataclasses.replace(f, severity=Severity.ERROR) if f.code == "GK107" else f
             for f in findings
         ]
+
+    def check_model(self, model: ir.Model) -> list[Finding]:
+        """The opset range, and each graph input the emitter cannot make a tensor for."""
+        found = super().check_model(model)
+        values = ValueFacts()  # the inputs as declared: the emitter's tensors follow them
+        for value in model.graph.inputs:
+            if value.name not in model.graph.initializers \
+                    and (why := input_refused(value, values)):
+                found.append(self._finding("GK101", Severity.ERROR, why))
+        return found
 
     def _generic(self, node: ir.Node, ctx: NodeContext, seen: set[str]) -> list[Finding]:
         found = super()._generic(node, ctx, seen)

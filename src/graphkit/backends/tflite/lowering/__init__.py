@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
+import numpy as np
 import onnx
 import onnx_ir as ir
 
 from graphkit.backends._lowering_table import ONNX_DOMAINS, entry_at, merge_families
+from graphkit.backends.tflite._flatbuffer import INT32_MAX, TENSOR_TYPES
 from graphkit.backends.tflite.lowering import (
     _attention,
     _axis_ops,
@@ -237,6 +239,12 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     if any(_not_a_tensor(values, v) for v in [*node.inputs, *node.outputs] if v is not None):
         return f"{node.op_type}: graphkit's TFLite emitter takes tensors only (no sequences " \
             "or optionals)"
+    untyped = next((v for v in [*node.inputs, *node.outputs] if v is not None
+                    and not ValueFacts.is_constant(v) and not has_tensor_type(values, v)), None)
+    if untyped is not None:  # a constant may be folded; a computed value needs a tensor
+        return (f"{node.op_type}: '{untyped.name}' is "
+                f"{(values.dtype(untyped) or untyped.dtype).name.lower()}, "
+                "which no TFLite tensor holds")
     # Split leaves its empty parts out (_slice.py), and Concat its empty inputs (_tensor.py)
     outputs = [] if node.op_type == "Split" else list(node.outputs)
     inputs = [] if node.op_type == "Concat" or entry.takes_empty else \
@@ -255,6 +263,31 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
         if dtype not in entry.dtypes and wider(node.op_type, dtype, entry.dtypes) is None:
             return f"graphkit's TFLite lowering of {node.op_type} takes no {dtype.name.lower()}"
     return entry.check(node, values) if entry.check is not None else None
+
+
+def input_refused(value: ir.Value, values: ValueFacts) -> str | None:
+    """Why the emitter cannot make a tensor for a graph input (None: it can): a type no
+    TFLite tensor holds, or a dim past the schema's int32 dims."""
+    if not has_tensor_type(values, value):
+        return (f"input '{value.name}': its type "
+                f"{(values.dtype(value) or value.dtype).name.lower()} is one no TFLite "
+                "tensor holds")
+    shape = values.shape(value)
+    if shape is not None and any(isinstance(d, int) and d > INT32_MAX for d in shape):
+        return f"input '{value.name}': a dim over {INT32_MAX}, past TFLite's int32 dims"
+    return None
+
+
+def has_tensor_type(values: ValueFacts, value: ir.Value) -> bool:
+    """Whether a TFLite tensor can hold the value's type (True while the type is unknown):
+    TFLite has no float8, bfloat16, 4-bit or complex tensors, and none are widened (_widen)."""
+    dtype = values.dtype(value) or value.dtype
+    if dtype is None:
+        return True
+    try:
+        return np.dtype(dtype.numpy()) in TENSOR_TYPES
+    except TypeError:  # a type numpy has no dtype for
+        return False
 
 
 def _not_a_tensor(values: ValueFacts, value: ir.Value) -> bool:

@@ -64,7 +64,11 @@ def wrapped_indices(ctx: EmitContext, indices: ir.Value, length: int) -> int:
 
 
 def check_gather(node: ir.Node, values) -> str | None:
-    """The gathered axis's size must be known where an index may count from the end."""
+    """The gathered axis's size must be known where an index may count from the end; the
+    indices are int32 or int64 (ONNX's rule; GATHER refuses others when prepared)."""
+    dtype = values.dtype(node.inputs[1]) or node.inputs[1].dtype
+    if dtype is not None and dtype not in (ir.DataType.INT32, ir.DataType.INT64):
+        return f"Gather's indices are {dtype.name.lower()}; they must be int32 or int64"
     shape = values.shape(node.inputs[0])
     if shape is None:
         return "Gather needs the input's rank"
