@@ -366,3 +366,33 @@ def test_gather_with_bool_indices_is_refused_by_both(tmp_path):
     blockers, refused = _tflite_verdicts(model, tmp_path)
     assert any("indices are bool" in b for b in blockers), blockers
     assert "node 'Gather'" in refused or "(Gather)" in refused
+
+
+def test_an_ill_typed_node_is_refused_by_both(tmp_path):
+    """Mutants 7-35, 20261204-63: Mul of float32 by bool (its schema gives A and B one
+    type T). diagnose passed it; LiteRT refused the emitted MUL when preparing it."""
+    graph = h.make_graph(
+        [h.make_node("Mul", ["a", "b"], ["y"])], "g",
+        [h.make_tensor_value_info("a", TensorProto.FLOAT, [2, 3]),
+         h.make_tensor_value_info("b", TensorProto.BOOL, [2, 3])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 14)])
+    blockers, refused = _tflite_verdicts(model, tmp_path)
+    assert any("'a' is float and 'b' is bool" in b for b in blockers), blockers
+    assert "(Mul)" in refused
+
+
+def test_inputs_that_cannot_broadcast_are_refused_by_both(tmp_path):
+    """Mutants 7-100, 7-284: Sub of [3, 7, 5] and [3, 4, 5]. diagnose passed it; LiteRT
+    refused the emitted SUB when preparing it."""
+    graph = h.make_graph(
+        [h.make_node("Sub", ["a", "b"], ["y"])], "g",
+        [h.make_tensor_value_info("a", TensorProto.FLOAT, [3, 7, 5]),
+         h.make_tensor_value_info("b", TensorProto.FLOAT, [3, 4, 5])],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 14)])
+    blockers, refused = _tflite_verdicts(model, tmp_path)
+    assert any("do not broadcast" in b for b in blockers), blockers
+    assert "(Sub)" in refused

@@ -30,14 +30,10 @@ def test_fuzz_slice_has_no_failure(tmp_path):
 
 
 EMIT_SLICE_SIZE = 100
-# verdicts the TFLite emitter stage still disagrees on (ill-typed mutants diagnose passes and
-# LiteRT refuses when preparing: MUL of float32 by bool). Remove an id once it is fixed; a
-# new id here is a regression.
-EMIT_KNOWN_DISAGREEMENTS = {"20261204-63"}
 
 
 @pytest.mark.slow
-def test_fuzz_slice_emits_tflite_without_crash_or_new_disagreement(tmp_path):
+def test_fuzz_slice_emits_tflite_without_crash_or_disagreement(tmp_path):
     """The slice's first mutants, each also emitted to TFLite and compared with diagnose
     (tools/fuzz.py N --emit tflite): emit raises nothing but InputError, and refuses only
     what diagnose blocks, and the other way round."""
@@ -47,6 +43,5 @@ def test_fuzz_slice_emits_tflite_without_crash_or_new_disagreement(tmp_path):
     emitted = [(cls, o.mutant) for cls, o, _ in summary.failures if cls.startswith("emit ")]
     crashes = [f"{mutant}: {cls}" for cls, mutant in emitted if "crash" in cls]
     assert not crashes, f"emit crashed (mutants saved under {tmp_path}): {crashes}"
-    disagree = {mutant for cls, mutant in emitted if "DISAGREE" in cls}
-    assert disagree <= EMIT_KNOWN_DISAGREEMENTS, \
-        f"new disagreements (saved under {tmp_path}): {sorted(disagree - EMIT_KNOWN_DISAGREEMENTS)}"
+    disagree = sorted(mutant for cls, mutant in emitted if "DISAGREE" in cls)
+    assert not disagree, f"diagnose and emit disagree (saved under {tmp_path}): {disagree}"

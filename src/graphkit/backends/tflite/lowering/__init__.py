@@ -65,6 +65,7 @@ from graphkit.backends.tflite.lowering._control import graph_attributes
 from graphkit.backends.tflite.lowering._fold import node_folds, refined
 from graphkit.backends.tflite.lowering._function import body_lowers, emit_body
 from graphkit.backends.tflite.lowering._widen import emit_widened, widened_types, wider
+from graphkit.ir._schema import type_conflict
 from graphkit.targets.base import ValueFacts
 
 # The opsets whose op definitions the entries were written against. A newer model is
@@ -218,6 +219,30 @@ def takes_double(node: ir.Node, opset: int) -> bool:
     return entry is not None and ir.DataType.DOUBLE in entry.dtypes
 
 
+# ai.onnx ops whose inputs broadcast together, numpy's way
+BROADCASTING = frozenset({
+    "Add", "Sub", "Mul", "Div", "Mod", "Pow", "And", "Or", "Xor", "Equal", "Greater",
+    "GreaterOrEqual", "Less", "LessOrEqual", "Max", "Min", "Sum", "Mean", "Where", "BitShift",
+    "BitwiseAnd", "BitwiseOr", "BitwiseXor",
+})
+
+
+def _broadcast_conflict(node: ir.Node, values: ValueFacts) -> str | None:
+    """Where the inputs' known dims cannot broadcast together (a symbolic dim may be
+    anything), why; else None."""
+    if node.domain not in ONNX_DOMAINS or node.op_type not in BROADCASTING:
+        return None
+    shapes = [values.shape(v) for v in node.inputs if v is not None]
+    if any(shape is None for shape in shapes):
+        return None
+    for axis in range(1, max((len(shape) for shape in shapes), default=0) + 1):
+        sizes = {shape[-axis] for shape in shapes if len(shape) >= axis
+                 and isinstance(shape[-axis], int) and shape[-axis] != 1}
+        if len(sizes) > 1:
+            return f"input shapes {[list(shape) for shape in shapes]} do not broadcast"
+    return None
+
+
 def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
     """Why the op's own entry does not lower the node (None: it does)."""
     if node.domain not in ONNX_DOMAINS | LOCAL_DOMAINS | OTHER_DOMAINS.keys():
@@ -245,6 +270,10 @@ def _direct_reason(node: ir.Node, opset: int, values: ValueFacts) -> str | None:
         return (f"{node.op_type}: '{untyped.name}' is "
                 f"{(values.dtype(untyped) or untyped.dtype).name.lower()}, "
                 "which no TFLite tensor holds")
+    conflict = type_conflict(node, opset, lambda v: values.dtype(v) or v.dtype) \
+        or _broadcast_conflict(node, values)
+    if conflict is not None:  # the model is ill-formed: LiteRT's kernels would refuse it
+        return f"{node.op_type}: {conflict}"
     # Split leaves its empty parts out (_slice.py), and Concat its empty inputs (_tensor.py)
     outputs = [] if node.op_type == "Split" else list(node.outputs)
     inputs = [] if node.op_type == "Concat" or entry.takes_empty else \
