@@ -44,6 +44,7 @@ from graphkit.backends.tflite.lowering import (
     _ngrams,
     _nhwc,
     _nms,
+    _pool,
     _qconv,
     _qlinear,
     _quant,
@@ -133,7 +134,7 @@ def lowering_table() -> Mapping[str, tuple[Lowering, ...]]:
     """op type -> its entries, ordered by the opset each starts at."""
     return merge_families((
         _elementwise, _generate, _tensor, _gather, _reduce, _matmul, _conv, _image, _composite,
-        _quant, _qlinear, _qconv, _recurrent, _nms, _control, _axis_ops, _conv_transpose,
+        _pool, _quant, _qlinear, _qconv, _recurrent, _nms, _control, _axis_ops, _conv_transpose,
         _scatter, _bitwise, _math, _indicator, _slice, _ngrams, _scan, _select, _remainder,
         _grid, _col2im, _roi, _deform, _attention, _cumulative, _spectral, _crop, _det, _einsum,
     ))

@@ -11,12 +11,12 @@ from typing import Any
 
 import onnx_ir as ir
 
-from graphkit.backends.tflite.lowering import _conv, _conv_transpose, _image
+from graphkit.backends.tflite.lowering import _conv, _conv_transpose, _image, _pool
 from graphkit.backends.tflite.lowering._base import NCHW_OF_NHWC, EmitContext, Lowering
 from graphkit.passes.convert_layout import IMAGE_OPS, NHWC_DOMAIN
 from graphkit.targets.base import ValueFacts
 
-IMAGE_FAMILIES = (_conv, _conv_transpose, _image)
+IMAGE_FAMILIES = (_conv, _conv_transpose, _image, _pool)
 
 
 @dataclass

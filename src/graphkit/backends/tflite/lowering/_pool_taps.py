@@ -95,7 +95,7 @@ def _geometry(node: ir.Node, size: tuple[int, ...]):
     return kernel, strides, dilations, [[given[i], given[i + count]] for i in range(count)]
 
 
-def _counted(size: int, out: int, k: int, s: int, d: int, pads: list[int],
+def counted(size: int, out: int, k: int, s: int, d: int, pads: list[int],
              with_pads: bool) -> np.ndarray:
     """Per output position along one axis, the taps its window counts."""
     starts = np.arange(out)[:, None] * s - pads[0]
@@ -157,7 +157,7 @@ def emit_pool_taps(ctx: EmitContext, node: ir.Node) -> None:
             ctx.op("POW", [combined, ctx.const(np.asarray(1.0 / p, np.float32))], [result])
         return
     include = bool(attr(node, "count_include_pad", 0))
-    counts = [_counted(size, o, k, s, d, p, include) for size, o, k, s, d, p
+    counts = [counted(size, o, k, s, d, p, include) for size, o, k, s, d, p
               in zip(shape[2:], out[2:], kernel, strides, dilations, pads)]
     grid = np.ones([1] * 2, np.float64)
     for axis_counts in counts:
