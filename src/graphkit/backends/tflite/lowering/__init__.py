@@ -63,8 +63,9 @@ from graphkit.backends.tflite.lowering import (
 )
 from graphkit.backends.tflite.lowering._base import EmitContext, Lowering
 from graphkit.backends.tflite.lowering._control import graph_attributes
-from graphkit.backends.tflite.lowering._fold import node_folds, refined
+from graphkit.backends.tflite.lowering._fold import node_folds
 from graphkit.backends.tflite.lowering._function import body_lowers, emit_body
+from graphkit.backends.tflite.lowering._refine import refined
 from graphkit.backends.tflite.lowering._widen import emit_widened, widened_types, wider
 from graphkit.ir._schema import type_conflict
 from graphkit.targets.base import ValueFacts
